@@ -1,0 +1,22 @@
+"""Matmul calibration: seconds per square matmul (TFLOP/s in the report) and error vs float64."""
+from mlxvspt.asvbench import WorkloadBenchmark
+from mlxvspt.devices import PRECISIONS
+from mlxvspt.presets import sizes
+from mlxvspt.workloads.matmul.spec import relative_error
+
+
+class Matmul(WorkloadBenchmark):
+    workload = "matmul"
+    params = WorkloadBenchmark.params + [list(PRECISIONS), sizes("matmul")["sizes"]]
+    param_names = ["framework", "device", "precision", "n"]
+
+    def overrides(self, precision, n):
+        return precision, {"n": n}
+
+    def time_matmul(self, framework, device, precision, n):
+        self.runner.step()
+
+    def track_relative_error(self, framework, device, precision, n):
+        return relative_error(self.runner.result(), *self.runner.inputs)
+
+    track_relative_error.unit = "max |error| / max |exact|"

@@ -1,0 +1,37 @@
+"""Where the suite keeps what it builds or downloads, and the user's data/checkpoint choices.
+
+The CLI turns `--ptb DIR` etc. into MLXVSPT_* environment variables, because asv runs the benchmarks
+in child processes that inherit the environment and nothing else.
+"""
+import os
+from pathlib import Path
+
+from .errors import UsageError
+
+# option name -> (environment variable, what it points to)
+INPUTS = {
+    "ptb": ("MLXVSPT_PTB", "a folder with PTB's ptb.train.txt, ptb.valid.txt, ptb.test.txt"),
+    "nli": ("MLXVSPT_NLI", "a folder with AllNLI.tsv.gz and vocab.txt (bert-base-uncased)"),
+    "audio": ("MLXVSPT_AUDIO", "a folder of .wav/.flac clips"),
+    "llm_checkpoint": ("MLXVSPT_LLM_CHECKPOINT", "a Hugging Face Llama folder (config.json, *.safetensors)"),
+    "whisper_checkpoint": ("MLXVSPT_WHISPER_CHECKPOINT", "an openai-whisper .pt or a Hugging Face whisper folder"),
+}
+
+
+def cache_dir():
+    """Seeded weights, synthetic data and verified downloads (MLXVSPT_CACHE, default ~/.cache/mlxvspt)."""
+    path = Path(os.environ.get("MLXVSPT_CACHE", Path.home() / ".cache" / "mlxvspt"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def user_input(name):
+    """The path the user chose for `name`, checked to exist, or None for the offline default."""
+    variable, what = INPUTS[name]
+    value = os.environ.get(variable)
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    if not path.exists():
+        raise UsageError(f"--{name.replace('_', '-')} {value}: not found (expected {what})")
+    return path

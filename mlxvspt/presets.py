@@ -1,0 +1,72 @@
+"""The one table of workload sizes: `tiny` for tests (seconds), `small` for a CPU laptop (the whole
+suite in under 30 minutes on 2 cores), `full` for the seed's sizes (GPUs).
+
+Chosen by `--preset` or the MLXVSPT_PRESET environment variable; the preset becomes part of the asv
+machine name, so results of different presets never share a graph.
+"""
+import os
+
+from .errors import UsageError
+
+ENV = "MLXVSPT_PRESET"
+DEFAULT = "small"
+
+TABLE = {
+    # CPU<->GPU switch. The seed ran N=10000 for 50 loops; MLX's CPU half runs on the reference BLAS
+    # bundled with its Linux wheels (N=2048 took 12.7 s a loop), so `full` stops at N=2048, 5 loops.
+    "switch": {
+        "tiny": {"n": 64, "loops": 2},
+        "small": {"n": 512, "loops": 3},
+        "full": {"n": 2048, "loops": 5},
+    },
+    # Matmul calibration: square sizes timed per dtype; the largest gives the peak other workloads use.
+    "matmul": {
+        "tiny": {"sizes": [64]},
+        "small": {"sizes": [256, 1024]},
+        "full": {"sizes": [1024, 4096, 8192]},
+    },
+    # TransformerLM training (mlx-examples transformer_lm); `full` is the seed's model and batch.
+    "lm_train": {
+        "tiny": {"layers": 2, "dim": 32, "heads": 2, "context": 16, "batch": 2, "vocab": 200, "steps": 20},
+        "small": {"layers": 2, "dim": 128, "heads": 4, "context": 64, "batch": 8, "vocab": 10000, "steps": 20},
+        "full": {"layers": 12, "dim": 1024, "heads": 16, "context": 1024, "batch": 32, "vocab": 10000,
+                 "steps": 100},
+    },
+    # BERT-tiny sentence-pair classifier (Conneau et al. head) on NLI pairs.
+    "bert_train": {
+        "tiny": {"hidden": 32, "heads": 2, "layers": 1, "intermediate": 64, "vocab": 1000, "seq": 16,
+                 "batch": 4, "pairs": 64, "epochs": 1},
+        "small": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
+                  "batch": 8, "pairs": 400, "epochs": 1},
+        "full": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
+                 "batch": 8, "pairs": 50000, "epochs": 5},
+    },
+    # Whisper speech-to-text with a fixed number of decoded tokens per 30 s window.
+    "whisper": {
+        "tiny": {"model": "toy", "clips": 1, "tokens": 4},
+        "small": {"model": "tiny", "clips": 2, "tokens": 16},
+        "full": {"model": "tiny", "clips": 70, "tokens": 224},
+    },
+    # TinyLlama-1.1B generation: prompt tokens, exactly `tokens` new ones, greedy, no EOS stop.
+    "llm": {
+        "tiny": {"model": "toy", "prompts": 1, "prompt_tokens": 16, "tokens": 16},
+        "small": {"model": "tinyllama", "prompts": 1, "prompt_tokens": 32, "tokens": 8},
+        "full": {"model": "tinyllama", "prompts": 5, "prompt_tokens": 128, "tokens": 1024},
+    },
+}
+NAMES = ("tiny", "small", "full")
+
+
+def current():
+    """The preset in force for this process (asv passes the environment on to its benchmarks)."""
+    name = os.environ.get(ENV, DEFAULT)
+    if name not in NAMES:
+        raise UsageError(f"unknown preset {name!r}; choose one of: {', '.join(NAMES)}")
+    return name
+
+
+def sizes(workload, preset=None):
+    """The sizes of one workload at a preset (the current one by default)."""
+    if workload not in TABLE:
+        raise UsageError(f"unknown workload {workload!r}; choose one of: {', '.join(TABLE)}")
+    return dict(TABLE[workload][preset or current()])

@@ -1,0 +1,64 @@
+"""Matmul calibration: achieved TFLOP/s of square matmuls per framework, device and precision, and the
+max error against a float64 reference, so a reduced-precision float32 path (TF32) shows as such.
+
+The fastest result at the largest size is the device's measured peak; training workloads report
+their model FLOPs as a fraction of it (MFU).
+"""
+import functools
+import time
+
+import numpy as np
+
+from ...check import CheckResult
+from ...devices import Target
+from ...presets import sizes as preset_sizes
+from .. import implementation
+
+
+def flops(n):
+    return 2.0 * n**3
+
+
+def inputs(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, n), dtype=np.float32), rng.standard_normal((n, n), dtype=np.float32)
+
+
+def relative_error(result, a, b):
+    """max |C - C64| / max |C64|, with C64 from the inputs as rounded to the run's dtype."""
+    exact = a.astype(np.float64) @ b.astype(np.float64)
+    return float(np.max(np.abs(np.asarray(result, np.float64) - exact)) / np.max(np.abs(exact)))
+
+
+def build(target, sizes):
+    return implementation("matmul", target.framework).Matmul(target, *inputs(sizes["n"]))
+
+
+@functools.lru_cache(maxsize=None)
+def peak_tflops(framework, device, precision, n=None, repeats=5):
+    """Measure the achievable matmul rate now (best of `repeats`): the denominator of MFU."""
+    n = n or max(preset_sizes("matmul")["sizes"])
+    runner = build(Target(framework, device, precision).activate(), {"n": n})
+    runner.step()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        runner.step()
+        best = min(best, time.perf_counter() - start)
+    return flops(n) / best / 1e12
+
+
+def check(preset="tiny"):
+    result = CheckResult("matmul")
+    for n in preset_sizes("matmul", preset)["sizes"]:
+        outputs = {}
+        for framework in ("mlx", "torch"):
+            runner = build(Target(framework, "cpu", "fp32").activate(), {"n": n})
+            runner.step()
+            outputs[framework] = runner.result()
+        a, b = inputs(n)
+        result.close(f"fp32 {n}^3 mlx vs torch", outputs["mlx"], outputs["torch"], atol=1e-4 * n**0.5)
+        for framework, out in outputs.items():
+            err = relative_error(out, a, b)
+            result.require(f"fp32 {n}^3 {framework} vs float64", err < 1e-5, f"max relative error {err:.2e}")
+    return result

@@ -1,0 +1,33 @@
+"""The switch in MLX: the same arrays, computed on the GPU stream then the CPU stream.
+
+MLX has unified memory: there is no explicit copy, so the 'transfer' phase is empty by design.
+"""
+import mlx.core as mx
+import numpy as np
+
+
+def normalise(x):
+    return x / mx.max(mx.abs(x), axis=0, keepdims=True)
+
+
+def multiply_pairs(a, b, c):
+    return normalise(a @ b), normalise(b @ c), normalise(c @ a)
+
+
+class Switch:
+    def __init__(self, target, matrices):
+        self.target = target
+        self.matrices = [mx.array(m) for m in matrices]
+        mx.eval(*self.matrices)
+        self.phases = {}
+
+    def step(self):
+        with self.target.timer(self.phases, "gpu"), mx.stream(self.target.handle):
+            self.matrices = multiply_pairs(*self.matrices)
+            mx.eval(*self.matrices)
+        with self.target.timer(self.phases, "cpu"), mx.stream(mx.cpu):
+            self.matrices = multiply_pairs(*self.matrices)
+            mx.eval(*self.matrices)
+
+    def result(self):
+        return [np.array(m) for m in self.matrices]

@@ -1,0 +1,31 @@
+"""The switch in PyTorch: the same arrays, moved with .to() between the GPU and the CPU."""
+import numpy as np
+import torch
+
+
+def normalise(x):
+    return x / torch.amax(torch.abs(x), dim=0, keepdim=True)
+
+
+def multiply_pairs(a, b, c):
+    return normalise(a @ b), normalise(b @ c), normalise(c @ a)
+
+
+class Switch:
+    def __init__(self, target, matrices):
+        self.target = target
+        self.matrices = [torch.from_numpy(m) for m in matrices]
+        self.phases = {}
+
+    def step(self):
+        with self.target.timer(self.phases, "transfer"):
+            self.matrices = [m.to(self.target.handle) for m in self.matrices]
+        with self.target.timer(self.phases, "gpu"):
+            self.matrices = multiply_pairs(*self.matrices)
+        with self.target.timer(self.phases, "transfer"):
+            self.matrices = [m.to("cpu") for m in self.matrices]
+        with self.target.timer(self.phases, "cpu"):
+            self.matrices = multiply_pairs(*self.matrices)
+
+    def result(self):
+        return [m.numpy() for m in self.matrices]
