@@ -5,6 +5,7 @@ the prepared runner is memoised per process, and its first step (compilation, ca
 there, outside the timings.
 """
 import functools
+import os
 
 from .devices import DEVICES, FRAMEWORKS, Target
 from .errors import Unavailable
@@ -38,6 +39,10 @@ class WorkloadBenchmark:
         return "fp32", {}
 
     def setup(self, framework, device, *extra):
+        for value, variable in ((framework, "MLXVSPT_FRAMEWORKS"), (device, "MLXVSPT_DEVICES")):
+            chosen = os.environ.get(variable)
+            if chosen and value not in chosen.split(","):
+                raise NotImplementedError(f"{value} not selected ({variable}={chosen})")
         precision, overrides = self.overrides(*extra)
         try:
             self.runner = prepared(self.workload, framework, device, precision, **overrides)

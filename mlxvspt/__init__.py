@@ -1,0 +1,1 @@
+"""mlxvspt: MLX vs PyTorch on the same work, tracked across releases with asv."""

@@ -1,0 +1,123 @@
+"""`mlxvspt run | check | report | info`: a thin layer over the modules that do the work.
+
+Bad input gets one line on stderr and exit code 2, before anything is written.
+"""
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from . import asvrun, devices, paths, presets, report, workloads
+from .errors import Unavailable, UsageError
+
+SELECT_ENV = {"framework": "MLXVSPT_FRAMEWORKS", "device": "MLXVSPT_DEVICES"}
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def parser():
+    p = Parser(prog="mlxvspt", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+    run = sub.add_parser("run", help="run the asv suite here, save results, publish html/, print the table")
+    check = sub.add_parser("check", help="run every workload small in both frameworks and compare outputs")
+    for cmd in (run, check):
+        cmd.add_argument("--preset", help=f"{' | '.join(presets.NAMES)} (default: ${presets.ENV} or "
+                                          f"{presets.DEFAULT}; check defaults to tiny)")
+        cmd.add_argument("--framework", action="append", help="mlx | torch (repeatable; default both)")
+        cmd.add_argument("--device", action="append", help="cpu | gpu (repeatable; default both)")
+        cmd.add_argument("--workload", action="append", help=f"{' | '.join(workloads.NAMES)} (repeatable)")
+        for name, (_, what) in paths.INPUTS.items():
+            cmd.add_argument(f"--{name.replace('_', '-')}", metavar="PATH", help=what)
+    run.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
+    run.add_argument("--html-dir", default=str(asvrun.ROOT / "html"))
+    run.add_argument("--resume", action="store_true", help="keep finished results, run only what is missing")
+    rep = sub.add_parser("report", help="print the MLX-vs-PyTorch table from saved results")
+    rep.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
+    sub.add_parser("info", help="print what results depend on: versions, BLAS, CPU, GPU")
+    return p
+
+
+def selection(args):
+    """Validate every choice up front and export it for asv's child processes."""
+    preset = args.preset or (os.environ.get(presets.ENV) if args.command == "run" else None) or \
+        ("tiny" if args.command == "check" else presets.DEFAULT)
+    devices.choose("preset", preset, presets.NAMES)
+    for kind, valid in (("framework", devices.FRAMEWORKS), ("device", devices.DEVICES),
+                        ("workload", workloads.NAMES)):
+        for value in getattr(args, kind) or []:
+            devices.choose(kind, value, valid)
+    frameworks = args.framework or list(devices.FRAMEWORKS)
+    if args.device and "gpu" in args.device:
+        for fw in frameworks:
+            if devices.framework_module(fw).gpu_backend() is None:
+                raise UsageError(f"--device gpu: {fw} has no GPU backend here; valid devices: cpu")
+    for name in paths.INPUTS:
+        value = getattr(args, name)
+        if value is not None:
+            os.environ[paths.INPUTS[name][0]] = value
+            paths.user_input(name)
+    for kind, variable in SELECT_ENV.items():
+        if getattr(args, kind):
+            os.environ[variable] = ",".join(getattr(args, kind))
+    os.environ[presets.ENV] = preset
+    return preset
+
+
+def bench_regex(names):
+    return None if not names else "|".join(f"bench_{n}\\." for n in names)
+
+
+def cmd_run(args):
+    preset = selection(args)
+    machine, code = asvrun.run(preset, args.results_dir, args.html_dir, bench_regex(args.workload), args.resume)
+    print(report.table(args.results_dir))
+    print(f"site: {Path(args.html_dir) / 'index.html'} (view it with `asv preview` or `python -m http.server`)")
+    if code:
+        print(f"some benchmarks failed (asv exit code {code}): see the log above", file=sys.stderr)
+    return 1 if code else 0
+
+
+def cmd_check(args):
+    preset = selection(args)
+    passed = True
+    for name in args.workload or workloads.NAMES:
+        try:
+            result = workloads.spec(name).check(preset)
+        except Unavailable as exc:
+            print(f"n/a  {name}: {exc}")
+            continue
+        except Exception as exc:  # one workload failing never hides the others' results
+            print(f"FAIL {name}: {type(exc).__name__}: {exc}")
+            passed = False
+            continue
+        print("\n".join(result.lines))
+        passed &= result.passed
+    print("all checks agree" if passed else "DISAGREEMENT: see FAIL lines")
+    return 0 if passed else 1
+
+
+def cmd_report(args):
+    print(report.table(args.results_dir))
+    return 0
+
+
+def cmd_info(args):
+    print(json.dumps(devices.environment(), indent=2))
+    return 0
+
+
+def main(argv=None):
+    try:
+        args = parser().parse_args(argv)
+        return {"run": cmd_run, "check": cmd_check, "report": cmd_report, "info": cmd_info}[args.command](args)
+    except UsageError as exc:
+        print(f"mlxvspt: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""asv results -> the seed's table: one row per workload measurement, PyTorch time beside MLX time.
+
+Every benchmark with a `framework` parameter gives rows: its other parameters label the row, the
+two frameworks fill the columns. Only the latest result per machine is shown; asv's site holds the
+history. A result whose samples vary by more than 5% (coefficient of variation) is marked `~`.
+"""
+import itertools
+import json
+import math
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from asv import results as asv_results
+
+NOISY_CV = 0.05
+
+
+@dataclass
+class Cell:
+    value: float = None  # None: failed, nan: n/a (skipped)
+    cv: float = None
+
+    def text(self, unit):
+        if self.value is None:
+            return "failed"
+        if math.isnan(self.value):
+            return "n/a"
+        mark = " ~" if self.cv is not None and self.cv > NOISY_CV else ""
+        return fmt(self.value, unit) + mark
+
+
+def fmt(value, unit):
+    if unit == "seconds":
+        for scale, suffix in ((1, "s"), (1e-3, "ms"), (1e-6, "us")):
+            if abs(value) >= scale:
+                return f"{value / scale:.3g} {suffix}"
+        return f"{value * 1e9:.3g} ns"
+    if unit == "bytes":
+        return f"{value / 2**20:.4g} MiB"
+    return f"{value:.3g} {unit}"
+
+
+def load_benchmarks(results_dir):
+    path = Path(results_dir) / "benchmarks.json"
+    if not path.is_file():
+        return {}
+    return {k: v for k, v in json.loads(path.read_text()).items() if k != "version"}
+
+
+def latest_results(results_dir):
+    """{machine: Results of the newest commit date} for every machine in the results folder."""
+    newest = {}
+    for res in asv_results.iter_results(str(results_dir)):
+        machine = res.params.get("machine")
+        if machine not in newest or (res.date or 0) >= (newest[machine].date or 0):
+            newest[machine] = res
+    return newest
+
+
+def cells(res, name, meta):
+    """{params tuple: Cell} for one benchmark of one result set."""
+    params = res.get_result_params(name)
+    values = res.get_result_value(name, params)
+    samples = res.get_result_samples(name, params) or [None] * len(values)
+    out = {}
+    for combo, value, sample in zip(itertools.product(*params), values, samples):
+        cv = None
+        if sample and len(sample) > 1 and statistics.fmean(sample) > 0:
+            cv = statistics.stdev(sample) / statistics.fmean(sample)
+        out[combo] = Cell(value, cv)
+    return out
+
+
+def rows(res, benchmarks):
+    """(label, unit, torch Cell, mlx Cell) for every framework-parameterised benchmark."""
+    for name in sorted(res.get_all_result_keys()):
+        meta = benchmarks.get(name)
+        if not meta or "framework" not in meta.get("param_names", []):
+            continue
+        names = meta["param_names"]
+        fw = names.index("framework")
+        grouped = {}
+        for combo, cell in cells(res, name, meta).items():
+            rest = tuple(f"{n}={v.strip(chr(39))}" for i, (n, v) in enumerate(zip(names, combo)) if i != fw)
+            grouped.setdefault(rest, {})[combo[fw].strip("'")] = cell
+        for rest, by_fw in grouped.items():
+            torch, mlx = by_fw.get("torch", Cell(math.nan)), by_fw.get("mlx", Cell(math.nan))
+            if all(c.value is not None and math.isnan(c.value) for c in (torch, mlx)):
+                continue
+            label = name.split(".", 1)[1] + (f" ({', '.join(rest)})" if rest else "")
+            yield label, meta.get("unit", ""), torch, mlx
+
+
+def verdict(torch, mlx):
+    usable = [c.value for c in (torch, mlx) if c.value is not None and not math.isnan(c.value)]
+    if len(usable) < 2 or min(usable) <= 0:
+        return "", ""
+    ratio = mlx.value / torch.value
+    faster = "PyTorch" if ratio > 1 else "MLX"
+    return f"{ratio:.3g}", f"{faster} {max(ratio, 1 / ratio):.3g}x faster"
+
+
+def table(results_dir):
+    """Markdown: per machine, the seed's table with a ratio (MLX time / PyTorch time) and a verdict."""
+    benchmarks = load_benchmarks(results_dir)
+    out = []
+    for machine, res in sorted(latest_results(results_dir).items()):
+        env = res.env_vars or {}
+        out += [f"### {machine} (commit {res.commit_hash[:8]}, {res.env_name}{', ' + str(env) if env else ''})",
+                "", "| Benchmark | PyTorch | MLX | MLX / PyTorch | Verdict |", "|---|---|---|---|---|"]
+        for label, unit, torch, mlx in rows(res, benchmarks):
+            ratio, word = verdict(torch, mlx)
+            out.append(f"| {label} | {torch.text(unit)} | {mlx.text(unit)} | {ratio} | {word} |")
+        out.append("")
+    if not out:
+        return "no results yet: run `mlxvspt run` first\n"
+    out.append(f"`n/a`: skipped on this machine (see the run log for why); `~`: samples vary by more than "
+               f"{NOISY_CV:.0%} (coefficient of variation), read as noise.")
+    return "\n".join(out) + "\n"
