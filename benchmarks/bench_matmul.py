@@ -19,4 +19,4 @@ class Matmul(WorkloadBenchmark):
     def track_relative_error(self, framework, device, precision, n):
         return relative_error(self.runner.result(), *self.runner.inputs)
 
-    track_relative_error.unit = "max |error| / max |exact|"
+    track_relative_error.unit = "rel. error"

@@ -54,6 +54,8 @@ class Target:
 
     def activate(self):
         """Apply the precision policy and make the device the default; raises Unavailable if absent."""
+        if self.precision == "tf32" and self.device == "cpu":
+            raise Unavailable("TF32 is a GPU matmul mode: on CPU it is the same run as fp32")
         self.fw.apply_precision(self.precision)
         self.fw.use(self.device)
         return self

@@ -72,8 +72,9 @@ def cells(res, name, meta):
     return out
 
 
-def rows(res, benchmarks):
-    """(label, unit, torch Cell, mlx Cell) for every framework-parameterised benchmark."""
+def rows(res, benchmarks, skipped):
+    """(label, unit, torch Cell, mlx Cell) for every framework-parameterised benchmark; labels of
+    rows where both frameworks were skipped go to `skipped` instead."""
     for name in sorted(res.get_all_result_keys()):
         meta = benchmarks.get(name)
         if not meta or "framework" not in meta.get("param_names", []):
@@ -86,19 +87,21 @@ def rows(res, benchmarks):
             grouped.setdefault(rest, {})[combo[fw].strip("'")] = cell
         for rest, by_fw in grouped.items():
             torch, mlx = by_fw.get("torch", Cell(math.nan)), by_fw.get("mlx", Cell(math.nan))
-            if all(c.value is not None and math.isnan(c.value) for c in (torch, mlx)):
-                continue
             label = name.split(".", 1)[1] + (f" ({', '.join(rest)})" if rest else "")
+            if all(c.value is not None and math.isnan(c.value) for c in (torch, mlx)):
+                skipped.append(label)
+                continue
             yield label, meta.get("unit", ""), torch, mlx
 
 
-def verdict(torch, mlx):
+def verdict(torch, mlx, unit):
     usable = [c.value for c in (torch, mlx) if c.value is not None and not math.isnan(c.value)]
     if len(usable) < 2 or min(usable) <= 0:
         return "", ""
     ratio = mlx.value / torch.value
-    faster = "PyTorch" if ratio > 1 else "MLX"
-    return f"{ratio:.3g}", f"{faster} {max(ratio, 1 / ratio):.3g}x faster"
+    better = "PyTorch" if ratio > 1 else "MLX"
+    word = "faster" if unit == "seconds" else "lower"
+    return f"{ratio:.3g}", f"{better} {max(ratio, 1 / ratio):.3g}x {word}"
 
 
 def table(results_dir):
@@ -109,10 +112,13 @@ def table(results_dir):
         env = res.env_vars or {}
         out += [f"### {machine} (commit {res.commit_hash[:8]}, {res.env_name}{', ' + str(env) if env else ''})",
                 "", "| Benchmark | PyTorch | MLX | MLX / PyTorch | Verdict |", "|---|---|---|---|---|"]
-        for label, unit, torch, mlx in rows(res, benchmarks):
-            ratio, word = verdict(torch, mlx)
+        skipped = []
+        for label, unit, torch, mlx in rows(res, benchmarks, skipped):
+            ratio, word = verdict(torch, mlx, unit)
             out.append(f"| {label} | {torch.text(unit)} | {mlx.text(unit)} | {ratio} | {word} |")
         out.append("")
+        if skipped:
+            out += [f"n/a in both frameworks here: {'; '.join(skipped)}", ""]
     if not out:
         return "no results yet: run `mlxvspt run` first\n"
     out.append(f"`n/a`: skipped on this machine (see the run log for why); `~`: samples vary by more than "

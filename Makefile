@@ -1,0 +1,34 @@
+# Two commands do all the setup: `make bench` (the suite here, site published, table printed)
+# and `make test`. Both create .venv on first use with the MLX build for this platform.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PRESET ?=
+ARGS ?=
+# Which MLX: Metal on macOS, CUDA 13 where an NVIDIA driver is present, else the CPU build.
+MLX_EXTRA := $(shell if [ "$$(uname -s)" = Darwin ]; then echo metal; \
+	elif command -v nvidia-smi >/dev/null 2>&1; then echo cuda13; else echo cpu; fi)
+
+.PHONY: setup bench test check clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# torch first, pinned: an unpinned torch on Linux pulls a multi-GB CUDA build on CPU-only machines
+	$(BIN)/python -m pip install -q -c constraints.txt torch
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[$(MLX_EXTRA),test]"
+	touch $@
+
+bench: setup
+	$(BIN)/mlxvspt run $(if $(PRESET),--preset $(PRESET)) $(ARGS)
+
+test: setup
+	$(BIN)/python -m pytest -q $(ARGS)
+
+check: setup
+	$(BIN)/mlxvspt check $(ARGS)
+
+clean:
+	rm -rf $(VENV) .asv

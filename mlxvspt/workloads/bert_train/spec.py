@@ -1,0 +1,128 @@
+"""BERT-tiny sentence-pair classifier trained on NLI (the seed's second benchmark).
+
+Conneau et al.'s head over a hand-written BERT encoder: each sentence of a pair is padded to `seq`
+tokens and encoded alone (pooled [CLS] through dense + tanh), then [u, v, |u-v|, u*v] -> linear ->
+contradiction/neutral/entailment, cross-entropy, AdamW (lr 5e-5, bias-corrected in both frameworks,
+weight decay 0.01 on every parameter). Both frameworks start from the same seeded weights (LayerNorm
+gamma = 1) and see the same pre-tokenised batches in the same order; tokenisation, batching and the
+host->framework copy happen in `build`, outside every timing.
+
+Timed unit: one training step (forward of both sentences, backward, optimizer update), synchronised;
+samples/s = batch / step time. An epoch is len(pairs) // batch steps; validation is a forward pass
+over the dev batches with dropout off. Dropout masks cannot match across frameworks, so timings train
+with dropout 0.1 and the cross-check with dropout 0.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from ...check import CheckResult
+from ...devices import Target
+from ...errors import Unavailable
+from ...paths import cache_dir
+from ...presets import sizes as preset_sizes
+from ...weights import cached, seeded
+from .. import implementation
+from . import data
+
+CHECK_STEPS = 20
+# Cross-check tolerances (float32, dropout off): first-step loss, gradients relative to each tensor's
+# scale, and the loss over CHECK_STEPS steps. Seen at tiny and small: 1.2e-7, 1e-6 and 1.2e-7.
+LOSS_ATOL, GRAD_RTOL, HISTORY_ATOL = 1e-5, 1e-4, 1e-5
+# A tensor's scale is its largest |gradient|, floored at this fraction of the largest over all tensors:
+# the key biases' true gradient is zero (softmax ignores a constant per query), leaving only rounding.
+GRAD_FLOOR = 1e-6
+
+
+@dataclass(frozen=True)
+class Args:
+    vocab: int
+    hidden: int
+    heads: int
+    layers: int
+    intermediate: int
+    dropout: float
+    positions: int = 512
+    token_types: int = 2
+    labels: int = len(data.LABELS)
+    norm_eps: float = 1e-12
+    init_std: float = 0.02
+    lr: float = 5e-5
+    betas: tuple = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 0.01
+
+
+def model_args(sizes):
+    return Args(**{k: sizes[k] for k in ("vocab", "hidden", "heads", "layers", "intermediate", "dropout")})
+
+
+def parameter_shapes(args):
+    """{name: (shape, init)} in both frameworks' names; BERT's init: normal(0.02), zero bias, unit gamma."""
+    h, std = args.hidden, args.init_std
+    shapes = {
+        "bert.embeddings.word_embeddings.weight": ((args.vocab, h), std),
+        "bert.embeddings.position_embeddings.weight": ((args.positions, h), std),
+        "bert.embeddings.token_type_embeddings.weight": ((args.token_types, h), std),
+        "bert.embeddings.norm.weight": ((h,), "ones"),
+        "bert.embeddings.norm.bias": ((h,), "zeros"),
+        "bert.pooler.weight": ((h, h), std),
+        "bert.pooler.bias": ((h,), "zeros"),
+        "classifier.weight": ((args.labels, 4 * h), std),
+        "classifier.bias": ((args.labels,), "zeros"),
+    }
+    linears = {"attention.query": (h, h), "attention.key": (h, h), "attention.value": (h, h),
+               "attention.output": (h, h), "intermediate": (args.intermediate, h),
+               "output": (h, args.intermediate)}
+    for i in range(args.layers):
+        for name, shape in linears.items():
+            shapes[f"bert.layers.{i}.{name}.weight"] = (shape, std)
+            shapes[f"bert.layers.{i}.{name}.bias"] = ((shape[0],), "zeros")
+        for norm in ("attention_norm", "output_norm"):
+            shapes[f"bert.layers.{i}.{norm}.weight"] = ((h,), "ones")
+            shapes[f"bert.layers.{i}.{norm}.bias"] = ((h,), "zeros")
+    return shapes
+
+
+def initial_weights(args, seed=0):
+    name = f"bert_train-v{args.vocab}-h{args.hidden}-a{args.heads}-l{args.layers}-i{args.intermediate}-s{seed}"
+    return cached(cache_dir() / "bert_train" / f"{name}.safetensors", lambda: seeded(parameter_shapes(args), seed))
+
+
+def build(target, sizes):
+    """A Trainer (mlx.py / torch.py) over the preset's pairs; sizes["compile"] wraps its step."""
+    if target.dtype_name != "float32":
+        raise Unavailable("bert_train trains in float32 only (no mixed-precision/loss-scaling path written)")
+    args = model_args(sizes)
+    train = data.batches(data.pairs(sizes, "train"), sizes["batch"])
+    dev = data.batches(data.pairs(sizes, "dev"), sizes["batch"])
+    trainer = implementation("bert_train", target.framework).Trainer
+    return trainer(target, args, initial_weights(args), train, dev, compile=sizes.get("compile", False))
+
+
+def relative_gaps(mlx_grads, torch_grads):
+    """{name: max |mlx - torch| / scale}, scale = the tensor's max |torch grad| (floored, see GRAD_FLOOR)."""
+    floor = GRAD_FLOOR * max(float(np.max(np.abs(g))) for g in torch_grads.values())
+    return {k: float(np.max(np.abs(mlx_grads[k] - g)) / max(float(np.max(np.abs(g))), floor))
+            for k, g in torch_grads.items()}
+
+
+def check(preset="tiny"):
+    """Dropout off, same weights and batches: first-step loss and gradients, then CHECK_STEPS losses."""
+    sizes = {**preset_sizes("bert_train", preset), "dropout": 0.0}
+    result = CheckResult("bert_train")
+    trainers = {fw: build(Target(fw, "cpu").activate(), sizes) for fw in ("mlx", "torch")}
+    (m_loss, m_grads), (t_loss, t_grads) = (trainers[fw].gradients() for fw in ("mlx", "torch"))
+    result.close("first-step loss", m_loss, t_loss, atol=LOSS_ATOL)
+    if not result.require("gradient names", set(m_grads) == set(t_grads), f"{len(t_grads)} tensors in both"):
+        return result
+    gaps = relative_gaps(m_grads, t_grads)
+    worst = max(gaps, key=gaps.get)
+    result.require("first-step gradients", gaps[worst] <= GRAD_RTOL,
+                   f"max |diff| / max |grad| {gaps[worst]:.2g} at {worst} (tolerance {GRAD_RTOL:g})")
+    for trainer in trainers.values():
+        for _ in range(CHECK_STEPS):
+            trainer.step()
+    result.close(f"loss over {CHECK_STEPS} AdamW steps", trainers["mlx"].loss_history(),
+                 trainers["torch"].loss_history(), atol=HISTORY_ATOL)
+    return result

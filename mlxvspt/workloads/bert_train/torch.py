@@ -1,0 +1,149 @@
+"""BERT-tiny sentence-pair classifier and its training loop in PyTorch (mlx.py mirrors it name for name)."""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ...weights import to_torch
+
+
+class Embeddings(nn.Module):
+    def __init__(self, args):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(args.vocab, args.hidden)
+        self.position_embeddings = nn.Embedding(args.positions, args.hidden)
+        self.token_type_embeddings = nn.Embedding(args.token_types, args.hidden)
+        self.norm = nn.LayerNorm(args.hidden, eps=args.norm_eps)
+        self.dropout = nn.Dropout(args.dropout)
+
+    def forward(self, ids):
+        positions = torch.arange(ids.shape[1], device=ids.device)
+        x = self.word_embeddings(ids) + self.position_embeddings(positions)
+        x = x + self.token_type_embeddings(torch.zeros_like(ids))
+        return self.dropout(self.norm(x))
+
+
+class Attention(nn.Module):
+    def __init__(self, args):
+        super().__init__()
+        self.heads = args.heads
+        self.scale = 1.0 / math.sqrt(args.hidden // args.heads)
+        self.query = nn.Linear(args.hidden, args.hidden)
+        self.key = nn.Linear(args.hidden, args.hidden)
+        self.value = nn.Linear(args.hidden, args.hidden)
+        self.output = nn.Linear(args.hidden, args.hidden)
+        self.dropout = nn.Dropout(args.dropout)
+
+    def forward(self, x, bias):
+        B, L, D = x.shape
+        q, k, v = (p(x).reshape(B, L, self.heads, -1).permute(0, 2, 1, 3) for p in (self.query, self.key, self.value))
+        scores = (q @ k.permute(0, 1, 3, 2)) * self.scale + bias
+        probs = self.dropout(torch.softmax(scores, dim=-1))
+        return self.output((probs @ v).permute(0, 2, 1, 3).reshape(B, L, D))
+
+
+class Layer(nn.Module):
+    def __init__(self, args):
+        super().__init__()
+        self.attention = Attention(args)
+        self.attention_norm = nn.LayerNorm(args.hidden, eps=args.norm_eps)
+        self.intermediate = nn.Linear(args.hidden, args.intermediate)
+        self.output = nn.Linear(args.intermediate, args.hidden)
+        self.output_norm = nn.LayerNorm(args.hidden, eps=args.norm_eps)
+        self.dropout = nn.Dropout(args.dropout)
+
+    def forward(self, x, bias):
+        x = self.attention_norm(x + self.dropout(self.attention(x, bias)))
+        return self.output_norm(x + self.dropout(self.output(F.gelu(self.intermediate(x)))))
+
+
+class Bert(nn.Module):
+    """Encoder and pooler: tanh(dense([CLS] of the last layer))."""
+
+    def __init__(self, args):
+        super().__init__()
+        self.embeddings = Embeddings(args)
+        self.layers = nn.ModuleList([Layer(args) for _ in range(args.layers)])
+        self.pooler = nn.Linear(args.hidden, args.hidden)
+
+    def forward(self, ids, mask):
+        x = self.embeddings(ids)
+        bias = (1.0 - mask[:, None, None, :].to(x.dtype)) * -1e4
+        for layer in self.layers:
+            x = layer(x, bias)
+        return torch.tanh(self.pooler(x[:, 0]))
+
+
+class PairClassifier(nn.Module):
+    """Conneau et al.: each sentence encoded alone, then [u, v, |u-v|, u*v] -> linear -> labels."""
+
+    def __init__(self, args):
+        super().__init__()
+        self.bert = Bert(args)
+        self.classifier = nn.Linear(4 * args.hidden, args.labels)
+
+    def forward(self, a_ids, a_mask, b_ids, b_mask):
+        u, v = self.bert(a_ids, a_mask), self.bert(b_ids, b_mask)
+        return self.classifier(torch.cat([u, v, torch.abs(u - v), u * v], dim=-1))
+
+
+def loss_fn(model, a_ids, a_mask, b_ids, b_mask, labels):
+    return F.cross_entropy(model(a_ids, a_mask, b_ids, b_mask), labels, reduction="mean")
+
+
+class Trainer:
+    """Owns model, optimizer and pre-built batches; `step` is one synchronised training step."""
+
+    def __init__(self, target, args, weights, train_batches, dev_batches, compile=False):
+        self.target = target
+        self.model = PairClassifier(args).to(target.handle)
+        self.model.load_state_dict(to_torch(weights, target.dtype, target.handle), strict=True)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=args.lr, betas=args.betas, eps=args.eps,
+                                           weight_decay=args.weight_decay)
+        self.train_batches = [tuple(torch.from_numpy(x).to(target.handle) for x in batch) for batch in train_batches]
+        self.dev_batches = [tuple(torch.from_numpy(x).to(target.handle) for x in batch) for batch in dev_batches]
+        self.train_step = self.update
+        if compile:
+            self.train_step = torch.compile(self.update)
+        self.position = 0
+        self.losses = []
+
+    def update(self, batch):
+        loss = loss_fn(self.model, *batch)
+        loss.backward()
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return loss.detach()
+
+    def step(self):
+        batch = self.train_batches[self.position % len(self.train_batches)]
+        self.position += 1
+        loss = self.train_step(batch)
+        self.target.synchronize()
+        self.losses.append(loss)
+
+    def epoch(self):
+        for _ in range(len(self.train_batches)):
+            self.step()
+
+    def validate(self):
+        """Accuracy over the dev batches, dropout off."""
+        self.model.eval()
+        correct = 0
+        with torch.no_grad():
+            for *inputs, labels in self.dev_batches:
+                correct += (torch.argmax(self.model(*inputs), dim=-1) == labels).sum().item()
+        self.model.train()
+        return correct / sum(len(batch[-1]) for batch in self.dev_batches)
+
+    def gradients(self, index=0):
+        """Loss and {name: gradient} of one training batch, without updating."""
+        loss = loss_fn(self.model, *self.train_batches[index])
+        loss.backward()
+        grads = {k: p.grad.cpu().numpy().copy() for k, p in self.model.named_parameters()}
+        self.optimizer.zero_grad(set_to_none=True)
+        return loss.item(), grads
+
+    def loss_history(self):
+        return [loss.item() for loss in self.losses]

@@ -1,0 +1,11 @@
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    """Every test writes its weights/data under its own tmp dir and runs with the tiny preset."""
+    monkeypatch.setenv("MLXVSPT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("MLXVSPT_PRESET", "tiny")
+    for variable in ("MLXVSPT_FRAMEWORKS", "MLXVSPT_DEVICES"):
+        monkeypatch.delenv(variable, raising=False)
+    return tmp_path / "cache"

@@ -1,0 +1,27 @@
+"""The suite as asv sees it: `asv check` passes and `mlxvspt run` goes end to end."""
+import subprocess
+import sys
+from pathlib import Path
+
+from mlxvspt import asvrun, report
+
+
+def test_asv_check_passes(tmp_path):
+    config = asvrun.write_conf(tmp_path / "results", tmp_path / "html")
+    out = subprocess.run([sys.executable, "-m", "asv", "check", "-E", f"existing:{sys.executable}",
+                          "--config", str(config)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+
+
+def test_run_tiny_end_to_end_saves_results_publishes_site_prints_table(tmp_path):
+    results, html = tmp_path / "results", tmp_path / "html"
+    out = subprocess.run([sys.executable, "-m", "mlxvspt", "run", "--preset", "tiny", "--results-dir",
+                          str(results), "--html-dir", str(html), "--workload", "switch", "--workload", "matmul"],
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert (html / "index.html").is_file()
+    machine = asvrun.machine_name("tiny")
+    assert list((results / machine).glob("*-existing-*.json"))
+    assert "| Matmul.time_matmul (device=cpu, precision=fp32, n=64) |" in out.stdout
+    assert "Switch.time_loop (device=gpu)" in out.stdout  # listed as n/a here, or as a row on a GPU
+    assert report.table(results) in out.stdout

@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+
+from mlxvspt import devices, presets, weights
+from mlxvspt.errors import Unavailable, UsageError
+
+
+def test_cpu_targets_resolve_for_both_frameworks():
+    for framework in devices.FRAMEWORKS:
+        target = devices.Target(framework, "cpu").activate()
+        assert target.backend() == "cpu"
+        assert target.peak_memory() >= 0
+        target.synchronize()
+
+
+@pytest.mark.parametrize("field,value", [("framework", "jax"), ("device", "tpu"), ("precision", "fp8")])
+def test_unknown_names_are_usage_errors_listing_valid_choices(field, value):
+    kwargs = {"framework": "mlx", "device": "cpu", "precision": "fp32", field: value}
+    with pytest.raises(UsageError, match="choose one of"):
+        devices.Target(**kwargs)
+
+
+def test_gpu_without_backend_is_unavailable_not_an_error():
+    for framework in devices.FRAMEWORKS:
+        if devices.framework_module(framework).gpu_backend() is None:
+            with pytest.raises(Unavailable):
+                devices.Target(framework, "gpu").activate()
+
+
+def test_tf32_on_cpu_is_unavailable():
+    with pytest.raises(Unavailable, match="TF32"):
+        devices.Target("torch", "cpu", "tf32").activate()
+
+
+def test_environment_records_versions_and_blas():
+    env = devices.environment()
+    for key in ("mlx", "torch", "mlx_blas", "torch_blas", "cpu", "numpy"):
+        assert env[key], key
+
+
+def test_presets_table_and_selection(monkeypatch):
+    for workload, rows in presets.TABLE.items():
+        assert set(rows) == set(presets.NAMES), workload
+    monkeypatch.setenv(presets.ENV, "full")
+    assert presets.sizes("switch") == presets.TABLE["switch"]["full"]
+    monkeypatch.setenv(presets.ENV, "huge")
+    with pytest.raises(UsageError, match="tiny, small, full"):
+        presets.current()
+    with pytest.raises(UsageError, match="unknown workload"):
+        presets.sizes("nope", "tiny")
+
+
+def test_shared_weights_round_trip_into_both_frameworks(tmp_path):
+    import mlx.core as mx
+
+    shapes = {"w": ((3, 4), 0.02), "b": ((4,), "zeros"), "g": ((4,), "ones")}
+    arrays = weights.seeded(shapes, seed=1)
+    again = weights.seeded(shapes, seed=1)
+    assert all(np.array_equal(arrays[k], again[k]) for k in shapes)
+    assert not np.array_equal(arrays["w"], weights.seeded(shapes, seed=2)["w"])
+    path = weights.save(arrays, tmp_path / "w.safetensors")
+    loaded = weights.load(path)
+    as_mlx, as_torch = weights.to_mlx(loaded), weights.to_torch(loaded)
+    for name, value in arrays.items():
+        np.testing.assert_array_equal(np.array(as_mlx[name]), value)
+        np.testing.assert_array_equal(as_torch[name].numpy(), value)
+    assert as_mlx["w"].dtype == mx.float32 and np.all(arrays["g"] == 1) and np.all(arrays["b"] == 0)
+
+
+def test_corrupt_or_missing_weights_are_one_clear_error(tmp_path):
+    with pytest.raises(UsageError, match="not found"):
+        weights.load(tmp_path / "missing.safetensors")
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00garbage")
+    with pytest.raises(UsageError, match="cannot read"):
+        weights.load(bad)
+
+
+def test_cached_builds_once(tmp_path):
+    calls = []
+
+    def build():
+        calls.append(1)
+        return {"x": np.arange(3, dtype=np.float32)}
+
+    first = weights.cached(tmp_path / "c.safetensors", build)
+    second = weights.cached(tmp_path / "c.safetensors", build)
+    assert len(calls) == 1 and np.array_equal(first["x"], second["x"])
