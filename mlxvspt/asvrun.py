@@ -1,7 +1,8 @@
-"""Run the asv suite in this Python environment, save results, publish the site.
+"""Run the asv suite, save results, publish the site.
 
-asv's "existing" environment saves results only with --set-commit-hash; the hash is this checkout's
-HEAD. The preset becomes part of the machine name so that presets never share a graph.
+`run` measures this Python environment (asv's "existing" environment, which saves results only with
+--set-commit-hash: the hash is the ledger point of the installed releases). `history` lets asv build
+one virtualenv per ledger point. The preset is part of the machine name so presets never share a graph.
 """
 import json
 import os
@@ -12,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import presets
+from . import ledger, presets
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,7 +36,7 @@ def load_conf(path):
 def write_conf(results_dir, html_dir):
     """asv.conf.json with absolute paths, so results and site can live anywhere (tests use tmp dirs)."""
     conf = load_conf(ROOT / "asv.conf.json")
-    conf.update(repo=str(ROOT), benchmark_dir=str(ROOT / "benchmarks"), env_dir=str(ROOT / ".asv" / "env"),
+    conf.update(repo=str(ledger.LEDGER), benchmark_dir=str(ROOT / "benchmarks"), env_dir=str(ROOT / ".asv" / "env"),
                 results_dir=str(Path(results_dir).resolve()), html_dir=str(Path(html_dir).resolve()))
     fd, path = tempfile.mkstemp(prefix="asv-", suffix=".json")
     with os.fdopen(fd, "w") as f:
@@ -43,26 +44,28 @@ def write_conf(results_dir, html_dir):
     return Path(path)
 
 
-def head_commit():
-    out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
-    if out.returncode != 0:
-        raise RuntimeError(f"{ROOT} has no git commit to attach results to (asv needs one)")
-    return out.stdout.strip()
-
-
 def machine_name(preset):
-    return f"{platform.node() or 'machine'}-{preset}"
+    """MLXVSPT_MACHINE (default: the host name) plus the preset."""
+    return f"{os.environ.get('MLXVSPT_MACHINE') or platform.node() or 'machine'}-{preset}"
 
 
-def run(preset, results_dir, html_dir, bench=None, resume=False):
-    """Benchmark, save, publish. Returns (machine, asv run's exit code: non-zero if any benchmark failed)."""
+def run(preset, results_dir, html_dir, bench=None, resume=False, points=None):
+    """Benchmark, save, publish. `points`: ledger entry names to build virtualenvs for (history);
+    None measures this environment. Returns (machine, asv run's exit code: non-zero if anything failed)."""
+    ledger_points = ledger.build()
     config = write_conf(results_dir, html_dir)
     env = {**os.environ, presets.ENV: preset}
     machine = machine_name(preset)
+    if points is None:
+        where = ["-E", f"existing:{sys.executable}", "--set-commit-hash",
+                 ledger.point_for_installed(ledger_points)[1]]
+    else:
+        hashes = Path(config).with_suffix(".hashes")
+        hashes.write_text("".join(ledger.resolve(ledger_points, p)[1] + "\n" for p in points))
+        where = [f"HASHFILE:{hashes}"]
     try:
         asv("machine", "--yes", "--machine", machine, config=config, env=env)
-        args = ["run", "-E", f"existing:{sys.executable}", "--set-commit-hash", head_commit(),
-                "--machine", machine, "--show-stderr"]
+        args = ["run", *where, "--machine", machine, "--show-stderr", "--record-samples"]
         if bench:
             args += ["--bench", bench]
         if resume:
@@ -71,4 +74,5 @@ def run(preset, results_dir, html_dir, bench=None, resume=False):
         asv("publish", config=config, env=env)
     finally:
         config.unlink()
+        Path(config).with_suffix(".hashes").unlink(missing_ok=True)
     return machine, code

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import asvrun, devices, paths, presets, report, workloads
+from . import asvrun, charts, compare, devices, ledger, paths, presets, report, workloads
 from .errors import Unavailable, UsageError
 
 SELECT_ENV = {"framework": "MLXVSPT_FRAMEWORKS", "device": "MLXVSPT_DEVICES"}
@@ -23,8 +23,10 @@ def parser():
     p = Parser(prog="mlxvspt", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
     run = sub.add_parser("run", help="run the asv suite here, save results, publish html/, print the table")
+    history = sub.add_parser("history", help="run the suite in one asv virtualenv per release-ledger entry")
+    history.add_argument("points", nargs="*", help="ledger entries (default: all in releases.json)")
     check = sub.add_parser("check", help="run every workload small in both frameworks and compare outputs")
-    for cmd in (run, check):
+    for cmd in (run, history, check):
         cmd.add_argument("--preset", help=f"{' | '.join(presets.NAMES)} (default: ${presets.ENV} or "
                                           f"{presets.DEFAULT}; check defaults to tiny)")
         cmd.add_argument("--framework", action="append", help="mlx | torch (repeatable; default both)")
@@ -32,11 +34,22 @@ def parser():
         cmd.add_argument("--workload", action="append", help=f"{' | '.join(workloads.NAMES)} (repeatable)")
         for name, (_, what) in paths.INPUTS.items():
             cmd.add_argument(f"--{name.replace('_', '-')}", metavar="PATH", help=what)
-    run.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
-    run.add_argument("--html-dir", default=str(asvrun.ROOT / "html"))
-    run.add_argument("--resume", action="store_true", help="keep finished results, run only what is missing")
+    for cmd in (run, history):
+        cmd.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
+        cmd.add_argument("--html-dir", default=str(asvrun.ROOT / "html"))
+        cmd.add_argument("--resume", action="store_true", help="keep finished results, run only what is missing")
     rep = sub.add_parser("report", help="print the MLX-vs-PyTorch table from saved results")
     rep.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
+    rep.add_argument("--charts", metavar="DIR", help="also write PNG charts there")
+    rep.add_argument("--readme", metavar="FILE", help="replace the table and chart between the report markers")
+    cmp = sub.add_parser("compare", help="per-benchmark ratios between two ledger points; exit 1 if slower")
+    cmp.add_argument("a", help="ledger entry name (or commit prefix): the baseline")
+    cmp.add_argument("b", help="ledger entry name (or commit prefix): the candidate")
+    cmp.add_argument("--factor", type=float, default=1.1, help="slower by more than this fails (default 1.1)")
+    cmp.add_argument("--machine", help="machine of A (default: the only one, or the one both have)")
+    cmp.add_argument("--machine-b", help="machine of B when comparing two machines (default: --machine)")
+    cmp.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
+    sub.add_parser("ledger", help="write .ledger/ from releases.json and list its points")
     sub.add_parser("info", help="print what results depend on: versions, BLAS, CPU, GPU")
     return p
 
@@ -81,6 +94,19 @@ def cmd_run(args):
     return 1 if code else 0
 
 
+def cmd_history(args):
+    selection(args)
+    points = args.points or [name for name, _ in ledger.build()]
+    for point in points:
+        ledger.resolve(ledger.build(), point)
+    machine, code = asvrun.run(os.environ[presets.ENV], args.results_dir, args.html_dir,
+                               bench_regex(args.workload), args.resume, points=points)
+    print(report.table(args.results_dir))
+    if code:
+        print(f"some entries or benchmarks failed (asv exit code {code}): see the log above", file=sys.stderr)
+    return 1 if code else 0
+
+
 def cmd_check(args):
     preset = selection(args)
     passed = True
@@ -101,7 +127,31 @@ def cmd_check(args):
 
 
 def cmd_report(args):
-    print(report.table(args.results_dir))
+    text = report.table(args.results_dir)
+    print(text)
+    written = []
+    if args.charts:
+        written = charts.bars(args.results_dir, args.charts)
+        for machine in compare.machines(args.results_dir):
+            written.append(charts.history(args.results_dir, args.charts, machine))
+        written = [p for p in written if p]
+        print("charts: " + ", ".join(map(str, written)))
+    if args.readme:
+        report.update_readme(args.readme, text, written)
+    return 0
+
+
+def cmd_compare(args):
+    if args.factor <= 1:
+        raise UsageError(f"--factor {args.factor}: must be greater than 1")
+    lines, slower = compare.compare(args.results_dir, args.a, args.b, args.factor, args.machine, args.machine_b)
+    print("\n".join(lines))
+    return 1 if slower else 0
+
+
+def cmd_ledger(args):
+    for name, commit in ledger.build():
+        print(f"{commit}  {name}")
     return 0
 
 
@@ -113,7 +163,8 @@ def cmd_info(args):
 def main(argv=None):
     try:
         args = parser().parse_args(argv)
-        return {"run": cmd_run, "check": cmd_check, "report": cmd_report, "info": cmd_info}[args.command](args)
+        return {"run": cmd_run, "history": cmd_history, "check": cmd_check, "report": cmd_report,
+                "compare": cmd_compare, "ledger": cmd_ledger, "info": cmd_info}[args.command](args)
     except UsageError as exc:
         print(f"mlxvspt: error: {exc}", file=sys.stderr)
         return 2

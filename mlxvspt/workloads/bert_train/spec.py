@@ -114,7 +114,7 @@ def check(preset="tiny"):
     trainers = {fw: build(Target(fw, "cpu").activate(), sizes) for fw in ("mlx", "torch")}
     (m_loss, m_grads), (t_loss, t_grads) = (trainers[fw].gradients() for fw in ("mlx", "torch"))
     result.close("first-step loss", m_loss, t_loss, atol=LOSS_ATOL)
-    if not result.require("gradient names", set(m_grads) == set(t_grads), f"{len(t_grads)} tensors in both"):
+    if not result.require("gradient names", set(m_grads) == set(t_grads), f"mlx {len(m_grads)}, torch {len(t_grads)} tensors"):
         return result
     gaps = relative_gaps(m_grads, t_grads)
     worst = max(gaps, key=gaps.get)

@@ -1,0 +1,90 @@
+"""releases.json -> a git repository that asv tracks: one tagged commit per set of framework releases.
+
+asv's x-axis is the commits of one repository. Here each commit holds only the pins of one release set,
+with fixed author, committer and dates, so the same releases file gives the same commit hashes on every
+machine and results from different machines line up. asv builds one virtualenv per entry by running
+`install_pins.py` (beside this file) inside it.
+"""
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from .errors import UsageError
+
+ROOT = Path(__file__).resolve().parents[1]
+RELEASES = ROOT / "releases.json"
+LEDGER = ROOT / ".ledger"
+IDENTITY = {"GIT_AUTHOR_NAME": "mlxvspt ledger", "GIT_AUTHOR_EMAIL": "ledger@mlxvspt.invalid",
+            "GIT_COMMITTER_NAME": "mlxvspt ledger", "GIT_COMMITTER_EMAIL": "ledger@mlxvspt.invalid"}
+REQUIRED = ("mlx", "torch")
+
+
+def load(path=RELEASES):
+    """The entries of a releases file, validated: names unique, dates ordered, mlx and torch pinned."""
+    try:
+        entries = json.loads(Path(path).read_text())["entries"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise UsageError(f"cannot read releases file {path}: {exc}") from None
+    names, last_date = set(), ""
+    for entry in entries:
+        name, date, pins = entry.get("name"), entry.get("date", ""), entry.get("pins", {})
+        missing = [p for p in REQUIRED if p not in pins]
+        if not name or name in names or missing or date < last_date:
+            raise UsageError(f"releases file {path}: entry {name!r} needs a unique name, a date not before the "
+                             f"previous entry's, and pins for {', '.join(REQUIRED)}")
+        names.add(name)
+        last_date = date
+    return entries
+
+
+def pins_text(entry):
+    return "".join(f"{package}=={version}\n" for package, version in sorted(entry["pins"].items()))
+
+
+def git(ledger, *args, date=None):
+    env = {**os.environ, **IDENTITY}
+    if date:
+        env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = f"{date}T12:00:00+00:00"
+    return subprocess.run(["git", "-C", str(ledger), *args], env=env, check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def build(releases=RELEASES, ledger=LEDGER):
+    """(Re)write the ledger repository; returns [(entry name, commit hash)] oldest first."""
+    entries = load(releases)
+    ledger = Path(ledger)
+    shutil.rmtree(ledger, ignore_errors=True)
+    ledger.mkdir(parents=True)
+    git(ledger, "init", "-q", "-b", "main")
+    git(ledger, "config", "commit.gpgsign", "false")
+    points = []
+    for entry in entries:
+        (ledger / "pins.txt").write_text(pins_text(entry))
+        git(ledger, "add", "pins.txt")
+        git(ledger, "commit", "-q", "--allow-empty", "-m", entry["name"], date=entry["date"])
+        git(ledger, "tag", entry["name"])
+        points.append((entry["name"], git(ledger, "rev-parse", "HEAD")))
+    return points
+
+
+def point_for_installed(points, releases=RELEASES):
+    """The ledger point whose pins are the mlx and torch versions installed here."""
+    from importlib.metadata import version
+
+    installed = {p: version(p).split("+")[0] for p in REQUIRED}
+    hashes = dict(points)
+    for entry in reversed(load(releases)):
+        if all(entry["pins"][p] == installed[p] for p in REQUIRED):
+            return entry["name"], hashes[entry["name"]]
+    raise UsageError(f"installed {', '.join(f'{p} {v}' for p, v in installed.items())} match no entry of "
+                     f"{releases}: add an entry for them (results are filed under a release set)")
+
+
+def resolve(points, name):
+    """A ledger point by entry name or commit-hash prefix; unknown names list the known ones."""
+    for entry, commit in points:
+        if name == entry or (len(name) >= 7 and commit.startswith(name)):
+            return entry, commit
+    raise UsageError(f"unknown ledger point {name!r}; known points: {', '.join(e for e, _ in points)}")

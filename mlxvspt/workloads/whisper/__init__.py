@@ -1,0 +1,1 @@
+"""Whisper speech-to-text: openai-whisper (PyTorch) vs mlx-whisper (MLX) on the same weights and audio."""

@@ -1,0 +1,177 @@
+"""Whisper weights for both frameworks: one seeded checkpoint, or the user's openai-whisper .pt or
+Hugging Face folder, always as float32 numpy arrays under openai-whisper's parameter names.
+
+mlx-whisper loads weights with a non-strict update (a misspelt key is silently left at its initial
+value), so both framework modules check names and shapes against their model with `require_same`.
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ... import weights
+from ...errors import UsageError
+from ...paths import cache_dir
+
+DIMENSIONS = ("n_mels", "n_audio_ctx", "n_audio_state", "n_audio_head", "n_audio_layer",
+              "n_vocab", "n_text_ctx", "n_text_state", "n_text_head", "n_text_layer")
+MODELS = {
+    # openai-whisper "tiny" (multilingual vocabulary).
+    "tiny": dict(n_mels=80, n_audio_ctx=1500, n_audio_state=384, n_audio_head=6, n_audio_layer=4,
+                 n_vocab=51865, n_text_ctx=448, n_text_state=384, n_text_head=6, n_text_layer=4),
+    # Same vocabulary, contexts and 30-s input as tiny, a fraction of the state and layers: tests.
+    "toy": dict(n_mels=80, n_audio_ctx=1500, n_audio_state=64, n_audio_head=2, n_audio_layer=2,
+                n_vocab=51865, n_text_ctx=448, n_text_state=64, n_text_head=2, n_text_layer=2),
+}
+STD = 0.05  # seeded weights: large enough that greedy decoding does not repeat one token forever
+
+
+def sinusoids(length, channels, max_timescale=10000):
+    """The encoder's fixed positional embedding, as both libraries compute it."""
+    increment = np.log(max_timescale) / (channels // 2 - 1)
+    scaled = np.arange(length)[:, None] * np.exp(-increment * np.arange(channels // 2))[None, :]
+    return np.concatenate([np.sin(scaled), np.cos(scaled)], axis=1).astype(np.float32)
+
+
+def shapes(dims):
+    """{openai-whisper name: shape} of every tensor in a checkpoint with these dimensions."""
+    out = {}
+
+    def block(prefix, state, cross):
+        for attn in ("attn", "cross_attn") if cross else ("attn",):
+            for proj in ("query", "key", "value", "out"):
+                out[f"{prefix}.{attn}.{proj}.weight"] = (state, state)
+                if proj != "key":
+                    out[f"{prefix}.{attn}.{proj}.bias"] = (state,)
+        for norm in ("attn_ln", "cross_attn_ln", "mlp_ln") if cross else ("attn_ln", "mlp_ln"):
+            out[f"{prefix}.{norm}.weight"] = out[f"{prefix}.{norm}.bias"] = (state,)
+        out[f"{prefix}.mlp.0.weight"], out[f"{prefix}.mlp.0.bias"] = (4 * state, state), (4 * state,)
+        out[f"{prefix}.mlp.2.weight"], out[f"{prefix}.mlp.2.bias"] = (state, 4 * state), (state,)
+
+    a, t = dims["n_audio_state"], dims["n_text_state"]
+    out["encoder.conv1.weight"], out["encoder.conv1.bias"] = (a, dims["n_mels"], 3), (a,)
+    out["encoder.conv2.weight"], out["encoder.conv2.bias"] = (a, a, 3), (a,)
+    out["encoder.positional_embedding"] = (dims["n_audio_ctx"], a)
+    for i in range(dims["n_audio_layer"]):
+        block(f"encoder.blocks.{i}", a, cross=False)
+    out["encoder.ln_post.weight"] = out["encoder.ln_post.bias"] = (a,)
+    out["decoder.token_embedding.weight"] = (dims["n_vocab"], t)
+    out["decoder.positional_embedding"] = (dims["n_text_ctx"], t)
+    for i in range(dims["n_text_layer"]):
+        block(f"decoder.blocks.{i}", t, cross=True)
+    out["decoder.ln.weight"] = out["decoder.ln.bias"] = (t,)
+    return out
+
+
+def require_same(expected, arrays, source):
+    """Every expected name present with its shape, nothing extra: else one clear UsageError."""
+    missing = sorted(set(expected) - set(arrays))
+    extra = sorted(set(arrays) - set(expected))
+    wrong = sorted(f"{k} {tuple(arrays[k].shape)} != {tuple(expected[k])}"
+                   for k in set(expected) & set(arrays) if tuple(arrays[k].shape) != tuple(expected[k]))
+    if missing or extra or wrong:
+        detail = "; ".join(f"{what}: {', '.join(names[:3])}{' ...' if len(names) > 3 else ''}"
+                           for what, names in (("missing", missing), ("unexpected", extra),
+                                               ("wrong shape", wrong)) if names)
+        raise UsageError(f"{source} does not fit a whisper model of its dimensions ({detail})")
+
+
+def seeded(model, seed=0):
+    """(dims, arrays) of the seeded checkpoint of a named size, cached under the suite's cache."""
+    if model not in MODELS:
+        raise UsageError(f"unknown whisper model {model!r}; choose one of: {', '.join(MODELS)}")
+    dims = MODELS[model]
+
+    def build():
+        init = {k: (s, "ones" if k.endswith(("ln.weight", "ln_post.weight")) else "zeros" if k.endswith("bias")
+                    else STD) for k, s in shapes(dims).items()}
+        init.pop("encoder.positional_embedding")
+        arrays = weights.seeded(init, seed)
+        arrays["encoder.positional_embedding"] = sinusoids(dims["n_audio_ctx"], dims["n_audio_state"])
+        return arrays
+
+    return dict(dims), dict(weights.cached(cache_dir() / "whisper" / f"{model}-seed{seed}.safetensors", build))
+
+
+def from_openai(path):
+    """An openai-whisper .pt: {"dims": {...}, "model_state_dict": {...}}, read without running code."""
+    import torch
+
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle.UnpicklingError, RuntimeError, EOFError...: all mean "not this format"
+        raise UsageError(f"--whisper-checkpoint {path}: not a plain openai-whisper checkpoint "
+                         f"(torch.load weights_only=True refused it: {str(exc).splitlines()[0]})") from None
+    if not isinstance(checkpoint, dict) or not {"dims", "model_state_dict"} <= set(checkpoint):
+        raise UsageError(f"--whisper-checkpoint {path}: expected an openai-whisper .pt with "
+                         "'dims' and 'model_state_dict'")
+    arrays = {k: v.float().numpy() for k, v in checkpoint["model_state_dict"].items() if k != "alignment_heads"}
+    return checkpoint["dims"], arrays
+
+
+# Hugging Face WhisperForConditionalGeneration name pieces -> openai-whisper's.
+HF_NAMES = [(".layers.", ".blocks."), (".self_attn.q_proj", ".attn.query"), (".self_attn.k_proj", ".attn.key"),
+            (".self_attn.v_proj", ".attn.value"), (".self_attn.out_proj", ".attn.out"),
+            (".self_attn_layer_norm", ".attn_ln"), (".encoder_attn.q_proj", ".cross_attn.query"),
+            (".encoder_attn.k_proj", ".cross_attn.key"), (".encoder_attn.v_proj", ".cross_attn.value"),
+            (".encoder_attn.out_proj", ".cross_attn.out"), (".encoder_attn_layer_norm", ".cross_attn_ln"),
+            (".fc1", ".mlp.0"), (".fc2", ".mlp.2"), (".final_layer_norm", ".mlp_ln"),
+            ("encoder.layer_norm", "encoder.ln_post"), ("decoder.layer_norm", "decoder.ln"),
+            ("embed_tokens", "token_embedding"), ("embed_positions.weight", "positional_embedding")]
+HF_DIMS = {"n_mels": "num_mel_bins", "n_audio_ctx": "max_source_positions", "n_audio_state": "d_model",
+           "n_audio_head": "encoder_attention_heads", "n_audio_layer": "encoder_layers",
+           "n_vocab": "vocab_size", "n_text_ctx": "max_target_positions", "n_text_state": "d_model",
+           "n_text_head": "decoder_attention_heads", "n_text_layer": "decoder_layers"}
+
+
+def from_hf(folder):
+    """A Hugging Face whisper folder (config.json + *.safetensors), renamed to openai-whisper's names."""
+    from safetensors.numpy import load_file
+
+    files = sorted(Path(folder).glob("*.safetensors"))
+    if not (Path(folder) / "config.json").is_file() or not files:
+        raise UsageError(f"--whisper-checkpoint {folder}: expected config.json and *.safetensors")
+    config = json.loads((Path(folder) / "config.json").read_text())
+    try:
+        dims = {k: int(config[v]) for k, v in HF_DIMS.items()}
+    except (KeyError, TypeError, ValueError):
+        raise UsageError(f"--whisper-checkpoint {folder}: config.json is not a whisper config") from None
+    arrays = {}
+    for file in files:
+        for name, value in load_file(file).items():
+            name = name.removeprefix("model.")
+            if name == "proj_out.weight":  # tied to the token embedding in whisper
+                continue
+            for hf, openai in HF_NAMES:
+                name = name.replace(hf, openai)
+            arrays[name] = value.astype(np.float32)
+    return dims, arrays
+
+
+def load(path=None, model=None):
+    """(dims, arrays) of the user's checkpoint if given, else of the seeded `model`; shapes checked."""
+    if path is None:
+        return seeded(model)
+    path = Path(path)
+    dims, arrays = from_hf(path) if path.is_dir() else from_openai(path)
+    if set(dims) != set(DIMENSIONS):
+        raise UsageError(f"--whisper-checkpoint {path}: dims {sorted(dims)} are not whisper's {list(DIMENSIONS)}")
+    dims = {k: int(dims[k]) for k in DIMENSIONS}
+    require_same(shapes(dims), arrays, f"--whisper-checkpoint {path}")
+    return dims, arrays
+
+
+def to_mlx(arrays, dims):
+    """openai-whisper names -> mlx-whisper's: mlp.0/mlp.2 -> mlp1/mlp2, conv weights (out, in, k) ->
+    (out, k, in); the encoder's sinusoids are computed by mlx-whisper, so they must be the standard ones."""
+    out = {}
+    for name, value in arrays.items():
+        if name == "encoder.positional_embedding":
+            if not np.allclose(value, sinusoids(dims["n_audio_ctx"], dims["n_audio_state"]), atol=1e-3):
+                raise UsageError("encoder.positional_embedding is not the sinusoids mlx-whisper computes: "
+                                 "this checkpoint cannot run unchanged in mlx-whisper")
+            continue
+        if name.startswith("encoder.conv") and name.endswith(".weight"):
+            value = value.swapaxes(1, 2)
+        out[name.replace(".mlp.0.", ".mlp1.").replace(".mlp.2.", ".mlp2.")] = value
+    return out

@@ -1,0 +1,48 @@
+"""Whisper in PyTorch: openai-whisper's own model, front end and decoder, on the suite's weights."""
+import numpy as np
+import torch
+import whisper
+from whisper.decoding import DecodingOptions, decode
+from whisper.model import ModelDimensions
+from whisper.tokenizer import get_tokenizer
+
+from ...errors import Unavailable
+from .checkpoint import require_same
+
+
+def probe(target):
+    """The front end's STFT must exist on the device."""
+    try:
+        torch.stft(torch.zeros(800, device=target.handle), 400, 160, window=torch.ones(400, device=target.handle),
+                   return_complex=True)
+    except (RuntimeError, NotImplementedError) as exc:
+        raise Unavailable(f"torch.stft is missing on {target.backend()}: {exc}") from None
+
+
+class Whisper:
+    def __init__(self, target, dims, arrays):
+        self.target = target
+        self.model = whisper.model.Whisper(ModelDimensions(**dims))
+        require_same({k: v.shape for k, v in self.model.state_dict().items()}, arrays, "checkpoint (torch)")
+        # float16 the way openai-whisper runs it: float32 weights, float16 activations (fp16=True)
+        self.model.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in arrays.items()}, strict=True)
+        self.model.to(target.handle).eval()
+        self.fp16 = target.dtype == torch.float16
+        self.eot = get_tokenizer(self.model.is_multilingual, num_languages=self.model.num_languages).eot
+
+    def mel(self, window):
+        """(1, n_mels, 3000) log-mel of one 30-s window."""
+        audio = whisper.pad_or_trim(torch.from_numpy(window).to(self.target.handle))
+        return whisper.log_mel_spectrogram(audio, self.model.dims.n_mels)[None]
+
+    @torch.no_grad()
+    def encode(self, mel):
+        return self.model.embed_audio(mel.to(self.target.dtype))
+
+    def decode(self, features, options):
+        """The library's DecodingResult per window: `options` from spec.fixed_options / natural_options."""
+        return decode(self.model, features, DecodingOptions(**options, fp16=self.fp16))
+
+    @staticmethod
+    def numpy(x):
+        return x.float().cpu().numpy()
