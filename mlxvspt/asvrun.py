@@ -8,12 +8,13 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from . import ledger, presets
+from . import ledger, presets, site
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,10 +34,10 @@ def load_conf(path):
     return json.loads(text)
 
 
-def write_conf(results_dir, html_dir):
+def write_conf(results_dir, html_dir, benchmark_dir=ROOT / "benchmarks"):
     """asv.conf.json with absolute paths, so results and site can live anywhere (tests use tmp dirs)."""
     conf = load_conf(ROOT / "asv.conf.json")
-    conf.update(repo=str(ledger.LEDGER), benchmark_dir=str(ROOT / "benchmarks"), env_dir=str(ROOT / ".asv" / "env"),
+    conf.update(repo=str(ledger.LEDGER), benchmark_dir=str(benchmark_dir), env_dir=str(ROOT / ".asv" / "env"),
                 results_dir=str(Path(results_dir).resolve()), html_dir=str(Path(html_dir).resolve()))
     fd, path = tempfile.mkstemp(prefix="asv-", suffix=".json")
     with os.fdopen(fd, "w") as f:
@@ -49,29 +50,79 @@ def machine_name(preset):
     return f"{os.environ.get('MLXVSPT_MACHINE') or platform.node() or 'machine'}-{preset}"
 
 
-def run(preset, results_dir, html_dir, bench=None, resume=False, points=None):
-    """Benchmark, save, publish. `points`: ledger entry names to build virtualenvs for (history);
-    None measures this environment. Returns (machine, asv run's exit code: non-zero if anything failed)."""
+def publish(config, env, html_dir):
+    """asv publish into a fresh folder, then swap it in: an interrupted publish leaves the old site."""
+    html_dir = Path(html_dir).resolve()
+    staging, old = html_dir.with_name(html_dir.name + ".new"), html_dir.with_name(html_dir.name + ".old")
+    for stale in (staging, old):
+        shutil.rmtree(stale, ignore_errors=True)
+    conf = json.loads(Path(config).read_text())
+    conf["html_dir"] = str(staging)
+    Path(config).write_text(json.dumps(conf))
+    asv("publish", config=config, env=env)
+    site.make_offline(staging)
+    if html_dir.exists():
+        html_dir.rename(old)
+    staging.rename(html_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def modules(benchmark_dir, workloads=None):
+    """The benchmark modules to run (bench_<workload>.py), optionally only some workloads."""
+    names = sorted(p.stem for p in Path(benchmark_dir).glob("bench_*.py"))
+    return [n for n in names if not workloads or n.removeprefix("bench_") in workloads]
+
+
+def restore_damaged(results_dir):
+    """asv rewrites a results file in place at the end of each run: if a kill caught it half-written,
+    put back the copy kept after the last complete run; then keep copies of the good files."""
+    for path in Path(results_dir).glob("*/*.json"):
+        backup = path.with_suffix(".json.bak")
+        try:
+            json.loads(path.read_text())
+        except ValueError:
+            if backup.is_file():
+                shutil.copyfile(backup, path)
+            continue
+        shutil.copyfile(path, backup)
+
+
+def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None, benchmark_dir=None):
+    """Benchmark, save, publish; returns (machine, exit code: non-zero if any benchmark failed).
+
+    This environment (`points` None) is measured one benchmark module at a time, each saved as it ends,
+    so an interrupted run keeps what finished and `resume` completes only the rest. `points` names ledger
+    entries instead: asv builds one virtualenv per entry and runs every module in each.
+    """
+    benchmark_dir = Path(benchmark_dir or ROOT / "benchmarks")
     ledger_points = ledger.build()
-    config = write_conf(results_dir, html_dir)
+    config = write_conf(results_dir, html_dir, benchmark_dir)
     env = {**os.environ, presets.ENV: preset}
     machine = machine_name(preset)
+    names = modules(benchmark_dir, workloads)
     if points is None:
-        where = ["-E", f"existing:{sys.executable}", "--set-commit-hash",
-                 ledger.point_for_installed(ledger_points)[1]]
+        name, point = ledger.point_for_installed(ledger_points)
+        # asv looks for existing results under its branches' heads: make the point the branch.
+        conf = json.loads(config.read_text())
+        config.write_text(json.dumps({**conf, "branches": [name]}))
+        where = ["-E", f"existing:{sys.executable}", "--set-commit-hash", point]
+        batches = [[name] for name in names]
     else:
         hashes = Path(config).with_suffix(".hashes")
         hashes.write_text("".join(ledger.resolve(ledger_points, p)[1] + "\n" for p in points))
-        where = [f"HASHFILE:{hashes}"]
+        where, batches = [f"HASHFILE:{hashes}"], [names]
+    code = 0
     try:
         asv("machine", "--yes", "--machine", machine, config=config, env=env)
-        args = ["run", *where, "--machine", machine, "--show-stderr", "--record-samples"]
-        if bench:
-            args += ["--bench", bench]
-        if resume:
-            args.append("--skip-existing-successful")
-        code = asv(*args, config=config, env=env, check=False)
-        asv("publish", config=config, env=env)
+        for batch in batches:
+            restore_damaged(results_dir)
+            args = ["run", *where, "--machine", machine, "--show-stderr", "--record-samples",
+                    "--bench", "|".join(f"^{name}\\." for name in batch)]
+            if resume:
+                args.append("--skip-existing-successful")
+            code = asv(*args, config=config, env=env, check=False) or code
+        restore_damaged(results_dir)
+        publish(config, env, html_dir)
     finally:
         config.unlink()
         Path(config).with_suffix(".hashes").unlink(missing_ok=True)

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import asvrun, charts, compare, devices, ledger, paths, presets, report, workloads
+from . import asvrun, charts, compare, devices, ledger, paths, presets, report, site, workloads
 from .errors import Unavailable, UsageError
 
 SELECT_ENV = {"framework": "MLXVSPT_FRAMEWORKS", "device": "MLXVSPT_DEVICES"}
@@ -49,6 +49,9 @@ def parser():
     cmp.add_argument("--machine", help="machine of A (default: the only one, or the one both have)")
     cmp.add_argument("--machine-b", help="machine of B when comparing two machines (default: --machine)")
     cmp.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
+    srv = sub.add_parser("serve", help="serve the published site on 127.0.0.1 (works offline)")
+    srv.add_argument("--html-dir", default=str(asvrun.ROOT / "html"))
+    srv.add_argument("--port", type=int, default=8080)
     sub.add_parser("ledger", help="write .ledger/ from releases.json and list its points")
     sub.add_parser("info", help="print what results depend on: versions, BLAS, CPU, GPU")
     return p
@@ -80,13 +83,9 @@ def selection(args):
     return preset
 
 
-def bench_regex(names):
-    return None if not names else "|".join(f"bench_{n}\\." for n in names)
-
-
 def cmd_run(args):
     preset = selection(args)
-    machine, code = asvrun.run(preset, args.results_dir, args.html_dir, bench_regex(args.workload), args.resume)
+    machine, code = asvrun.run(preset, args.results_dir, args.html_dir, args.workload, args.resume)
     print(report.table(args.results_dir))
     print(f"site: {Path(args.html_dir) / 'index.html'} (view it with `asv preview` or `python -m http.server`)")
     if code:
@@ -100,7 +99,7 @@ def cmd_history(args):
     for point in points:
         ledger.resolve(ledger.build(), point)
     machine, code = asvrun.run(os.environ[presets.ENV], args.results_dir, args.html_dir,
-                               bench_regex(args.workload), args.resume, points=points)
+                               args.workload, args.resume, points=points)
     print(report.table(args.results_dir))
     if code:
         print(f"some entries or benchmarks failed (asv exit code {code}): see the log above", file=sys.stderr)
@@ -127,6 +126,8 @@ def cmd_check(args):
 
 
 def cmd_report(args):
+    if not Path(args.results_dir).is_dir():
+        raise UsageError(f"--results-dir {args.results_dir}: no such folder (run `mlxvspt run` first)")
     text = report.table(args.results_dir)
     print(text)
     written = []
@@ -149,6 +150,11 @@ def cmd_compare(args):
     return 1 if slower else 0
 
 
+def cmd_serve(args):
+    site.serve(args.html_dir, args.port)
+    return 0
+
+
 def cmd_ledger(args):
     for name, commit in ledger.build():
         print(f"{commit}  {name}")
@@ -164,7 +170,7 @@ def main(argv=None):
     try:
         args = parser().parse_args(argv)
         return {"run": cmd_run, "history": cmd_history, "check": cmd_check, "report": cmd_report,
-                "compare": cmd_compare, "ledger": cmd_ledger, "info": cmd_info}[args.command](args)
+                "compare": cmd_compare, "serve": cmd_serve, "ledger": cmd_ledger, "info": cmd_info}[args.command](args)
     except UsageError as exc:
         print(f"mlxvspt: error: {exc}", file=sys.stderr)
         return 2

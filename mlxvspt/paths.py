@@ -16,6 +16,7 @@ INPUTS = {
     "llm_checkpoint": ("MLXVSPT_LLM_CHECKPOINT", "a Hugging Face Llama folder (config.json, *.safetensors)"),
     "whisper_checkpoint": ("MLXVSPT_WHISPER_CHECKPOINT", "an openai-whisper .pt or a Hugging Face whisper folder"),
 }
+FILES_ALLOWED = {"whisper_checkpoint"}
 
 
 def cache_dir():
@@ -32,6 +33,11 @@ def user_input(name):
     if not value:
         return None
     path = Path(value).expanduser()
+    flag = f"--{name.replace('_', '-')} {value}"
     if not path.exists():
-        raise UsageError(f"--{name.replace('_', '-')} {value}: not found (expected {what})")
+        raise UsageError(f"{flag}: not found (expected {what})")
+    if not path.is_dir() and name not in FILES_ALLOWED:
+        raise UsageError(f"{flag}: not a folder (expected {what})")
+    if not os.access(path, os.R_OK):
+        raise UsageError(f"{flag}: not readable")
     return path

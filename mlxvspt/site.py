@@ -66,7 +66,7 @@ def _localise(html, page_dir, vendor_dir):
 
     def tag(m):
         text = m.group(0)
-        urls = [u for u in remote_urls(text)]
+        urls = remote_urls(text)
         if not urls:
             return text
         missing = [u for u in urls if u not in CDN]

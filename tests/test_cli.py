@@ -12,33 +12,52 @@ def no_gpu_anywhere():
 
 BAD = [
     ["run", "--framework", "jax"],
+    ["run", "--framework", "mlx", "--framework", "jax"],
     ["run", "--device", "tpu"],
     ["run", "--preset", "huge"],
     ["run", "--workload", "nope"],
-    ["check", "--framework", "jax"],
-    ["check", "--preset", "huge"],
-    ["frobnicate"],
+    ["run", "--unknown-flag"],
     ["run", "--ptb", "/nonexistent/ptb"],
     ["run", "--llm-checkpoint", "/nonexistent/llama"],
-    ["run", "--unknown-flag"],
+    ["run", "--audio", "/etc/hostname"],
+    ["run", "--preset"],
+    ["check", "--framework", "jax"],
+    ["check", "--preset", "huge"],
+    ["check", "--workload", "switch", "--workload", "bogus"],
+    ["history", "no-such-release"],
+    ["compare", "mlx-0.26.5", "no-such-release"],
+    ["compare", "mlx-0.26.5", "mlx-0.32.4", "--factor", "-1"],
+    ["compare", "mlx-0.26.5", "mlx-0.32.4", "--factor", "fast"],
+    ["compare", "mlx-0.26.5"],
+    ["report", "--results-dir", "/nonexistent/results"],
+    ["info", "extra"],
+    ["frobnicate"],
     [],
 ]
 
 
 @pytest.mark.parametrize("argv", BAD, ids=lambda a: " ".join(a) or "<none>")
 def test_bad_input_one_line_exit_2_nothing_written(argv, tmp_path, capsys):
-    results = tmp_path / "results"
-    code = cli.main(argv + (["--results-dir", str(results)] if argv[:1] == ["run"] else []))
-    err = capsys.readouterr().err.strip().splitlines()
+    results, html = tmp_path / "results", tmp_path / "html"
+    extra = ["--results-dir", str(results), "--html-dir", str(html)] if argv[:1] in (["run"], ["history"]) else []
+    code = cli.main(argv + extra)
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
     assert code == 2
-    assert len(err) == 1 and err[0].startswith("mlxvspt: error:")
-    assert not results.exists()
+    assert len(err) == 1 and err[0].startswith("mlxvspt: error:"), err
+    assert not captured.out
+    assert not results.exists() and not html.exists()
 
 
 @pytest.mark.skipif(not no_gpu_anywhere(), reason="this machine has a GPU backend")
 def test_gpu_request_without_backend_names_valid_devices(capsys):
     assert cli.main(["run", "--device", "gpu"]) == 2
     assert "valid devices: cpu" in capsys.readouterr().err
+
+
+def test_unknown_ledger_point_lists_the_known_ones(capsys):
+    assert cli.main(["compare", "mlx-0.26.5", "mlx-9.9"]) == 2
+    assert "known points: mlx-0.26.5, mlx-0.27.1" in capsys.readouterr().err
 
 
 def test_check_cli_switch_and_matmul():

@@ -1,0 +1,200 @@
+"""Failures stay isolated, interrupted runs keep what finished, downloads are verified."""
+import http.server
+import itertools
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from mlxvspt import asvrun, download, report
+from mlxvspt.asvbench import WorkloadBenchmark
+from mlxvspt.errors import UsageError
+
+FAKE_SUITE = '''
+import os, signal, time
+from pathlib import Path
+
+LOG = Path(os.environ["FAKE_LOG"])
+
+
+def record(what):
+    with LOG.open("a") as f:
+        f.write(what + "\\n")
+
+
+class Good:
+    params = [["mlx", "torch"]]
+    param_names = ["framework"]
+    number, repeat, rounds, warmup_time = 1, 1, 1, 0
+
+    def time_ok(self, framework):
+        record(f"good {framework}")
+
+
+class Faults:
+    params = [["mlx", "torch"], ["ok", "error", "memory", "unavailable", "timeout", "killed"]]
+    param_names = ["framework", "kind"]
+    number, repeat, rounds, warmup_time, timeout = 1, 1, 1, 0, 3
+
+    def setup(self, framework, kind):
+        if kind == "unavailable":
+            raise NotImplementedError("this device lacks the op")
+
+    def time_work(self, framework, kind):
+        record(f"faults {framework} {kind}")
+        if kind == "error":
+            raise RuntimeError("boom")
+        if kind == "memory":
+            raise MemoryError("out of memory")
+        if kind == "timeout":
+            time.sleep(30)
+        if kind == "killed":  # what the kernel's OOM killer does
+            os.kill(os.getpid(), signal.SIGKILL)
+'''
+
+SLOW_SUITE = '''
+import os, time
+from pathlib import Path
+
+
+class Slow:
+    params = [["mlx", "torch"]]
+    param_names = ["framework"]
+    number, repeat, rounds, warmup_time, timeout = 1, 1, 1, 0, 120
+
+    def time_slow(self, framework):
+        with Path(os.environ["FAKE_LOG"]).open("a") as f:
+            f.write(f"slow {framework}\\n")
+        time.sleep(float(os.environ["SLOW_SECONDS"]))
+'''
+
+
+def suite(tmp_path, modules):
+    bench = tmp_path / "benchmarks"
+    bench.mkdir()
+    (bench / "__init__.py").write_text("")
+    for name, source in modules.items():
+        (bench / f"bench_{name}.py").write_text(source)
+    return bench
+
+
+def slow_graphs(html):
+    return list(html.glob("graphs/**/bench_a_slow.Slow.time_slow.json"))
+
+
+def log_lines(path):
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_failures_are_isolated_recorded_and_resume_skips_finished(tmp_path, monkeypatch):
+    bench = suite(tmp_path, {"fake": FAKE_SUITE})
+    log = tmp_path / "log.txt"
+    monkeypatch.setenv("FAKE_LOG", str(log))
+    results, html = tmp_path / "results", tmp_path / "html"
+    machine, code = asvrun.run("tiny", results, html, benchmark_dir=bench)
+    assert code != 0  # something failed, and the exit code says so
+    assert (html / "index.html").is_file()
+    res = report.latest_results(results)[machine]
+    key = "bench_fake.Faults.time_work"
+    params = res.get_result_params(key)
+    values = {(f.strip("'"), k.strip("'")): v for (f, k), v in
+              zip(itertools.product(*params), res.get_result_value(key, params))}
+    for framework in ("mlx", "torch"):
+        assert values[framework, "ok"] > 0
+        assert math.isnan(values[framework, "unavailable"])
+        for kind in ("error", "memory", "timeout", "killed"):
+            assert values[framework, kind] is None, kind
+    assert all(v > 0 for v in res.get_result_value("bench_fake.Good.time_ok", [["'mlx'", "'torch'"]]))
+    table = report.table(results)
+    assert "| Faults.time_work (kind=error) | failed | failed |" in table
+    assert "Faults.time_work (kind=unavailable)" in table.split("n/a in both frameworks here:")[1]
+
+    asvrun.run("tiny", results, html, benchmark_dir=bench, resume=True)
+    assert log_lines(log).count("good mlx") == 1  # finished benchmarks are not redone
+    assert log_lines(log).count("faults mlx error") == 2  # failed ones are tried again
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["SIGINT", "SIGKILL"])
+def test_killed_run_keeps_earlier_results_and_site_then_resumes(tmp_path, sig):
+    bench = suite(tmp_path, {"good": FAKE_SUITE.replace("class Faults:", "class _Faults:"), "a_slow": SLOW_SUITE})
+    log = tmp_path / "log.txt"
+    env = {**os.environ, "FAKE_LOG": str(log), "SLOW_SECONDS": "60"}
+    results, html = tmp_path / "results", tmp_path / "html"
+
+    def command(workloads=None, resume=False):
+        return [sys.executable, "-c", "from mlxvspt import asvrun; asvrun.run('tiny', "
+                f"{str(results)!r}, {str(html)!r}, workloads={workloads!r}, resume={resume!r}, "
+                f"benchmark_dir={str(bench)!r})"]
+
+    subprocess.run(command(["good"]), env=env, check=True, capture_output=True, timeout=300)
+    site_before = (html / "index.json").read_text()
+    assert not slow_graphs(html)
+    saved = {p: json.loads(p.read_text()) for p in results.glob("*/*.json")}
+    # The full run is interrupted while the slow module (sorted first) runs.
+    proc = subprocess.Popen(command(), env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while "slow mlx" not in log_lines(log) and time.time() < deadline:
+        time.sleep(0.5)
+    assert "slow mlx" in log_lines(log)
+    os.killpg(proc.pid, sig)
+    proc.wait(timeout=60)
+    assert (html / "index.json").read_text() == site_before
+    for path, data in saved.items():
+        assert json.loads(path.read_text()) == data
+    subprocess.run(command(resume=True), env={**env, "SLOW_SECONDS": "0.1"}, check=True, capture_output=True,
+                   timeout=300)
+    assert log_lines(log).count("good mlx") == 1  # finished before the kill: not redone
+    res = next(iter(report.latest_results(results).values()))
+    assert all(v > 0 for v in res.get_result_value("bench_a_slow.Slow.time_slow", [["'mlx'", "'torch'"]]))
+    assert slow_graphs(html)
+
+
+class Files(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server(tmp_path):
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / "good.bin").write_bytes(b"x" * 5000)
+    (root / "truncated.bin").write_bytes(b"x" * 100)
+    (root / "wrong.bin").write_bytes(b"y" * 5000)
+    handler = lambda *a, **k: Files(*a, directory=str(root), **k)  # noqa: E731
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_downloads_are_verified_and_corrupt_cache_refetched(server, tmp_path):
+    good = download.sha256_bytes(b"x" * 5000)
+    folder = tmp_path / "dl"
+    path = download.fetch(f"{server}/good.bin", good, name="data.bin", folder=folder)
+    assert path.read_bytes() == b"x" * 5000
+    for bad in ("truncated.bin", "wrong.bin", "missing.bin"):
+        with pytest.raises(UsageError):
+            download.fetch(f"{server}/{bad}", good, name=f"{bad}.cached", folder=folder)
+        assert not (folder / f"{bad}.cached").exists()
+    assert not list(folder.glob("*.part"))
+    path.write_bytes(b"x" * 10)  # a corrupt cache entry is detected and fetched again
+    assert download.fetch(f"{server}/good.bin", good, name="data.bin", folder=folder).read_bytes() == b"x" * 5000
+
+
+def test_unavailable_device_is_skipped_not_failed():
+    class Calibration(WorkloadBenchmark):
+        workload = "matmul"
+
+        def overrides(self, precision, n):
+            return precision, {"n": n}
+
+    with pytest.raises(NotImplementedError, match="TF32"):
+        Calibration().setup("torch", "cpu", "tf32", 64)
