@@ -47,10 +47,15 @@ def reset_peak_memory(name):
 
 
 def peak_memory(name):
-    """Bytes MLX allocated at most since the last reset (its allocator serves CPU and GPU)."""
+    """Peak bytes of MLX's allocator on the GPU; on CPU the process's max RSS, as PyTorch's CPU side
+    reports it (PyTorch keeps no CPU allocator statistics), so the two compare like for like."""
     import mlx.core as mx
 
-    return int(mx.get_peak_memory())
+    if name == "gpu":
+        return int(mx.get_peak_memory())
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
 def apply_precision(policy):

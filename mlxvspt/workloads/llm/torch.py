@@ -46,7 +46,7 @@ class Generator:
         self.model = load(folder, target)
         self.options = dict(PATHS[path])
         if path == "static-compile" and target.backend() == "cpu":
-            # generate compiles by itself only on accelerators; this documented switch extends it to CPU
+            # generate compiles by itself only on accelerators; CompileConfig's private switch extends it to CPU
             config = CompileConfig()
             config._compile_all_devices = True
             self.options["compile_config"] = config
