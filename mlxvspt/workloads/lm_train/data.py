@@ -59,7 +59,8 @@ def read_ptb(folder):
         tokens = [w for line in lines[name] for w in line.split() + [EOS]]
         unknown = next((w for w in tokens if w not in ids), None)
         if unknown is not None:
-            raise UsageError(f"--ptb {folder / name}: word {unknown!r} is not in the vocabulary of {SPLITS[0]}")
+            raise UsageError(f"--ptb {folder / name}: word {unknown!r} is not in the vocabulary "
+                             f"of {SPLITS[0]}")
         return np.array([ids[w] for w in tokens], np.int32)
 
     train, valid, test = (encode(name) for name in SPLITS)

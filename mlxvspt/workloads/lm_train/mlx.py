@@ -1,4 +1,7 @@
-"""TransformerLM of mlx-examples transformer_lm in MLX, written out so torch.py can mirror it name for name."""
+"""TransformerLM of mlx-examples transformer_lm in MLX.
+
+mlx.py and torch.py mirror each other name for name: `diff mlx.py torch.py` shows only the framework.
+"""
 import math
 
 import mlx.core as mx
@@ -19,8 +22,8 @@ def sinusoidal_encoding(length, dims, min_freq=1e-4, max_freq=1.0):
 
 
 def causal_mask(length, dtype):
-    """Additive mask in the compute dtype (create_additive_causal_mask returns float32 and would
-    promote low-precision scores)."""
+    """Additive mask in the compute dtype (MLX's create_additive_causal_mask returns float32, which
+    would promote low-precision attention scores)."""
     indices = mx.arange(length)
     return (indices[:, None] < indices[None]).astype(dtype) * mx.finfo(dtype).min
 
@@ -44,7 +47,7 @@ class Attention(nn.Module):
 
 
 class TransformerEncoderLayer(nn.Module):
-    """Pre-norm block, as nn.TransformerEncoderLayer(norm_first=True) with ReLU and 4x MLP."""
+    """Pre-norm block as MLX's nn.TransformerEncoderLayer(norm_first=True): ReLU, 4x MLP."""
 
     def __init__(self, dims, heads):
         super().__init__()
@@ -91,7 +94,7 @@ class TransformerLM(nn.Module):
 
 
 class Trainer:
-    """AdamW with bias correction (PyTorch always corrects; MLX's default does not) after a linear warm-up."""
+    """AdamW with bias correction (always on in PyTorch, off by default in MLX) after a linear warm-up."""
 
     def __init__(self, target, sizes, weights, hyper, compile):
         self.target = target
@@ -114,7 +117,7 @@ class Trainer:
         self.train_step = mx.compile(train_step, inputs=state, outputs=state) if compile else train_step
 
     def step(self, inputs, targets):
-        """One forward + backward + update, evaluated; returns the batch loss."""
+        """One forward + backward + update, synchronised; returns the batch loss."""
         loss = self.train_step(*(mx.array(x) for x in (inputs, targets)))
         mx.eval(loss, self.model.state, self.optimizer.state)
         return loss.item()
@@ -129,5 +132,6 @@ class Trainer:
 
 
 def gpu_memory():
-    """Bytes of GPU memory, or None where MLX does not say."""
-    return mx.device_info().get("memory_size")
+    """Total bytes of GPU memory, or None where the framework does not say."""
+    info = mx.device_info(mx.gpu)
+    return info.get("total_memory") or info.get("memory_size")

@@ -1,4 +1,7 @@
-"""TransformerLM of mlx-examples transformer_lm in PyTorch, mirroring mlx.py name for name."""
+"""TransformerLM of mlx-examples transformer_lm in PyTorch.
+
+mlx.py and torch.py mirror each other name for name: `diff mlx.py torch.py` shows only the framework.
+"""
 import math
 
 import torch
@@ -17,7 +20,8 @@ def sinusoidal_encoding(length, dims, min_freq=1e-4, max_freq=1.0):
 
 
 def causal_mask(length, dtype):
-    """Additive mask in the compute dtype, built as MLX's create_additive_causal_mask builds it."""
+    """Additive mask in the compute dtype (MLX's create_additive_causal_mask returns float32, which
+    would promote low-precision attention scores)."""
     indices = torch.arange(length)
     return (indices[:, None] < indices[None]).to(dtype) * torch.finfo(dtype).min
 
@@ -41,7 +45,7 @@ class Attention(nn.Module):
 
 
 class TransformerEncoderLayer(nn.Module):
-    """Pre-norm block, as MLX's nn.TransformerEncoderLayer(norm_first=True) with ReLU and 4x MLP."""
+    """Pre-norm block as MLX's nn.TransformerEncoderLayer(norm_first=True): ReLU, 4x MLP."""
 
     def __init__(self, dims, heads):
         super().__init__()
@@ -88,13 +92,13 @@ class TransformerLM(nn.Module):
 
 
 class Trainer:
-    """AdamW (always bias-corrected in PyTorch) after a linear warm-up, as mlx.py configures MLX's."""
+    """AdamW with bias correction (always on in PyTorch, off by default in MLX) after a linear warm-up."""
 
     def __init__(self, target, sizes, weights, hyper, compile):
         self.target = target
         with target.handle:
             self.model = TransformerLM(sizes["vocab"], sizes["layers"], sizes["dim"], sizes["heads"],
-                                       sizes["context"], target.dtype)
+                                       sizes["context"], target.dtype).to(target.dtype)
         self.model.load_state_dict(to_torch(weights, target.dtype, target.handle), strict=True)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=hyper["lr"], betas=hyper["betas"],
                                            eps=hyper["eps"], weight_decay=hyper["weight_decay"])
@@ -129,7 +133,9 @@ class Trainer:
 
 
 def gpu_memory():
-    """Bytes of GPU memory, or None where PyTorch does not say."""
+    """Total bytes of GPU memory, or None where the framework does not say."""
     if torch.cuda.is_available():
         return torch.cuda.mem_get_info()[1]
+    if torch.backends.mps.is_available():
+        return torch.mps.recommended_max_memory()
     return None
