@@ -1,13 +1,13 @@
 """TinyLlama generation, transformers vs mlx-lm: prefill and decode ms/token, time to first token, peak
 memory, per generation path and dtype (definitions in mlxvspt/workloads/llm/spec.py)."""
-from mlxvspt.asvbench import WorkloadBenchmark
+from mlxvspt.asvbench import MeasuredOnce
 from mlxvspt.presets import sizes
 from mlxvspt.workloads.llm.spec import DTYPES, PATHS, applies
 
 
-class Generation(WorkloadBenchmark):
+class Generation(MeasuredOnce):
     workload = "llm"
-    params = WorkloadBenchmark.params + [list(PATHS), sizes("llm")["dtypes"]]
+    params = MeasuredOnce.params + [list(PATHS), sizes("llm")["dtypes"]]
     param_names = ["framework", "device", "path", "dtype"]
 
     def overrides(self, path, dtype):
@@ -18,16 +18,16 @@ class Generation(WorkloadBenchmark):
         super().setup(framework, device, path, dtype)
 
     def track_prefill(self, *params):
-        return self.runner.step()["prefill_ms_per_token"]
+        return self.measured["prefill_ms_per_token"]
 
     def track_decode(self, *params):
-        return self.runner.step()["decode_ms_per_token"]
+        return self.measured["decode_ms_per_token"]
 
     def track_time_to_first_token(self, *params):
-        return self.runner.step()["ttft_ms"]
+        return self.measured["ttft_ms"]
 
     def track_peak_memory(self, *params):
-        return self.runner.step()["peak_memory_bytes"]
+        return self.measured["peak_memory_bytes"]
 
     track_prefill.unit = track_decode.unit = "ms/token"
     track_time_to_first_token.unit = "ms"

@@ -12,9 +12,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
-from . import ledger, presets, site
+from . import asvbench, ledger, presets, site
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -97,7 +98,7 @@ def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None
     benchmark_dir = Path(benchmark_dir or ROOT / "benchmarks")
     ledger_points = ledger.build()
     config = write_conf(results_dir, html_dir, benchmark_dir)
-    env = {**os.environ, presets.ENV: preset}
+    env = {**os.environ, presets.ENV: preset, asvbench.RUN_ID: uuid.uuid4().hex}
     machine = machine_name(preset)
     names = modules(benchmark_dir, workloads)
     if points is None:

@@ -36,14 +36,19 @@ TABLE = {
     },
     # BERT-tiny sentence-pair classifier (Conneau et al. head) on NLI pairs; `pairs` training pairs make
     # one epoch of pairs // batch steps, `dev_pairs` the validation pass. `small` keeps the model and the
-    # seq 128 x batch 8 step but shortens the epoch: MLX takes ~0.6 s a step on a 2-core CPU.
+    # seq 128 x batch 8 step but shortens the epoch: MLX takes ~0.6 s a step on a 2-core CPU, and leaves
+    # torch.compile out (`torch_compile`: inductor took 1-3 minutes to compile the step on 2 cores, even
+    # at `tiny` sizes when its cache is cold).
     "bert_train": {
         "tiny": {"hidden": 32, "heads": 2, "layers": 1, "intermediate": 64, "vocab": 1000, "seq": 16,
-                 "batch": 4, "pairs": 64, "dev_pairs": 16, "epochs": 1, "dropout": 0.1},
+                 "batch": 4, "pairs": 64, "dev_pairs": 16, "epochs": 1, "dropout": 0.1,
+                 "torch_compile": False},
         "small": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
-                  "batch": 8, "pairs": 160, "dev_pairs": 80, "epochs": 1, "dropout": 0.1},
+                  "batch": 8, "pairs": 160, "dev_pairs": 80, "epochs": 1, "dropout": 0.1,
+                  "torch_compile": False},
         "full": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
-                 "batch": 8, "pairs": 50000, "dev_pairs": 10000, "epochs": 5, "dropout": 0.1},
+                 "batch": 8, "pairs": 50000, "dev_pairs": 10000, "epochs": 5, "dropout": 0.1,
+                 "torch_compile": True},
     },
     # Whisper speech-to-text with a fixed number of decoded tokens per 30 s window. MLX's encoder takes
     # ~15 s a window on the Linux CPU wheel's reference BLAS, so `small` transcribes one clip; `full` is
@@ -53,11 +58,21 @@ TABLE = {
         "small": {"model": "tiny", "clips": 1, "tokens": 16},
         "full": {"model": "tiny", "clips": 70, "tokens": 32},
     },
-    # TinyLlama-1.1B generation: prompt tokens, exactly `tokens` new ones, greedy, no EOS stop.
+    # TinyLlama-1.1B generation: `prompts` prompts of `prompt_tokens` (the checkpoint's tokenizer sets
+    # them when given), exactly `tokens` new ones, greedy, no EOS stop. `small` keeps TinyLlama's widths
+    # and vocabulary but 4 of its 22 layers: MLX (reference BLAS) took ~2 s a token, prompt or decode,
+    # on all 22 layers on 2 busy cores (torch ~1 s), so one asv process there would outlast the budget.
+    # `compile` False: static-cache torch.compile is n/a there (its CPU compile outlasts the budget).
     "llm": {
-        "tiny": {"model": "toy", "prompts": 1, "prompt_tokens": 16, "tokens": 16},
-        "small": {"model": "tinyllama", "prompts": 1, "prompt_tokens": 32, "tokens": 8},
-        "full": {"model": "tinyllama", "prompts": 5, "prompt_tokens": 128, "tokens": 1024},
+        "tiny": {"model": "toy", "prompts": 1, "prompt_tokens": 16, "tokens": 16, "dtypes": ["float32"],
+                 "compile": False},
+        "small": {"model": "tinyllama", "layers": 4, "prompts": 1, "prompt_tokens": 16, "tokens": 8,
+                  "dtypes": ["float32"], "compile": False},
+        # The seed answered five prompts with up to 1024 new tokens; rates per token do not depend on the
+        # prompt, and transformers' eager path (~18 tokens/s on an H200) would spend 5 minutes a sample,
+        # so `full` times one 128-token prompt and 256 new tokens per sample.
+        "full": {"model": "tinyllama", "prompts": 1, "prompt_tokens": 128, "tokens": 256,
+                 "dtypes": ["float32", "float16", "bfloat16"], "compile": True},
     },
 }
 NAMES = ("tiny", "small", "full")

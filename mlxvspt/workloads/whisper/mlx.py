@@ -48,6 +48,9 @@ class Whisper:
         """The library's DecodingResult per window: `options` from spec.fixed_options / natural_options."""
         return decode(self.model, features, DecodingOptions(**options, fp16=self.fp16))
 
+    def array(self, x):
+        return mx.array(x).astype(self.target.dtype)
+
     @staticmethod
     def numpy(x):
         return np.array(x.astype(mx.float32))

@@ -43,6 +43,9 @@ class Whisper:
         """The library's DecodingResult per window: `options` from spec.fixed_options / natural_options."""
         return decode(self.model, features, DecodingOptions(**options, fp16=self.fp16))
 
+    def array(self, x):
+        return torch.from_numpy(x).to(self.target.handle, self.target.dtype)
+
     @staticmethod
     def numpy(x):
         return x.float().cpu().numpy()
