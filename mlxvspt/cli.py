@@ -74,8 +74,7 @@ def selection(args):
     for name in paths.INPUTS:
         value = getattr(args, name)
         if value is not None:
-            os.environ[paths.INPUTS[name][0]] = value
-            paths.user_input(name)
+            os.environ[paths.INPUTS[name][0]] = str(paths.checked(name, value).resolve())
     for kind, variable in SELECT_ENV.items():
         if getattr(args, kind):
             os.environ[variable] = ",".join(getattr(args, kind))

@@ -28,10 +28,13 @@ def cache_dir():
 
 def user_input(name):
     """The path the user chose for `name`, checked to exist, or None for the offline default."""
-    variable, what = INPUTS[name]
-    value = os.environ.get(variable)
-    if not value:
-        return None
+    value = os.environ.get(INPUTS[name][0])
+    return checked(name, value) if value else None
+
+
+def checked(name, value):
+    """`value` as a Path if it is what option `name` needs; one clear UsageError otherwise."""
+    what = INPUTS[name][1]
     path = Path(value).expanduser()
     flag = f"--{name.replace('_', '-')} {value}"
     if not path.exists():
