@@ -2,18 +2,19 @@
 the first compiled step; seconds per validation pass. Tokens/s and MFU are derived in the report from
 these times, batch x context and `mlxvspt.workloads.lm_train.spec.flops_per_step`."""
 from mlxvspt.asvbench import WorkloadBenchmark
+from mlxvspt.presets import sizes
 
 
 class LMTrain(WorkloadBenchmark):
     workload = "lm_train"
-    params = WorkloadBenchmark.params + [[False, True]]
-    param_names = ["framework", "device", "compile"]
+    params = WorkloadBenchmark.params + [[False, True], sizes("lm_train").get("precisions", ["fp32"])]
+    param_names = ["framework", "device", "compile", "precision"]
     repeat = (3, 5, 30.0)
 
-    def overrides(self, compile):
-        return "fp32", {"compile": compile}
+    def overrides(self, compile, precision):
+        return precision, {"compile": compile}
 
-    def time_step(self, framework, device, compile):
+    def time_step(self, framework, device, compile, precision):
         self.runner.step()
 
 

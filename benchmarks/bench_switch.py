@@ -1,5 +1,5 @@
 """CPU<->GPU switch: seconds per loop, and where a loop's time goes."""
-from mlxvspt.asvbench import WorkloadBenchmark
+from mlxvspt.asvbench import MeasuredOnce, WorkloadBenchmark
 from mlxvspt.presets import sizes
 from mlxvspt.workloads.switch.spec import PHASES
 
@@ -13,20 +13,22 @@ class Switch(WorkloadBenchmark):
         self.runner.step()
 
 
-class SwitchPhases(WorkloadBenchmark):
+class SwitchPhases(MeasuredOnce):
+    """Seconds of one loop spent in each phase, all read from the same measured loop."""
+
     workload = "switch"
     params = [["mlx", "torch"], ["gpu"], list(PHASES)]
     param_names = ["framework", "device", "phase"]
-    unit = "seconds"
 
     def setup(self, framework, device, phase):
         if framework == "mlx" and phase == "transfer":
             raise NotImplementedError("MLX shares memory between CPU and GPU: no copy to time")
-        super().setup(framework, device)
+        super().setup(framework, device, phase)
+
+    def overrides(self, phase):
+        return "fp32", {}
 
     def track_seconds_per_loop(self, framework, device, phase):
-        loops = sizes("switch")["loops"]
-        self.runner.phases.clear()
-        for _ in range(loops):
-            self.runner.step()
-        return self.runner.phases[phase] / loops
+        return self.measured[phase]
+
+    track_seconds_per_loop.unit = "seconds"

@@ -59,13 +59,16 @@ class MeasuredOnce(WorkloadBenchmark):
     """For classes whose track_ methods read several figures of one step (prefill, decode, memory...).
 
     asv runs each method in its own process; within one `mlxvspt run` (which sets MLXVSPT_RUN_ID) the
-    first process to measure a parameter combination stores its step's figures, and the others read
+    first process to measure a combination stores its step's figures, and the others read
     them instead of loading the model and generating again. Plain `asv run` measures in every method.
     """
 
     def setup(self, framework, device, *extra):
         run = os.environ.get(RUN_ID)
-        key = "-".join(map(str, (type(self).__name__, framework, device, *extra)))
+        # What is measured is the workload, framework, device and overrides: params beyond those
+        # (e.g. which phase to report) select a figure of the same measurement.
+        precision, overrides = self.overrides(*extra)
+        key = "-".join(map(str, (self.workload, framework, device, precision, *sorted(overrides.items()))))
         memo = cache_dir() / "runs" / run / f"{key}.json" if run else None
         if memo and memo.is_file():
             self.measured = json.loads(memo.read_text())

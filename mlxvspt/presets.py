@@ -32,7 +32,7 @@ TABLE = {
         "small": {"layers": 2, "dim": 128, "heads": 4, "context": 64, "batch": 8, "vocab": 10000, "steps": 20,
                   "warmup": 200, "eval_batches": 2},
         "full": {"layers": 12, "dim": 1024, "heads": 16, "context": 1024, "batch": 32, "vocab": 10000,
-                 "steps": 100, "warmup": 200, "eval_batches": 2},
+                 "steps": 100, "warmup": 200, "eval_batches": 2, "precisions": ["fp32", "tf32", "bf16"]},
     },
     # BERT-tiny sentence-pair classifier (Conneau et al. head) on NLI pairs; `pairs` training pairs make
     # one epoch of pairs // batch steps, `dev_pairs` the validation pass. `small` keeps the model and the

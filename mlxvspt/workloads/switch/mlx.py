@@ -19,15 +19,16 @@ class Switch:
         self.target = target
         self.matrices = [mx.array(m) for m in matrices]
         mx.eval(*self.matrices)
-        self.phases = {}
-
     def step(self):
+        """One loop; returns its seconds per phase."""
+        self.phases = {}
         with self.target.timer(self.phases, "gpu"), mx.stream(self.target.handle):
             self.matrices = multiply_pairs(*self.matrices)
             mx.eval(*self.matrices)
         with self.target.timer(self.phases, "cpu"), mx.stream(mx.cpu):
             self.matrices = multiply_pairs(*self.matrices)
             mx.eval(*self.matrices)
+        return self.phases
 
     def result(self):
         return [np.array(m) for m in self.matrices]

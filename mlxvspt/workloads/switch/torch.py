@@ -15,9 +15,9 @@ class Switch:
     def __init__(self, target, matrices):
         self.target = target
         self.matrices = [torch.from_numpy(m) for m in matrices]
-        self.phases = {}
-
     def step(self):
+        """One loop; returns its seconds per phase."""
+        self.phases = {}
         with self.target.timer(self.phases, "transfer"):
             self.matrices = [m.to(self.target.handle) for m in self.matrices]
         with self.target.timer(self.phases, "gpu"):
@@ -26,6 +26,7 @@ class Switch:
             self.matrices = [m.to("cpu") for m in self.matrices]
         with self.target.timer(self.phases, "cpu"):
             self.matrices = multiply_pairs(*self.matrices)
+        return self.phases
 
     def result(self):
         return [m.numpy() for m in self.matrices]
