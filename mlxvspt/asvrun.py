@@ -15,7 +15,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from . import asvbench, ledger, presets, site
+from . import asvbench, ledger, presets, report, site
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -91,7 +91,7 @@ def restore_damaged(results_dir):
 def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None, benchmark_dir=None):
     """Benchmark, save, publish; returns (machine, exit code: non-zero if any benchmark failed).
 
-    This environment (`points` None) is measured one benchmark module at a time, each saved as it ends,
+    This environment (`points` None) is measured one benchmark at a time, each saved as it ends,
     so an interrupted run keeps what finished and `resume` completes only the rest. `points` names ledger
     entries instead: asv builds one virtualenv per entry and runs every module in each.
     """
@@ -107,7 +107,7 @@ def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None
         conf = json.loads(config.read_text())
         config.write_text(json.dumps({**conf, "branches": [name]}))
         where = ["-E", f"existing:{sys.executable}", "--set-commit-hash", point]
-        batches = [[name] for name in names]
+        batches = None  # one per benchmark, once asv has discovered them
     else:
         hashes = Path(config).with_suffix(".hashes")
         hashes.write_text("".join(ledger.resolve(ledger_points, p)[1] + "\n" for p in points))
@@ -115,10 +115,16 @@ def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None
     code = 0
     try:
         asv("machine", "--yes", "--machine", machine, config=config, env=env)
+        if batches is None:
+            asv("run", *where, "--machine", machine, "--bench", "just-discover", config=config, env=env)
+            batches = [[f"{re.escape(b)}(\\(|$)"] for b in sorted(report.load_benchmarks(results_dir))
+                       if b.split(".")[0] in names]
+        else:
+            batches = [[f"{name}\\." for name in batch] for batch in batches]
         for batch in batches:
             restore_damaged(results_dir)
             args = ["run", *where, "--machine", machine, "--show-stderr", "--record-samples",
-                    "--bench", "|".join(f"^{name}\\." for name in batch)]
+                    "--bench", "|".join(f"^{pattern}" for pattern in batch)]
             if resume:
                 args.append("--skip-existing-successful")
             code = asv(*args, config=config, env=env, check=False) or code

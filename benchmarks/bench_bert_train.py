@@ -1,0 +1,31 @@
+"""BERT-tiny pair classifier training on NLI: seconds per training step (samples/s = batch / time),
+per epoch and per validation pass. Pre-tokenised batches; dropout 0.1 while training."""
+from mlxvspt.asvbench import WorkloadBenchmark
+
+
+class BertTrainStep(WorkloadBenchmark):
+    """One step (forward of both sentences, backward, AdamW update), eager or compiled."""
+
+    workload = "bert_train"
+    params = WorkloadBenchmark.params + [["off", "on"]]
+    param_names = ["framework", "device", "compile"]
+    repeat = (3, 10, 8.0)  # MLX takes over a second a step on a CPU: stop sampling after ~8 s
+
+    def overrides(self, compile):
+        return "fp32", {"compile": compile == "on"}
+
+    def time_step(self, framework, device, compile):
+        self.runner.step()
+
+
+class BertTrainEpoch(WorkloadBenchmark):
+    """A whole epoch of the preset's pairs, and one validation pass over its dev pairs (eager)."""
+
+    workload = "bert_train"
+    repeat = (1, 3, 10.0)
+
+    def time_epoch(self, framework, device):
+        self.runner.epoch()
+
+    def time_validation(self, framework, device):
+        self.runner.validate()

@@ -1,0 +1,98 @@
+import gzip
+
+import numpy as np
+import pytest
+
+from mlxvspt.devices import Target
+from mlxvspt.errors import Unavailable, UsageError
+from mlxvspt.presets import sizes
+from mlxvspt.workloads.bert_train import data, spec
+
+HEADER = "split\tdataset\tfilename\tsentence1\tsentence2\tlabel\n"
+GOOD = [
+    "train\tSNLI\tsnli_1.0_train.jsonl\tA man plays a guitar.\tA man makes music.\tentailment\n",
+    "train\tSNLI\tsnli_1.0_train.jsonl\tA dog runs.\tThe cat sleeps.\tcontradiction\n",
+    "dev\tMNLI\tdev_matched.jsonl\tTwo kids play outside.\tChildren are outdoors.\tneutral\n",
+]
+MALFORMED = [
+    "train\tSNLI\tsnli_1.0_train.jsonl\tonly four columns\n",  # wrong column count
+    "train\tSNLI\tsnli_1.0_train.jsonl\tA b.\tC d.\tmaybe\n",  # unknown label
+    "train\tSNLI\tx\tA b.\tC d.\tneutral\textra\n",  # wrong column count
+]
+WORDS = ["a", "man", "plays", "guitar", "makes", "music", "dog", "runs", "the", "cat", "sleeps", "two", "kids",
+         "play", "outside", "children", "are", "outdoors", "."]
+
+
+def write_nli(folder, rows, vocab=True):
+    folder.mkdir(parents=True, exist_ok=True)
+    with gzip.open(folder / "AllNLI.tsv.gz", "wt", encoding="utf8") as f:
+        f.write(HEADER + "".join(rows))
+    if vocab:
+        specials = ["[PAD]"] + [f"[unused{i}]" for i in range(99)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        (folder / "vocab.txt").write_text("\n".join(specials + WORDS) + "\n")
+    return folder
+
+
+def test_parser_keeps_good_rows_and_counts_malformed(tmp_path):
+    folder = write_nli(tmp_path / "nli", GOOD[:2] + MALFORMED + GOOD[2:])
+    with pytest.warns(UserWarning, match="skipped 3 malformed rows"):
+        rows = data.read_allnli(folder / "AllNLI.tsv.gz", "train")
+    assert rows == [("A man plays a guitar.", "A man makes music.", 2), ("A dog runs.", "The cat sleeps.", 0)]
+    with pytest.warns(UserWarning):
+        dev = data.read_allnli(folder / "AllNLI.tsv.gz", "dev")
+    assert dev == [("Two kids play outside.", "Children are outdoors.", 1)]
+    assert data.read_allnli(folder / "AllNLI.tsv.gz", "train", limit=1) == rows[:1]
+
+
+def test_parser_rejects_a_file_without_the_columns(tmp_path):
+    path = tmp_path / "AllNLI.tsv.gz"
+    with gzip.open(path, "wt") as f:
+        f.write("a\tb\n1\t2\n")
+    with pytest.raises(UsageError, match="header"):
+        data.read_allnli(path, "train")
+
+
+def test_missing_vocabulary_is_one_usage_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLXVSPT_NLI", str(write_nli(tmp_path / "nli", GOOD, vocab=False)))
+    with pytest.raises(UsageError, match="vocabulary file not found"):
+        data.pairs(sizes("bert_train"), "train")
+
+
+def test_real_pairs_are_tokenised_padded_and_trainable(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLXVSPT_NLI", str(write_nli(tmp_path / "nli", GOOD * 4)))
+    tiny = {**sizes("bert_train"), "pairs": 8, "dev_pairs": 4}
+    train = data.pairs(tiny, "train")
+    assert train["a_ids"].shape == (8, tiny["seq"]) and train["labels"].tolist()[:2] == [2, 0]
+    first = train["a_ids"][0][train["a_mask"][0] == 1]
+    assert first[0] == data.CLS and first[-1] == data.SEP and data.UNK not in first
+    assert np.all(train["a_ids"][train["a_mask"] == 0] == data.PAD)
+    runner = spec.build(Target("torch", "cpu").activate(), tiny)
+    runner.step()
+    assert np.isfinite(runner.loss_history()).all() and 0 <= runner.validate() <= 1
+
+
+def test_synthetic_pairs_are_seeded_and_shaped_like_sentences():
+    a, b = data.synthetic(32, 16, 1000, seed=0), data.synthetic(32, 16, 1000, seed=0)
+    assert all(np.array_equal(a[f], b[f]) for f in data.FIELDS)
+    lengths = a["a_mask"].sum(1)
+    assert np.all(a["a_ids"][:, 0] == data.CLS) and np.all(a["a_ids"][np.arange(32), lengths - 1] == data.SEP)
+    assert lengths.min() >= 3 and set(a["labels"].tolist()) <= {0, 1, 2}
+    batches = data.batches(a, 5)
+    assert len(batches) == 6 and all(len(x) == 5 for batch in batches for x in batch)
+
+
+def test_frameworks_agree_on_gradients_and_twenty_steps():
+    result = spec.check("tiny")
+    assert result.passed, result.lines
+    assert any("first-step gradients" in line for line in result.lines)
+
+
+def test_epoch_and_validation_run_and_reduced_precision_is_refused():
+    runner = spec.build(Target("mlx", "cpu").activate(), sizes("bert_train"))
+    runner.epoch()
+    assert len(runner.loss_history()) == sizes("bert_train")["pairs"] // sizes("bert_train")["batch"]
+    assert 0 <= runner.validate() <= 1
+    with pytest.raises(Unavailable):
+        spec.build(Target("torch", "cpu", "fp16").activate(), sizes("bert_train"))
+    with pytest.raises(Unavailable, match="torch.compile"):
+        spec.build(Target("torch", "cpu").activate(), {**sizes("bert_train"), "compile": True})
