@@ -15,7 +15,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from . import asvbench, ledger, presets, report, site
+from . import asvbench, devices, ledger, presets, report, site
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,6 +68,17 @@ def publish(config, env, html_dir):
     shutil.rmtree(old, ignore_errors=True)
 
 
+def describe_machine(machine, results_dir, config, env):
+    """asv's machine record (CPU, OS, RAM) plus `mlxvspt info` beside the results: versions, BLAS, GPU."""
+    info = devices.environment()
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    asv("machine", "--yes", "--machine", machine, "--os", info["platform"], "--arch", platform.machine(),
+        "--cpu", info["cpu"], "--num_cpu", str(info["cpu_count"]), "--ram", str(ram), config=config, env=env)
+    folder = Path(results_dir) / machine
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "environment.json").write_text(json.dumps(info, indent=2) + "\n")
+
+
 def modules(benchmark_dir, workloads=None):
     """The benchmark modules to run (bench_<workload>.py), optionally only some workloads."""
     names = sorted(p.stem for p in Path(benchmark_dir).glob("bench_*.py"))
@@ -114,7 +125,7 @@ def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None
         where, batches = [f"HASHFILE:{hashes}"], [names]
     code = 0
     try:
-        asv("machine", "--yes", "--machine", machine, config=config, env=env)
+        describe_machine(machine, results_dir, config, env)
         if batches is None:
             asv("run", *where, "--machine", machine, "--bench", "just-discover", config=config, env=env)
             batches = [[f"{re.escape(b)}(\\(|$)"] for b in sorted(report.load_benchmarks(results_dir))
