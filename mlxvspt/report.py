@@ -13,6 +13,7 @@ from pathlib import Path
 
 from asv import results as asv_results
 
+from . import presets
 from .errors import UsageError
 
 NOISY_CV = 0.05
@@ -106,6 +107,47 @@ def verdict(torch, mlx, unit):
     return f"{ratio:.3g}", f"{better} {max(ratio, 1 / ratio):.3g}x {word}"
 
 
+def matmul_peaks(res):
+    """{(device, precision): best TFLOP/s of either framework}: the device's measured peak."""
+    key, peaks = "bench_matmul.Matmul.time_matmul", {}
+    if key not in res.get_all_result_keys():
+        return peaks
+    params = res.get_result_params(key)
+    for combo, value in zip(itertools.product(*params), res.get_result_value(key, params)):
+        _, device, precision, n = (c.strip("'") for c in combo)
+        if value is not None and not math.isnan(value):
+            rate = 2 * int(n) ** 3 / value / 1e12
+            peaks[device, precision] = max(peaks.get((device, precision), 0.0), rate)
+    return peaks
+
+
+def training_throughput(res, machine):
+    """Tokens/s of the LM training step and its model FLOPs as a fraction of the matmul peak (MFU)."""
+    from .workloads.lm_train.spec import flops_per_step
+
+    key, preset = "bench_lm_train.LMTrain.time_step", machine.rsplit("-", 1)[-1]
+    if key not in res.get_all_result_keys() or preset not in presets.NAMES:
+        return []
+    sizes, peaks = presets.sizes("lm_train", preset), matmul_peaks(res)
+    params = res.get_result_params(key)
+    cells = {}
+    for combo, value in zip(itertools.product(*params), res.get_result_value(key, params)):
+        framework, device, compile, precision = (c.strip("'") for c in combo)
+        if value is None or math.isnan(value):
+            continue
+        text = f"{sizes['batch'] * sizes['context'] / value:,.0f} tokens/s"
+        peak = peaks.get((device, precision))
+        if peak:
+            text += f", MFU {flops_per_step(sizes) / value / 1e12 / peak:.0%} of {peak:.3g} TFLOP/s"
+        cells.setdefault((device, compile, precision), {})[framework] = text
+    lines = ["| LM training throughput | PyTorch | MLX |", "|---|---|---|"]
+    for (device, compile, precision), by_fw in sorted(cells.items()):
+        lines.append(f"| device={device}, compile={compile}, precision={precision} | {by_fw.get('torch', 'n/a')} "
+                     f"| {by_fw.get('mlx', 'n/a')} |")
+    return lines + ["", "MFU: model FLOPs per step / step time / the best matmul rate either framework reached "
+                    "on this machine at that precision (n/a where the calibration did not run here).", ""]
+
+
 def table(results_dir):
     """Markdown: per machine, the seed's table with a ratio (MLX time / PyTorch time) and a verdict."""
     benchmarks = load_benchmarks(results_dir)
@@ -119,6 +161,7 @@ def table(results_dir):
             ratio, word = verdict(torch, mlx, unit)
             out.append(f"| {label} | {torch.text(unit)} | {mlx.text(unit)} | {ratio} | {word} |")
         out.append("")
+        out += training_throughput(res, machine)
         if skipped:
             out += [f"n/a in both frameworks here: {'; '.join(skipped)}", ""]
     if not out:

@@ -1,0 +1,81 @@
+"""The release ledger: deterministic commits, append-only growth, and comparisons between its points."""
+import json
+
+import pytest
+
+from mlxvspt import compare, ledger
+from mlxvspt.errors import UsageError
+
+
+def releases(tmp_path, entries, name="releases.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps({"entries": entries}))
+    return path
+
+
+def entry(name, date, mlx):
+    return {"name": name, "date": date, "pins": {"mlx": mlx, "mlx-lm": "0.32.2", "torch": "2.13.0"}}
+
+
+ENTRIES = [entry("mlx-0.26.5", "2025-07-18", "0.26.5"), entry("mlx-0.32.4", "2026-10-14", "0.32.4")]
+
+
+def test_same_releases_give_same_hashes_anywhere(tmp_path):
+    first = ledger.build(releases(tmp_path, ENTRIES), tmp_path / "a")
+    second = ledger.build(releases(tmp_path, ENTRIES), tmp_path / "b")
+    assert first == second and len({commit for _, commit in first}) == 2
+    assert (tmp_path / "a" / "pins.txt").read_text() == "mlx==0.32.4\nmlx-lm==0.32.2\ntorch==2.13.0\n"
+
+
+def test_appending_an_entry_keeps_earlier_hashes(tmp_path):
+    before = ledger.build(releases(tmp_path, ENTRIES), tmp_path / "a")
+    after = ledger.build(releases(tmp_path, ENTRIES + [entry("torch-2.14.1", "2026-10-16", "0.32.4")]),
+                         tmp_path / "b")
+    assert after[:2] == before and len(after) == 3
+
+
+def test_changed_pins_change_the_hash(tmp_path):
+    changed = [ENTRIES[0], entry("mlx-0.32.4", "2026-10-14", "0.32.3")]
+    assert ledger.build(releases(tmp_path, changed), tmp_path / "b")[1] != \
+        ledger.build(releases(tmp_path, ENTRIES), tmp_path / "a")[1]
+
+
+@pytest.mark.parametrize("bad", [
+    [ENTRIES[0], ENTRIES[0]],                                       # duplicate name
+    [ENTRIES[1], ENTRIES[0]],                                       # dates go backwards
+    [{"name": "x", "date": "2026-01-01", "pins": {"mlx": "0.1"}}],  # torch not pinned
+])
+def test_invalid_releases_are_refused(tmp_path, bad):
+    with pytest.raises(UsageError):
+        ledger.load(releases(tmp_path, bad))
+
+
+def test_committed_releases_file_is_valid_and_has_six_mlx_releases():
+    entries = ledger.load()
+    mlx_versions = {e["pins"]["mlx"] for e in entries}
+    assert len(mlx_versions) >= 6 and min(mlx_versions) <= "0.26.5" and "0.32.4" in mlx_versions
+
+
+def test_resolve_by_name_or_hash_prefix_and_unknown_lists_known(tmp_path):
+    points = ledger.build(releases(tmp_path, ENTRIES), tmp_path / "a")
+    assert ledger.resolve(points, "mlx-0.26.5") == points[0]
+    assert ledger.resolve(points, points[1][1][:8]) == points[1]
+    with pytest.raises(UsageError, match="known points: mlx-0.26.5, mlx-0.32.4"):
+        ledger.resolve(points, "mlx-9")
+
+
+def fake_values(results_dir, machine, commit):
+    return {("bench_x.X.time_step", ("'mlx'",)): 1.0 if commit == OLD else 1.5,
+            ("bench_x.X.time_step", ("'torch'",)): 1.0}
+
+
+OLD = ledger.build()[0][1]
+
+
+def test_compare_flags_slowdowns_beyond_the_factor(tmp_path, monkeypatch):
+    monkeypatch.setattr(compare, "values", fake_values)
+    monkeypatch.setattr(compare, "machines", lambda results_dir: ["m"])
+    lines, slower = compare.compare(tmp_path, "mlx-0.26.5", "mlx-0.32.4", factor=1.1)
+    assert slower and any("| 1.500 | slower |" in line for line in lines)
+    _, slower = compare.compare(tmp_path, "mlx-0.26.5", "mlx-0.32.4", factor=2.0)
+    assert not slower
