@@ -91,13 +91,6 @@ class Target:
         into[key] = into.get(key, 0.0) + time.perf_counter() - start
 
 
-def require(framework, device):
-    """Validate names (UsageError) and that this machine can run them (Unavailable)."""
-    target = Target(framework, device)
-    target.handle
-    return target
-
-
 def cpu_model():
     try:
         with open("/proc/cpuinfo") as f:

@@ -8,8 +8,8 @@ validation pass), `steps` (steps the cross-check trains); override `compile` (Fa
 mx.compile of the whole step (model and optimizer state as its inputs and outputs) or torch.compile
 of the loss (forward and its backward; the optimizer update stays eager).
 
-MFU is left to the report: it divides `flops_per_step(sizes)` by the measured seconds per step and
-by `matmul.spec.peak_tflops(framework, device, precision)`, so the stored number stays a time.
+MFU is left to the report: it divides `flops_per_step(sizes)` by the measured seconds per step and by
+the machine's best measured matmul rate at that precision, so the stored number stays a time.
 """
 import os
 import re

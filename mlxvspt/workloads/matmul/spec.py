@@ -1,12 +1,9 @@
 """Matmul calibration: achieved TFLOP/s of square matmuls per framework, device and precision, and the
 max error against a float64 reference, so a reduced-precision float32 path (TF32) shows as such.
 
-The fastest result at the largest size is the device's measured peak; training workloads report
-their model FLOPs as a fraction of it (MFU).
+The fastest result on a machine is its measured peak: the report divides the LM training step's
+model FLOPs by it (MFU).
 """
-import functools
-import time
-
 import numpy as np
 
 from ...check import CheckResult
@@ -32,20 +29,6 @@ def relative_error(result, a, b):
 
 def build(target, sizes):
     return implementation("matmul", target.framework).Matmul(target, *inputs(sizes["n"]))
-
-
-@functools.lru_cache(maxsize=None)
-def peak_tflops(framework, device, precision, n=None, repeats=5):
-    """Measure the achievable matmul rate now (best of `repeats`): the denominator of MFU."""
-    n = n or max(preset_sizes("matmul")["sizes"])
-    runner = build(Target(framework, device, precision).activate(), {"n": n})
-    runner.step()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        runner.step()
-        best = min(best, time.perf_counter() - start)
-    return flops(n) / best / 1e12
 
 
 def check(preset="tiny"):
