@@ -40,7 +40,8 @@ def write_conf(results_dir, html_dir, benchmark_dir=ROOT / "benchmarks"):
     conf = load_conf(ROOT / "asv.conf.json")
     conf.update(repo=str(ledger.LEDGER), benchmark_dir=str(benchmark_dir), env_dir=str(ROOT / ".asv" / "env"),
                 results_dir=str(Path(results_dir).resolve()), html_dir=str(Path(html_dir).resolve()))
-    fd, path = tempfile.mkstemp(prefix="asv-", suffix=".json")
+    # In ROOT, because asv's {conf_dir} (where install_pins.py is found) is the config file's folder.
+    fd, path = tempfile.mkstemp(prefix=".asv-run-", suffix=".json", dir=ROOT)
     with os.fdopen(fd, "w") as f:
         json.dump(conf, f)
     return Path(path)
