@@ -77,7 +77,8 @@ def describe_machine(machine, results_dir, config, env):
         "--cpu", info["cpu"], "--num_cpu", str(info["cpu_count"]), "--ram", str(ram), config=config, env=env)
     folder = Path(results_dir) / machine
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "environment.json").write_text(json.dumps(info, indent=2) + "\n")
+    # .txt: asv reads every .json under the results folder as a result file
+    (folder / "environment.txt").write_text(json.dumps(info, indent=2) + "\n")
 
 
 def modules(benchmark_dir, workloads=None):

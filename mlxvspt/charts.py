@@ -14,8 +14,9 @@ def finite(cell):
     return cell.value is not None and not math.isnan(cell.value)
 
 
-def bars(results_dir, out_dir):
-    """One PNG per machine: time rows of the latest result, PyTorch and MLX side by side (log scale)."""
+def bars(results_dir, out_dir, machines=None):
+    """One PNG per machine (all, or those named): time rows of the latest result, PyTorch and MLX side
+    by side (log scale)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -24,6 +25,8 @@ def bars(results_dir, out_dir):
     written = []
     benchmarks = load_benchmarks(results_dir)
     for machine, res in sorted(latest_results(results_dir).items()):
+        if machines and machine not in machines:
+            continue
         data = [(label, t.value, m.value) for label, unit, t, m in rows(res, benchmarks, [])
                 if unit == "seconds" and finite(t) and finite(m)]
         if not data:

@@ -40,6 +40,7 @@ def parser():
         cmd.add_argument("--resume", action="store_true", help="keep finished results, run only what is missing")
     rep = sub.add_parser("report", help="print the MLX-vs-PyTorch table from saved results")
     rep.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
+    rep.add_argument("--machine", action="append", help="only this machine's results (repeatable)")
     rep.add_argument("--charts", metavar="DIR", help="also write PNG charts there")
     rep.add_argument("--readme", metavar="FILE", help="replace the table and chart between the report markers")
     cmp = sub.add_parser("compare", help="per-benchmark ratios between two ledger points; exit 1 if slower")
@@ -127,12 +128,16 @@ def cmd_check(args):
 def cmd_report(args):
     if not Path(args.results_dir).is_dir():
         raise UsageError(f"--results-dir {args.results_dir}: no such folder (run `mlxvspt run` first)")
-    text = report.table(args.results_dir)
+    known = compare.machines(args.results_dir)
+    for machine in args.machine or []:
+        if machine not in known:
+            raise UsageError(f"--machine {machine!r}: choose one of {', '.join(known)}")
+    text = report.table(args.results_dir, args.machine)
     print(text)
     written = []
     if args.charts:
-        written = charts.bars(args.results_dir, args.charts)
-        for machine in compare.machines(args.results_dir):
+        written = charts.bars(args.results_dir, args.charts, args.machine)
+        for machine in args.machine or known:
             written.append(charts.history(args.results_dir, args.charts, machine))
         written = [p for p in written if p]
         print("charts: " + ", ".join(map(str, written)))

@@ -148,11 +148,14 @@ def training_throughput(res, machine):
                     "on this machine at that precision (n/a where the calibration did not run here).", ""]
 
 
-def table(results_dir):
-    """Markdown: per machine, the seed's table with a ratio (MLX time / PyTorch time) and a verdict."""
+def table(results_dir, machines=None):
+    """Markdown: per machine (all, or those named), the seed's table with a ratio (MLX time / PyTorch
+    time) and a verdict."""
     benchmarks = load_benchmarks(results_dir)
     out = []
     for machine, res in sorted(latest_results(results_dir).items()):
+        if machines and machine not in machines:
+            continue
         env = res.env_vars or {}
         out += [f"### {machine} (commit {res.commit_hash[:8]}, {res.env_name}{', ' + str(env) if env else ''})",
                 "", "| Benchmark | PyTorch | MLX | MLX / PyTorch | Verdict |", "|---|---|---|---|---|"]
@@ -163,7 +166,11 @@ def table(results_dir):
         out.append("")
         out += training_throughput(res, machine)
         if skipped:
-            out += [f"n/a in both frameworks here: {'; '.join(skipped)}", ""]
+            counts = {}
+            for label in skipped:
+                counts[label.split(" (")[0]] = counts.get(label.split(" (")[0], 0) + 1
+            out += ["n/a in both frameworks here (parameter combinations): "
+                    + ", ".join(f"{name} x{n}" for name, n in counts.items()), ""]
     if not out:
         return "no results yet: run `mlxvspt run` first\n"
     out.append(f"`n/a`: skipped on this machine (see the run log for why); `~`: samples vary by more than "

@@ -30,6 +30,7 @@ BAD = [
     ["compare", "mlx-0.26.5", "mlx-0.32.4", "--factor", "fast"],
     ["compare", "mlx-0.26.5"],
     ["report", "--results-dir", "/nonexistent/results"],
+    ["report", "--machine", "no-such-machine"],
     ["info", "extra"],
     ["frobnicate"],
     [],
