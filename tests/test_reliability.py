@@ -198,3 +198,19 @@ def test_unavailable_device_is_skipped_not_failed():
 
     with pytest.raises(NotImplementedError, match="TF32"):
         Calibration().setup("torch", "cpu", "tf32", 64)
+
+
+def test_a_missing_mlx_op_is_reported_as_n_a(monkeypatch):
+    from mlxvspt import asvbench
+
+    def lacks_op(*args, **kwargs):
+        raise RuntimeError("[AddMM::eval_cpu] Currently only supports float32.")
+
+    monkeypatch.setattr(asvbench, "prepared", lacks_op)
+    bench = WorkloadBenchmark()
+    bench.workload = "matmul"
+    with pytest.raises(NotImplementedError, match="lacks an op"):
+        bench.setup("mlx", "cpu")
+    monkeypatch.setattr(asvbench, "prepared", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("a bug")))
+    with pytest.raises(RuntimeError, match="a bug"):
+        bench.setup("mlx", "cpu")
