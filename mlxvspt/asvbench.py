@@ -7,17 +7,12 @@ there, outside the timings.
 import functools
 import json
 import os
-import re
 
 from .devices import DEVICES, FRAMEWORKS, Target
-from .errors import Unavailable
+from .errors import Unavailable, device_limits
 from .paths import cache_dir
 from .presets import sizes
 from .workloads import spec
-
-
-# How MLX says a primitive has no kernel for this device or dtype: a missing op, reported as n/a.
-MISSING_OP = re.compile(r"^\[\w+::eval_(cpu|gpu)\]")
 
 
 @functools.lru_cache(maxsize=None)
@@ -52,13 +47,10 @@ class WorkloadBenchmark:
                 raise NotImplementedError(f"{value} not selected ({variable}={chosen})")
         precision, overrides = self.overrides(*extra)
         try:
-            self.runner = prepared(self.workload, framework, device, precision, **overrides)
+            with device_limits(f"{framework} on {device}"):
+                self.runner = prepared(self.workload, framework, device, precision, **overrides)
         except Unavailable as exc:
             raise NotImplementedError(str(exc)) from None
-        except RuntimeError as exc:
-            if MISSING_OP.search(str(exc)):  # e.g. "[AddMM::eval_cpu] Currently only supports float32."
-                raise NotImplementedError(f"{framework} on {device} lacks an op here: {exc}") from None
-            raise
 
 
 RUN_ID = "MLXVSPT_RUN_ID"

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from mlxvspt.devices import Target
-from mlxvspt.errors import Unavailable, UsageError
+from mlxvspt.errors import Unavailable, UsageError, device_limits
 from mlxvspt.presets import sizes as preset_sizes
 from mlxvspt.workloads.lm_train import data, spec
 
@@ -92,13 +92,13 @@ def test_batch_larger_than_memory_is_unavailable(framework):
                                    RuntimeError("DefaultCPUAllocator: can't allocate memory")])
 def test_out_of_memory_errors_become_unavailable(error):
     with pytest.raises(Unavailable, match="ran out of memory"):
-        with spec.memory_guard("a step"):
+        with device_limits("a step"):
             raise error
 
 
 def test_other_errors_pass_through_the_memory_guard():
     with pytest.raises(RuntimeError, match="shape mismatch"):
-        with spec.memory_guard("a step"):
+        with device_limits("a step"):
             raise RuntimeError("shape mismatch")
 
 

@@ -12,15 +12,13 @@ MFU is left to the report: it divides `flops_per_step(sizes)` by the measured se
 the machine's best measured matmul rate at that precision, so the stored number stays a time.
 """
 import os
-import re
 import time
-from contextlib import contextmanager
 
 import numpy as np
 
 from ...check import CheckResult
 from ...devices import Target
-from ...errors import Unavailable, UsageError
+from ...errors import Unavailable, UsageError, device_limits
 from ...paths import cache_dir
 from ...presets import sizes as preset_sizes
 from ...weights import cached, seeded
@@ -30,7 +28,6 @@ from . import data
 # AdamW as mlx-examples' newer main.py trains it; betas and eps are both frameworks' defaults, written
 # out so neither side depends on them. Weight decay is decoupled in both: w *= 1 - lr * weight_decay.
 HYPER = {"lr": 3e-4, "weight_decay": 1e-5, "eps": 1e-8, "betas": (0.9, 0.999)}
-OUT_OF_MEMORY = re.compile(r"out of memory|can't allocate|unable to allocate|malloc", re.IGNORECASE)
 # Cross-check tolerances at float32 (reductions are ordered differently in each framework).
 FIRST_LOSS_RTOL = 1e-4
 CURVE_RTOL = 1e-4
@@ -100,19 +97,6 @@ def available_memory(target):
         return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
-@contextmanager
-def memory_guard(what):
-    """Turn a framework's out-of-memory error into Unavailable (n/a) with the reason."""
-    try:
-        yield
-    except MemoryError:
-        raise Unavailable(f"lm_train: {what} ran out of memory") from None
-    except RuntimeError as exc:
-        if not OUT_OF_MEMORY.search(str(exc)):
-            raise
-        raise Unavailable(f"lm_train: {what} ran out of memory: {str(exc).splitlines()[0][:200]}") from None
-
-
 class Runner:
     """Feeds the sampler's batches to a framework Trainer; times its first (compiling) step apart."""
 
@@ -124,14 +108,14 @@ class Runner:
     def step(self):
         inputs, targets = next(self.batches)
         start = time.perf_counter()
-        with memory_guard("a training step"):
+        with device_limits("lm_train: a training step"):
             self.losses.append(self.trainer.step(inputs, targets))
         if self.first_step_seconds is None:
             self.first_step_seconds = time.perf_counter() - start
 
     def validate(self):
         """Mean loss over the fixed validation batches (forward only, never compiled)."""
-        with memory_guard("validation"):
+        with device_limits("lm_train: validation"):
             return float(np.mean([self.trainer.evaluate(x, y) for x, y in self.valid]))
 
 
@@ -149,7 +133,7 @@ def build(target, sizes):
     corpus = data.corpus(sizes)
     sizes = {**sizes, "vocab": corpus.vocab}
     hyper = {**HYPER, "warmup": sizes["warmup"]}
-    with memory_guard("building the model"):
+    with device_limits("lm_train: building the model"):
         trainer = implementation("lm_train", target.framework).Trainer(
             target, sizes, initial_weights(sizes), hyper, sizes.get("compile", False))
     batches = data.Batches(corpus.train, sizes["batch"], sizes["context"])
