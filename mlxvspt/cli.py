@@ -95,9 +95,8 @@ def cmd_run(args):
 
 def cmd_history(args):
     selection(args)
-    points = args.points or [name for name, _ in ledger.build()]
-    for point in points:
-        ledger.resolve(ledger.build(), point)
+    known = ledger.build()
+    points = [ledger.resolve(known, point)[0] for point in args.points] or [name for name, _ in known]
     machine, code = asvrun.run(os.environ[presets.ENV], args.results_dir, args.html_dir,
                                args.workload, args.resume, points=points)
     print(report.table(args.results_dir))
