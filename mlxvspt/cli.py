@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import asvrun, charts, compare, devices, ledger, paths, presets, report, site, workloads
+from . import asvrun, charts, compare, devices, ledger, paths, presets, profile, report, site, workloads
 from .errors import Unavailable, UsageError
 
 SELECT_ENV = {"framework": "MLXVSPT_FRAMEWORKS", "device": "MLXVSPT_DEVICES"}
@@ -50,6 +50,13 @@ def parser():
     cmp.add_argument("--machine", help="machine of A (default: the only one, or the one both have)")
     cmp.add_argument("--machine-b", help="machine of B when comparing two machines (default: --machine)")
     cmp.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
+    prof = sub.add_parser("profile", help="kernel time vs host time of one benchmark row on an NVIDIA GPU")
+    prof.add_argument("benchmark", help="Class.method as the report prints it, e.g. Matmul.time_matmul")
+    prof.add_argument("param", nargs="*", help="NAME=VALUE for the row's other params, e.g. precision=tf32")
+    prof.add_argument("--preset", help=f"{' | '.join(presets.NAMES)} (default: {presets.DEFAULT})")
+    prof.add_argument("--framework", action="append", help="mlx | torch (repeatable; default both)")
+    prof.add_argument("--steps", type=int, default=3, help="unprofiled and profiled steps each (default 3)")
+    prof.add_argument("--out", help="folder for the Chrome traces and profile.md (default profiles/<machine>)")
     srv = sub.add_parser("serve", help="serve the published site on 127.0.0.1 (works offline)")
     srv.add_argument("--html-dir", default=str(asvrun.ROOT / "html"))
     srv.add_argument("--port", type=int, default=8080)
@@ -153,6 +160,26 @@ def cmd_compare(args):
     return 1 if slower else 0
 
 
+def cmd_profile(args):
+    preset = args.preset or presets.DEFAULT
+    devices.choose("preset", preset, presets.NAMES)
+    for fw in args.framework or []:
+        devices.choose("framework", fw, devices.FRAMEWORKS)
+    if args.steps < 1:
+        raise UsageError(f"--steps {args.steps}: must be at least 1")
+    os.environ[presets.ENV] = preset
+    out = Path(args.out or asvrun.ROOT / "profiles" / asvrun.machine_name(preset))
+    found = profile.profile(args.benchmark, args.param, args.framework or list(devices.FRAMEWORKS), args.steps, out)
+    text = profile.table(args.benchmark, args.param, found, args.steps)
+    print(text)
+    with open(out / "profile.md", "a") as f:
+        f.write(text + "\n\n")
+    if all(isinstance(s, str) for s in found.values()):
+        print("mlxvspt: error: no framework could run this row here (see n/a above)", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_serve(args):
     site.serve(args.html_dir, args.port)
     return 0
@@ -173,7 +200,7 @@ def main(argv=None):
     try:
         args = parser().parse_args(argv)
         return {"run": cmd_run, "history": cmd_history, "check": cmd_check, "report": cmd_report,
-                "compare": cmd_compare, "serve": cmd_serve, "ledger": cmd_ledger, "info": cmd_info}[args.command](args)
+                "compare": cmd_compare, "profile": cmd_profile, "serve": cmd_serve, "ledger": cmd_ledger, "info": cmd_info}[args.command](args)
     except UsageError as exc:
         print(f"mlxvspt: error: {exc}", file=sys.stderr)
         return 2

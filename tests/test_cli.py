@@ -32,6 +32,12 @@ BAD = [
     ["report", "--results-dir", "/nonexistent/results"],
     ["report", "--machine", "no-such-machine"],
     ["info", "extra"],
+    ["profile", "NoSuchBenchmark"],
+    ["profile", "Matmul", "precision=fp32", "n=64"],
+    ["profile", "Matmul.time_matmul", "precision=fp32", "n=63"],
+    ["profile", "Matmul.time_matmul", "precision=fp32", "n=64", "device=cpu"],
+    ["profile", "Matmul.time_matmul", "--steps", "0"],
+    ["profile", "Matmul.time_matmul", "--framework", "jax"],
     ["frobnicate"],
     [],
 ]

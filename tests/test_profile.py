@@ -1,0 +1,53 @@
+"""`mlxvspt profile`: binding a report row to its benchmark, and reading a trace into kernel vs host time."""
+import pytest
+import torch
+
+from mlxvspt import profile
+from mlxvspt.errors import UsageError
+
+
+def kernel(name, ts, dur, cat="kernel"):
+    return {"ph": "X", "cat": cat, "name": name, "ts": ts, "dur": dur}
+
+
+def test_busy_time_counts_overlapping_kernels_once():
+    assert profile.busy_time([(0, 10), (5, 15), (20, 25), (21, 22)]) == 20
+    assert profile.busy_time([]) == 0
+
+
+def test_summarise_per_step_busy_counts_and_top_kernels():
+    events = [kernel("gemm", 0, 400), kernel("gemm", 1000, 400), kernel("softmax", 300, 200),
+              kernel("Memcpy HtoD", 2000, 100, "gpu_memcpy"),
+              {"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "ts": 0, "dur": 5},
+              {"ph": "X", "cat": "cuda_driver", "name": "cuGraphLaunch", "ts": 9, "dur": 5},
+              {"ph": "X", "cat": "cpu_op", "name": "aten::mm", "ts": 0, "dur": 3000}]
+    s = profile.summarise(events, steps=2)
+    assert s["gpu_busy_ms"] == pytest.approx((500 + 400 + 100) / 1000 / 2)  # gemm+softmax overlap once
+    assert s["kernels"] == 1.5 and s["launch_calls"] == 1
+    assert s["top"][0] == ("gemm", pytest.approx(0.4))
+
+
+def test_measure_times_unprofiled_steps_and_writes_the_trace(tmp_path):
+    a = torch.randn(64, 64)
+    calls = []
+    s = profile.measure(lambda: calls.append(a @ a), lambda: None, 2, tmp_path / "t.trace.json")
+    assert len(calls) == 4 and (tmp_path / "t.trace.json").stat().st_size > 0
+    assert s["wall_ms"] > 0 and s["kernels"] == 0  # no GPU here: no kernels, and the table says so
+    assert "no kernels traced" in profile.table("X.time_x", [], {"torch": s}, 2)
+
+
+def test_bind_defaults_device_to_gpu_and_checks_values():
+    cls, method = profile.find("Matmul.time_matmul")
+    assert profile.bind(cls, ["precision=fp16", "n=64"], "mlx") == ("mlx", "gpu", "fp16", 64)
+    with pytest.raises(UsageError, match="choose one of 64"):
+        profile.bind(cls, ["precision=fp16", "n=63"], "mlx")
+    with pytest.raises(UsageError, match="NAME=VALUE"):
+        profile.bind(cls, ["framework=mlx"], "mlx")
+    cls, method = profile.find("Switch")  # its only method
+    assert method == "time_loop" and profile.bind(cls, [], "torch") == ("torch", "gpu")
+
+
+def test_rows_this_machine_cannot_run_are_n_a(tmp_path):
+    found = profile.profile("Matmul.time_matmul", ["precision=fp32", "n=64"], ["mlx", "torch"], 1, tmp_path)
+    if not torch.cuda.is_available():
+        assert all(v.startswith("n/a:") for v in found.values())
