@@ -69,8 +69,9 @@ def publish(config, env, html_dir):
     shutil.rmtree(old, ignore_errors=True)
 
 
-def describe_machine(machine, results_dir, config, env):
-    """asv's machine record (CPU, OS, RAM) plus `mlxvspt info` beside the results: versions, BLAS, GPU."""
+def describe_machine(machine, results_dir, config, env, point=None):
+    """asv's machine record (CPU, OS, RAM) plus `mlxvspt info` beside the results: versions, BLAS, GPU,
+    as environment.txt (the latest run) and, for a run of this environment, environment-<point>.txt."""
     info = devices.environment()
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     asv("machine", "--yes", "--machine", machine, "--os", info["platform"], "--arch", platform.machine(),
@@ -78,7 +79,9 @@ def describe_machine(machine, results_dir, config, env):
     folder = Path(results_dir) / machine
     folder.mkdir(parents=True, exist_ok=True)
     # .txt: asv reads every .json under the results folder as a result file
-    (folder / "environment.txt").write_text(json.dumps(info, indent=2) + "\n")
+    for name in ("environment.txt", f"environment-{point}.txt" if point else None):
+        if name:
+            (folder / name).write_text(json.dumps(info, indent=2) + "\n")
 
 
 def modules(benchmark_dir, workloads=None):
@@ -114,6 +117,7 @@ def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None
     env = {**os.environ, presets.ENV: preset, asvbench.RUN_ID: uuid.uuid4().hex}
     machine = machine_name(preset)
     names = modules(benchmark_dir, workloads)
+    name = None
     if points is None:
         name, point = ledger.point_for_installed(ledger_points)
         # asv looks for existing results under its branches' heads: make the point the branch.
@@ -127,7 +131,7 @@ def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None
         where, batches = [f"HASHFILE:{hashes}"], [names]
     code = 0
     try:
-        describe_machine(machine, results_dir, config, env)
+        describe_machine(machine, results_dir, config, env, name)
         if batches is None:
             asv("run", *where, "--machine", machine, "--bench", "just-discover", config=config, env=env)
             batches = [[f"{re.escape(b)}(\\(|$)"] for b in sorted(report.load_benchmarks(results_dir))
