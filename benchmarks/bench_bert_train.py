@@ -1,20 +1,22 @@
 """BERT-tiny pair classifier training on NLI: seconds per training step (samples/s = batch / time),
 per epoch and per validation pass. Pre-tokenised batches; dropout 0.1 while training."""
 from mlxvspt.asvbench import WorkloadBenchmark
+from mlxvspt.presets import sizes
 
 
 class BertTrainStep(WorkloadBenchmark):
-    """One step (forward of both sentences, backward, AdamW update), eager or compiled."""
+    """One step (forward of both sentences, backward, AdamW update), eager or compiled; bf16 = weights,
+    activations and optimizer state in bfloat16, the loss in float32."""
 
     workload = "bert_train"
-    params = WorkloadBenchmark.params + [["off", "on"]]
-    param_names = ["framework", "device", "compile"]
+    params = WorkloadBenchmark.params + [["off", "on"], sizes("bert_train").get("precisions", ["fp32"])]
+    param_names = ["framework", "device", "compile", "precision"]
     repeat = (3, 10, 8.0)  # MLX takes over a second a step on a CPU: stop sampling after ~8 s
 
-    def overrides(self, compile):
-        return "fp32", {"compile": compile == "on"}
+    def overrides(self, compile, precision):
+        return precision, {"compile": compile == "on"}
 
-    def time_step(self, framework, device, compile):
+    def time_step(self, framework, device, compile, precision):
         self.runner.step()
 
 

@@ -104,12 +104,13 @@ def restore_damaged(results_dir):
         shutil.copyfile(path, backup)
 
 
-def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None, benchmark_dir=None):
+def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None, benchmark_dir=None, only=None):
     """Benchmark, save, publish; returns (machine, exit code: non-zero if any benchmark failed).
 
     This environment (`points` None) is measured one benchmark at a time, each saved as it ends,
     so an interrupted run keeps what finished and `resume` completes only the rest. `points` names ledger
-    entries instead: asv builds one virtualenv per entry and runs every module in each.
+    entries instead: asv builds one virtualenv per entry and runs every module in each. `only` (a
+    regular expression) keeps the benchmarks of this environment whose name it matches.
     """
     benchmark_dir = Path(benchmark_dir or ROOT / "benchmarks")
     ledger_points = ledger.build()
@@ -135,7 +136,7 @@ def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None
         if batches is None:
             asv("run", *where, "--machine", machine, "--bench", "just-discover", config=config, env=env)
             batches = [[f"{re.escape(b)}(\\(|$)"] for b in sorted(report.load_benchmarks(results_dir))
-                       if b.split(".")[0] in names]
+                       if b.split(".")[0] in names and re.search(only or "", b)]
         else:
             batches = [[f"{name}\\." for name in batch] for batch in batches]
         for batch in batches:

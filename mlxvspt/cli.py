@@ -5,6 +5,7 @@ Bad input gets one line on stderr and exit code 2, before anything is written.
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -34,6 +35,7 @@ def parser():
         cmd.add_argument("--workload", action="append", help=f"{' | '.join(workloads.NAMES)} (repeatable)")
         for name, (_, what) in paths.INPUTS.items():
             cmd.add_argument(f"--{name.replace('_', '-')}", metavar="PATH", help=what)
+    run.add_argument("--bench", metavar="REGEX", help="only benchmarks whose name matches, e.g. BertTrainStep")
     for cmd in (run, history):
         cmd.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
         cmd.add_argument("--html-dir", default=str(asvrun.ROOT / "html"))
@@ -92,7 +94,12 @@ def selection(args):
 
 def cmd_run(args):
     preset = selection(args)
-    machine, code = asvrun.run(preset, args.results_dir, args.html_dir, args.workload, args.resume)
+    if args.bench:
+        try:
+            re.compile(args.bench)
+        except re.error as exc:
+            raise UsageError(f"--bench {args.bench!r}: not a regular expression ({exc})") from None
+    machine, code = asvrun.run(preset, args.results_dir, args.html_dir, args.workload, args.resume, only=args.bench)
     print(report.table(args.results_dir))
     print(f"site: {Path(args.html_dir) / 'index.html'} (view it with `asv preview` or `python -m http.server`)")
     if code:

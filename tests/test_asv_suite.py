@@ -16,12 +16,14 @@ def test_asv_check_passes(tmp_path):
 def test_run_tiny_end_to_end_saves_results_publishes_site_prints_table(tmp_path):
     results, html = tmp_path / "results", tmp_path / "html"
     out = subprocess.run([sys.executable, "-m", "mlxvspt", "run", "--preset", "tiny", "--results-dir",
-                          str(results), "--html-dir", str(html), "--workload", "switch", "--workload", "matmul"],
+                          str(results), "--html-dir", str(html), "--workload", "switch", "--workload", "matmul", "--bench", r"Matmul\.time_|Switch\."],
                          capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert (html / "index.html").is_file()
     machine = asvrun.machine_name("tiny")
     assert list((results / machine).glob("*-existing-*.json"))
+    assert list((results / machine).glob("environment-*.txt"))  # the installed ledger point's record
+    assert "Matmul.track_relative_error" not in out.stdout  # --bench left it out
     assert "| Matmul.time_matmul (device=cpu, precision=fp32, n=64) |" in out.stdout
     # the switch needs a GPU: counted among the n/a combinations here, or a row of the table on a GPU
     assert "Switch.time_loop x1" in out.stdout or "| Switch.time_loop (device=gpu) |" in out.stdout

@@ -21,6 +21,7 @@ BAD = [
     ["run", "--llm-checkpoint", "/nonexistent/llama"],
     ["run", "--audio", "/etc/hostname"],
     ["run", "--preset"],
+    ["run", "--bench", "Bert(Train"],
     ["check", "--framework", "jax"],
     ["check", "--preset", "huge"],
     ["check", "--workload", "switch", "--workload", "bogus"],

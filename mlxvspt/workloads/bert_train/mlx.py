@@ -91,7 +91,8 @@ class PairClassifier(nn.Module):
 
 
 def loss_fn(model, a_ids, a_mask, b_ids, b_mask, labels):
-    return nn.losses.cross_entropy(model(a_ids, a_mask, b_ids, b_mask), labels, reduction="mean")
+    logits = model(a_ids, a_mask, b_ids, b_mask).astype(mx.float32)  # the loss in float32 at any precision
+    return nn.losses.cross_entropy(logits, labels, reduction="mean")
 
 
 class Trainer:
@@ -146,7 +147,7 @@ class Trainer:
     def gradients(self, index=0):
         """Loss and {name: gradient} of one training batch, without updating."""
         loss, grads = self.loss_and_grad(self.model, *self.train_batches[index])
-        return loss.item(), {k: np.array(g) for k, g in tree_flatten(grads)}
+        return loss.item(), {k: np.array(g.astype(mx.float32)) for k, g in tree_flatten(grads)}
 
     def loss_history(self):
         return [loss.item() for loss in self.losses]

@@ -89,7 +89,8 @@ class PairClassifier(nn.Module):
 
 
 def loss_fn(model, a_ids, a_mask, b_ids, b_mask, labels):
-    return F.cross_entropy(model(a_ids, a_mask, b_ids, b_mask), labels, reduction="mean")
+    logits = model(a_ids, a_mask, b_ids, b_mask).to(torch.float32)  # the loss in float32 at any precision
+    return F.cross_entropy(logits, labels, reduction="mean")
 
 
 class Trainer:
@@ -141,7 +142,7 @@ class Trainer:
         """Loss and {name: gradient} of one training batch, without updating."""
         loss = loss_fn(self.model, *self.train_batches[index])
         loss.backward()
-        grads = {k: p.grad.cpu().numpy().copy() for k, p in self.model.named_parameters()}
+        grads = {k: p.grad.float().cpu().numpy().copy() for k, p in self.model.named_parameters()}
         self.optimizer.zero_grad(set_to_none=True)
         return loss.item(), grads
 
