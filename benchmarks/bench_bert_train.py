@@ -1,7 +1,6 @@
 """BERT-tiny pair classifier training on NLI: seconds per training step (samples/s = batch / time),
 per epoch and per validation pass. Pre-tokenised batches; dropout 0.1 while training."""
-from mlxvspt.asvbench import WorkloadBenchmark
-from mlxvspt.presets import sizes
+from mlxvspt.asvbench import WorkloadBenchmark, measured_here, preset_values
 
 
 class BertTrainStep(WorkloadBenchmark):
@@ -9,11 +8,12 @@ class BertTrainStep(WorkloadBenchmark):
     activations and optimizer state in bfloat16, the loss in float32."""
 
     workload = "bert_train"
-    params = WorkloadBenchmark.params + [["off", "on"], sizes("bert_train").get("precisions", ["fp32"])]
+    params = WorkloadBenchmark.params + [["off", "on"], preset_values("bert_train", "precisions")]
     param_names = ["framework", "device", "compile", "precision"]
     repeat = (3, 10, 8.0)  # MLX takes over a second a step on a CPU: stop sampling after ~8 s
 
     def overrides(self, compile, precision):
+        measured_here("bert_train", "precisions", precision)
         return precision, {"compile": compile == "on"}
 
     def time_step(self, framework, device, compile, precision):

@@ -1,16 +1,16 @@
 """TinyLlama generation, transformers vs mlx-lm: prefill and decode ms/token, time to first token, peak
 memory, per generation path and dtype (definitions in mlxvspt/workloads/llm/spec.py)."""
-from mlxvspt.asvbench import MeasuredOnce
-from mlxvspt.presets import sizes
+from mlxvspt.asvbench import MeasuredOnce, measured_here, preset_values
 from mlxvspt.workloads.llm.spec import DTYPES, PATHS, applies
 
 
 class Generation(MeasuredOnce):
     workload = "llm"
-    params = MeasuredOnce.params + [list(PATHS), sizes("llm")["dtypes"]]
+    params = MeasuredOnce.params + [list(PATHS), preset_values("llm", "dtypes")]
     param_names = ["framework", "device", "path", "dtype"]
 
     def overrides(self, path, dtype):
+        measured_here("llm", "dtypes", dtype)
         return DTYPES[dtype], {"path": path}
 
     def setup(self, framework, device, path, dtype):

@@ -1,17 +1,17 @@
 """TransformerLM training (mlx-examples transformer_lm): seconds per step, eager and compiled; seconds of
 the first compiled step; seconds per validation pass. Tokens/s and MFU are derived in the report from
 these times, batch x context and `mlxvspt.workloads.lm_train.spec.flops_per_step`."""
-from mlxvspt.asvbench import WorkloadBenchmark
-from mlxvspt.presets import sizes
+from mlxvspt.asvbench import WorkloadBenchmark, measured_here, preset_values
 
 
 class LMTrain(WorkloadBenchmark):
     workload = "lm_train"
-    params = WorkloadBenchmark.params + [[False, True], sizes("lm_train").get("precisions", ["fp32"])]
+    params = WorkloadBenchmark.params + [[False, True], preset_values("lm_train", "precisions")]
     param_names = ["framework", "device", "compile", "precision"]
     repeat = (3, 5, 30.0)
 
     def overrides(self, compile, precision):
+        measured_here("lm_train", "precisions", precision)
         return precision, {"compile": compile}
 
     def time_step(self, framework, device, compile, precision):

@@ -1,16 +1,16 @@
 """Matmul calibration: seconds per square matmul (TFLOP/s in the report) and error vs float64."""
-from mlxvspt.asvbench import WorkloadBenchmark
+from mlxvspt.asvbench import WorkloadBenchmark, measured_here, preset_values
 from mlxvspt.devices import PRECISIONS
-from mlxvspt.presets import sizes
 from mlxvspt.workloads.matmul.spec import relative_error
 
 
 class Matmul(WorkloadBenchmark):
     workload = "matmul"
-    params = WorkloadBenchmark.params + [list(PRECISIONS), sizes("matmul")["sizes"]]
+    params = WorkloadBenchmark.params + [list(PRECISIONS), preset_values("matmul", "sizes")]
     param_names = ["framework", "device", "precision", "n"]
 
     def overrides(self, precision, n):
+        measured_here("matmul", "sizes", n)
         return precision, {"n": n}
 
     def time_matmul(self, framework, device, precision, n):

@@ -11,7 +11,7 @@ import os
 from .devices import DEVICES, FRAMEWORKS, Target
 from .errors import Unavailable, device_limits
 from .paths import cache_dir
-from .presets import sizes
+from .presets import NAMES, TABLE, sizes
 from .workloads import spec
 
 
@@ -22,6 +22,22 @@ def prepared(workload, framework, device, precision="fp32", **overrides):
     runner = spec(workload).build(target, {**sizes(workload), **overrides})
     runner.step()
     return runner
+
+
+def preset_values(workload, key):
+    """A list-valued size's values over every preset, in order. Benchmark params are the same at every
+    preset, so the published site, built from this machine's benchmark list, graphs every machine's
+    values (a GPU's full-preset sizes beside a laptop's small ones)."""
+    values = []
+    for preset in NAMES:
+        values += [v for v in TABLE[workload][preset][key] if v not in values]
+    return values
+
+
+def measured_here(workload, key, value):
+    """Skip (asv's n/a) a param value the current preset leaves out."""
+    if value not in sizes(workload)[key]:
+        raise NotImplementedError(f"{key} {value!r} is not measured at this preset")
 
 
 class WorkloadBenchmark:

@@ -28,9 +28,9 @@ TABLE = {
     # TransformerLM training (mlx-examples transformer_lm); `full` is the seed's model and batch.
     "lm_train": {
         "tiny": {"layers": 2, "dim": 32, "heads": 2, "context": 16, "batch": 2, "vocab": 200, "steps": 20,
-                 "warmup": 5, "eval_batches": 2},
+                 "warmup": 5, "eval_batches": 2, "precisions": ["fp32"]},
         "small": {"layers": 2, "dim": 128, "heads": 4, "context": 64, "batch": 8, "vocab": 10000, "steps": 20,
-                  "warmup": 200, "eval_batches": 2},
+                  "warmup": 200, "eval_batches": 2, "precisions": ["fp32"]},
         "full": {"layers": 12, "dim": 1024, "heads": 16, "context": 1024, "batch": 32, "vocab": 10000,
                  "steps": 100, "warmup": 200, "eval_batches": 2, "precisions": ["fp32", "tf32", "bf16"]},
     },
@@ -42,10 +42,10 @@ TABLE = {
     "bert_train": {
         "tiny": {"hidden": 32, "heads": 2, "layers": 1, "intermediate": 64, "vocab": 1000, "seq": 16,
                  "batch": 4, "pairs": 64, "dev_pairs": 16, "epochs": 1, "dropout": 0.1,
-                 "torch_compile": False},
+                 "torch_compile": False, "precisions": ["fp32"]},
         "small": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
                   "batch": 8, "pairs": 128, "dev_pairs": 64, "epochs": 1, "dropout": 0.1,
-                  "torch_compile": False},
+                  "torch_compile": False, "precisions": ["fp32"]},
         "full": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
                  "batch": 8, "pairs": 50000, "dev_pairs": 10000, "epochs": 5, "dropout": 0.1,
                  "torch_compile": True, "precisions": ["fp32", "bf16"]},
