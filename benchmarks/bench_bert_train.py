@@ -10,6 +10,7 @@ class BertTrainStep(WorkloadBenchmark):
     workload = "bert_train"
     params = WorkloadBenchmark.params + [["off", "on"], preset_values("bert_train", "precisions")]
     param_names = ["framework", "device", "compile", "precision"]
+    version = "2"  # 2: the precision parameter
     repeat = (3, 10, 8.0)  # MLX takes over a second a step on a CPU: stop sampling after ~8 s
 
     def overrides(self, compile, precision):

@@ -59,7 +59,8 @@ def publish(config, env, html_dir):
     for stale in (staging, old):
         shutil.rmtree(stale, ignore_errors=True)
     conf = json.loads(Path(config).read_text())
-    conf["html_dir"] = str(staging)
+    # the site follows the ledger's main branch (every point), whatever branch a run measured along
+    conf.update(html_dir=str(staging), branches=load_conf(ROOT / "asv.conf.json")["branches"])
     Path(config).write_text(json.dumps(conf))
     asv("publish", config=config, env=env)
     site.make_offline(staging)
@@ -88,6 +89,15 @@ def modules(benchmark_dir, workloads=None):
     """The benchmark modules to run (bench_<workload>.py), optionally only some workloads."""
     names = sorted(p.stem for p in Path(benchmark_dir).glob("bench_*.py"))
     return [n for n in names if not workloads or n.removeprefix("bench_") in workloads]
+
+
+def publish_results(results_dir, html_dir):
+    """asv publish of a results folder as it is (e.g. after adding another machine's results)."""
+    config = write_conf(results_dir, html_dir)
+    try:
+        publish(config, os.environ, html_dir)
+    finally:
+        config.unlink()
 
 
 def restore_damaged(results_dir):

@@ -68,7 +68,7 @@ def history(results_dir, out_dir, machine):
     for ax, key in zip(axes[:, 0], keys):
         combos = sorted({c for vals in per_point for k, c in vals if k == key})
         for combo in combos:
-            ys = [vals.get((key, combo), math.nan) for vals in per_point]
+            ys = [vals.get((key, combo), (math.nan,))[0] for vals in per_point]
             ax.plot(range(len(points)), ys, marker="o", label=", ".join(c.strip("'") for c in combo))
         ax.set_title(key, fontsize=9)
         ax.set_yscale("log")

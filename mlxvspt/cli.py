@@ -59,6 +59,10 @@ def parser():
     prof.add_argument("--framework", action="append", help="mlx | torch (repeatable; default both)")
     prof.add_argument("--steps", type=int, default=3, help="unprofiled and profiled steps each (default 3)")
     prof.add_argument("--out", help="folder for the Chrome traces and profile.md (default profiles/<machine>)")
+    pub = sub.add_parser("publish", help="rebuild html/ from results/ as they are (e.g. results copied from "
+                                         "another machine)")
+    pub.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
+    pub.add_argument("--html-dir", default=str(asvrun.ROOT / "html"))
     srv = sub.add_parser("serve", help="serve the published site on 127.0.0.1 (works offline)")
     srv.add_argument("--html-dir", default=str(asvrun.ROOT / "html"))
     srv.add_argument("--port", type=int, default=8080)
@@ -100,7 +104,7 @@ def cmd_run(args):
         except re.error as exc:
             raise UsageError(f"--bench {args.bench!r}: not a regular expression ({exc})") from None
     machine, code = asvrun.run(preset, args.results_dir, args.html_dir, args.workload, args.resume, only=args.bench)
-    print(report.table(args.results_dir))
+    print(report.headline(args.results_dir) + "\n" + report.table(args.results_dir))
     print(f"site: {Path(args.html_dir) / 'index.html'} (view it with `asv preview` or `python -m http.server`)")
     if code:
         print(f"some benchmarks failed (asv exit code {code}): see the log above", file=sys.stderr)
@@ -145,8 +149,8 @@ def cmd_report(args):
     for machine in args.machine or []:
         if machine not in known:
             raise UsageError(f"--machine {machine!r}: choose one of {', '.join(known)}")
-    text = report.table(args.results_dir, args.machine)
-    print(text)
+    summary, text = report.headline(args.results_dir, args.machine), report.table(args.results_dir, args.machine)
+    print(summary + "\n" + text)
     written = []
     if args.charts:
         written = charts.bars(args.results_dir, args.charts, args.machine)
@@ -155,7 +159,8 @@ def cmd_report(args):
         written = [p for p in written if p]
         print("charts: " + ", ".join(map(str, written)))
     if args.readme:
-        report.update_readme(args.readme, text, written)
+        report.update_readme(args.readme, summary + "\n<details><summary>Every row, per machine</summary>\n\n"
+                             + text + "\n</details>\n", written)
     return 0
 
 
@@ -177,13 +182,23 @@ def cmd_profile(args):
     os.environ[presets.ENV] = preset
     out = Path(args.out or asvrun.ROOT / "profiles" / asvrun.machine_name(preset))
     found = profile.profile(args.benchmark, args.param, args.framework or list(devices.FRAMEWORKS), args.steps, out)
-    text = profile.table(args.benchmark, args.param, found, args.steps)
+    env = devices.environment()
+    text = profile.table(args.benchmark, args.param, found, args.steps) + \
+        f"\n\n{env['nvidia']}; mlx {env.get('mlx')}, torch {env.get('torch')}, preset {preset}"
     print(text)
     with open(out / "profile.md", "a") as f:
         f.write(text + "\n\n")
     if all(isinstance(s, str) for s in found.values()):
         print("mlxvspt: error: no framework could run this row here (see n/a above)", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_publish(args):
+    if not (Path(args.results_dir) / "benchmarks.json").is_file():
+        raise UsageError(f"--results-dir {args.results_dir}: no benchmarks.json there (run `mlxvspt run` first)")
+    asvrun.publish_results(args.results_dir, args.html_dir)
+    print(f"site: {Path(args.html_dir) / 'index.html'}")
     return 0
 
 
@@ -207,7 +222,8 @@ def main(argv=None):
     try:
         args = parser().parse_args(argv)
         return {"run": cmd_run, "history": cmd_history, "check": cmd_check, "report": cmd_report,
-                "compare": cmd_compare, "profile": cmd_profile, "serve": cmd_serve, "ledger": cmd_ledger, "info": cmd_info}[args.command](args)
+                "compare": cmd_compare, "profile": cmd_profile, "publish": cmd_publish,
+                "serve": cmd_serve, "ledger": cmd_ledger, "info": cmd_info}[args.command](args)
     except UsageError as exc:
         print(f"mlxvspt: error: {exc}", file=sys.stderr)
         return 2

@@ -1,9 +1,11 @@
 """Per-benchmark ratios between two ledger points (or two machines), asv-continuous style: a result
-slower than `factor` times its baseline fails the comparison."""
+slower than `factor` times its baseline fails the comparison, unless asv's own test on the recorded
+samples (as in `asv compare`) finds the two no different: then the row says `noise` and passes."""
 import itertools
 import math
 
 from asv import results as asv_results
+from asv.commands.compare import _is_result_better  # asv compare's decision rule, samples included
 
 from . import ledger
 from .errors import UsageError
@@ -11,14 +13,18 @@ from .report import fmt, load_benchmarks
 
 
 def values(results_dir, machine, commit):
-    """{(benchmark, params): value} at one machine and commit, over every environment saved there."""
+    """{(benchmark, params): (value, (stats, samples))} at one machine and commit, over every
+    environment saved there."""
     out = {}
     for res in asv_results.iter_results_for_machine_and_hash(str(results_dir), machine, commit):
         for key in res.get_all_result_keys():
             params = res.get_result_params(key)
-            for combo, value in zip(itertools.product(*params), res.get_result_value(key, params)):
+            stats = res.get_result_stats(key, params)
+            samples = res.get_result_samples(key, params) or [None] * len(stats)
+            for combo, value, st, sa in zip(itertools.product(*params), res.get_result_value(key, params), stats,
+                                            samples):
                 if value is not None and not math.isnan(value):
-                    out[key, combo] = value
+                    out[key, combo] = value, (st, sa)
     return out
 
 
@@ -52,12 +58,15 @@ def compare(results_dir, a, b, factor=1.1, machine=None, machine_b=None):
              "| Benchmark | Params | A | B | B / A | |", "|---|---|---|---|---|---|"]
     slower = False
     for key, combo in sorted(base.keys() & new.keys()):
-        ratio = new[key, combo] / base[key, combo]
-        mark = "slower" if ratio > factor else ("faster" if ratio < 1 / factor else "")
-        slower |= ratio > factor
+        (a, a_ss), (b, b_ss) = base[key, combo], new[key, combo]
+        ratio = b / a
+        worse, better = _is_result_better(a, b, a_ss, b_ss, factor), _is_result_better(b, a, b_ss, a_ss, factor)
+        mark = "slower" if worse else "faster" if better else "noise" if max(ratio, 1 / ratio) > factor else ""
+        slower |= worse
         unit = units.get(key, "")
-        lines.append(f"| {key} | {', '.join(c.strip(chr(39)) for c in combo)} | {fmt(base[key, combo], unit)} | "
-                     f"{fmt(new[key, combo], unit)} | {ratio:.3f} | {mark} |")
+        lines.append(f"| {key} | {', '.join(c.strip(chr(39)) for c in combo)} | {fmt(a, unit)} | "
+                     f"{fmt(b, unit)} | {ratio:.3f} | {mark} |")
     lines.append("")
+    lines.append("noise: beyond the factor, but asv's test on the samples finds A and B no different")
     lines.append(f"{'SLOWER: some benchmarks regressed by more than ' + str(factor) + 'x' if slower else 'no regression beyond ' + str(factor) + 'x'}")
     return lines, slower

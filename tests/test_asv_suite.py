@@ -20,6 +20,7 @@ def test_run_tiny_end_to_end_saves_results_publishes_site_prints_table(tmp_path)
                          capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert (html / "index.html").is_file()
+    assert list(html.glob("graphs/branch-main/machine-*"))  # the ledger's whole history, not the run's point
     machine = asvrun.machine_name("tiny")
     assert list((results / machine).glob("*-existing-*.json"))
     assert list((results / machine).glob("environment-*.txt"))  # the installed ledger point's record

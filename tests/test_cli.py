@@ -32,6 +32,7 @@ BAD = [
     ["compare", "mlx-0.26.5"],
     ["report", "--results-dir", "/nonexistent/results"],
     ["report", "--machine", "no-such-machine"],
+    ["publish", "--results-dir", "/nonexistent/results"],
     ["info", "extra"],
     ["profile", "NoSuchBenchmark"],
     ["profile", "Matmul", "precision=fp32", "n=64"],

@@ -1,0 +1,40 @@
+"""The seed-style headline table, read from the committed results: same cells as the full table."""
+import re
+from pathlib import Path
+
+from mlxvspt import report
+
+RESULTS = Path(__file__).resolve().parents[1] / "results"
+
+
+def cells(text, label):
+    """(PyTorch, MLX) cell texts of the row whose first column starts with label."""
+    for line in text.splitlines():
+        parts = [p.strip() for p in line.strip("|").split("|")]
+        if parts[0].startswith(label):
+            return parts[1], parts[2]
+    raise AssertionError(f"no row {label!r} in:\n{text}")
+
+
+def test_headline_names_the_device_and_pairs_mlx_with_pytorchs_fastest_path():
+    summary = report.headline(RESULTS, ["NVIDIA-H200-full"])
+    full = report.table(RESULTS, ["NVIDIA-H200-full"])
+    assert re.search(r"^#### NVIDIA-H200-full: NVIDIA H200, .*; mlx \S+, torch \S+$", summary, re.M)
+    eager = cells(summary, "TinyLlama decode, PyTorch as transformers `generate`: gpu, float16")
+    fastest = cells(summary, "TinyLlama decode, PyTorch with static cache + torch.compile: gpu, float16")
+    assert eager == cells(full, "Generation.track_decode (device=gpu, path=generate, dtype=float16)")
+    assert fastest[0] == cells(full, "Generation.track_decode (device=gpu, path=static-compile, dtype=float16)")[0]
+    assert fastest[1] == eager[1]  # MLX has one path: the same measurement in both rows
+
+
+def test_headline_skips_rows_neither_framework_ran():
+    summary = report.headline(RESULTS, ["linux-2core-small"])
+    assert "CPU/GPU switch" not in summary  # no GPU on that machine: n/a in both
+    assert "Transformer LM training step, eager: cpu, fp32" in summary
+
+
+def test_history_chart_of_a_machine_with_two_ledger_points(tmp_path):
+    from mlxvspt import charts
+
+    path = charts.history(RESULTS, tmp_path, "NVIDIA-H100-80GB-HBM3-full")  # mlx 0.30.6 and 0.32.4
+    assert path and path.stat().st_size > 10_000
