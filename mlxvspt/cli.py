@@ -9,7 +9,7 @@ import re
 import sys
 from pathlib import Path
 
-from . import asvrun, charts, compare, devices, ledger, paths, presets, profile, report, site, workloads
+from . import asvrun, charts, compare, devices, fetch, ledger, paths, presets, profile, report, site, workloads
 from .errors import Unavailable, UsageError
 
 SELECT_ENV = {"framework": "MLXVSPT_FRAMEWORKS", "device": "MLXVSPT_DEVICES"}
@@ -66,6 +66,9 @@ def parser():
     srv = sub.add_parser("serve", help="serve the published site on 127.0.0.1 (works offline)")
     srv.add_argument("--html-dir", default=str(asvrun.ROOT / "html"))
     srv.add_argument("--port", type=int, default=8080)
+    get = sub.add_parser("fetch", help="download a real dataset or checkpoint (verified, cached) and print "
+                                       "the flag that uses it")
+    get.add_argument("what", choices=sorted(fetch.SOURCES))
     sub.add_parser("ledger", help="write .ledger/ from releases.json and list its points")
     sub.add_parser("info", help="print what results depend on: versions, BLAS, CPU, GPU")
     return p
@@ -207,6 +210,12 @@ def cmd_serve(args):
     return 0
 
 
+def cmd_fetch(args):
+    flag, path, what = fetch.SOURCES[args.what]()
+    print(f"{flag} {path}    # {what}")
+    return 0
+
+
 def cmd_ledger(args):
     for name, commit in ledger.build():
         print(f"{commit}  {name}")
@@ -223,7 +232,7 @@ def main(argv=None):
         args = parser().parse_args(argv)
         return {"run": cmd_run, "history": cmd_history, "check": cmd_check, "report": cmd_report,
                 "compare": cmd_compare, "profile": cmd_profile, "publish": cmd_publish,
-                "serve": cmd_serve, "ledger": cmd_ledger, "info": cmd_info}[args.command](args)
+                "serve": cmd_serve, "fetch": cmd_fetch, "ledger": cmd_ledger, "info": cmd_info}[args.command](args)
     except UsageError as exc:
         print(f"mlxvspt: error: {exc}", file=sys.stderr)
         return 2

@@ -34,6 +34,7 @@ BAD = [
     ["report", "--machine", "no-such-machine"],
     ["publish", "--results-dir", "/nonexistent/results"],
     ["info", "extra"],
+    ["fetch", "imagenet"],
     ["profile", "NoSuchBenchmark"],
     ["profile", "Matmul", "precision=fp32", "n=64"],
     ["profile", "Matmul.time_matmul", "precision=fp32", "n=63"],

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -214,3 +215,30 @@ def test_a_missing_mlx_op_is_reported_as_n_a(monkeypatch):
     monkeypatch.setattr(asvbench, "prepared", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("a bug")))
     with pytest.raises(RuntimeError, match="a bug"):
         bench.setup("mlx", "cpu")
+
+
+def test_fetch_downloads_verifies_and_prints_the_flag(server, tmp_path, monkeypatch, capsys):
+    import whisper
+
+    from mlxvspt import cli
+    from mlxvspt.workloads.lm_train import data
+
+    root = tmp_path / "www"
+    for name in data.SPLITS:
+        (root / name).write_text(f"{name} words\n")
+    monkeypatch.setattr(data, "PTB_URL", f"{server}/")
+    monkeypatch.setattr(data, "PTB_SHA256", {n: download.sha256(root / n) for n in data.SPLITS})
+    assert cli.main(["fetch", "ptb"]) == 0
+    flag, folder = capsys.readouterr().out.split()[:2]
+    assert flag == "--ptb" and sorted(p.name for p in Path(folder).iterdir()) == sorted(data.SPLITS)
+
+    digest = download.sha256_bytes(b"x" * 5000)  # good.bin, served under its sha256 as openai's URLs are
+    (root / digest).mkdir()
+    (root / digest / "tiny.pt").write_bytes(b"x" * 5000)
+    monkeypatch.setitem(whisper._MODELS, "tiny", f"{server}/{digest}/tiny.pt")
+    assert cli.main(["fetch", "whisper-tiny"]) == 0
+    assert capsys.readouterr().out.startswith("--whisper-checkpoint ")
+    monkeypatch.setitem(whisper._MODELS, "tiny", f"{server}/{digest}/missing.pt")
+    (Path(folder).parent / "whisper" / "missing.pt").unlink(missing_ok=True)
+    assert cli.main(["fetch", "whisper-tiny"]) == 2  # a failed download: one line, exit 2
+    assert capsys.readouterr().err.count("\n") == 1
