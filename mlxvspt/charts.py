@@ -1,6 +1,7 @@
 """PNG charts from asv results: MLX vs PyTorch bars for the latest release set, and each benchmark's
 time over the release ledger."""
 import math
+import re
 from pathlib import Path
 
 from asv import results as asv_results
@@ -27,7 +28,8 @@ def bars(results_dir, out_dir, machines=None):
     for machine, res in sorted(latest_results(results_dir).items()):
         if machines and machine not in machines:
             continue
-        data = [(label, t.value, m.value) for label, unit, t, m in rows(res, benchmarks, [])
+        # "Matmul.time_matmul (gpu, fp16, 1024)": parameter values without their names fit the margin
+        data = [(re.sub(r"\w+=", "", label), t.value, m.value) for label, unit, t, m in rows(res, benchmarks, [])
                 if unit == "seconds" and finite(t) and finite(m)]
         if not data:
             continue
