@@ -189,11 +189,11 @@ def cmd_profile(args):
     text = profile.table(args.benchmark, args.param, found, args.steps) + \
         f"\n\n{env['nvidia']}; mlx {env.get('mlx')}, torch {env.get('torch')}, preset {preset}"
     print(text)
-    with open(out / "profile.md", "a") as f:
-        f.write(text + "\n\n")
     if all(isinstance(s, str) for s in found.values()):
         print("mlxvspt: error: no framework could run this row here (see n/a above)", file=sys.stderr)
         return 1
+    with open(out / "profile.md", "a") as f:
+        f.write(text + "\n\n")
     return 0
 
 

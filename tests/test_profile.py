@@ -51,3 +51,14 @@ def test_rows_this_machine_cannot_run_are_n_a(tmp_path):
     found = profile.profile("Matmul.time_matmul", ["precision=fp32", "n=64"], ["mlx", "torch"], 1, tmp_path)
     if not torch.cuda.is_available():
         assert all(v.startswith("n/a:") for v in found.values())
+
+
+def test_cli_row_no_framework_can_run_exits_1_and_writes_no_table(tmp_path, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    from mlxvspt import cli
+
+    assert cli.main(["profile", "Matmul.time_matmul", "precision=fp32", "n=64", "--preset", "tiny",
+                     "--out", str(tmp_path)]) == 1
+    assert "no framework could run" in capsys.readouterr().err
+    assert not (tmp_path / "profile.md").exists()
