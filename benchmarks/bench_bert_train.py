@@ -1,6 +1,6 @@
 """BERT-tiny pair classifier training on NLI: seconds per training step (samples/s = batch / time),
 per epoch and per validation pass. Pre-tokenised batches; dropout 0.1 while training."""
-from mlxvspt.asvbench import WorkloadBenchmark, measured_here, preset_values
+from mlxvspt.asvbench import WorkloadBenchmark, preset_values
 
 
 class BertTrainStep(WorkloadBenchmark):
@@ -14,7 +14,7 @@ class BertTrainStep(WorkloadBenchmark):
     repeat = (3, 10, 8.0)  # MLX takes over a second a step on a CPU: stop sampling after ~8 s
 
     def overrides(self, compile, precision):
-        measured_here("bert_train", "precisions", precision)
+        self.measured_here("precisions", precision)
         return precision, {"compile": compile == "on"}
 
     def time_step(self, framework, device, compile, precision):

@@ -1,6 +1,6 @@
 """TinyLlama generation, transformers vs mlx-lm: prefill and decode ms/token, time to first token, peak
 memory, per generation path and dtype (definitions in mlxvspt/workloads/llm/spec.py)."""
-from mlxvspt.asvbench import MeasuredOnce, measured_here, preset_values
+from mlxvspt.asvbench import MeasuredOnce, preset_values
 from mlxvspt.workloads.llm.spec import DTYPES, PATHS, applies
 
 
@@ -10,7 +10,7 @@ class Generation(MeasuredOnce):
     param_names = ["framework", "device", "path", "dtype"]
 
     def overrides(self, path, dtype):
-        measured_here("llm", "dtypes", dtype)
+        self.measured_here("dtypes", dtype)
         return DTYPES[dtype], {"path": path}
 
     def setup(self, framework, device, path, dtype):

@@ -1,7 +1,7 @@
 """TransformerLM training (mlx-examples transformer_lm): seconds per step, eager and compiled; seconds of
 the first compiled step; seconds per validation pass. Tokens/s and MFU are derived in the report from
 these times, batch x context and `mlxvspt.workloads.lm_train.spec.flops_per_step`."""
-from mlxvspt.asvbench import WorkloadBenchmark, measured_here, preset_values
+from mlxvspt.asvbench import WorkloadBenchmark, preset_values
 
 
 class LMTrain(WorkloadBenchmark):
@@ -11,7 +11,7 @@ class LMTrain(WorkloadBenchmark):
     repeat = (3, 5, 30.0)
 
     def overrides(self, compile, precision):
-        measured_here("lm_train", "precisions", precision)
+        self.measured_here("precisions", precision)
         return precision, {"compile": compile}
 
     def time_step(self, framework, device, compile, precision):

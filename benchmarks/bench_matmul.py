@@ -1,5 +1,5 @@
 """Matmul calibration: seconds per square matmul (TFLOP/s in the report) and error vs float64."""
-from mlxvspt.asvbench import WorkloadBenchmark, measured_here, preset_values
+from mlxvspt.asvbench import WorkloadBenchmark, preset_values
 from mlxvspt.devices import PRECISIONS
 from mlxvspt.workloads.matmul.spec import relative_error
 
@@ -10,7 +10,7 @@ class Matmul(WorkloadBenchmark):
     param_names = ["framework", "device", "precision", "n"]
 
     def overrides(self, precision, n):
-        measured_here("matmul", "sizes", n)
+        self.measured_here("sizes", n)
         return precision, {"n": n}
 
     def time_matmul(self, framework, device, precision, n):

@@ -34,12 +34,6 @@ def preset_values(workload, key):
     return values
 
 
-def measured_here(workload, key, value):
-    """Skip (asv's n/a) a param value the current preset leaves out."""
-    if value not in sizes(workload)[key]:
-        raise NotImplementedError(f"{key} {value!r} is not measured at this preset")
-
-
 class WorkloadBenchmark:
     """Params start with (framework, device); subclasses add theirs and map them in `overrides`."""
 
@@ -60,6 +54,11 @@ class WorkloadBenchmark:
     def overrides(self, *extra):
         """(precision, {size overrides}) for this class's extra params."""
         return "fp32", {}
+
+    def measured_here(self, key, value):
+        """Skip (asv's n/a) a param value of `preset_values(workload, key)` the current preset leaves out."""
+        if value not in sizes(self.workload)[key]:
+            raise NotImplementedError(f"{key} {value!r} is not measured at this preset")
 
     def setup(self, framework, device, *extra):
         for value, variable in ((framework, "MLXVSPT_FRAMEWORKS"), (device, "MLXVSPT_DEVICES")):

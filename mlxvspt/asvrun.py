@@ -80,9 +80,8 @@ def describe_machine(machine, results_dir, config, env, point=None):
     folder = Path(results_dir) / machine
     folder.mkdir(parents=True, exist_ok=True)
     # .txt: asv reads every .json under the results folder as a result file
-    for name in ("environment.txt", f"environment-{point}.txt" if point else None):
-        if name:
-            (folder / name).write_text(json.dumps(info, indent=2) + "\n")
+    for name in ["environment.txt"] + ([f"environment-{point}.txt"] if point else []):
+        (folder / name).write_text(json.dumps(info, indent=2) + "\n")
 
 
 def modules(benchmark_dir, workloads=None):
@@ -128,12 +127,12 @@ def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None
     env = {**os.environ, presets.ENV: preset, asvbench.RUN_ID: uuid.uuid4().hex}
     machine = machine_name(preset)
     names = modules(benchmark_dir, workloads)
-    name = None
+    point_name = None
     if points is None:
-        name, point = ledger.point_for_installed(ledger_points)
+        point_name, point = ledger.point_for_installed(ledger_points)
         # asv looks for existing results under its branches' heads: make the point the branch.
         conf = json.loads(config.read_text())
-        config.write_text(json.dumps({**conf, "branches": [name]}))
+        config.write_text(json.dumps({**conf, "branches": [point_name]}))
         where = ["-E", f"existing:{sys.executable}", "--set-commit-hash", point]
         batches = None  # one per benchmark, once asv has discovered them
     else:
@@ -142,7 +141,7 @@ def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None
         where, batches = [f"HASHFILE:{hashes}"], [names]
     code = 0
     try:
-        describe_machine(machine, results_dir, config, env, name)
+        describe_machine(machine, results_dir, config, env, point_name)
         if batches is None:
             asv("run", *where, "--machine", machine, "--bench", "just-discover", config=config, env=env)
             batches = [[f"{re.escape(b)}(\\(|$)"] for b in sorted(report.load_benchmarks(results_dir))
