@@ -9,7 +9,8 @@ import re
 import sys
 from pathlib import Path
 
-from . import asvrun, charts, compare, devices, fetch, ledger, paths, presets, profile, report, site, workloads
+from . import (asvrun, charts, compare, devices, fetch, inputs, ledger, paths, presets, profile, report, site,
+               workloads)
 from .errors import Unavailable, UsageError
 
 SELECT_ENV = {"framework": "MLXVSPT_FRAMEWORKS", "device": "MLXVSPT_DEVICES"}
@@ -75,7 +76,7 @@ def parser():
 
 
 def selection(args):
-    """Validate every choice up front and export it for asv's child processes."""
+    """Validate every choice and input up front and export them for asv's child processes."""
     preset = args.preset or (os.environ.get(presets.ENV) if args.command == "run" else None) or \
         ("tiny" if args.command == "check" else presets.DEFAULT)
     devices.choose("preset", preset, presets.NAMES)
@@ -96,6 +97,7 @@ def selection(args):
         if getattr(args, kind):
             os.environ[variable] = ",".join(getattr(args, kind))
     os.environ[presets.ENV] = preset
+    inputs.check_all(preset)
     return preset
 
 

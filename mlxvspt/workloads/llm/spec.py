@@ -133,6 +133,28 @@ def seeded_checkpoint(model, layers=None):
     return folder
 
 
+def safetensors_files(folder, where):
+    """The weight files of a checkpoint: every shard its model.safetensors.index.json names (all present),
+    else its model*.safetensors. Pickle weights are refused by name (they run code when loaded)."""
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise UsageError(f"{where}: cannot read {index.name} ({exc})") from None
+        missing = [name for name in shards if not (folder / name).is_file()]
+        if missing:
+            raise UsageError(f"{where}: {len(missing)} of the {len(shards)} shards {index.name} lists are missing "
+                             f"(first: {missing[0]})")
+        return [folder / name for name in shards]
+    files = sorted(folder.glob("model*.safetensors"))
+    if not files:
+        pickles = [p.name for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".ckpt")]
+        hint = f" (found {', '.join(pickles)}: pickle weights are not loaded; convert them to safetensors)"
+        raise UsageError(f"{where}: no model*.safetensors{hint if pickles else ''}")
+    return files
+
+
 def validate_checkpoint(folder):
     """The user's folder must be a complete Hugging Face Llama checkpoint in safetensors: else one UsageError.
 
@@ -144,6 +166,7 @@ def validate_checkpoint(folder):
     where = f"--llm-checkpoint {folder}"
     if not folder.is_dir():
         raise UsageError(f"{where}: not a folder (expected a Hugging Face Llama folder)")
+    files = safetensors_files(folder, where)
     try:
         cfg = json.loads((folder / "config.json").read_text())
     except FileNotFoundError:
@@ -155,11 +178,6 @@ def validate_checkpoint(folder):
         raise UsageError(f"{where}: config.json describes {arch}, not a Llama (model_type 'llama')")
     if "quantization_config" in cfg or "quantization" in cfg:
         raise UsageError(f"{where}: quantized checkpoints are not compared; give float weights")
-    files = sorted(folder.glob("model*.safetensors"))
-    if not files:
-        pickles = [p.name for p in folder.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".ckpt")]
-        hint = f" (found {', '.join(pickles)}: pickle weights are not loaded; convert them to safetensors)"
-        raise UsageError(f"{where}: no model*.safetensors{hint if pickles else ''}")
     found = {}
     for path in files:
         try:
