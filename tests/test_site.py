@@ -155,6 +155,26 @@ def test_server_serves_the_site_on_localhost(published, tmp_path):
         server.server_close()
 
 
+def test_plain_asv_publish_writes_the_offline_site(published, tmp_path):
+    """asv.conf.json's plugin makes `asv publish` itself write no CDN URL (as `mlxvspt publish` does)."""
+    from mlxvspt.asvrun import ROOT, load_conf
+
+    project = tmp_path / "project"
+    shutil.copytree(published[0].parent, project, symlinks=True)
+    shutil.rmtree(project / "html")
+    plugins = load_conf(ROOT / "asv.conf.json")["plugins"]
+    assert plugins == [".mlxvspt.asv_plugin"]
+    (project / "asv.conf.json").write_text(json.dumps({**CONF, "plugins": plugins}))
+    env = {**os.environ, "HOME": str(tmp_path)}
+    sh(sys.executable, "-m", "asv", "publish", cwd=project, env=env)
+    html = project / "html"
+    assert (html / "index.json").is_file() and (html / "vendor" / "jquery-3.3.1" / "jquery.min.js").is_file()
+    for page in site.pages(html):
+        text = page.read_text()
+        assert not site.remote_urls(text), page
+        assert not [url for url in site.CDN if url in text], page
+
+
 # ---------------------------------------------------------------- headless Chromium
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
