@@ -41,6 +41,8 @@ def parser():
         cmd.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
         cmd.add_argument("--html-dir", default=str(asvrun.ROOT / "html"))
         cmd.add_argument("--resume", action="store_true", help="keep finished results, run only what is missing")
+        cmd.add_argument("-v", "--verbose", action="store_true",
+                         help="show asv's full output here too (it always goes to the log file named first)")
     rep = sub.add_parser("report", help="print the MLX-vs-PyTorch table from saved results")
     rep.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
     rep.add_argument("--machine", action="append", help="only this machine's results (repeatable)")
@@ -108,11 +110,13 @@ def cmd_run(args):
             re.compile(args.bench)
         except re.error as exc:
             raise UsageError(f"--bench {args.bench!r}: not a regular expression ({exc})") from None
-    machine, code = asvrun.run(preset, args.results_dir, args.html_dir, args.workload, args.resume, only=args.bench)
+    machine, code = asvrun.run(preset, args.results_dir, args.html_dir, args.workload, args.resume, only=args.bench,
+                               verbose=args.verbose)
     print(report.headline(args.results_dir) + "\n" + report.table(args.results_dir))
     print(f"site: {Path(args.html_dir) / 'index.html'} (view it with `asv preview` or `python -m http.server`)")
     if code:
-        print(f"some benchmarks failed (asv exit code {code}): see the log above", file=sys.stderr)
+        print(f"some benchmarks failed (asv exit code {code}): their lines above say why, the log has the rest",
+              file=sys.stderr)
     return 1 if code else 0
 
 
@@ -121,10 +125,10 @@ def cmd_history(args):
     known = ledger.build()
     points = [ledger.resolve(known, point)[0] for point in args.points] or [name for name, _ in known]
     machine, code = asvrun.run(os.environ[presets.ENV], args.results_dir, args.html_dir,
-                               args.workload, args.resume, points=points)
+                               args.workload, args.resume, points=points, verbose=args.verbose)
     print(report.table(args.results_dir))
     if code:
-        print(f"some entries or benchmarks failed (asv exit code {code}): see the log above", file=sys.stderr)
+        print(f"some entries or benchmarks failed (asv exit code {code}): see the log named above", file=sys.stderr)
     return 1 if code else 0
 
 

@@ -1,4 +1,5 @@
 """The suite as asv sees it: `asv check` passes and `mlxvspt run` goes end to end."""
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -29,3 +30,11 @@ def test_run_tiny_end_to_end_saves_results_publishes_site_prints_table(tmp_path)
     # the switch needs a GPU: counted among the n/a combinations here, or a row of the table on a GPU
     assert "Switch.time_loop x1" in out.stdout or "| Switch.time_loop (device=gpu) |" in out.stdout
     assert report.table(results) in out.stdout
+    # one line per benchmark, then the table; asv's own output (and stderr) only in the log named first
+    lines = out.stdout.splitlines()
+    ran = [b for b in report.load_benchmarks(results) if re.search(r"^bench_(switch|matmul)\.(Matmul\.time_|Switch\.)", b)]
+    counted = [line for line in lines if re.match(r"\[\d+/\d+\] ", line)]
+    assert len(counted) == len(ran) and counted[-1].startswith(f"[{len(ran)}/{len(ran)}] "), counted
+    assert "·" not in out.stdout + out.stderr and "%]" not in out.stdout + out.stderr
+    log = Path(lines[0].split()[1])
+    assert lines[0].startswith("log: ") and "Discovering benchmarks" in log.read_text()
