@@ -14,7 +14,8 @@ from tqdm import tqdm
 # asv's line ending a benchmark, e.g. "[100.00%] ··· bench_llm.Llm.track_decode    3/12 failed"
 OUTCOME = re.compile(r"^\[\s*[\d.]+%\] ·+ (?P<name>\S+)\s{2,}(?P<status>ok|n/a|skipped|failed|\d+/\d+ failed)\s*$")
 # the line of a benchmark's stderr that says why it failed (asv's "skipped: NotImplementedError" is n/a, not this)
-REASON = re.compile(r"^(asv: benchmark (?:timed out|failed).*|(?:\w+\.)*[A-Z]\w*(?:Error|Exception|Exit|Interrupt)\b.*)$")
+REASON = re.compile(r"^(asv: benchmark (?:timed out|failed).*"
+                    r"|(?:\w+\.)*[A-Z]\w*(?:Error|Exception|Exit|Interrupt)\b.*)$")
 RED, PLAIN = "\033[31m", "\033[0m"
 
 
@@ -40,8 +41,8 @@ def outcome(output, code):
         reason = reason or next((t.strip() for t in reversed(output.splitlines()) if t.strip()), f"exit code {code}")
     elif statuses:
         status = "ok" if "ok" in statuses else "n/a"
-    else:
-        status = "ok"
+    else:  # --resume: asv skipped what has results already
+        status = "nothing to run (results kept)"
     return status, (reason if "failed" in status else None)
 
 

@@ -274,6 +274,7 @@ ASV_OUTPUT = """[100.00%] ··· bench_llm.Llm.track_decode                  2/4
     ("[100.00%] ··· bench_a.A.time_y      failed\n\n\n asv: benchmark timed out (timeout 3s)\n", 2, "failed",
      "asv: benchmark timed out (timeout 3s)"),
     ("· Discovering benchmarks\nImportError: no module named x\n", 1, "failed", "ImportError: no module named x"),
+    ("· Discovering benchmarks\n", 0, "nothing to run (results kept)", None),
 ])
 def test_progress_line_reads_asvs_outcome(output, code, status, reason):
     assert progress.outcome(output, code) == (status, reason)
