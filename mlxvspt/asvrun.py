@@ -15,7 +15,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from . import asvbench, devices, ledger, presets, report, site
+from . import asvbench, devices, ledger, presets, results, site
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -144,7 +144,7 @@ def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None
         describe_machine(machine, results_dir, config, env, point_name)
         if batches is None:
             asv("run", *where, "--machine", machine, "--bench", "just-discover", config=config, env=env)
-            batches = [[f"{re.escape(b)}(\\(|$)"] for b in sorted(report.load_benchmarks(results_dir))
+            batches = [[f"{re.escape(b)}(\\(|$)"] for b in sorted(results.benchmarks(results_dir))
                        if b.split(".")[0] in names and re.search(only or "", b)]
         else:
             batches = [[f"{name}\\." for name in batch] for batch in batches]

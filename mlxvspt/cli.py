@@ -9,7 +9,7 @@ import re
 import sys
 from pathlib import Path
 
-from . import asvrun, charts, compare, devices, fetch, ledger, paths, presets, profile, report, site, workloads
+from . import asvrun, charts, compare, devices, fetch, ledger, paths, presets, profile, report, results, site, workloads
 from .errors import Unavailable, UsageError
 
 SELECT_ENV = {"framework": "MLXVSPT_FRAMEWORKS", "device": "MLXVSPT_DEVICES"}
@@ -148,7 +148,7 @@ def cmd_check(args):
 def cmd_report(args):
     if not Path(args.results_dir).is_dir():
         raise UsageError(f"--results-dir {args.results_dir}: no such folder (run `mlxvspt run` first)")
-    known = compare.machines(args.results_dir)
+    known = results.machines(args.results_dir)
     for machine in args.machine or []:
         if machine not in known:
             raise UsageError(f"--machine {machine!r}: choose one of {', '.join(known)}")

@@ -1,8 +1,8 @@
 """Matmul calibration: achieved TFLOP/s of square matmuls per framework, device and precision, and the
 max error against a float64 reference, so a reduced-precision float32 path (TF32) shows as such.
 
-The fastest result on a machine is its measured peak: the report divides the LM training step's
-model FLOPs by it (MFU).
+The fastest result on a machine is its measured peak (`PEAK`): the results layer divides the other
+workloads' model TFLOP/s by it (MFU).
 """
 import numpy as np
 
@@ -12,8 +12,18 @@ from ...presets import sizes as preset_sizes
 from .. import implementation
 
 
+PEAK = "TFLOP/s"  # the figure whose best value per device and precision is the machine's peak
+
+
 def flops(n):
     return 2.0 * n**3
+
+
+def figures(method, params, seconds, sizes):
+    """Derived figures of one timed matmul: {name: (value, unit)}."""
+    if method != "Matmul.time_matmul":
+        return {}
+    return {"TFLOP/s": (flops(int(params["n"])) / seconds / 1e12, "TFLOP/s")}
 
 
 def inputs(n, seed=0):
