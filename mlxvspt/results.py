@@ -286,7 +286,7 @@ def snapshot(results_dir, machine, commit, meta=None):
                 framework = params.pop("framework")
                 cells.setdefault((name, tuple(params.items())), {})[framework] = cell
     rows = [Row(name, dict(params), meta[name].get("unit", ""), by_fw.get("torch", Cell()), by_fw.get("mlx", Cell()))
-            for (name, params), by_fw in sorted(cells.items())]
+            for (name, params), by_fw in sorted(cells.items(), key=lambda item: item[0][0])]  # asv's param order
     env = environment(results_dir, machine, point)
     preset = preset_of(machine, env)
     _figures(rows, lambda workload: presets.sizes(workload, preset) if preset else None)
