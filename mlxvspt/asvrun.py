@@ -15,7 +15,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from . import asvbench, devices, ledger, presets, results, site
+from . import asvbench, comparison, devices, ledger, presets, results, site
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,6 +64,7 @@ def publish(config, env, html_dir):
     Path(config).write_text(json.dumps(conf))
     asv("publish", config=config, env=env)
     site.make_offline(staging)
+    comparison.write(conf["results_dir"], staging)
     if html_dir.exists():
         html_dir.rename(old)
     staging.rename(html_dir)

@@ -16,6 +16,7 @@ figure's best value per (device, precision) divides every other workload's figur
 import itertools
 import json
 import math
+import re
 import statistics
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -28,8 +29,7 @@ from . import ledger, presets, workloads
 
 MIN_SAMPLES = 5
 NOISE = "≈ (within noise)"
-FRAMEWORKS = ("torch", "mlx")
-CHECKS = ("passed", "failed", "unchecked")
+DTYPES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
 
 
 def unquote(value):
@@ -57,23 +57,27 @@ class Cell:
 
     @property
     def n(self):
-        return len([s for s in self.samples or [] if s is not None and not math.isnan(s)])
+        """How many samples the value is the median of (asv's count where samples were not kept)."""
+        if self.samples:
+            return len([s for s in self.samples if s is not None and not math.isnan(s)])
+        return (self.stats or {}).get("repeat") or 0
 
     @property
     def spread(self):
-        """(25th, 75th percentile) of the samples (asv's own, else from the samples); None if unknown."""
+        """(25th, 75th percentile) of the samples (asv's own, else from the samples); None with fewer
+        than two samples."""
+        if self.n < 2:
+            return None
         if self.stats and self.stats.get("q_25") is not None:
             return self.stats["q_25"], self.stats["q_75"]
-        if self.n >= 2:
-            q = statistics.quantiles(self.samples, n=4)
-            return q[0], q[2]
-        return None
+        q = statistics.quantiles(self.samples, n=4)
+        return q[0], q[2]
 
     @property
     def interval(self):
-        """asv's 99% confidence interval of the value, or None."""
-        if self.stats and self.stats.get("ci_99_a") is not None:
-            return self.stats["ci_99_a"], self.stats["ci_99_b"]
+        """asv's 99% confidence interval of the value (its lower end at least 0), or None."""
+        if self.stats and self.stats.get("ci_99_a") is not None:  # a time is never below 0
+            return max(self.stats["ci_99_a"], 0.0), self.stats["ci_99_b"]
         return None
 
     @property
@@ -114,6 +118,21 @@ class Row:
     @property
     def cells(self):
         return {"torch": self.torch, "mlx": self.mlx}
+
+    @property
+    def precision(self):
+        """fp32 / tf32 / fp16 / bf16 (the LLM's `dtype` names mapped); fp32 where the benchmark has no
+        precision parameter (the benchmarks' default)."""
+        value = self.params.get("precision") or self.params.get("dtype") or "fp32"
+        return DTYPES.get(value, value)
+
+    @property
+    def path(self):
+        """How each framework ran it: the `path` parameter, and eager / compiled from `compile`."""
+        parts = [self.params["path"]] if "path" in self.params else []
+        if "compile" in self.params:
+            parts.append("compiled" if self.params["compile"] in ("True", "on") else "eager")
+        return " + ".join(parts) or "default"
 
     @property
     def ratio(self):
@@ -163,7 +182,8 @@ class Snapshot:
     machine: str
     commit: str
     point: str  # ledger entry name, None if the commit is not in the ledger
-    date: int
+    date: int  # of the ledger point (asv's commit date), JavaScript milliseconds
+    run_at: int  # when its last benchmark started, JavaScript milliseconds
     env_names: list
     environment: dict  # the `mlxvspt info` record of the run (environment-<point>.txt)
     rows: list
@@ -200,6 +220,12 @@ def workload_of(benchmark):
     """bench_lm_train.LMTrain.time_step -> "lm_train" (None if no workload has that name)."""
     name = benchmark.split(".", 1)[0].removeprefix("bench_")
     return name if name in workloads.NAMES else None
+
+
+def workload_title(name):
+    """"TransformerLM training": the first words of the workload spec's docstring."""
+    doc = (workloads.spec(name).__doc__ or name).strip().splitlines()[0]
+    return re.split(r" \(|[:.]\s|\.$", doc)[0]
 
 
 def preset_of(machine, environment):
@@ -272,9 +298,10 @@ def snapshot(results_dir, machine, commit, meta=None):
     meta = benchmarks(results_dir) if meta is None else meta
     point = point_name(commit)
     found = records(results_dir, machine, point)
-    cells, stale, date, env_names = {}, {}, None, []
+    cells, stale, date, run_at, env_names = {}, {}, 0, 0, []
     for res in asv_results.iter_results_for_machine_and_hash(str(results_dir), machine, commit):
-        date, env_names = max(date or 0, res.date or 0), env_names + [res.env_name]
+        date, env_names = max(date, res.date or 0), env_names + [res.env_name]
+        run_at = max([run_at, *res.started_at.values()])
         for name in res.get_all_result_keys():
             info = meta.get(name)
             if info is None or res.benchmark_version.get(name, info.get("version")) != info.get("version"):
@@ -290,7 +317,7 @@ def snapshot(results_dir, machine, commit, meta=None):
     env = environment(results_dir, machine, point)
     preset = preset_of(machine, env)
     _figures(rows, lambda workload: presets.sizes(workload, preset) if preset else None)
-    return Snapshot(machine, commit, point, date, env_names, env, rows, stale)
+    return Snapshot(machine, commit, point, date, run_at, env_names, env, rows, stale)
 
 
 def latest(results_dir, machines_=None):
