@@ -34,18 +34,17 @@ def test_tf32_on_cpu_is_unavailable():
 
 def test_environment_records_versions_and_blas():
     env = devices.environment()
-    for key in ("mlx", "torch", "mlx_blas", "torch_blas", "cpu", "numpy"):
+    for key in ("mlx", "torch", "mlx_blas", "torch_blas", "cpu", "numpy", "transformers", "mlx-lm",
+                "openai-whisper", "mlx-whisper"):
         assert env[key], key
 
 
 def test_presets_table_and_selection(monkeypatch):
     for workload, rows in presets.TABLE.items():
         assert set(rows) == set(presets.NAMES), workload
-    monkeypatch.setenv(presets.ENV, "full")
-    assert presets.sizes("switch") == presets.TABLE["switch"]["full"]
-    monkeypatch.setenv(presets.ENV, "huge")
+    assert presets.sizes("switch", "full") == presets.TABLE["switch"]["full"]
     with pytest.raises(UsageError, match="tiny, small, full"):
-        presets.current()
+        presets.sizes("switch", "huge")
     with pytest.raises(UsageError, match="unknown workload"):
         presets.sizes("nope", "tiny")
 

@@ -31,7 +31,7 @@ def build(target, sizes):
     return implementation("matmul", target.framework).Matmul(target, *inputs(sizes["n"]))
 
 
-def check(preset="tiny"):
+def check(preset="tiny", device="cpu"):
     result = CheckResult("matmul")
     for n in preset_sizes("matmul", preset)["sizes"]:
         outputs = {}

@@ -32,7 +32,7 @@ def build(target, sizes):
     return implementation("switch", target.framework).Switch(target, inputs(sizes["n"]))
 
 
-def check(preset="tiny"):
+def check(preset="tiny", device="cpu"):
     """Both frameworks, CPU standing in for the GPU half, against each other and a float64 reference."""
     sizes = preset_sizes("switch", preset)
     result = CheckResult("switch")
