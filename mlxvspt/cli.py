@@ -9,10 +9,11 @@ import re
 import sys
 from pathlib import Path
 
-from . import asvrun, charts, compare, devices, fetch, ledger, paths, presets, profile, report, results, site, workloads
+from . import (asvrun, charts, check, compare, devices, fetch, ledger, paths, presets, profile, report, results,
+               settings, site, workloads)
 from .errors import Unavailable, UsageError
 
-SELECT_ENV = {"framework": "MLXVSPT_FRAMEWORKS", "device": "MLXVSPT_DEVICES"}
+SELECT_ENV = {"framework": settings.FRAMEWORKS, "device": settings.DEVICES}
 
 
 class Parser(argparse.ArgumentParser):
@@ -28,13 +29,14 @@ def parser():
     history.add_argument("points", nargs="*", help="ledger entries (default: all in releases.json)")
     check = sub.add_parser("check", help="run every workload small in both frameworks and compare outputs")
     for cmd in (run, history, check):
-        cmd.add_argument("--preset", help=f"{' | '.join(presets.NAMES)} (default: ${presets.ENV} or "
+        cmd.add_argument("--preset", help=f"{' | '.join(presets.NAMES)} (default: ${settings.PRESET} or "
                                           f"{presets.DEFAULT}; check defaults to tiny)")
         cmd.add_argument("--framework", action="append", help="mlx | torch (repeatable; default both)")
         cmd.add_argument("--device", action="append", help="cpu | gpu (repeatable; default both)")
         cmd.add_argument("--workload", action="append", help=f"{' | '.join(workloads.NAMES)} (repeatable)")
         for name, (_, what) in paths.INPUTS.items():
             cmd.add_argument(f"--{name.replace('_', '-')}", metavar="PATH", help=what)
+    check.add_argument("--json", metavar="FILE", help="also write every line as JSON (one object a line)")
     run.add_argument("--bench", metavar="REGEX", help="only benchmarks whose name matches, e.g. BertTrainStep")
     for cmd in (run, history):
         cmd.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
@@ -76,7 +78,7 @@ def parser():
 
 def selection(args):
     """Validate every choice up front and export it for asv's child processes."""
-    preset = args.preset or (os.environ.get(presets.ENV) if args.command == "run" else None) or \
+    preset = args.preset or (os.environ.get(settings.PRESET) if args.command == "run" else None) or \
         ("tiny" if args.command == "check" else presets.DEFAULT)
     devices.choose("preset", preset, presets.NAMES)
     for kind, valid in (("framework", devices.FRAMEWORKS), ("device", devices.DEVICES),
@@ -95,7 +97,7 @@ def selection(args):
     for kind, variable in SELECT_ENV.items():
         if getattr(args, kind):
             os.environ[variable] = ",".join(getattr(args, kind))
-    os.environ[presets.ENV] = preset
+    os.environ[settings.PRESET] = preset
     return preset
 
 
@@ -118,7 +120,7 @@ def cmd_history(args):
     selection(args)
     known = ledger.build()
     points = [ledger.resolve(known, point)[0] for point in args.points] or [name for name, _ in known]
-    machine, code = asvrun.run(os.environ[presets.ENV], args.results_dir, args.html_dir,
+    machine, code = asvrun.run(os.environ[settings.PRESET], args.results_dir, args.html_dir,
                                args.workload, args.resume, points=points)
     print(report.table(args.results_dir))
     if code:
@@ -127,20 +129,26 @@ def cmd_history(args):
 
 
 def cmd_check(args):
+    """Every workload's cross-check on each chosen device: a line per quantity, exit 1 on any FAIL."""
     preset = selection(args)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text("")
     passed = True
-    for name in args.workload or workloads.NAMES:
-        try:
-            result = workloads.spec(name).check(preset)
-        except Unavailable as exc:
-            print(f"n/a  {name}: {exc}")
-            continue
-        except Exception as exc:  # one workload failing never hides the others' results
-            print(f"FAIL {name}: {type(exc).__name__}: {exc}")
-            passed = False
-            continue
-        print("\n".join(result.lines))
-        passed &= result.passed
+    for device in args.device or ["cpu"]:
+        for name in args.workload or workloads.NAMES:
+            result = check.CheckResult(name, device)
+            try:
+                result = workloads.spec(name).check(preset, device)
+            except Unavailable as exc:
+                result.unavailable(str(exc))
+            except Exception as exc:  # one workload failing never hides the others' results
+                result.require("ran", False, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            print("\n".join(result.lines), flush=True)
+            passed &= result.passed
+            if args.json:
+                with open(args.json, "a") as f:
+                    f.write(check.dump(result.entries))
     print("all checks agree" if passed else "DISAGREEMENT: see FAIL lines")
     return 0 if passed else 1
 
@@ -182,7 +190,7 @@ def cmd_profile(args):
         devices.choose("framework", fw, devices.FRAMEWORKS)
     if args.steps < 1:
         raise UsageError(f"--steps {args.steps}: must be at least 1")
-    os.environ[presets.ENV] = preset
+    os.environ[settings.PRESET] = preset
     out = Path(args.out or asvrun.ROOT / "profiles" / asvrun.machine_name(preset))
     found = profile.profile(args.benchmark, args.param, args.framework or list(devices.FRAMEWORKS), args.steps, out)
     env = devices.environment()

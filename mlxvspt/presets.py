@@ -1,15 +1,15 @@
 """The one table of workload sizes: `tiny` for tests (seconds), `small` for a CPU laptop (the whole
 suite in under 30 minutes on 2 cores), `full` for the seed's sizes (GPUs).
 
-Chosen by `--preset` or the MLXVSPT_PRESET environment variable; the preset becomes part of the asv
-machine name, so results of different presets never share a graph.
+Chosen by `--preset` (or MLXVSPT_PRESET), resolved once by the CLI and passed on as a value; the preset
+becomes part of the asv machine name, so results of different presets never share a graph.
 """
-import os
-
 from .errors import UsageError
 
-ENV = "MLXVSPT_PRESET"
 DEFAULT = "small"
+# `mlxvspt run` cross-checks both frameworks before it times them, at these sizes (a tenth of the run's
+# time at most); `mlxvspt check --preset P` checks at any preset's own sizes.
+CHECK_AT = {"tiny": "tiny", "small": "tiny", "full": "small"}
 
 TABLE = {
     # CPU<->GPU switch. The seed ran N=10000 for 50 loops; MLX's CPU half runs on the reference BLAS
@@ -53,10 +53,11 @@ TABLE = {
     # Whisper speech-to-text with a fixed number of decoded tokens per 30 s window. MLX's encoder takes
     # ~15 s a window on the Linux CPU wheel's reference BLAS, so `small` transcribes one clip; `full` is
     # the seed's 70 clips with 32 tokens a window (about a LibriSpeech utterance's length in tokens).
+    # `cpu_fp16`: float16 on a CPU only where it costs seconds (see whisper.spec.cpu_fp16_reason).
     "whisper": {
-        "tiny": {"model": "toy", "clips": 2, "tokens": 8},
-        "small": {"model": "tiny", "clips": 1, "tokens": 16},
-        "full": {"model": "tiny", "clips": 70, "tokens": 32},
+        "tiny": {"model": "toy", "clips": 2, "tokens": 8, "cpu_fp16": True},
+        "small": {"model": "tiny", "clips": 1, "tokens": 16, "cpu_fp16": False},
+        "full": {"model": "tiny", "clips": 70, "tokens": 32, "cpu_fp16": False},
     },
     # TinyLlama-1.1B generation: `prompts` prompts of `prompt_tokens` (the checkpoint's tokenizer sets
     # them when given), exactly `tokens` new ones, greedy, no EOS stop. `small` keeps TinyLlama's widths
@@ -78,16 +79,10 @@ TABLE = {
 NAMES = ("tiny", "small", "full")
 
 
-def current():
-    """The preset in force for this process (asv passes the environment on to its benchmarks)."""
-    name = os.environ.get(ENV, DEFAULT)
-    if name not in NAMES:
-        raise UsageError(f"unknown preset {name!r}; choose one of: {', '.join(NAMES)}")
-    return name
-
-
-def sizes(workload, preset=None):
-    """The sizes of one workload at a preset (the current one by default)."""
+def sizes(workload, preset):
+    """The sizes of one workload at a preset."""
     if workload not in TABLE:
         raise UsageError(f"unknown workload {workload!r}; choose one of: {', '.join(TABLE)}")
-    return dict(TABLE[workload][preset or current()])
+    if preset not in NAMES:
+        raise UsageError(f"unknown preset {preset!r}; choose one of: {', '.join(NAMES)}")
+    return dict(TABLE[workload][preset])

@@ -1,4 +1,6 @@
 """The suite as asv sees it: `asv check` passes and `mlxvspt run` goes end to end."""
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -29,3 +31,13 @@ def test_run_tiny_end_to_end_saves_results_publishes_site_prints_table(tmp_path)
     # the switch needs a GPU: counted among the n/a combinations here, or a row of the table on a GPU
     assert "Switch.time_loop x1" in out.stdout or "| Switch.time_loop (device=gpu) |" in out.stdout
     assert report.table(results) in out.stdout
+    # cross-checked first, and each row's record read back in the benchmark process, not this one
+    checks = list((results / machine).glob("check-*.jsonl"))
+    assert checks and all(json.loads(line)["ok"] for line in checks[0].read_text().splitlines())
+    records = [json.loads(line) for line in next((results / machine).glob("records-*.jsonl")).read_text().splitlines()]
+    row = next(r for r in records if r["benchmark"] == "bench_matmul.Matmul.time_matmul"
+               and r["params"] == {"framework": "'torch'", "device": "'cpu'", "precision": "'fp32'", "n": "64"})
+    assert row["ran"]["compute_dtype"] == "float32" and row["ran"]["matmul_mode"] == "ieee"
+    assert row["check"] == "passed" and row["warmup"]["warmup_steps"] >= 2
+    assert row["environment"]["pid"] != os.getpid() and row["environment"]["preset"] == "tiny"
+    assert next(r for r in records if r["params"]["framework"] == "'mlx'")["environment"]["tf32_env"] == "0"

@@ -273,7 +273,7 @@ def build(target, sizes):
     return runner
 
 
-def check(preset="tiny", steps=16):
+def check(preset="tiny", device="cpu", steps=16):
     """Same weights, float32: first forward's logits within 1e-4 and the first `steps` greedy tokens identical."""
     sizes = {**preset_sizes("llm", preset), "tokens": steps, "prompts": 1}
     result = CheckResult("llm")

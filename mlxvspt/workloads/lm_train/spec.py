@@ -159,7 +159,7 @@ def train(framework, sizes, steps):
     return runner, before, runner.validate()
 
 
-def check(preset="tiny"):
+def check(preset="tiny", device="cpu"):
     sizes = preset_sizes("lm_train", preset)
     result = CheckResult("lm_train")
     runs = {fw: train(fw, sizes, sizes["steps"]) for fw in ("mlx", "torch")}
