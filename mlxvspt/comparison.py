@@ -20,6 +20,8 @@ NOT_ROWS = {"bytes", "rel. error"}
 NAV_AFTER = '<li id="nav-li-regressions"><a href="#/regressions">Regressions</a></li>'
 NAV_LINK = '<li id="mlxvspt-compare"><a href="compare.html">MLX vs PyTorch</a></li>'
 CHANGE_FACTOR = 1.1  # as `mlxvspt compare` by default
+# The releases.json pins that make up each framework's side of a ledger entry.
+SIDES = {"mlx": ("mlx", "mlx-lm", "mlx-whisper", "numpy"), "torch": ("torch", "transformers", "openai-whisper", "numpy")}
 
 
 def asv_url(meta, row, machine):
@@ -64,7 +66,7 @@ def memory(snapshot):
 
 def row_data(row, snapshot, meta, memories):
     mem = memories.get((row.workload, tuple(sorted(row.params.items()))))
-    return {"key": f"{row.benchmark} {json.dumps(row.params, sort_keys=True)}", "workload": row.workload,
+    return {"key": row_key(row), "workload": row.workload,
             "title": title(row), "label": row.label, "precision": row.precision, "path": row.path,
             "torch": cell_data(row.torch, row.unit), "mlx": cell_data(row.mlx, row.unit), "ratio": row.ratio,
             "ratio_text": ratio_text(row), "verdict": row.verdict or "n/a",
@@ -72,17 +74,38 @@ def row_data(row, snapshot, meta, memories):
             "asv": asv_url(meta, row, snapshot.machine)}
 
 
+def row_key(row):
+    return f"{row.benchmark} {json.dumps(row.params, sort_keys=True)}"
+
+
+def same_releases(pins, a, b, framework):
+    """Whether ledger entries a and b pin the same releases of `framework`'s side."""
+    return a in pins and b in pins and all(pins[a].get(p) == pins[b].get(p) for p in SIDES[framework])
+
+
 def history(snaps):
-    """{"points": [ledger entry], "series": [{key, title, label, precision, path, ratios}]}: the ratio
-    of every shown row at each ledger point the machine has results for (null where not measured)."""
+    """{"points": [ledger entry], "series": [{key, title, label, precision, path, ratios, borrowed}]}:
+    the ratio of every shown row at each ledger point the machine has results for (null where not
+    measured). Where one framework was not re-run at a point (a new MLX release measured on its own),
+    its cell comes from the nearest point with the same releases of that framework: `borrowed` says so."""
+    pins = {e["name"]: e["pins"] for e in ledger.load()}
+    index = [{row_key(r): r for r in snap.rows} for snap in snaps]
     series = {}
     for i, snap in enumerate(snaps):
         for row in shown(snap):
-            key = f"{row.benchmark} {json.dumps(row.params, sort_keys=True)}"
+            key = row_key(row)
             entry = series.setdefault(key, {"key": key, "title": title(row), "label": row.label,
                                             "precision": row.precision, "path": row.path,
-                                            "ratios": [None] * len(snaps)})
-            entry["ratios"][i] = row.ratio
+                                            "ratios": [None] * len(snaps), "borrowed": [False] * len(snaps)})
+            cells = dict(row.cells)
+            for fw, cell in row.cells.items():
+                others = sorted((j for j in range(len(snaps)) if j != i and key in index[j]), key=lambda j: abs(j - i))
+                found = next((index[j][key].cells[fw] for j in others if index[j][key].cells[fw].ok
+                              and same_releases(pins, snap.point, snaps[j].point, fw)), None)
+                if not cell.ok and found:
+                    cells[fw], entry["borrowed"][i] = found, True
+            if cells["torch"].ok and cells["mlx"].ok and cells["torch"].value > 0:
+                entry["ratios"][i] = cells["mlx"].value / cells["torch"].value
     return {"points": [s.point or s.commit[:8] for s in snaps], "series": list(series.values())}
 
 

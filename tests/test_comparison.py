@@ -76,14 +76,30 @@ def test_page_data_rows_verdicts_memory_history_and_changes(folder):
     assert unquote(url.fragment).split("?")[1].split("&") == [
         f"machine={GPU}", "p-framework='mlx'", "p-framework='torch'", "p-device='gpu'", "p-compile=False",
         "p-precision='fp32'"]
-    series = {s["label"]: s["ratios"] for s in gpu["history"]["series"]}
+    series = {s["label"]: s for s in gpu["history"]["series"]}
     assert gpu["history"]["points"] == [OLD, NEW]
-    assert series[eager["label"]] == [pytest.approx(1 / 3), pytest.approx(0.5)]
+    assert series[eager["label"]]["ratios"] == [pytest.approx(1 / 3), pytest.approx(0.5)]
+    assert series[eager["label"]]["borrowed"] == [False, False]
     changes = gpu["changes"]
     assert (changes["from"], changes["to"]) == (OLD, NEW) and changes["releases"]
     assert [m["mark"] for m in changes["moved"]] == ["slower"]
     assert changes["moved"][0]["text"].startswith("MLX LMTrain.time_step (gpu, False, fp32): 667 ms → 1 s")
     assert machine(data, CPU)["changes"] is None and len(machine(data, CPU)["rows"]) == 1
+
+
+def test_a_framework_not_rerun_takes_its_value_from_a_point_with_the_same_releases_of_it(folder):
+    """MLX alone measured at an earlier MLX release: its ratio uses PyTorch's cell of the point that pins
+    the same PyTorch side (and says so); the newest point (another torch) lends nothing."""
+    results, html = folder
+    alone = "mlx-0.30.6+torch-2.11.0"  # same torch, transformers, openai-whisper, numpy as OLD
+    fab.write_results(results, GPU, alone, BENCHES, {step("mlx", "gpu", False, "fp32"): fab.steady(1.2)})
+    comparison.write(results, html)
+    gpu = machine(json.loads((html / "compare.json").read_text()), GPU)
+    assert gpu["history"]["points"] == [alone, OLD, NEW]
+    eager = next(s for s in gpu["history"]["series"]
+                 if s["label"] == "LMTrain.time_step (device=gpu, compile=False, precision=fp32)")
+    assert eager["ratios"] == [pytest.approx(0.6), pytest.approx(1 / 3), pytest.approx(0.5)]
+    assert eager["borrowed"] == [True, False, False]
 
 
 def test_page_loads_nothing_remote_and_asv_links_to_it_once(folder):
