@@ -5,7 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mlxvspt import asvrun, report
+from mlxvspt import asvrun, report, results as results_layer
 
 
 def test_asv_check_passes(tmp_path):
@@ -41,3 +41,9 @@ def test_run_tiny_end_to_end_saves_results_publishes_site_prints_table(tmp_path)
     assert row["check"] == "passed" and row["warmup"]["warmup_steps"] >= 2
     assert row["environment"]["pid"] != os.getpid() and row["environment"]["preset"] == "tiny"
     assert next(r for r in records if r["params"]["framework"] == "'mlx'")["environment"]["tf32_env"] == "0"
+    # the results layer reads them back: the row's cells carry their check and run detail, the report prints it
+    row = results_layer.latest(results)[machine].row("bench_matmul.Matmul.time_matmul", precision="fp32", n="64")
+    assert row.torch.check == "passed" and row.torch.ran["matmul_mode"] == "ieee"
+    assert "- Matmul.time_matmul (device=cpu, precision=fp32, n=64): PyTorch: " in out.stdout
+    # the comparison page is published beside asv's pages and linked from them
+    assert (html / "compare.html").is_file() and 'href="compare.html"' in (html / "index.html").read_text()
