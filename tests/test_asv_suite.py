@@ -10,8 +10,11 @@ from mlxvspt import asvrun, report, results as results_layer
 
 def test_asv_check_passes(tmp_path):
     config = asvrun.write_conf(tmp_path / "results", tmp_path / "html")
-    out = subprocess.run([sys.executable, "-m", "asv", "check", "-E", f"existing:{sys.executable}",
-                          "--config", str(config)], capture_output=True, text=True)
+    try:
+        out = subprocess.run([sys.executable, "-m", "asv", "check", "-E", f"existing:{sys.executable}",
+                              "--config", str(config)], capture_output=True, text=True)
+    finally:
+        config.unlink()  # written beside asv.conf.json (asv's {conf_dir})
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
 
 
