@@ -54,9 +54,10 @@ def parser():
     cmp.add_argument("--machine", help="machine of A (default: the only one, or the one both have)")
     cmp.add_argument("--machine-b", help="machine of B when comparing two machines (default: --machine)")
     cmp.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
-    prof = sub.add_parser("profile", help="kernel time vs host time of one benchmark row on an NVIDIA GPU")
-    prof.add_argument("benchmark", help="Class.method as the report prints it, e.g. Matmul.time_matmul")
-    prof.add_argument("param", nargs="*", help="NAME=VALUE for the row's other params, e.g. precision=tf32")
+    prof = sub.add_parser("profile", help="kernel time vs host time of one workload combination on an NVIDIA GPU")
+    prof.add_argument("workload", help=f"{' | '.join(workloads.NAMES)}")
+    prof.add_argument("param", nargs="*", help="NAME=VALUE: precision=tf32 and size overrides, e.g. n=1024 "
+                                               "compile=True path=best")
     prof.add_argument("--preset", help=f"{' | '.join(presets.NAMES)} (default: {presets.DEFAULT})")
     prof.add_argument("--framework", action="append", help="mlx | torch (repeatable; default both)")
     prof.add_argument("--steps", type=int, default=3, help="unprofiled and profiled steps each (default 3)")
@@ -109,11 +110,7 @@ def cmd_run(args):
         except re.error as exc:
             raise UsageError(f"--bench {args.bench!r}: not a regular expression ({exc})") from None
     machine, code = asvrun.run(preset, args.results_dir, args.html_dir, args.workload, args.resume, only=args.bench)
-    print(report.headline(args.results_dir) + "\n" + report.table(args.results_dir))
-    print(f"site: {Path(args.html_dir) / 'index.html'} (view it with `asv preview` or `python -m http.server`)")
-    if code:
-        print(f"some benchmarks failed (asv exit code {code}): see the log above", file=sys.stderr)
-    return 1 if code else 0
+    return finish(args, code)
 
 
 def cmd_history(args):
@@ -122,9 +119,15 @@ def cmd_history(args):
     points = [ledger.resolve(known, point)[0] for point in args.points] or [name for name, _ in known]
     machine, code = asvrun.run(os.environ[settings.PRESET], args.results_dir, args.html_dir,
                                args.workload, args.resume, points=points)
-    print(report.table(args.results_dir))
+    return finish(args, code)
+
+
+def finish(args, code):
+    """The end of run and history: the table, where the site is, and exit 1 if any benchmark failed."""
+    print(report.headline(args.results_dir) + "\n" + report.table(args.results_dir))
+    print(f"site: {Path(args.html_dir) / 'index.html'} (view it with `asv preview` or `python -m http.server`)")
     if code:
-        print(f"some entries or benchmarks failed (asv exit code {code}): see the log above", file=sys.stderr)
+        print(f"some benchmarks failed (asv exit code {code}): see the log above", file=sys.stderr)
     return 1 if code else 0
 
 
@@ -192,16 +195,15 @@ def cmd_profile(args):
         raise UsageError(f"--steps {args.steps}: must be at least 1")
     os.environ[settings.PRESET] = preset
     out = Path(args.out or asvrun.ROOT / "profiles" / asvrun.machine_name(preset))
-    found = profile.profile(args.benchmark, args.param, args.framework or list(devices.FRAMEWORKS), args.steps, out)
+    found = profile.profile(args.workload, args.param, args.framework or list(devices.FRAMEWORKS), args.steps, out)
     env = devices.environment()
-    text = profile.table(args.benchmark, args.param, found, args.steps) + \
+    text = profile.table(args.workload, args.param, found, args.steps) + \
         f"\n\n{env['nvidia']}; mlx {env.get('mlx')}, torch {env.get('torch')}, preset {preset}"
     print(text)
     if all(isinstance(s, str) for s in found.values()):
-        print("mlxvspt: error: no framework could run this row here (see n/a above)", file=sys.stderr)
+        print("mlxvspt: error: no framework could run this combination here (see n/a above)", file=sys.stderr)
         return 1
-    with open(out / "profile.md", "a") as f:
-        f.write(text + "\n\n")
+    profile.write(out, text)
     return 0
 
 
