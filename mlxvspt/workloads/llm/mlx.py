@@ -64,17 +64,14 @@ class Generator:
     def numpy(self, logits):
         return np.array(logits.astype(mx.float32))
 
-    def generate(self, prompts, tokens, stamps, logits=None):
+    def generate(self, prompts, tokens, stamps):
         """Greedy, exactly `tokens` new tokens per prompt (EOS never stops them); a timestamp whenever a step's
-        tokens reach Python. `logits` (a list), if given, receives each step's log-probabilities [batch, vocab]."""
+        tokens reach Python."""
         if len(prompts) == 1:
             out = []
-            for token, logprobs in generate_step(mx.array(prompts[0]), self.model, stream=self.stream,
-                                                 max_tokens=tokens):
+            for token, _ in generate_step(mx.array(prompts[0]), self.model, stream=self.stream, max_tokens=tokens):
                 stamps.append(time.perf_counter())
                 out.append(token)
-                if logits is not None:
-                    logits.append(self.numpy(logprobs)[None])
             self.synchronize()  # generate_step has queued one more forward than it yielded
             return [out]
         gen = BatchGenerator(self.model, max_tokens=tokens, stream=self.stream, prefill_batch_size=len(prompts),
@@ -85,9 +82,6 @@ class Generator:
             stamps.append(time.perf_counter())
             for r in responses:
                 out[r.uid].append(r.token)
-            if logits is not None:
-                by_uid = {r.uid: r.logprobs for r in responses}
-                logits.append(np.stack([self.numpy(by_uid[uid]) for uid in uids]))
         gen.close()
         self.synchronize()
         return [out[uid] for uid in uids]

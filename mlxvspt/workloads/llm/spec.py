@@ -102,7 +102,9 @@ class Runner:
         return logits
 
     def generate(self, stamps, logits=None):
-        self.outputs = self.generator.generate(self.prompts, self.tokens, stamps, logits)
+        """Greedy tokens of every prompt; `logits` (PyTorch only) receives each step's logits (the check)."""
+        extra = () if logits is None else (logits,)
+        self.outputs = self.generator.generate(self.prompts, self.tokens, stamps, *extra)
         counts = sorted({len(o) for o in self.outputs})
         if len(stamps) != self.tokens or counts != [self.tokens]:
             raise RuntimeError(f"{self.target.framework} produced {counts} tokens in {len(stamps)} steps, "
@@ -162,46 +164,50 @@ def build(target, sizes):
     return Runner(target, generator, path, prompts, prefill, sizes["tokens"])
 
 
-def centred(steps):
-    """Per-step logits [steps, batch, vocab] less each row's mean: log-probabilities (mlx-lm yields those)
-    and raw logits (transformers) then compare directly."""
-    x = np.stack(steps).astype(np.float64)
-    return x - x.mean(axis=-1, keepdims=True)
+def teacher_forced(runner, prompts, tokens):
+    """Logits [row][G, vocab] (float32 numpy) predicting `tokens` after each prompt, from one eager forward over
+    the prompt and the tokens: every position's context is the same in both frameworks."""
+    return [runner.generator.numpy(runner.prefill([p + t[:-1]]))[0, len(p) - 1:] for p, t in zip(prompts, tokens)]
 
 
-def compare_generation(result, mlx, torch):
-    """Greedy tokens and each step's logits, given (tokens [batch][G], centred logits [G, batch, vocab]).
+def compare_generation(result, prompts, mlx, torch, path):
+    """Greedy tokens and logits of MLX's generation against PyTorch's on `path`.
 
-    fp32: every token identical. fp16/bf16: greedy decoding is a chain of argmaxes, and where two
-    candidates' logits lie within the precision's rounding either framework may legitimately pick either;
-    every later token then follows a different context. So tokens must agree up to the first divergence,
-    that divergence must be a near tie (the two tokens' logits in PyTorch within 2 x the output tolerance x
-    the step's logit spread), and each step's logits are compared while the contexts agree."""
-    (mlx_tokens, mlx_logits), (torch_tokens, torch_logits) = mlx, torch
+    Logits: both models teacher-forced on the prompts and MLX's tokens; PyTorch's own generation logits
+    (its path's numerics: compiled decoding on static-compile) against MLX's teacher-forced ones while
+    the contexts agree. Tokens: at fp32 every one identical. At fp16/bf16 greedy decoding is a chain of
+    argmaxes, and where two candidates' logits lie within the precision's rounding either framework may
+    legitimately pick either; every later token then follows a different context. So tokens must agree up
+    to the first divergence, and that divergence must be a near tie: the two tokens' logits in PyTorch's
+    generation within 2 x the output tolerance x that step's logit spread (standard deviation)."""
+    mlx_tokens, torch_tokens = mlx["tokens"], torch["tokens"]
+    forced = {name: np.stack(teacher_forced(side["runner"], prompts, mlx_tokens))
+              for name, side in (("mlx", mlx), ("torch", torch))}
+    result.output(f"teacher-forced logits, batch {len(prompts)}", forced["mlx"], forced["torch"])
+    generated = np.stack(torch["logits"], axis=1)  # [batch, G, vocab]
     tokens = len(torch_tokens[0])
-    agree = [next((i for i, (a, b) in enumerate(zip(m, t)) if a != b), tokens) for m, t in zip(mlx_tokens, torch_tokens)]
-    # a step's logits come from the same context in both while every earlier token agreed
-    rows = [(step, row) for row, first in enumerate(agree) for step in range(min(first + 1, tokens))]
-    pick = tuple(np.array(rows).T)
-    result.output("logits of each generation step while the contexts agree", mlx_logits[pick], torch_logits[pick])
+    agree = [next((i for i, (a, b) in enumerate(zip(m, t)) if a != b), tokens)
+             for m, t in zip(mlx_tokens, torch_tokens)]
+    same_context = tuple(np.array([(row, step) for row, first in enumerate(agree)
+                                   for step in range(min(first + 1, tokens))]).T)
+    result.output(f"PyTorch {path} generation logits vs MLX teacher-forced, while the contexts agree",
+                  forced["mlx"][same_context], generated[same_context])
+    what = f"{tokens} greedy tokens x {len(prompts)} prompts"
     if result.precision == "fp32":
-        result.equal(f"{tokens} greedy tokens x {len(torch_tokens)} prompts", mlx_tokens, torch_tokens)
+        result.equal(what, mlx_tokens, torch_tokens)
         return
     limit = 2 * TOLERANCES["output"][result.precision][0]
-    margins = [0.0]
-    for row, first in enumerate(agree):
-        if first < tokens:
-            step = torch_logits[first, row]
-            pair = step[mlx_tokens[row][first]] - step[torch_tokens[row][first]]
-            margins.append(abs(pair) / step.std())
-    result.record(f"greedy tokens x {len(torch_tokens)} prompts: identical up to a near tie", max(margins) <= limit,
-                  max(margins), limit, f"identical for the first {min(agree)} of {tokens} tokens; the value is the "
-                  "largest divergence's logit margin / the step's logit spread")
+    margins = [abs(generated[row, first, mlx_tokens[row][first]] - generated[row, first, torch_tokens[row][first]])
+               / generated[row, first].std() for row, first in enumerate(agree) if first < tokens]
+    result.record(f"{what}: identical up to a near tie", max(margins, default=0.0) <= limit,
+                  max(margins, default=0.0), limit,
+                  f"identical for the first {min(agree)} of {tokens} steps; value: the widest divergence's logit "
+                  "margin / that step's logit spread")
 
 
 def check(preset="tiny", device="cpu"):
     """On `device`, for every precision, path and batch the preset publishes: the prefill forward's logits,
-    each generation step's logits and the greedy tokens, MLX against each PyTorch path (static-compile
+    teacher-forced and generation logits and the greedy tokens, MLX against each PyTorch path (static-compile
     included), and what each framework ran against what was asked."""
     base = preset_sizes("llm", preset)
     result = CheckResult("llm", device)
@@ -224,18 +230,19 @@ def check(preset="tiny", device="cpu"):
                     result.unavailable(f"batch {batch}: {exc}")
                     continue
                 result.output(f"prefill logits, batch {batch}", mlx["prefill"], torch["prefill"])
-                compare_generation(result, mlx["generation"], torch["generation"])
+                compare_generation(result, mlx["runner"].prompts, mlx, torch, path)
     return result
 
 
 def generation_outputs(target, sizes, result):
-    """What the check compares of one framework's run; records whether it ran what was asked."""
+    """One framework's prefill logits, greedy tokens (and PyTorch's generation logits); records whether it
+    ran what was asked."""
     runner = build(target.activate(), sizes)
     prefill = runner.generator.numpy(runner.prefill(runner.prefill_prompts))
-    steps = []
+    steps = [] if target.framework == "torch" else None
     tokens = runner.generate([], steps)
     ran, want = runner.ran(), expected(target, sizes)
     wrong = [f"{k} asked {v!r}, ran {ran[k]!r}" for k, v in want.items() if ran[k] != v]
     result.require(f"{target.framework} ran what was asked, batch {sizes['batch']}", not wrong,
                    "; ".join(wrong) or ", ".join(f"{k} {v}" for k, v in ran.items()))
-    return {"prefill": prefill, "generation": (tokens, centred(steps))}
+    return {"runner": runner, "prefill": prefill, "tokens": tokens, "logits": steps}

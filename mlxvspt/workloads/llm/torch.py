@@ -85,7 +85,7 @@ class Generator:
 
     def generate(self, prompts, tokens, stamps, logits=None):
         """Greedy, exactly `tokens` new tokens per prompt (EOS disabled at load); a timestamp whenever a step's
-        tokens reach the host. `logits` (a list), if given, receives each step's logits [batch, vocab]."""
+        tokens reach the host. `logits` (a list), if given, receives each step's logits [batch, vocab] (the check)."""
         ids, mask = left_padded(prompts, self.target.handle)
         keep = {"output_logits": True, "return_dict_in_generate": True} if logits is not None else {}
         with torch.inference_mode():
