@@ -219,3 +219,16 @@ def test_unavailable_says_why():
 def test_too_few_tokens_is_a_usage_error():
     with pytest.raises(UsageError):
         spec.build(Target("torch", "cpu").activate(), {**SIZES, "tokens": 1})
+
+
+def test_overhead_runs_mlx_lm_benchmark_and_the_suite_on_the_same_work():
+    from mlxvspt.workloads.llm import overhead
+
+    result = overhead.measure("tiny", trials=1, rounds=1)
+    folder = overhead.tool_folder(checkpoint.seeded_checkpoint("toy"), "fp32")
+    assert result["folder"] == str(folder) and (folder / "tokenizer.json").is_file()
+    for figure in ("decode_ms_per_token", "prompt_ms_per_token"):
+        row = result[figure]
+        assert row["mlx_lm.benchmark"]["median"] > 0 and row["suite"]["median"] > 0
+        assert row["ratio"] == row["suite"]["median"] / row["mlx_lm.benchmark"]["median"]
+    assert "suite / mlx_lm.benchmark" in overhead.report(result)

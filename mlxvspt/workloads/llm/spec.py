@@ -2,7 +2,8 @@
 
 Work of one step, in the run's precision (fp32, fp16 or bf16: weights and activations in that dtype):
 1. prefill: one forward over `batch` seeded prompts of `prefill_tokens` tokens (1024 at `full`) into a
-   fresh KV cache, synchronised: the prompt-processing rate, timed on its own;
+   fresh KV cache, logits at every position in both frameworks, synchronised: the prompt-processing
+   rate, timed on its own (the generation call's own prefill is inside its time to first token);
 2. generation: `batch` prompts (P = `prompt_tokens` tokens each) then exactly `tokens` (G) new tokens,
    greedy, end-of-sequence disabled, through the library's own generation call, as its users run it:
    transformers `LlamaForCausalLM.generate` on the batch (path "generate": eager, dynamic cache; path
