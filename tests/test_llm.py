@@ -71,8 +71,7 @@ def test_check_fails_on_perturbed_weights(monkeypatch):
         return model
 
     monkeypatch.setattr(mlx_impl, "load", perturbed)
-    monkeypatch.setitem(TABLE["llm"]["tiny"], "precisions", ["fp32"])
-    monkeypatch.setitem(TABLE["llm"]["tiny"], "batches", [1])
+    monkeypatch.setitem(TABLE["llm"]["tiny"], "cpu", {"static_compile": False, "precisions": ["fp32"], "batches": [1]})
     result = spec.check("tiny")
     failed = [line.what for line in result.entries if not line.ok]
     assert not result.passed
@@ -207,12 +206,15 @@ def test_bad_checkpoint_is_one_usage_error(tmp_path, monkeypatch, damage):
 def test_unavailable_says_why():
     cpu = {**sizes("llm", "tiny"), "path": "generate", "batch": 1}
     assert "no 'static-compile'" in spec.unavailable(Target("mlx", "cpu"), {**cpu, "path": "static-compile"})
-    assert "left out at this preset" in spec.unavailable(Target("torch", "cpu"), {**cpu, "path": "static-compile"})
+    assert "left out at this preset on the CPU" in spec.unavailable(Target("torch", "cpu"), {**cpu, "path": "static-compile"})
     assert "fp16 is not measured" in spec.unavailable(Target("torch", "cpu", "fp16"), cpu)
     assert "batch 8 is not measured" in spec.unavailable(Target("torch", "cpu"), {**cpu, "batch": 8})
     assert spec.unavailable(Target("mlx", "cpu", "bf16"), cpu) is None
     full = {**sizes("llm", "full"), "path": "static-compile", "batch": 8}
     assert spec.unavailable(Target("torch", "gpu", "fp16"), full) is None
+    assert spec.unavailable(Target("torch", "gpu", "bf16"), {**sizes("llm", "small"), "path": "static-compile",
+                                                              "batch": 8}) is None  # what `run --preset full` checks
+    assert "fp16 is not measured" in spec.unavailable(Target("torch", "cpu", "fp16"), {**full, "path": "generate"})
     assert spec.expected(Target("torch", "gpu", "fp16"), full)["compiled"] == "decode-forward"
 
 

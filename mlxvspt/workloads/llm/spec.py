@@ -134,18 +134,25 @@ class Runner:
                 "path": self.path, "batch": len(self.outputs), "new_tokens": sorted({len(o) for o in self.outputs})}
 
 
+def published(sizes, device):
+    """The preset's batches, precisions and static_compile on `device` (a CPU's narrower ones under "cpu")."""
+    return {**sizes, **(sizes.get("cpu", {}) if device == "cpu" else {})}
+
+
 def unavailable(target, sizes):
     """Why this combination is n/a here: a path the framework's library lacks, or one the preset leaves out."""
     path, batch = sizes.get("path", "generate"), sizes.get("batch", 1)
+    here = published(sizes, target.device)
+    where = f"at this preset on the {target.device.upper()}"
     if target.framework not in PATHS[path]:
         return f"{target.framework} has no {path!r} generation path (only {', '.join(PATHS[path])})"
-    if path == "static-compile" and not sizes["static_compile"]:
-        return ("static-cache torch.compile is left out at this preset: compiling takes longer than its budget "
-                "on CPU (37 s for the toy model); it runs at `full`")
-    if target.precision not in sizes["precisions"]:
-        return f"{target.precision} is not measured at this preset ({', '.join(sizes['precisions'])} are)"
-    if batch not in sizes["batches"]:
-        return f"batch {batch} is not measured at this preset (batches {sizes['batches']} are)"
+    if path == "static-compile" and not here["static_compile"]:
+        return (f"static-cache torch.compile is left out {where}: compiling takes longer than its budget on a CPU "
+                "(37 s for the toy model)")
+    if target.precision not in here["precisions"]:
+        return f"{target.precision} is not measured {where} ({', '.join(here['precisions'])} are)"
+    if batch not in here["batches"]:
+        return f"batch {batch} is not measured {where} (batches {here['batches']} are)"
     return None
 
 
@@ -213,7 +220,7 @@ def check(preset="tiny", device="cpu"):
     base = preset_sizes("llm", preset)
     result = CheckResult("llm", device)
     for precision in PRECISIONS:
-        for batch in base["batches"]:
+        for batch in published(base, device)["batches"]:
             sizes = {**base, "batch": batch}
             mlx = None
             for path in PATHS:
