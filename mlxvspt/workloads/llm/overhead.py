@@ -10,7 +10,9 @@ default device (the GPU where there is one). Definitions differ slightly and are
 - decode: the tool's generation_tps counts G tokens over the time after the first token (batch 1;
   batch_generate's counts every token over its decode steps); the suite's decode ms/token spreads that
   time over G - 1 tokens, so it is scaled by (G - 1) / G;
-- prompt: the tool's prompt_tps = P / time to first token; the suite's TTFT / P.
+- prompt: the tool's prompt_tps = prompt tokens (all prompts) / time to first token; the suite's
+  TTFT / prompt tokens. At batch > 1 batch_generate times only its prompt steps (no setup, no first
+  sampling), so there the prompt ratio overstates the suite's overhead.
 
     python -m mlxvspt.workloads.llm.overhead --preset tiny [--precision fp16] [--batch 1] [--trials 5]
         [--rounds 2] [--json FILE]
@@ -115,10 +117,9 @@ def suite_runner(folder, sizes, precision, batch):
 
 def run_suite(runner, sizes, trials):
     """(decode ms/token, prompt ms/token) per step of the suite's MLX runner, on the tool's definitions."""
-    tokens = sizes["tokens"]
+    tokens, prompt_tokens = sizes["tokens"], sizes["prompt_tokens"] * len(runner.prompts)
     figures = [runner.step() for _ in range(trials)]
-    return [(f["decode_ms_per_token"] * (tokens - 1) / tokens, f["ttft_ms"] / sizes["prompt_tokens"])
-            for f in figures]
+    return [(f["decode_ms_per_token"] * (tokens - 1) / tokens, f["ttft_ms"] / prompt_tokens) for f in figures]
 
 
 def summary(values):

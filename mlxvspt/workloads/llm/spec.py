@@ -150,9 +150,9 @@ def unavailable(target, sizes):
         return (f"static-cache torch.compile is left out {where}: compiling takes longer than its budget on a CPU "
                 "(37 s for the toy model)")
     if target.precision not in here["precisions"]:
-        return f"{target.precision} is not measured {where} ({', '.join(here['precisions'])} are)"
+        return f"{target.precision} is not measured {where} (measured: {', '.join(here['precisions'])})"
     if batch not in here["batches"]:
-        return f"batch {batch} is not measured {where} (batches {here['batches']} are)"
+        return f"batch {batch} is not measured {where} (measured: {', '.join(map(str, here['batches']))})"
     return None
 
 
