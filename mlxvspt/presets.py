@@ -59,21 +59,27 @@ TABLE = {
         "small": {"model": "tiny", "clips": 1, "tokens": 16, "cpu_fp16": False},
         "full": {"model": "tiny", "clips": 70, "tokens": 32, "cpu_fp16": False},
     },
-    # TinyLlama-1.1B generation: `prompts` prompts of `prompt_tokens` (the checkpoint's tokenizer sets
-    # them when given), exactly `tokens` new ones, greedy, no EOS stop. `small` keeps TinyLlama's widths
-    # and vocabulary but 4 of its 22 layers: MLX (reference BLAS) took ~2 s a token, prompt or decode,
-    # on all 22 layers on 2 busy cores (torch ~1 s), so one asv process there would outlast the budget.
-    # `compile` False: static-cache torch.compile is n/a there (its CPU compile outlasts the budget).
+    # TinyLlama-1.1B generation: `batch` prompts (one of `batches`) of `prompt_tokens` (the checkpoint's
+    # tokenizer sets them when given), exactly `tokens` new ones, greedy, no EOS stop; the prefill rate
+    # from a forward over `batch` prompts of `prefill_tokens`. `static_compile`: whether transformers'
+    # static-cache torch.compile path runs. `cpu` narrows what a CPU runs: its compile outlasts the budget
+    # (37 s for the toy model), float16/bfloat16 and batches multiply MLX's reference-BLAS time. `small`
+    # keeps TinyLlama's widths and vocabulary but 4 of its 22 layers: MLX took ~2 s a token, prompt or
+    # decode, on all 22 layers on 2 busy cores (torch ~1 s); on a GPU it publishes what `full` does, so
+    # `mlxvspt run --preset full` checks every combination first at these sizes.
     "llm": {
-        "tiny": {"model": "toy", "prompts": 1, "prompt_tokens": 16, "tokens": 16, "dtypes": ["float32"],
-                 "compile": False},
-        "small": {"model": "tinyllama", "layers": 4, "prompts": 1, "prompt_tokens": 16, "tokens": 8,
-                  "dtypes": ["float32"], "compile": False},
+        "tiny": {"model": "toy", "prompt_tokens": 16, "prefill_tokens": 32, "tokens": 16, "batches": [1, 2],
+                 "precisions": ["fp32", "bf16"], "static_compile": True, "cpu": {"static_compile": False}},
+        "small": {"model": "tinyllama", "layers": 4, "prompt_tokens": 16, "prefill_tokens": 16, "tokens": 8,
+                  "batches": [1, 8], "precisions": ["fp32", "fp16", "bf16"], "static_compile": True,
+                  "cpu": {"batches": [1], "precisions": ["fp32"], "static_compile": False}},
         # The seed answered five prompts with up to 1024 new tokens; rates per token do not depend on the
         # prompt, and transformers' eager path (~18 tokens/s on an H200) would spend 5 minutes a sample,
-        # so `full` times one 128-token prompt and 256 new tokens per sample.
-        "full": {"model": "tinyllama", "prompts": 1, "prompt_tokens": 128, "tokens": 256,
-                 "dtypes": ["float32", "float16", "bfloat16"], "compile": True},
+        # so `full` times a 128-token prompt and 256 new tokens per sample, alone and as a batch of 8
+        # (mlx-lm's batch_generate, transformers' generate on a batch); prefill over 1024-token prompts.
+        "full": {"model": "tinyllama", "prompt_tokens": 128, "prefill_tokens": 1024, "tokens": 256,
+                 "batches": [1, 8], "precisions": ["fp32", "fp16", "bf16"], "static_compile": True,
+                 "cpu": {"batches": [1], "precisions": ["fp32"], "static_compile": False}},
     },
 }
 NAMES = ("tiny", "small", "full")
