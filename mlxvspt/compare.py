@@ -3,6 +3,7 @@ slower than `factor` times its baseline fails the comparison, unless asv's own t
 samples (as in `asv compare`) finds the two no different: then the row says `noise` and passes."""
 import itertools
 import math
+from dataclasses import dataclass
 
 from asv import results as asv_results
 from asv.commands.compare import _is_result_better  # asv compare's decision rule, samples included
@@ -42,8 +43,34 @@ def pick_machine(results_dir, machine):
     return machine
 
 
-def compare(results_dir, a, b, factor=1.1, machine=None, machine_b=None):
-    """(lines of a markdown table, whether anything is slower than `factor`)."""
+@dataclass
+class Row:
+    """One benchmark at one parameter combination, measured at A and at B."""
+    benchmark: str
+    combo: tuple
+    a: float
+    a_stats: tuple  # (stats, samples) as asv records them
+    b: float
+    b_stats: tuple
+    unit: str
+
+    @property
+    def name(self):
+        """asv's name for the row, e.g. bench_matmul.Matmul.time_matmul('mlx', 'cpu', 'fp32', 1024)."""
+        return f"{self.benchmark}({', '.join(self.combo)})"
+
+    def mark(self, factor):
+        """slower / faster (asv's test on the samples agrees), noise (beyond the factor, but it does not) or ""."""
+        ratio = self.b / self.a
+        if _is_result_better(self.a, self.b, self.a_stats, self.b_stats, factor):
+            return "slower"
+        if _is_result_better(self.b, self.a, self.b_stats, self.a_stats, factor):
+            return "faster"
+        return "noise" if max(ratio, 1 / ratio) > factor else ""
+
+
+def rows(results_dir, a, b, machine=None, machine_b=None):
+    """((name A, machine A), (name B, machine B), [Row]) for every row measured at both points."""
     points = ledger.build()
     (name_a, hash_a), (name_b, hash_b) = ledger.resolve(points, a), ledger.resolve(points, b)
     machine_a = pick_machine(results_dir, machine)
@@ -54,18 +81,22 @@ def compare(results_dir, a, b, factor=1.1, machine=None, machine_b=None):
         raise UsageError(f"no results for {empty} on {machine_a if not base else machine_b}: run "
                          f"`mlxvspt history {empty}` first")
     units = {k: v.get("unit", "") for k, v in load_benchmarks(results_dir).items()}
+    found = [Row(key, combo, *base[key, combo], *new[key, combo], units.get(key, ""))
+             for key, combo in sorted(base.keys() & new.keys())]
+    return (name_a, machine_a), (name_b, machine_b), found
+
+
+def compare(results_dir, a, b, factor=1.1, machine=None, machine_b=None):
+    """(lines of a markdown table, whether anything is slower than `factor`)."""
+    (name_a, machine_a), (name_b, machine_b), found = rows(results_dir, a, b, machine, machine_b)
     lines = [f"{name_a} ({machine_a}) -> {name_b} ({machine_b}), factor {factor}", "",
              "| Benchmark | Params | A | B | B / A | |", "|---|---|---|---|---|---|"]
     slower = False
-    for key, combo in sorted(base.keys() & new.keys()):
-        (a, a_ss), (b, b_ss) = base[key, combo], new[key, combo]
-        ratio = b / a
-        worse, better = _is_result_better(a, b, a_ss, b_ss, factor), _is_result_better(b, a, b_ss, a_ss, factor)
-        mark = "slower" if worse else "faster" if better else "noise" if max(ratio, 1 / ratio) > factor else ""
-        slower |= worse
-        unit = units.get(key, "")
-        lines.append(f"| {key} | {', '.join(c.strip(chr(39)) for c in combo)} | {fmt(a, unit)} | "
-                     f"{fmt(b, unit)} | {ratio:.3f} | {mark} |")
+    for row in found:
+        mark = row.mark(factor)
+        slower |= mark == "slower"
+        lines.append(f"| {row.benchmark} | {', '.join(c.strip(chr(39)) for c in row.combo)} | "
+                     f"{fmt(row.a, row.unit)} | {fmt(row.b, row.unit)} | {row.b / row.a:.3f} | {mark} |")
     lines.append("")
     lines.append("noise: beyond the factor, but asv's test on the samples finds A and B no different")
     lines.append(f"{'SLOWER: some benchmarks regressed by more than ' + str(factor) + 'x' if slower else 'no regression beyond ' + str(factor) + 'x'}")

@@ -1,0 +1,211 @@
+"""`mlxvspt update`: the releases the package index has and the ledger lacks become new ledger points,
+which are measured, published and compared with the point before; a slowdown counts only once an
+interleaved A/B confirms it (mlxvspt.confirm).
+
+A point is made by a release of a lead package (mlx or torch). Its companions (mlx-lm and mlx-whisper
+for mlx; transformers and openai-whisper for torch) ride along at their newest release on or before the
+lead's release date, and the other side stays as the newest point has it: one framework changes per
+point. A release left out (yanked, no wheel for this platform, excluded by pip's own constraints, or an
+MLX release whose backend wheel mlx-cpu / mlx-cuda-13 is missing) gets one line saying why.
+"""
+from dataclasses import dataclass, field
+from datetime import date as dates
+import json
+import os
+from pathlib import Path
+
+from packaging.version import Version
+
+from . import asvrun, compare, confirm, install_pins, ledger, pkgindex, regressions
+from .errors import UsageError
+
+LEADS = {"mlx": ("mlx-lm", "mlx-whisper"), "torch": ("transformers", "openai-whisper")}
+PACKAGES = [p for lead, companions in LEADS.items() for p in (lead, *companions)]
+
+
+def backend():
+    """The MLX backend package install_pins.py adds on this machine (None on macOS)."""
+    pins = install_pins.backend_pin(["mlx==0"])
+    return pins[0].split("==")[0] if pins else None
+
+
+@dataclass
+class Plan:
+    entries: list = field(default_factory=list)   # new ledger entries, oldest first
+    notes: list = field(default_factory=list)     # one line per release left out, and why
+
+
+def problem(release, constraint_list):
+    """Why a release cannot be measured here, or None."""
+    if release.yanked is not None:
+        return "yanked" + (f" ({release.yanked})" if release.yanked else "")
+    excluded = pkgindex.excluded_by(constraint_list, release.version)
+    if excluded:
+        spec, path = excluded
+        return (f"pip's own constraint {release.project}{spec} (in {path}, from `pip config list`) excludes it; "
+                "lift that cap to measure it")
+    return release.wheel_problem()
+
+
+def usable_releases(entries, found, constraints, backend_releases=None):
+    """({package: [Release newer than the ledger knows, measurable here]}, [notes on the others]).
+    `backend_releases` ((name, [Release]) of mlx-cpu / mlx-cuda-13): an MLX release needs its twin."""
+    usable, notes = {}, []
+    for package, releases in found.items():
+        known = [Version(e["pins"][package]) for e in entries if package in e["pins"]]
+        for release in [r for r in releases if known and r.version > max(known)]:
+            why = problem(release, constraints.get(package, []))
+            if why is None and package == "mlx" and backend_releases:
+                name, twins = backend_releases
+                twin = next((r for r in twins if r.version == release.version), None)
+                why = f"no {name} {release.version} on the index" if twin is None else \
+                    problem(twin, constraints.get(name, []))
+                why = why and f"its backend: {why}"
+            if why:
+                notes.append(f"left out {package} {release.version}: {why}")
+            else:
+                usable.setdefault(package, []).append(release)
+    return usable, notes
+
+
+def plan(entries, usable, today=None):
+    """New ledger entries for the usable releases, in release order, each dated by its release."""
+    pins, last = dict(entries[-1]["pins"]), entries[-1]["date"]
+    names = {e["name"] for e in entries}
+    new, notes = [], []
+    events = sorted((r.date or today or dates.today().isoformat(), lead, r)
+                    for lead in LEADS for r in usable.get(lead, []))
+    for day, lead, release in events:
+        if not release.date:
+            notes.append(f"{lead} {release.version}: the index gives no upload time; dated {day}")
+        pins = {**pins, lead: str(release.version)}
+        for companion in LEADS[lead]:
+            newest = pkgindex.newest(usable.get(companion, []), before=day)
+            if newest and newest.version > Version(pins.get(companion, "0")):
+                pins[companion] = str(newest.version)
+        name = f"{lead}-{release.version}"
+        while name in names:
+            name += "+"
+        names.add(name)
+        last = max(day, last)  # never before the ledger's newest entry: dates stay ordered
+        new.append({"name": name, "date": last, "pins": dict(pins)})
+    waiting = {c for lead, cs in LEADS.items() for c in cs} & usable.keys()
+    for companion in sorted(waiting):
+        used = {e["pins"].get(companion) for e in new}
+        for release in usable[companion]:
+            if str(release.version) not in used:
+                notes.append(f"{companion} {release.version}: waits for the next "
+                             f"{next(l for l, cs in LEADS.items() if companion in cs)} release to ride along")
+    return Plan(new, notes)
+
+
+def append(releases_path, new):
+    """Add entries to the releases file, validated first and written by rename: the file is never left
+    half-written, and earlier entries (so their commit hashes) never change."""
+    path = Path(releases_path)
+    data = json.loads(path.read_text())
+    data["entries"] = data["entries"] + new
+    tmp = path.with_name(path.name + ".new")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    try:
+        ledger.load(tmp)
+    except UsageError:
+        tmp.unlink()
+        raise
+    os.replace(tmp, path)
+
+
+def find(releases_path=ledger.RELEASES, config=None):
+    """(entries, Plan, index description): what the index has that the ledger lacks. UsageError on a
+    ledger in an invalid state or no index reachable, before anything is written."""
+    entries = ledger.load(releases_path)
+    config = pkgindex.pip_config() if config is None else config
+    urls = pkgindex.index_urls(config)
+    found = {p: pkgindex.releases(p, urls) for p in PACKAGES}
+    twin = backend()
+    usable, notes = usable_releases(entries, found, pkgindex.constraints(config),
+                                    (twin, pkgindex.releases(twin, urls)) if twin else None)
+    result = plan(entries, usable)
+    result.notes = notes + result.notes
+    return entries, result, pkgindex.describe(config)
+
+
+class AsvMeasurer:
+    """Measures ledger points with asv (one virtualenv per point, asvrun.run's history path), finds the
+    slowdowns between two points with compare, and re-measures one as an interleaved A/B."""
+
+    def __init__(self, preset, results_dir, html_dir, workloads=None, factor=1.1):
+        self.preset, self.results_dir, self.html_dir = preset, results_dir, html_dir
+        self.workloads, self.factor = workloads, factor
+        self.machine = asvrun.machine_name(preset)
+
+    def has_results(self, point):
+        commit = ledger.resolve(ledger.build(), point)[1]
+        return (Path(self.results_dir) / self.machine).is_dir() and \
+            bool(compare.values(self.results_dir, self.machine, commit))
+
+    def measure(self, points):
+        return asvrun.run(self.preset, self.results_dir, self.html_dir, self.workloads, points=points)[1]
+
+    def rows(self, a, b):
+        return compare.rows(self.results_dir, a, b, self.machine)[2]
+
+    def slowdowns(self, a, b):
+        return [row for row in self.rows(a, b) if row.mark(self.factor) == "slower"]
+
+    def ab(self, row, a, b):
+        return confirm.interleaved(row.name, a, b, self.machine, self.preset, self.results_dir)
+
+    def publish(self):
+        asvrun.publish_results(self.results_dir, self.html_dir)
+
+
+def measure_and_confirm(entries, new_names, measurer, factor, say=print):
+    """Measure the new points (and the point before the first, if it has no results here), compare each
+    with the one before, confirm each slowdown; returns the confirmed regressions' report paths."""
+    names = [e["name"] for e in entries]
+    by_name = {e["name"]: e for e in entries}
+    pairs = [(names[names.index(n) - 1], n) for n in new_names]
+    todo = [a for a, _ in pairs if a not in new_names and not measurer.has_results(a)] + list(new_names)
+    say(f"measuring {', '.join(todo)} on {measurer.machine}")
+    code = measurer.measure(list(dict.fromkeys(todo)))
+    if code:
+        say(f"some benchmarks failed while measuring (asv exit code {code}); comparing what was measured")
+    reports = []
+    for a, b in pairs:
+        slow = measurer.slowdowns(a, b)
+        say(f"{a} -> {b}: {len(slow)} row(s) slower than {factor}x in the history run"
+            + (", re-measuring each as an interleaved A/B" if slow else ""))
+        for row in slow:
+            samples_a, samples_b = measurer.ab(row, a, b)
+            verdict = confirm.verdict(samples_a, samples_b, factor)
+            say(f"  {row.name}: {verdict.text()}")
+            if verdict.confirmed:
+                sides = [confirm.environment_record(measurer.results_dir, measurer.machine, by_name[p]) for p in (a, b)]
+                reports.append(regressions.record(measurer.results_dir, row, verdict, *sides, measurer.machine,
+                                                  measurer.preset, factor))
+    measurer.publish()
+    return reports
+
+
+def update(dry_run, measurer=None, releases_path=ledger.RELEASES, config=None, factor=1.1, say=print):
+    """The whole command; returns the exit code (0 nothing slower, 1 a confirmed regression)."""
+    entries, found, where = find(releases_path, config)
+    say(where)
+    for note in found.notes:
+        say(note)
+    if not found.entries:
+        say("nothing new: the ledger knows every measurable release")
+        return 0
+    for entry in found.entries:
+        say(f"{'would add' if dry_run else 'adding'} {entry['name']} ({entry['date']}): "
+            + " ".join(f"{p}=={v}" for p, v in sorted(entry["pins"].items())))
+    if dry_run:
+        return 0
+    append(releases_path, found.entries)
+    reports = measure_and_confirm(ledger.load(releases_path), [e["name"] for e in found.entries], measurer,
+                                  factor, say)
+    for path in reports:
+        say(f"CONFIRMED regression: {path}")
+    say(f"{len(reports)} confirmed regression(s)" if reports else "no confirmed regression")
+    return 1 if reports else 0
