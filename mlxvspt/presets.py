@@ -18,12 +18,14 @@ TABLE = {
         "tiny": {"n": 64, "loops": 2},
         "small": {"n": 512, "loops": 3},
         "full": {"n": 2048, "loops": 5},
+        "history": {"n": 512, "loops": 3},
     },
     # Matmul calibration: square sizes timed per dtype; the largest gives the peak other workloads use.
     "matmul": {
         "tiny": {"sizes": [64]},
         "small": {"sizes": [256, 1024]},
         "full": {"sizes": [1024, 4096, 8192]},
+        "history": {"sizes": [1024]},
     },
     # TransformerLM training (mlx-examples transformer_lm); `full` is the seed's model and batch.
     "lm_train": {
@@ -33,6 +35,8 @@ TABLE = {
                   "warmup": 200, "eval_batches": 2, "precisions": ["fp32"]},
         "full": {"layers": 12, "dim": 1024, "heads": 16, "context": 1024, "batch": 32, "vocab": 10000,
                  "steps": 100, "warmup": 200, "eval_batches": 2, "precisions": ["fp32", "tf32", "bf16"]},
+        "history": {"layers": 2, "dim": 128, "heads": 4, "context": 64, "batch": 32, "vocab": 10000, "steps": 20,
+                    "warmup": 200, "eval_batches": 4, "precisions": ["fp32"]},
     },
     # BERT-tiny sentence-pair classifier (Conneau et al. head) on NLI pairs; `pairs` training pairs make
     # one epoch of pairs // batch steps, `dev_pairs` the validation pass. `small` keeps the model and the
@@ -49,6 +53,9 @@ TABLE = {
         "full": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
                  "batch": 8, "pairs": 50000, "dev_pairs": 10000, "epochs": 5, "dropout": 0.1,
                  "torch_compile": True, "precisions": ["fp32", "bf16"]},
+        "history": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
+                    "batch": 32, "pairs": 256, "dev_pairs": 128, "epochs": 1, "dropout": 0.1,
+                    "torch_compile": False, "precisions": ["fp32"]},
     },
     # Whisper speech-to-text with a fixed number of decoded tokens per 30 s window. MLX's encoder takes
     # ~15 s a window on the Linux CPU wheel's reference BLAS, so `small` transcribes one clip; `full` is
@@ -57,6 +64,7 @@ TABLE = {
         "tiny": {"model": "toy", "clips": 2, "tokens": 8},
         "small": {"model": "tiny", "clips": 1, "tokens": 16},
         "full": {"model": "tiny", "clips": 70, "tokens": 32},
+        "history": {"model": "tiny", "clips": 1, "tokens": 32},
     },
     # TinyLlama-1.1B generation: `prompts` prompts of `prompt_tokens` (the checkpoint's tokenizer sets
     # them when given), exactly `tokens` new ones, greedy, no EOS stop. `small` keeps TinyLlama's widths
@@ -73,9 +81,11 @@ TABLE = {
         # so `full` times one 128-token prompt and 256 new tokens per sample.
         "full": {"model": "tinyllama", "prompts": 1, "prompt_tokens": 128, "tokens": 256,
                  "dtypes": ["float32", "float16", "bfloat16"], "compile": True},
+        "history": {"model": "tinyllama", "layers": 4, "prompts": 1, "prompt_tokens": 64, "tokens": 32,
+                    "dtypes": ["float32"], "compile": False},
     },
 }
-NAMES = ("tiny", "small", "full")
+NAMES = ("tiny", "small", "full", "history")
 
 
 def current():

@@ -115,10 +115,10 @@ def append(releases_path, new):
     os.replace(tmp, path)
 
 
-def find(releases_path=ledger.RELEASES, config=None):
+def find(releases_path=None, config=None):
     """(entries, Plan, index description): what the index has that the ledger lacks. UsageError on a
     ledger in an invalid state or no index reachable, before anything is written."""
-    entries = ledger.load(releases_path)
+    entries = ledger.load(releases_path or ledger.RELEASES)
     config = pkgindex.pip_config() if config is None else config
     urls = pkgindex.index_urls(config)
     found = {p: pkgindex.releases(p, urls) for p in PACKAGES}
@@ -188,8 +188,9 @@ def measure_and_confirm(entries, new_names, measurer, factor, say=print):
     return reports
 
 
-def update(dry_run, measurer=None, releases_path=ledger.RELEASES, config=None, factor=1.1, say=print):
+def update(dry_run, measurer=None, releases_path=None, config=None, factor=1.1, say=print):
     """The whole command; returns the exit code (0 nothing slower, 1 a confirmed regression)."""
+    releases_path = releases_path or ledger.RELEASES
     entries, found, where = find(releases_path, config)
     say(where)
     for note in found.notes:
