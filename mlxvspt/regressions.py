@@ -111,6 +111,7 @@ def publish(results_dir, site_dir):
         listed.write_text(json.dumps(data))
     feed = site_dir / "regressions.xml"
     if feed.is_file():
+        ET.register_namespace("", ATOM.strip("{}"))
         tree = ET.parse(feed)
         for entry in tree.getroot().findall(f"{ATOM}entry"):
             title, link = entry.findtext(f"{ATOM}title", ""), entry.find(f"{ATOM}link")

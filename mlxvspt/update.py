@@ -138,11 +138,14 @@ class AsvMeasurer:
         self.preset, self.results_dir, self.html_dir = preset, results_dir, html_dir
         self.workloads, self.factor = workloads, factor
         self.machine = asvrun.machine_name(preset)
+        self.commits = {}  # ledger point -> commit hash
 
     def has_results(self, point):
-        commit = ledger.resolve(ledger.build(), point)[1]
-        return (Path(self.results_dir) / self.machine).is_dir() and \
-            bool(compare.values(self.results_dir, self.machine, commit))
+        if not (Path(self.results_dir) / self.machine).is_dir():
+            return False
+        if point not in self.commits:
+            self.commits = dict(ledger.build())
+        return bool(compare.values(self.results_dir, self.machine, self.commits[point]))
 
     def measure(self, points):
         return asvrun.run(self.preset, self.results_dir, self.html_dir, self.workloads, points=points)[1]
@@ -160,25 +163,38 @@ class AsvMeasurer:
         asvrun.publish_results(self.results_dir, self.html_dir)
 
 
-def measure_and_confirm(entries, new_names, measurer, factor, say=print):
-    """Measure the new points (and the point before the first, if it has no results here), compare each
-    with the one before, confirm each slowdown; returns the confirmed regressions' report paths."""
+def pending(names, measurer):
+    """The ledger points after the newest one this machine has results for: what another machine
+    added, or what this one failed to measure last time (every point on a machine new to the ledger)."""
+    for i in range(len(names) - 1, -1, -1):
+        if measurer.has_results(names[i]):
+            return names[i + 1:]
+    return list(names)
+
+
+def measure_and_confirm(entries, todo, measurer, factor, say=print):
+    """Measure the points `todo`, compare each with the one before it, confirm each slowdown by an
+    interleaved A/B; returns the confirmed regressions' report paths."""
     names = [e["name"] for e in entries]
     by_name = {e["name"]: e for e in entries}
-    pairs = [(names[names.index(n) - 1], n) for n in new_names]
-    todo = [a for a, _ in pairs if a not in new_names and not measurer.has_results(a)] + list(new_names)
     say(f"measuring {', '.join(todo)} on {measurer.machine}")
-    code = measurer.measure(list(dict.fromkeys(todo)))
+    code = measurer.measure(list(todo))
     if code:
         say(f"some benchmarks failed while measuring (asv exit code {code}); comparing what was measured")
     reports = []
-    for a, b in pairs:
-        slow = measurer.slowdowns(a, b)
+    for b in todo:
+        if names.index(b) == 0:
+            continue
+        a = names[names.index(b) - 1]
+        try:
+            slow = measurer.slowdowns(a, b)
+        except UsageError as exc:  # e.g. a point whose releases did not install here
+            say(f"{a} -> {b}: not compared: {exc}")
+            continue
         say(f"{a} -> {b}: {len(slow)} row(s) slower than {factor}x in the history run"
             + (", re-measuring each as an interleaved A/B" if slow else ""))
         for row in slow:
-            samples_a, samples_b = measurer.ab(row, a, b)
-            verdict = confirm.verdict(samples_a, samples_b, factor)
+            verdict = confirm.verdict(*measurer.ab(row, a, b), factor)
             say(f"  {row.name}: {verdict.text()}")
             if verdict.confirmed:
                 sides = [confirm.environment_record(measurer.results_dir, measurer.machine, by_name[p]) for p in (a, b)]
@@ -188,24 +204,28 @@ def measure_and_confirm(entries, new_names, measurer, factor, say=print):
     return reports
 
 
-def update(dry_run, measurer=None, releases_path=None, config=None, factor=1.1, say=print):
-    """The whole command; returns the exit code (0 nothing slower, 1 a confirmed regression)."""
+def update(dry_run, measurer, releases_path=None, config=None, factor=1.1, say=print):
+    """The whole command; returns the exit code (0 nothing slower, 1 a confirmed regression). Points are
+    measured from the newest one this machine has results for, so machines sharing one ledger catch up
+    with points another machine added."""
     releases_path = releases_path or ledger.RELEASES
     entries, found, where = find(releases_path, config)
     say(where)
     for note in found.notes:
         say(note)
-    if not found.entries:
-        say("nothing new: the ledger knows every measurable release")
-        return 0
     for entry in found.entries:
         say(f"{'would add' if dry_run else 'adding'} {entry['name']} ({entry['date']}): "
             + " ".join(f"{p}=={v}" for p, v in sorted(entry["pins"].items())))
+    todo = pending([e["name"] for e in entries], measurer) + [e["name"] for e in found.entries]
+    if not todo:
+        say(f"nothing new: the ledger knows every measurable release, and {measurer.machine} has measured "
+            "every point")
+        return 0
     if dry_run:
+        say(f"would measure on {measurer.machine}: {', '.join(todo)}")
         return 0
     append(releases_path, found.entries)
-    reports = measure_and_confirm(ledger.load(releases_path), [e["name"] for e in found.entries], measurer,
-                                  factor, say)
+    reports = measure_and_confirm(ledger.load(releases_path), todo, measurer, factor, say)
     for path in reports:
         say(f"CONFIRMED regression: {path}")
     say(f"{len(reports)} confirmed regression(s)" if reports else "no confirmed regression")

@@ -69,9 +69,9 @@ def releases(tmp_path, monkeypatch):
     return path
 
 
-def run(**kwargs):
+def run(dry_run, measurer=None):
     lines = []
-    code = update.update(say=lines.append, **kwargs)
+    code = update.update(dry_run, measurer or FakeMeasurer(None, {}), say=lines.append)
     return code, lines
 
 
@@ -107,12 +107,13 @@ class FakeMeasurer:
     """Stands in for asv: every point 'measured', two slowdowns in the history run, A/B samples chosen
     so that one is confirmed and one is not."""
 
-    def __init__(self, results_dir, ab_samples):
+    def __init__(self, results_dir, ab_samples, measured_here=("mlx-0.32.4", "torch-2.14.1")):
         self.machine, self.preset, self.results_dir = "testbox-history", "history", results_dir
         self.ab_samples, self.measured, self.published = ab_samples, [], 0
+        self.measured_here = measured_here
 
     def has_results(self, point):
-        return False
+        return point in self.measured_here
 
     def measure(self, points):
         self.measured.append(points)
@@ -142,7 +143,7 @@ def test_update_appends_measures_and_reports_only_the_confirmed_slowdown(index, 
     assert code == 1, lines
     after = ledger.build(releases, tmp_path / "after")
     assert after[:2] == before and [name for name, _ in after[2:]] == ["torch-2.15.0", "mlx-0.33.0"]
-    assert measurer.measured == [["torch-2.14.1", "torch-2.15.0", "mlx-0.33.0"]] and measurer.published == 1
+    assert measurer.measured == [["torch-2.15.0", "mlx-0.33.0"]] and measurer.published == 1
     records = regressions.records(tmp_path / "results")
     assert [r["benchmark"] for r in records] == ["bench_matmul.Matmul.time_matmul('mlx', 'cpu', 'fp32', 1024)"] * 2
     report = (tmp_path / "results" / "regressions" / records[0]["report"]).read_text()
@@ -157,6 +158,16 @@ def test_update_exits_0_when_no_slowdown_is_confirmed(index, releases, tmp_path)
     code, lines = run(dry_run=False, measurer=measurer)
     assert code == 0 and lines[-1] == "no confirmed regression"
     assert regressions.records(tmp_path / "results") == []
+
+
+def test_a_machine_catches_up_with_points_another_machine_added(index, releases, tmp_path):
+    index()
+    behind = FakeMeasurer(tmp_path / "results", {}, measured_here=("mlx-0.32.4",))
+    code, lines = run(dry_run=True, measurer=behind)
+    assert code == 0 and lines[-1] == "would measure on testbox-history: torch-2.14.1, torch-2.15.0, mlx-0.33.0"
+    code, lines = run(dry_run=False, measurer=behind)
+    assert code == 0 and behind.measured == [["torch-2.14.1", "torch-2.15.0", "mlx-0.33.0"]]
+    assert "mlx-0.32.4 -> torch-2.14.1: 0 row(s) slower than 1.1x in the history run" in lines
 
 
 def cli_update(capsys):
