@@ -86,6 +86,11 @@ def interleaved(row_name, point_a, point_b, machine, preset, results_dir, sample
     env = {**os.environ, presets.ENV: preset}
     bench = "^" + re.escape(row_name) + "$"
     try:
+        # asv runs only on a machine it knows (~/.asv-machine.json): the one the history was measured on
+        known = json.loads((scratch / machine / "machine.json").read_text())
+        asvrun.asv("machine", "--yes", "--machine", machine, config=config, env=env,
+                   *(arg for key in ("os", "arch", "cpu", "num_cpu", "ram") if known.get(key)
+                     for arg in (f"--{key}", str(known[key]))))
         for i in range(samples):
             for name, commit in (pair if i % 2 == 0 else pair[::-1]):  # A B, B A, ...
                 asvrun.asv("run", "-E", f"existing:{pythons[name]}", "--set-commit-hash", commit, "--machine",
