@@ -81,7 +81,6 @@ def interleaved(row_name, point_a, point_b, machine, preset, results_dir, sample
     scratch = Path(tempfile.mkdtemp(prefix="mlxvspt-ab-results-"))
     (scratch / machine).mkdir()
     shutil.copyfile(Path(results_dir) / machine / "machine.json", scratch / machine / "machine.json")
-    shutil.copyfile(Path(results_dir) / "benchmarks.json", scratch / "benchmarks.json")
     config = asvrun.write_conf(scratch, scratch / "html")
     env = {**os.environ, presets.ENV: preset}
     bench = "^" + re.escape(row_name) + "$"

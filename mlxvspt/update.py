@@ -224,7 +224,8 @@ def update(dry_run, measurer, releases_path=None, config=None, factor=1.1, say=p
     if dry_run:
         say(f"would measure on {measurer.machine}: {', '.join(todo)}")
         return 0
-    append(releases_path, found.entries)
+    if found.entries:
+        append(releases_path, found.entries)
     reports = measure_and_confirm(ledger.load(releases_path), todo, measurer, factor, say)
     for path in reports:
         say(f"CONFIRMED regression: {path}")

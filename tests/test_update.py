@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from mlxvspt import cli, compare, confirm, ledger, regressions, update
+from mlxvspt import cli, compare, confirm, ledger, pkgindex, regressions, update
 from mlxvspt.errors import UsageError
 
 ANY = "py3-none-any"
@@ -120,9 +120,8 @@ class FakeMeasurer:
         return 0
 
     def slowdowns(self, a, b):
-        ss = confirm.verdict([1.0] * 10, [1.0] * 10, 1.1)  # placeholder stats: compare's rows carry some
-        return [compare.Row(f"bench_matmul.Matmul.time_matmul", (f"'{fw}'", "'cpu'", "'fp32'", "1024"), 1.0,
-                            (None, ss.samples_a), 1.3, (None, ss.samples_b), "seconds") for fw in self.ab_samples]
+        return [compare.Row("bench_matmul.Matmul.time_matmul", (f"'{fw}'", "'cpu'", "'fp32'", "1024"), 1.0,
+                            (None, None), 1.3, (None, None), "seconds") for fw in self.ab_samples]
 
     def ab(self, row, a, b):
         return self.ab_samples[row.combo[0].strip("'")]
@@ -212,3 +211,14 @@ def test_verdict_needs_ten_samples_and_uses_asv_statistics():
     noisy = confirm.verdict([0.6, 1.0, 1.9, 0.7, 1.4, 0.8, 1.1, 0.9, 1.7, 0.6],
                             [1.5, 0.7, 1.9, 0.6, 1.6, 1.45, 1.2, 0.8, 1.8, 1.3], 1.1)
     assert not noisy.confirmed
+
+
+def test_pep_691_json_pages_give_upload_dates_and_yanked_reasons():
+    page = {"files": [
+        {"filename": "torch-2.15.0-cp311-cp311-manylinux_2_28_x86_64.whl", "upload-time": "2026-10-28T15:17:10Z",
+         "yanked": False, "requires-python": ">=3.10"},
+        {"filename": "torch-2.15.1-py3-none-any.whl", "upload-time": "2026-11-05T01:00:00Z", "yanked": "bad build"}]}
+    files = pkgindex._files("https://example.invalid/simple/torch/", "application/vnd.pypi.simple.v1+json",
+                            json.dumps(page))
+    assert files == [("torch-2.15.0-cp311-cp311-manylinux_2_28_x86_64.whl", "2026-10-28", None, ">=3.10"),
+                     ("torch-2.15.1-py3-none-any.whl", "2026-11-05", "bad build", "")]
