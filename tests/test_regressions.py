@@ -77,3 +77,11 @@ def test_bisect_finds_the_first_slower_point_and_skips_points_without_results():
     assert bisect.search(points, slower, say=lambda line: None) == ("p1", "p3")
     assert len(asked) <= 4
     assert bisect.search(["a", "b"], slower, say=lambda line: None) == ("a", "b") and asked[-1] != "a"
+
+
+def test_bisect_searches_only_points_on_the_way_from_a_to_b():
+    def entry(mlx, torch):
+        return {"pins": {"mlx": mlx, "mlx-lm": "0.30.6", "torch": torch}}
+    a, b = entry("0.26.5", "2.13.0"), entry("0.32.4", "2.13.0")
+    assert bisect.on_the_way(entry("0.30.6", "2.13.0"), a, b)
+    assert not bisect.on_the_way(entry("0.30.6", "2.11.0"), a, b)  # a GPU machine's line
