@@ -5,8 +5,6 @@ or the benchmark fails) is dropped from the search, as `asv find --skip` does.
 """
 import re
 
-from packaging.version import Version
-
 from . import ledger
 from .errors import UsageError
 
@@ -30,16 +28,6 @@ def search(points, slower, say=print):
     return points[lo], points[hi]
 
 
-def on_the_way(entry, a, b):
-    """Whether every pin of `entry` lies between A's and B's: a point of another line (e.g. the release set
-    of a GPU machine's preinstalled PyTorch) is not between them, whatever its date."""
-    for package, version in entry["pins"].items():
-        low, high = sorted(Version(side["pins"].get(package, version)) for side in (a, b))
-        if not low <= Version(version) <= high:
-            return False
-    return True
-
-
 def row_named(rows, pattern):
     """The one row whose asv name matches `pattern` (a regular expression)."""
     try:
@@ -59,7 +47,7 @@ def bisect(a, b, pattern, measurer, factor, say=print):
     if points.index(a) >= points.index(b):
         raise UsageError(f"{a} is not before {b} in the ledger")
     entries = {e["name"]: e for e in ledger.load()}
-    between = [p for p in points[points.index(a):points.index(b) + 1] if on_the_way(entries[p], entries[a], entries[b])]
+    between = [p for p in points[points.index(a):points.index(b) + 1] if ledger.on_the_way(entries[p], entries[a], entries[b])]
     missing = [p for p in (a, b) if not measurer.has_results(p)]
     if missing:
         measurer.measure(missing)

@@ -88,3 +88,15 @@ def resolve(points, name):
         if name == entry or (len(name) >= 7 and commit.startswith(name)):
             return entry, commit
     raise UsageError(f"unknown ledger point {name!r}; known points: {', '.join(e for e, _ in points)}")
+
+
+def on_the_way(entry, a, b):
+    """Whether every pin of `entry` lies between entry A's and entry B's. A point of another line (e.g. the
+    release set of a GPU machine's preinstalled PyTorch) is not between two CPU points, whatever its date."""
+    from packaging.version import Version
+
+    for package, version in entry["pins"].items():
+        low, high = sorted(Version(side["pins"].get(package, version)) for side in (a, b))
+        if not low <= Version(version) <= high:
+            return False
+    return True

@@ -163,13 +163,14 @@ class AsvMeasurer:
         asvrun.publish_results(self.results_dir, self.html_dir)
 
 
-def pending(names, measurer):
-    """The ledger points after the newest one this machine has results for: what another machine
-    added, or what this one failed to measure last time (every point on a machine new to the ledger)."""
-    for i in range(len(names) - 1, -1, -1):
-        if measurer.has_results(names[i]):
-            return names[i + 1:]
-    return list(names)
+def pending(entries, measurer):
+    """The ledger points after the newest one this machine has results for (what another machine added,
+    or what this one failed to measure last time) that lie on the way from it to the newest entry (not
+    another machine's line); every point on a machine new to the ledger."""
+    for i in range(len(entries) - 1, -1, -1):
+        if measurer.has_results(entries[i]["name"]):
+            return [e["name"] for e in entries[i + 1:] if ledger.on_the_way(e, entries[i], entries[-1])]
+    return [e["name"] for e in entries]
 
 
 def measure_and_confirm(entries, todo, measurer, factor, say=print):
@@ -216,7 +217,7 @@ def update(dry_run, measurer, releases_path=None, config=None, factor=1.1, say=p
     for entry in found.entries:
         say(f"{'would add' if dry_run else 'adding'} {entry['name']} ({entry['date']}): "
             + " ".join(f"{p}=={v}" for p, v in sorted(entry["pins"].items())))
-    todo = pending([e["name"] for e in entries], measurer) + [e["name"] for e in found.entries]
+    todo = pending(entries + found.entries, measurer)
     if not todo:
         say(f"nothing new: the ledger knows every measurable release, and {measurer.machine} has measured "
             "every point")

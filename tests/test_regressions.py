@@ -2,7 +2,7 @@
 out of the site, and bisecting a slowdown over the releases between two ledger points."""
 import json
 
-from mlxvspt import bisect, regressions
+from mlxvspt import bisect, ledger, regressions
 
 ATOM = "http://www.w3.org/2005/Atom"
 SLOW = "bench_matmul.Matmul.time_matmul('mlx', 'cpu', 'fp32', 1024)"
@@ -83,5 +83,5 @@ def test_bisect_searches_only_points_on_the_way_from_a_to_b():
     def entry(mlx, torch):
         return {"pins": {"mlx": mlx, "mlx-lm": "0.30.6", "torch": torch}}
     a, b = entry("0.26.5", "2.13.0"), entry("0.32.4", "2.13.0")
-    assert bisect.on_the_way(entry("0.30.6", "2.13.0"), a, b)
-    assert not bisect.on_the_way(entry("0.30.6", "2.11.0"), a, b)  # a GPU machine's line
+    assert ledger.on_the_way(entry("0.30.6", "2.13.0"), a, b)
+    assert not ledger.on_the_way(entry("0.30.6", "2.11.0"), a, b)  # a GPU machine's line
