@@ -166,11 +166,11 @@ class AsvMeasurer:
 def pending(entries, measurer):
     """The ledger points after the newest one this machine has results for (what another machine added,
     or what this one failed to measure last time) that lie on the way from it to the newest entry (not
-    another machine's line); every point on a machine new to the ledger."""
-    for i in range(len(entries) - 1, -1, -1):
-        if measurer.has_results(entries[i]["name"]):
-            return [e["name"] for e in entries[i + 1:] if ledger.on_the_way(e, entries[i], entries[-1])]
-    return [e["name"] for e in entries]
+    another machine's line); on a machine new to the ledger, every point on the way from the first entry."""
+    newest = next((i for i in range(len(entries) - 1, -1, -1) if measurer.has_results(entries[i]["name"])), None)
+    start = entries[0] if newest is None else entries[newest]
+    return [e["name"] for e in entries[0 if newest is None else newest + 1:]
+            if ledger.on_the_way(e, start, entries[-1])]
 
 
 def measure_and_confirm(entries, todo, measurer, factor, say=print):
