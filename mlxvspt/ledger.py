@@ -11,6 +11,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from packaging.version import InvalidVersion, Version
+
 from .errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +36,12 @@ def load(path=RELEASES):
         if not name or name in names or missing or date < last_date:
             raise UsageError(f"releases file {path}: entry {name!r} needs a unique name, a date not before the "
                              f"previous entry's, and pins for {', '.join(REQUIRED)}")
+        for package, version in pins.items():
+            try:
+                Version(version)
+            except (InvalidVersion, TypeError):
+                raise UsageError(f"releases file {path}: entry {name!r} pins {package} to {version!r}, "
+                                 "which is not a version") from None
         names.add(name)
         last_date = date
     return entries
@@ -93,8 +101,6 @@ def resolve(points, name):
 def on_the_way(entry, a, b):
     """Whether every pin of `entry` lies between entry A's and entry B's. A point of another line (e.g. the
     release set of a GPU machine's preinstalled PyTorch) is not between two CPU points, whatever its date."""
-    from packaging.version import Version
-
     for package, version in entry["pins"].items():
         low, high = sorted(Version(side["pins"].get(package, version)) for side in (a, b))
         if not low <= Version(version) <= high:

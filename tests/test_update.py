@@ -184,10 +184,15 @@ def test_no_index_reachable_is_one_line_and_exit_2(index, releases, tmp_path, mo
     assert releases.read_text() == before
 
 
-def test_a_ledger_edited_into_an_invalid_state_is_refused_untouched(index, releases, capsys):
+@pytest.mark.parametrize("edit", [
+    lambda entries: entries[1].update(date="2020-01-01"),          # before the entry above it
+    lambda entries: entries[1]["pins"].update(torch="latest"),     # not a version
+    lambda entries: entries[1]["pins"].pop("mlx"),                 # mlx not pinned
+])
+def test_a_ledger_edited_into_an_invalid_state_is_refused_untouched(index, releases, capsys, edit):
     index()
     broken = json.loads(releases.read_text())
-    broken["entries"][1]["date"] = "2020-01-01"  # before the entry above it
+    edit(broken["entries"])
     releases.write_text(json.dumps(broken))
     before = releases.read_text()
     code, err = cli_update(capsys)
