@@ -242,6 +242,9 @@ def measurer(args):
         devices.choose("device", value, devices.DEVICES)
     if args.factor <= 1:
         raise UsageError(f"--factor {args.factor}: must be greater than 1")
+    if args.device and "gpu" in args.device and \
+            all(devices.framework_module(fw).gpu_backend() is None for fw in devices.FRAMEWORKS):
+        raise UsageError("--device gpu: neither framework has a GPU backend here; valid devices: cpu")
     if args.device:
         os.environ[SELECT_ENV["device"]] = ",".join(args.device)
     os.environ[presets.ENV] = preset
