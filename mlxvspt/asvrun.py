@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from . import comparison, devices, ledger, presets, results, settings, site
+from . import comparison, devices, ledger, presets, regressions, results, settings, site
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,10 +60,13 @@ def publish(config, env, html_dir):
     conf = json.loads(Path(config).read_text())
     # the site follows the ledger's main branch (every point), whatever branch a run measured along
     conf.update(html_dir=str(staging), branches=load_conf(ROOT / "asv.conf.json")["branches"])
-    Path(config).write_text(json.dumps(conf))
-    asv("publish", config=config, env=env)
+    results_dir = conf["results_dir"]
+    with regressions.without_retired(results_dir) as shown:
+        Path(config).write_text(json.dumps({**conf, "results_dir": str(shown)}))
+        asv("publish", config=config, env=env)
     site.make_offline(staging)
     comparison.write(conf["results_dir"], staging)
+    regressions.publish(results_dir, staging)
     if html_dir.exists():
         html_dir.rename(old)
     staging.rename(html_dir)

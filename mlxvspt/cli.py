@@ -9,8 +9,8 @@ import re
 import sys
 from pathlib import Path
 
-from . import (asvrun, charts, check, compare, devices, fetch, ledger, paths, presets, profile, report, results,
-               settings, site, workloads)
+from . import (asvrun, bisect, charts, check, compare, confirm, devices, fetch, ledger, paths, presets, profile, report,
+               results, settings, site, update, workloads)
 from .errors import Unavailable, UsageError
 
 SELECT_ENV = {"framework": settings.FRAMEWORKS, "device": settings.DEVICES}
@@ -72,6 +72,23 @@ def parser():
     get = sub.add_parser("fetch", help="download a real dataset or checkpoint (verified, cached) and print "
                                        "the flag that uses it")
     get.add_argument("what", choices=sorted(fetch.SOURCES))
+    upd = sub.add_parser("update", help="add the releases the package index has and the ledger lacks, measure "
+                                        "them, publish, compare; exit 1 on a confirmed regression")
+    upd.add_argument("--dry-run", action="store_true", help="only list what would be added")
+    con = sub.add_parser("confirm", help="re-measure one benchmark row at two ledger points as an interleaved A/B")
+    con.add_argument("a", help="ledger entry: the baseline")
+    con.add_argument("b", help="ledger entry: the candidate")
+    con.add_argument("row", help="the row's asv name, e.g. \"bench_matmul.Matmul.time_matmul('mlx', 'cpu', 'fp32', 256)\"")
+    bis = sub.add_parser("bisect", help="find the ledger point between A and B that made one benchmark row slower")
+    bis.add_argument("a", help="ledger entry before the slowdown")
+    bis.add_argument("b", help="ledger entry after it")
+    bis.add_argument("bench", help="regular expression matching one row's asv name")
+    for cmd in (upd, con, bis):
+        cmd.add_argument("--preset", help=f"{' | '.join(presets.NAMES)} (default: history)")
+        cmd.add_argument("--device", action="append", help="cpu | gpu (repeatable; default both)")
+        cmd.add_argument("--factor", type=float, default=1.1, help="slower by more than this counts (default 1.1)")
+        cmd.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
+        cmd.add_argument("--html-dir", default=str(asvrun.ROOT / "html"))
     sub.add_parser("ledger", help="write .ledger/ from releases.json and list its points")
     sub.add_parser("info", help="print what results depend on: versions, BLAS, CPU, GPU")
     return p
@@ -226,6 +243,42 @@ def cmd_fetch(args):
     return 0
 
 
+def measurer(args):
+    """The asv measurer for update / confirm / bisect, after checking their shared options."""
+    preset = args.preset or "history"
+    devices.choose("preset", preset, presets.NAMES)
+    for value in args.device or []:
+        devices.choose("device", value, devices.DEVICES)
+    if args.factor <= 1:
+        raise UsageError(f"--factor {args.factor}: must be greater than 1")
+    if args.device and "gpu" in args.device and \
+            all(devices.framework_module(fw).gpu_backend() is None for fw in devices.FRAMEWORKS):
+        raise UsageError("--device gpu: neither framework has a GPU backend here; valid devices: cpu")
+    if args.device:
+        os.environ[SELECT_ENV["device"]] = ",".join(args.device)
+    os.environ[settings.PRESET] = preset
+    return update.AsvMeasurer(preset, args.results_dir, args.html_dir, factor=args.factor)
+
+
+def cmd_update(args):
+    return update.update(args.dry_run, measurer(args), factor=args.factor)
+
+
+def cmd_confirm(args):
+    m = measurer(args)
+    known = ledger.build()
+    a, b = (ledger.resolve(known, p)[0] for p in (args.a, args.b))
+    verdict = confirm.verdict(*confirm.interleaved(args.row, a, b, m.machine, m.preset, args.results_dir),
+                              args.factor)
+    print(f"{args.row}: {a} -> {b}: {verdict.text()}")
+    return 1 if verdict.confirmed else 0
+
+
+def cmd_bisect(args):
+    found = bisect.bisect(args.a, args.b, args.bench, measurer(args), args.factor)
+    return 0 if found else 1
+
+
 def cmd_ledger(args):
     for name, commit in ledger.build():
         print(f"{commit}  {name}")
@@ -242,7 +295,8 @@ def main(argv=None):
         args = parser().parse_args(argv)
         return {"run": cmd_run, "history": cmd_history, "check": cmd_check, "report": cmd_report,
                 "compare": cmd_compare, "profile": cmd_profile, "publish": cmd_publish,
-                "serve": cmd_serve, "fetch": cmd_fetch, "ledger": cmd_ledger, "info": cmd_info}[args.command](args)
+                "serve": cmd_serve, "fetch": cmd_fetch, "ledger": cmd_ledger, "info": cmd_info,
+                "update": cmd_update, "confirm": cmd_confirm, "bisect": cmd_bisect}[args.command](args)
     except UsageError as exc:
         print(f"mlxvspt: error: {exc}", file=sys.stderr)
         return 2
