@@ -9,11 +9,11 @@ import re
 import sys
 from pathlib import Path
 
-from . import (asvrun, charts, compare, devices, fetch, inputs, ledger, paths, presets, profile, report, site,
-               workloads)
+from . import (asvrun, bisect, charts, check, compare, confirm, devices, fetch, inputs, ledger, paths, presets,
+               profile, report, results, settings, site, update, workloads)
 from .errors import Unavailable, UsageError
 
-SELECT_ENV = {"framework": "MLXVSPT_FRAMEWORKS", "device": "MLXVSPT_DEVICES"}
+SELECT_ENV = {"framework": settings.FRAMEWORKS, "device": settings.DEVICES}
 
 
 class Parser(argparse.ArgumentParser):
@@ -29,13 +29,14 @@ def parser():
     history.add_argument("points", nargs="*", help="ledger entries (default: all in releases.json)")
     check = sub.add_parser("check", help="run every workload small in both frameworks and compare outputs")
     for cmd in (run, history, check):
-        cmd.add_argument("--preset", help=f"{' | '.join(presets.NAMES)} (default: ${presets.ENV} or "
+        cmd.add_argument("--preset", help=f"{' | '.join(presets.NAMES)} (default: ${settings.PRESET} or "
                                           f"{presets.DEFAULT}; check defaults to tiny)")
         cmd.add_argument("--framework", action="append", help="mlx | torch (repeatable; default both)")
         cmd.add_argument("--device", action="append", help="cpu | gpu (repeatable; default both)")
         cmd.add_argument("--workload", action="append", help=f"{' | '.join(workloads.NAMES)} (repeatable)")
         for name, (_, what) in paths.INPUTS.items():
             cmd.add_argument(f"--{name.replace('_', '-')}", metavar="PATH", help=what)
+    check.add_argument("--json", metavar="FILE", help="also write every line as JSON (one object a line)")
     run.add_argument("--bench", metavar="REGEX", help="only benchmarks whose name matches, e.g. BertTrainStep")
     for cmd in (run, history):
         cmd.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
@@ -55,9 +56,10 @@ def parser():
     cmp.add_argument("--machine", help="machine of A (default: the only one, or the one both have)")
     cmp.add_argument("--machine-b", help="machine of B when comparing two machines (default: --machine)")
     cmp.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
-    prof = sub.add_parser("profile", help="kernel time vs host time of one benchmark row on an NVIDIA GPU")
-    prof.add_argument("benchmark", help="Class.method as the report prints it, e.g. Matmul.time_matmul")
-    prof.add_argument("param", nargs="*", help="NAME=VALUE for the row's other params, e.g. precision=tf32")
+    prof = sub.add_parser("profile", help="kernel time vs host time of one workload combination on an NVIDIA GPU")
+    prof.add_argument("workload", help=f"{' | '.join(workloads.NAMES)}")
+    prof.add_argument("param", nargs="*", help="NAME=VALUE: precision=tf32 and size overrides, e.g. n=1024 "
+                                               "compile=True path=best")
     prof.add_argument("--preset", help=f"{' | '.join(presets.NAMES)} (default: {presets.DEFAULT})")
     prof.add_argument("--framework", action="append", help="mlx | torch (repeatable; default both)")
     prof.add_argument("--steps", type=int, default=3, help="unprofiled and profiled steps each (default 3)")
@@ -72,6 +74,23 @@ def parser():
     get = sub.add_parser("fetch", help="download a real dataset or checkpoint (verified, cached) and print "
                                        "the flag that uses it")
     get.add_argument("what", choices=sorted(fetch.SOURCES))
+    upd = sub.add_parser("update", help="add the releases the package index has and the ledger lacks, measure "
+                                        "them, publish, compare; exit 1 on a confirmed regression")
+    upd.add_argument("--dry-run", action="store_true", help="only list what would be added")
+    con = sub.add_parser("confirm", help="re-measure one benchmark row at two ledger points as an interleaved A/B")
+    con.add_argument("a", help="ledger entry: the baseline")
+    con.add_argument("b", help="ledger entry: the candidate")
+    con.add_argument("row", help="the row's asv name, e.g. \"bench_matmul.Matmul.time_matmul('mlx', 'cpu', 'fp32', 256)\"")
+    bis = sub.add_parser("bisect", help="find the ledger point between A and B that made one benchmark row slower")
+    bis.add_argument("a", help="ledger entry before the slowdown")
+    bis.add_argument("b", help="ledger entry after it")
+    bis.add_argument("bench", help="regular expression matching one row's asv name")
+    for cmd in (upd, con, bis):
+        cmd.add_argument("--preset", help=f"{' | '.join(presets.NAMES)} (default: history)")
+        cmd.add_argument("--device", action="append", help="cpu | gpu (repeatable; default both)")
+        cmd.add_argument("--factor", type=float, default=1.1, help="slower by more than this counts (default 1.1)")
+        cmd.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
+        cmd.add_argument("--html-dir", default=str(asvrun.ROOT / "html"))
     sub.add_parser("ledger", help="write .ledger/ from releases.json and list its points")
     sub.add_parser("info", help="print what results depend on: versions, BLAS, CPU, GPU")
     return p
@@ -79,7 +98,7 @@ def parser():
 
 def selection(args):
     """Validate every choice and input up front and export them for asv's child processes."""
-    preset = args.preset or (os.environ.get(presets.ENV) if args.command == "run" else None) or \
+    preset = args.preset or (os.environ.get(settings.PRESET) if args.command == "run" else None) or \
         ("tiny" if args.command == "check" else presets.DEFAULT)
     devices.choose("preset", preset, presets.NAMES)
     for kind, valid in (("framework", devices.FRAMEWORKS), ("device", devices.DEVICES),
@@ -98,7 +117,7 @@ def selection(args):
     for kind, variable in SELECT_ENV.items():
         if getattr(args, kind):
             os.environ[variable] = ",".join(getattr(args, kind))
-    os.environ[presets.ENV] = preset
+    os.environ[settings.PRESET] = preset
     inputs.check_all(preset)
     return preset
 
@@ -112,6 +131,20 @@ def cmd_run(args):
             raise UsageError(f"--bench {args.bench!r}: not a regular expression ({exc})") from None
     machine, code = asvrun.run(preset, args.results_dir, args.html_dir, args.workload, args.resume, only=args.bench,
                                verbose=args.verbose)
+    return finish(args, code)
+
+
+def cmd_history(args):
+    selection(args)
+    known = ledger.build()
+    points = [ledger.resolve(known, point)[0] for point in args.points] or [name for name, _ in known]
+    machine, code = asvrun.run(os.environ[settings.PRESET], args.results_dir, args.html_dir,
+                               args.workload, args.resume, points=points, verbose=args.verbose)
+    return finish(args, code)
+
+
+def finish(args, code):
+    """The end of run and history: the table, where the site is, and exit 1 if any benchmark failed."""
     print(report.headline(args.results_dir) + "\n" + report.table(args.results_dir))
     print(f"site: {Path(args.html_dir) / 'index.html'} (view it with `asv preview` or `python -m http.server`)")
     if code:
@@ -120,33 +153,27 @@ def cmd_run(args):
     return 1 if code else 0
 
 
-def cmd_history(args):
-    selection(args)
-    known = ledger.build()
-    points = [ledger.resolve(known, point)[0] for point in args.points] or [name for name, _ in known]
-    machine, code = asvrun.run(os.environ[presets.ENV], args.results_dir, args.html_dir,
-                               args.workload, args.resume, points=points, verbose=args.verbose)
-    print(report.table(args.results_dir))
-    if code:
-        print(f"some entries or benchmarks failed (asv exit code {code}): see the log named above", file=sys.stderr)
-    return 1 if code else 0
-
-
 def cmd_check(args):
+    """Every workload's cross-check on each chosen device: a line per quantity, exit 1 on any FAIL."""
     preset = selection(args)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text("")
     passed = True
-    for name in args.workload or workloads.NAMES:
-        try:
-            result = workloads.spec(name).check(preset)
-        except Unavailable as exc:
-            print(f"n/a  {name}: {exc}")
-            continue
-        except Exception as exc:  # one workload failing never hides the others' results
-            print(f"FAIL {name}: {type(exc).__name__}: {exc}")
-            passed = False
-            continue
-        print("\n".join(result.lines))
-        passed &= result.passed
+    for device in args.device or ["cpu"]:
+        for name in args.workload or workloads.NAMES:
+            result = check.CheckResult(name, device)
+            try:
+                result = workloads.spec(name).check(preset, device)
+            except Unavailable as exc:
+                result.unavailable(str(exc))
+            except Exception as exc:  # one workload failing never hides the others' results
+                result.require("ran", False, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            print("\n".join(result.lines), flush=True)
+            passed &= result.passed
+            if args.json:
+                with open(args.json, "a") as f:
+                    f.write(check.dump(result.entries))
     print("all checks agree" if passed else "DISAGREEMENT: see FAIL lines")
     return 0 if passed else 1
 
@@ -154,7 +181,7 @@ def cmd_check(args):
 def cmd_report(args):
     if not Path(args.results_dir).is_dir():
         raise UsageError(f"--results-dir {args.results_dir}: no such folder (run `mlxvspt run` first)")
-    known = compare.machines(args.results_dir)
+    known = results.machines(args.results_dir)
     for machine in args.machine or []:
         if machine not in known:
             raise UsageError(f"--machine {machine!r}: choose one of {', '.join(known)}")
@@ -188,18 +215,17 @@ def cmd_profile(args):
         devices.choose("framework", fw, devices.FRAMEWORKS)
     if args.steps < 1:
         raise UsageError(f"--steps {args.steps}: must be at least 1")
-    os.environ[presets.ENV] = preset
+    os.environ[settings.PRESET] = preset
     out = Path(args.out or asvrun.ROOT / "profiles" / asvrun.machine_name(preset))
-    found = profile.profile(args.benchmark, args.param, args.framework or list(devices.FRAMEWORKS), args.steps, out)
+    found = profile.profile(args.workload, args.param, args.framework or list(devices.FRAMEWORKS), args.steps, out)
     env = devices.environment()
-    text = profile.table(args.benchmark, args.param, found, args.steps) + \
+    text = profile.table(args.workload, args.param, found, args.steps) + \
         f"\n\n{env['nvidia']}; mlx {env.get('mlx')}, torch {env.get('torch')}, preset {preset}"
     print(text)
     if all(isinstance(s, str) for s in found.values()):
-        print("mlxvspt: error: no framework could run this row here (see n/a above)", file=sys.stderr)
+        print("mlxvspt: error: no framework could run this combination here (see n/a above)", file=sys.stderr)
         return 1
-    with open(out / "profile.md", "a") as f:
-        f.write(text + "\n\n")
+    profile.write(out, text)
     return 0
 
 
@@ -222,6 +248,42 @@ def cmd_fetch(args):
     return 0
 
 
+def measurer(args):
+    """The asv measurer for update / confirm / bisect, after checking their shared options."""
+    preset = args.preset or "history"
+    devices.choose("preset", preset, presets.NAMES)
+    for value in args.device or []:
+        devices.choose("device", value, devices.DEVICES)
+    if args.factor <= 1:
+        raise UsageError(f"--factor {args.factor}: must be greater than 1")
+    if args.device and "gpu" in args.device and \
+            all(devices.framework_module(fw).gpu_backend() is None for fw in devices.FRAMEWORKS):
+        raise UsageError("--device gpu: neither framework has a GPU backend here; valid devices: cpu")
+    if args.device:
+        os.environ[SELECT_ENV["device"]] = ",".join(args.device)
+    os.environ[settings.PRESET] = preset
+    return update.AsvMeasurer(preset, args.results_dir, args.html_dir, factor=args.factor)
+
+
+def cmd_update(args):
+    return update.update(args.dry_run, measurer(args), factor=args.factor)
+
+
+def cmd_confirm(args):
+    m = measurer(args)
+    known = ledger.build()
+    a, b = (ledger.resolve(known, p)[0] for p in (args.a, args.b))
+    verdict = confirm.verdict(*confirm.interleaved(args.row, a, b, m.machine, m.preset, args.results_dir),
+                              args.factor)
+    print(f"{args.row}: {a} -> {b}: {verdict.text()}")
+    return 1 if verdict.confirmed else 0
+
+
+def cmd_bisect(args):
+    found = bisect.bisect(args.a, args.b, args.bench, measurer(args), args.factor)
+    return 0 if found else 1
+
+
 def cmd_ledger(args):
     for name, commit in ledger.build():
         print(f"{commit}  {name}")
@@ -238,7 +300,8 @@ def main(argv=None):
         args = parser().parse_args(argv)
         return {"run": cmd_run, "history": cmd_history, "check": cmd_check, "report": cmd_report,
                 "compare": cmd_compare, "profile": cmd_profile, "publish": cmd_publish,
-                "serve": cmd_serve, "fetch": cmd_fetch, "ledger": cmd_ledger, "info": cmd_info}[args.command](args)
+                "serve": cmd_serve, "fetch": cmd_fetch, "ledger": cmd_ledger, "info": cmd_info,
+                "update": cmd_update, "confirm": cmd_confirm, "bisect": cmd_bisect}[args.command](args)
     except UsageError as exc:
         print(f"mlxvspt: error: {exc}", file=sys.stderr)
         return 2

@@ -38,7 +38,7 @@ def audio(folder, preset):
 
 
 def llm_checkpoint(folder, preset):
-    from .workloads.llm.spec import validate_checkpoint
+    from .workloads.llm.checkpoint import validate_checkpoint
 
     validate_checkpoint(folder)
 

@@ -13,7 +13,7 @@ import pytest
 from mlxvspt import asvrun, cli, inputs, workloads
 from mlxvspt.workloads.bert_train import data as nli_data
 from mlxvspt.workloads.lm_train import data as ptb_data
-from mlxvspt.workloads.llm import spec as llm
+from mlxvspt.workloads.llm import checkpoint as llm
 from mlxvspt.workloads.whisper import checkpoint as whisper
 
 LIMIT_S = 5.0
