@@ -1,5 +1,4 @@
 """BERT-tiny sentence-pair classifier and its training loop in MLX (torch.py mirrors it name for name)."""
-import inspect
 import math
 
 import mlx.core as mx
@@ -201,7 +200,7 @@ class Trainer:
         state = [v for k, v in tree_flatten(self.optimizer.state) if k.rsplit(".", 1)[-1] in ("m", "v")]
         return {"weights_dtype": dtypes(v for _, v in tree_flatten(self.model.parameters())),
                 "compute_dtype": dtypes([logits]), "state_dtype": dtypes(state),
-                "compiled": "none" if inspect.ismethod(self.train_step) else COMPILED, "path": self.path,
+                "compiled": "none" if self.train_step == self.update else COMPILED, "path": self.path,
                 "pairs_batched": self.model.pairs_batched,
                 "attention": "sdpa" if self.model.bert.layers[0].attention.fused else "matmul+softmax",
                 "optimizer": "AdamW"}

@@ -171,7 +171,17 @@ def check_combination(result, sizes, device, precision):
     for run in (mlx_run, torch_run):
         for _ in range(CHECK_STEPS):
             run.step()
+    for framework, run, chosen in (("mlx", mlx_run, sizes), ("torch", torch_run, torch_sizes)):
+        ran_as_asked(result, framework, run, targets[framework], chosen)
     m_history, t_history = mlx_run.loss_history(), torch_run.loss_history()
     gap = max(abs(m - t) / abs(t) for m, t in zip(m_history, t_history))
     versus = "torch eager (torch.compile n/a at this preset)" if torch_sizes is not sizes else "torch"
     result.within(f"loss over {CHECK_STEPS} AdamW steps", gap, "loss", f"worst step, mlx vs {versus}")
+
+
+def ran_as_asked(result, framework, run, target, sizes):
+    """A line saying whether the trainer ran the requested dtypes, compile scope and path."""
+    want, ran = expected(target, sizes), run.ran()
+    wrong = [f"{k} asked {v!r}, ran {ran.get(k)!r}" for k, v in want.items() if ran.get(k) != v]
+    result.require(f"{framework} ran what was asked", not wrong, "; ".join(wrong) or
+                   ", ".join(f"{k} {ran[k]}" for k in ("weights_dtype", "compute_dtype", "state_dtype", "compiled")))
