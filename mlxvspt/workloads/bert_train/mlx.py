@@ -153,14 +153,14 @@ class Trainer:
         loss, grads = self.loss_and_grad(params, batch)
         self.model.update(params)  # the master weights again, not the forward's copy
         self.optimizer.update(self.model, grads)
-        return loss
+        return loss, grads
 
     def step(self):
         """One training step; returns its peak memory (bytes; see Target.peak_memory)."""
         batch = self.train_batches[self.position % len(self.train_batches)]
         self.position += 1
         self.target.reset_peak_memory()
-        loss = self.train_step(batch)
+        loss, _ = self.train_step(batch)
         mx.eval(loss, self.model.parameters(), self.optimizer.state)
         self.losses.append(loss)
         return {"peak_memory_bytes": self.target.peak_memory()}
@@ -184,11 +184,13 @@ class Trainer:
         self.model.train()
         return correct / sum(len(batch[-1]) for batch in self.dev_batches)
 
-    def gradients(self, index=0):
-        """Loss and {name: gradient} of one training batch, without updating."""
-        params = self.model.trainable_parameters()
-        loss, grads = self.loss_and_grad(params, self.train_batches[index])
-        self.model.update(params)
+    def gradients(self):
+        """Loss and {name: gradient} of the next training step, taken through the (compiled) step."""
+        batch = self.train_batches[self.position % len(self.train_batches)]
+        self.position += 1
+        loss, grads = self.train_step(batch)
+        mx.eval(loss, grads, self.model.parameters(), self.optimizer.state)
+        self.losses.append(loss)
         return loss.item(), {k: np.array(g.astype(mx.float32)) for k, g in tree_flatten(grads)}
 
     def loss_history(self):

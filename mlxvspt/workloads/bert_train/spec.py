@@ -141,10 +141,11 @@ def build(target, sizes):
 
 def check(preset="tiny", device="cpu"):
     """Both frameworks from the same weights and batches, dropout off, on every path x compile x precision
-    the preset publishes: first-step loss and the gradient of every tensor, then the loss of CHECK_STEPS
-    AdamW steps through the (compiled) step. Where torch.compile is n/a at the preset, MLX's compiled
+    the preset publishes: what ran, the first step's loss and the gradient of every tensor, then the loss
+    of CHECK_STEPS AdamW steps, all through the (compiled) step. Where torch.compile is n/a at the preset, MLX's compiled
     step is compared with PyTorch's eager one (same math)."""
-    sizes = {**preset_sizes("bert_train", preset), "dropout": 0.0}
+    sizes = preset_sizes("bert_train", preset)
+    sizes.update(dropout=0.0, pairs=CHECK_STEPS * sizes["batch"], dev_pairs=sizes["batch"])
     result = CheckResult("bert_train", device)
     for path in sizes["paths"]:
         for compile in (False, True):
@@ -169,7 +170,7 @@ def check_combination(result, sizes, device, precision):
     result.loss("first-step loss", m_loss, t_loss)
     result.tensors("first-step gradients", m_grads, t_grads)
     for run in (mlx_run, torch_run):
-        for _ in range(CHECK_STEPS):
+        for _ in range(CHECK_STEPS - 1):
             run.step()
     for framework, run, chosen in (("mlx", mlx_run, sizes), ("torch", torch_run, torch_sizes)):
         ran_as_asked(result, framework, run, targets[framework], chosen)

@@ -134,10 +134,10 @@ class Trainer:
         return F.cross_entropy(self.forward(*inputs).to(torch.float32), labels, reduction="mean")
 
     def update(self, batch):
+        self.optimizer.zero_grad(set_to_none=True)
         loss = self.loss(batch)
         loss.backward()
         self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
         return loss.detach()
 
     def step(self):
@@ -164,13 +164,13 @@ class Trainer:
         self.model.train()
         return correct / sum(len(batch[-1]) for batch in self.dev_batches)
 
-    def gradients(self, index=0):
-        """Loss and {name: gradient} of one training batch, without updating."""
-        loss = self.loss(self.train_batches[index])
-        loss.backward()
-        grads = {k: p.grad.float().cpu().numpy().copy() for k, p in self.model.named_parameters()}
-        self.optimizer.zero_grad(set_to_none=True)
-        return loss.item(), grads
+    def gradients(self):
+        """Loss and {name: gradient} of the next training step, taken through the (compiled) step."""
+        batch = self.train_batches[self.position % len(self.train_batches)]
+        self.position += 1
+        loss = self.train_step(batch)
+        self.losses.append(loss)
+        return loss.item(), {k: p.grad.float().cpu().numpy().copy() for k, p in self.model.named_parameters()}
 
     def loss_history(self):
         return [loss.item() for loss in self.losses]
