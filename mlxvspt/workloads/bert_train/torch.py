@@ -6,7 +6,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ...weights import to_torch
-from .spec import COMPILED
+from .spec import COMPILED, COMPILED_FUSED_OPTIMIZER
 
 
 
@@ -182,8 +182,9 @@ class Trainer:
         state = [v for s in self.optimizer.state.values() for k, v in s.items() if k != "step"]
         graphs = compiled_graphs() - self.graphs_before
         fused = self.optimizer.defaults.get("fused")
+        compiled = "none" if not graphs else COMPILED_FUSED_OPTIMIZER if fused else COMPILED
         return {"weights_dtype": dtypes(self.model.parameters()), "compute_dtype": dtypes([logits]),
-                "state_dtype": dtypes(state), "compiled": COMPILED if graphs else "none", "compiled_graphs": graphs,
+                "state_dtype": dtypes(state), "compiled": compiled, "compiled_graphs": graphs,
                 "path": self.path, "pairs_batched": self.model.pairs_batched,
                 "attention": "sdpa" if self.model.bert.layers[0].attention.fused else "matmul+softmax",
                 "optimizer": "AdamW fused" if fused else "AdamW"}
