@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from mlxvspt import asvbench
 from mlxvspt.devices import Target
 from mlxvspt.errors import Unavailable, UsageError
 from mlxvspt.presets import sizes
@@ -145,3 +146,9 @@ def test_epoch_and_validation_run_and_refusals_are_one_reason():
     with pytest.raises(Unavailable, match="torch.compile"):
         spec.build(Target("torch", "cpu").activate(), {**TINY, "compile": True})
     assert spec.unavailable(Target("mlx", "cpu"), {**TINY, "compile": True}) is None
+
+
+def test_validation_is_warmed_and_verified_without_an_optimizer_step():
+    runner, record = asvbench.prepared("bert_train", "torch", "cpu", "fp32", "validate", path="seed", trains=False)
+    assert record["ran"]["path"] == "seed" and record["warmup"]["warmup_steps"] >= 2
+    assert runner.loss_history() == []  # validation never trained
