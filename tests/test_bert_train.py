@@ -94,13 +94,14 @@ def test_frameworks_agree_on_every_path_and_compile():
                     (label, "torch ran what was asked")} <= labels
 
 
+@pytest.mark.parametrize("path", ["seed", "best"])
 @pytest.mark.parametrize("precision", ["fp32", "bf16", "bf16-mixed"])
-def test_what_ran_is_what_was_asked(precision):
+def test_what_ran_is_what_was_asked(precision, path):
     """Weights, activations and AdamW state in the requested dtypes, in both frameworks (PyTorch "bf16"
     once trained in float32 because load_state_dict copied bfloat16 values into float32 parameters)."""
     for framework in ("mlx", "torch"):
         target = Target(framework, "cpu", precision).activate()
-        chosen = {**TINY, "path": "best"}
+        chosen = {**TINY, "path": path}
         runner = spec.build(target, chosen)
         runner.step()
         want = spec.expected(target, chosen)
