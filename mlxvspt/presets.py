@@ -52,16 +52,16 @@ TABLE = {
     "bert_train": {
         "tiny": {"hidden": 32, "heads": 2, "layers": 1, "intermediate": 64, "vocab": 1000, "seq": 16,
                  "batch": 4, "pairs": 64, "dev_pairs": 16, "epochs": 1, "dropout": 0.1,
-                 "torch_compile": False, "precisions": ["fp32"]},
+                 "torch_compile": False, "paths": ["seed", "pairs-batched", "best"], "precisions": ["fp32"]},
         "small": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
                   "batch": 8, "pairs": 128, "dev_pairs": 64, "epochs": 1, "dropout": 0.1,
-                  "torch_compile": False, "precisions": ["fp32"]},
+                  "torch_compile": False, "paths": ["seed", "pairs-batched", "best"], "precisions": ["fp32"]},
         "full": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
                  "batch": 8, "pairs": 50000, "dev_pairs": 10000, "epochs": 5, "dropout": 0.1,
-                 "torch_compile": True, "precisions": ["fp32", "bf16"]},
+                 "torch_compile": True, "paths": ["seed", "pairs-batched", "best"], "precisions": ["fp32", "bf16", "bf16-mixed"]},
         "history": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
                     "batch": 32, "pairs": 256, "dev_pairs": 128, "epochs": 1, "dropout": 0.1,
-                    "torch_compile": False, "precisions": ["fp32"]},
+                    "torch_compile": False, "paths": ["seed"], "precisions": ["fp32"]},
     },
     # Whisper speech-to-text with a fixed number of decoded tokens per 30 s window. MLX's encoder takes
     # ~15 s a window on the Linux CPU wheel's reference BLAS, so `small` transcribes one clip; `full` is
