@@ -4,7 +4,8 @@ asv runs every OutputPublisher subclass after writing the graphs; `ProjectSite` 
 - writes the graph files asv leaves out. asv's graph page loads, for the benchmark shown, one file per
   entry of index.json's graph_param_list (every machine/os/python of any result), but asv writes one only
   where that benchmark has results: a machine that never ran a workload gave a 404 and a console error.
-  An empty file (no points) there makes index and graph files agree.
+  An empty file (no points) there makes index and graph files agree; likewise the grid's summary file
+  of a benchmark no result has (e.g. only retired results had it).
 - points the pages' CDN scripts and stylesheets at local copies (`site.make_offline`).
 So `asv publish`, `asv preview` and `mlxvspt run`/`publish` all give the same site, one that works offline.
 """
@@ -18,6 +19,9 @@ from asv.publishing import OutputPublisher
 from . import site
 
 
+SUMMARY = {"summary": ""}  # graphs/summary/<benchmark>.json, which the benchmark grid loads
+
+
 def graph_param_list(graphs):
     """The machine/os/python/branch sets of index.json's graph_param_list, computed as asv's publish does."""
     found = []
@@ -28,8 +32,9 @@ def graph_param_list(graphs):
 
 
 def write_missing_graphs(html_dir, benchmarks, graphs):
-    """An empty graph file (no points) wherever a benchmark has none for an entry of graph_param_list."""
-    for params in graph_param_list(graphs):
+    """An empty graph file (no points) wherever a benchmark has none for an entry of graph_param_list,
+    and an empty summary (the grid's sparkline) for a benchmark with no results at all."""
+    for params in graph_param_list(graphs) + [SUMMARY]:
         for name in benchmarks:
             path = Path(html_dir) / (Graph.get_file_path(params, name) + ".json")
             if not path.exists():

@@ -341,11 +341,13 @@ COMMITTED = Path(__file__).resolve().parents[1] / "html"
 
 
 def graph_files(html):
-    """{benchmark: [the graph file asv's graph page loads for each entry of graph_param_list]}."""
+    """{benchmark: [the graph file asv's graph page loads for each entry of graph_param_list, and the
+    summary the benchmark grid loads]}."""
     from asv.graph import Graph
 
     index = json.loads((html / "index.json").read_text())
-    return {name: [html / (Graph.get_file_path(params, name) + ".json") for params in index["graph_param_list"]]
+    return {name: [html / (Graph.get_file_path(params, name) + ".json")
+                   for params in index["graph_param_list"] + [{"summary": ""}]]
             for name in index["benchmarks"]}
 
 
