@@ -138,7 +138,7 @@ def restore_damaged(results_dir):
 
 
 def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None, benchmark_dir=None, only=None,
-        verbose=False, log=None):
+        verbose=False, log=None, recheck=True):
     """Benchmark, save, publish; returns (machine, exit code: non-zero if any benchmark failed).
 
     This environment (`points` None) is measured one benchmark at a time, each saved as it ends,
@@ -146,7 +146,8 @@ def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None
     entries instead: asv builds one virtualenv per entry and runs every module in each. `only` (a
     regular expression) keeps the benchmarks of this environment whose name it matches. One line per
     benchmark is printed; asv's whole output goes to `log` (default `log_path`), and to the terminal
-    too with `verbose`.
+    too with `verbose`. The cross-check runs first unless `resume`, or `recheck` is False and this point's
+    check file exists (a check just run by `mlxvspt check --json` for the same install, e.g. at a larger preset).
     """
     benchmark_dir = Path(benchmark_dir or ROOT / "benchmarks")
     ledger_points = ledger.build()
@@ -175,7 +176,7 @@ def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None
     progress = Progress(log or log_path("run" if points is None else "history"), verbose)
     try:
         describe_machine(machine, results_dir, config, env, point_name, progress)
-        if points is None and not resume:
+        if points is None and not resume and (recheck or not Path(env[settings.CHECKS]).is_file()):
             cross_check(preset, env[settings.CHECKS], env, workloads, progress)
         if batches is None:
             asv("run", *where, "--machine", machine, "--bench", "just-discover", config=config, env=env,

@@ -38,6 +38,8 @@ def parser():
             cmd.add_argument(f"--{name.replace('_', '-')}", metavar="PATH", help=what)
     check.add_argument("--json", metavar="FILE", help="also write every line as JSON (one object a line)")
     run.add_argument("--bench", metavar="REGEX", help="only benchmarks whose name matches, e.g. BertTrainStep")
+    run.add_argument("--keep-check", action="store_true",
+                     help="use this point's stored check (results/<machine>/check-<point>.jsonl) if there is one")
     for cmd in (run, history):
         cmd.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
         cmd.add_argument("--html-dir", default=str(asvrun.ROOT / "html"))
@@ -130,7 +132,7 @@ def cmd_run(args):
         except re.error as exc:
             raise UsageError(f"--bench {args.bench!r}: not a regular expression ({exc})") from None
     machine, code = asvrun.run(preset, args.results_dir, args.html_dir, args.workload, args.resume, only=args.bench,
-                               verbose=args.verbose)
+                               verbose=args.verbose, recheck=not args.keep_check)
     return finish(args, code)
 
 
