@@ -7,7 +7,7 @@ import importlib
 
 from ..errors import UsageError
 
-NAMES = ("lm_train", "bert_train", "whisper", "llm", "switch", "matmul")
+NAMES = ("lm_train", "dp_train", "bert_train", "whisper", "llm", "switch", "matmul")
 
 
 def spec(name):
