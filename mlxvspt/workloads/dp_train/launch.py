@@ -25,7 +25,10 @@ from ...errors import UsageError
 PORT_ENV = "MLXVSPT_DP_PORT"  # a fixed first port (e.g. one a firewall lets through); default: a free one
 ENTRY = ["-m", "mlxvspt.workloads.dp_train.rank"]
 LOCAL = ("127.0.0.1", "localhost")
-ERROR_LINE = re.compile(r"^\w*(Error|Exception|Interrupt)\b.*|.*exited with code.*|.*error:.*", re.IGNORECASE)
+# What a failed run's log says: the first exception raised (the cause; peers' and launchers' follow),
+# else the launchers' last word.
+RAISED = re.compile(r"^[\w.]*(Error|Exception|Interrupt)\b")
+LAUNCHER_SAID = re.compile(r"error:|exited with code", re.IGNORECASE)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -176,11 +179,12 @@ def supervise(commands, env, timeout, log, what):
 
 
 def failure_line(log):
-    """The line of a launcher's log that says what went wrong (the last exception, else the last line)."""
+    """The line of a launcher's log that says what went wrong."""
     lines = [ANSI.sub("", line).strip() for line in Path(log).read_text(errors="replace").splitlines()]
     lines = [line for line in lines if line]
-    errors = [line for line in lines if ERROR_LINE.match(line)]
-    return (errors or lines or ["no output"])[-1][:300]
+    raised = [line for line in lines if RAISED.search(line)]
+    said = [line for line in lines if LAUNCHER_SAID.search(line)]
+    return (raised[:1] or said[-1:] or lines[-1:] or ["no output"])[0][:300]
 
 
 def processes():

@@ -83,8 +83,8 @@ def run_ranks(target, sizes, ranks, steps, calibrate, keep_weights=None):
     what = f"dp_train: {target.framework} {target.device} {ranks} ranks"
     codes = launch.supervise(commands, env, sizes["timeout"], folder / "launch.log", what)
     if any(codes) or not figures.is_file():
-        code = next((c for c in codes if c), 0)
-        raise launch.LaunchError(f"{what}: launcher exit code {code}: {launch.failure_line(folder / 'launch.log')}")
+        code = next((f" (launcher exit code {c})" for c in codes if c), "")
+        raise launch.LaunchError(f"{what} failed{code}: {launch.failure_line(folder / 'launch.log')}")
     return json.loads(figures.read_text())
 
 

@@ -1,0 +1,66 @@
+"""Data-parallel TransformerLM training over R ranks: MLX (mlx.launch, nn.average_gradients) vs PyTorch
+(torchrun, DistributedDataParallel). Each combination is one launch; its track_ methods read rank 0's
+figures (definitions in mlxvspt/workloads/dp_train/spec.py). Tokens/s, scaling efficiency and bus
+bandwidth are inverses of the times tracked here (asv counts lower as better)."""
+from mlxvspt.asvbench import MeasuredOnce, preset_values
+
+
+class DPTrain(MeasuredOnce):
+    workload = "dp_train"
+    params = MeasuredOnce.params + [preset_values("dp_train", "ranks"), preset_values("dp_train", "precisions")]
+    param_names = ["framework", "device", "ranks", "precision"]
+
+    def overrides(self, ranks, precision):
+        self.measured_here("ranks", ranks)
+        self.measured_here("precisions", precision)
+        return precision, {"ranks": ranks}
+
+    def track_step(self, *params):
+        return self.measured["step_seconds"]
+
+    def track_seconds_per_token(self, *params):
+        return self.measured["seconds_per_token"]
+
+    def track_peak_memory(self, *params):
+        """The largest of the ranks' peaks."""
+        return self.measured["peak_memory_bytes"]
+
+    track_step.unit = track_seconds_per_token.unit = "seconds"
+    track_peak_memory.unit = "bytes"
+
+
+class DPScaling(DPTrain):
+    """R x (step time at R ranks) / (step time at 1 rank): 1 is perfect strong scaling, and the
+    scaling efficiency is its inverse."""
+
+    def setup(self, framework, device, ranks, precision):
+        if ranks == 1:
+            raise NotImplementedError("one rank is the baseline of scaling")
+        super().setup(framework, device, 1, precision)
+        single = self.measured
+        super().setup(framework, device, ranks, precision)
+        self.single = single
+
+    def track_time_over_ideal(self, framework, device, ranks, precision):
+        return ranks * self.measured["step_seconds"] / self.single["step_seconds"]
+
+    track_time_over_ideal.unit = "ratio"
+
+
+class DPAllReduce(MeasuredOnce):
+    """Seconds of one float32 all-sum of `nbytes` over R ranks: the all-reduce calibration."""
+
+    workload = "dp_train"
+    params = MeasuredOnce.params + [[r for r in preset_values("dp_train", "ranks") if r > 1],
+                                    preset_values("dp_train", "allreduce_bytes")]
+    param_names = ["framework", "device", "ranks", "nbytes"]
+
+    def overrides(self, ranks, nbytes):
+        self.measured_here("ranks", ranks)
+        self.measured_here("allreduce_bytes", nbytes)
+        return "fp32", {"ranks": ranks, "calibrate": True}
+
+    def track_allreduce(self, framework, device, ranks, nbytes):
+        return self.measured["allreduce_seconds"][str(nbytes)]
+
+    track_allreduce.unit = "seconds"
