@@ -5,7 +5,9 @@ bandwidth are inverses of the times tracked here (asv counts lower as better).""
 from mlxvspt.asvbench import MeasuredOnce, preset_values
 
 
-class DPTrain(MeasuredOnce):
+class DPRun(MeasuredOnce):
+    """One training launch per (framework, device, ranks, precision)."""
+
     workload = "dp_train"
     params = MeasuredOnce.params + [preset_values("dp_train", "ranks"), preset_values("dp_train", "precisions")]
     param_names = ["framework", "device", "ranks", "precision"]
@@ -15,6 +17,8 @@ class DPTrain(MeasuredOnce):
         self.measured_here("precisions", precision)
         return precision, {"ranks": ranks}
 
+
+class DPTrain(DPRun):
     def track_step(self, *params):
         return self.measured["step_seconds"]
 
@@ -29,7 +33,7 @@ class DPTrain(MeasuredOnce):
     track_peak_memory.unit = "bytes"
 
 
-class DPScaling(DPTrain):
+class DPScaling(DPRun):
     """R x (step time at R ranks) / (step time at 1 rank): 1 is perfect strong scaling, and the
     scaling efficiency is its inverse."""
 
