@@ -43,7 +43,7 @@ TABLE = {
                   "allreduce_bytes": [1 << 16, 1 << 20, 1 << 24], "timeout": 1200, "precisions": ["fp32"],
                   "compile": False},
         "full": {"ranks": [1, 2, 4], "untimed_steps": 5, "timed_steps": 20,
-                 "allreduce_bytes": [1 << 20, 1 << 24, 1 << 28], "timeout": 1800, "precisions": ["tf32", "bf16"],
+                 "allreduce_bytes": [1 << 20, 1 << 24, 1 << 28], "timeout": 1500, "precisions": ["tf32", "bf16"],
                  "compile": True},
     },
     # BERT-tiny sentence-pair classifier (Conneau et al. head) on NLI pairs; `pairs` training pairs make

@@ -20,7 +20,7 @@ FAKE_RANK = """
 import json, os, sys, time
 from pathlib import Path
 rank = os.environ.get("MLX_RANK", os.environ.get("RANK"))
-folder = Path(json.loads(Path(sys.argv[1]).read_text())["figures"]).parent
+folder = Path(json.loads(sys.argv[1])["figures"]).parent
 (folder / f"rank{rank}.pid").write_text(str(os.getpid()))
 if os.environ["MLXVSPT_TEST_MODE"] == "crash" and rank == "1":
     time.sleep(0.5)
@@ -37,6 +37,16 @@ def test_two_ranks_agree_with_one_process_and_across_frameworks():
         assert f"{fw} 2 ranks: weights identical across ranks" in text
         assert f"{fw} 2 ranks vs {fw} one process" in text
     assert "mlx vs torch, 2 ranks each" in text
+
+
+def test_one_mlx_rank_through_the_launcher_trains_like_one_process(tmp_path):
+    """R = 1 (the scaling baseline) goes through mlx.launch too, which gives one rank no ring."""
+    sizes = {**spec.all_sizes("tiny"), "compile": False}
+    figures = spec.run_ranks(Target("mlx", "cpu", "fp32"), sizes, 1, 3, False, tmp_path / "w.safetensors")
+    assert figures["ranks"] == 1 and len(figures["step_seconds"]) == 3
+    single = lm_train.train("mlx", sizes, 3)[0].trainer.weights()
+    parallel = spec.load(tmp_path / "w.safetensors")
+    assert np.max(np.abs(spec.flat(parallel) - spec.flat(single))) <= spec.SAME_FRAMEWORK_ATOL
 
 
 def test_same_framework_tolerance_tells_a_half_batch_apart():

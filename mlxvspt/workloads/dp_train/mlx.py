@@ -3,6 +3,7 @@
 mlx.py and torch.py mirror each other name for name: `diff mlx.py torch.py` shows only the framework.
 The training step itself is lm_train's Trainer with `data_parallel=True` (nn.average_gradients).
 """
+import os
 import time
 
 import mlx.core as mx
@@ -11,8 +12,12 @@ import numpy as np
 
 def init(target, ranks):
     """Join the group mlx.launch started (NCCL on CUDA, ring otherwise); returns (rank, size).
-    A single rank runs without a backend: mlx.launch gives one process no ring to join."""
-    group = mx.distributed.init(strict=ranks > 1, backend=backend(target) if ranks > 1 else "any")
+    A single rank is a group of one: mlx.launch hands it an empty ring hostfile, which the ring
+    backend (tried by every later init(), average_gradients' included) refuses to parse."""
+    if ranks == 1:
+        os.environ.pop("MLX_HOSTFILE", None)
+        return 0, mx.distributed.init(strict=False).size()
+    group = mx.distributed.init(strict=True, backend=backend(target))
     return group.rank(), group.size()
 
 

@@ -1,6 +1,7 @@
-"""One rank of a data-parallel run: `python -m mlxvspt.workloads.dp_train.rank CONFIG.json`, started
-by mlx.launch or torchrun (never directly). CONFIG (written by spec.run_ranks) names the framework,
-device, precision, sizes, steps and where rank 0 writes its figures (JSON) and final weights.
+"""One rank of a data-parallel run: `python -m mlxvspt.workloads.dp_train.rank CONFIG`, started by
+mlx.launch or torchrun (never directly). CONFIG, a JSON text from spec.run_ranks (on the command line,
+so ranks on other machines need no shared files), names the framework, device, precision, sizes,
+steps and where rank 0 writes its figures (JSON) and final weights.
 
 Every rank draws the same global batch from lm_train's sampler and trains on its contiguous slice of
 rows; the gradients are averaged over the ranks, so R ranks take the same steps as one process
@@ -52,8 +53,8 @@ def train(config, dist, rank, size, target):
     return seconds, losses, trainer
 
 
-def main(path):
-    config = json.loads(Path(path).read_text())
+def main(text):
+    config = json.loads(text)
     target = Target(config["framework"], config["device"], config["precision"]).activate()
     dist = importlib.import_module(f"mlxvspt.workloads.dp_train.{target.framework}")
     rank, size = dist.init(target, config["ranks"])

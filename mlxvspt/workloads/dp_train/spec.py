@@ -73,11 +73,10 @@ def run_ranks(target, sizes, ranks, steps, calibrate, keep_weights=None):
               "weights": str(keep_weights) if keep_weights else None,
               "allreduce_bytes": sizes["allreduce_bytes"] if calibrate and ranks > 1 else [],
               "allreduce_iterations": ALLREDUCE_ITERATIONS}
-    (folder / "config.json").write_text(json.dumps(config))
     dist = implementation("dp_train", target.framework)
     env = launch.rank_environment(launch.ranks_per_host(ranks, host_list or ["127.0.0.1"]))
     port = launch.free_port(ranks if target.framework == "mlx" else 1)
-    args = [str(folder / "config.json")]
+    args = [json.dumps(config, separators=(",", ":"))]
     commands = (launch.mlx_commands(dist.backend(target), ranks, port, host_list, env, args)
                 if target.framework == "mlx" else launch.torch_commands(ranks, port, host_list, env, args))
     what = f"dp_train: {target.framework} {target.device} {ranks} ranks"
