@@ -46,20 +46,21 @@ def hosts():
 
 
 def require_devices(target, ranks, host_list):
-    """n/a where this run would put more ranks on a machine than it has devices."""
+    """Ranks per machine; n/a where that is more than the machine's devices."""
     here = launch.ranks_per_host(ranks, host_list or ["127.0.0.1"])
     if target.device == "cpu":
-        have, what = CPU_RANKS, f"CPU ranks allowed per machine (CPU_RANKS)"
+        have, what = CPU_RANKS, "CPU ranks allowed per machine (CPU_RANKS)"
     else:
         have, what = implementation("dp_train", target.framework).gpu_count(), f"{target.framework} GPUs"
     if here > have:
         raise Unavailable(f"dp_train: {here} ranks per machine, {have} {what} here")
+    return here
 
 
 def run_ranks(target, sizes, ranks, steps, calibrate, keep_weights=None):
     """Launch `ranks` ranks, wait (or kill them at sizes['timeout']), return rank 0's figures."""
     host_list = hosts()
-    require_devices(target, ranks, host_list)
+    here = require_devices(target, ranks, host_list)
     if sizes["batch"] % ranks:
         raise Unavailable(f"dp_train: global batch {sizes['batch']} does not split evenly over {ranks} ranks")
     lm_train.initial_weights({**sizes, "vocab": lm_train.data.corpus(sizes).vocab})  # once, before the ranks
@@ -74,7 +75,7 @@ def run_ranks(target, sizes, ranks, steps, calibrate, keep_weights=None):
               "allreduce_bytes": sizes["allreduce_bytes"] if calibrate and ranks > 1 else [],
               "allreduce_iterations": ALLREDUCE_ITERATIONS}
     dist = implementation("dp_train", target.framework)
-    env = launch.rank_environment(launch.ranks_per_host(ranks, host_list or ["127.0.0.1"]))
+    env = launch.rank_environment(here)
     port = launch.free_port(ranks if target.framework == "mlx" else 1)
     args = [json.dumps(config, separators=(",", ":"))]
     commands = (launch.mlx_commands(dist.backend(target), ranks, port, host_list, env, args)
