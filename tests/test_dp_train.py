@@ -88,7 +88,7 @@ def fake_rank(tmp_path, monkeypatch):
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
 @pytest.mark.parametrize("framework, mode, timeout", [("mlx", "crash", 60), ("torch", "crash", 60),
-                                                      ("mlx", "hang", 4), ("torch", "hang", 8)])
+                                                      ("mlx", "hang", 5), ("torch", "hang", 9)])
 def test_failed_rank_fails_the_row_and_leaves_nothing_running(fake_rank, monkeypatch, framework, mode, timeout):
     monkeypatch.setenv("MLXVSPT_TEST_MODE", mode)
     sizes = {**spec.all_sizes("tiny"), "timeout": timeout}

@@ -170,12 +170,23 @@ def supervise(commands, env, timeout, log, what):
                                       f"stopped the launcher and its ranks (log: {log})")
                 time.sleep(0.1)
         finally:
+            for p in procs:  # freeze each launcher's group first: no rank can be started past the snapshot
+                signal_group(p.pid, signal.SIGSTOP)
             for p in procs:
                 seen.update(family(p.pid))
+                signal_group(p.pid, signal.SIGKILL)
             stop(seen)
             for p in procs:
                 p.wait()
     return [p.returncode for p in procs]
+
+
+def signal_group(leader, sig):
+    """Signal the process group a launcher leads (its pid stays the group's id while any member lives)."""
+    try:
+        os.killpg(leader, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def failure_line(log):
@@ -188,7 +199,7 @@ def failure_line(log):
 
 
 def processes():
-    """{pid: (parent pid, process group, start time)} of every process visible here."""
+    """{pid: (parent pid, process group, start time)} of every living process here (zombies left out)."""
     table = {}
     if Path("/proc/self/stat").exists():
         for entry in Path("/proc").iterdir():
@@ -197,12 +208,14 @@ def processes():
                     fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
                 except OSError:
                     continue
-                table[int(entry.name)] = (int(fields[1]), int(fields[2]), fields[19])
+                if fields[0] != "Z":
+                    table[int(entry.name)] = (int(fields[1]), int(fields[2]), fields[19])
         return table
-    out = subprocess.run(["ps", "-A", "-o", "pid=,ppid=,pgid=,lstart="], capture_output=True, text=True)
+    out = subprocess.run(["ps", "-A", "-o", "pid=,ppid=,pgid=,stat=,lstart="], capture_output=True, text=True)
     for line in out.stdout.splitlines():
-        pid, ppid, pgid, start = line.split(None, 3)
-        table[int(pid)] = (int(ppid), int(pgid), start)
+        pid, ppid, pgid, stat, start = line.split(None, 4)
+        if not stat.startswith("Z"):
+            table[int(pid)] = (int(ppid), int(pgid), start)
     return table
 
 
@@ -219,12 +232,19 @@ def family(root):
     return found
 
 
-def stop(seen):
-    """SIGKILL each recorded process still alive (the start time guards against a reused pid)."""
-    alive = processes()
-    for pid, start in seen.items():
-        if pid in alive and alive[pid][2] == start and pid != os.getpid():
+def stop(seen, grace=10.0):
+    """SIGKILL each recorded process still alive (the start time guards against a reused pid) and
+    wait until they are gone: a killed process takes a moment to exit on a busy machine."""
+    deadline = time.monotonic() + grace
+    while True:
+        alive = processes()
+        left = [pid for pid, start in seen.items()
+                if pid in alive and alive[pid][2] == start and pid != os.getpid()]
+        if not left or time.monotonic() > deadline:
+            return
+        for pid in left:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        time.sleep(0.05)
