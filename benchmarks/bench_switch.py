@@ -1,13 +1,12 @@
 """CPU<->GPU switch: seconds per loop, and where a loop's time goes."""
 from mlxvspt.asvbench import MeasuredOnce, WorkloadBenchmark
-from mlxvspt.presets import sizes
 from mlxvspt.workloads.switch.spec import PHASES
 
 
 class Switch(WorkloadBenchmark):
     workload = "switch"
     params = [["mlx", "torch"], ["gpu"]]
-    repeat = sizes("switch")["loops"]
+    repeat = (5, 10, 60.0)
 
     def time_loop(self, framework, device):
         self.runner.step()
@@ -29,6 +28,6 @@ class SwitchPhases(MeasuredOnce):
         return "fp32", {}
 
     def track_seconds_per_loop(self, framework, device, phase):
-        return self.measured[phase]
+        return self.figure(phase)
 
     track_seconds_per_loop.unit = "seconds"

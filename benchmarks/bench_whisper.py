@@ -1,6 +1,6 @@
 """Whisper speech-to-text: seconds per 30-s window of each phase, decoder ms/token, real-time factor."""
 from mlxvspt.asvbench import WorkloadBenchmark
-from mlxvspt.workloads.whisper.spec import PHASES, PRECISIONS, cpu_fp16_reason
+from mlxvspt.workloads.whisper.spec import PHASES, PRECISIONS
 
 
 class WhisperBase(WorkloadBenchmark):
@@ -11,11 +11,6 @@ class WhisperBase(WorkloadBenchmark):
     # MLX's encoder takes ~15 s a window on the Linux CPU wheel: few samples, stop after 6 s.
     repeat = (1, 10, 6.0)
     min_run_count = 1
-
-    def setup(self, framework, device, precision, *extra):
-        if cpu_fp16_reason(device, precision):  # answered before importing a framework: n/a stays cheap
-            raise NotImplementedError(cpu_fp16_reason(device, precision))
-        super().setup(framework, device, precision, *extra)
 
     def overrides(self, precision, phase=None):
         return precision, {"phase": phase or self.phase}

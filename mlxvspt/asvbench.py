@@ -1,27 +1,86 @@
 """What every asv benchmark class shares, so a class in benchmarks/ only names its workload and params.
 
-asv forks one process per benchmark and parameter set and re-runs setup() before every timed call:
-the prepared runner is memoised per process, and its first step (compilation, caches) runs once
-there, outside the timings.
+asv forks one process per benchmark, parameter set and round, and re-runs setup() before every timed
+call: the prepared runner is memoised per process. Preparing it means, in this order: build, warm up
+until two consecutive steps agree within 10% (steady state), read back what actually ran and fail the
+row if it is not what was asked, then append that record (with the cross-check's status for the
+combination) to the run's records file beside asv's results.
 """
+import fcntl
 import functools
 import json
 import os
+import time
+from contextlib import contextmanager
 
+from . import check, settings
 from .devices import DEVICES, FRAMEWORKS, Target
 from .errors import Unavailable, device_limits
-from .paths import cache_dir
 from .presets import NAMES, TABLE, sizes
 from .workloads import spec
 
+STEADY = 0.10  # two consecutive warm-up steps within 10% of each other: steady state
+WARMUP_CAP_STEPS = 20
+WARMUP_CAP_SECONDS = 120.0
+
+
+def warm_up(step, cap_steps=WARMUP_CAP_STEPS, cap_seconds=WARMUP_CAP_SECONDS):
+    """Call `step` until two consecutive calls agree within STEADY (at least two calls), or a cap is hit.
+
+    Returns what happened, for the record: steps taken, whether steady state was reached, the first
+    (compiling) and last step's seconds."""
+    times = []
+    while True:
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+        if len(times) >= 2 and abs(times[-1] - times[-2]) <= STEADY * min(times[-2:]):
+            steady = True
+            break
+        if len(times) >= cap_steps or sum(times) >= cap_seconds:
+            steady = False
+            break
+    return {"warmup_steps": len(times), "steady": steady, "first_step_seconds": times[0],
+            "last_warmup_step_seconds": times[-1]}
+
+
+def unavailable(workload, target, overrides):
+    """The workload's reason why this machine cannot run the combination at the preset (None if it can),
+    asked before anything is built: `spec.unavailable(target, sizes)`."""
+    ask = getattr(spec(workload), "unavailable", None)
+    return ask(target, {**sizes(workload, settings.preset()), **overrides}) if ask else None
+
+
+def verify(workload, target, sizes, ran):
+    """Fail (RuntimeError, one line) if what ran differs from what the workload says was asked."""
+    want = getattr(spec(workload), "expected", lambda target, sizes: {})(target, sizes)
+    if target.precision == "fp32":  # the label promises IEEE float32 matmuls: MLX's CUDA default is TF32
+        want = {**want, "matmul_mode": "ieee"}
+    wrong = [f"{key} asked {value!r}, ran {ran.get(key)!r}" for key, value in want.items() if ran.get(key) != value]
+    if wrong:
+        raise RuntimeError(f"{workload} {target.framework} {target.device} {target.precision}: not the requested "
+                           f"work: {'; '.join(wrong)}")
+
+
+def combination(sizes):
+    """The path label a row's check lines and records share: the workload's path, '+compiled' if compiled."""
+    return check.path_label(sizes.get("path", "default"), sizes.get("compile", False))
+
 
 @functools.lru_cache(maxsize=None)
-def prepared(workload, framework, device, precision="fp32", **overrides):
-    """Build a workload runner once per process and take its warm-up step."""
+def prepared(workload, framework, device, precision="fp32", warm="step", **overrides):
+    """Build a workload runner once per process, bring `warm` (the timed method) to steady state, and
+    read back what it ran. Returns (runner, record)."""
     target = Target(framework, device, precision).activate()
-    runner = spec(workload).build(target, {**sizes(workload), **overrides})
-    runner.step()
-    return runner
+    chosen = {**sizes(workload, settings.preset()), **overrides}
+    runner = spec(workload).build(target, chosen)
+    warmup = warm_up(getattr(runner, warm), chosen.get("warmup_cap_steps", WARMUP_CAP_STEPS))
+    ran = {**runner.ran(), "matmul_mode": target.matmul_mode()}
+    verify(workload, target, chosen, ran)
+    record = {"ran": ran, "warmup": warmup, "preset": settings.preset(), "pid": os.getpid(),
+              "tf32_env": os.environ.get("MLX_ENABLE_TF32"), "versions": settings.library_versions(),
+              "path": combination(chosen), "precision": precision}
+    return runner, record
 
 
 def preset_values(workload, key):
@@ -30,8 +89,40 @@ def preset_values(workload, key):
     values (a GPU's full-preset sizes beside a laptop's small ones)."""
     values = []
     for preset in NAMES:
-        values += [v for v in TABLE[workload][preset][key] if v not in values]
+        values += [v for v in TABLE[workload][preset].get(key, []) if v not in values]
     return values
+
+
+@contextmanager
+def locked(path):
+    """An exclusive lock on `path` (created) for the block: asv's processes append one after another,
+    but a user may run two suites at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield f
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def append_records(benchmark, params, record):
+    """One line per benchmark method of the class into the run's records file (settings.RECORDS), with
+    the cross-check's status for the row's device, path and precision. Params as asv writes them (repr)."""
+    where = settings.records_file()
+    if where is None:
+        return
+    status = check.status(settings.check_lines(), benchmark.workload, params["device"], record["path"],
+                          record["precision"])
+    module = type(benchmark).__module__.rsplit(".", 1)[-1]
+    methods = [n for n in dir(benchmark) if n.startswith(("time_", "track_", "peakmem_", "mem_"))]
+    lines = [json.dumps({"benchmark": f"{module}.{type(benchmark).__name__}.{method}",
+                         "params": {k: repr(v) for k, v in params.items()},
+                         "ran": record["ran"], "warmup": record["warmup"], "check": status,
+                         "environment": {k: record[k] for k in ("preset", "pid", "tf32_env", "versions")}})
+             for method in methods]
+    with locked(where) as f:
+        f.write("".join(line + "\n" for line in lines))
 
 
 class WorkloadBenchmark:
@@ -46,10 +137,11 @@ class WorkloadBenchmark:
     # parameters or meaning change.
     version = "1"
     number = 1
-    repeat = (2, 10, 20.0)  # at least 2 samples; no new sample starts after 20 s
+    repeat = (5, 20, 20.0)  # at least 5 samples; no new sample starts after 20 s
     rounds = 1
     warmup_time = 0
     timeout = 3600
+    warm = "step"  # the runner method the timed methods call: warmed up to steady state in setup
 
     def overrides(self, *extra):
         """(precision, {size overrides}) for this class's extra params."""
@@ -57,45 +149,69 @@ class WorkloadBenchmark:
 
     def measured_here(self, key, value):
         """Skip (asv's n/a) a param value of `preset_values(workload, key)` the current preset leaves out."""
-        if value not in sizes(self.workload)[key]:
+        if value not in sizes(self.workload, settings.preset()).get(key, []):
             raise NotImplementedError(f"{key} {value!r} is not measured at this preset")
 
     def setup(self, framework, device, *extra):
-        for value, variable in ((framework, "MLXVSPT_FRAMEWORKS"), (device, "MLXVSPT_DEVICES")):
-            chosen = os.environ.get(variable)
-            if chosen and value not in chosen.split(","):
-                raise NotImplementedError(f"{value} not selected ({variable}={chosen})")
+        for value, chosen in ((framework, settings.frameworks()), (device, settings.devices())):
+            if chosen and value not in chosen:
+                raise NotImplementedError(f"{value} not selected ({', '.join(chosen)} chosen)")
         precision, overrides = self.overrides(*extra)
+        reason = unavailable(self.workload, Target(framework, device, precision), overrides)
+        if reason:
+            raise NotImplementedError(reason)
         try:
             with device_limits(f"{framework} on {device}"):
-                self.runner = prepared(self.workload, framework, device, precision, **overrides)
+                self.runner, record = prepared(self.workload, framework, device, precision, self.warm, **overrides)
         except Unavailable as exc:
             raise NotImplementedError(str(exc)) from None
-
-
-RUN_ID = "MLXVSPT_RUN_ID"
+        params = dict(zip(self.param_names, (framework, device, *extra)))
+        append_records(self, params, record)
 
 
 class MeasuredOnce(WorkloadBenchmark):
     """For classes whose track_ methods read several figures of one step (prefill, decode, memory...).
 
-    asv runs each method in its own process; within one `mlxvspt run` (which sets MLXVSPT_RUN_ID) the
-    first process to measure a combination stores its step's figures, and the others read
-    them instead of loading the model and generating again. Plain `asv run` measures in every method.
+    asv runs each method (and each round) in its own process. Within one `mlxvspt run` the figures
+    of a combination are kept in a list under the run's folder: a method's k-th process reads the
+    k-th measurement, taking it first if no method has yet. So `rounds` = samples, one measurement
+    serves every method of a round, and rounds interleave the frameworks in time. Plain `asv run`
+    measures in every process.
     """
 
+    rounds = 5
+
     def setup(self, framework, device, *extra):
-        run = os.environ.get(RUN_ID)
-        # What is measured is the workload, framework, device and overrides: params beyond those
-        # (e.g. which phase to report) select a figure of the same measurement.
+        """Only what is cheap: selection and n/a. The model is built when a figure needs measuring."""
+        self.args = (framework, device, *extra)
+        for value, chosen in ((framework, settings.frameworks()), (device, settings.devices())):
+            if chosen and value not in chosen:
+                raise NotImplementedError(f"{value} not selected ({', '.join(chosen)} chosen)")
         precision, overrides = self.overrides(*extra)
-        key = "-".join(map(str, (self.workload, framework, device, precision, *sorted(overrides.items()))))
-        memo = cache_dir() / "runs" / run / f"{key}.json" if run else None
-        if memo and memo.is_file():
-            self.measured = json.loads(memo.read_text())
-            return
-        super().setup(framework, device, *extra)
-        self.measured = self.runner.step()
-        if memo:
-            memo.parent.mkdir(parents=True, exist_ok=True)
-            memo.write_text(json.dumps(self.measured))
+        reason = unavailable(self.workload, Target(framework, device, precision), overrides)
+        if reason:
+            raise NotImplementedError(reason)
+
+    def figure(self, name):
+        memo = settings.run_folder()
+        if memo is None:
+            return self.measure()[name]
+        precision, overrides = self.overrides(*self.args[2:])
+        key = "-".join(map(str, (self.workload, *self.args[:2], precision, *sorted(overrides.items()))))
+        with locked(memo / f"{key}.json") as f:
+            f.seek(0)
+            text = f.read()
+            state = json.loads(text) if text else {"measured": [], "served": {}}
+            served = state["served"].get(name, 0)
+            if served >= len(state["measured"]):
+                state["measured"].append(self.measure())
+            state["served"][name] = served + 1
+            f.seek(0)
+            f.truncate()
+            f.write(json.dumps(state))
+        return state["measured"][served][name]
+
+    def measure(self):
+        super().setup(*self.args)
+        return self.runner.step()
+

@@ -12,10 +12,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 
-from . import asvbench, devices, ledger, presets, report, site
+from . import comparison, devices, ledger, presets, results, settings, site
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,7 +48,7 @@ def write_conf(results_dir, html_dir, benchmark_dir=ROOT / "benchmarks"):
 
 def machine_name(preset):
     """MLXVSPT_MACHINE (default: the host name) plus the preset."""
-    return f"{os.environ.get('MLXVSPT_MACHINE') or platform.node() or 'machine'}-{preset}"
+    return f"{os.environ.get(settings.MACHINE) or platform.node() or 'machine'}-{preset}"
 
 
 def publish(config, env, html_dir):
@@ -64,6 +63,7 @@ def publish(config, env, html_dir):
     Path(config).write_text(json.dumps(conf))
     asv("publish", config=config, env=env)
     site.make_offline(staging)
+    comparison.write(conf["results_dir"], staging)
     if html_dir.exists():
         html_dir.rename(old)
     staging.rename(html_dir)
@@ -99,6 +99,17 @@ def publish_results(results_dir, html_dir):
         config.unlink()
 
 
+def cross_check(preset, out, env, workloads=None):
+    """`mlxvspt check` in a child process (the frameworks' state stays out of this one) on the selected
+    devices at presets.CHECK_AT[preset], every line kept in `out` for the benchmarks to read; returns its
+    exit code (1: some combination disagrees; its rows get no verdict, the run goes on)."""
+    chosen = settings.devices() or [d for d in devices.DEVICES if d == "cpu" or devices.gpu_anywhere()]
+    cmd = [sys.executable, "-m", "mlxvspt", "check", "--preset", presets.CHECK_AT[preset], "--json", str(out)]
+    cmd += [arg for d in chosen for arg in ("--device", d)]
+    cmd += [arg for w in workloads or [] for arg in ("--workload", w)]
+    return subprocess.run(cmd, env=env).returncode
+
+
 def restore_damaged(results_dir):
     """asv rewrites a results file in place at the end of each run: if a kill caught it half-written,
     put back the copy kept after the last complete run; then keep copies of the good files."""
@@ -124,12 +135,16 @@ def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None
     benchmark_dir = Path(benchmark_dir or ROOT / "benchmarks")
     ledger_points = ledger.build()
     config = write_conf(results_dir, html_dir, benchmark_dir)
-    env = {**os.environ, presets.ENV: preset, asvbench.RUN_ID: uuid.uuid4().hex}
     machine = machine_name(preset)
+    run_folder = Path(tempfile.mkdtemp(prefix="mlxvspt-run-"))
+    env = {**os.environ, settings.PRESET: preset, settings.RUN_FOLDER: str(run_folder)}
     names = modules(benchmark_dir, workloads)
     point_name = None
     if points is None:
         point_name, point = ledger.point_for_installed(ledger_points)
+        folder = Path(results_dir) / machine
+        env[settings.CHECKS] = str(folder / f"check-{point_name}.jsonl")
+        env[settings.RECORDS] = str(folder / f"records-{point_name}.jsonl")
         # asv looks for existing results under its branches' heads: make the point the branch.
         conf = json.loads(config.read_text())
         config.write_text(json.dumps({**conf, "branches": [point_name]}))
@@ -142,9 +157,11 @@ def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None
     code = 0
     try:
         describe_machine(machine, results_dir, config, env, point_name)
+        if points is None and not resume:
+            cross_check(preset, env[settings.CHECKS], env, workloads)
         if batches is None:
             asv("run", *where, "--machine", machine, "--bench", "just-discover", config=config, env=env)
-            batches = [[f"{re.escape(b)}(\\(|$)"] for b in sorted(report.load_benchmarks(results_dir))
+            batches = [[f"{re.escape(b)}(\\(|$)"] for b in sorted(results.benchmarks(results_dir))
                        if b.split(".")[0] in names and re.search(only or "", b)]
         else:
             batches = [[f"{name}\\." for name in batch] for batch in batches]
@@ -160,4 +177,5 @@ def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None
     finally:
         config.unlink()
         Path(config).with_suffix(".hashes").unlink(missing_ok=True)
+        shutil.rmtree(run_folder, ignore_errors=True)
     return machine, code

@@ -1,33 +1,163 @@
-"""Cross-framework agreement: a fast wrong answer is not a result."""
-from dataclasses import dataclass, field
+"""Cross-framework agreement: a fast wrong answer is not a result.
+
+A workload's `check(preset, device)` runs both frameworks on the same work for every path and precision
+it publishes on that device and records one `Line` per quantity compared. Limits come from one table,
+TOLERANCES, per kind of quantity and precision, each with its reason; `mlxvspt run` stores the lines
+beside the results and a row gets a verdict only where every line of its combination passed.
+"""
+import json
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
+
+# kind -> precision -> (limit, why). "loss": |mlx - torch| / |torch| of a scalar loss; "tensor": relative
+# L2 of each tensor (gradients, weights), every tensor held to the limit; "output": relative L2 of an
+# output array (logits, features, products). Unit roundoff: fp32 6e-8, tf32 and fp16 5e-4, bf16 4e-3.
+TOLERANCES = {
+    "loss": {
+        "fp32": (1e-5, "IEEE float32 in both; only the order of reductions differs"),
+        "tf32": (2e-3, "matmul inputs rounded to 10 mantissa bits (TF32), each framework's own kernels"),
+        "fp16": (5e-3, "float16 activations (10 mantissa bits); reductions ordered differently"),
+        "bf16": (2e-2, "bfloat16 keeps 8 mantissa bits: a loss over thousands of terms drifts by ~1e-2"),
+        "bf16-mixed": (2e-2, "bfloat16 compute from float32 weights: the bf16 rounding of activations"),
+    },
+    "tensor": {
+        "fp32": (1e-3, "IEEE float32; tiny tensors (biases) amplify reordered sums, hence not 1e-5"),
+        "tf32": (5e-2, "TF32 rounds every matmul input to 10 bits; gradients pass through ~3 matmuls each"),
+        "fp16": (5e-2, "float16 (10 bits) through forward and backward"),
+        "bf16": (1.5e-1, "bfloat16 (8 bits) through forward and backward: ~5% per tensor is rounding; 50% is a bug"),
+        "bf16-mixed": (1.5e-1, "bfloat16 compute (8 bits); weights and update in float32"),
+    },
+    "output": {
+        "fp32": (1e-4, "IEEE float32; reductions ordered differently"),
+        "tf32": (1e-2, "TF32 matmuls (10 bits) in each framework's kernels"),
+        "fp16": (2e-2, "float16 (10 bits) through the whole network"),
+        "bf16": (6e-2, "bfloat16 (8 bits) through the whole network"),
+        "bf16-mixed": (6e-2, "bfloat16 compute (8 bits)"),
+    },
+}
+# A tensor whose norm is below this fraction of the largest tensor's norm is compared on that floor:
+# some true gradients are zero (key biases: softmax ignores a per-query constant), leaving rounding only.
+NORM_FLOOR = 1e-3
+
+
+def relative_l2(a, b, floor=0.0):
+    """|a - b| / max(|b|, floor) in float64."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), floor, 1e-30))
+
+
+@dataclass
+class Line:
+    """One quantity compared for one combination: what `mlxvspt check` prints and `run` stores."""
+
+    workload: str
+    device: str
+    path: str
+    precision: str
+    what: str
+    ok: bool
+    value: float | None = None
+    limit: float | None = None
+    detail: str = ""
+
+    def text(self):
+        measured = "" if self.value is None else f"{self.value:.3g}" + \
+            ("" if self.limit is None else f" (limit {self.limit:g})")
+        parts = [p for p in (measured, self.detail) if p]
+        mark = "n/a " if self.what == "n/a" else "ok  " if self.ok else "FAIL"
+        return (f"{mark} {self.workload} [{self.device} {self.path} {self.precision}] "
+                f"{self.what}: {'; '.join(parts)}")
 
 
 @dataclass
 class CheckResult:
-    workload: str
-    passed: bool = True
-    lines: list = field(default_factory=list)
+    """The lines of one workload's check; `at(path, precision)` selects the combination being recorded."""
 
-    def close(self, what, mlx_value, torch_value, atol, rtol=0.0):
-        """Record whether two arrays agree within atol + rtol*|torch| everywhere."""
-        a, b = np.asarray(mlx_value, np.float64), np.asarray(torch_value, np.float64)
+    workload: str
+    device: str = "cpu"
+    path: str = "-"
+    precision: str = "fp32"
+    entries: list = field(default_factory=list)
+
+    def at(self, path, precision):
+        self.path, self.precision = path, precision
+        return self
+
+    @property
+    def passed(self):
+        return all(line.ok for line in self.entries)
+
+    @property
+    def lines(self):
+        return [line.text() for line in self.entries]
+
+    def record(self, what, ok, value=None, limit=None, detail=""):
+        self.entries.append(Line(self.workload, self.device, self.path, self.precision, what, bool(ok),
+                                 value, limit, detail))
+        return bool(ok)
+
+    def within(self, what, value, kind, detail=""):
+        """value <= TOLERANCES[kind][precision]; the reason is printed on failure."""
+        limit, why = TOLERANCES[kind][self.precision]
+        ok = value <= limit
+        return self.record(what, ok, value, limit, detail if ok else f"{detail}; limit because {why}".lstrip("; "))
+
+    def loss(self, what, mlx_value, torch_value):
+        return self.within(what, abs(mlx_value - torch_value) / max(abs(torch_value), 1e-30), "loss",
+                           f"mlx {mlx_value:.6g} torch {torch_value:.6g}")
+
+    def output(self, what, mlx_value, torch_value):
+        a, b = np.asarray(mlx_value), np.asarray(torch_value)
         if a.shape != b.shape:
-            return self.record(what, False, f"shapes differ: mlx {a.shape} vs torch {b.shape}")
-        diff = float(np.max(np.abs(a - b))) if a.size else 0.0
-        ok = bool(np.all(np.abs(a - b) <= atol + rtol * np.abs(b)))
-        return self.record(what, ok, f"max abs diff {diff:.3g} (atol {atol:g}, rtol {rtol:g})")
+            return self.record(what, False, detail=f"shapes differ: mlx {a.shape} vs torch {b.shape}")
+        return self.within(what, relative_l2(a, b), "output", "relative L2")
+
+    def tensors(self, what, mlx_tensors, torch_tensors, kind="tensor"):
+        """Relative L2 of every tensor (names must match); the line names the worst one."""
+        if set(mlx_tensors) != set(torch_tensors):
+            odd = sorted(set(mlx_tensors) ^ set(torch_tensors))
+            return self.record(what, False, detail=f"tensor names differ ({len(odd)}, first {odd[0]})")
+        floor = NORM_FLOOR * max(np.linalg.norm(np.asarray(t, np.float64)) for t in torch_tensors.values())
+        gaps = {k: relative_l2(mlx_tensors[k], t, floor) for k, t in torch_tensors.items()}
+        worst = max(gaps, key=gaps.get)
+        return self.within(what, gaps[worst], kind, f"relative L2 per tensor, {len(gaps)} tensors; worst {worst}")
 
     def equal(self, what, mlx_value, torch_value):
         a, b = np.asarray(mlx_value), np.asarray(torch_value)
         same = a.shape == b.shape and bool(np.all(a == b))
-        return self.record(what, same, "identical" if same else f"differ: mlx {a.tolist()} vs torch {b.tolist()}")
+        return self.record(what, same, detail="identical" if same else f"differ: mlx {a.tolist()} vs torch {b.tolist()}")
 
     def require(self, what, ok, detail):
-        return self.record(what, bool(ok), detail)
+        return self.record(what, ok, detail=detail)
 
-    def record(self, what, ok, detail):
-        self.passed &= ok
-        self.lines.append(f"{'ok  ' if ok else 'FAIL'} {self.workload}: {what}: {detail}")
-        return ok
+    def close(self, what, mlx_value, torch_value, atol, rtol=0.0):
+        """Element-wise |mlx - torch| <= atol + rtol*|torch| (fixed limits for exact-math quantities)."""
+        a, b = np.asarray(mlx_value, np.float64), np.asarray(torch_value, np.float64)
+        if a.shape != b.shape:
+            return self.record(what, False, detail=f"shapes differ: mlx {a.shape} vs torch {b.shape}")
+        diff = float(np.max(np.abs(a - b))) if a.size else 0.0
+        ok = bool(np.all(np.abs(a - b) <= atol + rtol * np.abs(b)))
+        return self.record(what, ok, diff, atol, f"max abs diff (atol {atol:g}, rtol {rtol:g})")
+
+    def unavailable(self, reason):
+        """A combination this device cannot run: not a failure, and no verdict either."""
+        self.entries.append(Line(self.workload, self.device, self.path, self.precision, "n/a", True, detail=reason))
+
+
+def path_label(path, compiled):
+    """How a combination's path is named in check lines and records: 'seed', 'best+compiled'..."""
+    return f"{path}+compiled" if compiled else str(path)
+
+
+def status(lines, workload, device, path, precision):
+    """'passed', 'failed' or 'unchecked' for one combination, from stored Line dicts."""
+    mine = [l for l in lines if (l["workload"], l["device"], l["path"], l["precision"]) ==
+            (workload, device, path, precision) and l["what"] != "n/a"]
+    if not mine:
+        return "unchecked"
+    return "passed" if all(l["ok"] for l in mine) else "failed"
+
+
+def dump(lines):
+    return "".join(json.dumps(asdict(line)) + "\n" for line in lines)

@@ -9,11 +9,12 @@ import re
 import sys
 from pathlib import Path
 
-from . import asvrun, charts, compare, devices, fetch, ledger, paths, presets, profile, report, site, workloads
+from . import (asvrun, charts, check, compare, devices, fetch, ledger, paths, presets, profile, report, results,
+               settings, site, workloads)
 from .errors import Unavailable, UsageError
 from .workloads.dp_train.launch import read_hosts
 
-SELECT_ENV = {"framework": "MLXVSPT_FRAMEWORKS", "device": "MLXVSPT_DEVICES"}
+SELECT_ENV = {"framework": settings.FRAMEWORKS, "device": settings.DEVICES}
 
 
 class Parser(argparse.ArgumentParser):
@@ -29,13 +30,14 @@ def parser():
     history.add_argument("points", nargs="*", help="ledger entries (default: all in releases.json)")
     check = sub.add_parser("check", help="run every workload small in both frameworks and compare outputs")
     for cmd in (run, history, check):
-        cmd.add_argument("--preset", help=f"{' | '.join(presets.NAMES)} (default: ${presets.ENV} or "
+        cmd.add_argument("--preset", help=f"{' | '.join(presets.NAMES)} (default: ${settings.PRESET} or "
                                           f"{presets.DEFAULT}; check defaults to tiny)")
         cmd.add_argument("--framework", action="append", help="mlx | torch (repeatable; default both)")
         cmd.add_argument("--device", action="append", help="cpu | gpu (repeatable; default both)")
         cmd.add_argument("--workload", action="append", help=f"{' | '.join(workloads.NAMES)} (repeatable)")
         for name, (_, what) in paths.INPUTS.items():
             cmd.add_argument(f"--{name.replace('_', '-')}", metavar="PATH", help=what)
+    check.add_argument("--json", metavar="FILE", help="also write every line as JSON (one object a line)")
     run.add_argument("--bench", metavar="REGEX", help="only benchmarks whose name matches, e.g. BertTrainStep")
     for cmd in (run, history):
         cmd.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
@@ -53,9 +55,10 @@ def parser():
     cmp.add_argument("--machine", help="machine of A (default: the only one, or the one both have)")
     cmp.add_argument("--machine-b", help="machine of B when comparing two machines (default: --machine)")
     cmp.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
-    prof = sub.add_parser("profile", help="kernel time vs host time of one benchmark row on an NVIDIA GPU")
-    prof.add_argument("benchmark", help="Class.method as the report prints it, e.g. Matmul.time_matmul")
-    prof.add_argument("param", nargs="*", help="NAME=VALUE for the row's other params, e.g. precision=tf32")
+    prof = sub.add_parser("profile", help="kernel time vs host time of one workload combination on an NVIDIA GPU")
+    prof.add_argument("workload", help=f"{' | '.join(workloads.NAMES)}")
+    prof.add_argument("param", nargs="*", help="NAME=VALUE: precision=tf32 and size overrides, e.g. n=1024 "
+                                               "compile=True path=best")
     prof.add_argument("--preset", help=f"{' | '.join(presets.NAMES)} (default: {presets.DEFAULT})")
     prof.add_argument("--framework", action="append", help="mlx | torch (repeatable; default both)")
     prof.add_argument("--steps", type=int, default=3, help="unprofiled and profiled steps each (default 3)")
@@ -77,7 +80,7 @@ def parser():
 
 def selection(args):
     """Validate every choice up front and export it for asv's child processes."""
-    preset = args.preset or (os.environ.get(presets.ENV) if args.command == "run" else None) or \
+    preset = args.preset or (os.environ.get(settings.PRESET) if args.command == "run" else None) or \
         ("tiny" if args.command == "check" else presets.DEFAULT)
     devices.choose("preset", preset, presets.NAMES)
     for kind, valid in (("framework", devices.FRAMEWORKS), ("device", devices.DEVICES),
@@ -98,7 +101,7 @@ def selection(args):
     for kind, variable in SELECT_ENV.items():
         if getattr(args, kind):
             os.environ[variable] = ",".join(getattr(args, kind))
-    os.environ[presets.ENV] = preset
+    os.environ[settings.PRESET] = preset
     return preset
 
 
@@ -110,6 +113,20 @@ def cmd_run(args):
         except re.error as exc:
             raise UsageError(f"--bench {args.bench!r}: not a regular expression ({exc})") from None
     machine, code = asvrun.run(preset, args.results_dir, args.html_dir, args.workload, args.resume, only=args.bench)
+    return finish(args, code)
+
+
+def cmd_history(args):
+    selection(args)
+    known = ledger.build()
+    points = [ledger.resolve(known, point)[0] for point in args.points] or [name for name, _ in known]
+    machine, code = asvrun.run(os.environ[settings.PRESET], args.results_dir, args.html_dir,
+                               args.workload, args.resume, points=points)
+    return finish(args, code)
+
+
+def finish(args, code):
+    """The end of run and history: the table, where the site is, and exit 1 if any benchmark failed."""
     print(report.headline(args.results_dir) + "\n" + report.table(args.results_dir))
     print(f"site: {Path(args.html_dir) / 'index.html'} (view it with `asv preview` or `python -m http.server`)")
     if code:
@@ -117,33 +134,27 @@ def cmd_run(args):
     return 1 if code else 0
 
 
-def cmd_history(args):
-    selection(args)
-    known = ledger.build()
-    points = [ledger.resolve(known, point)[0] for point in args.points] or [name for name, _ in known]
-    machine, code = asvrun.run(os.environ[presets.ENV], args.results_dir, args.html_dir,
-                               args.workload, args.resume, points=points)
-    print(report.table(args.results_dir))
-    if code:
-        print(f"some entries or benchmarks failed (asv exit code {code}): see the log above", file=sys.stderr)
-    return 1 if code else 0
-
-
 def cmd_check(args):
+    """Every workload's cross-check on each chosen device: a line per quantity, exit 1 on any FAIL."""
     preset = selection(args)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text("")
     passed = True
-    for name in args.workload or workloads.NAMES:
-        try:
-            result = workloads.spec(name).check(preset)
-        except Unavailable as exc:
-            print(f"n/a  {name}: {exc}")
-            continue
-        except Exception as exc:  # one workload failing never hides the others' results
-            print(f"FAIL {name}: {type(exc).__name__}: {exc}")
-            passed = False
-            continue
-        print("\n".join(result.lines))
-        passed &= result.passed
+    for device in args.device or ["cpu"]:
+        for name in args.workload or workloads.NAMES:
+            result = check.CheckResult(name, device)
+            try:
+                result = workloads.spec(name).check(preset, device)
+            except Unavailable as exc:
+                result.unavailable(str(exc))
+            except Exception as exc:  # one workload failing never hides the others' results
+                result.require("ran", False, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+            print("\n".join(result.lines), flush=True)
+            passed &= result.passed
+            if args.json:
+                with open(args.json, "a") as f:
+                    f.write(check.dump(result.entries))
     print("all checks agree" if passed else "DISAGREEMENT: see FAIL lines")
     return 0 if passed else 1
 
@@ -151,7 +162,7 @@ def cmd_check(args):
 def cmd_report(args):
     if not Path(args.results_dir).is_dir():
         raise UsageError(f"--results-dir {args.results_dir}: no such folder (run `mlxvspt run` first)")
-    known = compare.machines(args.results_dir)
+    known = results.machines(args.results_dir)
     for machine in args.machine or []:
         if machine not in known:
             raise UsageError(f"--machine {machine!r}: choose one of {', '.join(known)}")
@@ -185,18 +196,17 @@ def cmd_profile(args):
         devices.choose("framework", fw, devices.FRAMEWORKS)
     if args.steps < 1:
         raise UsageError(f"--steps {args.steps}: must be at least 1")
-    os.environ[presets.ENV] = preset
+    os.environ[settings.PRESET] = preset
     out = Path(args.out or asvrun.ROOT / "profiles" / asvrun.machine_name(preset))
-    found = profile.profile(args.benchmark, args.param, args.framework or list(devices.FRAMEWORKS), args.steps, out)
+    found = profile.profile(args.workload, args.param, args.framework or list(devices.FRAMEWORKS), args.steps, out)
     env = devices.environment()
-    text = profile.table(args.benchmark, args.param, found, args.steps) + \
+    text = profile.table(args.workload, args.param, found, args.steps) + \
         f"\n\n{env['nvidia']}; mlx {env.get('mlx')}, torch {env.get('torch')}, preset {preset}"
     print(text)
     if all(isinstance(s, str) for s in found.values()):
-        print("mlxvspt: error: no framework could run this row here (see n/a above)", file=sys.stderr)
+        print("mlxvspt: error: no framework could run this combination here (see n/a above)", file=sys.stderr)
         return 1
-    with open(out / "profile.md", "a") as f:
-        f.write(text + "\n\n")
+    profile.write(out, text)
     return 0
 
 

@@ -15,8 +15,13 @@ from .errors import Unavailable, UsageError
 
 FRAMEWORKS = ("mlx", "torch")
 DEVICES = ("cpu", "gpu")
-# Precision policy: dtype of the workload, and for float32 whether matmuls may round to TF32.
-PRECISIONS = {"fp32": "float32", "tf32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+# Precision policy -> compute dtype. fp32 rounds matmuls to IEEE float32, tf32 lets them round to TF32;
+# fp16/bf16 hold weights, activations and optimizer state in that dtype; bf16-mixed computes in bfloat16
+# from float32 master weights (PyTorch autocast; MLX casts a bfloat16 copy of the weights per step).
+PRECISIONS = {"fp32": "float32", "tf32": "float32", "fp16": "float16", "bf16": "bfloat16",
+              "bf16-mixed": "bfloat16"}
+# TF32 is allowed for float32 matmuls under these policies (mixed-precision users allow it too).
+TF32_ALLOWED = ("tf32", "bf16-mixed")
 
 
 def choose(kind, value, valid):
@@ -68,6 +73,19 @@ class Target:
     def dtype(self):
         return self.fw.dtype(self.dtype_name)
 
+    @property
+    def weights_dtype_name(self):
+        """dtype the parameters are held in: float32 master weights under bf16-mixed, else the compute dtype."""
+        return "float32" if self.precision == "bf16-mixed" else self.dtype_name
+
+    @property
+    def weights_dtype(self):
+        return self.fw.dtype(self.weights_dtype_name)
+
+    def matmul_mode(self):
+        """How this framework rounds float32 matmuls here, measured: 'ieee' or 'tf32'."""
+        return self.fw.matmul_mode(self.device)
+
     def synchronize(self):
         self.fw.synchronize(self.device)
 
@@ -89,6 +107,26 @@ class Target:
         yield
         self.synchronize()
         into[key] = into.get(key, 0.0) + time.perf_counter() - start
+
+
+def mode_of(product, a, b):
+    """'tf32' or 'ieee' from a float32 product's error against float64: TF32 keeps 10 mantissa bits
+    (error ~1e-4), IEEE float32 24 (~1e-6)."""
+    import numpy as np
+
+    exact = a.astype(np.float64) @ b.astype(np.float64)
+    return "tf32" if np.max(np.abs(product - exact)) / np.max(np.abs(exact)) > 2e-5 else "ieee"
+
+
+def gpu_anywhere():
+    """Whether either framework has a GPU backend in this install."""
+    for name in FRAMEWORKS:
+        try:
+            if framework_module(name).gpu_backend():
+                return True
+        except ImportError:
+            pass
+    return False
 
 
 def cpu_model():
@@ -121,4 +159,21 @@ def environment():
             env.update(framework_module(name).environment())
         except ImportError as exc:
             env[name] = f"not installed ({exc})"
-    return env
+    return {**env, **library_versions()}
+
+
+# The libraries two workloads compare (transformers vs mlx-lm, openai-whisper vs mlx-whisper) and what
+# the others build on: each result depends on their versions as much as on the frameworks'.
+LIBRARIES = ("mlx", "mlx-lm", "mlx-whisper", "torch", "transformers", "openai-whisper", "numpy")
+
+
+def library_versions():
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in LIBRARIES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found

@@ -1,15 +1,15 @@
 """The one table of workload sizes: `tiny` for tests (seconds), `small` for a CPU laptop (the whole
 suite in under 30 minutes on 2 cores), `full` for the seed's sizes (GPUs).
 
-Chosen by `--preset` or the MLXVSPT_PRESET environment variable; the preset becomes part of the asv
-machine name, so results of different presets never share a graph.
+Chosen by `--preset` (or MLXVSPT_PRESET), resolved once by the CLI and passed on as a value; the preset
+becomes part of the asv machine name, so results of different presets never share a graph.
 """
-import os
-
 from .errors import UsageError
 
-ENV = "MLXVSPT_PRESET"
 DEFAULT = "small"
+# `mlxvspt run` cross-checks both frameworks before it times them, at these sizes (a tenth of the run's
+# time at most); `mlxvspt check --preset P` checks at any preset's own sizes.
+CHECK_AT = {"tiny": "tiny", "small": "tiny", "full": "small"}
 
 TABLE = {
     # CPU<->GPU switch. The seed ran N=10000 for 50 loops; MLX's CPU half runs on the reference BLAS
@@ -65,41 +65,42 @@ TABLE = {
     # Whisper speech-to-text with a fixed number of decoded tokens per 30 s window. MLX's encoder takes
     # ~15 s a window on the Linux CPU wheel's reference BLAS, so `small` transcribes one clip; `full` is
     # the seed's 70 clips with 32 tokens a window (about a LibriSpeech utterance's length in tokens).
+    # `cpu_fp16`: float16 on a CPU only where it costs seconds (see whisper.spec.cpu_fp16_reason).
     "whisper": {
-        "tiny": {"model": "toy", "clips": 2, "tokens": 8},
-        "small": {"model": "tiny", "clips": 1, "tokens": 16},
-        "full": {"model": "tiny", "clips": 70, "tokens": 32},
+        "tiny": {"model": "toy", "clips": 2, "tokens": 8, "cpu_fp16": True},
+        "small": {"model": "tiny", "clips": 1, "tokens": 16, "cpu_fp16": False},
+        "full": {"model": "tiny", "clips": 70, "tokens": 32, "cpu_fp16": False},
     },
-    # TinyLlama-1.1B generation: `prompts` prompts of `prompt_tokens` (the checkpoint's tokenizer sets
-    # them when given), exactly `tokens` new ones, greedy, no EOS stop. `small` keeps TinyLlama's widths
-    # and vocabulary but 4 of its 22 layers: MLX (reference BLAS) took ~2 s a token, prompt or decode,
-    # on all 22 layers on 2 busy cores (torch ~1 s), so one asv process there would outlast the budget.
-    # `compile` False: static-cache torch.compile is n/a there (its CPU compile outlasts the budget).
+    # TinyLlama-1.1B generation: `batch` prompts (one of `batches`) of `prompt_tokens` (the checkpoint's
+    # tokenizer sets them when given), exactly `tokens` new ones, greedy, no EOS stop; the prefill rate
+    # from a forward over `batch` prompts of `prefill_tokens`. `static_compile`: whether transformers'
+    # static-cache torch.compile path runs. `cpu` narrows what a CPU runs: its compile outlasts the budget
+    # (37 s for the toy model), float16/bfloat16 and batches multiply MLX's reference-BLAS time. `small`
+    # keeps TinyLlama's widths and vocabulary but 4 of its 22 layers: MLX took ~2 s a token, prompt or
+    # decode, on all 22 layers on 2 busy cores (torch ~1 s); on a GPU it publishes what `full` does, so
+    # `mlxvspt run --preset full` checks every combination first at these sizes.
     "llm": {
-        "tiny": {"model": "toy", "prompts": 1, "prompt_tokens": 16, "tokens": 16, "dtypes": ["float32"],
-                 "compile": False},
-        "small": {"model": "tinyllama", "layers": 4, "prompts": 1, "prompt_tokens": 16, "tokens": 8,
-                  "dtypes": ["float32"], "compile": False},
+        "tiny": {"model": "toy", "prompt_tokens": 16, "prefill_tokens": 32, "tokens": 16, "batches": [1, 2],
+                 "precisions": ["fp32", "bf16"], "static_compile": True, "cpu": {"static_compile": False}},
+        "small": {"model": "tinyllama", "layers": 4, "prompt_tokens": 16, "prefill_tokens": 16, "tokens": 8,
+                  "batches": [1, 8], "precisions": ["fp32", "fp16", "bf16"], "static_compile": True,
+                  "cpu": {"batches": [1], "precisions": ["fp32"], "static_compile": False}},
         # The seed answered five prompts with up to 1024 new tokens; rates per token do not depend on the
         # prompt, and transformers' eager path (~18 tokens/s on an H200) would spend 5 minutes a sample,
-        # so `full` times one 128-token prompt and 256 new tokens per sample.
-        "full": {"model": "tinyllama", "prompts": 1, "prompt_tokens": 128, "tokens": 256,
-                 "dtypes": ["float32", "float16", "bfloat16"], "compile": True},
+        # so `full` times a 128-token prompt and 256 new tokens per sample, alone and as a batch of 8
+        # (mlx-lm's batch_generate, transformers' generate on a batch); prefill over 1024-token prompts.
+        "full": {"model": "tinyllama", "prompt_tokens": 128, "prefill_tokens": 1024, "tokens": 256,
+                 "batches": [1, 8], "precisions": ["fp32", "fp16", "bf16"], "static_compile": True,
+                 "cpu": {"batches": [1], "precisions": ["fp32"], "static_compile": False}},
     },
 }
 NAMES = ("tiny", "small", "full")
 
 
-def current():
-    """The preset in force for this process (asv passes the environment on to its benchmarks)."""
-    name = os.environ.get(ENV, DEFAULT)
-    if name not in NAMES:
-        raise UsageError(f"unknown preset {name!r}; choose one of: {', '.join(NAMES)}")
-    return name
-
-
-def sizes(workload, preset=None):
-    """The sizes of one workload at a preset (the current one by default)."""
+def sizes(workload, preset):
+    """The sizes of one workload at a preset."""
     if workload not in TABLE:
         raise UsageError(f"unknown workload {workload!r}; choose one of: {', '.join(TABLE)}")
-    return dict(TABLE[workload][preset or current()])
+    if preset not in NAMES:
+        raise UsageError(f"unknown preset {preset!r}; choose one of: {', '.join(NAMES)}")
+    return dict(TABLE[workload][preset])

@@ -1,8 +1,6 @@
 """Failures stay isolated, interrupted runs keep what finished, downloads are verified."""
 import http.server
-import itertools
 import json
-import math
 import os
 import signal
 import subprocess
@@ -13,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mlxvspt import asvrun, download, report
+from mlxvspt import asvrun, download, report, results as results_layer
 from mlxvspt.asvbench import WorkloadBenchmark
 from mlxvspt.errors import UsageError
 
@@ -101,17 +99,15 @@ def test_failures_are_isolated_recorded_and_resume_skips_finished(tmp_path, monk
     machine, code = asvrun.run("tiny", results, html, benchmark_dir=bench)
     assert code != 0  # something failed, and the exit code says so
     assert (html / "index.html").is_file()
-    res = report.latest_results(results)[machine]
-    key = "bench_fake.Faults.time_work"
-    params = res.get_result_params(key)
-    values = {(f.strip("'"), k.strip("'")): v for (f, k), v in
-              zip(itertools.product(*params), res.get_result_value(key, params))}
+    snap = results_layer.latest(results)[machine]
     for framework in ("mlx", "torch"):
-        assert values[framework, "ok"] > 0
-        assert math.isnan(values[framework, "unavailable"])
+        def status(kind):
+            return snap.row("bench_fake.Faults.time_work", kind=kind).cells[framework].status
+        assert status("ok") == "ok" and snap.row("bench_fake.Faults.time_work", kind="ok").cells[framework].value > 0
+        assert status("unavailable") == "n/a"
         for kind in ("error", "memory", "timeout", "killed"):
-            assert values[framework, kind] is None, kind
-    assert all(v > 0 for v in res.get_result_value("bench_fake.Good.time_ok", [["'mlx'", "'torch'"]]))
+            assert status(kind) == "failed", kind
+    assert snap.row("bench_fake.Good.time_ok").ratio > 0
     table = report.table(results)
     assert "| Faults.time_work (kind=error) | failed | failed |" in table
     assert "Faults.time_work x1" in table.split("n/a in both frameworks here")[1]  # kind=unavailable
@@ -152,8 +148,8 @@ def test_killed_run_keeps_earlier_results_and_site_then_resumes(tmp_path, sig):
     subprocess.run(command(resume=True), env={**env, "SLOW_SECONDS": "0.1"}, check=True, capture_output=True,
                    timeout=300)
     assert log_lines(log).count("good mlx") == 1  # finished before the kill: not redone
-    res = next(iter(report.latest_results(results).values()))
-    assert all(v > 0 for v in res.get_result_value("bench_a_slow.Slow.time_slow", [["'mlx'", "'torch'"]]))
+    snap = next(iter(results_layer.latest(results).values()))
+    assert snap.row("bench_a_slow.Slow.time_slow").ratio > 0
     assert slow_graphs(html)
 
 

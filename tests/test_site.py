@@ -283,3 +283,33 @@ def test_offline_site_in_headless_chromium(published, tmp_path, chromium):
     remote = [u for u in urls if urlsplit(u).scheme not in internal
               and urlsplit(u).hostname not in ("127.0.0.1", "localhost")]
     assert not remote, remote
+
+
+def test_comparison_page_links_select_those_parameters_in_asvs_graph(published, tmp_path, chromium):
+    """The comparison page's row links (comparison.asv_url: p-<name>=<asv's repr>) select those
+    parameters in asv's graph: the link of a row draws both frameworks; the same link format naming
+    one framework draws only that one."""
+    from mlxvspt import comparison, results
+
+    html = copy_site(published, tmp_path)
+    site.make_offline(html)
+    meta = results.benchmarks(published[0].parent / "results")
+    row = results.Row("bench_llm.Decode.time_decode", {}, "seconds", results.Cell(), results.Cell())
+    link = comparison.asv_url(meta, row, "m")
+    assert link == "index.html#bench_llm.Decode.time_decode?machine=m&p-framework=%27mlx%27&p-framework=%27torch%27"
+    server = site.make_server(html)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        for url, drawn in ((link, ["framework-mlx", "framework-torch"]),
+                           (link.replace("&p-framework=%27torch%27", ""), ["framework-mlx"])):
+            chromium.get("about:blank")
+            chromium.get(base + url)
+            wait_for("the graph", lambda: (lambda p: p and all(p.values()))(count_graph_points(chromium)))
+            time.sleep(0.5)
+            assert sorted(count_graph_points(chromium)) == drawn, url
+        severe = [e["message"] for e in chromium.get_log("browser") if e["level"] == "SEVERE"]
+        assert not severe, severe
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -60,13 +60,35 @@ def peak_memory(name):
 
 def apply_precision(policy):
     """fp32 = strict IEEE float32 matmuls; tf32 = MLX's default reduced-precision float32 path."""
-    os.environ[PRECISION_ENV] = "1" if policy == "tf32" else "0"
+    from ..devices import TF32_ALLOWED
+
+    os.environ[PRECISION_ENV] = "1" if policy in TF32_ALLOWED else "0"
 
 
 def dtype(name):
     import mlx.core as mx
 
     return {"float32": mx.float32, "float16": mx.float16, "bfloat16": mx.bfloat16}[name]
+
+
+def dtype_name(x):
+    """'float32', 'bfloat16'...: the dtype of an array (or an mx.Dtype) as the suite names it."""
+    import mlx.core as mx
+
+    return str(x if isinstance(x, mx.Dtype) else x.dtype).removeprefix("mlx.core.")
+
+
+def matmul_mode(name):
+    """'tf32' if a float32 matmul on this device rounds its inputs to TF32, else 'ieee' (measured)."""
+    import mlx.core as mx
+    import numpy as np
+
+    from ..devices import mode_of
+
+    a, b = (np.random.default_rng(i).standard_normal((256, 256), dtype=np.float32) for i in (1, 2))
+    with mx.stream(device(name)):
+        product = mx.array(a) @ mx.array(b)
+    return mode_of(np.array(product), a, b)
 
 
 def blas():
@@ -82,8 +104,7 @@ def blas():
 def environment():
     import mlx.core as mx
 
-    env = {"mlx": mx.__version__, "mlx_gpu_backend": gpu_backend() or "none", "mlx_blas": blas(),
-           "mlx_tf32_env": os.environ.get(PRECISION_ENV, "unset (default 1)")}
+    env = {"mlx": mx.__version__, "mlx_gpu_backend": gpu_backend() or "none", "mlx_blas": blas()}
     if gpu_backend():
         info = mx.device_info() if hasattr(mx, "device_info") else {}
         env["mlx_gpu"] = str(info.get("device_name", info.get("architecture", "")))

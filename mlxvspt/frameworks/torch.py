@@ -66,7 +66,9 @@ def apply_precision(policy):
     """fp32 = strict IEEE float32 matmuls (PyTorch's default); tf32 = TF32 allowed, as MLX does."""
     import torch
 
-    allow = policy == "tf32"
+    from ..devices import TF32_ALLOWED
+
+    allow = policy in TF32_ALLOWED
     torch.backends.cuda.matmul.allow_tf32 = allow
     torch.backends.cudnn.allow_tf32 = allow
     torch.set_float32_matmul_precision("high" if allow else "highest")
@@ -76,6 +78,25 @@ def dtype(name):
     import torch
 
     return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[name]
+
+
+def dtype_name(x):
+    """'float32', 'bfloat16'...: the dtype of a tensor (or a torch.dtype) as the suite names it."""
+    import torch
+
+    return str(x if isinstance(x, torch.dtype) else x.dtype).removeprefix("torch.")
+
+
+def matmul_mode(name):
+    """'tf32' if a float32 matmul on this device rounds its inputs to TF32, else 'ieee' (measured)."""
+    import numpy as np
+    import torch
+
+    from ..devices import mode_of
+
+    a, b = (np.random.default_rng(i).standard_normal((256, 256), dtype=np.float32) for i in (1, 2))
+    product = (torch.from_numpy(a).to(device(name)) @ torch.from_numpy(b).to(device(name))).cpu().numpy()
+    return mode_of(product, a, b)
 
 
 def blas():

@@ -1,11 +1,28 @@
 """The workloads, each a folder with spec.py (framework-neutral) beside mirrored mlx.py and torch.py.
 
-Every spec module offers `build(target, sizes)` -> a runner whose `step()` is the timed unit, and
-`check(preset)` -> a CheckResult comparing the two frameworks on the same work.
+Every spec module offers
+- `build(target, sizes)` -> a `Runner`;
+- `expected(target, sizes)` -> {key: value} that the runner's `ran()` must report for that request
+  (e.g. {"weights_dtype": "bfloat16", "compiled": "step"}); a mismatch fails the row, never timed silently;
+- `check(preset, device)` -> a CheckResult comparing the two frameworks on every path and precision the
+  workload publishes on that device.
 """
 import importlib
+from typing import Protocol
 
 from ..errors import UsageError
+
+
+class Runner(Protocol):
+    """What the benchmarks and `check` rely on; a workload's runner may offer more (e.g. validate)."""
+
+    def step(self):
+        """One timed unit of work, synchronised; returns {figure: value} for track_ methods, or None."""
+
+    def ran(self):
+        """What actually ran, read back from the framework's objects after warm-up (not from the request):
+        dtypes of weights, optimizer state and output, what is compiled, the path. JSON-able values."""
+
 
 NAMES = ("lm_train", "dp_train", "bert_train", "whisper", "llm", "switch", "matmul")
 

@@ -132,7 +132,7 @@ def check_bfloat16(result, sizes, fp32_grads):
                        f"{per_tensor[worst]:.2g}")
 
 
-def check(preset="tiny"):
+def check(preset="tiny", device="cpu"):
     """Dropout off, same weights and batches: first-step loss and gradients, then the loss of
     CHECK_STEPS steps, eager and compiled (torch.compile only where the preset allows it)."""
     sizes = {**preset_sizes("bert_train", preset), "dropout": 0.0}

@@ -8,8 +8,8 @@ validation pass), `steps` (steps the cross-check trains); override `compile` (Fa
 mx.compile of the whole step (model and optimizer state as its inputs and outputs) or torch.compile
 of the loss (forward and its backward; the optimizer update stays eager).
 
-MFU is left to the report: it divides `flops_per_step(sizes)` by the measured seconds per step and by
-the machine's best measured matmul rate at that precision, so the stored number stays a time.
+The stored number stays a time; `figures` derives tokens/s and the model's TFLOP/s from it, and the
+results layer divides that rate by the machine's best measured matmul rate at that precision (MFU).
 """
 import os
 import time
@@ -74,6 +74,15 @@ def flops_per_step(sizes):
     b, n, d, v = sizes["batch"], sizes["context"], sizes["dim"], sizes["vocab"]
     per_token = sizes["layers"] * (24 * d * d + 4 * n * d) + 2 * d * v
     return 3 * b * n * per_token
+
+
+def figures(method, params, seconds, sizes):
+    """Derived figures of one measured training step: {name: (value, unit)}."""
+    if method != "LMTrain.time_step":
+        return {}
+    flops = flops_per_step(sizes)
+    return {"tokens/s": (sizes["batch"] * sizes["context"] / seconds, "tokens/s"),
+            "FLOPs per step": (flops / 1e12, "TFLOP per step"), "model rate": (flops / seconds / 1e12, "TFLOP/s")}
 
 
 def memory_floor(sizes, itemsize):
@@ -150,7 +159,7 @@ def train(framework, sizes, steps):
     return runner, before, runner.validate()
 
 
-def check(preset="tiny"):
+def check(preset="tiny", device="cpu"):
     sizes = preset_sizes("lm_train", preset)
     result = CheckResult("lm_train")
     runs = {fw: train(fw, sizes, sizes["steps"]) for fw in ("mlx", "torch")}

@@ -20,7 +20,7 @@ from ...check import CheckResult
 from ...devices import Target
 from ...errors import Unavailable, UsageError
 from ...paths import user_input
-from ...presets import current, sizes as preset_sizes
+from ...presets import sizes as preset_sizes
 from .. import implementation
 from . import audio, checkpoint
 
@@ -28,9 +28,9 @@ PHASES = ("mel", "encoder", "decoder")
 PRECISIONS = ("fp32", "fp16")
 
 
-def cpu_fp16_reason(device, precision, preset=None):
+def cpu_fp16_reason(device, precision, sizes):
     """Why float16 on a CPU is measured only at the tiny preset (None when the combination runs)."""
-    if device == "cpu" and precision == "fp16" and (preset or current()) != "tiny":
+    if device == "cpu" and precision == "fp16" and not sizes["cpu_fp16"]:
         return ("float16 on the CPU: openai-whisper's transcribe() itself falls back to float32 there, and "
                 "both frameworks run CPU float16 matmuls far slower than float32 (no float16 BLAS); "
                 "measured at the tiny preset only")
@@ -58,9 +58,6 @@ def model(target, sizes):
     """The framework's Whisper on the user's --whisper-checkpoint, else the seeded one of sizes['model']."""
     if target.precision not in PRECISIONS:
         raise Unavailable(f"whisper runs {' or '.join(PRECISIONS)} (the libraries' fp16 flag), not {target.precision}")
-    reason = cpu_fp16_reason(target.device, target.precision)
-    if reason:
-        raise Unavailable(reason)
     impl = implementation("whisper", target.framework)
     impl.probe(target)
     dims, arrays = checkpoint.load(user_input("whisper_checkpoint"), sizes["model"])
@@ -130,11 +127,15 @@ def stand_in_features(dims, seed=0):
     return rng.standard_normal((1, dims.n_audio_ctx, dims.n_audio_state), dtype=np.float32)
 
 
+def unavailable(target, sizes):
+    return cpu_fp16_reason(target.device, target.precision, sizes)
+
+
 def build(target, sizes):
     return Runner(target, model(target, sizes), clips(sizes["clips"]), sizes["tokens"], sizes.get("phase", "clips"))
 
 
-def check(preset="tiny"):
+def check(preset="tiny", device="cpu"):
     """Log-mel, encoder output and the decoded tokens of the first window, float32 on the CPU."""
     sizes = preset_sizes("whisper", preset)
     window = audio.windows(clips(1))[0]

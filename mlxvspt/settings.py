@@ -1,0 +1,58 @@
+"""Every environment variable the suite reads, in one place, and what a benchmark process is told.
+
+`mlxvspt run` resolves the user's choices once and passes them to asv's child processes through the
+environment (the only thing asv passes on); the children read them here and nowhere else.
+"""
+import json
+import os
+from pathlib import Path
+
+from .devices import library_versions  # noqa: F401  (re-exported: what a record lists)
+
+PRESET = "MLXVSPT_PRESET"
+FRAMEWORKS = "MLXVSPT_FRAMEWORKS"
+DEVICES = "MLXVSPT_DEVICES"
+RUN_ID = "MLXVSPT_RUN_ID"
+RUN_FOLDER = "MLXVSPT_RUN_FOLDER"  # where MeasuredOnce shares one measurement between methods
+RECORDS = "MLXVSPT_RECORDS"  # the records file (JSON lines) this run appends to
+CHECKS = "MLXVSPT_CHECKS"  # the check lines (JSON lines) of this run
+MACHINE = "MLXVSPT_MACHINE"
+CACHE = "MLXVSPT_CACHE"
+
+
+def preset():
+    """The preset of this run; the CLI has validated it (tests and plain `asv run`: small)."""
+    from .presets import DEFAULT
+
+    return os.environ.get(PRESET) or DEFAULT
+
+
+def _listed(variable):
+    value = os.environ.get(variable)
+    return value.split(",") if value else []
+
+
+def frameworks():
+    return _listed(FRAMEWORKS)
+
+
+def devices():
+    return _listed(DEVICES)
+
+
+def run_folder():
+    value = os.environ.get(RUN_FOLDER)
+    return Path(value) if value else None
+
+
+def records_file():
+    value = os.environ.get(RECORDS)
+    return Path(value) if value else None
+
+
+def check_lines():
+    """The stored check lines of this run ([] when it ran none: every row is then 'unchecked')."""
+    value = os.environ.get(CHECKS)
+    if not value or not Path(value).is_file():
+        return []
+    return [json.loads(line) for line in Path(value).read_text().splitlines() if line.strip()]
