@@ -1,7 +1,11 @@
 """Data-parallel TransformerLM training over R ranks: MLX (mlx.launch, nn.average_gradients) vs PyTorch
-(torchrun, DistributedDataParallel). Each combination is one launch; its track_ methods read rank 0's
-figures (definitions in mlxvspt/workloads/dp_train/spec.py). Tokens/s, scaling efficiency and bus
-bandwidth are inverses of the times tracked here (asv counts lower as better)."""
+(torchrun, DistributedDataParallel). Each combination is one launch a round; its track_ methods read
+rank 0's figures (definitions in mlxvspt/workloads/dp_train/spec.py). Tokens/s, scaling efficiency and
+bus bandwidth are inverses of the times tracked here (asv counts lower as better).
+
+One round: a launch costs a process start, a compile and the all-reduce set-up per rank (about a
+minute on a GPU), and its step time is already the median of `timed_steps` steps. Raise `rounds`
+where device time allows asv's significance test more samples."""
 from mlxvspt.asvbench import MeasuredOnce, preset_values
 
 
@@ -11,23 +15,22 @@ class DPRun(MeasuredOnce):
     workload = "dp_train"
     params = MeasuredOnce.params + [preset_values("dp_train", "ranks"), preset_values("dp_train", "precisions")]
     param_names = ["framework", "device", "ranks", "precision"]
+    rounds = 1
 
     def overrides(self, ranks, precision):
-        self.measured_here("ranks", ranks)
-        self.measured_here("precisions", precision)
         return precision, {"ranks": ranks}
 
 
 class DPTrain(DPRun):
     def track_step(self, *params):
-        return self.measured["step_seconds"]
+        return self.figure("step_seconds")
 
     def track_seconds_per_token(self, *params):
-        return self.measured["seconds_per_token"]
+        return self.figure("seconds_per_token")
 
     def track_peak_memory(self, *params):
         """The largest of the ranks' peaks."""
-        return self.measured["peak_memory_bytes"]
+        return self.figure("peak_memory_bytes")
 
     track_step.unit = track_seconds_per_token.unit = "seconds"
     track_peak_memory.unit = "bytes"
@@ -35,18 +38,18 @@ class DPTrain(DPRun):
 
 class DPScaling(DPRun):
     """R x (step time at R ranks) / (step time at 1 rank): 1 is perfect strong scaling, and the
-    scaling efficiency is its inverse."""
+    scaling efficiency is its inverse. Reads the same launches as DPTrain."""
 
     def setup(self, framework, device, ranks, precision):
         if ranks == 1:
             raise NotImplementedError("one rank is the baseline of scaling")
         super().setup(framework, device, 1, precision)
-        single = self.measured
         super().setup(framework, device, ranks, precision)
-        self.single = single
 
     def track_time_over_ideal(self, framework, device, ranks, precision):
-        return ranks * self.measured["step_seconds"] / self.single["step_seconds"]
+        parallel = self.figure("scaling_step_seconds")
+        self.args = (framework, device, 1, precision)
+        return ranks * parallel / self.figure("scaling_step_seconds")
 
     track_time_over_ideal.unit = "ratio"
 
@@ -58,13 +61,17 @@ class DPAllReduce(MeasuredOnce):
     params = MeasuredOnce.params + [[r for r in preset_values("dp_train", "ranks") if r > 1],
                                     preset_values("dp_train", "allreduce_bytes")]
     param_names = ["framework", "device", "ranks", "nbytes"]
+    rounds = 1
 
     def overrides(self, ranks, nbytes):
-        self.measured_here("ranks", ranks)
-        self.measured_here("allreduce_bytes", nbytes)
+        """Every size is measured in one launch; float32 buffers whatever the training precision."""
         return "fp32", {"ranks": ranks, "calibrate": True}
 
+    def setup(self, framework, device, ranks, nbytes):
+        self.measured_here("allreduce_bytes", nbytes)
+        super().setup(framework, device, ranks, nbytes)
+
     def track_allreduce(self, framework, device, ranks, nbytes):
-        return self.measured["allreduce_seconds"][str(nbytes)]
+        return self.figure("allreduce_seconds")[str(nbytes)]
 
     track_allreduce.unit = "seconds"

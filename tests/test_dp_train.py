@@ -7,9 +7,9 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
+from mlxvspt.check import CheckResult
 from mlxvspt.devices import Target
 from mlxvspt.errors import Unavailable, UsageError
 from mlxvspt.workloads.dp_train import launch, spec
@@ -30,32 +30,38 @@ time.sleep(600)
 
 
 def test_two_ranks_agree_with_one_process_and_across_frameworks():
-    result = spec.check("tiny")
+    result = spec.check("tiny", "cpu")
     assert result.passed, result.lines
     text = "\n".join(result.lines)
     for fw in ("mlx", "torch"):
-        assert f"{fw} 2 ranks: weights identical across ranks" in text
+        assert f"dp_train [cpu default fp32] {fw} 2 ranks: weights identical across ranks" in text
         assert f"{fw} 2 ranks vs {fw} one process" in text
     assert "mlx vs torch, 2 ranks each" in text
 
 
+def update_gap(a, b):
+    result = CheckResult("dp_train")
+    spec.compare_updates(result, "gap", a, b, limit=0.0)
+    return result.entries[0].value
+
+
 def test_one_mlx_rank_through_the_launcher_trains_like_one_process(tmp_path):
     """R = 1 (the scaling baseline) goes through mlx.launch too, which gives one rank no ring."""
-    sizes = {**spec.all_sizes("tiny"), "compile": False}
+    sizes = spec.all_sizes("tiny")
+    start = lm_train.initial_weights(sizes)
     figures = spec.run_ranks(Target("mlx", "cpu", "fp32"), sizes, 1, 3, False, tmp_path / "w.safetensors")
-    assert figures["ranks"] == 1 and len(figures["step_seconds"]) == 3
-    single = lm_train.train("mlx", sizes, 3)[0].trainer.weights()
-    parallel = spec.load(tmp_path / "w.safetensors")
-    assert np.max(np.abs(spec.flat(parallel) - spec.flat(single))) <= spec.SAME_FRAMEWORK_ATOL
+    assert figures["ran"] == {"ranks": 1, "backend": "none", "weights_dtype": "float32", "rank_batch": sizes["batch"]}
+    single = spec.updates(spec.one_process("mlx", "cpu", "fp32", sizes, 3), start)
+    assert update_gap(spec.updates(spec.load(tmp_path / "w.safetensors"), start), single) <= 1e-4
 
 
-def test_same_framework_tolerance_tells_a_half_batch_apart():
+def test_same_framework_limit_tells_a_half_batch_apart():
     """A rank that trained on its half of the batch without averaging would fail the cross-check."""
-    sizes = {**spec.all_sizes("tiny"), "compile": False}
-    steps = sizes["steps"]
-    whole = lm_train.train("mlx", sizes, steps)[0].trainer.weights()
-    half = lm_train.train("mlx", {**sizes, "batch": sizes["batch"] // 2}, steps)[0].trainer.weights()
-    assert np.max(np.abs(spec.flat(whole) - spec.flat(half))) > 5 * spec.SAME_FRAMEWORK_ATOL
+    sizes, steps = spec.all_sizes("tiny"), spec.all_sizes("tiny")["steps"]
+    start = lm_train.initial_weights(sizes)
+    whole = spec.updates(spec.one_process("mlx", "cpu", "fp32", sizes, steps), start)
+    half = spec.updates(spec.one_process("mlx", "cpu", "fp32", {**sizes, "batch": sizes["batch"] // 2}, steps), start)
+    assert update_gap(half, whole) > 10 * spec.UPDATE_LIMITS["same"]["fp32"]
 
 
 def alive(pid):

@@ -8,6 +8,7 @@ import time
 
 import mlx.core as mx
 import numpy as np
+from mlx.utils import tree_flatten
 
 
 def init(target, ranks):
@@ -59,3 +60,13 @@ def finish():
 def gpu_count():
     """GPUs this machine gives MLX (one per rank: mlx.launch sets CUDA_VISIBLE_DEVICES per rank)."""
     return mx.device_count(mx.gpu) if mx.is_available(mx.gpu) else 0
+
+
+def backend_in_use(target, size):
+    """The backend init joined (strict, so it is the one asked for); a group of one has none."""
+    return backend(target) if size > 1 else "none"
+
+
+def weights_dtype(trainer):
+    """The dtype of the model's parameters as MLX holds them."""
+    return str(tree_flatten(trainer.model.parameters())[0][1].dtype).removeprefix("mlx.core.")

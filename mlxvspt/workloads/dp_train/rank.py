@@ -34,7 +34,7 @@ def digest(weights):
 
 
 def train(config, dist, rank, size, target):
-    """(step seconds, losses, trainer) after config['steps'] steps on this rank's slice."""
+    """(step seconds, losses, trainer, rows per rank) after config['steps'] steps on this rank's slice."""
     sizes = config["sizes"]
     corpus = data.corpus(sizes)
     sizes = {**sizes, "vocab": corpus.vocab}
@@ -50,7 +50,7 @@ def train(config, dist, rank, size, target):
         start = time.perf_counter()
         losses.append(trainer.step(inputs[rows], targets[rows]))
         seconds.append(time.perf_counter() - start)
-    return seconds, losses, trainer
+    return seconds, losses, trainer, len(inputs[rows])
 
 
 def main(text):
@@ -61,9 +61,10 @@ def main(text):
     if size != config["ranks"]:
         raise RuntimeError(f"{size} ranks joined; {config['ranks']} were launched")
     figures = {"framework": target.framework, "device": target.device, "precision": target.precision,
-               "backend": dist.backend(target), "ranks": size}
+               "ranks": size, "ran": {"ranks": size, "backend": dist.backend_in_use(target, size)}}
     if config["steps"]:
-        seconds, losses, trainer = train(config, dist, rank, size, target)
+        seconds, losses, trainer, rows = train(config, dist, rank, size, target)
+        figures["ran"].update(weights_dtype=dist.weights_dtype(trainer), rank_batch=rows)
         weights = trainer.weights()
         table = dist.gather([target.peak_memory() // 1024, *digest(weights)])
         figures.update(step_seconds=seconds, rank0_losses=losses,

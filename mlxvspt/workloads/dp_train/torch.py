@@ -62,3 +62,13 @@ def finish():
 def gpu_count():
     """GPUs this machine gives PyTorch's distributed backends (CUDA only: NCCL has no MPS)."""
     return torch.cuda.device_count()
+
+
+def backend_in_use(target, size):
+    """The backend the process group runs on, as torch.distributed reports it."""
+    return dist.get_backend()
+
+
+def weights_dtype(trainer):
+    """The dtype of the model's parameters as PyTorch holds them."""
+    return str(next(trainer.model.parameters()).dtype).removeprefix("torch.")
