@@ -160,14 +160,20 @@ def build(target, sizes):
     return Runner(sizes, run_ranks(target, sizes, sizes["ranks"], steps, calibrate))
 
 
-def scaling_efficiency(single_step_seconds, step_seconds, ranks):
-    """Fraction of ideal strong scaling: 1 when R ranks take 1/R of one rank's step time."""
-    return single_step_seconds / (ranks * step_seconds)
-
-
 def bus_bandwidth(nbytes, seconds, ranks):
     """Bytes per second each link carries in a ring all-reduce (nccl-tests' busbw)."""
     return 2 * (ranks - 1) / ranks * nbytes / seconds
+
+
+def figures(method, params, value, sizes):
+    """Derived figures of one stored value, for the report: {name: (value, unit)}."""
+    if method == "DPTrain.track_seconds_per_token":
+        return {"tokens/s": (1 / value, "tokens/s")}
+    if method == "DPScaling.track_time_over_ideal":
+        return {"scaling efficiency": (1 / value, "fraction")}
+    if method == "DPAllReduce.track_allreduce":
+        return {"bus bandwidth": (bus_bandwidth(int(params["nbytes"]), value, int(params["ranks"])) / 1e9, "GB/s")}
+    return {}
 
 
 def updates(weights, start):
