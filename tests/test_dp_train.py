@@ -132,17 +132,15 @@ def test_taken_port_is_one_clear_error(monkeypatch):
             spec.run_ranks(Target("torch", "cpu", "fp32"), spec.all_sizes("tiny"), 2, 1, False)
 
 
-def test_more_ranks_than_devices_is_not_applicable():
+def test_more_ranks_than_devices_is_not_applicable(monkeypatch):
     with pytest.raises(Unavailable, match="4 ranks per machine, 2 CPU ranks"):
         spec.require_devices(Target("torch", "cpu"), 4, None)
-    with pytest.raises(Unavailable, match="GPUs"):
-        spec.require_devices(Target("torch", "gpu"), 2, ["127.0.0.1"]) if not launch_gpus() else pytest.skip()
-
-
-def launch_gpus():
-    import torch
-
-    return torch.cuda.device_count() >= 2
+    monkeypatch.setattr(spec.implementation("dp_train", "torch"), "gpu_count", lambda: 1)
+    assert spec.unavailable(Target("torch", "gpu", "tf32"), {"ranks": 2}, "full") == \
+        "dp_train: 2 ranks per machine, 1 torch GPUs here"
+    assert spec.unavailable(Target("torch", "gpu", "tf32"), {"ranks": 1}, "full") is None
+    assert "fp32 is not measured at this preset on the GPU" in spec.unavailable(Target("torch", "gpu", "fp32"),
+                                                                                 {"ranks": 1}, "full")
 
 
 def test_hosts_file_becomes_both_launchers_command_lines(tmp_path):
