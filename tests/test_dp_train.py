@@ -182,3 +182,14 @@ def test_report_figures_invert_the_stored_times():
     assert unit == "GB/s" and abs(busbw - 216.5) < 0.1
     assert spec.figures("DPScaling.track_time_over_ideal", {}, 1.25, {}) == {"scaling efficiency": (0.8, "fraction")}
     assert spec.figures("DPTrain.track_seconds_per_token", {}, 1e-4, {})["tokens/s"][0] == 1e4
+
+
+def test_a_cpu_row_takes_the_cpu_sizes(monkeypatch):
+    """asv passes the preset's top-level sizes: a CPU row still runs eager at fp32 (the "cpu" entry)."""
+    from mlxvspt.presets import sizes
+
+    monkeypatch.setenv("MLXVSPT_PRESET", "small")
+    cpu = spec.completed({**sizes("dp_train", "small"), "ranks": 2}, "cpu")
+    gpu = spec.completed({**sizes("dp_train", "small"), "ranks": 2}, "gpu")
+    assert (cpu["compile"], cpu["precisions"], cpu["ranks"]) == (False, ["fp32"], 2)
+    assert (gpu["compile"], gpu["precisions"]) == (True, ["tf32", "bf16"])

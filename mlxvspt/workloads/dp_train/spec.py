@@ -49,8 +49,9 @@ def all_sizes(preset, device="cpu"):
 
 
 def completed(sizes, device):
-    """The sizes asv passes (dp_train's and the overrides) completed with lm_train's and the device's."""
-    return {**all_sizes(current_preset(), device), **{k: v for k, v in sizes.items() if k != "cpu"}}
+    """The sizes asv passes (dp_train's and the overrides) under lm_train's, with the device's on top."""
+    sizes = {**preset_sizes("lm_train", current_preset()), **sizes}
+    return {**sizes, **(sizes.get("cpu", {}) if device == "cpu" else {})}
 
 
 def hosts():
