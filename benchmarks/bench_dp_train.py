@@ -9,8 +9,8 @@ where device time allows asv's significance test more samples."""
 from mlxvspt.asvbench import MeasuredOnce, preset_values
 
 
-class DPRun(MeasuredOnce):
-    """One training launch per (framework, device, ranks, precision)."""
+class DPTrain(MeasuredOnce):
+    """One training launch per (framework, device, ranks, precision) a round."""
 
     workload = "dp_train"
     params = MeasuredOnce.params + [preset_values("dp_train", "ranks"), preset_values("dp_train", "precisions")]
@@ -20,8 +20,6 @@ class DPRun(MeasuredOnce):
     def overrides(self, ranks, precision):
         return precision, {"ranks": ranks}
 
-
-class DPTrain(DPRun):
     def track_step(self, *params):
         return self.figure("step_seconds")
 
@@ -32,25 +30,15 @@ class DPTrain(DPRun):
         """The largest of the ranks' peaks."""
         return self.figure("peak_memory_bytes")
 
-    track_step.unit = track_seconds_per_token.unit = "seconds"
-    track_peak_memory.unit = "bytes"
-
-
-class DPScaling(DPRun):
-    """R x (step time at R ranks) / (step time at 1 rank): 1 is perfect strong scaling, and the
-    scaling efficiency is its inverse. Reads the same launches as DPTrain."""
-
-    def setup(self, framework, device, ranks, precision):
-        if ranks == 1:
-            raise NotImplementedError("one rank is the baseline of scaling")
-        super().setup(framework, device, 1, precision)
-        super().setup(framework, device, ranks, precision)
-
     def track_time_over_ideal(self, framework, device, ranks, precision):
+        """R x (step time at R ranks) / (step time at 1 rank): 1 is perfect strong scaling (and, by
+        definition, the value at R = 1); the scaling efficiency is its inverse."""
         parallel = self.figure("scaling_step_seconds")
         self.args = (framework, device, 1, precision)
-        return ranks * parallel / self.figure("scaling_step_seconds")
+        return ranks * parallel / self.figure(f"step_seconds_for_scaling_{ranks}")
 
+    track_step.unit = track_seconds_per_token.unit = "seconds"
+    track_peak_memory.unit = "bytes"
     track_time_over_ideal.unit = "ratio"
 
 

@@ -180,7 +180,7 @@ def test_report_figures_invert_the_stored_times():
     """busbw as nccl-tests defines it: 256 MiB over 2 ranks in 1.24 ms is 216 GB/s (issue 18's MLX figure)."""
     (busbw, unit), = spec.figures("DPAllReduce.track_allreduce", {"nbytes": "268435456", "ranks": "2"}, 1.24e-3, {}).values()
     assert unit == "GB/s" and abs(busbw - 216.5) < 0.1
-    assert spec.figures("DPScaling.track_time_over_ideal", {}, 1.25, {}) == {"scaling efficiency": (0.8, "fraction")}
+    assert spec.figures("DPTrain.track_time_over_ideal", {}, 1.25, {}) == {"scaling efficiency": (0.8, "fraction")}
     assert spec.figures("DPTrain.track_seconds_per_token", {}, 1e-4, {})["tokens/s"][0] == 1e4
 
 

@@ -144,7 +144,11 @@ class Runner:
                            seconds_per_token=float(np.median(timed)) / summary["tokens_per_step"],
                            peak_memory_bytes=max(f["peak_memory_bytes"]),
                            ranks_identical=len(set(f["weights_digests"])) == 1)
-            summary["scaling_step_seconds"] = summary["step_seconds"]  # the same, served to DPScaling
+            # The same step time under one name per reader (MeasuredOnce serves a figure name once a
+            # round): the row's own scaling reads "scaling_step_seconds", and the R-rank row reads
+            # the one-rank launch's time as "step_seconds_for_scaling_R".
+            summary["scaling_step_seconds"] = summary["step_seconds"]
+            summary.update({f"step_seconds_for_scaling_{r}": summary["step_seconds"] for r in s["ranks_measured"]})
         return summary
 
     def ran(self):
@@ -156,6 +160,7 @@ class Runner:
 def build(target, sizes):
     """Launch once: training (untimed + timed steps) or, with sizes['calibrate'], the all-reduce only."""
     sizes = completed(sizes, target.device)
+    sizes["ranks_measured"] = all_sizes(current_preset(), target.device)["ranks"]
     calibrate = sizes.get("calibrate", False)
     steps = 0 if calibrate else sizes["untimed_steps"] + sizes["timed_steps"]
     return Runner(sizes, run_ranks(target, sizes, sizes["ranks"], steps, calibrate))
@@ -170,7 +175,7 @@ def figures(method, params, value, sizes):
     """Derived figures of one stored value, for the report: {name: (value, unit)}."""
     if method == "DPTrain.track_seconds_per_token":
         return {"tokens/s": (1 / value, "tokens/s")}
-    if method == "DPScaling.track_time_over_ideal":
+    if method == "DPTrain.track_time_over_ideal":
         return {"scaling efficiency": (1 / value, "fraction")}
     if method == "DPAllReduce.track_allreduce":
         return {"bus bandwidth": (bus_bandwidth(int(params["nbytes"]), value, int(params["ranks"])) / 1e9, "GB/s")}
