@@ -44,6 +44,19 @@ TABLE = {
         "history": {"layers": 2, "dim": 128, "heads": 4, "context": 64, "batch": 32, "vocab": 10000, "steps": 20,
                     "warmup": 200, "eval_batches": 4, "precisions": ["fp32"]},
     },
+    # Data-parallel TransformerLM training: lm_train's model, weights and global batch at the same preset,
+    # split over `ranks` ranks. The all-reduce calibration sends `allreduce_bytes` of float32. `small` on
+    # a GPU publishes what `full` does (the precheck of a full run is at small); a CPU's under "cpu".
+    "dp_train": {
+        "tiny": {"ranks": [1, 2], "untimed_steps": 2, "timed_steps": 5, "allreduce_bytes": [4096, 1 << 18],
+                 "timeout": 300, "precisions": ["fp32"], "compile": False},
+        "small": {"ranks": [1, 2], "untimed_steps": 3, "timed_steps": 10,
+                  "allreduce_bytes": [1 << 16, 1 << 20, 1 << 24], "timeout": 1200, "precisions": ["tf32", "bf16"],
+                  "compile": True, "cpu": {"precisions": ["fp32"], "compile": False}},
+        "full": {"ranks": [1, 2, 4], "untimed_steps": 5, "timed_steps": 20,
+                 "allreduce_bytes": [1 << 20, 1 << 24, 1 << 28], "timeout": 1500, "precisions": ["tf32", "bf16"],
+                 "compile": True, "cpu": {"precisions": ["fp32"], "compile": False}},
+    },
     # BERT-tiny sentence-pair classifier (Conneau et al. head) on NLI pairs; `pairs` training pairs make
     # one epoch of pairs // batch steps, `dev_pairs` the validation pass. `small` keeps the model and the
     # seq 128 x batch 8 step but shortens the epoch: MLX took 1.4 s a step on a 2-core CPU, and leaves

@@ -94,9 +94,10 @@ class TransformerLM(nn.Module):
 
 
 class Trainer:
-    """AdamW with bias correction (always on in PyTorch, off by default in MLX) after a linear warm-up."""
+    """AdamW with bias correction (always on in PyTorch, off by default in MLX) after a linear warm-up.
+    `data_parallel`: average the gradients over the distributed group (mx.distributed.init first)."""
 
-    def __init__(self, target, sizes, weights, hyper, compile):
+    def __init__(self, target, sizes, weights, hyper, compile, data_parallel=False):
         self.target = target
         self.model = TransformerLM(sizes["vocab"], sizes["layers"], sizes["dim"], sizes["heads"],
                                    sizes["context"], target.dtype)
@@ -110,6 +111,8 @@ class Trainer:
 
         def train_step(inputs, targets):
             loss, grads = loss_and_grad(inputs, targets)
+            if data_parallel:
+                grads = nn.average_gradients(grads)
             self.optimizer.update(self.model, grads)
             return loss
 

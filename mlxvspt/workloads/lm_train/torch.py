@@ -7,6 +7,7 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 
 from ...weights import to_torch
 
@@ -91,10 +92,23 @@ class TransformerLM(nn.Module):
         return F.cross_entropy(logits.flatten(0, 1), targets.flatten().long())
 
 
-class Trainer:
-    """AdamW with bias correction (always on in PyTorch, off by default in MLX) after a linear warm-up."""
+class LossModule(nn.Module):
+    """The model's loss as a module's forward: DistributedDataParallel averages the gradients only of
+    work done through its own forward."""
 
-    def __init__(self, target, sizes, weights, hyper, compile):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs, targets):
+        return self.model.loss(inputs, targets)
+
+
+class Trainer:
+    """AdamW with bias correction (always on in PyTorch, off by default in MLX) after a linear warm-up.
+    `data_parallel`: average the gradients over the distributed group (init_process_group first)."""
+
+    def __init__(self, target, sizes, weights, hyper, compile, data_parallel=False):
         self.target = target
         with target.handle:
             self.model = TransformerLM(sizes["vocab"], sizes["layers"], sizes["dim"], sizes["heads"],
@@ -104,7 +118,8 @@ class Trainer:
                                            eps=hyper["eps"], weight_decay=hyper["weight_decay"])
         warmup = hyper["warmup"]
         self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: min(s, warmup) / warmup)
-        loss = torch.compile(self.model.loss) if compile else self.model.loss
+        loss = DistributedDataParallel(LossModule(self.model)) if data_parallel else self.model.loss
+        loss = torch.compile(loss) if compile else loss
 
         def train_step(inputs, targets):
             value = loss(inputs, targets)
