@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.bench_whisper import WhisperPhases
+from benchmarks.bench_whisper import WhisperClips, WhisperDecoder, WhisperPhases
 from mlxvspt import asvbench, cli
 from mlxvspt.devices import Target
 from mlxvspt.errors import UsageError
@@ -117,6 +117,21 @@ def test_the_benchmark_process_verifies_what_ran():
         asvbench.verify("whisper", Target("torch", "cpu", "fp16"), {"path": "library-default"}, record["ran"])
 
 
+def test_track_figures_have_five_samples_from_one_measurement(monkeypatch, tmp_path):
+    """MeasuredOnce: each track_ figure is asv's timing-like {"samples", "number"} of 5 steps, and within a
+    run the methods of a class read the same measurement."""
+    monkeypatch.setenv("MLXVSPT_RUN_FOLDER", str(tmp_path))
+    params = ("torch", "cpu", "fp16", "fp16-weights")
+    clips, decoder = WhisperClips(), WhisperDecoder()
+    clips.setup(*params)
+    decoder.setup(*params)
+    rtf, peak = clips.track_real_time_factor(*params), clips.track_peak_memory(*params)
+    decode = decoder.track_decode_ms_per_token(*params)
+    for figure in (rtf, peak, decode):
+        assert figure["number"] == 1 and len(figure["samples"]) == 5 and min(figure["samples"]) > 0
+    assert len(list(tmp_path.glob("whisper-*.json"))) == 2  # clips and decoder: two measurements, not three
+
+
 def test_cross_framework_check_passes():
     result = spec.check("tiny")
     assert result.passed, "\n".join(result.lines)
@@ -152,8 +167,12 @@ def test_unavailable_combinations_say_why():
     assert "tiny preset only" in spec.unavailable(Target("torch", "cpu", "fp16"), small)
     assert spec.unavailable(Target("torch", "cpu", "fp16"), tiny) is None
     assert "same run" in spec.unavailable(Target("mlx", "cpu", "fp32"), {**tiny, "path": "fp16-weights"})
-    assert "no weights" in spec.unavailable(Target("mlx", "cpu", "fp16"), {**tiny, "path": "fp16-weights", "phase": "mel"})
+    mel = {**tiny, "path": "fp16-weights", "phase": "mel"}
+    assert "no weights" in spec.unavailable(Target("mlx", "cpu", "fp16"), mel)
     assert "not bf16" in spec.unavailable(Target("torch", "cpu", "bf16"), tiny)
+    for framework in ("mlx", "torch"):
+        if Target(framework, "cpu").fw.gpu_backend() is None:  # the device's own reason, before any probe
+            assert "no GPU" in spec.unavailable(Target(framework, "gpu", "fp16"), tiny)
     with pytest.raises(NotImplementedError, match="same run"):
         WhisperPhases().setup("torch", "cpu", "fp32", "fp16-weights", "encoder")
 

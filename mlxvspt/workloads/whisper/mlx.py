@@ -14,8 +14,9 @@ from .checkpoint import require_same, to_mlx
 
 def probe(target):
     """The front end's FFT must exist on the device (MLX's CUDA backend gained it only in 0.31.2)."""
+    stream = target.handle  # Unavailable (with its reason) where MLX has no such device
     try:
-        mx.eval(mx.fft.rfft(mx.zeros(800), stream=target.handle))
+        mx.eval(mx.fft.rfft(mx.zeros(800), stream=stream))
     except (RuntimeError, ValueError) as exc:
         raise Unavailable(f"MLX {mx.__version__} has no FFT on {target.backend()}: {exc}") from None
 

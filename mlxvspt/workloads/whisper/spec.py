@@ -67,7 +67,7 @@ def expected(target, sizes):
         held = {"float32"} if path_of(sizes) == "library-default" else held | {"float32"}
     return {"weights_dtype": "/".join(sorted(held)),
             "compute_dtype": "float32" if sizes.get("phase") == "mel" else target.dtype_name,
-            "compiled": "none", "path": path_of(sizes)}
+            "state_dtype": None, "compiled": "none", "path": path_of(sizes)}
 
 
 def fixed_options(tokens, eot, n_vocab):

@@ -12,9 +12,9 @@ from .checkpoint import require_same
 
 def probe(target):
     """The front end's STFT must exist on the device."""
+    device = target.handle  # Unavailable (with its reason) where PyTorch has no such device
     try:
-        torch.stft(torch.zeros(800, device=target.handle), 400, 160, window=torch.ones(400, device=target.handle),
-                   return_complex=True)
+        torch.stft(torch.zeros(800, device=device), 400, 160, window=torch.ones(400, device=device), return_complex=True)
     except (RuntimeError, NotImplementedError) as exc:
         raise Unavailable(f"torch.stft is missing on {target.backend()}: {exc}") from None
 
