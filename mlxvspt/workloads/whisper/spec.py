@@ -104,7 +104,7 @@ def decode_fixed(whisper, features, tokens):
 
 
 class Runner:
-    def __init__(self, target, whisper, clip_set, tokens, phase="clips", path=PATHS[0]):
+    def __init__(self, target, whisper, clip_set, tokens, phase, path):
         choose("whisper phase", phase, PHASES + ("clips",))
         self.target, self.whisper, self.tokens, self.phase, self.path = target, whisper, tokens, phase, path
         self.windows = audio.windows(clip_set)
