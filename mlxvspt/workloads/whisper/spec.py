@@ -36,6 +36,7 @@ PATHS = ("library-default", "fp16-weights")
 
 
 def path_of(sizes):
+    """The path the sizes name; none (a test, the evaluation tool) means how the libraries run by default."""
     return sizes.get("path", PATHS[0])
 
 
