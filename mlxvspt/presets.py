@@ -79,7 +79,7 @@ TABLE = {
     # Whisper speech-to-text with a fixed number of decoded tokens per 30 s window. MLX's encoder takes
     # ~15 s a window on the Linux CPU wheel's reference BLAS, so `small` transcribes one clip; `full` is
     # the seed's 70 clips with 32 tokens a window (about a LibriSpeech utterance's length in tokens).
-    # `cpu_fp16`: float16 on a CPU only where it costs seconds (see whisper.spec.cpu_fp16_reason).
+    # `cpu_fp16`: float16 on a CPU only where it costs seconds (see whisper.spec.unavailable).
     "whisper": {
         "tiny": {"model": "toy", "clips": 2, "tokens": 8, "cpu_fp16": True},
         "small": {"model": "tiny", "clips": 1, "tokens": 16, "cpu_fp16": False},
