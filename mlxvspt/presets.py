@@ -56,6 +56,9 @@ TABLE = {
         "full": {"ranks": [1, 2, 4], "untimed_steps": 5, "timed_steps": 20,
                  "allreduce_bytes": [1 << 20, 1 << 24, 1 << 28], "timeout": 1500, "precisions": ["tf32", "bf16"],
                  "compile": True, "cpu": {"precisions": ["fp32"], "compile": False}},
+        # left out of the release history: a launch per row costs more than the history's budget allows
+        "history": {"ranks": [], "untimed_steps": 3, "timed_steps": 10, "allreduce_bytes": [], "timeout": 600,
+                    "precisions": ["fp32"], "compile": False},
     },
     # BERT-tiny sentence-pair classifier (Conneau et al. head) on NLI pairs; `pairs` training pairs make
     # one epoch of pairs // batch steps, `dev_pairs` the validation pass. `small` keeps the model and the
