@@ -139,7 +139,10 @@ def training_throughput(res, machine):
     params = res.get_result_params(key)
     cells = {}
     for combo, value in zip(itertools.product(*params), res.get_result_value(key, params)):
-        framework, device, compile, precision = (c.strip("'") for c in combo)
+        values = [c.strip("'") for c in combo]
+        framework, device, compile, precision = values[0], values[1], values[-2], values[-1]
+        if len(values) == 5:  # version 2: a path param after device
+            compile = f"{values[2]}, compile={compile}"
         if value is None or math.isnan(value):
             continue
         text = f"{sizes['batch'] * sizes['context'] / value:,.0f} tokens/s"

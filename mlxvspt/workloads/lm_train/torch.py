@@ -103,21 +103,21 @@ class TransformerLM(nn.Module):
         return F.cross_entropy(logits.flatten(0, 1), targets.flatten().long())
 
 
-def adamw(parameters, hyper, path, compile):
-    """seed: AdamW as constructed by default; best: the fused kernel (CUDA, CPU; foreach where it has
-    none). A compiled step takes the learning rate as a tensor, so the schedule does not recompile it
-    (PyTorch's recipe for a compiled optimizer with an LR scheduler); the seed's compiled update is the
-    capturable foreach AdamW (CUDA's default under torch.compile): compiled, the for-loop AdamW of a
-    CPU turns parameters whose gradient is zero into NaN (torch 2.13, seen at the tiny preset)."""
+def adamw(parameters, hyper, path, compile, device):
+    """seed: AdamW as constructed by default; best: the fused kernel on CUDA, foreach elsewhere (the
+    fused CPU kernel took 40 ms a step for one small Linear on a loaded 2-core machine, the default
+    0.3 ms). A compiled step takes the learning rate as a tensor, so the schedule does not recompile it
+    (PyTorch's recipe for a compiled optimizer with an LR scheduler); foreach then needs capturable,
+    and the seed's compiled update is that capturable foreach AdamW (CUDA's default under
+    torch.compile): compiled, the for-loop AdamW of a CPU turns parameters whose gradient is zero into
+    NaN (torch 2.13, seen at the tiny preset)."""
     options = {"lr": torch.tensor(hyper["lr"]) if compile else hyper["lr"], "betas": hyper["betas"],
                "eps": hyper["eps"], "weight_decay": hyper["weight_decay"]}
-    parameters = list(parameters)
-    if path == "seed":
-        return torch.optim.AdamW(parameters, **options, **({"foreach": True, "capturable": True} if compile else {}))
-    try:
-        return torch.optim.AdamW(parameters, fused=True, **options)
-    except RuntimeError:
-        return torch.optim.AdamW(parameters, foreach=True, **options)
+    if path == "best" and device.type == "cuda":
+        options["fused"] = True
+    elif path == "best" or compile:
+        options.update(foreach=True, capturable=compile)
+    return torch.optim.AdamW(parameters, **options)
 
 
 class Trainer:
@@ -134,7 +134,7 @@ class Trainer:
         with target.handle:
             self.model = TransformerLM(*shape).to(target.weights_dtype)
         self.model.load_state_dict(to_torch(weights, target.weights_dtype, target.handle), strict=True)
-        self.optimizer = adamw(self.model.parameters(), hyper, path, compile)
+        self.optimizer = adamw(self.model.parameters(), hyper, path, compile, target.handle)
         warmup = hyper["warmup"]
         self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: min(s, warmup) / warmup)
 
