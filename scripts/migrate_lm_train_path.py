@@ -27,7 +27,7 @@ def migrate(data):
     old = {combo: i for i, combo in enumerate(itertools.product(framework, device, compile, precision))}
     new_params = [framework, device, PATHS, compile, PRECISIONS]
     new_entry = list(entry)
-    for name in PER_COMBINATION:
+    for name in (n for n in PER_COMBINATION if n in columns):
         values = entry[columns.index(name)]
         if values is None:
             continue
