@@ -64,7 +64,8 @@ def parser():
     over = sub.add_parser("overhead", help="the suite's best training step vs a standalone best-practice script: "
                                            "ms/step of each and their ratio")
     over.add_argument("--workload", default="lm_train", help="lm_train (default)")
-    over.add_argument("--preset", default=presets.DEFAULT, help=f"{' | '.join(presets.NAMES)} (default {presets.DEFAULT})")
+    over.add_argument("--preset", default=presets.DEFAULT,
+                      help=f"{' | '.join(presets.NAMES)} (default {presets.DEFAULT})")
     over.add_argument("--device", default="cpu", help="cpu | gpu (default cpu)")
     over.add_argument("--framework", action="append", help="mlx | torch (repeatable; default both)")
     over.add_argument("--precision", help="fp32 | tf32 | bf16 | bf16-mixed (default tf32 on gpu, fp32 on cpu)")

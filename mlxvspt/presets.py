@@ -30,9 +30,11 @@ TABLE = {
     # `first_step_rows`: measure the cold and warm first compiled step (1-2 minutes a sample on 2 cores).
     "lm_train": {
         "tiny": {"layers": 2, "dim": 32, "heads": 2, "context": 16, "batch": 2, "vocab": 200, "steps": 6,
-                 "warmup": 5, "eval_batches": 2, "paths": ["seed", "best"], "precisions": ["fp32", "bf16", "bf16-mixed"], "first_step_rows": False},
+                 "warmup": 5, "eval_batches": 2, "paths": ["seed", "best"],
+                 "precisions": ["fp32", "bf16", "bf16-mixed"], "first_step_rows": False},
         "small": {"layers": 2, "dim": 128, "heads": 4, "context": 64, "batch": 8, "vocab": 10000, "steps": 10,
-                  "warmup": 200, "eval_batches": 2, "paths": ["seed", "best"], "precisions": ["fp32"], "first_step_rows": False},
+                  "warmup": 200, "eval_batches": 2, "paths": ["seed", "best"], "precisions": ["fp32"],
+                  "first_step_rows": False},
         "full": {"layers": 12, "dim": 1024, "heads": 16, "context": 1024, "batch": 32, "vocab": 10000,
                  "steps": 10, "warmup": 200, "eval_batches": 2, "paths": ["seed", "best"],
                  "precisions": ["fp32", "tf32", "bf16", "bf16-mixed"], "first_step_rows": True},

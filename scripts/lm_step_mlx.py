@@ -4,13 +4,12 @@ yardstick `mlxvspt overhead` divides the suite's `best` step by. Same shapes as 
 with mask="causal", AdamW, the whole step mx.compile'd, a numpy batch turned into an mx.array every step.
 Prints {"ms_per_step": median, "samples": [...]} as JSON."""
 import argparse
-import json
 import math
 import os
-import time
 from functools import partial
 
 import numpy as np
+from step_timing import report
 
 
 def main():
@@ -99,20 +98,7 @@ def main():
         mx.eval(loss, state)
         return loss.item()
 
-    times = []
-    while len(times) < 2 or abs(times[-1] - times[-2]) > 0.1 * min(times[-2:]):  # steady state
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-        if len(times) >= 20:
-            break
-    samples = []
-    for _ in range(a.steps):
-        start = time.perf_counter()
-        step()
-        samples.append((time.perf_counter() - start) * 1e3)
-    print(json.dumps({"ms_per_step": float(np.median(samples)), "samples": samples}))
-
+    report(step, a.steps)
 
 if __name__ == "__main__":
     main()

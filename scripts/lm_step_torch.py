@@ -1,14 +1,14 @@
 """Standalone PyTorch TransformerLM training step, written the usual fast way (no mlxvspt imports): the
 yardstick `mlxvspt overhead` divides the suite's `best` step by. Same shapes as the suite's model
-(pre-norm blocks, ReLU 4x MLP, sinusoidal positions, untied output), SDPA with is_causal, AdamW(fused) on CUDA (foreach elsewhere),
-torch.compile of the model and of the optimizer step, a numpy batch copied to the device every step.
+(pre-norm blocks, ReLU 4x MLP, sinusoidal positions, untied output), SDPA with is_causal, AdamW(fused)
+on CUDA (foreach elsewhere), torch.compile of the model and of the optimizer step, a numpy batch copied
+to the device every step.
 Prints {"ms_per_step": median, "samples": [...]} as JSON."""
 import argparse
-import json
 import math
-import time
 
 import numpy as np
+from step_timing import report
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -85,20 +85,7 @@ def main():
         update()
         return loss.item()  # synchronises, as a training loop that logs its loss does
 
-    times = []
-    while len(times) < 2 or abs(times[-1] - times[-2]) > 0.1 * min(times[-2:]):  # steady state
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-        if len(times) >= 20:
-            break
-    samples = []
-    for _ in range(a.steps):
-        start = time.perf_counter()
-        step()
-        samples.append((time.perf_counter() - start) * 1e3)
-    print(json.dumps({"ms_per_step": float(np.median(samples)), "samples": samples}))
-
+    report(step, a.steps)
 
 if __name__ == "__main__":
     main()

@@ -153,8 +153,8 @@ def test_first_steps_share_one_fresh_cache_folder_and_hand_over_one_pair(monkeyp
 
     def fake_run(command, env, capture_output, text):
         seen.append({k: env[k] for k in first_step.CACHE_FOLDERS})
-        return subprocess.CompletedProcess(command, 0, json.dumps({"seconds": 3.0 / len(seen), "ran": {"path": "best"}}),
-                                           "")
+        measured = {"seconds": 3.0 / len(seen), "ran": {"path": "best"}}
+        return subprocess.CompletedProcess(command, 0, json.dumps(measured), "")
 
     monkeypatch.setattr(first_step.subprocess, "run", fake_run)
     runner = first_step.FirstSteps(Target("torch", "cpu"), {"measure_first_step": True, "path": "best"})
