@@ -68,7 +68,7 @@ class LMValidation(WorkloadBenchmark):
     warm = "validate"
 
     def overrides(self):
-        return "fp32", {"path": "seed"}
+        return "fp32", {"path": "seed", "forward_only": True}
 
     def time_validation(self, framework, device):
         self.runner.validate()

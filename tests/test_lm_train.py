@@ -62,6 +62,17 @@ def test_dtype_plumbing_ran_is_what_was_asked(framework, precision, path):
     assert ran["attention"] == ("causal" if path == "best" else "additive mask")
 
 
+@pytest.mark.parametrize("framework", ["mlx", "torch"])
+def test_validation_runner_says_what_ran_before_any_step(framework):
+    """LMValidation never steps: PyTorch has no optimizer state yet, so forward_only leaves it out."""
+    sizes = {**preset_sizes("lm_train", "tiny"), "path": "seed", "forward_only": True}
+    target = Target(framework, "cpu").activate()
+    runner = spec.build(target, sizes)
+    runner.validate()
+    want = spec.expected(target, sizes)
+    assert "state_dtype" not in want and {k: runner.ran()[k] for k in want} == want
+
+
 def test_bf16_mixed_keeps_float32_weights_and_state_and_computes_in_bfloat16():
     target = Target("torch", "cpu", "bf16-mixed")
     assert spec.expected(target, {"compile": True, "path": "best"}) == {

@@ -186,7 +186,7 @@ class Trainer:
         moments = [v for k, v in tree_flatten(self.optimizer.state) if k.rsplit(".", 1)[-1] in ("m", "v")]
         return {"attention": CAUSAL if self.model._mask is None else "additive mask",
                 "weights_dtype": dtype_names(v for _, v in tree_flatten(self.model.parameters())),
-                "state_dtype": dtype_names(moments),
+                "state_dtype": dtype_names(moments) or None,
                 "compute_dtype": dtype_names([self.logits(inputs)]),
                 "compiled": "forward+backward+optimizer" if isinstance(self.train_step, COMPILED) else "none",
                 "optimizer": type(self.optimizer).__name__}

@@ -12,6 +12,7 @@ publishes). Overrides:
 - `compile`: the same scope in both frameworks, forward + backward + optimizer update: mx.compile of
   the whole step (model and optimizer state as its inputs and outputs); torch.compile of the loss
   (forward and, through AOTAutograd, backward) and of the optimizer step with its LR schedule;
+- `forward_only`: only validate() runs (PyTorch then has no optimizer state to read back);
 - `track_memory`: step() returns the step's peak memory ({"peak_memory_bytes": ...});
 - `measure_first_step`: the runner measures the first compiled step in fresh processes (first_step.py),
   at presets whose `first_step_rows` is true (a cold compile costs 1-2 minutes a sample on 2 cores).
@@ -166,10 +167,13 @@ def unavailable(target, sizes):
 
 
 def expected(target, sizes):
-    """What ran() must say for this request."""
-    return {"weights_dtype": target.weights_dtype_name, "state_dtype": target.weights_dtype_name,
+    """What ran() must say for this request (`forward_only`, validation: no optimizer state to read)."""
+    want = {"weights_dtype": target.weights_dtype_name, "state_dtype": target.weights_dtype_name,
             "compute_dtype": target.dtype_name, "compiled": COMPILED if sizes.get("compile") else "none",
             "path": sizes.get("path", "seed")}
+    if sizes.get("forward_only"):
+        del want["state_dtype"]
+    return want
 
 
 def build(target, sizes, weights=None):

@@ -195,7 +195,7 @@ class Trainer:
         group = self.optimizer.param_groups[0]
         return {"attention": CAUSAL if self.model._mask is None else "additive mask",
                 "weights_dtype": dtype_names(self.model.parameters()),
-                "state_dtype": dtype_names(moments),
+                "state_dtype": dtype_names(moments) or None,  # PyTorch makes the state at the first step
                 "compute_dtype": dtype_names([self.logits(inputs)]),
                 "compiled": "+".join(parts) or "none",
                 "optimizer": type(self.optimizer).__name__ + (" fused" if group.get("fused") else
