@@ -1,34 +1,66 @@
-"""BERT-tiny pair classifier training on NLI: seconds per training step (samples/s = batch / time),
-per epoch and per validation pass. Pre-tokenised batches; dropout 0.1 while training."""
-from mlxvspt.asvbench import WorkloadBenchmark, preset_values
+"""BERT-tiny pair classifier training on NLI: seconds per training step (samples/s = batch / time) and its
+peak memory on each path (seed, pairs-batched, best), eager or compiled, per precision; seconds per epoch
+and per validation pass. Pre-tokenised batches; dropout 0.1 while training."""
+from mlxvspt.asvbench import MeasuredOnce, WorkloadBenchmark, preset_values
 
 
-class BertTrainStep(WorkloadBenchmark):
-    """One step (forward of both sentences, backward, AdamW update), eager or compiled; bf16 = weights,
-    activations and optimizer state in bfloat16, the loss in float32."""
+class BertTrainCombinations:
+    """The params of a training step: path, compile (the whole step) and precision."""
 
     workload = "bert_train"
-    params = WorkloadBenchmark.params + [["off", "on"], preset_values("bert_train", "precisions")]
-    param_names = ["framework", "device", "compile", "precision"]
-    version = "2"  # 2: the precision parameter
-    repeat = (3, 10, 8.0)  # MLX takes over a second a step on a CPU: stop sampling after ~8 s
+    params = WorkloadBenchmark.params + [preset_values("bert_train", "paths"), [False, True],
+                                         preset_values("bert_train", "precisions")]
+    param_names = ["framework", "device", "path", "compile", "precision"]
 
-    def overrides(self, compile, precision):
+    def overrides(self, path, compile, precision):
+        self.measured_here("paths", path)
         self.measured_here("precisions", precision)
-        return precision, {"compile": compile == "on"}
+        return precision, {"path": path, "compile": compile}
 
-    def time_step(self, framework, device, compile, precision):
+
+class BertTrainStep(BertTrainCombinations, WorkloadBenchmark):
+    """One step (forward of both sentences, backward, AdamW update); bf16 = weights, activations and
+    optimizer state in bfloat16, bf16-mixed = bfloat16 compute over float32 weights and AdamW."""
+
+    version = "3"  # 2: the precision parameter; 3: the path parameter, compile False/True (was "off"/"on")
+    repeat = (5, 10, 20.0)
+
+    def time_step(self, framework, device, path, compile, precision):
         self.runner.step()
 
 
+class BertTrainMemory(BertTrainCombinations, MeasuredOnce):
+    """Peak memory of one training step: the allocator's peak on a GPU; on a CPU the process's max RSS
+    (interpreter, model and data included: neither framework keeps CPU allocator statistics)."""
+
+    def track_peak_memory(self, framework, device, path, compile, precision):
+        return self.figure("peak_memory_bytes")
+
+    track_peak_memory.unit = "bytes"
+
+
 class BertTrainEpoch(WorkloadBenchmark):
-    """A whole epoch of the preset's pairs, and one validation pass over its dev pairs (eager)."""
+    """A whole epoch of the preset's pairs (seed path, eager, fp32)."""
 
     workload = "bert_train"
-    repeat = (1, 3, 10.0)
+    repeat = (5, 5, 60.0)
+
+    def overrides(self):
+        return "fp32", {"path": "seed"}
 
     def time_epoch(self, framework, device):
         self.runner.epoch()
+
+
+class BertTrainValidation(WorkloadBenchmark):
+    """One validation pass over the preset's dev pairs (seed path, eager, fp32), warmed up itself."""
+
+    workload = "bert_train"
+    warm = "validate"
+    repeat = (5, 10, 20.0)
+
+    def overrides(self):
+        return "fp32", {"path": "seed", "trains": False}
 
     def time_validation(self, framework, device):
         self.runner.validate()

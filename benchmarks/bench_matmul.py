@@ -1,7 +1,6 @@
 """Matmul calibration: seconds per square matmul (TFLOP/s in the report) and error vs float64."""
 from mlxvspt.asvbench import WorkloadBenchmark, preset_values
-from mlxvspt.devices import PRECISIONS
-from mlxvspt.workloads.matmul.spec import relative_error
+from mlxvspt.workloads.matmul.spec import PRECISIONS, relative_error
 
 
 class Matmul(WorkloadBenchmark):

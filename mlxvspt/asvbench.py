@@ -54,6 +54,8 @@ def unavailable(workload, target, overrides):
 def verify(workload, target, sizes, ran):
     """Fail (RuntimeError, one line) if what ran differs from what the workload says was asked."""
     want = getattr(spec(workload), "expected", lambda target, sizes: {})(target, sizes)
+    if target.precision == "fp32":  # the label promises IEEE float32 matmuls: MLX's CUDA default is TF32
+        want = {**want, "matmul_mode": "ieee"}
     wrong = [f"{key} asked {value!r}, ran {ran.get(key)!r}" for key, value in want.items() if ran.get(key) != value]
     if wrong:
         raise RuntimeError(f"{workload} {target.framework} {target.device} {target.precision}: not the requested "
@@ -104,16 +106,18 @@ def locked(path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def append_records(benchmark, record):
-    """One line per benchmark method of the class into the run's records file (settings.RECORDS)."""
+def append_records(benchmark, params, record):
+    """One line per benchmark method of the class into the run's records file (settings.RECORDS), with
+    the cross-check's status for the row's device, path and precision. Params as asv writes them (repr)."""
     where = settings.records_file()
     if where is None:
         return
-    device, path, precision = record["params"]["device"], record["path"], record["precision"]
-    status = check.status(settings.check_lines(), benchmark.workload, device, path, precision)
+    status = check.status(settings.check_lines(), benchmark.workload, params["device"], record["path"],
+                          record["precision"])
     module = type(benchmark).__module__.rsplit(".", 1)[-1]
     methods = [n for n in dir(benchmark) if n.startswith(("time_", "track_", "peakmem_", "mem_"))]
-    lines = [json.dumps({"benchmark": f"{module}.{type(benchmark).__name__}.{method}", "params": record["params"],
+    lines = [json.dumps({"benchmark": f"{module}.{type(benchmark).__name__}.{method}",
+                         "params": {k: repr(v) for k, v in params.items()},
                          "ran": record["ran"], "warmup": record["warmup"], "check": status,
                          "environment": {k: record[k] for k in ("preset", "pid", "tf32_env", "versions")}})
              for method in methods]
@@ -162,7 +166,7 @@ class WorkloadBenchmark:
         except Unavailable as exc:
             raise NotImplementedError(str(exc)) from None
         params = dict(zip(self.param_names, (framework, device, *extra)))
-        append_records(self, {**record, "params": {k: repr(v) for k, v in params.items()}})
+        append_records(self, params, record)
 
 
 class MeasuredOnce(WorkloadBenchmark):

@@ -12,20 +12,29 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
-from . import devices, ledger, presets, report, settings, site
+from . import comparison, devices, ledger, presets, regressions, results, settings
+from .progress import Progress
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def asv(*args, config, env=None, check=True):
-    """Run one asv command; returns its exit code."""
+def asv(*args, config, env=None, check=True, progress=None):
+    """Run one asv command, its output into the run's log (`progress`) or else to the terminal;
+    returns (exit code, output: "" without `progress`)."""
     cmd = [sys.executable, "-m", "asv", *args, "--config", str(config)]
-    code = subprocess.run(cmd, env=env).returncode
+    code, output = progress.command(cmd, env) if progress else (subprocess.run(cmd, env=env).returncode, "")
     if check and code != 0:
-        raise RuntimeError(f"{' '.join(cmd[2:4])} failed with exit code {code}")
-    return code
+        where = f" (its output: {progress.log_path})" if progress else ""
+        raise RuntimeError(f"{' '.join(cmd[2:4])} failed with exit code {code}{where}")
+    return code, output
+
+
+def log_path(command):
+    """Where a run's full asv output goes: .asv/logs/<command>-<UTC time>.log (git ignores .asv/)."""
+    return ROOT / ".asv" / "logs" / f"{command}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.log"
 
 
 def load_conf(path):
@@ -51,7 +60,7 @@ def machine_name(preset):
     return f"{os.environ.get(settings.MACHINE) or platform.node() or 'machine'}-{preset}"
 
 
-def publish(config, env, html_dir):
+def publish(config, env, html_dir, progress=None):
     """asv publish into a fresh folder, then swap it in: an interrupted publish leaves the old site."""
     html_dir = Path(html_dir).resolve()
     staging, old = html_dir.with_name(html_dir.name + ".new"), html_dir.with_name(html_dir.name + ".old")
@@ -60,22 +69,26 @@ def publish(config, env, html_dir):
     conf = json.loads(Path(config).read_text())
     # the site follows the ledger's main branch (every point), whatever branch a run measured along
     conf.update(html_dir=str(staging), branches=load_conf(ROOT / "asv.conf.json")["branches"])
-    Path(config).write_text(json.dumps(conf))
-    asv("publish", config=config, env=env)
-    site.make_offline(staging)
+    results_dir = conf["results_dir"]
+    with regressions.without_retired(results_dir) as shown:
+        Path(config).write_text(json.dumps({**conf, "results_dir": str(shown)}))
+        asv("publish", config=config, env=env, progress=progress)  # offline: asv.conf.json's plugin
+    comparison.write(conf["results_dir"], staging)
+    regressions.publish(results_dir, staging)
     if html_dir.exists():
         html_dir.rename(old)
     staging.rename(html_dir)
     shutil.rmtree(old, ignore_errors=True)
 
 
-def describe_machine(machine, results_dir, config, env, point=None):
+def describe_machine(machine, results_dir, config, env, point=None, progress=None):
     """asv's machine record (CPU, OS, RAM) plus `mlxvspt info` beside the results: versions, BLAS, GPU,
     as environment.txt (the latest run) and, for a run of this environment, environment-<point>.txt."""
     info = devices.environment()
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     asv("machine", "--yes", "--machine", machine, "--os", info["platform"], "--arch", platform.machine(),
-        "--cpu", info["cpu"], "--num_cpu", str(info["cpu_count"]), "--ram", str(ram), config=config, env=env)
+        "--cpu", info["cpu"], "--num_cpu", str(info["cpu_count"]), "--ram", str(ram), config=config, env=env,
+        progress=progress)
     folder = Path(results_dir) / machine
     folder.mkdir(parents=True, exist_ok=True)
     # .txt: asv reads every .json under the results folder as a result file
@@ -98,15 +111,16 @@ def publish_results(results_dir, html_dir):
         config.unlink()
 
 
-def cross_check(preset, out, env, workloads=None):
+def cross_check(preset, out, env, workloads=None, progress=None):
     """`mlxvspt check` in a child process (the frameworks' state stays out of this one) on the selected
-    devices at presets.CHECK_AT[preset], every line kept in `out` for the benchmarks to read; returns its
-    exit code (1: some combination disagrees; its rows get no verdict, the run goes on)."""
+    devices at presets.CHECK_AT[preset], every line kept in `out` for the benchmarks to read, its output in
+    the run's log (`progress`); returns its exit code (1: some combination disagrees; its rows get no
+    verdict, the run goes on)."""
     chosen = settings.devices() or [d for d in devices.DEVICES if d == "cpu" or devices.gpu_anywhere()]
     cmd = [sys.executable, "-m", "mlxvspt", "check", "--preset", presets.CHECK_AT[preset], "--json", str(out)]
     cmd += [arg for d in chosen for arg in ("--device", d)]
     cmd += [arg for w in workloads or [] for arg in ("--workload", w)]
-    return subprocess.run(cmd, env=env).returncode
+    return progress.command(cmd, env)[0] if progress else subprocess.run(cmd, env=env).returncode
 
 
 def restore_damaged(results_dir):
@@ -123,13 +137,17 @@ def restore_damaged(results_dir):
         shutil.copyfile(path, backup)
 
 
-def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None, benchmark_dir=None, only=None):
+def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None, benchmark_dir=None, only=None,
+        verbose=False, log=None, recheck=True):
     """Benchmark, save, publish; returns (machine, exit code: non-zero if any benchmark failed).
 
     This environment (`points` None) is measured one benchmark at a time, each saved as it ends,
     so an interrupted run keeps what finished and `resume` completes only the rest. `points` names ledger
     entries instead: asv builds one virtualenv per entry and runs every module in each. `only` (a
-    regular expression) keeps the benchmarks of this environment whose name it matches.
+    regular expression) keeps the benchmarks of this environment whose name it matches. One line per
+    benchmark is printed; asv's whole output goes to `log` (default `log_path`), and to the terminal
+    too with `verbose`. The cross-check runs first unless `resume`, or `recheck` is False and this point's
+    check file exists (a check just run by `mlxvspt check --json` for the same install, e.g. at a larger preset).
     """
     benchmark_dir = Path(benchmark_dir or ROOT / "benchmarks")
     ledger_points = ledger.build()
@@ -152,28 +170,35 @@ def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None
     else:
         hashes = Path(config).with_suffix(".hashes")
         hashes.write_text("".join(ledger.resolve(ledger_points, p)[1] + "\n" for p in points))
-        where, batches = [f"HASHFILE:{hashes}"], [names]
+        where = [f"HASHFILE:{hashes}"]
+        batches = [(f"{len(points)} ledger points, {len(names)} modules", [f"{name}\\." for name in names])]
     code = 0
+    progress = Progress(log or log_path("run" if points is None else "history"), verbose)
     try:
-        describe_machine(machine, results_dir, config, env, point_name)
-        if points is None and not resume:
-            cross_check(preset, env[settings.CHECKS], env, workloads)
+        describe_machine(machine, results_dir, config, env, point_name, progress)
+        if points is None and not resume and (recheck or not Path(env[settings.CHECKS]).is_file()):
+            cross_check(preset, env[settings.CHECKS], env, workloads, progress)
         if batches is None:
-            asv("run", *where, "--machine", machine, "--bench", "just-discover", config=config, env=env)
-            batches = [[f"{re.escape(b)}(\\(|$)"] for b in sorted(report.load_benchmarks(results_dir))
+            asv("run", *where, "--machine", machine, "--bench", "just-discover", config=config, env=env,
+                progress=progress)
+            batches = [(b.split(".", 1)[1], [f"{re.escape(b)}(\\(|$)"])
+                       for b in sorted(results.benchmarks(results_dir))
                        if b.split(".")[0] in names and re.search(only or "", b)]
-        else:
-            batches = [[f"{name}\\." for name in batch] for batch in batches]
-        for batch in batches:
+        progress.begin(len(batches))
+        for label, patterns in batches:
             restore_damaged(results_dir)
             args = ["run", *where, "--machine", machine, "--show-stderr", "--record-samples",
-                    "--bench", "|".join(f"^{pattern}" for pattern in batch)]
+                    "--bench", "|".join(f"^{pattern}" for pattern in patterns)]
             if resume:
                 args.append("--skip-existing-successful")
-            code = asv(*args, config=config, env=env, check=False) or code
+            progress.running(label)
+            returned, output = asv(*args, config=config, env=env, check=False, progress=progress)
+            progress.finished(label, output, returned)
+            code = returned or code
         restore_damaged(results_dir)
-        publish(config, env, html_dir)
+        publish(config, env, html_dir, progress)
     finally:
+        progress.close()
         config.unlink()
         Path(config).with_suffix(".hashes").unlink(missing_ok=True)
         shutil.rmtree(run_folder, ignore_errors=True)

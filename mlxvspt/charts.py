@@ -4,15 +4,7 @@ import math
 import re
 from pathlib import Path
 
-from asv import results as asv_results
-
-from . import ledger
-from .compare import values
-from .report import latest_results, load_benchmarks, rows
-
-
-def finite(cell):
-    return cell.value is not None and not math.isnan(cell.value)
+from . import results
 
 
 def bars(results_dir, out_dir, machines=None):
@@ -24,13 +16,10 @@ def bars(results_dir, out_dir, machines=None):
     import matplotlib.pyplot as plt
 
     written = []
-    benchmarks = load_benchmarks(results_dir)
-    for machine, res in sorted(latest_results(results_dir).items()):
-        if machines and machine not in machines:
-            continue
+    for machine, snap in results.latest(results_dir, machines).items():
         # "Matmul.time_matmul (gpu, fp16, 1024)": parameter values without their names fit the margin
-        data = [(re.sub(r"\w+=", "", label), t.value, m.value) for label, unit, t, m in rows(res, benchmarks, [])
-                if unit == "seconds" and finite(t) and finite(m)]
+        data = [(re.sub(r"\w+=", "", row.label), row.torch.value, row.mlx.value) for row in snap.rows
+                if row.unit == "seconds" and row.ratio is not None]
         if not data:
             continue
         fig, ax = plt.subplots(figsize=(10, 0.35 * len(data) + 1.5))
@@ -59,23 +48,23 @@ def history(results_dir, out_dir, machine):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points = [(name, commit) for name, commit in ledger.build()
-              if any(True for _ in asv_results.iter_results_for_machine_and_hash(str(results_dir), machine, commit))]
-    if len(points) < 2:
+    snaps = results.history(results_dir, machine)
+    if len(snaps) < 2:
         return None
-    per_point = [values(results_dir, machine, commit) for _, commit in points]
-    units = {k: v.get("unit") for k, v in load_benchmarks(results_dir).items()}
-    keys = sorted({k for vals in per_point for k, _ in vals if units.get(k) == "seconds"})
+    # {(benchmark, framework, parameter values): seconds} per ledger point
+    per_point = [{(row.benchmark, fw, tuple(row.params.values())): cell.value for row in snap.rows
+                  if row.unit == "seconds" for fw, cell in row.cells.items() if cell.ok} for snap in snaps]
+    keys = sorted({k for vals in per_point for k, _, _ in vals})
     fig, axes = plt.subplots(len(keys), 1, figsize=(10, 3 * len(keys)), squeeze=False)
     for ax, key in zip(axes[:, 0], keys):
-        combos = sorted({c for vals in per_point for k, c in vals if k == key})
-        for combo in combos:
-            ys = [vals.get((key, combo), (math.nan,))[0] for vals in per_point]
-            ax.plot(range(len(points)), ys, marker="o", label=", ".join(c.strip("'") for c in combo))
+        combos = sorted({(fw, params) for vals in per_point for k, fw, params in vals if k == key})
+        for fw, params in combos:
+            ys = [vals.get((key, fw, params), math.nan) for vals in per_point]
+            ax.plot(range(len(snaps)), ys, marker="o", label=", ".join((fw, *params)))
         ax.set_title(key, fontsize=9)
         ax.set_yscale("log")
         ax.set_ylabel("seconds")
-        ax.set_xticks(range(len(points)), [name for name, _ in points], fontsize=7)
+        ax.set_xticks(range(len(snaps)), [snap.point for snap in snaps], fontsize=7)
         ax.legend(fontsize=6, ncol=2)
     fig.tight_layout()
     path = Path(out_dir) / f"history-{machine}.png"

@@ -65,7 +65,8 @@ class Line:
         measured = "" if self.value is None else f"{self.value:.3g}" + \
             ("" if self.limit is None else f" (limit {self.limit:g})")
         parts = [p for p in (measured, self.detail) if p]
-        return (f"{'ok  ' if self.ok else 'FAIL'} {self.workload} [{self.device} {self.path} {self.precision}] "
+        mark = "n/a " if self.what == "n/a" else "ok  " if self.ok else "FAIL"
+        return (f"{mark} {self.workload} [{self.device} {self.path} {self.precision}] "
                 f"{self.what}: {'; '.join(parts)}")
 
 

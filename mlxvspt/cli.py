@@ -9,9 +9,10 @@ import re
 import sys
 from pathlib import Path
 
-from . import (asvrun, charts, check, compare, devices, fetch, ledger, overhead, paths, presets, profile, report,
-               settings, site, workloads)
+from . import (asvrun, bisect, charts, check, compare, confirm, devices, fetch, inputs, ledger, paths, presets,
+               profile, overhead, report, results, settings, site, update, workloads)
 from .errors import Unavailable, UsageError
+from .workloads.dp_train.launch import read_hosts
 
 SELECT_ENV = {"framework": settings.FRAMEWORKS, "device": settings.DEVICES}
 
@@ -38,10 +39,14 @@ def parser():
             cmd.add_argument(f"--{name.replace('_', '-')}", metavar="PATH", help=what)
     check.add_argument("--json", metavar="FILE", help="also write every line as JSON (one object a line)")
     run.add_argument("--bench", metavar="REGEX", help="only benchmarks whose name matches, e.g. BertTrainStep")
+    run.add_argument("--keep-check", action="store_true",
+                     help="use this point's stored check (results/<machine>/check-<point>.jsonl) if there is one")
     for cmd in (run, history):
         cmd.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
         cmd.add_argument("--html-dir", default=str(asvrun.ROOT / "html"))
         cmd.add_argument("--resume", action="store_true", help="keep finished results, run only what is missing")
+        cmd.add_argument("-v", "--verbose", action="store_true",
+                         help="show asv's full output here too (it always goes to the log file named first)")
     rep = sub.add_parser("report", help="print the MLX-vs-PyTorch table from saved results")
     rep.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
     rep.add_argument("--machine", action="append", help="only this machine's results (repeatable)")
@@ -54,9 +59,10 @@ def parser():
     cmp.add_argument("--machine", help="machine of A (default: the only one, or the one both have)")
     cmp.add_argument("--machine-b", help="machine of B when comparing two machines (default: --machine)")
     cmp.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
-    prof = sub.add_parser("profile", help="kernel time vs host time of one benchmark row on an NVIDIA GPU")
-    prof.add_argument("benchmark", help="Class.method as the report prints it, e.g. Matmul.time_matmul")
-    prof.add_argument("param", nargs="*", help="NAME=VALUE for the row's other params, e.g. precision=tf32")
+    prof = sub.add_parser("profile", help="kernel time vs host time of one workload combination on an NVIDIA GPU")
+    prof.add_argument("workload", help=f"{' | '.join(workloads.NAMES)}")
+    prof.add_argument("param", nargs="*", help="NAME=VALUE: precision=tf32 and size overrides, e.g. n=1024 "
+                                               "compile=True path=best")
     prof.add_argument("--preset", help=f"{' | '.join(presets.NAMES)} (default: {presets.DEFAULT})")
     prof.add_argument("--framework", action="append", help="mlx | torch (repeatable; default both)")
     prof.add_argument("--steps", type=int, default=3, help="unprofiled and profiled steps each (default 3)")
@@ -82,13 +88,30 @@ def parser():
     get = sub.add_parser("fetch", help="download a real dataset or checkpoint (verified, cached) and print "
                                        "the flag that uses it")
     get.add_argument("what", choices=sorted(fetch.SOURCES))
+    upd = sub.add_parser("update", help="add the releases the package index has and the ledger lacks, measure "
+                                        "them, publish, compare; exit 1 on a confirmed regression")
+    upd.add_argument("--dry-run", action="store_true", help="only list what would be added")
+    con = sub.add_parser("confirm", help="re-measure one benchmark row at two ledger points as an interleaved A/B")
+    con.add_argument("a", help="ledger entry: the baseline")
+    con.add_argument("b", help="ledger entry: the candidate")
+    con.add_argument("row", help="the row's asv name, e.g. \"bench_matmul.Matmul.time_matmul('mlx', 'cpu', 'fp32', 256)\"")
+    bis = sub.add_parser("bisect", help="find the ledger point between A and B that made one benchmark row slower")
+    bis.add_argument("a", help="ledger entry before the slowdown")
+    bis.add_argument("b", help="ledger entry after it")
+    bis.add_argument("bench", help="regular expression matching one row's asv name")
+    for cmd in (upd, con, bis):
+        cmd.add_argument("--preset", help=f"{' | '.join(presets.NAMES)} (default: history)")
+        cmd.add_argument("--device", action="append", help="cpu | gpu (repeatable; default both)")
+        cmd.add_argument("--factor", type=float, default=1.1, help="slower by more than this counts (default 1.1)")
+        cmd.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
+        cmd.add_argument("--html-dir", default=str(asvrun.ROOT / "html"))
     sub.add_parser("ledger", help="write .ledger/ from releases.json and list its points")
     sub.add_parser("info", help="print what results depend on: versions, BLAS, CPU, GPU")
     return p
 
 
 def selection(args):
-    """Validate every choice up front and export it for asv's child processes."""
+    """Validate every choice and input up front and export them for asv's child processes."""
     preset = args.preset or (os.environ.get(settings.PRESET) if args.command == "run" else None) or \
         ("tiny" if args.command == "check" else presets.DEFAULT)
     devices.choose("preset", preset, presets.NAMES)
@@ -105,10 +128,13 @@ def selection(args):
         value = getattr(args, name)
         if value is not None:
             os.environ[paths.INPUTS[name][0]] = str(paths.checked(name, value).resolve())
+    if args.hosts is not None:
+        read_hosts(args.hosts)
     for kind, variable in SELECT_ENV.items():
         if getattr(args, kind):
             os.environ[variable] = ",".join(getattr(args, kind))
     os.environ[settings.PRESET] = preset
+    inputs.check_all(preset)
     return preset
 
 
@@ -119,12 +145,9 @@ def cmd_run(args):
             re.compile(args.bench)
         except re.error as exc:
             raise UsageError(f"--bench {args.bench!r}: not a regular expression ({exc})") from None
-    machine, code = asvrun.run(preset, args.results_dir, args.html_dir, args.workload, args.resume, only=args.bench)
-    print(report.headline(args.results_dir) + "\n" + report.table(args.results_dir))
-    print(f"site: {Path(args.html_dir) / 'index.html'} (view it with `asv preview` or `python -m http.server`)")
-    if code:
-        print(f"some benchmarks failed (asv exit code {code}): see the log above", file=sys.stderr)
-    return 1 if code else 0
+    machine, code = asvrun.run(preset, args.results_dir, args.html_dir, args.workload, args.resume, only=args.bench,
+                               verbose=args.verbose, recheck=not args.keep_check)
+    return finish(args, code)
 
 
 def cmd_history(args):
@@ -132,10 +155,17 @@ def cmd_history(args):
     known = ledger.build()
     points = [ledger.resolve(known, point)[0] for point in args.points] or [name for name, _ in known]
     machine, code = asvrun.run(os.environ[settings.PRESET], args.results_dir, args.html_dir,
-                               args.workload, args.resume, points=points)
-    print(report.table(args.results_dir))
+                               args.workload, args.resume, points=points, verbose=args.verbose)
+    return finish(args, code)
+
+
+def finish(args, code):
+    """The end of run and history: the table, where the site is, and exit 1 if any benchmark failed."""
+    print(report.headline(args.results_dir) + "\n" + report.table(args.results_dir))
+    print(f"site: {Path(args.html_dir) / 'index.html'} (view it with `asv preview` or `python -m http.server`)")
     if code:
-        print(f"some entries or benchmarks failed (asv exit code {code}): see the log above", file=sys.stderr)
+        print(f"some benchmarks failed (asv exit code {code}): their lines above say why, the log has the rest",
+              file=sys.stderr)
     return 1 if code else 0
 
 
@@ -167,7 +197,7 @@ def cmd_check(args):
 def cmd_report(args):
     if not Path(args.results_dir).is_dir():
         raise UsageError(f"--results-dir {args.results_dir}: no such folder (run `mlxvspt run` first)")
-    known = compare.machines(args.results_dir)
+    known = results.machines(args.results_dir)
     for machine in args.machine or []:
         if machine not in known:
             raise UsageError(f"--machine {machine!r}: choose one of {', '.join(known)}")
@@ -203,16 +233,15 @@ def cmd_profile(args):
         raise UsageError(f"--steps {args.steps}: must be at least 1")
     os.environ[settings.PRESET] = preset
     out = Path(args.out or asvrun.ROOT / "profiles" / asvrun.machine_name(preset))
-    found = profile.profile(args.benchmark, args.param, args.framework or list(devices.FRAMEWORKS), args.steps, out)
+    found = profile.profile(args.workload, args.param, args.framework or list(devices.FRAMEWORKS), args.steps, out)
     env = devices.environment()
-    text = profile.table(args.benchmark, args.param, found, args.steps) + \
+    text = profile.table(args.workload, args.param, found, args.steps) + \
         f"\n\n{env['nvidia']}; mlx {env.get('mlx')}, torch {env.get('torch')}, preset {preset}"
     print(text)
     if all(isinstance(s, str) for s in found.values()):
-        print("mlxvspt: error: no framework could run this row here (see n/a above)", file=sys.stderr)
+        print("mlxvspt: error: no framework could run this combination here (see n/a above)", file=sys.stderr)
         return 1
-    with open(out / "profile.md", "a") as f:
-        f.write(text + "\n\n")
+    profile.write(out, text)
     return 0
 
 
@@ -242,6 +271,42 @@ def cmd_fetch(args):
     return 0
 
 
+def measurer(args):
+    """The asv measurer for update / confirm / bisect, after checking their shared options."""
+    preset = args.preset or "history"
+    devices.choose("preset", preset, presets.NAMES)
+    for value in args.device or []:
+        devices.choose("device", value, devices.DEVICES)
+    if args.factor <= 1:
+        raise UsageError(f"--factor {args.factor}: must be greater than 1")
+    if args.device and "gpu" in args.device and \
+            all(devices.framework_module(fw).gpu_backend() is None for fw in devices.FRAMEWORKS):
+        raise UsageError("--device gpu: neither framework has a GPU backend here; valid devices: cpu")
+    if args.device:
+        os.environ[SELECT_ENV["device"]] = ",".join(args.device)
+    os.environ[settings.PRESET] = preset
+    return update.AsvMeasurer(preset, args.results_dir, args.html_dir, factor=args.factor)
+
+
+def cmd_update(args):
+    return update.update(args.dry_run, measurer(args), factor=args.factor)
+
+
+def cmd_confirm(args):
+    m = measurer(args)
+    known = ledger.build()
+    a, b = (ledger.resolve(known, p)[0] for p in (args.a, args.b))
+    verdict = confirm.verdict(*confirm.interleaved(args.row, a, b, m.machine, m.preset, args.results_dir),
+                              args.factor)
+    print(f"{args.row}: {a} -> {b}: {verdict.text()}")
+    return 1 if verdict.confirmed else 0
+
+
+def cmd_bisect(args):
+    found = bisect.bisect(args.a, args.b, args.bench, measurer(args), args.factor)
+    return 0 if found else 1
+
+
 def cmd_ledger(args):
     for name, commit in ledger.build():
         print(f"{commit}  {name}")
@@ -258,7 +323,8 @@ def main(argv=None):
         args = parser().parse_args(argv)
         return {"run": cmd_run, "history": cmd_history, "check": cmd_check, "report": cmd_report,
                 "compare": cmd_compare, "profile": cmd_profile, "overhead": cmd_overhead, "publish": cmd_publish,
-                "serve": cmd_serve, "fetch": cmd_fetch, "ledger": cmd_ledger, "info": cmd_info}[args.command](args)
+                "serve": cmd_serve, "fetch": cmd_fetch, "ledger": cmd_ledger, "info": cmd_info,
+                "update": cmd_update, "confirm": cmd_confirm, "bisect": cmd_bisect}[args.command](args)
     except UsageError as exc:
         print(f"mlxvspt: error: {exc}", file=sys.stderr)
         return 2

@@ -3,18 +3,50 @@ slower than `factor` times its baseline fails the comparison, unless asv's own t
 samples (as in `asv compare`) finds the two no different: then the row says `noise` and passes."""
 import itertools
 import math
+from dataclasses import dataclass
 
 from asv import results as asv_results
 from asv.commands.compare import _is_result_better  # asv compare's decision rule, samples included
 
-from . import ledger
+from . import ledger, results
 from .errors import UsageError
-from .report import fmt, load_benchmarks
+from .report import fmt
+
+
+def mark(a, b, a_ss, b_ss, factor):
+    """"slower", "faster" (asv's test on the samples agrees), "noise" (beyond the factor, but the test
+    finds no difference) or "", for values a -> b with their (stats, samples)."""
+    if _is_result_better(a, b, a_ss, b_ss, factor):
+        return "slower"
+    if _is_result_better(b, a, b_ss, a_ss, factor):
+        return "faster"
+    return "noise" if max(b / a, a / b) > factor else ""
+
+
+def measured(snapshot):
+    """{(benchmark, framework, parameter values): (Cell, unit)} of every measured cell of a snapshot."""
+    return {(row.benchmark, framework, tuple(row.params.values())): (cell, row.unit)
+            for row in snapshot.rows for framework, cell in row.cells.items() if cell.ok}
+
+
+def change(a, b, factor):
+    """mark() for two results-layer cells."""
+    return mark(a.value, b.value, (a.stats, a.samples), (b.stats, b.samples), factor)
+
+
+def pick_machine(results_dir, machine):
+    known = results.machines(results_dir)
+    if machine is None and len(known) == 1:
+        return known[0]
+    if machine not in known:
+        raise UsageError(f"--machine {machine!r}: choose one of the machines with results: "
+                         f"{', '.join(known) or 'none (run mlxvspt run first)'}")
+    return machine
 
 
 def values(results_dir, machine, commit):
-    """{(benchmark, params): (value, (stats, samples))} at one machine and commit, over every
-    environment saved there."""
+    """{(benchmark, asv's params as repr strings): (value, (stats, samples))} at one machine and commit,
+    over every environment saved there: the names asv itself runs rows by (`confirm` re-runs them)."""
     out = {}
     for res in asv_results.iter_results_for_machine_and_hash(str(results_dir), machine, commit):
         for key in res.get_all_result_keys():
@@ -28,22 +60,28 @@ def values(results_dir, machine, commit):
     return out
 
 
-def machines(results_dir):
-    return sorted({res.params.get("machine") for res in asv_results.iter_results(str(results_dir))})
+@dataclass
+class Row:
+    """One benchmark at one parameter combination, measured at A and at B."""
+    benchmark: str
+    combo: tuple
+    a: float
+    a_stats: tuple  # (stats, samples) as asv records them
+    b: float
+    b_stats: tuple
+    unit: str
+
+    @property
+    def name(self):
+        """asv's name for the row, e.g. bench_matmul.Matmul.time_matmul('mlx', 'cpu', 'fp32', 1024)."""
+        return f"{self.benchmark}({', '.join(self.combo)})"
+
+    def mark(self, factor):
+        return mark(self.a, self.b, self.a_stats, self.b_stats, factor)
 
 
-def pick_machine(results_dir, machine):
-    known = machines(results_dir)
-    if machine is None and len(known) == 1:
-        return known[0]
-    if machine not in known:
-        raise UsageError(f"--machine {machine!r}: choose one of the machines with results: "
-                         f"{', '.join(known) or 'none (run mlxvspt run first)'}")
-    return machine
-
-
-def compare(results_dir, a, b, factor=1.1, machine=None, machine_b=None):
-    """(lines of a markdown table, whether anything is slower than `factor`)."""
+def rows(results_dir, a, b, machine=None, machine_b=None):
+    """((name A, machine A), (name B, machine B), [Row]) for every row measured at both points."""
     points = ledger.build()
     (name_a, hash_a), (name_b, hash_b) = ledger.resolve(points, a), ledger.resolve(points, b)
     machine_a = pick_machine(results_dir, machine)
@@ -53,19 +91,23 @@ def compare(results_dir, a, b, factor=1.1, machine=None, machine_b=None):
         empty = name_a if not base else name_b
         raise UsageError(f"no results for {empty} on {machine_a if not base else machine_b}: run "
                          f"`mlxvspt history {empty}` first")
-    units = {k: v.get("unit", "") for k, v in load_benchmarks(results_dir).items()}
+    units = {k: v.get("unit", "") for k, v in results.benchmarks(results_dir).items()}
+    found = [Row(key, combo, *base[key, combo], *new[key, combo], units.get(key, ""))
+             for key, combo in sorted(base.keys() & new.keys())]
+    return (name_a, machine_a), (name_b, machine_b), found
+
+
+def compare(results_dir, a, b, factor=1.1, machine=None, machine_b=None):
+    """(lines of a markdown table, whether anything is slower than `factor`)."""
+    (name_a, machine_a), (name_b, machine_b), found = rows(results_dir, a, b, machine, machine_b)
     lines = [f"{name_a} ({machine_a}) -> {name_b} ({machine_b}), factor {factor}", "",
              "| Benchmark | Params | A | B | B / A | |", "|---|---|---|---|---|---|"]
     slower = False
-    for key, combo in sorted(base.keys() & new.keys()):
-        (a, a_ss), (b, b_ss) = base[key, combo], new[key, combo]
-        ratio = b / a
-        worse, better = _is_result_better(a, b, a_ss, b_ss, factor), _is_result_better(b, a, b_ss, a_ss, factor)
-        mark = "slower" if worse else "faster" if better else "noise" if max(ratio, 1 / ratio) > factor else ""
-        slower |= worse
-        unit = units.get(key, "")
-        lines.append(f"| {key} | {', '.join(c.strip(chr(39)) for c in combo)} | {fmt(a, unit)} | "
-                     f"{fmt(b, unit)} | {ratio:.3f} | {mark} |")
+    for row in found:
+        mark_ = row.mark(factor)
+        slower |= mark_ == "slower"
+        lines.append(f"| {row.benchmark} | {', '.join(c.strip(chr(39)) for c in row.combo)} | "
+                     f"{fmt(row.a, row.unit)} | {fmt(row.b, row.unit)} | {row.b / row.a:.3f} | {mark_} |")
     lines.append("")
     lines.append("noise: beyond the factor, but asv's test on the samples finds A and B no different")
     lines.append(f"{'SLOWER: some benchmarks regressed by more than ' + str(factor) + 'x' if slower else 'no regression beyond ' + str(factor) + 'x'}")

@@ -11,6 +11,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from packaging.version import InvalidVersion, Version
+
 from .errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,6 +36,12 @@ def load(path=RELEASES):
         if not name or name in names or missing or date < last_date:
             raise UsageError(f"releases file {path}: entry {name!r} needs a unique name, a date not before the "
                              f"previous entry's, and pins for {', '.join(REQUIRED)}")
+        for package, version in pins.items():
+            try:
+                Version(version)
+            except (InvalidVersion, TypeError):
+                raise UsageError(f"releases file {path}: entry {name!r} pins {package} to {version!r}, "
+                                 "which is not a version") from None
         names.add(name)
         last_date = date
     return entries
@@ -88,3 +96,13 @@ def resolve(points, name):
         if name == entry or (len(name) >= 7 and commit.startswith(name)):
             return entry, commit
     raise UsageError(f"unknown ledger point {name!r}; known points: {', '.join(e for e, _ in points)}")
+
+
+def on_the_way(entry, a, b):
+    """Whether every pin of `entry` lies between entry A's and entry B's. A point of another line (e.g. the
+    release set of a GPU machine's preinstalled PyTorch) is not between two CPU points, whatever its date."""
+    for package, version in entry["pins"].items():
+        low, high = sorted(Version(side["pins"].get(package, version)) for side in (a, b))
+        if not low <= Version(version) <= high:
+            return False
+    return True

@@ -15,8 +15,9 @@ INPUTS = {
     "audio": ("MLXVSPT_AUDIO", "a folder of .wav/.flac clips"),
     "llm_checkpoint": ("MLXVSPT_LLM_CHECKPOINT", "a Hugging Face Llama folder (config.json, *.safetensors)"),
     "whisper_checkpoint": ("MLXVSPT_WHISPER_CHECKPOINT", "an openai-whisper .pt or a Hugging Face whisper folder"),
+    "hosts": ("MLXVSPT_HOSTS", "a text file of IP addresses, one a line, this machine first (dp_train over machines)"),
 }
-FILES_ALLOWED = {"whisper_checkpoint"}
+FILES_ALLOWED = {"whisper_checkpoint", "hosts"}
 
 
 def cache_dir():

@@ -1,5 +1,11 @@
 """The one table of workload sizes: `tiny` for tests (seconds), `small` for a CPU laptop (the whole
-suite in under 30 minutes on 2 cores), `full` for the seed's sizes (GPUs).
+suite in under 30 minutes on 2 cores), `full` for the seed's sizes (GPUs), `history` for the CPU
+release history that `mlxvspt update` keeps (every row above the noise floor, the ledger in 90 minutes).
+
+`history` sizing, from the committed small/tiny results on a 2-core machine: rows whose sample lasts
+0.3 s or more spread 1-5% (interquartile range / median), rows of a few milliseconds 20-60%. So it keeps
+`small`'s models and lengthens the short samples: matmul at 1024 only, training steps at batch 32 (PyTorch
+~0.3 s a step), more validation batches, 32 decoded tokens; ~8 minutes of benchmarks per ledger point.
 
 Chosen by `--preset` (or MLXVSPT_PRESET), resolved once by the CLI and passed on as a value; the preset
 becomes part of the asv machine name, so results of different presets never share a graph.
@@ -9,7 +15,7 @@ from .errors import UsageError
 DEFAULT = "small"
 # `mlxvspt run` cross-checks both frameworks before it times them, at these sizes (a tenth of the run's
 # time at most); `mlxvspt check --preset P` checks at any preset's own sizes.
-CHECK_AT = {"tiny": "tiny", "small": "tiny", "full": "small"}
+CHECK_AT = {"tiny": "tiny", "small": "tiny", "full": "small", "history": "tiny"}
 
 TABLE = {
     # CPU<->GPU switch. The seed ran N=10000 for 50 loops; MLX's CPU half runs on the reference BLAS
@@ -18,12 +24,14 @@ TABLE = {
         "tiny": {"n": 64, "loops": 2},
         "small": {"n": 512, "loops": 3},
         "full": {"n": 2048, "loops": 5},
+        "history": {"n": 512, "loops": 3},
     },
     # Matmul calibration: square sizes timed per dtype; the largest gives the peak other workloads use.
     "matmul": {
         "tiny": {"sizes": [64]},
         "small": {"sizes": [256, 1024]},
         "full": {"sizes": [1024, 4096, 8192]},
+        "history": {"sizes": [1024]},
     },
     # TransformerLM training (mlx-examples transformer_lm); `full` is the seed's model and batch. `steps`:
     # the loss curve the cross-check compares (short: it runs every path x compile x precision);
@@ -38,6 +46,22 @@ TABLE = {
         "full": {"layers": 12, "dim": 1024, "heads": 16, "context": 1024, "batch": 32, "vocab": 10000,
                  "steps": 10, "warmup": 200, "eval_batches": 2, "paths": ["seed", "best"],
                  "precisions": ["fp32", "tf32", "bf16", "bf16-mixed"], "first_step_rows": True},
+        "history": {"layers": 2, "dim": 128, "heads": 4, "context": 64, "batch": 32, "vocab": 10000, "steps": 20,
+                    "warmup": 200, "eval_batches": 4, "paths": ["seed"], "precisions": ["fp32"],
+                    "first_step_rows": False},
+    },
+    # Data-parallel TransformerLM training: lm_train's model, weights and global batch at the same preset,
+    # split over `ranks` ranks. The all-reduce calibration sends `allreduce_bytes` of float32. `small` on
+    # a GPU publishes what `full` does (the precheck of a full run is at small); a CPU's under "cpu".
+    "dp_train": {
+        "tiny": {"ranks": [1, 2], "untimed_steps": 2, "timed_steps": 5, "allreduce_bytes": [4096, 1 << 18],
+                 "timeout": 300, "precisions": ["fp32"], "compile": False},
+        "small": {"ranks": [1, 2], "untimed_steps": 3, "timed_steps": 10,
+                  "allreduce_bytes": [1 << 16, 1 << 20, 1 << 24], "timeout": 1200, "precisions": ["tf32", "bf16"],
+                  "compile": True, "cpu": {"precisions": ["fp32"], "compile": False}},
+        "full": {"ranks": [1, 2, 4], "untimed_steps": 5, "timed_steps": 20,
+                 "allreduce_bytes": [1 << 20, 1 << 24, 1 << 28], "timeout": 1500, "precisions": ["tf32", "bf16"],
+                 "compile": True, "cpu": {"precisions": ["fp32"], "compile": False}},
     },
     # BERT-tiny sentence-pair classifier (Conneau et al. head) on NLI pairs; `pairs` training pairs make
     # one epoch of pairs // batch steps, `dev_pairs` the validation pass. `small` keeps the model and the
@@ -47,13 +71,16 @@ TABLE = {
     "bert_train": {
         "tiny": {"hidden": 32, "heads": 2, "layers": 1, "intermediate": 64, "vocab": 1000, "seq": 16,
                  "batch": 4, "pairs": 64, "dev_pairs": 16, "epochs": 1, "dropout": 0.1,
-                 "torch_compile": False, "precisions": ["fp32"]},
+                 "torch_compile": False, "paths": ["seed", "pairs-batched", "best"], "precisions": ["fp32"]},
         "small": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
                   "batch": 8, "pairs": 128, "dev_pairs": 64, "epochs": 1, "dropout": 0.1,
-                  "torch_compile": False, "precisions": ["fp32"]},
+                  "torch_compile": False, "paths": ["seed", "pairs-batched", "best"], "precisions": ["fp32"]},
         "full": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
                  "batch": 8, "pairs": 50000, "dev_pairs": 10000, "epochs": 5, "dropout": 0.1,
-                 "torch_compile": True, "precisions": ["fp32", "bf16"]},
+                 "torch_compile": True, "paths": ["seed", "pairs-batched", "best"], "precisions": ["fp32", "bf16", "bf16-mixed"]},
+        "history": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
+                    "batch": 32, "pairs": 256, "dev_pairs": 128, "epochs": 1, "dropout": 0.1,
+                    "torch_compile": False, "paths": ["seed"], "precisions": ["fp32"]},
     },
     # Whisper speech-to-text with a fixed number of decoded tokens per 30 s window. MLX's encoder takes
     # ~15 s a window on the Linux CPU wheel's reference BLAS, so `small` transcribes one clip; `full` is
@@ -63,25 +90,35 @@ TABLE = {
         "tiny": {"model": "toy", "clips": 2, "tokens": 8, "cpu_fp16": True},
         "small": {"model": "tiny", "clips": 1, "tokens": 16, "cpu_fp16": False},
         "full": {"model": "tiny", "clips": 70, "tokens": 32, "cpu_fp16": False},
+        "history": {"model": "tiny", "clips": 1, "tokens": 32, "cpu_fp16": False},
     },
-    # TinyLlama-1.1B generation: `prompts` prompts of `prompt_tokens` (the checkpoint's tokenizer sets
-    # them when given), exactly `tokens` new ones, greedy, no EOS stop. `small` keeps TinyLlama's widths
-    # and vocabulary but 4 of its 22 layers: MLX (reference BLAS) took ~2 s a token, prompt or decode,
-    # on all 22 layers on 2 busy cores (torch ~1 s), so one asv process there would outlast the budget.
-    # `compile` False: static-cache torch.compile is n/a there (its CPU compile outlasts the budget).
+    # TinyLlama-1.1B generation: `batch` prompts (one of `batches`) of `prompt_tokens` (the checkpoint's
+    # tokenizer sets them when given), exactly `tokens` new ones, greedy, no EOS stop; the prefill rate
+    # from a forward over `batch` prompts of `prefill_tokens`. `static_compile`: whether transformers'
+    # static-cache torch.compile path runs. `cpu` narrows what a CPU runs: its compile outlasts the budget
+    # (37 s for the toy model), float16/bfloat16 and batches multiply MLX's reference-BLAS time. `small`
+    # keeps TinyLlama's widths and vocabulary but 4 of its 22 layers: MLX took ~2 s a token, prompt or
+    # decode, on all 22 layers on 2 busy cores (torch ~1 s); on a GPU it publishes what `full` does, so
+    # `mlxvspt run --preset full` checks every combination first at these sizes.
     "llm": {
-        "tiny": {"model": "toy", "prompts": 1, "prompt_tokens": 16, "tokens": 16, "dtypes": ["float32"],
-                 "compile": False},
-        "small": {"model": "tinyllama", "layers": 4, "prompts": 1, "prompt_tokens": 16, "tokens": 8,
-                  "dtypes": ["float32"], "compile": False},
+        "tiny": {"model": "toy", "prompt_tokens": 16, "prefill_tokens": 32, "tokens": 16, "batches": [1, 2],
+                 "precisions": ["fp32", "bf16"], "static_compile": True, "cpu": {"static_compile": False}},
+        "small": {"model": "tinyllama", "layers": 4, "prompt_tokens": 16, "prefill_tokens": 16, "tokens": 8,
+                  "batches": [1, 8], "precisions": ["fp32", "fp16", "bf16"], "static_compile": True,
+                  "cpu": {"batches": [1], "precisions": ["fp32"], "static_compile": False}},
         # The seed answered five prompts with up to 1024 new tokens; rates per token do not depend on the
         # prompt, and transformers' eager path (~18 tokens/s on an H200) would spend 5 minutes a sample,
-        # so `full` times one 128-token prompt and 256 new tokens per sample.
-        "full": {"model": "tinyllama", "prompts": 1, "prompt_tokens": 128, "tokens": 256,
-                 "dtypes": ["float32", "float16", "bfloat16"], "compile": True},
+        # so `full` times a 128-token prompt and 256 new tokens per sample, alone and as a batch of 8
+        # (mlx-lm's batch_generate, transformers' generate on a batch); prefill over 1024-token prompts.
+        "full": {"model": "tinyllama", "prompt_tokens": 128, "prefill_tokens": 1024, "tokens": 256,
+                 "batches": [1, 8], "precisions": ["fp32", "fp16", "bf16"], "static_compile": True,
+                 "cpu": {"batches": [1], "precisions": ["fp32"], "static_compile": False}},
+        "history": {"model": "tinyllama", "layers": 4, "prompt_tokens": 64, "prefill_tokens": 64, "tokens": 32,
+                    "batches": [1], "precisions": ["fp32"], "static_compile": False,
+                    "cpu": {"batches": [1], "precisions": ["fp32"], "static_compile": False}},
     },
 }
-NAMES = ("tiny", "small", "full")
+NAMES = ("tiny", "small", "full", "history")
 
 
 def sizes(workload, preset):

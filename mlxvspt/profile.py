@@ -6,63 +6,37 @@ both. Host time is the rest of the wall time, when the GPU waits for Python, dis
 kernel launches and synchronisation. The wall time is taken in unprofiled steps (CUPTI adds cost to
 every launch); the kernels in as many profiled steps after them.
 """
-import importlib
+import ast
 import json
 import statistics
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 
 from . import devices
-from .errors import UsageError
+from .errors import Unavailable, UsageError
+from .workloads import spec
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 GPU_WORK = ("kernel", "gpu_memcpy", "gpu_memset")  # Kineto's trace categories of device activity
 
 
-def find(name, benchmark_dir=BENCHMARKS):
-    """(class, method) of 'Class.method' or 'Class' (its only timed method) in benchmarks/."""
-    cls_name, _, method = name.partition(".")
-    if str(Path(benchmark_dir).parent) not in sys.path:
-        sys.path.insert(0, str(Path(benchmark_dir).parent))
-    for path in sorted(Path(benchmark_dir).glob("bench_*.py")):
-        module = importlib.import_module(f"{Path(benchmark_dir).name}.{path.stem}")
-        cls = getattr(module, cls_name, None)
-        if isinstance(cls, type) and getattr(cls, "workload", None):
-            methods = [m for m in dir(cls) if m.startswith(("time_", "track_"))]
-            if not method and len(methods) == 1:
-                method = methods[0]
-            if method not in methods:
-                raise UsageError(f"{name}: name one of {', '.join(f'{cls_name}.{m}' for m in methods)}")
-            return cls, method
-    raise UsageError(f"unknown benchmark {name!r}: give Class.method as the report prints it, "
-                     f"e.g. Matmul.time_matmul")
-
-
-def bind(cls, assignments, framework):
-    """The asv parameter tuple for NAME=VALUE strings; device defaults to gpu, one-choice params to it."""
-    given = {}
+def bind(assignments):
+    """(precision, size overrides) from NAME=VALUE strings: `precision=bf16`, `compile=True`, `n=4096`."""
+    precision, overrides = "fp32", {}
     for item in assignments:
         key, sep, value = item.partition("=")
-        if not sep or key not in cls.param_names or key == "framework":
-            raise UsageError(f"{item!r}: give NAME=VALUE with NAME one of "
-                             f"{', '.join(n for n in cls.param_names if n != 'framework')}")
-        given[key] = value
-    values = []
-    for key, choices in zip(cls.param_names, cls.params):
-        if key == "framework":
-            values.append(framework)
-            continue
-        value = given.get(key, "gpu" if key == "device" else None)
-        if value is None and len(choices) == 1:
-            value = str(choices[0])
-        matches = [c for c in choices if str(c) == value]
-        if not matches:
-            raise UsageError(f"{key}={value}: choose one of {', '.join(map(str, choices))} "
-                             f"(preset's values)")
-        values.append(matches[0])
-    return tuple(values)
+        if not sep or not key:
+            raise UsageError(f"{item!r}: give NAME=VALUE, e.g. precision=bf16 compile=True")
+        try:
+            value = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            pass  # a plain word: a path or phase name
+        if key == "precision":
+            precision = value
+        else:
+            overrides[key] = value
+    devices.choose("precision", precision, tuple(devices.PRECISIONS))
+    return precision, overrides
 
 
 def busy_time(intervals):
@@ -113,35 +87,34 @@ def measure(call, synchronize, steps, trace_path):
     return {**summary, "wall_ms": wall_ms, "host_ms": max(wall_ms - summary["gpu_busy_ms"], 0.0)}
 
 
-def profile(name, assignments, frameworks, steps, out_dir):
-    """Profile one benchmark row per framework; returns {framework: summary or the n/a reason}."""
-    cls, method = find(name)
-    rows = {framework: bind(cls, assignments, framework) for framework in frameworks}
-    device = rows[frameworks[0]][cls.param_names.index("device")]
-    if device != "gpu":
-        raise UsageError(f"device={device}: the profile reads GPU kernel activity; use device=gpu")
+def profile(workload, assignments, frameworks, steps, out_dir):
+    """Profile one workload combination on the GPU per framework, built, warmed up and verified the way its
+    benchmarks are (asvbench.prepared); returns {framework: summary or the n/a reason}."""
+    from . import asvbench
+
+    spec(workload)  # an unknown name is a UsageError before anything loads
+    precision, overrides = bind(assignments)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     found = {}
-    for framework, params in rows.items():
-        bench = cls()
+    for framework in frameworks:
         try:
-            bench.setup(*params)
-        except NotImplementedError as exc:
+            reason = asvbench.unavailable(workload, devices.Target(framework, "gpu", precision), overrides)
+            if reason:
+                raise Unavailable(reason)
+            runner, _ = asvbench.prepared(workload, framework, "gpu", precision, **overrides)
+        except Unavailable as exc:
             found[framework] = f"n/a: {exc}"
             continue
-        # time_ methods are the timed unit; track_ methods read figures of one runner step
-        call = (lambda: getattr(bench, method)(*params)) if method.startswith("time_") else bench.runner.step
         fw = devices.framework_module(framework)
-        label = "-".join(map(str, params))
-        found[framework] = measure(call, lambda: fw.synchronize(device), steps,
-                                   out_dir / f"{cls.__name__}.{method}-{label}.trace.json")
+        label = "-".join([workload, framework, precision, *(f"{k}={v}" for k, v in sorted(overrides.items()))])
+        found[framework] = measure(runner.step, lambda: fw.synchronize("gpu"), steps, out_dir / f"{label}.trace.json")
     return found
 
 
-def table(name, assignments, found, steps):
+def table(workload, assignments, found, steps):
     """Markdown: one row per framework."""
-    lines = [f"#### {name} {' '.join(assignments)} ({steps} steps each)", "",
+    lines = [f"#### {workload} {' '.join(assignments)} ({steps} steps each)", "",
              "| framework | wall ms/step | GPU busy ms/step | host (GPU idle) | kernels/step | launch calls/step "
              "| top kernels (ms/step) |", "|---|---|---|---|---|---|---|"]
     for framework, s in found.items():
@@ -156,3 +129,9 @@ def table(name, assignments, found, steps):
         lines.append(f"| {framework} | {s['wall_ms']:.4g} | {s['gpu_busy_ms']:.4g} | {s['host_ms']:.4g} "
                      f"({share:.0%}) | {s['kernels']:.0f} | {s['launch_calls']:.0f} | {top} |")
     return "\n".join(lines)
+
+
+def write(out_dir, text):
+    """Append one profile's table to the machine's profile.md (the traces lie beside it)."""
+    with open(Path(out_dir) / "profile.md", "a") as f:
+        f.write(text + "\n\n")

@@ -1,36 +1,14 @@
-"""asv results -> the seed's table: one row per workload measurement, PyTorch time beside MLX time.
+"""The results layer's rows as the seed's table (markdown): PyTorch beside MLX, their ratio, a verdict.
 
 Every benchmark with a `framework` parameter gives rows: its other parameters label the row, the
-two frameworks fill the columns. Only the latest result per machine is shown; asv's site holds the
-history. A result whose samples vary by more than 5% (coefficient of variation) is marked `~`.
+two frameworks fill the columns. Only the latest result per machine is shown; asv's site and the
+comparison page hold the history. Each cell shows its spread (half the interquartile range of its
+samples, as a share of the value).
 """
-import itertools
-import json
-import math
-import statistics
-from dataclasses import dataclass
 from pathlib import Path
 
-from asv import results as asv_results
-
-from . import presets
+from . import results
 from .errors import UsageError
-
-NOISY_CV = 0.05
-
-
-@dataclass
-class Cell:
-    value: float = None  # None: failed, nan: n/a (skipped)
-    cv: float = None
-
-    def text(self, unit):
-        if self.value is None:
-            return "failed"
-        if math.isnan(self.value):
-            return "n/a"
-        mark = " ~" if self.cv is not None and self.cv > NOISY_CV else ""
-        return fmt(self.value, unit) + mark
 
 
 def fmt(value, unit):
@@ -41,151 +19,101 @@ def fmt(value, unit):
         return f"{value * 1e9:.3g} ns"
     if unit == "bytes":
         return f"{value / 2**20:.4g} MiB"
+    if unit == "fraction":
+        return f"{value:.0%}"
+    if unit == "tokens/s":
+        return f"{value:,.0f} {unit}" if value >= 100 else f"{value:.3g} {unit}"
     return f"{value:.3g} {unit}"
 
 
-def load_benchmarks(results_dir):
-    path = Path(results_dir) / "benchmarks.json"
-    if not path.is_file():
-        return {}
-    return {k: v for k, v in json.loads(path.read_text()).items() if k != "version"}
+def spread(cell):
+    """"±1.6%": half the interquartile range of the samples over the value; "" without samples."""
+    if cell.spread is None or not cell.value:
+        return ""
+    q25, q75 = cell.spread
+    return f" ±{(q75 - q25) / 2 / cell.value:.1%}"
 
 
-def latest_results(results_dir):
-    """{machine: Results of the newest commit date} for every machine in the results folder."""
-    newest = {}
-    for res in asv_results.iter_results(str(results_dir)):
-        machine = res.params.get("machine")
-        if machine not in newest or (res.date or 0) >= (newest[machine].date or 0):
-            newest[machine] = res
-    return newest
+def text(cell, unit):
+    if cell.status != "ok":
+        return cell.status
+    return fmt(cell.value, unit) + spread(cell)
 
 
-def cells(res, name, meta):
-    """{params tuple: Cell} for one benchmark of one result set."""
-    params = res.get_result_params(name)
-    values = res.get_result_value(name, params)
-    samples = res.get_result_samples(name, params) or [None] * len(values)
-    out = {}
-    for combo, value, sample in zip(itertools.product(*params), values, samples):
-        cv = None
-        if sample and len(sample) > 1 and statistics.fmean(sample) > 0:
-            cv = statistics.stdev(sample) / statistics.fmean(sample)
-        out[combo] = Cell(value, cv)
-    return out
+def ratio(row):
+    return f"{row.ratio:.3g}" if row.ratio is not None else ""
 
 
-def rows(res, benchmarks, skipped):
-    """(label, unit, torch Cell, mlx Cell) for every framework-parameterised benchmark; labels of
-    rows where both frameworks were skipped go to `skipped` instead."""
-    for name, rest, unit, torch, mlx in cells_by_row(res, benchmarks):
-        label = name.split(".", 1)[1] + (f" ({', '.join(f'{k}={v}' for k, v in rest.items())})" if rest else "")
-        if all(c.value is not None and math.isnan(c.value) for c in (torch, mlx)):
-            skipped.append(label)
-            continue
-        yield label, unit, torch, mlx
+def figures(cell):
+    """"1,234 tokens/s, MFU 35% of 781 TFLOP/s": a cell's derived figures, as its workload declares them."""
+    shown = [f"{name} {fmt(v, unit)}" if unit == "fraction" else fmt(v, unit)
+             for name, (v, unit) in cell.figures.items() if name != "peak"]
+    if "peak" in cell.figures:
+        shown[-1] += f" of {fmt(*cell.figures['peak'])}"
+    return ", ".join(shown) or "n/a"
 
 
-def cells_by_row(res, benchmarks):
-    """(benchmark, {param: value} but the framework, unit, torch Cell, mlx Cell) for every
-    framework-parameterised benchmark of a result set."""
-    for name in sorted(res.get_all_result_keys()):
-        meta = benchmarks.get(name)
-        if not meta or "framework" not in meta.get("param_names", []):
-            continue
-        names = meta["param_names"]
-        fw = names.index("framework")
-        grouped = {}
-        for combo, cell in cells(res, name, meta).items():
-            rest = tuple((n, v.strip("'")) for i, (n, v) in enumerate(zip(names, combo)) if i != fw)
-            grouped.setdefault(rest, {})[combo[fw].strip("'")] = cell
-        for rest, by_fw in grouped.items():
-            yield name, dict(rest), meta.get("unit", ""), by_fw.get("torch", Cell(math.nan)), \
-                by_fw.get("mlx", Cell(math.nan))
+def ran(cell):
+    """A cell's run record in one line: what the framework actually ran, and its cross-check."""
+    def flat(value):
+        if isinstance(value, dict):
+            return ", ".join(f"{k} {flat(v)}" for k, v in value.items())
+        return str(value)
+    detail = f" ({cell.check_detail})" if cell.check_detail else ""
+    return f"{flat(cell.ran) or 'no record'}; check {cell.check}{detail}"
 
 
-def verdict(torch, mlx, unit):
-    usable = [c.value for c in (torch, mlx) if c.value is not None and not math.isnan(c.value)]
-    if len(usable) < 2 or min(usable) <= 0:
-        return "", ""
-    ratio = mlx.value / torch.value
-    better = "PyTorch" if ratio > 1 else "MLX"
-    word = "faster" if unit == "seconds" else "lower"
-    return f"{ratio:.3g}", f"{better} {max(ratio, 1 / ratio):.3g}x {word}"
-
-
-def matmul_peaks(res):
-    """{(device, precision): best TFLOP/s of either framework}: the device's measured peak."""
-    key, peaks = "bench_matmul.Matmul.time_matmul", {}
-    if key not in res.get_all_result_keys():
-        return peaks
-    params = res.get_result_params(key)
-    for combo, value in zip(itertools.product(*params), res.get_result_value(key, params)):
-        _, device, precision, n = (c.strip("'") for c in combo)
-        if value is not None and not math.isnan(value):
-            rate = 2 * int(n) ** 3 / value / 1e12
-            peaks[device, precision] = max(peaks.get((device, precision), 0.0), rate)
-    return peaks
-
-
-def training_throughput(res, machine):
-    """Tokens/s of the LM training step and its model FLOPs as a fraction of the matmul peak (MFU)."""
-    from .workloads.lm_train.spec import flops_per_step
-
-    key, preset = "bench_lm_train.LMTrain.time_step", machine.rsplit("-", 1)[-1]
-    if key not in res.get_all_result_keys() or preset not in presets.NAMES:
+def stale_note(snapshot):
+    if not snapshot.stale:
         return []
-    sizes, peaks = presets.sizes("lm_train", preset), matmul_peaks(res)
-    params = res.get_result_params(key)
-    cells = {}
-    for combo, value in zip(itertools.product(*params), res.get_result_value(key, params)):
-        values = [c.strip("'") for c in combo]
-        framework, device, compile, precision = values[0], values[1], values[-2], values[-1]
-        if len(values) == 5:  # version 2: a path param after device
-            compile = f"{values[2]}, compile={compile}"
-        if value is None or math.isnan(value):
+    names = ", ".join(sorted(name.split(".", 1)[1] for name in snapshot.stale))
+    return [f"Skipped {len(snapshot.stale)} result(s) of another benchmark version than the current one "
+            f"(asv's site hides them too): {names}.", ""]
+
+
+def machine_table(snapshot):
+    out = ["| Benchmark | PyTorch | MLX | MLX / PyTorch | Verdict |", "|---|---|---|---|---|"]
+    skipped, derived, records = {}, [], []
+    for row in snapshot.rows:
+        if all(c.status == "n/a" for c in (row.torch, row.mlx)):
+            skipped[row.method] = skipped.get(row.method, 0) + 1
             continue
-        text = f"{sizes['batch'] * sizes['context'] / value:,.0f} tokens/s"
-        peak = peaks.get((device, precision))
-        if peak:
-            text += f", MFU {flops_per_step(sizes) / value / 1e12 / peak:.0%} of {peak:.3g} TFLOP/s"
-        cells.setdefault((device, compile, precision), {})[framework] = text
-    lines = ["| LM training throughput | PyTorch | MLX |", "|---|---|---|"]
-    for (device, compile, precision), by_fw in sorted(cells.items()):
-        lines.append(f"| device={device}, compile={compile}, precision={precision} | {by_fw.get('torch', 'n/a')} "
-                     f"| {by_fw.get('mlx', 'n/a')} |")
-    return lines + ["", "MFU: model FLOPs per step / step time / the best matmul rate either framework reached "
-                    "on this machine at that precision (n/a where the calibration did not run here).", ""]
+        out.append(f"| {row.label} | {text(row.torch, row.unit)} | {text(row.mlx, row.unit)} | {ratio(row)} "
+                   f"| {row.verdict} |")
+        if row.torch.figures or row.mlx.figures:
+            derived.append(f"| {row.label} | {figures(row.torch)} | {figures(row.mlx)} |")
+        if row.torch.record or row.mlx.record:
+            records.append(f"- {row.label}: PyTorch: {ran(row.torch)}. MLX: {ran(row.mlx)}.")
+    out.append("")
+    if derived:
+        out += ["| Derived figures | PyTorch | MLX |", "|---|---|---|", *derived, "",
+                "MFU: the workload's model FLOPs per second over the best matmul rate either framework reached "
+                "on this machine at that precision (absent where the calibration did not run here).", ""]
+    if records:
+        out += ["What each framework ran (its run record):", "", *records, ""]
+    if skipped:
+        out += ["n/a in both frameworks here (parameter combinations): "
+                + ", ".join(f"{name} x{n}" for name, n in skipped.items()), ""]
+    return out + stale_note(snapshot)
 
 
 def table(results_dir, machines=None):
     """Markdown: per machine (all, or those named), the seed's table with a ratio (MLX time / PyTorch
     time) and a verdict."""
-    benchmarks = load_benchmarks(results_dir)
     out = []
-    for machine, res in sorted(latest_results(results_dir).items()):
-        if machines and machine not in machines:
-            continue
-        env = res.env_vars or {}
-        out += [f"### {machine} (commit {res.commit_hash[:8]}, {res.env_name}{', ' + str(env) if env else ''})",
-                "", "| Benchmark | PyTorch | MLX | MLX / PyTorch | Verdict |", "|---|---|---|---|---|"]
-        skipped = []
-        for label, unit, torch, mlx in rows(res, benchmarks, skipped):
-            ratio, word = verdict(torch, mlx, unit)
-            out.append(f"| {label} | {torch.text(unit)} | {mlx.text(unit)} | {ratio} | {word} |")
-        out.append("")
-        out += training_throughput(res, machine)
-        if skipped:
-            counts = {}
-            for label in skipped:
-                counts[label.split(" (")[0]] = counts.get(label.split(" (")[0], 0) + 1
-            out += ["n/a in both frameworks here (parameter combinations): "
-                    + ", ".join(f"{name} x{n}" for name, n in counts.items()), ""]
+    for machine, snap in results.latest(results_dir, machines).items():
+        out += [f"### {machine} (ledger point {snap.point or snap.commit[:8]}, {', '.join(snap.env_names)})", ""]
+        out += machine_table(snap)
     if not out:
         return "no results yet: run `mlxvspt run` first\n"
-    out.append(f"`n/a`: skipped on this machine (see the run log for why); `~`: samples vary by more than "
-               f"{NOISY_CV:.0%} (coefficient of variation), read as noise.")
+    out.append(LEGEND)
     return "\n".join(out) + "\n"
+
+
+LEGEND = (f"`n/a`: skipped on this machine (see the run log for why). `±`: half the interquartile range of the "
+          f"samples, as a share of the value. A verdict needs both cells cross-checked (`unchecked` otherwise), "
+          f"at least {results.MIN_SAMPLES} samples each, and asv's significance test (as in `asv compare`) to find "
+          f"them different: `{results.NOISE}` where it does not.")
 
 
 START, END = "<!-- mlxvspt report: start -->", "<!-- mlxvspt report: end -->"
@@ -208,7 +136,7 @@ HEADLINE = (
     ("Transformer LM training step, eager", "bench_lm_train.LMTrain.time_step", {"compile": "False"}, {}),
     ("Transformer LM training step, compiled", "bench_lm_train.LMTrain.time_step", {"compile": "True"}, {}),
     ("BERT pair-classifier training step, eager", "bench_bert_train.BertTrainStep.time_step",
-     {"compile": "off"}, {}),
+     {"path": "seed", "compile": "False"}, {}),
     ("Whisper tiny transcription, real-time factor", "bench_whisper.WhisperClips.track_real_time_factor",
      {}, {}),
     ("TinyLlama decode, PyTorch as transformers `generate`", "bench_llm.Generation.track_decode",
@@ -219,38 +147,35 @@ HEADLINE = (
 )
 
 
-def device_name(results_dir, machine):
+def device_name(environment):
     """The GPU (or CPU) a machine's results came from, as its environment record gives it."""
-    path = Path(results_dir) / machine / "environment.txt"
-    env = json.loads(path.read_text()) if path.is_file() else {}
-    versions = ", ".join(f"{k} {env[k]}" for k in ("mlx", "torch") if k in env)
-    where = env.get("nvidia") or f"{env.get('cpu', 'unknown CPU')}, {env.get('cpu_count', '?')} cores"
+    versions = ", ".join(f"{k} {environment[k]}" for k in ("mlx", "torch") if k in environment)
+    where = environment.get("nvidia") or \
+        f"{environment.get('cpu', 'unknown CPU')}, {environment.get('cpu_count', '?')} cores"
     return f"{where}; {versions}" if versions else where
 
 
 def headline(results_dir, machines=None):
     """Markdown: per machine, the seed-style summary (workload x PyTorch x MLX x ratio)."""
-    benchmarks = load_benchmarks(results_dir)
     out = []
-    for machine, res in sorted(latest_results(results_dir).items()):
-        if machines and machine not in machines:
-            continue
-        found = {(name, tuple(sorted(rest.items()))): (unit, torch, mlx)
-                 for name, rest, unit, torch, mlx in cells_by_row(res, benchmarks)}
+    for machine, snap in results.latest(results_dir, machines).items():
+        found = {(row.benchmark, tuple(sorted(row.params.items()))): row for row in snap.rows}
         lines = []
         for title, name, fixed, torch_from in HEADLINE:
-            for (key, rest), (unit, torch, mlx) in found.items():
-                rest = dict(rest)
-                if key != name or any(rest.get(k) != v for k, v in fixed.items()):
+            for row in snap.rows:
+                if row.benchmark != name or any(row.params.get(k) != v for k, v in fixed.items()):
                     continue
                 if torch_from:
-                    torch = found.get((name, tuple(sorted({**rest, **torch_from}.items()))), (None, Cell(math.nan)))[1]
-                if all(c.value is None or math.isnan(c.value) for c in (torch, mlx)):
+                    other = found.get((name, tuple(sorted({**row.params, **torch_from}.items()))))
+                    row = results.Row(row.benchmark, row.params, row.unit, other.torch if other else results.Cell(),
+                                      row.mlx)
+                if all(c.status == "n/a" for c in (row.torch, row.mlx)):
                     continue
-                ratio, word = verdict(torch, mlx, unit)
-                extra = ", ".join(v for k, v in rest.items() if k not in fixed)
-                lines.append(f"| {title}: {extra} | {torch.text(unit)} | {mlx.text(unit)} | {ratio} | {word} |")
+                extra = ", ".join(v for k, v in row.params.items() if k not in fixed)
+                lines.append(f"| {title}: {extra} | {text(row.torch, row.unit)} | {text(row.mlx, row.unit)} "
+                             f"| {ratio(row)} | {row.verdict} |")
         if lines:
-            out += [f"#### {machine}: {device_name(results_dir, machine)}", "",
-                    "| Workload | PyTorch | MLX | MLX / PyTorch | Verdict |", "|---|---|---|---|---|", *lines, ""]
+            out += [f"#### {machine}: {device_name(snap.environment)}", "",
+                    "| Workload | PyTorch | MLX | MLX / PyTorch | Verdict |", "|---|---|---|---|---|", *lines, "",
+                    *stale_note(snap)]
     return "\n".join(out) + "\n" if out else ""

@@ -1,15 +1,21 @@
 """The suite as asv sees it: `asv check` passes and `mlxvspt run` goes end to end."""
+import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
-from mlxvspt import asvrun, report
+from mlxvspt import asvrun, report, results as results_layer
 
 
 def test_asv_check_passes(tmp_path):
     config = asvrun.write_conf(tmp_path / "results", tmp_path / "html")
-    out = subprocess.run([sys.executable, "-m", "asv", "check", "-E", f"existing:{sys.executable}",
-                          "--config", str(config)], capture_output=True, text=True)
+    try:
+        out = subprocess.run([sys.executable, "-m", "asv", "check", "-E", f"existing:{sys.executable}",
+                              "--config", str(config)], capture_output=True, text=True)
+    finally:
+        config.unlink()  # written beside asv.conf.json (asv's {conf_dir})
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
 
 
@@ -29,3 +35,27 @@ def test_run_tiny_end_to_end_saves_results_publishes_site_prints_table(tmp_path)
     # the switch needs a GPU: counted among the n/a combinations here, or a row of the table on a GPU
     assert "Switch.time_loop x1" in out.stdout or "| Switch.time_loop (device=gpu) |" in out.stdout
     assert report.table(results) in out.stdout
+    # one line per benchmark, then the table; asv's own output (and stderr) only in the log named first
+    lines = out.stdout.splitlines()
+    ran = [b for b in results_layer.benchmarks(results) if re.search(r"^bench_(switch|matmul)\.(Matmul\.time_|Switch\.)", b)]
+    counted = [line for line in lines if re.match(r"\[\d+/\d+\] ", line)]
+    assert len(counted) == len(ran) and counted[-1].startswith(f"[{len(ran)}/{len(ran)}] "), counted
+    assert "·" not in out.stdout + out.stderr and "%]" not in out.stdout + out.stderr
+    log = Path(lines[0].split()[1])
+    assert lines[0].startswith("log: ") and "Discovering benchmarks" in log.read_text()
+    # cross-checked first, and each row's record read back in the benchmark process, not this one
+    checks = list((results / machine).glob("check-*.jsonl"))
+    assert checks and all(json.loads(line)["ok"] for line in checks[0].read_text().splitlines())
+    records = [json.loads(line) for line in next((results / machine).glob("records-*.jsonl")).read_text().splitlines()]
+    row = next(r for r in records if r["benchmark"] == "bench_matmul.Matmul.time_matmul"
+               and r["params"] == {"framework": "'torch'", "device": "'cpu'", "precision": "'fp32'", "n": "64"})
+    assert row["ran"]["compute_dtype"] == "float32" and row["ran"]["matmul_mode"] == "ieee"
+    assert row["check"] == "passed" and row["warmup"]["warmup_steps"] >= 2
+    assert row["environment"]["pid"] != os.getpid() and row["environment"]["preset"] == "tiny"
+    assert next(r for r in records if r["params"]["framework"] == "'mlx'")["environment"]["tf32_env"] == "0"
+    # the results layer reads them back: the row's cells carry their check and run detail, the report prints it
+    row = results_layer.latest(results)[machine].row("bench_matmul.Matmul.time_matmul", precision="fp32", n="64")
+    assert row.torch.check == "passed" and row.torch.ran["matmul_mode"] == "ieee"
+    assert "- Matmul.time_matmul (device=cpu, precision=fp32, n=64): PyTorch: " in out.stdout
+    # the comparison page is published beside asv's pages and linked from them
+    assert (html / "compare.html").is_file() and 'href="compare.html"' in (html / "index.html").read_text()

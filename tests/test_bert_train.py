@@ -2,12 +2,15 @@ import gzip
 
 import numpy as np
 import pytest
+import torch
 
+from mlxvspt import asvbench
 from mlxvspt.devices import Target
 from mlxvspt.errors import Unavailable, UsageError
 from mlxvspt.presets import sizes
 from mlxvspt.workloads.bert_train import data, spec
 
+TINY = sizes("bert_train", "tiny")
 HEADER = "split\tdataset\tfilename\tsentence1\tsentence2\tlabel\n"
 GOOD = [
     "train\tSNLI\tsnli_1.0_train.jsonl\tA man plays a guitar.\tA man makes music.\tentailment\n",
@@ -55,12 +58,12 @@ def test_parser_rejects_a_file_without_the_columns(tmp_path):
 def test_missing_vocabulary_is_one_usage_error(tmp_path, monkeypatch):
     monkeypatch.setenv("MLXVSPT_NLI", str(write_nli(tmp_path / "nli", GOOD, vocab=False)))
     with pytest.raises(UsageError, match="vocabulary file not found"):
-        data.pairs(sizes("bert_train"), "train")
+        data.pairs(TINY, "train")
 
 
 def test_real_pairs_are_tokenised_padded_and_trainable(tmp_path, monkeypatch):
     monkeypatch.setenv("MLXVSPT_NLI", str(write_nli(tmp_path / "nli", GOOD * 4)))
-    tiny = {**sizes("bert_train"), "pairs": 8, "dev_pairs": 4}
+    tiny = {**TINY, "pairs": 8, "dev_pairs": 4}
     train = data.pairs(tiny, "train")
     assert train["a_ids"].shape == (8, tiny["seq"]) and train["labels"].tolist()[:2] == [2, 0]
     first = train["a_ids"][0][train["a_mask"][0] == 1]
@@ -81,18 +84,72 @@ def test_synthetic_pairs_are_seeded_and_shaped_like_sentences():
     assert len(batches) == 6 and all(len(x) == 5 for batch in batches for x in batch)
 
 
-def test_frameworks_agree_on_gradients_and_twenty_steps():
+def test_frameworks_agree_on_every_path_and_compile():
     result = spec.check("tiny")
     assert result.passed, result.lines
-    assert any("first-step gradients" in line for line in result.lines)
+    labels = {(line.path, line.what) for line in result.entries}
+    for path in TINY["paths"]:
+        for label in (path, f"{path}+compiled"):
+            assert {(label, "first-step loss"), (label, "first-step gradients"), (label, "mlx ran what was asked"),
+                    (label, "torch ran what was asked")} <= labels
 
 
-def test_epoch_and_validation_run_and_reduced_precision_is_refused():
-    runner = spec.build(Target("mlx", "cpu").activate(), sizes("bert_train"))
+@pytest.mark.parametrize("path", ["seed", "best"])
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "bf16-mixed"])
+def test_what_ran_is_what_was_asked(precision, path):
+    """Weights, activations and AdamW state in the requested dtypes, in both frameworks (PyTorch "bf16"
+    once trained in float32 because load_state_dict copied bfloat16 values into float32 parameters)."""
+    for framework in ("mlx", "torch"):
+        target = Target(framework, "cpu", precision).activate()
+        chosen = {**TINY, "path": path}
+        runner = spec.build(target, chosen)
+        runner.step()
+        want = spec.expected(target, chosen)
+        assert {k: runner.ran()[k] for k in want} == want
+    assert want["state_dtype"] == ("float32" if precision != "bf16" else "bfloat16")
+
+
+def test_pairs_batched_is_the_same_math_as_two_forwards():
+    losses = {path: spec.build(Target("torch", "cpu").activate(), {**TINY, "path": path,
+                                                                    "dropout": 0.0}).gradients()[0]
+              for path in spec.PATHS}
+    assert max(losses.values()) - min(losses.values()) < 1e-6
+
+
+def test_check_fails_when_one_framework_computes_something_else(monkeypatch):
+    """Scaling one framework's classifier weights moves the loss and every gradient: the check must say FAIL."""
+    build = spec.build
+
+    def perturbed(target, chosen):
+        runner = build(target, chosen)
+        if target.framework == "torch":
+            with torch.no_grad():
+                runner.model.classifier.weight.mul_(1.5)
+        return runner
+
+    monkeypatch.setattr(spec, "build", perturbed)
+    result = spec.CheckResult("bert_train")
+    spec.check_combination(result.at("seed", "fp32"), {**TINY, "path": "seed", "compile": False,
+                                                       "dropout": 0.0}, "cpu", "fp32")
+    failed = {line.what for line in result.entries if not line.ok}
+    assert {"first-step loss", "first-step gradients"} <= failed and not result.passed
+
+
+def test_epoch_and_validation_run_and_refusals_are_one_reason():
+    runner = spec.build(Target("mlx", "cpu").activate(), TINY)
     runner.epoch()
-    assert len(runner.loss_history()) == sizes("bert_train")["pairs"] // sizes("bert_train")["batch"]
+    assert len(runner.loss_history()) == TINY["pairs"] // TINY["batch"]
     assert 0 <= runner.validate() <= 1
+    assert runner.step()["peak_memory_bytes"] > 0
+    assert "loss scaling" in spec.unavailable(Target("torch", "cpu", "fp16"), TINY)
     with pytest.raises(Unavailable):
-        spec.build(Target("torch", "cpu", "fp16").activate(), sizes("bert_train"))
+        spec.build(Target("torch", "cpu", "fp16").activate(), TINY)
     with pytest.raises(Unavailable, match="torch.compile"):
-        spec.build(Target("torch", "cpu").activate(), {**sizes("bert_train"), "compile": True})
+        spec.build(Target("torch", "cpu").activate(), {**TINY, "compile": True})
+    assert spec.unavailable(Target("mlx", "cpu"), {**TINY, "compile": True}) is None
+
+
+def test_validation_is_warmed_and_verified_without_an_optimizer_step():
+    runner, record = asvbench.prepared("bert_train", "torch", "cpu", "fp32", "validate", path="seed", trains=False)
+    assert record["ran"]["path"] == "seed" and record["warmup"]["warmup_steps"] >= 2
+    assert runner.loss_history() == []  # validation never trained

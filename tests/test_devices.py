@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from mlxvspt import devices, presets, weights
+from mlxvspt.devices import Target
 from mlxvspt.errors import Unavailable, UsageError
 
 
@@ -85,3 +86,32 @@ def test_cached_builds_once(tmp_path):
     first = weights.cached(tmp_path / "c.safetensors", build)
     second = weights.cached(tmp_path / "c.safetensors", build)
     assert len(calls) == 1 and np.array_equal(first["x"], second["x"])
+
+
+def test_warm_up_stops_at_steady_state_or_its_cap():
+    from mlxvspt import asvbench
+
+    times = iter([0.5, 0.2, 0.1, 0.1, 0.1])
+
+    def step():
+        import time
+
+        time.sleep(next(times) / 100)
+
+    steady = asvbench.warm_up(step)
+    assert steady["steady"] and steady["warmup_steps"] in (3, 4, 5)
+    jumpy = iter([0.01, 0.03] * 10)
+    capped = asvbench.warm_up(lambda: __import__("time").sleep(next(jumpy)), cap_steps=6)
+    assert not capped["steady"] and capped["warmup_steps"] == 6
+
+
+def test_a_row_whose_run_differs_from_its_request_fails_with_one_line():
+    from mlxvspt import asvbench
+
+    target = Target("torch", "cpu", "fp32")
+    with pytest.raises(RuntimeError, match="matmul torch cpu fp32: not the requested work: compute_dtype asked "
+                                           "'float32', ran 'bfloat16'"):
+        asvbench.verify("matmul", target, {}, {"compute_dtype": "bfloat16", "matmul_mode": "ieee"})
+    with pytest.raises(RuntimeError, match="matmul_mode asked 'ieee', ran 'tf32'"):
+        asvbench.verify("matmul", target, {}, {"compute_dtype": "float32", "matmul_mode": "tf32"})
+    asvbench.verify("matmul", target, {}, {"compute_dtype": "float32", "matmul_mode": "ieee"})

@@ -1,14 +1,17 @@
-"""llm workload: cross-check on the toy model, a Hugging Face checkpoint folder, bad folders refused."""
+"""llm workload: cross-check on the toy model (and that it can fail), what ran per precision, the wait on
+mlx-lm's stream, a Hugging Face checkpoint folder, bad folders refused."""
 import json
 
 import pytest
 
+from mlxvspt import asvbench
 from mlxvspt.devices import Target
-from mlxvspt.errors import Unavailable, UsageError
-from mlxvspt.workloads.llm import spec
+from mlxvspt.errors import UsageError
+from mlxvspt.presets import TABLE, sizes
+from mlxvspt.workloads.llm import checkpoint, spec
 
-SIZES = {"model": "toy", "prompts": 2, "prompt_tokens": 8, "tokens": 4}
-TOY = spec.config("toy")
+SIZES = {**sizes("llm", "tiny"), "batch": 2, "prompt_tokens": 8, "prefill_tokens": 8, "tokens": 4}
+TOY = checkpoint.config("toy")
 
 
 @pytest.fixture(autouse=True)
@@ -42,14 +45,71 @@ def hf_checkpoint(folder, tokenizer=False):
 def run_both(sizes):
     runners = {fw: spec.build(Target(fw, "cpu").activate(), sizes) for fw in ("mlx", "torch")}
     for runner in runners.values():
-        stats = runner.step()
-        assert stats["decode_ms_per_token"] > 0 and stats["ttft_ms"] > 0 and stats["peak_memory_bytes"] > 0
+        figures = runner.step()
+        assert set(figures) == {"prefill_ms_per_token", "ttft_ms", "decode_ms_per_token", "peak_memory_bytes"}
+        assert all(value > 0 for value in figures.values())
     return runners
 
 
 def test_check_tiny():
     result = spec.check("tiny")
     assert result.passed, result.lines
+    compared = {(line.path, line.precision) for line in result.entries if line.what != "n/a"}
+    assert compared == {("generate", "fp32"), ("generate", "bf16")}
+
+
+def test_check_fails_on_perturbed_weights(monkeypatch):
+    """MLX's weights off by 1% in one layer: the logits lines must FAIL."""
+    from mlxvspt.workloads.llm import mlx as mlx_impl
+
+    load = mlx_impl.load
+
+    def perturbed(folder, target):
+        model = load(folder, target)
+        down = model.layers[0].mlp.down_proj
+        down.weight = down.weight * 1.01
+        return model
+
+    monkeypatch.setattr(mlx_impl, "load", perturbed)
+    monkeypatch.setitem(TABLE["llm"]["tiny"], "cpu", {"static_compile": False, "precisions": ["fp32"], "batches": [1]})
+    result = spec.check("tiny")
+    failed = [line.what for line in result.entries if not line.ok]
+    assert not result.passed
+    assert any("logits" in what for what in failed), result.lines
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("framework", ["mlx", "torch"])
+def test_ran_is_what_was_asked(framework, precision):
+    """The dtype plumbing: weights and logits dtypes read back from the framework after a step."""
+    target = Target(framework, "cpu", precision).activate()
+    runner = spec.build(target, SIZES)
+    runner.step()
+    ran = runner.ran()
+    assert ran["weights_dtype"] == ran["compute_dtype"] == {"fp32": "float32", "bf16": "bfloat16"}[precision]
+    assert ran == spec.expected(target, SIZES)
+    asvbench.verify("llm", target, SIZES, ran)  # raises on a mismatch
+
+
+def test_verify_fails_a_mismatch():
+    target = Target("torch", "cpu", "bf16")
+    ran = {**spec.expected(target, SIZES), "weights_dtype": "float32"}
+    with pytest.raises(RuntimeError, match="weights_dtype asked 'bfloat16', ran 'float32'"):
+        asvbench.verify("llm", target, SIZES, ran)
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_mlx_waits_on_mlx_lm_generation_stream(monkeypatch, batch):
+    """mlx-lm queues generation on its own stream; waiting on the default stream would stop the clock early."""
+    import mlx.core as mx
+    from mlx_lm.generate import generation_stream
+
+    runner = spec.build(Target("mlx", "cpu").activate(), {**SIZES, "batch": batch})
+    waited = []
+    synchronize = mx.synchronize
+    monkeypatch.setattr(mx, "synchronize", lambda *stream: (waited.append(stream), synchronize(*stream))[1])
+    runner.step()
+    assert waited and all(stream == (generation_stream,) for stream in waited), waited
 
 
 def test_seeded_runs_exact_work():
@@ -68,13 +128,13 @@ def test_hf_checkpoint(tmp_path, monkeypatch, tokenizer):
     mlx, torch = runners["mlx"], runners["torch"]
     assert mlx.prompts == torch.prompts
     if tokenizer:  # the chat template, not the seeded ids of `prompt_tokens`
-        assert mlx.prompts[0][:2] == [1, spec.tokenizer(folder).convert_tokens_to_ids("<|user|>")]
+        assert mlx.prompts[0][:2] == [1, checkpoint.tokenizer(folder).convert_tokens_to_ids("<|user|>")]
         assert len(mlx.prompts[0]) != SIZES["prompt_tokens"]
     else:
         assert [len(p) for p in mlx.prompts] == [8, 8]
     assert mlx.outputs == torch.outputs
-    diff = abs(mlx.generator.logits(mlx.prompts[0]) - torch.generator.logits(torch.prompts[0])).max()
-    assert diff <= 1e-4
+    logits = [r.generator.numpy(r.prefill(r.prompts[:1])) for r in (mlx, torch)]
+    assert abs(logits[0] - logits[1]).max() <= 1e-4
 
 
 def break_missing(folder):
@@ -131,7 +191,7 @@ def break_truncated(folder):
 @pytest.mark.parametrize("damage", [break_missing, break_file, break_no_config, break_bad_json, break_architecture,
                                     break_pickle, break_incomplete, break_shape, break_truncated])
 def test_bad_checkpoint_is_one_usage_error(tmp_path, monkeypatch, damage):
-    folder = damage(spec.write_checkpoint(tmp_path / "ckpt", TOY))
+    folder = damage(checkpoint.write_checkpoint(tmp_path / "ckpt", TOY))
     monkeypatch.setenv("MLXVSPT_LLM_CHECKPOINT", str(folder))
 
     def no_loading(*args):
@@ -143,10 +203,34 @@ def test_bad_checkpoint_is_one_usage_error(tmp_path, monkeypatch, damage):
     assert "\n" not in str(info.value)
 
 
-def test_paths_that_do_not_apply():
-    with pytest.raises(NotImplementedError):
-        spec.applies("mlx", "static-compile")
-    with pytest.raises(Unavailable):
-        spec.build(Target("torch", "cpu"), {**SIZES, "path": "static-compile", "compile": False})
+def test_unavailable_says_why():
+    cpu = {**sizes("llm", "tiny"), "path": "generate", "batch": 1}
+    assert "no 'static-compile'" in spec.unavailable(Target("mlx", "cpu"), {**cpu, "path": "static-compile"})
+    assert "left out at this preset on the CPU" in spec.unavailable(Target("torch", "cpu"), {**cpu, "path": "static-compile"})
+    assert "fp16 is not measured" in spec.unavailable(Target("torch", "cpu", "fp16"), cpu)
+    assert "batch 8 is not measured" in spec.unavailable(Target("torch", "cpu"), {**cpu, "batch": 8})
+    assert spec.unavailable(Target("mlx", "cpu", "bf16"), cpu) is None
+    full = {**sizes("llm", "full"), "path": "static-compile", "batch": 8}
+    assert spec.unavailable(Target("torch", "gpu", "fp16"), full) is None
+    assert spec.unavailable(Target("torch", "gpu", "bf16"), {**sizes("llm", "small"), "path": "static-compile",
+                                                              "batch": 8}) is None  # what `run --preset full` checks
+    assert "fp16 is not measured" in spec.unavailable(Target("torch", "cpu", "fp16"), {**full, "path": "generate"})
+    assert spec.expected(Target("torch", "gpu", "fp16"), full)["compiled"] == "decode-forward"
+
+
+def test_too_few_tokens_is_a_usage_error():
     with pytest.raises(UsageError):
         spec.build(Target("torch", "cpu").activate(), {**SIZES, "tokens": 1})
+
+
+def test_overhead_runs_mlx_lm_benchmark_and_the_suite_on_the_same_work():
+    from mlxvspt.workloads.llm import overhead
+
+    result = overhead.measure("tiny", trials=1, rounds=1)
+    folder = overhead.tool_folder(checkpoint.seeded_checkpoint("toy"), "fp32")
+    assert result["folder"] == str(folder) and (folder / "tokenizer.json").is_file()
+    for figure in ("decode_ms_per_token", "prompt_ms_per_token"):
+        row = result[figure]
+        assert row["mlx_lm.benchmark"]["median"] > 0 and row["suite"]["median"] > 0
+        assert row["ratio"] == row["suite"]["median"] / row["mlx_lm.benchmark"]["median"]
+    assert "suite / mlx_lm.benchmark" in overhead.report(result)

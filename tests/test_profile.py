@@ -1,4 +1,4 @@
-"""`mlxvspt profile`: binding a report row to its benchmark, and reading a trace into kernel vs host time."""
+"""`mlxvspt profile`: binding NAME=VALUE to a workload combination, and reading a trace into kernel vs host time."""
 import pytest
 import torch
 
@@ -36,19 +36,17 @@ def test_measure_times_unprofiled_steps_and_writes_the_trace(tmp_path):
     assert "no kernels traced" in profile.table("X.time_x", [], {"torch": s}, 2)
 
 
-def test_bind_defaults_device_to_gpu_and_checks_values():
-    cls, method = profile.find("Matmul.time_matmul")
-    assert profile.bind(cls, ["precision=fp16", "n=64"], "mlx") == ("mlx", "gpu", "fp16", 64)
-    with pytest.raises(UsageError, match="choose one of 64"):
-        profile.bind(cls, ["precision=fp16", "n=63"], "mlx")
+def test_bind_reads_precision_and_typed_overrides():
+    assert profile.bind(["precision=fp16", "n=64", "compile=True", "path=best"]) == \
+        ("fp16", {"n": 64, "compile": True, "path": "best"})
     with pytest.raises(UsageError, match="NAME=VALUE"):
-        profile.bind(cls, ["framework=mlx"], "mlx")
-    cls, method = profile.find("Switch")  # its only method
-    assert method == "time_loop" and profile.bind(cls, [], "torch") == ("torch", "gpu")
+        profile.bind(["n"])
+    with pytest.raises(UsageError, match="unknown precision"):
+        profile.bind(["precision=fp64"])
 
 
 def test_rows_this_machine_cannot_run_are_n_a(tmp_path):
-    found = profile.profile("Matmul.time_matmul", ["precision=fp32", "n=64"], ["mlx", "torch"], 1, tmp_path)
+    found = profile.profile("matmul", ["precision=fp32", "n=64"], ["mlx", "torch"], 1, tmp_path)
     if not torch.cuda.is_available():
         assert all(v.startswith("n/a:") for v in found.values())
 
@@ -58,7 +56,8 @@ def test_cli_row_no_framework_can_run_exits_1_and_writes_no_table(tmp_path, caps
         pytest.skip("this machine has a CUDA GPU")
     from mlxvspt import cli
 
-    assert cli.main(["profile", "Matmul.time_matmul", "precision=fp32", "n=64", "--preset", "tiny",
+    assert cli.main(["profile", "matmul", "precision=fp32", "n=64", "--preset", "tiny",
                      "--out", str(tmp_path)]) == 1
     assert "no framework could run" in capsys.readouterr().err
     assert not (tmp_path / "profile.md").exists()
+    assert cli.main(["profile", "nope", "--out", str(tmp_path)]) == 2

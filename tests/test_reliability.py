@@ -1,9 +1,9 @@
 """Failures stay isolated, interrupted runs keep what finished, downloads are verified."""
 import http.server
-import itertools
+import io
 import json
-import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mlxvspt import asvrun, download, report
+from mlxvspt import asvrun, download, progress, report, results as results_layer
 from mlxvspt.asvbench import WorkloadBenchmark
 from mlxvspt.errors import UsageError
 
@@ -86,37 +86,45 @@ def suite(tmp_path, modules):
 
 
 def slow_graphs(html):
-    return list(html.glob("graphs/**/bench_a_slow.Slow.time_slow.json"))
+    """The slow benchmark's graphs with points (the site has an empty one where a machine has no results)."""
+    return [p for p in html.glob("graphs/**/bench_a_slow.Slow.time_slow.json") if json.loads(p.read_text())]
 
 
 def log_lines(path):
     return path.read_text().splitlines() if path.exists() else []
 
 
-def test_failures_are_isolated_recorded_and_resume_skips_finished(tmp_path, monkeypatch):
+def test_failures_are_isolated_recorded_and_resume_skips_finished(tmp_path, monkeypatch, capsys):
     bench = suite(tmp_path, {"fake": FAKE_SUITE})
     log = tmp_path / "log.txt"
     monkeypatch.setenv("FAKE_LOG", str(log))
-    results, html = tmp_path / "results", tmp_path / "html"
-    machine, code = asvrun.run("tiny", results, html, benchmark_dir=bench)
+    results, html, asv_log = tmp_path / "results", tmp_path / "html", tmp_path / "asv.log"
+    machine, code = asvrun.run("tiny", results, html, benchmark_dir=bench, log=asv_log)
     assert code != 0  # something failed, and the exit code says so
+    # one line per benchmark, the failure with its reason; asv's output, stderr included, in the log
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"log: {asv_log}")
+    assert lines[1].startswith("[1/2] Faults.time_work: 8/12 failed ('mlx', 'error': RuntimeError: boom); ")
+    assert re.match(r"\[2/2\] Good.time_ok: ok; \d\d:\d\d elapsed, ~00:00 left$", lines[2]), lines[2]
+    assert len(lines) == 3
+    text = asv_log.read_text()
+    assert "Traceback" in text and "asv: benchmark timed out" in text and "Generating output for" in text
     assert (html / "index.html").is_file()
-    res = report.latest_results(results)[machine]
-    key = "bench_fake.Faults.time_work"
-    params = res.get_result_params(key)
-    values = {(f.strip("'"), k.strip("'")): v for (f, k), v in
-              zip(itertools.product(*params), res.get_result_value(key, params))}
+    snap = results_layer.latest(results)[machine]
     for framework in ("mlx", "torch"):
-        assert values[framework, "ok"] > 0
-        assert math.isnan(values[framework, "unavailable"])
+        def status(kind):
+            return snap.row("bench_fake.Faults.time_work", kind=kind).cells[framework].status
+        assert status("ok") == "ok" and snap.row("bench_fake.Faults.time_work", kind="ok").cells[framework].value > 0
+        assert status("unavailable") == "n/a"
         for kind in ("error", "memory", "timeout", "killed"):
-            assert values[framework, kind] is None, kind
-    assert all(v > 0 for v in res.get_result_value("bench_fake.Good.time_ok", [["'mlx'", "'torch'"]]))
+            assert status(kind) == "failed", kind
+    assert snap.row("bench_fake.Good.time_ok").ratio > 0
     table = report.table(results)
     assert "| Faults.time_work (kind=error) | failed | failed |" in table
     assert "Faults.time_work x1" in table.split("n/a in both frameworks here")[1]  # kind=unavailable
 
-    asvrun.run("tiny", results, html, benchmark_dir=bench, resume=True)
+    asvrun.run("tiny", results, html, benchmark_dir=bench, resume=True, log=asv_log, verbose=True)
+    assert "··· bench_fake.Faults.time_work" in capsys.readouterr().out  # verbose: asv's output shown too
     assert log_lines(log).count("good mlx") == 1  # finished benchmarks are not redone
     assert log_lines(log).count("faults mlx error") == 2  # failed ones are tried again
 
@@ -152,8 +160,8 @@ def test_killed_run_keeps_earlier_results_and_site_then_resumes(tmp_path, sig):
     subprocess.run(command(resume=True), env={**env, "SLOW_SECONDS": "0.1"}, check=True, capture_output=True,
                    timeout=300)
     assert log_lines(log).count("good mlx") == 1  # finished before the kill: not redone
-    res = next(iter(report.latest_results(results).values()))
-    assert all(v > 0 for v in res.get_result_value("bench_a_slow.Slow.time_slow", [["'mlx'", "'torch'"]]))
+    snap = next(iter(results_layer.latest(results).values()))
+    assert snap.row("bench_a_slow.Slow.time_slow").ratio > 0
     assert slow_graphs(html)
 
 
@@ -242,3 +250,45 @@ def test_fetch_downloads_verifies_and_prints_the_flag(server, tmp_path, monkeypa
     (Path(folder).parent / "whisper" / "missing.pt").unlink(missing_ok=True)
     assert cli.main(["fetch", "whisper-tiny"]) == 2  # a failed download: one line, exit 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+ASV_OUTPUT = """[100.00%] ··· bench_llm.Llm.track_decode                  2/4 failed
+              For parameters: 'mlx', 'cpu'
+              asv: skipped: NotImplementedError('no GPU')
+
+              For parameters: 'torch', 'gpu'
+              Traceback (most recent call last):
+                File "x.py", line 1, in <module>
+              torch.OutOfMemoryError: CUDA out of memory
+"""
+
+
+@pytest.mark.parametrize("output, code, status, reason", [
+    (ASV_OUTPUT, 2, "2/4 failed", "'torch', 'gpu': torch.OutOfMemoryError: CUDA out of memory"),
+    ("[50.00%] ··· bench_a.A.time_x    ok\n[100.00%] ··· bench_a.A.time_y    n/a\n", 0, "ok", None),
+    ("[100.00%] ··· bench_a.A.time_y                n/a\n", 0, "n/a", None),
+    ("[100.00%] ··· bench_a.A.time_y      failed\n\n\n asv: benchmark timed out (timeout 3s)\n", 2, "failed",
+     "asv: benchmark timed out (timeout 3s)"),
+    ("· Discovering benchmarks\nImportError: no module named x\n", 1, "failed", "ImportError: no module named x"),
+    ("· Discovering benchmarks\n", 0, "nothing to run (results kept)", None),
+])
+def test_progress_line_reads_asvs_outcome(output, code, status, reason):
+    assert progress.outcome(output, code) == (status, reason)
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_failures_are_red_on_a_terminal_only(tmp_path, monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    for stream, red in ((Terminal(), True), (io.StringIO(), False)):
+        shown = progress.Progress(tmp_path / "x.log", stream=stream)
+        shown.begin(2)
+        shown.finished("Llm.track_decode", ASV_OUTPUT, 2)
+        shown.finished("Llm.track_prefill", "[100.00%] ··· bench_llm.Llm.track_prefill    ok\n", 0)
+        shown.close()
+        lines = [line for line in stream.getvalue().splitlines() if "[1/2]" in line or "[2/2]" in line]
+        assert ("\033[31m[1/2] Llm.track_decode: 2/4 failed" in lines[0]) == red, lines
+        assert "\033[31m" not in lines[-1] and "Llm.track_prefill: ok" in lines[-1]

@@ -20,10 +20,11 @@ def test_headline_names_the_device_and_pairs_mlx_with_pytorchs_fastest_path():
     summary = report.headline(RESULTS, ["NVIDIA-H200-full"])
     full = report.table(RESULTS, ["NVIDIA-H200-full"])
     assert re.search(r"^#### NVIDIA-H200-full: NVIDIA H200, .*; mlx \S+, torch \S+$", summary, re.M)
-    eager = cells(summary, "TinyLlama decode, PyTorch as transformers `generate`: gpu, float16")
-    fastest = cells(summary, "TinyLlama decode, PyTorch with static cache + torch.compile: gpu, float16")
-    assert eager == cells(full, "Generation.track_decode (device=gpu, path=generate, dtype=float16)")
-    assert fastest[0] == cells(full, "Generation.track_decode (device=gpu, path=static-compile, dtype=float16)")[0]
+    eager = cells(summary, "TinyLlama decode, PyTorch as transformers `generate`: gpu, fp16, 1")
+    fastest = cells(summary, "TinyLlama decode, PyTorch with static cache + torch.compile: gpu, fp16, 1")
+    assert eager == cells(full, "Generation.track_decode (device=gpu, path=generate, precision=fp16, batch=1)")
+    assert fastest[0] == cells(full, "Generation.track_decode (device=gpu, path=static-compile, precision=fp16, "
+                                     "batch=1)")[0]
     assert fastest[1] == eager[1]  # MLX has one path: the same measurement in both rows
 
 

@@ -155,6 +155,26 @@ def test_server_serves_the_site_on_localhost(published, tmp_path):
         server.server_close()
 
 
+def test_plain_asv_publish_writes_the_offline_site(published, tmp_path):
+    """asv.conf.json's plugin makes `asv publish` itself write no CDN URL (as `mlxvspt publish` does)."""
+    from mlxvspt.asvrun import ROOT, load_conf
+
+    project = tmp_path / "project"
+    shutil.copytree(published[0].parent, project, symlinks=True)
+    shutil.rmtree(project / "html")
+    plugins = load_conf(ROOT / "asv.conf.json")["plugins"]
+    assert plugins == [".mlxvspt.asv_plugin"]
+    (project / "asv.conf.json").write_text(json.dumps({**CONF, "plugins": plugins}))
+    env = {**os.environ, "HOME": str(tmp_path)}
+    sh(sys.executable, "-m", "asv", "publish", cwd=project, env=env)
+    html = project / "html"
+    assert (html / "index.json").is_file() and (html / "vendor" / "jquery-3.3.1" / "jquery.min.js").is_file()
+    for page in site.pages(html):
+        text = page.read_text()
+        assert not site.remote_urls(text), page
+        assert not [url for url in site.CDN if url in text], page
+
+
 # ---------------------------------------------------------------- headless Chromium
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -283,3 +303,99 @@ def test_offline_site_in_headless_chromium(published, tmp_path, chromium):
     remote = [u for u in urls if urlsplit(u).scheme not in internal
               and urlsplit(u).hostname not in ("127.0.0.1", "localhost")]
     assert not remote, remote
+
+
+def test_comparison_page_links_select_those_parameters_in_asvs_graph(published, tmp_path, chromium):
+    """The comparison page's row links (comparison.asv_url: p-<name>=<asv's repr>) select those
+    parameters in asv's graph: the link of a row draws both frameworks; the same link format naming
+    one framework draws only that one."""
+    from mlxvspt import comparison, results
+
+    html = copy_site(published, tmp_path)
+    site.make_offline(html)
+    meta = results.benchmarks(published[0].parent / "results")
+    row = results.Row("bench_llm.Decode.time_decode", {}, "seconds", results.Cell(), results.Cell())
+    link = comparison.asv_url(meta, row, "m")
+    assert link == "index.html#bench_llm.Decode.time_decode?machine=m&p-framework=%27mlx%27&p-framework=%27torch%27"
+    server = site.make_server(html)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        for url, drawn in ((link, ["framework-mlx", "framework-torch"]),
+                           (link.replace("&p-framework=%27torch%27", ""), ["framework-mlx"])):
+            chromium.get("about:blank")
+            chromium.get(base + url)
+            wait_for("the graph", lambda: (lambda p: p and all(p.values()))(count_graph_points(chromium)))
+            time.sleep(0.5)
+            assert sorted(count_graph_points(chromium)) == drawn, url
+        severe = [e["message"] for e in chromium.get_log("browser") if e["level"] == "SEVERE"]
+        assert not severe, severe
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# ---------------------------------------------------------------- the committed site
+
+COMMITTED = Path(__file__).resolve().parents[1] / "html"
+
+
+def graph_files(html):
+    """{benchmark: [the graph file asv's graph page loads for each entry of graph_param_list, and the
+    summary the benchmark grid loads]}."""
+    from asv.graph import Graph
+
+    index = json.loads((html / "index.json").read_text())
+    return {name: [html / (Graph.get_file_path(params, name) + ".json")
+                   for params in index["graph_param_list"] + [{"summary": ""}]]
+            for name in index["benchmarks"]}
+
+
+def test_committed_site_has_every_graph_file_its_index_implies():
+    missing = [str(p.relative_to(COMMITTED)) for files in graph_files(COMMITTED).values() for p in files
+               if not p.is_file()]
+    assert not missing, missing
+
+
+def network(driver):
+    """(every URL requested, [(status, URL) of each response >= 400]) since the last call."""
+    urls, failed = [], []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            urls.append(message["params"]["request"]["url"])
+        elif message["method"] == "Network.responseReceived" and message["params"]["response"]["status"] >= 400:
+            failed.append((message["params"]["response"]["status"], message["params"]["response"]["url"]))
+    return urls, failed
+
+
+def test_committed_site_loads_without_errors_in_headless_chromium(chromium):
+    """The summary pages and the graphs of benchmarks some machines never ran (asv answered 404 for those
+    before the plugin's empty graph files) open with no console error, no failed request, nothing remote."""
+    server = site.make_server(COMMITTED)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/index.html"
+    partial = [name for name, files in graph_files(COMMITTED).items()
+               if any(not p.is_file() or json.loads(p.read_text()) == [] for p in files)]
+    assert partial, "every machine ran every benchmark: pick graph pages another way"
+    driver, urls, failed, severe = chromium, [], [], []
+    try:
+        for page in ["", "#summarylist", "#regressions"] + [f"#{name}" for name in sorted(partial)[:4]]:
+            driver.get(base + page)
+            wait_for(f"{page or 'index'} to load", lambda: driver.execute_script(
+                "return window.jQuery && $.asv && $.asv.main_json && "
+                "($('#main-graph').data('plot') || !location.hash.startsWith('#bench_'))"))
+            time.sleep(1.0)  # graph files load asynchronously after the plot appears
+            page_urls, page_failed = network(driver)
+            urls += page_urls
+            failed += [(page, *f) for f in page_failed]
+            severe += [(page, e["message"]) for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+            assert "error.html" not in driver.current_url
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert any("/graphs/" in u for u in urls), urls
+    assert not failed, failed
+    assert not severe, severe
+    internal = ("data", "blob", "about", "chrome", "chrome-untrusted", "devtools")
+    assert not [u for u in urls if urlsplit(u).scheme not in internal and urlsplit(u).hostname != "127.0.0.1"]

@@ -9,6 +9,7 @@ def test_switch_agrees_across_frameworks_and_with_float64():
     result = switch.check("tiny")
     assert result.passed, result.lines
     assert len(result.lines) == 6
+    assert {(l.device, l.path, l.precision) for l in result.entries} == {("cpu", "default", "fp32")}
 
 
 def test_switch_records_phases_per_framework():
@@ -23,13 +24,41 @@ def test_switch_records_phases_per_framework():
 
 
 def test_matmul_check_and_reduced_precision_error_shows():
-    assert matmul.check("tiny").passed
+    result = matmul.check("tiny")
+    assert result.passed, result.lines
+    checked = {l.precision for l in result.entries if l.what != "n/a"}
+    assert checked == {"fp32", "fp16", "bf16"}  # tf32 is n/a on a CPU
     errors = {}
     for precision in ("fp32", "bf16"):
         runner = matmul.build(Target("torch", "cpu", precision).activate(), {"n": 64})
         runner.step()
         errors[precision] = matmul.relative_error(runner.result(), *runner.inputs)
     assert errors["fp32"] < 1e-5 < errors["bf16"]
+
+
+def test_runners_report_what_they_ran():
+    for precision in ("fp32", "fp16", "bf16"):
+        for framework in ("mlx", "torch"):
+            target = Target(framework, "cpu", precision).activate()
+            runner = matmul.build(target, {"n": 16})
+            runner.step()
+            assert runner.ran() == {"compute_dtype": target.dtype_name, "compiled": "none"}
+            assert matmul.expected(target, {}).items() <= runner.ran().items()
+
+
+def test_tolerances_follow_precision_and_a_wrong_output_fails():
+    from mlxvspt.check import CheckResult
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(1000)
+    noisy = x * (1 + 1e-2 * rng.standard_normal(1000))
+    assert not CheckResult("demo").at("default", "fp32").output("1% off", noisy, x)
+    assert CheckResult("demo").at("default", "bf16").output("1% off", noisy, x)
+    grads = {"a": x, "b": x[:10]}
+    wrong = {"a": x, "b": x[:10] * 1.5}  # one small tensor 50% off: an overall L2 would hide it
+    result = CheckResult("demo").at("default", "bf16")
+    assert not result.tensors("gradients", wrong, grads)
+    assert "worst b" in result.lines[-1]
 
 
 def test_check_fails_when_outputs_differ():

@@ -137,6 +137,7 @@ def test_hugging_face_folder_matches_transformers(tmp_path):
     torch.manual_seed(0)
     hf = transformers.WhisperForConditionalGeneration(config).eval()
     hf.save_pretrained(tmp_path)
+    checkpoint.validate(tmp_path)  # what `mlxvspt run` checks before anything runs: headers only
     got_dims, arrays = checkpoint.load(tmp_path)
     ours = wtorch.Whisper(Target("torch", "cpu").activate(), got_dims, arrays)
     mel = torch.randn(1, 80, 3000)

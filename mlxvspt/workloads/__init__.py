@@ -23,7 +23,8 @@ class Runner(Protocol):
         """What actually ran, read back from the framework's objects after warm-up (not from the request):
         dtypes of weights, optimizer state and output, what is compiled, the path. JSON-able values."""
 
-NAMES = ("lm_train", "bert_train", "whisper", "llm", "switch", "matmul")
+
+NAMES = ("lm_train", "dp_train", "bert_train", "whisper", "llm", "switch", "matmul")
 
 
 def spec(name):

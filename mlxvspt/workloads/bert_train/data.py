@@ -23,6 +23,7 @@ LABELS = ("contradiction", "neutral", "entailment")
 FIELDS = ("a_ids", "a_mask", "b_ids", "b_mask", "labels")
 COLUMNS = ("split", "sentence1", "sentence2", "label")
 PAD, UNK, CLS, SEP, MASK = 0, 100, 101, 102, 103  # bert-base-uncased special tokens
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]")
 
 ALLNLI_URL = "https://sbert.net/datasets/AllNLI.tsv.gz"
 VOCAB_URL = "https://huggingface.co/google-bert/bert-base-uncased/resolve/main/vocab.txt"
@@ -60,20 +61,24 @@ def read_allnli(path, split, limit=None):
     """The first `limit` (premise, hypothesis, label index) rows of `split`; malformed rows (wrong
     column count, unknown label) are counted, skipped and reported in one warning."""
     rows, malformed = [], 0
-    with gzip.open(path, "rt", encoding="utf8", newline="") as f:
-        reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = next(reader, None)
-        if header is None or not set(COLUMNS) <= set(header):
-            raise UsageError(f"{path}: expected a header with columns {', '.join(COLUMNS)}")
-        where = {name: header.index(name) for name in COLUMNS}
-        for row in reader:
-            if len(row) != len(header) or row[where["label"]] not in LABELS:
-                malformed += 1
-                continue
-            if row[where["split"]] == split:
-                rows.append((row[where["sentence1"]], row[where["sentence2"]], LABELS.index(row[where["label"]])))
-                if limit is not None and len(rows) == limit:
-                    break
+    try:
+        with gzip.open(path, "rt", encoding="utf8", newline="") as f:
+            reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
+            header = next(reader, None)
+            if header is None or not set(COLUMNS) <= set(header):
+                raise UsageError(f"{path}: expected a header with columns {', '.join(COLUMNS)}")
+            where = {name: header.index(name) for name in COLUMNS}
+            for row in reader:
+                if len(row) != len(header) or row[where["label"]] not in LABELS:
+                    malformed += 1
+                    continue
+                if row[where["split"]] == split:
+                    rows.append((row[where["sentence1"]], row[where["sentence2"]],
+                                 LABELS.index(row[where["label"]])))
+                    if limit is not None and len(rows) == limit:
+                        break
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error) as exc:
+        raise UsageError(f"{path}: not a readable gzip'd tab-separated file ({exc})") from None
     if malformed:
         warnings.warn(f"{path}: skipped {malformed} malformed rows (wrong column count or unknown label)")
     if not rows:
@@ -87,7 +92,13 @@ def tokenizer(vocab_path, seq):
 
     if not vocab_path.is_file():
         raise UsageError(f"vocabulary file not found: {vocab_path} (bert-base-uncased vocab.txt, {VOCAB_URL})")
-    tok = BertWordPieceTokenizer(str(vocab_path), lowercase=True)
+    try:
+        tok = BertWordPieceTokenizer(str(vocab_path), lowercase=True)
+    except Exception as exc:  # the Rust tokenizer raises plain Exception for a file it cannot parse
+        raise UsageError(f"{vocab_path}: not a WordPiece vocabulary ({exc})") from None
+    absent = [t for t in SPECIAL_TOKENS if tok.token_to_id(t) is None]
+    if absent:
+        raise UsageError(f"{vocab_path}: not a BERT WordPiece vocabulary (no {', '.join(absent)})")
     tok.enable_truncation(max_length=seq)
     tok.enable_padding(length=seq, pad_id=PAD)
     return tok
@@ -98,14 +109,27 @@ def encode(tok, sentences):
     return (np.array([e.ids for e in encoded], np.int32), np.array([e.attention_mask for e in encoded], np.int32))
 
 
-def allnli(folder, split, n, seq, vocab):
-    """Tokenised pairs of one AllNLI split, cached per file content, split, count and length."""
+def opened(folder, seq, vocab):
+    """(pairs file, tokenizer) of an --nli folder, the vocabulary checked against the model's."""
     table, vocab_path = folder / "AllNLI.tsv.gz", folder / "vocab.txt"
     tok = tokenizer(vocab_path, seq)
     if tok.get_vocab_size() > vocab:
         raise UsageError(f"{vocab_path}: {tok.get_vocab_size()} tokens, more than the model's vocabulary {vocab}")
     if not table.is_file():
         raise UsageError(f"{table} not found (sentence-transformers' AllNLI.tsv.gz, {ALLNLI_URL})")
+    return table, tok
+
+
+def validate(folder, sizes):
+    """An --nli folder checked before a run: the vocabulary parses and fits, the first training pair parses."""
+    table, _ = opened(folder, sizes["seq"], sizes["vocab"])
+    read_allnli(table, "train", limit=1)
+
+
+def allnli(folder, split, n, seq, vocab):
+    """Tokenised pairs of one AllNLI split, cached per file content, split, count and length."""
+    table, tok = opened(folder, seq, vocab)
+    vocab_path = folder / "vocab.txt"
 
     def build():
         rows = read_allnli(table, split, n)

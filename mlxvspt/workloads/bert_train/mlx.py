@@ -5,9 +5,11 @@ import mlx.core as mx
 import mlx.nn as nn
 import mlx.optimizers as optim
 import numpy as np
-from mlx.utils import tree_flatten, tree_unflatten
+from mlx.utils import tree_flatten, tree_map, tree_unflatten
 
 from ...weights import to_mlx
+from .spec import COMPILED
+
 
 
 class Embeddings(nn.Module):
@@ -30,6 +32,7 @@ class Attention(nn.Module):
     def __init__(self, args):
         super().__init__()
         self.heads = args.heads
+        self.fused = args.fused
         self.scale = 1.0 / math.sqrt(args.hidden // args.heads)
         self.query = nn.Linear(args.hidden, args.hidden)
         self.key = nn.Linear(args.hidden, args.hidden)
@@ -40,9 +43,12 @@ class Attention(nn.Module):
     def __call__(self, x, bias):
         B, L, D = x.shape
         q, k, v = (p(x).reshape(B, L, self.heads, -1).transpose(0, 2, 1, 3) for p in (self.query, self.key, self.value))
-        scores = (q @ k.transpose(0, 1, 3, 2)) * self.scale + bias
-        probs = self.dropout(mx.softmax(scores, axis=-1))
-        return self.output((probs @ v).transpose(0, 2, 1, 3).reshape(B, L, D))
+        if self.fused:  # no dropout on the attention probabilities: MLX's fused kernel has none
+            out = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=bias.astype(q.dtype))
+        else:
+            scores = (q @ k.transpose(0, 1, 3, 2)) * self.scale + bias
+            out = self.dropout(mx.softmax(scores, axis=-1)) @ v
+        return self.output(out.transpose(0, 2, 1, 3).reshape(B, L, D))
 
 
 class Layer(nn.Module):
@@ -78,30 +84,44 @@ class Bert(nn.Module):
 
 
 class PairClassifier(nn.Module):
-    """Conneau et al.: each sentence encoded alone, then [u, v, |u-v|, u*v] -> linear -> labels."""
+    """Conneau et al.: each sentence encoded alone, then [u, v, |u-v|, u*v] -> linear -> labels.
+    `pairs_batched`: both sentences of the pairs in one forward of batch 2B (the same math)."""
 
     def __init__(self, args):
         super().__init__()
+        self.pairs_batched = args.pairs_batched
         self.bert = Bert(args)
         self.classifier = nn.Linear(4 * args.hidden, args.labels)
 
     def __call__(self, a_ids, a_mask, b_ids, b_mask):
-        u, v = self.bert(a_ids, a_mask), self.bert(b_ids, b_mask)
+        if self.pairs_batched:
+            u, v = mx.split(self.bert(mx.concatenate([a_ids, b_ids]), mx.concatenate([a_mask, b_mask])), 2)
+        else:
+            u, v = self.bert(a_ids, a_mask), self.bert(b_ids, b_mask)
         return self.classifier(mx.concatenate([u, v, mx.abs(u - v), u * v], axis=-1))
 
 
-def loss_fn(model, a_ids, a_mask, b_ids, b_mask, labels):
-    logits = model(a_ids, a_mask, b_ids, b_mask).astype(mx.float32)  # the loss in float32 at any precision
-    return nn.losses.cross_entropy(logits, labels, reduction="mean")
+def dtypes(arrays):
+    """'float32', or the sorted '/'-joined names when arrays differ."""
+    return "/".join(sorted({str(a.dtype).removeprefix("mlx.core.") for a in arrays})) or None
+
+
+def cast(params, dtype):
+    return tree_map(lambda p: p.astype(dtype) if mx.issubdtype(p.dtype, mx.floating) else p, params)
 
 
 class Trainer:
-    """Owns model, optimizer and pre-built batches; `step` is one synchronised training step."""
+    """Owns model, optimizer and pre-built batches; `step` is one synchronised training step.
+
+    Weights and AdamW state are held in target.weights_dtype; the forward computes in target.dtype
+    (bf16-mixed: a bfloat16 copy of the float32 weights per step, its gradients cast back to float32 by
+    the copy's backward); the loss is float32 at every precision."""
 
     def __init__(self, target, args, weights, train_batches, dev_batches, compile=False):
-        self.target = target
+        self.target, self.path = target, args.path
+        self.mixed = target.dtype != target.weights_dtype
         self.model = PairClassifier(args)
-        self.model.update(tree_unflatten(list(to_mlx(weights, target.dtype).items())))
+        self.model.update(tree_unflatten(list(to_mlx(weights, target.weights_dtype).items())))
         names = {k for k, _ in tree_flatten(self.model.parameters())}
         if names != set(weights):
             raise KeyError(f"parameters not set: {sorted(names ^ set(weights))}")
@@ -111,7 +131,7 @@ class Trainer:
         self.train_batches = [tuple(mx.array(x) for x in batch) for batch in train_batches]
         self.dev_batches = [tuple(mx.array(x) for x in batch) for batch in dev_batches]
         mx.eval(self.model.parameters(), self.optimizer.state, self.train_batches, self.dev_batches)
-        self.loss_and_grad = nn.value_and_grad(self.model, loss_fn)
+        self.loss_and_grad = mx.value_and_grad(self.loss)
         self.train_step = self.update
         if compile:
             state = [self.model.state, self.optimizer.state, mx.random.state]
@@ -119,35 +139,70 @@ class Trainer:
         self.position = 0
         self.losses = []
 
+    def forward(self, params, a_ids, a_mask, b_ids, b_mask):
+        """Logits in the compute dtype, from `params` (the master weights, cast under bf16-mixed)."""
+        self.model.update(cast(params, self.target.dtype) if self.mixed else params)
+        return self.model(a_ids, a_mask, b_ids, b_mask)
+
+    def loss(self, params, batch):
+        *inputs, labels = batch
+        return nn.losses.cross_entropy(self.forward(params, *inputs).astype(mx.float32), labels, reduction="mean")
+
     def update(self, batch):
-        loss, grads = self.loss_and_grad(self.model, *batch)
+        params = self.model.trainable_parameters()
+        loss, grads = self.loss_and_grad(params, batch)
+        self.model.update(params)  # the master weights again, not the forward's copy
         self.optimizer.update(self.model, grads)
-        return loss
+        return loss, grads
 
     def step(self):
+        """One training step; returns its peak memory (bytes; see Target.peak_memory)."""
         batch = self.train_batches[self.position % len(self.train_batches)]
         self.position += 1
-        loss = self.train_step(batch)
+        self.target.reset_peak_memory()
+        loss, _ = self.train_step(batch)
         mx.eval(loss, self.model.parameters(), self.optimizer.state)
         self.losses.append(loss)
+        return {"peak_memory_bytes": self.target.peak_memory()}
 
     def epoch(self):
         for _ in range(len(self.train_batches)):
             self.step()
+
+    def logits(self, inputs):
+        params = self.model.trainable_parameters()
+        logits = self.forward(params, *inputs)
+        self.model.update(params)
+        return logits
 
     def validate(self):
         """Accuracy over the dev batches, dropout off."""
         self.model.eval()
         correct = 0
         for *inputs, labels in self.dev_batches:
-            correct += (mx.argmax(self.model(*inputs), axis=-1) == labels).sum().item()
+            correct += (mx.argmax(self.logits(inputs), axis=-1) == labels).sum().item()
         self.model.train()
         return correct / sum(len(batch[-1]) for batch in self.dev_batches)
 
-    def gradients(self, index=0):
-        """Loss and {name: gradient} of one training batch, without updating."""
-        loss, grads = self.loss_and_grad(self.model, *self.train_batches[index])
+    def gradients(self):
+        """Loss and {name: gradient} of the next training step, taken through the (compiled) step."""
+        batch = self.train_batches[self.position % len(self.train_batches)]
+        self.position += 1
+        loss, grads = self.train_step(batch)
+        mx.eval(loss, grads, self.model.parameters(), self.optimizer.state)
+        self.losses.append(loss)
         return loss.item(), {k: np.array(g.astype(mx.float32)) for k, g in tree_flatten(grads)}
 
     def loss_history(self):
         return [loss.item() for loss in self.losses]
+
+    def ran(self):
+        """Read back from the model, the optimizer and one forward: what this trainer runs."""
+        logits = self.logits(self.dev_batches[0][:-1])
+        state = [v for k, v in tree_flatten(self.optimizer.state) if k.rsplit(".", 1)[-1] in ("m", "v")]
+        return {"weights_dtype": dtypes(v for _, v in tree_flatten(self.model.parameters())),
+                "compute_dtype": dtypes([logits]), "state_dtype": dtypes(state),
+                "compiled": "none" if self.train_step == self.update else COMPILED, "path": self.path,
+                "pairs_batched": self.model.pairs_batched,
+                "attention": "sdpa" if self.model.bert.layers[0].attention.fused else "matmul+softmax",
+                "optimizer": "AdamW"}

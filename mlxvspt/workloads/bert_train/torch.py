@@ -6,6 +6,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ...weights import to_torch
+from .spec import COMPILED, COMPILED_FUSED_OPTIMIZER
+
 
 
 class Embeddings(nn.Module):
@@ -28,6 +30,7 @@ class Attention(nn.Module):
     def __init__(self, args):
         super().__init__()
         self.heads = args.heads
+        self.fused = args.fused
         self.scale = 1.0 / math.sqrt(args.hidden // args.heads)
         self.query = nn.Linear(args.hidden, args.hidden)
         self.key = nn.Linear(args.hidden, args.hidden)
@@ -38,9 +41,12 @@ class Attention(nn.Module):
     def forward(self, x, bias):
         B, L, D = x.shape
         q, k, v = (p(x).reshape(B, L, self.heads, -1).permute(0, 2, 1, 3) for p in (self.query, self.key, self.value))
-        scores = (q @ k.permute(0, 1, 3, 2)) * self.scale + bias
-        probs = self.dropout(torch.softmax(scores, dim=-1))
-        return self.output((probs @ v).permute(0, 2, 1, 3).reshape(B, L, D))
+        if self.fused:  # no dropout on the attention probabilities: MLX's fused kernel has none
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), scale=self.scale)
+        else:
+            scores = (q @ k.permute(0, 1, 3, 2)) * self.scale + bias
+            out = self.dropout(torch.softmax(scores, dim=-1)) @ v
+        return self.output(out.permute(0, 2, 1, 3).reshape(B, L, D))
 
 
 class Layer(nn.Module):
@@ -76,53 +82,73 @@ class Bert(nn.Module):
 
 
 class PairClassifier(nn.Module):
-    """Conneau et al.: each sentence encoded alone, then [u, v, |u-v|, u*v] -> linear -> labels."""
+    """Conneau et al.: each sentence encoded alone, then [u, v, |u-v|, u*v] -> linear -> labels.
+    `pairs_batched`: both sentences of the pairs in one forward of batch 2B (the same math)."""
 
     def __init__(self, args):
         super().__init__()
+        self.pairs_batched = args.pairs_batched
         self.bert = Bert(args)
         self.classifier = nn.Linear(4 * args.hidden, args.labels)
 
     def forward(self, a_ids, a_mask, b_ids, b_mask):
-        u, v = self.bert(a_ids, a_mask), self.bert(b_ids, b_mask)
+        if self.pairs_batched:
+            u, v = self.bert(torch.cat([a_ids, b_ids]), torch.cat([a_mask, b_mask])).chunk(2)
+        else:
+            u, v = self.bert(a_ids, a_mask), self.bert(b_ids, b_mask)
         return self.classifier(torch.cat([u, v, torch.abs(u - v), u * v], dim=-1))
 
 
-def loss_fn(model, a_ids, a_mask, b_ids, b_mask, labels):
-    logits = model(a_ids, a_mask, b_ids, b_mask).to(torch.float32)  # the loss in float32 at any precision
-    return F.cross_entropy(logits, labels, reduction="mean")
+def dtypes(tensors):
+    """'float32', or the sorted '/'-joined names when tensors differ."""
+    return "/".join(sorted({str(t.dtype).removeprefix("torch.") for t in tensors})) or None
 
 
 class Trainer:
-    """Owns model, optimizer and pre-built batches; `step` is one synchronised training step."""
+    """Owns model, optimizer and pre-built batches; `step` is one synchronised training step.
+
+    Weights and AdamW state are held in target.weights_dtype; the forward computes in target.dtype
+    (bf16-mixed: autocast to bfloat16 over float32 weights); the loss is float32 at every precision."""
 
     def __init__(self, target, args, weights, train_batches, dev_batches, compile=False):
-        self.target = target
-        self.model = PairClassifier(args).to(target.handle)
-        self.model.load_state_dict(to_torch(weights, target.dtype, target.handle), strict=True)
+        self.target, self.path = target, args.path
+        self.mixed = target.dtype != target.weights_dtype
+        self.model = PairClassifier(args).to(device=target.handle, dtype=target.weights_dtype)
+        self.model.load_state_dict(to_torch(weights, target.weights_dtype, target.handle), strict=True)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=args.lr, betas=args.betas, eps=args.eps,
-                                           weight_decay=args.weight_decay)
+                                           weight_decay=args.weight_decay, fused=args.fused or None)
         self.train_batches = [tuple(torch.from_numpy(x).to(target.handle) for x in batch) for batch in train_batches]
         self.dev_batches = [tuple(torch.from_numpy(x).to(target.handle) for x in batch) for batch in dev_batches]
-        self.train_step = self.update
-        if compile:
-            self.train_step = torch.compile(self.update)
+        self.train_step = torch.compile(self.update) if compile else self.update
+        self.graphs_before = compiled_graphs()
         self.position = 0
         self.losses = []
 
+    def forward(self, a_ids, a_mask, b_ids, b_mask):
+        """Logits in the compute dtype."""
+        with torch.autocast(self.target.handle.type, dtype=self.target.dtype, enabled=self.mixed):
+            return self.model(a_ids, a_mask, b_ids, b_mask)
+
+    def loss(self, batch):
+        *inputs, labels = batch
+        return F.cross_entropy(self.forward(*inputs).to(torch.float32), labels, reduction="mean")
+
     def update(self, batch):
-        loss = loss_fn(self.model, *batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.loss(batch)
         loss.backward()
         self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
         return loss.detach()
 
     def step(self):
+        """One training step; returns its peak memory (bytes; see Target.peak_memory)."""
         batch = self.train_batches[self.position % len(self.train_batches)]
         self.position += 1
+        self.target.reset_peak_memory()
         loss = self.train_step(batch)
         self.target.synchronize()
         self.losses.append(loss)
+        return {"peak_memory_bytes": self.target.peak_memory()}
 
     def epoch(self):
         for _ in range(len(self.train_batches)):
@@ -134,17 +160,38 @@ class Trainer:
         correct = 0
         with torch.no_grad():
             for *inputs, labels in self.dev_batches:
-                correct += (torch.argmax(self.model(*inputs), dim=-1) == labels).sum().item()
+                correct += (torch.argmax(self.forward(*inputs), dim=-1) == labels).sum().item()
         self.model.train()
         return correct / sum(len(batch[-1]) for batch in self.dev_batches)
 
-    def gradients(self, index=0):
-        """Loss and {name: gradient} of one training batch, without updating."""
-        loss = loss_fn(self.model, *self.train_batches[index])
-        loss.backward()
-        grads = {k: p.grad.float().cpu().numpy().copy() for k, p in self.model.named_parameters()}
-        self.optimizer.zero_grad(set_to_none=True)
-        return loss.item(), grads
+    def gradients(self):
+        """Loss and {name: gradient} of the next training step, taken through the (compiled) step."""
+        batch = self.train_batches[self.position % len(self.train_batches)]
+        self.position += 1
+        loss = self.train_step(batch)
+        self.losses.append(loss)
+        return loss.item(), {k: p.grad.float().cpu().numpy().copy() for k, p in self.model.named_parameters()}
 
     def loss_history(self):
         return [loss.item() for loss in self.losses]
+
+    def ran(self):
+        """Read back from the model, the optimizer and one forward: what this trainer runs."""
+        with torch.no_grad():
+            logits = self.forward(*self.dev_batches[0][:-1])
+        state = [v for s in self.optimizer.state.values() for k, v in s.items() if k != "step"]
+        graphs = compiled_graphs() - self.graphs_before
+        fused = self.optimizer.defaults.get("fused")
+        compiled = "none" if not graphs else COMPILED_FUSED_OPTIMIZER if fused else COMPILED
+        return {"weights_dtype": dtypes(self.model.parameters()), "compute_dtype": dtypes([logits]),
+                "state_dtype": dtypes(state), "compiled": compiled, "compiled_graphs": graphs,
+                "path": self.path, "pairs_batched": self.model.pairs_batched,
+                "attention": "sdpa" if self.model.bert.layers[0].attention.fused else "matmul+softmax",
+                "optimizer": "AdamW fused" if fused else "AdamW"}
+
+
+def compiled_graphs():
+    """Graphs dynamo has compiled in this process so far."""
+    from torch._dynamo.utils import counters
+
+    return int(counters["stats"]["unique_graphs"])

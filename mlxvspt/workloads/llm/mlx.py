@@ -1,11 +1,18 @@
-"""TinyLlama generation with mlx-lm: its Llama model (`mlx_lm.models.llama`, built by its own loader)
-and its generation loop (`generate_step`), as mlx-lm users run them."""
+"""TinyLlama generation with mlx-lm: its Llama model (`mlx_lm.models.llama`, built by its own loader) and
+its generation loops as mlx-lm users run them: `generate_step` for one prompt (what `generate` and
+`stream_generate` run), `BatchGenerator` for several (what `batch_generate` runs).
+
+mlx-lm queues its work on its own stream, `mlx_lm.generate.generation_stream`: every wait here is on
+that stream (`mx.synchronize()` alone waits only for the default stream).
+"""
 import time
 from pathlib import Path
 
 import mlx.core as mx
 import numpy as np
-from mlx_lm.generate import generate_step
+from mlx.utils import tree_flatten
+from mlx_lm.generate import BatchGenerator, generate_step, generation_stream
+from mlx_lm.models.cache import make_prompt_cache
 from mlx_lm.utils import load_model
 
 
@@ -23,21 +30,58 @@ def load(folder, target):
     return model
 
 
+def stream_for(target):
+    """mlx-lm's generation stream, made on the default device when mlx_lm.generate was imported; a stream on
+    the run's device instead when that differs (MLX on the CPU of a GPU machine)."""
+    return generation_stream if generation_stream.device == target.handle else mx.new_stream(target.handle)
+
+
 class Generator:
     def __init__(self, target, folder, path):
         self.target = target
         self.model = load(folder, target)
+        self.stream = stream_for(target)
 
-    def logits(self, ids):
-        """Logits of one forward over the prompt (float32 numpy): the cross-check."""
-        out = self.model(mx.array(ids)[None])
-        return np.array(out[0].astype(mx.float32))
+    def synchronize(self):
+        mx.synchronize(self.stream)
 
-    def generate(self, ids, tokens, stamps):
-        """Greedy, exactly `tokens` new tokens (generate_step never stops on EOS); a timestamp per token."""
-        out = []
-        for token, _ in generate_step(mx.array(ids), self.model, max_tokens=tokens):
-            stamps.append(time.perf_counter())
-            out.append(token)
-        self.target.synchronize()  # generate_step has queued one more forward than it yielded
+    def weights_dtypes(self):
+        return {self.target.fw.dtype_name(p) for _, p in tree_flatten(self.model.parameters())}
+
+    def compiled(self):
+        """mlx-lm's generation loops compile nothing."""
+        return "none"
+
+    def forward(self, ids):
+        """Logits of one forward over a batch of equal-length prompts into a fresh KV cache (the prefill of
+        generation), evaluated and synchronised."""
+        with mx.stream(self.stream):
+            out = self.model(mx.array(ids), cache=make_prompt_cache(self.model))
+            mx.eval(out)
+        self.synchronize()
         return out
+
+    def numpy(self, logits):
+        return np.array(logits.astype(mx.float32))
+
+    def generate(self, prompts, tokens, stamps):
+        """Greedy, exactly `tokens` new tokens per prompt (EOS never stops them); a timestamp whenever a step's
+        tokens reach Python."""
+        if len(prompts) == 1:
+            out = []
+            for token, _ in generate_step(mx.array(prompts[0]), self.model, stream=self.stream, max_tokens=tokens):
+                stamps.append(time.perf_counter())
+                out.append(token)
+            self.synchronize()  # generate_step has queued one more forward than it yielded
+            return [out]
+        gen = BatchGenerator(self.model, max_tokens=tokens, stream=self.stream, prefill_batch_size=len(prompts),
+                             completion_batch_size=len(prompts))
+        uids = gen.insert(prompts)
+        out = {uid: [] for uid in uids}
+        while responses := gen.next_generated():
+            stamps.append(time.perf_counter())
+            for r in responses:
+                out[r.uid].append(r.token)
+        gen.close()
+        self.synchronize()
+        return [out[uid] for uid in uids]

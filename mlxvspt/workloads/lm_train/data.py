@@ -51,8 +51,15 @@ def read_ptb(folder):
     missing = [name for name in SPLITS if not (folder / name).is_file()]
     if missing:
         raise UsageError(f"--ptb {folder}: missing {', '.join(missing)} (expected {', '.join(SPLITS)})")
-    lines = {name: (folder / name).read_text().splitlines() for name in SPLITS}
+    lines = {}
+    for name in SPLITS:
+        try:
+            lines[name] = (folder / name).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UsageError(f"--ptb {folder / name}: not readable text ({exc})") from None
     words = sorted({w for line in lines[SPLITS[0]] for w in line.split()} | {EOS})
+    if len(words) < 2:
+        raise UsageError(f"--ptb {folder / SPLITS[0]}: no words, so no vocabulary")
     ids = {w: i for i, w in enumerate(words)}
 
     def encode(name):

@@ -121,9 +121,10 @@ class Trainer:
 
     Precision: the weights, gradients and optimizer state live in `target.weights_dtype`; under
     bf16-mixed a bfloat16 copy of the float32 weights (`compute_model`) runs forward and backward each
-    step and its gradients are cast back to float32 for the update."""
+    step and its gradients are cast back to float32 for the update.
+    `data_parallel`: average the gradients over the distributed group (mx.distributed.init first)."""
 
-    def __init__(self, target, sizes, weights, hyper, path, compile):
+    def __init__(self, target, sizes, weights, hyper, compile, data_parallel=False, path="seed"):
         self.target = target
         shape = (sizes["vocab"], sizes["layers"], sizes["dim"], sizes["heads"], sizes["context"], target.dtype,
                  path == "best")
@@ -139,6 +140,8 @@ class Trainer:
         def train_step(inputs, targets):
             self.refresh_compute_weights()
             loss, grads = loss_and_grad(inputs, targets)
+            if data_parallel:
+                grads = nn.average_gradients(grads)
             grads = cast(grads, target.weights_dtype)
             self.optimizer.update(self.model, grads)
             return loss, grads

@@ -19,8 +19,8 @@ publishes). Overrides:
 Precisions: fp32, tf32 (GPU), bf16 (weights, activations, optimizer state), bf16-mixed (float32
 weights and AdamW, bfloat16 forward and backward: PyTorch autocast, MLX a bfloat16 copy per step).
 
-MFU is left to the report: it divides `flops_per_step(sizes)` by the measured seconds per step and by
-the machine's best measured matmul rate at that precision, so the stored number stays a time.
+The stored number stays a time; `figures` derives tokens/s and the model's TFLOP/s from it, and the
+results layer divides that rate by the machine's best measured matmul rate at that precision (MFU).
 """
 import gc
 import os
@@ -83,6 +83,15 @@ def flops_per_step(sizes):
     b, n, d, v = sizes["batch"], sizes["context"], sizes["dim"], sizes["vocab"]
     per_token = sizes["layers"] * (24 * d * d + 4 * n * d) + 2 * d * v
     return 3 * b * n * per_token
+
+
+def figures(method, params, seconds, sizes):
+    """Derived figures of one measured training step: {name: (value, unit)}."""
+    if method != "LMTrain.time_step":
+        return {}
+    flops = flops_per_step(sizes)
+    return {"tokens/s": (sizes["batch"] * sizes["context"] / seconds, "tokens/s"),
+            "FLOPs per step": (flops / 1e12, "TFLOP per step"), "model rate": (flops / seconds / 1e12, "TFLOP/s")}
 
 
 def memory_floor(sizes, weights_itemsize, compute_itemsize):
@@ -190,7 +199,7 @@ def build(target, sizes, weights=None):
     with device_limits("lm_train: building the model"):
         trainer = implementation("lm_train", target.framework).Trainer(
             target, sizes, initial_weights(sizes) if weights is None else weights, hyper,
-            sizes.get("path", "seed"), sizes.get("compile", False))
+            sizes.get("compile", False), path=sizes.get("path", "seed"))
     batches = data.Batches(corpus.train, sizes["batch"], sizes["context"])
     valid = data.validation_batches(corpus.valid, sizes["batch"], sizes["context"], sizes["eval_batches"])
     return Runner(sizes, trainer, batches, valid)

@@ -7,6 +7,7 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 
 from ...weights import to_torch
 
@@ -103,6 +104,18 @@ class TransformerLM(nn.Module):
         return F.cross_entropy(logits.flatten(0, 1), targets.flatten().long())
 
 
+class LossModule(nn.Module):
+    """The model's loss as a module's forward: DistributedDataParallel averages the gradients only of
+    work done through its own forward."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, inputs, targets):
+        return self.model.loss(inputs, targets)
+
+
 def adamw(parameters, hyper, path, compile, device):
     """seed: AdamW as constructed by default; best: the fused kernel on CUDA, foreach elsewhere (the
     fused CPU kernel took 40 ms a step for one small Linear on a loaded 2-core machine, the default
@@ -125,9 +138,10 @@ class Trainer:
     whole model's forward and, through AOTAutograd, its backward) and the optimizer update.
 
     Precision: the weights, gradients and optimizer state live in `target.weights_dtype`; under
-    bf16-mixed the forward and backward run in autocast(bfloat16) from the float32 weights."""
+    bf16-mixed the forward and backward run in autocast(bfloat16) from the float32 weights.
+    `data_parallel`: average the gradients over the distributed group (init_process_group first)."""
 
-    def __init__(self, target, sizes, weights, hyper, path, compile):
+    def __init__(self, target, sizes, weights, hyper, compile, data_parallel=False, path="seed"):
         self.target = target
         shape = (sizes["vocab"], sizes["layers"], sizes["dim"], sizes["heads"], sizes["context"], target.dtype,
                  path == "best")
@@ -142,7 +156,8 @@ class Trainer:
             self.optimizer.step()
             self.schedule.step()
 
-        self.loss = torch.compile(self.model.loss) if compile else self.model.loss
+        loss = DistributedDataParallel(LossModule(self.model)) if data_parallel else self.model.loss
+        self.loss = torch.compile(loss) if compile else loss
         self.update = torch.compile(update) if compile else update
 
         def train_step(inputs, targets):
@@ -191,7 +206,7 @@ class Trainer:
         moments = [v for state in self.optimizer.state.values() for k, v in state.items()
                    if k in ("exp_avg", "exp_avg_sq")]
         parts = [part for part, fn in (("forward+backward", self.loss), ("optimizer", self.update))
-                 if hasattr(fn, "_torchdynamo_orig_callable")]
+                 if hasattr(fn, "_torchdynamo_orig_callable") or isinstance(fn, torch._dynamo.OptimizedModule)]
         group = self.optimizer.param_groups[0]
         return {"attention": CAUSAL if self.model._mask is None else "additive mask",
                 "weights_dtype": dtype_names(self.model.parameters()),

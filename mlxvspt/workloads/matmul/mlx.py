@@ -5,6 +5,7 @@ import numpy as np
 
 class Matmul:
     def __init__(self, target, a, b):
+        self.target = target
         self.a, self.b = (mx.array(x).astype(target.dtype) for x in (a, b))
         mx.eval(self.a, self.b)
         self.inputs = [np.array(x.astype(mx.float32)) for x in (self.a, self.b)]
@@ -13,6 +14,9 @@ class Matmul:
     def step(self):
         self.product = self.a @ self.b
         mx.eval(self.product)
+
+    def ran(self):
+        return {"compute_dtype": self.target.fw.dtype_name(self.product), "compiled": "none"}
 
     def result(self):
         return np.array(self.product.astype(mx.float32))

@@ -1,19 +1,35 @@
 """Matmul calibration: achieved TFLOP/s of square matmuls per framework, device and precision, and the
 max error against a float64 reference, so a reduced-precision float32 path (TF32) shows as such.
 
-The fastest result on a machine is its measured peak: the report divides the LM training step's
-model FLOPs by it (MFU).
+The fastest result on a machine is its measured peak (`PEAK`): the results layer divides the other
+workloads' model TFLOP/s by it (MFU).
 """
 import numpy as np
 
 from ...check import CheckResult
 from ...devices import Target
+from ...errors import Unavailable
 from ...presets import sizes as preset_sizes
 from .. import implementation
+
+PRECISIONS = ("fp32", "tf32", "fp16", "bf16")
+# Error against float64 of the inputs as rounded to the run's dtype: float32 kept as IEEE must stay
+# near its unit roundoff (6e-8, times sqrt(n) for the sums); TF32 keeps 10 mantissa bits (~3e-4 seen).
+IEEE_FLOAT32_ERROR = 1e-5
+
+
+PEAK = "TFLOP/s"  # the figure whose best value per device and precision is the machine's peak
 
 
 def flops(n):
     return 2.0 * n**3
+
+
+def figures(method, params, seconds, sizes):
+    """Derived figures of one timed matmul: {name: (value, unit)}."""
+    if method != "Matmul.time_matmul":
+        return {}
+    return {"TFLOP/s": (flops(int(params["n"])) / seconds / 1e12, "TFLOP/s")}
 
 
 def inputs(n, seed=0):
@@ -27,21 +43,42 @@ def relative_error(result, a, b):
     return float(np.max(np.abs(np.asarray(result, np.float64) - exact)) / np.max(np.abs(exact)))
 
 
+def unavailable(target, sizes):
+    if target.precision not in PRECISIONS:
+        return f"matmul calibrates {', '.join(PRECISIONS)}; {target.precision} is a training policy"
+    if target.precision == "tf32" and target.device == "cpu":
+        return "TF32 is a GPU matmul mode: on CPU it is the same run as fp32"
+    return None
+
+
+def expected(target, sizes):
+    return {"compute_dtype": target.dtype_name}
+
+
 def build(target, sizes):
     return implementation("matmul", target.framework).Matmul(target, *inputs(sizes["n"]))
 
 
 def check(preset="tiny", device="cpu"):
-    result = CheckResult("matmul")
-    for n in preset_sizes("matmul", preset)["sizes"]:
-        outputs = {}
-        for framework in ("mlx", "torch"):
-            runner = build(Target(framework, "cpu", "fp32").activate(), {"n": n})
-            runner.step()
-            outputs[framework] = runner.result()
-        a, b = inputs(n)
-        result.close(f"fp32 {n}^3 mlx vs torch", outputs["mlx"], outputs["torch"], atol=1e-4 * n**0.5)
-        for framework, out in outputs.items():
-            err = relative_error(out, a, b)
-            result.require(f"fp32 {n}^3 {framework} vs float64", err < 1e-5, f"max relative error {err:.2e}")
+    """Per precision and size, on `device`: MLX's product against PyTorch's (relative L2), and an fp32
+    product against float64 (IEEE float32 must not round to TF32 behind the label)."""
+    result = CheckResult("matmul", device)
+    for precision in PRECISIONS:
+        for n in preset_sizes("matmul", preset)["sizes"]:
+            result.at("default", precision)
+            reason = unavailable(Target("mlx", device, precision), {"n": n})
+            if reason:
+                result.unavailable(reason)
+                continue
+            outputs = {}
+            for framework in ("mlx", "torch"):
+                runner = build(Target(framework, device, precision).activate(), {"n": n})
+                runner.step()
+                outputs[framework] = runner
+            result.output(f"{n}^3 product, mlx vs torch", outputs["mlx"].result(), outputs["torch"].result())
+            if precision == "fp32":
+                for framework, runner in outputs.items():
+                    err = relative_error(runner.result(), *runner.inputs)
+                    result.record(f"{n}^3 {framework} vs float64", err < IEEE_FLOAT32_ERROR, err, IEEE_FLOAT32_ERROR,
+                                  "max relative error; above it the float32 matmul is not IEEE")
     return result

@@ -13,5 +13,8 @@ class Matmul:
         self.product = self.a @ self.b
         self.target.synchronize()
 
+    def ran(self):
+        return {"compute_dtype": self.target.fw.dtype_name(self.product), "compiled": "none"}
+
     def result(self):
         return self.product.float().cpu().numpy()

@@ -19,6 +19,7 @@ class Switch:
         self.target = target
         self.matrices = [mx.array(m) for m in matrices]
         mx.eval(*self.matrices)
+
     def step(self):
         """One loop; returns its seconds per phase."""
         self.phases = {}
@@ -29,6 +30,9 @@ class Switch:
             self.matrices = multiply_pairs(*self.matrices)
             mx.eval(*self.matrices)
         return self.phases
+
+    def ran(self):
+        return {"compute_dtype": self.target.fw.dtype_name(self.matrices[0]), "compiled": "none"}
 
     def result(self):
         return [np.array(m) for m in self.matrices]

@@ -15,6 +15,7 @@ class Switch:
     def __init__(self, target, matrices):
         self.target = target
         self.matrices = [torch.from_numpy(m) for m in matrices]
+
     def step(self):
         """One loop; returns its seconds per phase."""
         self.phases = {}
@@ -27,6 +28,9 @@ class Switch:
         with self.target.timer(self.phases, "cpu"):
             self.matrices = multiply_pairs(*self.matrices)
         return self.phases
+
+    def ran(self):
+        return {"compute_dtype": self.target.fw.dtype_name(self.matrices[0]), "compiled": "none"}
 
     def result(self):
         return [m.numpy() for m in self.matrices]

@@ -23,6 +23,8 @@ MODELS = {
     "toy": dict(n_mels=80, n_audio_ctx=1500, n_audio_state=64, n_audio_head=2, n_audio_layer=2,
                 n_vocab=51865, n_text_ctx=448, n_text_state=64, n_text_head=2, n_text_layer=2),
 }
+# torch.save writes a zip archive (a legacy file is a bare pickle, protocol 2+)
+TORCH_FILE_STARTS = (b"PK\x03\x04", b"\x80")
 STD = 0.05  # seeded weights: large enough that greedy decoding does not repeat one token forever
 
 
@@ -64,11 +66,13 @@ def shapes(dims):
 
 
 def require_same(expected, arrays, source):
-    """Every expected name present with its shape, nothing extra: else one clear UsageError."""
+    """Every expected name present with its shape, nothing extra: else one clear UsageError.
+    `arrays` maps names to arrays or to shapes."""
+    shape = {k: tuple(getattr(v, "shape", v)) for k, v in arrays.items()}
     missing = sorted(set(expected) - set(arrays))
     extra = sorted(set(arrays) - set(expected))
-    wrong = sorted(f"{k} {tuple(arrays[k].shape)} != {tuple(expected[k])}"
-                   for k in set(expected) & set(arrays) if tuple(arrays[k].shape) != tuple(expected[k]))
+    wrong = sorted(f"{k} {shape[k]} != {tuple(expected[k])}"
+                   for k in set(expected) & set(arrays) if shape[k] != tuple(expected[k]))
     if missing or extra or wrong:
         detail = "; ".join(f"{what}: {', '.join(names[:3])}{' ...' if len(names) > 3 else ''}"
                            for what, names in (("missing", missing), ("unexpected", extra),
@@ -93,20 +97,35 @@ def seeded(model, seed=0):
     return dict(dims), dict(weights.cached(cache_dir() / "whisper" / f"{model}-seed{seed}.safetensors", build))
 
 
-def from_openai(path):
-    """An openai-whisper .pt: {"dims": {...}, "model_state_dict": {...}}, read without running code."""
+def open_openai(path):
+    """(dims, {name: torch tensor}) of an openai-whisper .pt ({"dims", "model_state_dict"}), read without
+    running code, memory-mapped where the file's format allows (tensors are read when used)."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head.startswith(TORCH_FILE_STARTS):  # known before paying for `import torch`
+        raise UsageError(f"--whisper-checkpoint {path}: not an openai-whisper .pt (not a file torch.save writes) "
+                         "nor a Hugging Face whisper folder")
     import torch
 
     try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError as exc:
+            if "mmap" not in str(exc):  # torch's legacy (non-zip) format cannot be mapped
+                raise
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle.UnpicklingError, RuntimeError, EOFError...: all mean "not this format"
         raise UsageError(f"--whisper-checkpoint {path}: not a plain openai-whisper checkpoint "
-                         f"(torch.load weights_only=True refused it: {str(exc).splitlines()[0]})") from None
+                         f"(torch.load weights_only=True refused it: {(str(exc).splitlines() or [''])[0]})") from None
     if not isinstance(checkpoint, dict) or not {"dims", "model_state_dict"} <= set(checkpoint):
         raise UsageError(f"--whisper-checkpoint {path}: expected an openai-whisper .pt with "
                          "'dims' and 'model_state_dict'")
-    arrays = {k: v.float().numpy() for k, v in checkpoint["model_state_dict"].items() if k != "alignment_heads"}
-    return checkpoint["dims"], arrays
+    return checkpoint["dims"], {k: v for k, v in checkpoint["model_state_dict"].items() if k != "alignment_heads"}
+
+
+def from_openai(path):
+    dims, tensors = open_openai(path)
+    return dims, {k: v.float().numpy() for k, v in tensors.items()}
 
 
 # Hugging Face WhisperForConditionalGeneration name pieces -> openai-whisper's.
@@ -124,28 +143,74 @@ HF_DIMS = {"n_mels": "num_mel_bins", "n_audio_ctx": "max_source_positions", "n_a
            "n_text_head": "decoder_attention_heads", "n_text_layer": "decoder_layers"}
 
 
-def from_hf(folder):
-    """A Hugging Face whisper folder (config.json + *.safetensors), renamed to openai-whisper's names."""
-    from safetensors.numpy import load_file
-
+def open_hf(folder):
+    """(dims, weight files) of a Hugging Face whisper folder (config.json + *.safetensors)."""
     files = sorted(Path(folder).glob("*.safetensors"))
     if not (Path(folder) / "config.json").is_file() or not files:
         raise UsageError(f"--whisper-checkpoint {folder}: expected config.json and *.safetensors")
-    config = json.loads((Path(folder) / "config.json").read_text())
     try:
+        config = json.loads((Path(folder) / "config.json").read_text())
         dims = {k: int(config[v]) for k, v in HF_DIMS.items()}
-    except (KeyError, TypeError, ValueError):
+    except (OSError, KeyError, TypeError, ValueError):
         raise UsageError(f"--whisper-checkpoint {folder}: config.json is not a whisper config") from None
+    return dims, files
+
+
+def openai_name(hf_name):
+    """openai-whisper's name of a Hugging Face tensor; None for proj_out (tied to the token embedding)."""
+    name = hf_name.removeprefix("model.")
+    if name == "proj_out.weight":
+        return None
+    for hf, openai in HF_NAMES:
+        name = name.replace(hf, openai)
+    return name
+
+
+def from_hf(folder):
+    """A Hugging Face whisper folder, renamed to openai-whisper's names."""
+    from safetensors.numpy import load_file
+
+    dims, files = open_hf(folder)
     arrays = {}
     for file in files:
         for name, value in load_file(file).items():
-            name = name.removeprefix("model.")
-            if name == "proj_out.weight":  # tied to the token embedding in whisper
-                continue
-            for hf, openai in HF_NAMES:
-                name = name.replace(hf, openai)
-            arrays[name] = value.astype(np.float32)
+            if openai_name(name):
+                arrays[openai_name(name)] = value.astype(np.float32)
     return dims, arrays
+
+
+def tensor_shapes(path):
+    """(dims, {openai-whisper name: shape}) of the user's checkpoint, from headers and metadata only."""
+    from safetensors import SafetensorError, safe_open
+
+    if not path.is_dir():
+        dims, tensors = open_openai(path)
+        return dims, {k: tuple(v.shape) for k, v in tensors.items()}
+    dims, files = open_hf(path)
+    found = {}
+    for file in files:
+        try:
+            with safe_open(file, "np") as f:
+                found.update({openai_name(k): tuple(f.get_slice(k).get_shape()) for k in f.keys() if openai_name(k)})
+        except (SafetensorError, OSError) as exc:
+            raise UsageError(f"--whisper-checkpoint {file}: cannot read it ({exc})") from None
+    return dims, found
+
+
+def checked_dims(dims, arrays, path):
+    """Whisper's dimensions as ints, every tensor's name and shape checked against them."""
+    if not isinstance(dims, dict) or set(dims) != set(DIMENSIONS):
+        found = sorted(dims) if isinstance(dims, dict) else type(dims).__name__
+        raise UsageError(f"--whisper-checkpoint {path}: dims {found} are not whisper's {list(DIMENSIONS)}")
+    dims = {k: int(dims[k]) for k in DIMENSIONS}
+    require_same(shapes(dims), arrays, f"--whisper-checkpoint {path}")
+    return dims
+
+
+def validate(path):
+    """A --whisper-checkpoint checked before a run: readable, whisper's tensors with their shapes (no weights read)."""
+    dims, found = tensor_shapes(Path(path))
+    checked_dims(dims, found, path)
 
 
 def load(path=None, model=None):
@@ -154,11 +219,7 @@ def load(path=None, model=None):
         return seeded(model)
     path = Path(path)
     dims, arrays = from_hf(path) if path.is_dir() else from_openai(path)
-    if set(dims) != set(DIMENSIONS):
-        raise UsageError(f"--whisper-checkpoint {path}: dims {sorted(dims)} are not whisper's {list(DIMENSIONS)}")
-    dims = {k: int(dims[k]) for k in DIMENSIONS}
-    require_same(shapes(dims), arrays, f"--whisper-checkpoint {path}")
-    return dims, arrays
+    return checked_dims(dims, arrays, path), arrays
 
 
 def to_mlx(arrays, dims):

@@ -1,0 +1,119 @@
+"""A slowdown counts only once a second, fairer measurement agrees: both release sets on the same machine,
+alternating A B B A ... (so drift in the machine's load hits both alike), at least MIN_SAMPLES samples
+each, then tested with asv's own rule (the one `compare` and `asv compare` use: beyond the factor, and the
+two sample sets significantly different).
+
+`interleaved` measures with asv: one virtualenv per release set (built once under .asv/ab/, by the same
+install_pins.py asv uses), each run as asv's "existing" environment with the ledger point's commit hash,
+one sample per call, samples appended. `verdict` is pure: tests feed it samples directly.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from asv.commands.compare import _is_result_better
+from asv_runner.statistics import compute_stats
+
+from . import asvrun, compare, ledger, presets, settings
+
+MIN_SAMPLES = 10
+AB_ENVS = asvrun.ROOT / ".asv" / "ab"
+
+
+@dataclass
+class Verdict:
+    confirmed: bool
+    ratio: float      # median B / median A
+    low: float        # the ratio's interval, from the 99% intervals of both medians (asv's compute_stats)
+    high: float
+    samples_a: list
+    samples_b: list
+
+    def text(self):
+        return (f"B/A {self.ratio:.3f} [{self.low:.3f}, {self.high:.3f}] over {len(self.samples_a)} + "
+                f"{len(self.samples_b)} interleaved samples: {'CONFIRMED' if self.confirmed else 'not confirmed'}")
+
+
+def verdict(samples_a, samples_b, factor):
+    """Whether B is slower than A beyond `factor` and significantly so, on interleaved samples."""
+    if min(len(samples_a), len(samples_b)) < MIN_SAMPLES:
+        raise ValueError(f"need at least {MIN_SAMPLES} samples each, got {len(samples_a)} and {len(samples_b)}")
+    a, stats_a = compute_stats(samples_a, 1)
+    b, stats_b = compute_stats(samples_b, 1)
+    slower = _is_result_better(a, b, (stats_a, samples_a), (stats_b, samples_b), factor)
+    low = stats_b["ci_99_a"] / stats_a["ci_99_b"] if stats_a["ci_99_b"] > 0 else 0.0
+    high = stats_b["ci_99_b"] / stats_a["ci_99_a"] if stats_a["ci_99_a"] > 0 else float("inf")
+    return Verdict(slower, b / a, low, high, list(samples_a), list(samples_b))
+
+
+def environment(entry):
+    """The python of a virtualenv holding one ledger entry's release set (built on first use)."""
+    folder = AB_ENVS / entry["name"].replace("+", "_")
+    python, stamp = folder / "bin" / "python", folder / "pins.txt"
+    pins = ledger.pins_text(entry)
+    if not (stamp.is_file() and stamp.read_text() == pins):
+        shutil.rmtree(folder, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
+        build = Path(tempfile.mkdtemp(prefix="mlxvspt-ab-"))
+        (build / "pins.txt").write_text(pins)
+        subprocess.run([str(python), str(asvrun.ROOT / "mlxvspt" / "install_pins.py"), str(build),
+                        str(asvrun.ROOT)], check=True)
+        shutil.rmtree(build, ignore_errors=True)
+        stamp.write_text(pins)
+    return python
+
+
+def interleaved(row_name, point_a, point_b, machine, preset, results_dir, samples=MIN_SAMPLES, pythons=None):
+    """(samples at A, samples at B) of one benchmark row, measured alternately with asv.
+
+    `row_name` is compare.Row.name; `pythons` ({point: python}) overrides the virtualenvs (a smoke test
+    may give one python for both)."""
+    points = ledger.build()
+    entries = {e["name"]: e for e in ledger.load()}
+    pair = [ledger.resolve(points, p) for p in (point_a, point_b)]
+    pythons = pythons or {name: environment(entries[name]) for name, _ in pair}
+    scratch = Path(tempfile.mkdtemp(prefix="mlxvspt-ab-results-"))
+    (scratch / machine).mkdir()
+    shutil.copyfile(Path(results_dir) / machine / "machine.json", scratch / machine / "machine.json")
+    config = asvrun.write_conf(scratch, scratch / "html")
+    env = {**os.environ, settings.PRESET: preset}
+    bench = "^" + re.escape(row_name) + "$"
+    try:
+        # asv runs only on a machine it knows (~/.asv-machine.json): the one the history was measured on
+        known = json.loads((scratch / machine / "machine.json").read_text())
+        asvrun.asv("machine", "--yes", "--machine", machine, config=config, env=env,
+                   *(arg for key in ("os", "arch", "cpu", "num_cpu", "ram") if known.get(key)
+                     for arg in (f"--{key}", str(known[key]))))
+        for i in range(samples):
+            for name, commit in (pair if i % 2 == 0 else pair[::-1]):  # A B, B A, ...
+                asvrun.asv("run", "-E", f"existing:{pythons[name]}", "--set-commit-hash", commit, "--machine",
+                           machine, "--bench", bench, "-a", "rounds=1", "-a", "repeat=1",
+                           "--record-samples", "--append-samples", "--show-stderr",
+                           config=config, env=env)
+        found = []
+        for _, commit in pair:
+            row = {f"{key}({', '.join(combo)})": ss for (key, combo), (_, ss) in
+                   compare.values(scratch, machine, commit).items()}
+            if row_name not in row:
+                raise RuntimeError(f"{row_name} gave no result at {commit[:8]} (see asv's log above)")
+            found.append(row[row_name][1])
+        return tuple(found)
+    finally:
+        config.unlink()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def environment_record(results_dir, machine, entry):
+    """What a report shows of one side: the release set's pins, the machine, and `mlxvspt info` if saved."""
+    record = {"ledger entry": entry["name"], "date": entry["date"], "pins": entry["pins"]}
+    folder = Path(results_dir) / machine
+    for name, path in (("machine", folder / "machine.json"), ("info", folder / f"environment-{entry['name']}.txt")):
+        if path.is_file():
+            record[name] = json.loads(path.read_text())
+    return record

@@ -1,0 +1,109 @@
+"""What a run shows while it runs: one line per benchmark ([k/N], its outcome, time elapsed and an estimate
+of what remains, failures in red with their reason); asv's whole output (stdout and stderr, in order) goes
+to a log file, and to the terminal as well with `verbose`.
+"""
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+# asv's line ending a benchmark, e.g. "[100.00%] ··· bench_llm.Llm.track_decode    3/12 failed"
+OUTCOME = re.compile(r"^\[\s*[\d.]+%\] ·+ (?P<name>\S+)\s{2,}(?P<status>ok|n/a|skipped|failed|\d+/\d+ failed)\s*$")
+# the line of a benchmark's stderr that says why it failed (asv's "skipped: NotImplementedError" is n/a, not this)
+REASON = re.compile(r"^(asv: benchmark (?:timed out|failed).*"
+                    r"|(?:\w+\.)*[A-Z]\w*(?:Error|Exception|Exit|Interrupt)\b.*)$")
+RED, PLAIN = "\033[31m", "\033[0m"
+
+
+def outcome(output, code):
+    """(status, reason) of one asv run from its output: "ok", "n/a", "failed" or "k/n failed", and for a
+    failure the first reason asv's stderr gives, with the parameters it failed for."""
+    statuses, reason, params = [], None, None
+    for line in output.splitlines():
+        m = OUTCOME.match(line)
+        if m:
+            statuses.append(m["status"])
+            continue
+        text = line.strip()
+        if text.startswith("For parameters:"):
+            params = text.removeprefix("For parameters:").strip()
+        elif reason is None and REASON.match(text):
+            reason = f"{params}: {text}" if params else text
+    failed = [s for s in statuses if "failed" in s]
+    if failed:
+        status = failed[0] if len(statuses) == 1 else f"{len(failed)}/{len(statuses)} failed"
+    elif code:
+        status = "failed"
+        reason = reason or next((t.strip() for t in reversed(output.splitlines()) if t.strip()), f"exit code {code}")
+    elif statuses:
+        status = "ok" if "ok" in statuses else "n/a"
+    else:  # --resume: asv skipped what has results already
+        status = "nothing to run (results kept)"
+    return status, (reason if "failed" in status else None)
+
+
+class Progress:
+    """The terminal side of a run: `command` runs one asv call into the log; `finished` prints its line."""
+
+    def __init__(self, log_path, verbose=False, stream=None):
+        self.stream = stream or sys.stdout
+        self.tty = self.stream.isatty()
+        self.verbose, self.total, self.done, self.bar = verbose, 0, 0, None
+        self.log_path = Path(log_path)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log = open(self.log_path, "a", encoding="utf-8")
+        self.say(f"log: {self.log_path}" + ("" if verbose else " (asv's full output; -v shows it here too)"))
+
+    def begin(self, total):
+        """Start counting `total` benchmarks (the clock starts here, after asv has discovered them)."""
+        self.total, self.start = total, time.monotonic()
+        # the live bar only on a terminal: in a pipe or file the per-benchmark lines say the same
+        self.bar = tqdm(total=total, file=self.stream, leave=False, disable=not self.tty, dynamic_ncols=True,
+                        bar_format="{n_fmt}/{total_fmt} |{bar}| {elapsed}<{remaining} {desc}")
+
+    def say(self, line, failed=False):
+        color = failed and self.tty and not os.environ.get("NO_COLOR")
+        tqdm.write(f"{RED}{line}{PLAIN}" if color else line, file=self.stream)
+        self.stream.flush()
+
+    def command(self, cmd, env=None):
+        """Run `cmd` with its stdout and stderr, in order, into the log; returns (exit code, output)."""
+        self.log.write(f"$ {' '.join(map(str, cmd))}\n")
+        self.log.flush()
+        lines = []
+        with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              errors="replace", bufsize=1) as proc:
+            try:
+                for line in proc.stdout:
+                    self.log.write(line)
+                    self.log.flush()
+                    lines.append(line)
+                    if self.verbose:
+                        self.say(line.rstrip("\n"))
+            except BaseException:  # Ctrl-C: asv stops too, as it did when it wrote to the terminal
+                proc.kill()
+                raise
+        return proc.returncode, "".join(lines)
+
+    def running(self, name):
+        self.bar.set_description_str(name)
+
+    def finished(self, name, output, code):
+        """Print one line for a finished benchmark; returns its status."""
+        status, reason = outcome(output, code)
+        self.done += 1
+        self.bar.update(1)
+        meter = tqdm.format_meter(self.done, self.total, time.monotonic() - self.start,
+                                  bar_format="{elapsed} elapsed, ~{remaining} left")
+        self.say(f"[{self.done}/{self.total}] {name}: {status}{f' ({reason})' if reason else ''}; {meter}",
+                 failed="failed" in status)
+        return status
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+        self.log.close()

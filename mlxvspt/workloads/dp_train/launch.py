@@ -1,0 +1,250 @@
+"""Starting the ranks of a data-parallel run and making sure none outlives it.
+
+The launchers are the ones users run: `mlx.launch` (MLX) and `python -m torch.distributed.run`
+(torchrun), each started in its own session with a timeout. torchrun starts its workers in sessions of
+their own, so a process group is not enough: every process descended from a launcher is recorded
+while it runs and killed at the end if still alive (a hung rank, a crashed peer, a launcher that
+exited early). A hosts file (`--hosts`, one IP address a line, this machine first) spreads the ranks
+evenly over machines: mlx.launch reaches them by ssh itself, torchrun is started on each by ssh;
+the checkout and python must sit at the same paths on every machine.
+"""
+import ipaddress
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ...errors import UsageError
+
+PORT_ENV = "MLXVSPT_DP_PORT"  # a fixed first port (e.g. one a firewall lets through); default: a free one
+ENTRY = ["-m", "mlxvspt.workloads.dp_train.rank"]
+LOCAL = ("127.0.0.1", "localhost")
+# What a failed run's log says: the first exception raised (the cause; peers' and launchers' follow),
+# else the launchers' last word.
+RAISED = re.compile(r"^[\w.]*(Error|Exception|Interrupt)\b")
+LAUNCHER_SAID = re.compile(r"error:|exited with code", re.IGNORECASE)
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+class LaunchError(RuntimeError):
+    """A run that started and failed (crash, hang, missing launcher, taken port): the row fails."""
+
+
+def read_hosts(path):
+    """The IP addresses of a hosts file, in order; '#' starts a comment. One clear UsageError if bad."""
+    hosts = []
+    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+        host = line.split("#", 1)[0].strip()
+        if not host:
+            continue
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise UsageError(f"--hosts {path}: line {number}: {host!r} is not an IP address "
+                             f"(the ring and NCCL launchers connect by address)") from None
+        hosts.append(host)
+    if not hosts:
+        raise UsageError(f"--hosts {path}: no hosts listed")
+    return hosts
+
+
+def ranks_per_host(ranks, hosts):
+    if ranks % len(hosts):
+        raise UsageError(f"{ranks} ranks cannot be spread evenly over {len(hosts)} hosts")
+    return ranks // len(hosts)
+
+
+def free_port(count):
+    """The first of `count` consecutive free TCP ports (the ring backend takes one per rank);
+    MLXVSPT_DP_PORT fixes it, and a taken one is a LaunchError."""
+    fixed = os.environ.get(PORT_ENV)
+    if fixed:
+        first = int(fixed)
+        taken = [p for p in range(first, first + count) if not bindable(p)]
+        if taken:
+            raise LaunchError(f"port {taken[0]} is taken ({PORT_ENV}={fixed} needs ports {first}-"
+                              f"{first + count - 1} free); choose another or unset it")
+        return first
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("", 0))
+            first = s.getsockname()[1]
+        if first + count < 65536 and all(bindable(p) for p in range(first, first + count)):
+            return first
+    raise LaunchError(f"found no {count} consecutive free ports")
+
+
+def bindable(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("", port))
+            return True
+        except OSError:
+            return False
+
+
+def mlx_launcher():
+    """mlx.launch beside this python (a venv's bin) or on PATH."""
+    beside = Path(sys.executable).parent / "mlx.launch"
+    found = str(beside) if beside.is_file() else shutil.which("mlx.launch")
+    if not found:
+        raise LaunchError(f"mlx.launch not found beside {sys.executable} or on PATH (install mlx)")
+    return found
+
+
+def torch_launcher():
+    import importlib.util
+
+    if importlib.util.find_spec("torch.distributed.run") is None:
+        raise LaunchError(f"torch.distributed.run not found for {sys.executable} (install torch)")
+    return [sys.executable, "-m", "torch.distributed.run"]
+
+
+def mlx_commands(backend, ranks, port, hosts, env, args):
+    """One mlx.launch for all hosts: it repeats each host `ranks_per_host` times (and gives each of a
+    host's ranks its own GPU: --hostfile would give them all GPU 0 under NCCL)."""
+    hosts = hosts or ["127.0.0.1"]
+    command = [mlx_launcher(), "--backend", backend, "--hosts", ",".join(hosts),
+               "-n", str(ranks_per_host(ranks, hosts)), "--cwd", os.getcwd(), "--python", sys.executable,
+               "--nccl-port" if backend == "nccl" else "--starting-port", str(port)]
+    command += [f"--env={k}={v}" for k, v in sorted(env.items())]
+    return [command + ["--", *ENTRY, *args]]
+
+
+def torch_commands(ranks, port, hosts, env, args):
+    """One torchrun per host (static rendezvous at the first host); ssh to each remote one."""
+    hosts = hosts or ["127.0.0.1"]
+    commands = []
+    for node, host in enumerate(hosts):
+        command = [*torch_launcher(), "--nnodes", str(len(hosts)), "--node-rank", str(node),
+                   "--nproc-per-node", str(ranks_per_host(ranks, hosts)), "--master-addr", hosts[0],
+                   "--master-port", str(port), *ENTRY, *args]
+        if host not in LOCAL and not is_this_machine(host):
+            remote = f"cd {shlex.quote(os.getcwd())} && env " + shlex.join(
+                [f"{k}={v}" for k, v in sorted(env.items())] + command)
+            command = ["ssh", "-o", "BatchMode=yes", host, remote]
+        commands.append(command)
+    return commands
+
+
+def is_this_machine(host):
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+            s.bind((host, 0))
+            return True
+    except OSError:
+        return False
+
+
+def rank_environment(ranks_here):
+    """What every rank needs: this checkout importable, the suite's choices (MLXVSPT_*), and the CPU
+    cores shared evenly (torchrun would set OMP_NUM_THREADS=1 for several ranks)."""
+    root = str(Path(__file__).resolve().parents[3])
+    env = {k: v for k, v in os.environ.items() if k.startswith("MLXVSPT_") and k != PORT_ENV}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // ranks_here))
+    return env
+
+
+def supervise(commands, env, timeout, log, what):
+    """Run the launcher commands to the end or `timeout` seconds, output to `log`; afterwards no
+    process they started is left. Returns the launchers' exit codes."""
+    seen = {}
+    with open(log, "w") as out:
+        procs = [subprocess.Popen(c, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                  env={**os.environ, **env}, start_new_session=True)
+                 for c in commands]
+        deadline = time.monotonic() + timeout
+        try:
+            while any(p.poll() is None for p in procs):
+                for p in procs:
+                    seen.update(family(p.pid))
+                if time.monotonic() > deadline:
+                    raise LaunchError(f"{what}: no result within {timeout:g} s (a hung rank?); "
+                                      f"stopped the launcher and its ranks (log: {log})")
+                time.sleep(0.1)
+        finally:
+            for p in procs:  # freeze each launcher's group first: no rank can be started past the snapshot
+                signal_group(p.pid, signal.SIGSTOP)
+            for p in procs:
+                seen.update(family(p.pid))
+                signal_group(p.pid, signal.SIGKILL)
+            stop(seen)
+            for p in procs:
+                p.wait()
+    return [p.returncode for p in procs]
+
+
+def signal_group(leader, sig):
+    """Signal the process group a launcher leads (its pid stays the group's id while any member lives)."""
+    try:
+        os.killpg(leader, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def failure_line(log):
+    """The line of a launcher's log that says what went wrong."""
+    lines = [ANSI.sub("", line).strip() for line in Path(log).read_text(errors="replace").splitlines()]
+    lines = [line for line in lines if line]
+    raised = [line for line in lines if RAISED.search(line)]
+    said = [line for line in lines if LAUNCHER_SAID.search(line)]
+    return (raised[:1] or said[-1:] or lines[-1:] or ["no output"])[0][:300]
+
+
+def processes():
+    """{pid: (parent pid, process group, start time)} of every living process here (zombies left out)."""
+    table = {}
+    if Path("/proc/self/stat").exists():
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                if fields[0] != "Z":
+                    table[int(entry.name)] = (int(fields[1]), int(fields[2]), fields[19])
+        return table
+    out = subprocess.run(["ps", "-A", "-o", "pid=,ppid=,pgid=,stat=,lstart="], capture_output=True, text=True)
+    for line in out.stdout.splitlines():
+        pid, ppid, pgid, stat, start = line.split(None, 4)
+        if not stat.startswith("Z"):
+            table[int(pid)] = (int(ppid), int(pgid), start)
+    return table
+
+
+def family(root):
+    """{pid: start time} of `root`, its descendants and its process group (start_new_session makes
+    the launcher a group leader; ranks whose parent died are still in it)."""
+    table = processes()
+    found = {pid: info[2] for pid, info in table.items() if pid == root or info[1] == root}
+    grew = True
+    while grew:
+        children = {pid: info[2] for pid, info in table.items() if info[0] in found and pid not in found}
+        found.update(children)
+        grew = bool(children)
+    return found
+
+
+def stop(seen, grace=10.0):
+    """SIGKILL each recorded process still alive (the start time guards against a reused pid) and
+    wait until they are gone: a killed process takes a moment to exit on a busy machine."""
+    deadline = time.monotonic() + grace
+    while True:
+        alive = processes()
+        left = [pid for pid, start in seen.items()
+                if pid in alive and alive[pid][2] == start and pid != os.getpid()]
+        if not left or time.monotonic() > deadline:
+            return
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)

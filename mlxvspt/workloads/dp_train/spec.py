@@ -1,0 +1,238 @@
+"""Data-parallel training: lm_train's TransformerLM over R ranks, MLX (mlx.launch, NCCL on CUDA, ring
+otherwise, nn.average_gradients) vs PyTorch (torchrun, NCCL / gloo, DistributedDataParallel).
+
+The model, seeded weights, hyperparameters and sampler are lm_train's at the same preset; the global
+batch (lm_train's `batch`) is split evenly over the ranks, so every R trains the same steps. Sizes
+of dp_train itself: `ranks` (the R measured), `untimed_steps` then `timed_steps` (each timed from a
+barrier to rank 0's synchronised end), `allreduce_bytes` (the calibration's message sizes, float32
+all-sum), `timeout` (seconds a launch may take before it is killed), `precisions`, `compile` (a CPU's
+under "cpu").
+
+A run is one launch (see launch.py); rank 0 writes its figures as JSON, and `build` returns a Runner
+whose `step()` hands them to the benchmark. Tokens/s, scaling efficiency (t_1 / (R t_R)) and bus
+bandwidth (2 (R-1)/R x bytes / t) are derived from the stored times.
+"""
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ...check import NORM_FLOOR, CheckResult, path_label, relative_l2
+from ...devices import Target
+from ...errors import Unavailable
+from ...paths import cache_dir, user_input
+from ...presets import sizes as preset_sizes
+from ...settings import preset as current_preset
+from ...weights import load
+from .. import implementation
+from ..lm_train import spec as lm_train
+from . import launch
+
+CPU_RANKS = 2  # ranks that may share this machine's CPU
+ALLREDUCE_ITERATIONS = 10
+# Cross-check limits on each tensor's update after `steps` steps (relative L2 of w_k - w_0, the worst
+# tensor): R ranks against one process of the same framework, and MLX against PyTorch at R ranks.
+# Measured at fp32 on a CPU (tiny): 1e-4 or less within a framework, 7e-3 across; a rank that skipped
+# the averaging (trained on its half batch) is 0.6 off. tf32/bf16 are scaled by their unit roundoff
+# and not yet seen on a GPU.
+UPDATE_LIMITS = {
+    "same": {"fp32": 1e-2, "tf32": 5e-2, "bf16": 2e-1},
+    "cross": {"fp32": 5e-2, "tf32": 1e-1, "bf16": 3e-1},
+}
+
+
+def all_sizes(preset, device="cpu"):
+    """lm_train's model and batch at the preset under dp_train's own sizes, as published on `device`."""
+    sizes = {**preset_sizes("lm_train", preset), **preset_sizes("dp_train", preset)}
+    return {**sizes, **(sizes.get("cpu", {}) if device == "cpu" else {})}
+
+
+def completed(sizes, device):
+    """The sizes asv passes (dp_train's and the overrides) under lm_train's, with the device's on top."""
+    sizes = {**preset_sizes("lm_train", current_preset()), **sizes}
+    return {**sizes, **(sizes.get("cpu", {}) if device == "cpu" else {})}
+
+
+def hosts():
+    path = user_input("hosts")
+    return launch.read_hosts(path) if path else None
+
+
+def require_devices(target, ranks, host_list):
+    """Ranks per machine; n/a where that is more than the machine's devices."""
+    here = launch.ranks_per_host(ranks, host_list or ["127.0.0.1"])
+    if target.device == "cpu":
+        have, what = CPU_RANKS, "CPU ranks allowed per machine (CPU_RANKS)"
+    else:
+        have, what = implementation("dp_train", target.framework).gpu_count(), f"{target.framework} GPUs"
+    if here > have:
+        raise Unavailable(f"dp_train: {here} ranks per machine, {have} {what} here")
+    return here
+
+
+def unavailable(target, sizes, preset=None):
+    """Why this combination is n/a here (asked before anything is built), or None."""
+    here = all_sizes(preset or current_preset(), target.device)
+    where = f"at this preset on the {target.device.upper()}"
+    if target.precision not in here["precisions"] and not sizes.get("calibrate"):
+        return f"{target.precision} is not measured {where} (measured: {', '.join(here['precisions'])})"
+    if sizes["ranks"] not in here["ranks"]:
+        return f"{sizes['ranks']} ranks are not measured at this preset"
+    if here["batch"] % sizes["ranks"]:
+        return f"global batch {here['batch']} does not split evenly over {sizes['ranks']} ranks"
+    try:
+        require_devices(target, sizes["ranks"], hosts())
+    except Unavailable as exc:
+        return str(exc)
+    return None
+
+
+def expected(target, sizes):
+    """What the ranks must report: the group's size and, when training, the weights' dtype and each
+    rank's share of the global batch."""
+    sizes = completed(sizes, target.device)
+    if sizes.get("calibrate"):
+        return {"ranks": sizes["ranks"]}
+    return {"ranks": sizes["ranks"], "weights_dtype": target.dtype_name, "rank_batch": sizes["batch"] // sizes["ranks"]}
+
+
+def run_ranks(target, sizes, ranks, steps, calibrate, keep_weights=None):
+    """Launch `ranks` ranks, wait (or kill them at sizes['timeout']), return rank 0's figures."""
+    host_list = hosts()
+    here = require_devices(target, ranks, host_list)
+    if sizes["batch"] % ranks:
+        raise Unavailable(f"dp_train: global batch {sizes['batch']} does not split evenly over {ranks} ranks")
+    lm_train.initial_weights({**sizes, "vocab": lm_train.data.corpus(sizes).vocab})  # once, before the ranks
+    name = f"{target.framework}-{target.device}-{target.precision}-r{ranks}" + ("-allreduce" if calibrate else "")
+    folder = cache_dir() / "dp_train" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    figures = folder / "figures.json"
+    figures.unlink(missing_ok=True)
+    config = {"framework": target.framework, "device": target.device, "precision": target.precision,
+              "ranks": ranks, "sizes": sizes, "steps": steps, "figures": str(figures),
+              "weights": str(keep_weights) if keep_weights else None,
+              "allreduce_bytes": sizes["allreduce_bytes"] if calibrate and ranks > 1 else [],
+              "allreduce_iterations": ALLREDUCE_ITERATIONS}
+    dist = implementation("dp_train", target.framework)
+    env = launch.rank_environment(here)
+    port = launch.free_port(ranks if target.framework == "mlx" else 1)
+    args = [json.dumps(config, separators=(",", ":"))]
+    commands = (launch.mlx_commands(dist.backend(target), ranks, port, host_list, env, args)
+                if target.framework == "mlx" else launch.torch_commands(ranks, port, host_list, env, args))
+    what = f"dp_train: {target.framework} {target.device} {ranks} ranks"
+    codes = launch.supervise(commands, env, sizes["timeout"], folder / "launch.log", what)
+    if any(codes) or not figures.is_file():
+        code = next((f" (launcher exit code {c})" for c in codes if c), "")
+        raise launch.LaunchError(f"{what} failed{code}: {launch.failure_line(folder / 'launch.log')}")
+    return json.loads(figures.read_text())
+
+
+class Runner:
+    """The figures of one launch; `step()` returns them summarised for the benchmark."""
+
+    def __init__(self, sizes, figures):
+        self.sizes, self.figures = sizes, figures
+
+    def step(self):
+        f, s = self.figures, self.sizes
+        summary = {"tokens_per_step": s["batch"] * s["context"], "ranks": f["ranks"],
+                   "allreduce_seconds": f["allreduce_seconds"]}
+        if "step_seconds" in f:
+            timed = f["step_seconds"][s["untimed_steps"]:]
+            summary.update(step_seconds=float(np.median(timed)), step_seconds_spread=float(np.std(timed)),
+                           seconds_per_token=float(np.median(timed)) / summary["tokens_per_step"],
+                           peak_memory_bytes=max(f["peak_memory_bytes"]),
+                           ranks_identical=len(set(f["weights_digests"])) == 1)
+            # The same step time under one name per reader (MeasuredOnce serves a figure name once a
+            # round): the row's own scaling reads "scaling_step_seconds", and the R-rank row reads
+            # the one-rank launch's time as "step_seconds_for_scaling_R".
+            summary["scaling_step_seconds"] = summary["step_seconds"]
+            summary.update({f"step_seconds_for_scaling_{r}": summary["step_seconds"] for r in s["ranks_measured"]})
+        return summary
+
+    def ran(self):
+        """What the ranks reported, read back there: the group's size and backend, the weights' dtype,
+        the rows each rank trained on."""
+        return self.figures["ran"]
+
+
+def build(target, sizes):
+    """Launch once: training (untimed + timed steps) or, with sizes['calibrate'], the all-reduce only."""
+    sizes = completed(sizes, target.device)
+    sizes["ranks_measured"] = all_sizes(current_preset(), target.device)["ranks"]
+    calibrate = sizes.get("calibrate", False)
+    steps = 0 if calibrate else sizes["untimed_steps"] + sizes["timed_steps"]
+    return Runner(sizes, run_ranks(target, sizes, sizes["ranks"], steps, calibrate))
+
+
+def bus_bandwidth(nbytes, seconds, ranks):
+    """Bytes per second each link carries in a ring all-reduce (nccl-tests' busbw)."""
+    return 2 * (ranks - 1) / ranks * nbytes / seconds
+
+
+def figures(method, params, value, sizes):
+    """Derived figures of one stored value, for the report: {name: (value, unit)}."""
+    if method == "DPTrain.track_seconds_per_token":
+        return {"tokens/s": (1 / value, "tokens/s")}
+    if method == "DPTrain.track_time_over_ideal":
+        return {"scaling efficiency": (1 / value, "fraction")}
+    if method == "DPAllReduce.track_allreduce":
+        return {"bus bandwidth": (bus_bandwidth(int(params["nbytes"]), value, int(params["ranks"])) / 1e9, "GB/s")}
+    return {}
+
+
+def updates(weights, start):
+    return {k: np.asarray(w, np.float64) - start[k] for k, w in weights.items()}
+
+
+def compare_updates(result, what, a, b, limit):
+    """The worst tensor's relative L2 between two runs' updates (w_k - w_0) against `limit`."""
+    floor = NORM_FLOOR * max(np.linalg.norm(t) for t in b.values())
+    gaps = {k: relative_l2(a[k], t, floor) for k, t in b.items()}
+    worst = max(gaps, key=gaps.get)
+    return result.record(what, gaps[worst] <= limit, gaps[worst], limit,
+                         f"relative L2 of each tensor's update, worst {worst}")
+
+
+def one_process(framework, device, precision, sizes, steps):
+    """lm_train's own trainer (no distributed code) at the whole global batch: the reference."""
+    runner = lm_train.build(Target(framework, device, precision).activate(), sizes)
+    for _ in range(steps):
+        runner.step()
+    return runner.trainer.weights()
+
+
+def check(preset="tiny", device="cpu"):
+    """For each precision published on `device` and each R > 1 that fits: after lm_train's `steps`
+    steps, weights identical across the ranks of each framework, each framework's R-rank updates
+    against its own one-process training at the same global batch, and MLX's against PyTorch's."""
+    sizes = all_sizes(preset, device)
+    result = CheckResult("dp_train", device)
+    steps = sizes["steps"]
+    start = lm_train.initial_weights({**sizes, "vocab": lm_train.data.corpus(sizes).vocab})
+    for precision in sizes["precisions"]:
+        result.at(path_label("default", sizes["compile"]), precision)
+        for ranks in (r for r in sizes["ranks"] if r > 1):
+            reason = unavailable(Target("mlx", device, precision), {"ranks": ranks}, preset)
+            reason = reason or unavailable(Target("torch", device, precision), {"ranks": ranks}, preset)
+            if reason:
+                result.unavailable(reason)
+                continue
+            parallel = {}
+            with tempfile.TemporaryDirectory() as tmp:
+                for fw in ("mlx", "torch"):
+                    single = updates(one_process(fw, device, precision, sizes, steps), start)
+                    path = Path(tmp) / f"{fw}.safetensors"
+                    figures = run_ranks(Target(fw, device, precision).activate(), sizes, ranks, steps, False, path)
+                    digests = figures["weights_digests"]
+                    result.require(f"{fw} {ranks} ranks: weights identical across ranks", len(set(digests)) == 1,
+                                   f"digests {digests}")
+                    parallel[fw] = updates(load(path), start)
+                    moved = max(float(np.max(np.abs(u))) for u in parallel[fw].values())
+                    result.require(f"{fw} {ranks} ranks: weights change", moved > 0, f"max |w - w0| {moved:.2e}")
+                    compare_updates(result, f"{fw} {ranks} ranks vs {fw} one process", parallel[fw], single,
+                                    UPDATE_LIMITS["same"][precision])
+            compare_updates(result, f"mlx vs torch, {ranks} ranks each", parallel["mlx"], parallel["torch"],
+                            UPDATE_LIMITS["cross"][precision])
+    return result

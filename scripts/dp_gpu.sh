@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Data-parallel training on this machine's NVIDIA GPUs: asv results for R = 1, 2 (and 4 where there
+# are 4 GPUs) in MLX and PyTorch at the full preset, saved under results/, the site and table printed.
+# Needs mlx + mlx-cuda-13 and a CUDA PyTorch in $PYTHON's environment (mlx.launch beside it).
+# Extra arguments go to `mlxvspt run` (e.g. --resume, --bench DPAllReduce).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
+if [ "$gpus" -lt 2 ]; then
+    echo "dp_gpu.sh: $gpus NVIDIA GPU(s) here; data-parallel rows need at least 2" >&2
+    exit 2
+fi
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+exec "$PYTHON" -m mlxvspt run --workload dp_train --device gpu --preset full "$@"

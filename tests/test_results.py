@@ -1,0 +1,148 @@
+"""The results layer: latest per machine, stale versions skipped and counted, run records and checks,
+verdicts only where asv's significance test and the cross-checks allow one; renderers never import a
+workload."""
+import ast
+from pathlib import Path
+
+import pytest
+
+import fabricate as fab
+from mlxvspt import compare, report, results
+
+STEP = "bench_lm_train.LMTrain.time_step"
+MATMUL = "bench_matmul.Matmul.time_matmul"
+BENCHES = [fab.benchmark(STEP, {"framework": ["mlx", "torch"], "device": ["cpu"], "compile": [False],
+                                "precision": ["fp32", "bf16"]}, version="2"),
+           fab.benchmark(MATMUL, {"framework": ["mlx", "torch"], "device": ["cpu"], "precision": ["fp32"],
+                                  "n": [64]})]
+MACHINE = "box-tiny"
+(OLD, _), (NEW, _) = fab.POINTS[-2], fab.POINTS[-1]
+MATMUL_MLX = MATMUL, ("mlx", "cpu", "fp32", "64")
+
+
+def cell(framework, precision="fp32"):
+    return STEP, (framework, "cpu", "False", precision)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """Two ledger points of one machine: at the newer one MLX is clearly faster at fp32, the two are
+    the same within noise at bf16; the older point also has a result of the previous step version."""
+    fab.write_benchmarks(tmp_path, BENCHES)
+    fab.write_results(tmp_path, MACHINE, OLD, BENCHES, {cell("mlx"): fab.steady(2.0), cell("torch"): fab.steady(2.0),
+                                                        MATMUL_MLX: fab.steady(2 * 64**3 / 1e9)}, versions={STEP: "1"})
+    fab.write_results(tmp_path, MACHINE, NEW, BENCHES, {
+        cell("mlx"): fab.steady(1.0), cell("torch"): fab.steady(2.0),
+        cell("mlx", "bf16"): [1.0, 1.6, 0.7, 1.9, 1.2, 0.8], cell("torch", "bf16"): [1.1, 0.6, 1.8, 1.5, 0.9, 1.3],
+        MATMUL_MLX: fab.steady(2 * 64**3 / 1e9),  # 1 GFLOP/s
+        (MATMUL, ("torch", "cpu", "fp32", "64")): fab.FAILED})
+    return tmp_path
+
+
+def passed_records(folder, precision="fp32"):
+    fab.write_records(folder, MACHINE, NEW, [fab.record(STEP, framework=fw, device="cpu", compile="False",
+                                                        precision=precision) for fw in ("mlx", "torch")])
+
+
+def test_latest_point_cells_samples_spread_and_ratio(folder):
+    snap = results.latest(folder)[MACHINE]
+    assert snap.point == NEW and not snap.stale
+    row = snap.row(STEP, precision="fp32")
+    assert row.params == {"device": "cpu", "compile": "False", "precision": "fp32"}
+    assert row.mlx.n == 10 and row.mlx.spread == pytest.approx((0.995, 1.005))
+    assert row.ratio == pytest.approx(0.5)
+    low, high = row.ratio_interval
+    assert low < 0.5 < high
+    assert snap.row(MATMUL).torch.status == "failed" and snap.row(MATMUL).ratio is None
+
+
+def test_stale_versions_are_skipped_and_counted(folder):
+    old = results.history(folder, MACHINE)[0]
+    assert old.point == OLD and old.stale == {STEP: "1"} and old.row(STEP) is None
+    assert old.row(MATMUL).mlx.ok  # the current version's results of that point stay
+    text = report.table(folder)
+    assert "Skipped" not in text  # the latest point has no stale result
+    fab.write_results(folder, MACHINE, NEW, BENCHES, {}, versions={STEP: "1"})
+    assert "Skipped 1 result(s) of another benchmark version" in report.table(folder)
+
+
+def test_without_records_every_cell_is_unchecked_and_no_verdict_is_given(folder):
+    row = results.latest(folder)[MACHINE].row(STEP, precision="fp32")
+    assert (row.mlx.check, row.torch.check) == ("unchecked", "unchecked")
+    assert row.verdict == "unchecked"
+
+
+def test_verdict_needs_both_checks_and_a_significant_difference(folder):
+    passed_records(folder)
+    passed_records(folder, "bf16")
+    snap = results.latest(folder)[MACHINE]
+    assert snap.row(STEP, precision="fp32").verdict == "MLX 2x faster"
+    assert snap.row(STEP, precision="bf16").verdict == results.NOISE  # medians differ, samples overlap
+    # the latest line for a cell wins; a half-written line is ignored
+    fab.write_records(folder, MACHINE, NEW, [fab.record(STEP, "failed", "loss differs by 3e-2", framework="'torch'",
+                                                        device="cpu", compile="False", precision="fp32"),
+                                             '{"benchmark": "bench_lm_train.LMTr'])
+    row = results.latest(folder)[MACHINE].row(STEP, precision="fp32")
+    assert row.torch.check == "failed" and row.torch.check_detail == "loss differs by 3e-2"
+    assert row.mlx.check == "passed" and row.mlx.ran["dtype"] == "float32"
+    assert row.verdict == "check failed"
+
+
+def test_too_few_samples_give_no_verdict(folder):
+    fab.write_results(folder, MACHINE, NEW, BENCHES, {cell("mlx"): [1.0, 1.0, 1.0], cell("torch"): fab.steady(2.0)})
+    passed_records(folder)
+    assert results.latest(folder)[MACHINE].row(STEP, precision="fp32").verdict == "too few samples (3)"
+
+
+def test_derived_figures_come_from_the_workload_and_mfu_from_the_calibration(folder):
+    row = results.latest(folder)[MACHINE].row(STEP, precision="fp32")
+    from mlxvspt.presets import sizes
+    from mlxvspt.workloads.lm_train.spec import flops_per_step
+    tiny = sizes("lm_train", "tiny")
+    assert row.mlx.figures["tokens/s"] == (pytest.approx(tiny["batch"] * tiny["context"] / 1.0), "tokens/s")
+    rate = flops_per_step(tiny) / 1.0 / 1e12
+    assert row.mlx.figures["MFU"] == (pytest.approx(rate / 1e-3), "fraction")  # peak: MLX's 1 GFLOP/s matmul
+    assert "MFU" not in results.latest(folder)[MACHINE].row(STEP, precision="bf16").mlx.figures  # no bf16 peak
+
+
+def test_report_shows_spread_verdict_ran_detail_and_figures(folder):
+    passed_records(folder)
+    text = report.table(folder)
+    line = next(line for line in text.splitlines() if line.startswith("| LMTrain.time_step (device=cpu, compile=False, "
+                                                                      "precision=fp32)"))
+    assert line == "| LMTrain.time_step (device=cpu, compile=False, precision=fp32) | 2 s ±0.5% | 1 s ±0.5% | 0.5 " \
+                   "| MLX 2x faster |"
+    assert "- LMTrain.time_step (device=cpu, compile=False, precision=fp32): PyTorch: dtype float32, matmul strict, " \
+           "compiled False, versions mlx 0.32.4; check passed." in text
+    assert "MFU" in text and "tokens/s" in text
+
+
+def test_compare_flags_slowdowns_beyond_the_factor_and_calls_overlap_noise(folder):
+    lines, slower = compare.compare(folder, OLD, NEW, factor=1.1, machine=MACHINE)
+    assert not slower  # the old point's step is stale: only the matmul is compared, and it did not change
+    fab.write_results(folder, MACHINE, OLD, BENCHES, {cell("mlx"): fab.steady(0.5), cell("torch"): fab.steady(2.0),
+                                                      cell("mlx", "bf16"): [1.5, 0.7, 1.9, 0.6, 1.6, 1.45],
+                                                      MATMUL_MLX: fab.steady(2 * 64**3 / 1e9)})
+    lines, slower = compare.compare(folder, OLD, NEW, factor=1.1, machine=MACHINE)
+    assert slower and any("| mlx, cpu, False, fp32 |" in line and line.endswith("| slower |") for line in lines)
+    assert any("| mlx, cpu, False, bf16 |" in line and line.endswith("| noise |") for line in lines)
+    assert any("| torch, cpu, False, fp32 |" in line and line.endswith("|  |") for line in lines)
+    assert not compare.compare(folder, OLD, NEW, factor=2.5, machine=MACHINE)[1]
+
+
+RENDERERS = ("report", "compare", "charts", "comparison", "site")
+
+
+@pytest.mark.parametrize("name", RENDERERS)
+def test_no_renderer_imports_a_workload(name):
+    path = Path(results.__file__).with_name(f"{name}.py")
+    if not path.is_file():
+        pytest.skip(f"{path.name} not in this tree")
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            modules = [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            modules = [a.name for a in node.names]
+        else:
+            continue
+        assert not any("workloads" in m for m in modules), f"{path.name} imports {modules}"

@@ -1,0 +1,229 @@
+"""`mlxvspt update` end to end against a local file:// simple index of small fake wheels, read through
+pip's own configuration (PIP_* variables, no config files); measuring is injected, so no virtualenvs."""
+import json
+import os
+import time
+import zipfile
+from datetime import datetime, timezone
+
+import pytest
+
+from mlxvspt import cli, compare, confirm, ledger, pkgindex, regressions, update
+from mlxvspt.errors import UsageError
+
+ANY = "py3-none-any"
+WINDOWS_ONLY = "cp311-cp311-win_amd64"
+PINS = {"mlx": "0.32.4", "mlx-lm": "0.32.2", "mlx-whisper": "0.4.3", "torch": "2.14.1",
+        "transformers": "5.24.0", "openai-whisper": "20250625", "numpy": "2.4.6"}
+ENTRIES = [{"name": "mlx-0.32.4", "date": "2026-10-14", "pins": {**PINS, "torch": "2.13.0"}},
+           {"name": "torch-2.14.1", "date": "2026-10-16", "pins": PINS}]
+# What the fake index holds beyond the ledger: (project, version, date, wheel tag, yanked reason or None)
+NEW = [("mlx", "0.33.0", "2026-11-02", ANY, None), ("mlx-cpu", "0.33.0", "2026-11-02", ANY, None),
+       ("mlx-lm", "0.33.0", "2026-11-01", ANY, None), ("torch", "2.15.0", "2026-10-28", ANY, None)]
+KNOWN = [(p, v, "2026-10-14", ANY, None) for p, v in PINS.items() if p != "numpy"] + \
+    [("mlx-cpu", "0.32.4", "2026-10-14", ANY, None)]
+
+
+def write_index(root, releases):
+    """A PEP 503 simple index: one page per project linking small wheels dated by their mtime."""
+    pages = {}
+    for project, version, date, tag, yanked in releases:
+        folder = root / project
+        folder.mkdir(parents=True, exist_ok=True)
+        wheel = folder / f"{project.replace('-', '_')}-{version}-{tag}.whl"
+        with zipfile.ZipFile(wheel, "w") as z:
+            z.writestr(f"{project.replace('-', '_')}-{version}.dist-info/METADATA",
+                       f"Metadata-Version: 2.1\nName: {project}\nVersion: {version}\n")
+        stamp = datetime.fromisoformat(date).replace(hour=12, tzinfo=timezone.utc).timestamp()
+        os.utime(wheel, (stamp, stamp))
+        attr = "" if yanked is None else f' data-yanked="{yanked}"'
+        pages.setdefault(project, []).append(f'<a href="{wheel.name}"{attr}>{wheel.name}</a>')
+    for project, links in pages.items():
+        (root / project / "index.html").write_text("<!DOCTYPE html><html><body>" + "".join(links) + "</body></html>")
+
+
+@pytest.fixture
+def index(tmp_path, monkeypatch):
+    """A local index with the ledger's releases plus NEW; pip sees only it (no config files)."""
+    def make(extra=(), constraint=None):
+        root = tmp_path / f"simple-{time.monotonic_ns()}"
+        write_index(root, KNOWN + NEW + list(extra))
+        monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+        monkeypatch.setenv("PIP_INDEX_URL", root.as_uri())
+        monkeypatch.delenv("PIP_EXTRA_INDEX_URL", raising=False)
+        if constraint:
+            (tmp_path / "constraints.txt").write_text(f"# a cap\n{constraint}\n")
+            monkeypatch.setenv("PIP_CONSTRAINT", str(tmp_path / "constraints.txt"))
+        else:
+            monkeypatch.delenv("PIP_CONSTRAINT", raising=False)
+        return root
+    monkeypatch.setattr(update, "backend", lambda: "mlx-cpu")  # as on a CPU-only Linux machine
+    return make
+
+
+@pytest.fixture
+def releases(tmp_path, monkeypatch):
+    path = tmp_path / "releases.json"
+    path.write_text(json.dumps({"_about": "test ledger", "entries": ENTRIES}, indent=2) + "\n")
+    monkeypatch.setattr(ledger, "RELEASES", path)
+    return path
+
+
+def run(dry_run, measurer=None):
+    lines = []
+    code = update.update(dry_run, measurer or FakeMeasurer(None, {}), say=lines.append)
+    return code, lines
+
+
+def test_dry_run_lists_new_points_and_writes_nothing(index, releases):
+    index()
+    before = releases.read_text()
+    code, lines = run(dry_run=True)
+    assert code == 0 and releases.read_text() == before
+    # torch's point keeps the then-newest MLX side; MLX's point brings its contemporaneous mlx-lm
+    assert any(line.startswith("would add torch-2.15.0 (2026-10-28): ") and "mlx==0.32.4" in line and
+               "torch==2.15.0" in line for line in lines), lines
+    assert any(line.startswith("would add mlx-0.33.0 (2026-11-02): ") and "mlx-lm==0.33.0" in line and
+               "torch==2.15.0" in line for line in lines), lines
+
+
+@pytest.mark.parametrize("extra, constraint, expected", [
+    ([("torch", "2.15.1", "2026-11-05", ANY, "broken CUDA wheels")], None, "left out torch 2.15.1: yanked (broken CUDA wheels)"),
+    ([("torch", "2.15.1", "2026-11-05", WINDOWS_ONLY, None)], None, "left out torch 2.15.1: no wheel for this platform"),
+    ([("mlx", "0.33.1", "2026-11-06", ANY, None)], None, "left out mlx 0.33.1: its backend: no mlx-cpu 0.33.1 on the index"),
+    ([], "torch<=2.14.1", "left out torch 2.15.0: pip's own constraint torch<=2.14.1 (in "),
+])
+def test_releases_that_cannot_be_measured_here_are_left_out_with_a_reason(index, releases, extra, constraint, expected):
+    index(extra, constraint)
+    code, lines = run(dry_run=True)
+    assert code == 0
+    assert any(line.startswith(expected) for line in lines), lines
+    package, version = expected.split()[2], expected.split()[3].rstrip(":")
+    added = [line for line in lines if line.startswith("would add")]
+    assert added and not any(f"{package}=={version} " in line + " " for line in added), added
+
+
+class FakeMeasurer:
+    """Stands in for asv: every point 'measured', two slowdowns in the history run, A/B samples chosen
+    so that one is confirmed and one is not."""
+
+    def __init__(self, results_dir, ab_samples, measured_here=("mlx-0.32.4", "torch-2.14.1")):
+        self.machine, self.preset, self.results_dir = "testbox-history", "history", results_dir
+        self.ab_samples, self.measured, self.published = ab_samples, [], 0
+        self.measured_here = measured_here
+
+    def has_results(self, point):
+        return point in self.measured_here
+
+    def measure(self, points):
+        self.measured.append(points)
+        return 0
+
+    def slowdowns(self, a, b):
+        return [compare.Row("bench_matmul.Matmul.time_matmul", (f"'{fw}'", "'cpu'", "'fp32'", "1024"), 1.0,
+                            (None, None), 1.3, (None, None), "seconds") for fw in self.ab_samples]
+
+    def ab(self, row, a, b):
+        return self.ab_samples[row.combo[0].strip("'")]
+
+    def publish(self):
+        self.published += 1
+
+
+STEADY = [1.0, 1.01, 0.99, 1.0, 1.02, 0.98, 1.0, 1.01, 0.99, 1.0]
+
+
+def test_update_appends_measures_and_reports_only_the_confirmed_slowdown(index, releases, tmp_path):
+    index()
+    before = ledger.build(releases, tmp_path / "before")
+    measurer = FakeMeasurer(tmp_path / "results", {"mlx": (STEADY, [1.3 * s for s in STEADY]),  # real
+                                                   "torch": (STEADY, list(reversed(STEADY)))})  # noise
+    code, lines = run(dry_run=False, measurer=measurer)
+    assert code == 1, lines
+    after = ledger.build(releases, tmp_path / "after")
+    assert after[:2] == before and [name for name, _ in after[2:]] == ["torch-2.15.0", "mlx-0.33.0"]
+    assert measurer.measured == [["torch-2.15.0", "mlx-0.33.0"]] and measurer.published == 1
+    records = regressions.records(tmp_path / "results")
+    assert [r["benchmark"] for r in records] == ["bench_matmul.Matmul.time_matmul('mlx', 'cpu', 'fp32', 1024)"] * 2
+    report = (tmp_path / "results" / "regressions" / records[0]["report"]).read_text()
+    assert "torch 2.14.1 → 2.15.0" in report and "mlxvspt confirm torch-2.14.1 torch-2.15.0" in report
+    assert "Ratio B/A:** 1.300" in report and '"pins"' in report
+    assert any("time_matmul('torch'" in line and "not confirmed" in line for line in lines)
+
+
+def test_update_exits_0_when_no_slowdown_is_confirmed(index, releases, tmp_path):
+    index()
+    measurer = FakeMeasurer(tmp_path / "results", {"torch": (STEADY, list(reversed(STEADY)))})
+    code, lines = run(dry_run=False, measurer=measurer)
+    assert code == 0 and lines[-1] == "no confirmed regression"
+    assert regressions.records(tmp_path / "results") == []
+
+
+def test_a_machine_catches_up_with_points_another_machine_added(index, releases, tmp_path):
+    index()
+    behind = FakeMeasurer(tmp_path / "results", {}, measured_here=("mlx-0.32.4",))
+    code, lines = run(dry_run=True, measurer=behind)
+    assert code == 0 and lines[-1] == "would measure on testbox-history: torch-2.14.1, torch-2.15.0, mlx-0.33.0"
+    code, lines = run(dry_run=False, measurer=behind)
+    assert code == 0 and behind.measured == [["torch-2.14.1", "torch-2.15.0", "mlx-0.33.0"]]
+    assert "mlx-0.32.4 -> torch-2.14.1: 0 row(s) slower than 1.1x in the history run" in lines
+
+
+def cli_update(capsys):
+    code = cli.main(["update", "--dry-run"])
+    err = capsys.readouterr().err
+    return code, err
+
+
+def test_no_index_reachable_is_one_line_and_exit_2(index, releases, tmp_path, monkeypatch, capsys):
+    index()
+    monkeypatch.setenv("PIP_INDEX_URL", (tmp_path / "no-such-index").as_uri())
+    before = releases.read_text()
+    code, err = cli_update(capsys)
+    assert code == 2 and err.startswith("mlxvspt: error: no package index reachable") and err.count("\n") == 1
+    assert releases.read_text() == before
+
+
+@pytest.mark.parametrize("edit", [
+    lambda entries: entries[1].update(date="2020-01-01"),          # before the entry above it
+    lambda entries: entries[1]["pins"].update(torch="latest"),     # not a version
+    lambda entries: entries[1]["pins"].pop("mlx"),                 # mlx not pinned
+])
+def test_a_ledger_edited_into_an_invalid_state_is_refused_untouched(index, releases, capsys, edit):
+    index()
+    broken = json.loads(releases.read_text())
+    edit(broken["entries"])
+    releases.write_text(json.dumps(broken))
+    before = releases.read_text()
+    code, err = cli_update(capsys)
+    assert code == 2 and "releases file" in err and err.count("\n") == 1
+    assert releases.read_text() == before
+
+
+def test_an_entry_that_would_break_the_ledger_is_never_written(releases):
+    before = releases.read_text()
+    with pytest.raises(UsageError):
+        update.append(releases, [{"name": "torch-2.14.1", "date": "2026-11-01", "pins": PINS}])  # name taken
+    assert releases.read_text() == before and not list(releases.parent.glob("releases.json.new"))
+
+
+def test_verdict_needs_ten_samples_and_uses_asv_statistics():
+    with pytest.raises(ValueError):
+        confirm.verdict(STEADY[:9], STEADY[:9], 1.1)
+    slow = confirm.verdict(STEADY, [1.3 * s for s in STEADY], 1.1)
+    assert slow.confirmed and slow.low <= 1.3 <= slow.high
+    # a 1.3x median shift in samples that scatter over the same range is not confirmed
+    noisy = confirm.verdict([0.6, 1.0, 1.9, 0.7, 1.4, 0.8, 1.1, 0.9, 1.7, 0.6],
+                            [1.5, 0.7, 1.9, 0.6, 1.6, 1.45, 1.2, 0.8, 1.8, 1.3], 1.1)
+    assert not noisy.confirmed
+
+
+def test_pep_691_json_pages_give_upload_dates_and_yanked_reasons():
+    page = {"files": [
+        {"filename": "torch-2.15.0-cp311-cp311-manylinux_2_28_x86_64.whl", "upload-time": "2026-10-28T15:17:10Z",
+         "yanked": False, "requires-python": ">=3.10"},
+        {"filename": "torch-2.15.1-py3-none-any.whl", "upload-time": "2026-11-05T01:00:00Z", "yanked": "bad build"}]}
+    files = pkgindex._files("https://example.invalid/simple/torch/", "application/vnd.pypi.simple.v1+json",
+                            json.dumps(page))
+    assert files == [("torch-2.15.0-cp311-cp311-manylinux_2_28_x86_64.whl", "2026-10-28", None, ">=3.10"),
+                     ("torch-2.15.1-py3-none-any.whl", "2026-11-05", "bad build", "")]
