@@ -1,40 +1,45 @@
-"""Whisper speech-to-text: seconds per 30-s window of each phase, decoder ms/token, real-time factor."""
-from mlxvspt.asvbench import WorkloadBenchmark
-from mlxvspt.workloads.whisper.spec import PHASES, PRECISIONS
+"""Whisper speech-to-text: seconds per 30-s window of each phase, decoder ms/token, real-time factor, peak
+memory, per precision and path (definitions in mlxvspt/workloads/whisper/spec.py)."""
+from mlxvspt.asvbench import MeasuredOnce, WorkloadBenchmark
+from mlxvspt.workloads.whisper.spec import PATHS, PHASES, PRECISIONS
 
 
 class WhisperBase(WorkloadBenchmark):
     workload = "whisper"
-    params = WorkloadBenchmark.params + [list(PRECISIONS)]
-    param_names = ["framework", "device", "precision"]
+    params = WorkloadBenchmark.params + [list(PRECISIONS), list(PATHS)]
+    param_names = ["framework", "device", "precision", "path"]
+    version = "2"  # 2: the path parameter (results of version 1 migrated to path "library-default")
     phase = "clips"
-    # MLX's encoder takes ~15 s a window on the Linux CPU wheel: few samples, stop after 6 s.
-    repeat = (1, 10, 6.0)
-    min_run_count = 1
 
-    def overrides(self, precision, phase=None):
-        return precision, {"phase": phase or self.phase}
+    def overrides(self, precision, path, phase=None):
+        return precision, {"path": path, "phase": phase or self.phase}
 
 
 class WhisperPhases(WhisperBase):
     params = WhisperBase.params + [list(PHASES)]
     param_names = WhisperBase.param_names + ["phase"]
 
-    def time_window(self, framework, device, precision, phase):
+    def time_window(self, framework, device, precision, path, phase):
         self.runner.step()
 
 
-class WhisperDecoder(WhisperBase):
+class WhisperDecoder(MeasuredOnce, WhisperBase):
     phase = "decoder"
 
-    def track_decode_ms_per_token(self, framework, device, precision):
-        return self.runner.ms_per_token()
+    def track_decode_ms_per_token(self, *params):
+        return self.figure("decode_ms_per_token")
 
     track_decode_ms_per_token.unit = "ms/token"
 
 
-class WhisperClips(WhisperBase):
-    def track_real_time_factor(self, framework, device, precision):
-        return self.runner.real_time_factor()
+class WhisperClips(MeasuredOnce, WhisperBase):
+    def track_real_time_factor(self, *params):
+        return self.figure("real_time_factor")
+
+    def track_peak_memory(self, *params):
+        """Over one pass of the clip set: the allocator's peak on a GPU; on a CPU the process's max RSS
+        (neither framework keeps CPU allocator statistics)."""
+        return self.figure("peak_memory_bytes")
 
     track_real_time_factor.unit = "compute s / audio s"
+    track_peak_memory.unit = "bytes"

@@ -172,14 +172,16 @@ class WorkloadBenchmark:
 class MeasuredOnce(WorkloadBenchmark):
     """For classes whose track_ methods read several figures of one step (prefill, decode, memory...).
 
-    asv runs each method (and each round) in its own process. Within one `mlxvspt run` the figures
-    of a combination are kept in a list under the run's folder: a method's k-th process reads the
-    k-th measurement, taking it first if no method has yet. So `rounds` = samples, one measurement
-    serves every method of a round, and rounds interleave the frameworks in time. Plain `asv run`
-    measures in every process.
+    asv keeps one value per track_ method and parameter set: its `rounds` apply to time_ benchmarks
+    only (asv_runner 0.3 gives a track_ no rounds; a later round's value would replace the earlier one).
+    A track_ method that returns {"samples": [...], "number": 1} is stored like a timing: median, 99%
+    interval, quartiles and the samples. So `figure(name)` returns that, from `samples` consecutive
+    runner.step() calls after warm-up; within one `mlxvspt run` they are kept under the run's folder,
+    so every method of the class reads the same measurements (one build and warm-up per combination).
+    Plain `asv run` measures in every process.
     """
 
-    rounds = 5
+    samples = 5
 
     def setup(self, framework, device, *extra):
         """Only what is cheap: selection and n/a. The model is built when a figure needs measuring."""
@@ -195,23 +197,19 @@ class MeasuredOnce(WorkloadBenchmark):
     def figure(self, name):
         memo = settings.run_folder()
         if memo is None:
-            return self.measure()[name]
-        precision, overrides = self.overrides(*self.args[2:])
-        key = "-".join(map(str, (self.workload, *self.args[:2], precision, *sorted(overrides.items()))))
-        with locked(memo / f"{key}.json") as f:
-            f.seek(0)
-            text = f.read()
-            state = json.loads(text) if text else {"measured": [], "served": {}}
-            served = state["served"].get(name, 0)
-            if served >= len(state["measured"]):
-                state["measured"].append(self.measure())
-            state["served"][name] = served + 1
-            f.seek(0)
-            f.truncate()
-            f.write(json.dumps(state))
-        return state["measured"][served][name]
+            measured = self.measure()
+        else:
+            precision, overrides = self.overrides(*self.args[2:])
+            key = "-".join(map(str, (self.workload, *self.args[:2], precision, *sorted(overrides.items()))))
+            with locked(memo / f"{key}.json") as f:
+                f.seek(0)
+                text = f.read()
+                measured = json.loads(text) if text else self.measure()
+                f.seek(0)
+                f.truncate()
+                f.write(json.dumps(measured))
+        return {"samples": [figures[name] for figures in measured], "number": 1}
 
     def measure(self):
         super().setup(*self.args)
-        return self.runner.step()
-
+        return [self.runner.step() for _ in range(self.samples)]

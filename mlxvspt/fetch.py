@@ -28,4 +28,11 @@ def whisper_tiny():
     return "--whisper-checkpoint", path, "openai-whisper tiny (both frameworks load it)"
 
 
-SOURCES = {"ptb": ptb, "bert-vocab": bert_vocab, "whisper-tiny": whisper_tiny}
+def librispeech():
+    from .workloads.whisper.audio import librispeech
+
+    return "--audio", librispeech(), ("LibriSpeech test-clean, 2620 clips with references (whisper; flac: "
+                                      "reading it needs the ffmpeg command)")
+
+
+SOURCES = {"ptb": ptb, "bert-vocab": bert_vocab, "whisper-tiny": whisper_tiny, "librispeech": librispeech}

@@ -1,13 +1,19 @@
-"""Whisper workload: checkpoint conversion, fixed-length decoding, audio input, cross-framework check."""
+"""Whisper workload: checkpoint conversion, fixed-length decoding, paths and dtypes, audio input,
+cross-framework check, the evaluation tool and the LibriSpeech fetch."""
+import io
+import tarfile
 import wave
 
 import numpy as np
 import pytest
 import torch
 
+from benchmarks.bench_whisper import WhisperClips, WhisperDecoder, WhisperPhases
+from mlxvspt import asvbench, cli
 from mlxvspt.devices import Target
 from mlxvspt.errors import UsageError
-from mlxvspt.workloads.whisper import audio, checkpoint, spec
+from mlxvspt.presets import sizes
+from mlxvspt.workloads.whisper import audio, checkpoint, evaluate, spec
 from mlxvspt.workloads.whisper import mlx as wmlx
 from mlxvspt.workloads.whisper import torch as wtorch
 
@@ -34,7 +40,7 @@ def write_wav(path, samples, rate=16000, channels=1):
 def test_conversion_sets_every_parameter():
     dims, arrays = checkpoint.seeded("toy")
     target = Target("mlx", "cpu").activate()
-    model = wmlx.Whisper(target, dims, arrays).model
+    model = wmlx.Whisper(target, dims, arrays, "library-default").model
     conv = np.array(model.encoder.conv2.weight)
     np.testing.assert_array_equal(conv, arrays["encoder.conv2.weight"].swapaxes(1, 2))
     np.testing.assert_array_equal(np.array(model.decoder.blocks[1].mlp2.bias), arrays["decoder.blocks.1.mlp.2.bias"])
@@ -51,34 +57,125 @@ def test_bad_key_is_caught(framework, edit):
         arrays["decoder.blocks.0.cross_attn.value.weight"] = value[:, :-1]
     module = {"mlx": wmlx, "torch": wtorch}[framework]
     with pytest.raises(UsageError, match="cross_attn.value"):
-        module.Whisper(Target(framework, "cpu").activate(), dims, arrays)
+        module.Whisper(Target(framework, "cpu").activate(), dims, arrays, "library-default")
 
 
 @pytest.mark.parametrize("framework", ["mlx", "torch"])
 @pytest.mark.parametrize("precision", ["fp32", "fp16"])
 def test_fixed_length_decoding_gives_exactly_n_tokens(framework, precision):
     runner = spec.build(Target(framework, "cpu", precision).activate(), {**TOY, "phase": "decoder"})
-    runner.step()
+    figures = runner.step()
     assert [len(r.tokens) for r in runner.results] == [TOY["tokens"]]
-    assert runner.ms_per_token() > 0
+    assert figures["decode_ms_per_token"] > 0 and figures["peak_memory_bytes"] > 0
 
 
 def test_clip_set_runs_every_window():
     runner = spec.build(Target("torch", "cpu").activate(), {**TOY, "clips": 3})
-    assert runner.real_time_factor() > 0
+    figures = runner.step()
+    assert figures["real_time_factor"] > 0 and figures["peak_memory_bytes"] > 0
     assert len(runner.results) == len(runner.windows) == 4  # the third synthetic clip is 35 s long
     assert set(runner.phases) == {"mel", "encoder", "decoder"}
+
+
+COMBINATIONS = [("fp32", "library-default"), ("fp16", "library-default"), ("fp16", "fp16-weights")]
+
+
+@pytest.mark.parametrize("framework", ["mlx", "torch"])
+@pytest.mark.parametrize("precision,path", COMBINATIONS)
+@pytest.mark.parametrize("phase", spec.PHASES + ("clips",))
+def test_what_ran_is_what_was_asked(framework, precision, path, phase):
+    """The dtype plumbing test: ran(), read from the model and its outputs, equals expected()."""
+    target = Target(framework, "cpu", precision)
+    chosen = {**sizes("whisper", "tiny"), **TOY, "path": path, "phase": phase}
+    if spec.unavailable(target, chosen):
+        pytest.skip(spec.unavailable(target, chosen))
+    runner = spec.build(target.activate(), chosen)
+    runner.step()
+    ran = runner.ran()
+    assert {k: ran[k] for k in spec.expected(target, chosen)} == spec.expected(target, chosen)
+
+
+def test_paths_differ_in_pytorch_weights_only():
+    """fp16: openai-whisper's default keeps float32 weights; fp16-weights holds float16 ones (LayerNorm's
+    float32); mlx-whisper holds float16 weights on both paths."""
+    held = {}
+    for framework in ("mlx", "torch"):
+        for path in spec.PATHS:
+            runner = spec.build(Target(framework, "cpu", "fp16").activate(), {**TOY, "path": path, "phase": "encoder"})
+            runner.step()
+            held[framework, path] = (runner.ran()["weights_dtype"], runner.ran()["compute_dtype"])
+    assert held == {("mlx", "library-default"): ("float16", "float16"), ("mlx", "fp16-weights"): ("float16", "float16"),
+                    ("torch", "library-default"): ("float32", "float16"),
+                    ("torch", "fp16-weights"): ("float16/float32", "float16")}
+
+
+def test_the_benchmark_process_verifies_what_ran():
+    runner, record = asvbench.prepared("whisper", "torch", "cpu", "fp16", "step", path="fp16-weights", phase="decoder",
+                                      warmup_cap_steps=2)
+    assert record["ran"]["weights_dtype"] == "float16/float32" and record["path"] == "fp16-weights"
+    with pytest.raises(RuntimeError, match="weights_dtype asked 'float32', ran 'float16/float32'"):
+        asvbench.verify("whisper", Target("torch", "cpu", "fp16"), {"path": "library-default"}, record["ran"])
+
+
+def test_track_figures_have_five_samples_from_one_measurement(monkeypatch, tmp_path):
+    """MeasuredOnce: each track_ figure is asv's timing-like {"samples", "number"} of 5 steps, and within a
+    run the methods of a class read the same measurement."""
+    monkeypatch.setenv("MLXVSPT_RUN_FOLDER", str(tmp_path))
+    monkeypatch.setattr(asvbench, "WARMUP_CAP_STEPS", 2)  # steady state is asvbench's concern: keep this short
+    params = ("torch", "cpu", "fp32", "library-default")
+    clips, decoder = WhisperClips(), WhisperDecoder()
+    clips.setup(*params)
+    decoder.setup(*params)
+    rtf, peak = clips.track_real_time_factor(*params), clips.track_peak_memory(*params)
+    decode = decoder.track_decode_ms_per_token(*params)
+    for figure in (rtf, peak, decode):
+        assert figure["number"] == 1 and len(figure["samples"]) == 5 and min(figure["samples"]) > 0
+    assert len(list(tmp_path.glob("whisper-*.json"))) == 2  # clips and decoder: two measurements, not three
 
 
 def test_cross_framework_check_passes():
     result = spec.check("tiny")
     assert result.passed, "\n".join(result.lines)
+    compared = {(line.path, line.precision) for line in result.entries if line.what != "n/a"}
+    assert compared == {(path, precision) for precision, path in COMBINATIONS}
+    assert [line.precision for line in result.entries if line.what == "n/a"] == ["fp32"]  # fp16-weights at fp32
 
 
-def test_cpu_float16_is_unavailable_outside_tiny():
-    assert spec.cpu_fp16_reason("cpu", "fp16", "small")
-    assert spec.cpu_fp16_reason("cpu", "fp16", "tiny") is None
-    assert spec.cpu_fp16_reason("gpu", "fp16", "small") is None
+@pytest.mark.parametrize("wrong", ["weights", "audio"])
+def test_cross_framework_check_fails_on_a_wrong_input(wrong, monkeypatch):
+    """One framework given perturbed encoder weights (or a louder window): the check must FAIL (fp32 only,
+    to keep it short)."""
+    monkeypatch.setattr(spec, "PRECISIONS", ("fp32",))
+    if wrong == "weights":
+        original = wtorch.Whisper.__init__
+
+        def perturbed(self, target, dims, arrays, path):
+            arrays = dict(arrays, **{"encoder.blocks.0.mlp.0.weight": 1.1 * arrays["encoder.blocks.0.mlp.0.weight"]})
+            original(self, target, dims, arrays, path)
+
+        monkeypatch.setattr(wtorch.Whisper, "__init__", perturbed)
+    else:
+        original = wtorch.Whisper.mel
+        monkeypatch.setattr(wtorch.Whisper, "mel", lambda self, window: original(self, 1.5 * window))
+    result = spec.check("tiny")
+    failed = {line.what for line in result.entries if not line.ok}
+    assert not result.passed
+    assert ("encoder output" in failed) if wrong == "weights" else ("log-mel of one 30-s window" in failed)
+
+
+def test_unavailable_combinations_say_why():
+    small, tiny = sizes("whisper", "small"), sizes("whisper", "tiny")
+    assert "tiny preset only" in spec.unavailable(Target("torch", "cpu", "fp16"), small)
+    assert spec.unavailable(Target("torch", "cpu", "fp16"), tiny) is None
+    assert "same run" in spec.unavailable(Target("mlx", "cpu", "fp32"), {**tiny, "path": "fp16-weights"})
+    mel = {**tiny, "path": "fp16-weights", "phase": "mel"}
+    assert "no weights" in spec.unavailable(Target("mlx", "cpu", "fp16"), mel)
+    assert "not bf16" in spec.unavailable(Target("torch", "cpu", "bf16"), tiny)
+    for framework in ("mlx", "torch"):
+        if Target(framework, "cpu").fw.gpu_backend() is None:  # the device's own reason, before any probe
+            assert "no GPU" in spec.unavailable(Target(framework, "gpu", "fp16"), tiny)
+    with pytest.raises(NotImplementedError, match="same run"):
+        WhisperPhases().setup("torch", "cpu", "fp32", "fp16-weights", "encoder")
 
 
 def test_wav_is_read_mixed_and_resampled(tmp_path):
@@ -139,7 +236,7 @@ def test_hugging_face_folder_matches_transformers(tmp_path):
     hf.save_pretrained(tmp_path)
     checkpoint.validate(tmp_path)  # what `mlxvspt run` checks before anything runs: headers only
     got_dims, arrays = checkpoint.load(tmp_path)
-    ours = wtorch.Whisper(Target("torch", "cpu").activate(), got_dims, arrays)
+    ours = wtorch.Whisper(Target("torch", "cpu").activate(), got_dims, arrays, "library-default")
     mel = torch.randn(1, 80, 3000)
     with torch.no_grad():
         want = hf.model.encoder(mel).last_hidden_state
@@ -151,7 +248,7 @@ def test_word_error_rate():
     assert audio.word_error_rate(["the cat", "a b c d"], ["the cat sat", "a x c d"]) == pytest.approx(2 / 7)
 
 
-def test_natural_transcripts_and_word_error_rate(tmp_path, monkeypatch):
+def test_natural_transcripts_and_word_error_rate(tmp_path, monkeypatch, capsys):
     dims, arrays = checkpoint.seeded("toy")
     torch.save({"dims": dims, "model_state_dict": {k: torch.from_numpy(v) for k, v in arrays.items()}},
                tmp_path / "toy.pt")
@@ -160,6 +257,34 @@ def test_natural_transcripts_and_word_error_rate(tmp_path, monkeypatch):
     (tmp_path / "clips" / "one.txt").write_text("HELLO WORLD")
     monkeypatch.setenv("MLXVSPT_WHISPER_CHECKPOINT", str(tmp_path / "toy.pt"))
     monkeypatch.setenv("MLXVSPT_AUDIO", str(tmp_path / "clips"))
-    rows, wer = spec.evaluate("torch")
+    natural = spec.natural_options
+    monkeypatch.setattr(spec, "natural_options", lambda: {**natural(), "sample_len": 4})  # toy: rarely stops
+    rows, wer = evaluate.evaluate("torch")
     assert [(name, ref) for name, _, ref in rows] == [("one", "HELLO WORLD")]
     assert wer >= 0
+    assert evaluate.main(["--precision", "bf16"]) == 2  # bad input: one line, exit 2, nothing run
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def librispeech_archive(path, members):
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_fetch_librispeech_unpacks_and_prints_the_audio_flag(tmp_path, monkeypatch, capsys):
+    archive = tmp_path / "dl" / "test-clean.tar.gz"
+    archive.parent.mkdir()
+    librispeech_archive(archive, {"LibriSpeech/test-clean/1/2/1-2.trans.txt": b"1-2-0000 HELLO\n",
+                                  "LibriSpeech/test-clean/1/2/1-2-0000.flac": b"fLaC"})
+    monkeypatch.setattr(audio, "fetch", lambda url, digest: archive)
+    assert cli.main(["fetch", "librispeech"]) == 0
+    flag, folder = capsys.readouterr().out.split()[:2]
+    assert flag == "--audio" and audio.references(folder) == {"1-2-0000": "HELLO"}
+    assert not (archive.parent / "librispeech" / "unpacking").exists()
+    (archive.parent / "librispeech" / "test-clean").rename(tmp_path / "moved")
+    librispeech_archive(archive, {"../outside.txt": b"x"})
+    assert cli.main(["fetch", "librispeech"]) == 2  # a member outside the destination: refused, one line
+    assert "cannot unpack" in capsys.readouterr().err and not (archive.parent / "outside.txt").exists()

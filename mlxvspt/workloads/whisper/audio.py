@@ -118,17 +118,29 @@ def references(folder):
     return refs
 
 
-def librispeech(folder=None):
-    """Download (pinned sha256) and unpack LibriSpeech test-clean; returns the folder to pass as --audio.
+def librispeech():
+    """Download (pinned sha256) and unpack LibriSpeech test-clean beside the archive; returns the folder to
+    pass as --audio (`mlxvspt fetch librispeech`).
 
-    Its clips are flac: reading them needs the ffmpeg command. Archive members are checked to stay
-    inside the destination before extraction."""
+    Its clips are flac: reading them needs the ffmpeg command. Members that would land outside the
+    destination are refused (tarfile's "data" filter); unpacking goes to a staging folder renamed at the
+    end, so an interrupted one is redone, never taken for complete."""
     archive = fetch(LIBRISPEECH_URL, LIBRISPEECH_SHA256)
-    dest = Path(folder or archive.parent / "librispeech")
-    target = dest / "LibriSpeech" / "test-clean"
-    if not target.is_dir():
+    target = archive.parent / "librispeech" / "test-clean"
+    if target.is_dir():
+        return target
+    staging = archive.parent / "librispeech" / "unpacking"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
         with tarfile.open(archive) as tar:
-            tar.extractall(dest, filter="data")
+            tar.extractall(staging, filter="data")
+    except (tarfile.TarError, OSError) as exc:
+        raise UsageError(f"{archive}: cannot unpack it ({exc})") from None
+    unpacked = staging / "LibriSpeech" / "test-clean"
+    if not unpacked.is_dir():
+        raise UsageError(f"{archive}: no LibriSpeech/test-clean folder inside")
+    unpacked.rename(target)
+    shutil.rmtree(staging)
     return target
 
 

@@ -14,14 +14,17 @@ from .checkpoint import require_same, to_mlx
 
 def probe(target):
     """The front end's FFT must exist on the device (MLX's CUDA backend gained it only in 0.31.2)."""
+    stream = target.handle  # Unavailable (with its reason) where MLX has no such device
     try:
-        mx.eval(mx.fft.rfft(mx.zeros(800), stream=target.handle))
+        mx.eval(mx.fft.rfft(mx.zeros(800), stream=stream))
     except (RuntimeError, ValueError) as exc:
         raise Unavailable(f"MLX {mx.__version__} has no FFT on {target.backend()}: {exc}") from None
 
 
 class Whisper:
-    def __init__(self, target, dims, arrays):
+    def __init__(self, target, dims, arrays, path):
+        """`path` (spec.PATHS) changes nothing here: mlx-whisper holds its weights in the compute dtype
+        on either path, as its transcribe(fp16=True) loads them."""
         self.target = target
         self.model = Model(ModelDimensions(**dims), target.dtype)
         arrays = to_mlx(arrays, dims)
@@ -47,6 +50,12 @@ class Whisper:
     def decode(self, features, options):
         """The library's DecodingResult per window: `options` from spec.fixed_options / natural_options."""
         return decode(self.model, features, DecodingOptions(**options, fp16=self.fp16))
+
+    def weight_dtypes(self):
+        """Sorted dtype names of the floating-point parameters, read from the model (alignment_heads,
+        an integer index array, is not a weight)."""
+        return sorted({self.target.fw.dtype_name(v) for _, v in tree_flatten(self.model.parameters())
+                       if mx.issubdtype(v.dtype, mx.floating)})
 
     def array(self, x):
         return mx.array(x).astype(self.target.dtype)

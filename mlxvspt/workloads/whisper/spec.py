@@ -10,15 +10,21 @@ and no-speech/compression/log-prob thresholds have nothing to act on). The timed
 The decoder phase decodes seeded stand-in encoder features (the same array in both frameworks): with a
 fixed token count its work does not depend on the values, and MLX on a CPU then skips a ~15 s encoder
 pass per benchmark process.
+
+Paths: fp16 is not one policy in the two libraries as their users call them.
+  library-default  openai-whisper keeps float32 weights (whisper.load_model) and casts them to float16
+                   on every call (fp16=True); mlx-whisper holds float16 weights;
+  fp16-weights     PyTorch holds float16 weights too (model.half(); LayerNorm's stay float32, as
+                   openai-whisper's LayerNorm computes in float32); MLX as its default.
+At fp32 both paths hold and compute float32: fp16-weights is n/a there.
 """
-import argparse
 import time
 
 import numpy as np
 
-from ...check import CheckResult
-from ...devices import Target
-from ...errors import Unavailable, UsageError
+from ...check import CheckResult, path_label
+from ...devices import FRAMEWORKS, Target, choose
+from ...errors import Unavailable
 from ...paths import user_input
 from ...presets import sizes as preset_sizes
 from .. import implementation
@@ -26,15 +32,43 @@ from . import audio, checkpoint
 
 PHASES = ("mel", "encoder", "decoder")
 PRECISIONS = ("fp32", "fp16")
+PATHS = ("library-default", "fp16-weights")
 
 
-def cpu_fp16_reason(device, precision, sizes):
-    """Why float16 on a CPU is measured only at the tiny preset (None when the combination runs)."""
-    if device == "cpu" and precision == "fp16" and not sizes["cpu_fp16"]:
+def path_of(sizes):
+    """The path the sizes name; none (a test, the evaluation tool) means how the libraries run by default."""
+    return sizes.get("path", PATHS[0])
+
+
+def unavailable(target, sizes):
+    """Why this machine does not run the combination at these sizes (None when it does)."""
+    if target.precision not in PRECISIONS:
+        return f"whisper runs {' or '.join(PRECISIONS)} (the libraries' fp16 flag), not {target.precision}"
+    if path_of(sizes) == "fp16-weights" and target.precision == "fp32":
+        return "at fp32 both paths hold and compute float32: the same run as library-default"
+    if path_of(sizes) == "fp16-weights" and sizes.get("phase") == "mel":
+        return "the log-mel front end uses no weights: the same run as library-default"
+    if target.device == "cpu" and target.precision == "fp16" and not sizes["cpu_fp16"]:
         return ("float16 on the CPU: openai-whisper's transcribe() itself falls back to float32 there, and "
                 "both frameworks run CPU float16 matmuls far slower than float32 (no float16 BLAS); "
                 "measured at the tiny preset only")
+    try:
+        implementation("whisper", target.framework).probe(target)
+    except Unavailable as exc:
+        return str(exc)
     return None
+
+
+def expected(target, sizes):
+    """What ran() must report. Weights: openai-whisper's default keeps float32 weights; on fp16-weights
+    PyTorch holds the compute dtype plus float32 LayerNorm parameters; mlx-whisper holds the compute
+    dtype on both paths. Compute: the compute dtype, except the log-mel (float32 in both libraries)."""
+    held = {target.dtype_name}
+    if target.framework == "torch":
+        held = {"float32"} if path_of(sizes) == "library-default" else held | {"float32"}
+    return {"weights_dtype": "/".join(sorted(held)),
+            "compute_dtype": "float32" if sizes.get("phase") == "mel" else target.dtype_name,
+            "state_dtype": None, "compiled": "none", "path": path_of(sizes)}
 
 
 def fixed_options(tokens, eot, n_vocab):
@@ -55,20 +89,25 @@ def clips(count):
 
 
 def model(target, sizes):
-    """The framework's Whisper on the user's --whisper-checkpoint, else the seeded one of sizes['model']."""
-    if target.precision not in PRECISIONS:
-        raise Unavailable(f"whisper runs {' or '.join(PRECISIONS)} (the libraries' fp16 flag), not {target.precision}")
-    impl = implementation("whisper", target.framework)
-    impl.probe(target)
+    """The framework's Whisper on the user's --whisper-checkpoint, else the seeded one of sizes['model'],
+    its weights held as sizes['path'] says."""
+    path = choose("whisper path", path_of(sizes), PATHS)
     dims, arrays = checkpoint.load(user_input("whisper_checkpoint"), sizes["model"])
-    return impl.Whisper(target, dims, arrays)
+    return implementation("whisper", target.framework).Whisper(target, dims, arrays, path)
+
+
+def decode_fixed(whisper, features, tokens):
+    """The library's greedy decode of exactly `tokens` tokens per window; any other count is an error."""
+    results = whisper.decode(features, fixed_options(tokens, whisper.eot, whisper.model.dims.n_vocab))
+    if any(len(r.tokens) != tokens for r in results):
+        raise RuntimeError(f"decoding gave {[len(r.tokens) for r in results]} tokens, not {tokens}")
+    return results
 
 
 class Runner:
-    def __init__(self, target, whisper, clip_set, tokens, phase="clips"):
-        if phase not in PHASES + ("clips",):
-            raise UsageError(f"unknown whisper phase {phase!r}; choose one of: {', '.join(PHASES + ('clips',))}")
-        self.target, self.whisper, self.tokens, self.phase = target, whisper, tokens, phase
+    def __init__(self, target, whisper, clip_set, tokens, phase, path):
+        choose("whisper phase", phase, PHASES + ("clips",))
+        self.target, self.whisper, self.tokens, self.phase, self.path = target, whisper, tokens, phase, path
         self.windows = audio.windows(clip_set)
         self.audio_seconds = sum(len(c) for c in clip_set.values()) / audio.RATE
         self.phases = {}
@@ -76,49 +115,53 @@ class Runner:
         self.mel = whisper.mel(self.windows[0]) if phase == "encoder" else None
         self.features = whisper.array(stand_in_features(whisper.model.dims)) if phase == "decoder" else None
 
-    def decode(self, features):
-        results = self.whisper.decode(features, fixed_options(self.tokens, self.whisper.eot,
-                                                              self.whisper.model.dims.n_vocab))
-        if any(len(r.tokens) != self.tokens for r in results):
-            raise RuntimeError(f"decoding gave {[len(r.tokens) for r in results]} tokens, not {self.tokens}")
-        return results
-
-    def step(self):
+    def run_phase(self):
         w, timer = self.whisper, self.target.timer
         if self.phase == "mel":
             with timer(self.phases, "mel"):
-                w.mel(self.windows[0])
+                self.mel = w.mel(self.windows[0])
         elif self.phase == "encoder":
             with timer(self.phases, "encoder"):
-                w.encode(self.mel)
+                self.features = w.encode(self.mel)
         elif self.phase == "decoder":
             with timer(self.phases, "decoder"):
-                self.results = self.decode(self.features)
+                self.results = decode_fixed(w, self.features, self.tokens)
         else:
             self.results = []
             for window in self.windows:
                 with timer(self.phases, "mel"):
                     mel = w.mel(window)
                 with timer(self.phases, "encoder"):
-                    features = w.encode(mel)
+                    self.features = w.encode(mel)
                 with timer(self.phases, "decoder"):
-                    self.results += self.decode(features)
+                    self.results += decode_fixed(w, self.features, self.tokens)
 
-    def timed_step(self, phase):
-        if self.phase != phase:
-            raise ValueError(f"this runner times phase {self.phase!r}, not {phase!r}")
+    def step(self):
+        """One timed unit, synchronised. Phases clips and decoder return their figures for the track_
+        benchmarks: real-time factor (compute s per audio s over the clip set), decode ms per token (one
+        window's decode call, the library's setup included) and peak memory over the step; mel and
+        encoder return nothing, keeping their short timed phases free of the memory counters."""
+        if self.phase in ("mel", "encoder"):
+            return self.run_phase()
+        self.target.reset_peak_memory()
         start = time.perf_counter()
-        self.step()
-        return time.perf_counter() - start
+        self.run_phase()
+        seconds = time.perf_counter() - start
+        figures = {"peak_memory_bytes": self.target.peak_memory()}
+        if self.phase == "clips":
+            figures["real_time_factor"] = seconds / self.audio_seconds
+        else:
+            figures["decode_ms_per_token"] = 1000 * seconds / self.tokens
+        return figures
 
-    def real_time_factor(self):
-        """Compute seconds per audio second over the clip set (phase 'clips'); below 1 is faster than real time."""
-        return self.timed_step("clips") / self.audio_seconds
-
-    def ms_per_token(self):
-        """Milliseconds of one window's decode call (the library's setup and the prompt's step included)
-        per generated token (phase 'decoder')."""
-        return 1000 * self.timed_step("decoder") / self.tokens
+    def ran(self):
+        """After a step, read from the model and the arrays it produced: the parameters' dtypes and the
+        compute dtype, that of the encoder output (decoder phase: the stand-in encoder output it reads,
+        which both libraries require to match their fp16 flag; mel phase: the log-mel)."""
+        produced = self.mel if self.phase == "mel" else self.features
+        return {"weights_dtype": "/".join(self.whisper.weight_dtypes()),
+                "compute_dtype": self.target.fw.dtype_name(produced), "state_dtype": None,
+                "compiled": "none", "path": self.path}
 
 
 def stand_in_features(dims, seed=0):
@@ -127,66 +170,37 @@ def stand_in_features(dims, seed=0):
     return rng.standard_normal((1, dims.n_audio_ctx, dims.n_audio_state), dtype=np.float32)
 
 
-def unavailable(target, sizes):
-    return cpu_fp16_reason(target.device, target.precision, sizes)
-
-
 def build(target, sizes):
-    return Runner(target, model(target, sizes), clips(sizes["clips"]), sizes["tokens"], sizes.get("phase", "clips"))
+    return Runner(target, model(target, sizes), clips(sizes["clips"]), sizes["tokens"], sizes.get("phase", "clips"),
+                  path_of(sizes))
+
+
+def outputs(target, sizes, window):
+    """(log-mel as (frames, mels), encoder output, decoded tokens) of one window, as numpy/lists."""
+    whisper = model(target, sizes)
+    mel = whisper.mel(window)
+    features = whisper.encode(mel)
+    tokens = decode_fixed(whisper, features, sizes["tokens"])[0].tokens
+    mel = whisper.numpy(mel)
+    return (mel if target.framework == "mlx" else mel.swapaxes(-1, -2)), whisper.numpy(features), tokens
 
 
 def check(preset="tiny", device="cpu"):
-    """Log-mel, encoder output and the decoded tokens of the first window, float32 on the CPU."""
+    """On `device`, for every path and precision published there at `preset`: MLX against PyTorch on the
+    log-mel of the first window, the encoder output and the greedy tokens decoded from it."""
     sizes = preset_sizes("whisper", preset)
     window = audio.windows(clips(1))[0]
-    out = {}
-    for framework in ("mlx", "torch"):
-        target = Target(framework, "cpu", "fp32").activate()
-        runner = Runner(target, model(target, sizes), {"first": window}, sizes["tokens"])
-        mel = runner.whisper.mel(window)
-        features = runner.whisper.encode(mel)
-        tokens = runner.decode(features)[0].tokens
-        out[framework] = (runner.whisper.numpy(mel), runner.whisper.numpy(features), tokens)
-    result = CheckResult("whisper")
-    result.close("log-mel of one 30-s window", out["mlx"][0], out["torch"][0].swapaxes(-1, -2), atol=1e-4)
-    result.close("encoder output", out["mlx"][1], out["torch"][1], atol=2e-3, rtol=1e-3)
-    result.equal(f"{sizes['tokens']} greedy tokens", out["mlx"][2], out["torch"][2])
+    result = CheckResult("whisper", device)
+    for path in PATHS:
+        for precision in PRECISIONS:
+            result.at(path_label(path, False), precision)
+            chosen = {**sizes, "path": path}
+            reasons = [unavailable(Target(fw, device, precision), chosen) for fw in FRAMEWORKS]
+            if any(reasons):
+                result.unavailable(next(filter(None, reasons)))
+                continue
+            out = {fw: outputs(Target(fw, device, precision).activate(), chosen, window) for fw in FRAMEWORKS}
+            result.output("log-mel of one 30-s window", out["mlx"][0], out["torch"][0])
+            result.output("encoder output", out["mlx"][1], out["torch"][1])
+            result.equal(f"{sizes['tokens']} greedy tokens", out["mlx"][2], out["torch"][2])
     return result
-
-
-def evaluate(framework, device="cpu", precision="fp32", count=None):
-    """Real transcription: the user's checkpoint on the user's clips, each window decoded until the model
-    stops; returns ([(clip, transcript, reference)], word error rate against the references found."""
-    folder, weights = user_input("audio"), user_input("whisper_checkpoint")
-    if folder is None or weights is None:
-        raise UsageError("transcripts need --whisper-checkpoint (a trained model) and --audio (clips with "
-                         "LibriSpeech *.trans.txt or <clip>.txt references)")
-    target = Target(framework, device, precision).activate()
-    whisper = model(target, {"model": None})
-    refs = audio.references(folder)
-    rows = []
-    for name, clip in audio.from_folder(folder, count).items():
-        texts = [whisper.decode(whisper.encode(whisper.mel(w)), natural_options())[0].text
-                 for w in audio.windows({name: clip})]
-        rows.append((name, " ".join(t.strip() for t in texts), refs.get(name)))
-    scored = [(text, ref) for _, text, ref in rows if ref is not None]
-    wer = audio.word_error_rate(*zip(*scored)) if scored else None
-    return rows, wer
-
-
-def main(argv=None):
-    """python -m mlxvspt.workloads.whisper.spec --framework torch (with MLXVSPT_WHISPER_CHECKPOINT, MLXVSPT_AUDIO)."""
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--framework", choices=("mlx", "torch"), default="torch")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--precision", default="fp32")
-    parser.add_argument("--clips", type=int)
-    args = parser.parse_args(argv)
-    rows, wer = evaluate(args.framework, args.device, args.precision, args.clips)
-    for name, text, ref in rows:
-        print(f"{name}: {text}" + (f"\n{'':{len(name)}}  ref: {ref}" if ref else ""))
-    print(f"word error rate: {wer:.2%}" if wer is not None else "word error rate: no references found")
-
-
-if __name__ == "__main__":
-    main()
