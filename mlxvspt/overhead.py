@@ -57,9 +57,9 @@ def measure(workload, framework, device, precision, preset, compile, steps, roun
                       standalone(workload, framework, device, precision, preset, compile, steps)))
     ours, theirs = (statistics.median(p[i] for p in pairs) for i in (0, 1))
     label = "best+compiled" if compile else "best"
-    return (f"{workload} [{device} {label} {precision} {preset}] {framework}: suite {ours:.3g} ms/step, standalone "
-            f"{theirs:.3g} ms/step, suite/standalone {ours / theirs:.3f} (medians of {rounds} rounds x {steps} steps; "
-            f"rounds: {', '.join(f'{a:.3g}/{b:.3g}' for a, b in pairs)})")
+    return (f"{workload} [{device} {label} {precision} {preset}] {framework}: suite {ours:.4g} ms/step, standalone "
+            f"{theirs:.4g} ms/step, suite/standalone {ours / theirs:.3f} (medians of {rounds} rounds x {steps} steps; "
+            f"rounds: {', '.join(f'{a:.4g}/{b:.4g}' for a, b in pairs)})")
 
 
 def child(framework, device, precision, compile, steps):
