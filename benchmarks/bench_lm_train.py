@@ -1,43 +1,74 @@
-"""TransformerLM training (mlx-examples transformer_lm): seconds per step, eager and compiled; seconds of
-the first compiled step; seconds per validation pass. Tokens/s and MFU are derived in the report from
-these times, batch x context and `mlxvspt.workloads.lm_train.spec.flops_per_step`."""
-from mlxvspt.asvbench import WorkloadBenchmark, preset_values
+"""TransformerLM training (mlx-examples transformer_lm): seconds per step and the step's peak memory per
+path (seed / best), compile and precision; the first compiled step, cold and warm compiler caches;
+seconds per validation pass. Tokens/s and MFU are derived in the report from these times, batch x
+context and `mlxvspt.workloads.lm_train.spec.flops_per_step`. Definitions: mlxvspt/workloads/lm_train/spec.py."""
+from mlxvspt.asvbench import MeasuredOnce, WorkloadBenchmark, preset_values
 
 
-class LMTrain(WorkloadBenchmark):
-    workload = "lm_train"
-    params = WorkloadBenchmark.params + [[False, True], preset_values("lm_train", "precisions")]
-    param_names = ["framework", "device", "compile", "precision"]
-    repeat = (3, 5, 30.0)
+class StepParams:
+    """path x compile x precision (each as the preset publishes it) -> the runner's overrides."""
 
-    def overrides(self, compile, precision):
+    params = WorkloadBenchmark.params + [preset_values("lm_train", "paths"), [False, True],
+                                         preset_values("lm_train", "precisions")]
+    param_names = ["framework", "device", "path", "compile", "precision"]
+    version = "2"  # 2: path param (results of version 1 migrated as path "seed"), compile scope incl. AdamW
+    runner_overrides = {}
+
+    def overrides(self, path, compile, precision):
+        self.measured_here("paths", path)
         self.measured_here("precisions", precision)
-        return precision, {"compile": compile}
+        return precision, {"path": path, "compile": compile, **self.runner_overrides}
 
-    def time_step(self, framework, device, compile, precision):
+
+class LMTrain(StepParams, WorkloadBenchmark):
+    workload = "lm_train"
+
+    def time_step(self, *params):
         self.runner.step()
 
 
-class LMTrainFirstStep(WorkloadBenchmark):
-    """The compiled first step (tracing, code generation, the compilers' on-disk caches as found), taken
-    by the warm-up in setup and timed there."""
+class LMTrainMemory(StepParams, MeasuredOnce):
+    """Peak memory of one training step after warm-up: the allocator's peak on a GPU; on CPU the
+    process's max RSS (interpreter, data and warm-up included: no reset lowers it)."""
 
     workload = "lm_train"
+    version = "1"
+    runner_overrides = {"track_memory": True}
+
+    def track_peak_memory(self, *params):
+        return self.figure("peak_memory_bytes")
+
+    track_peak_memory.unit = "bytes"
+
+
+class LMTrainFirstStep(MeasuredOnce):
+    """The first compiled step (best path, fp32) of a fresh process: with empty compiler caches (cold)
+    and with the caches the cold process just filled (warm); both from one pair of child processes."""
+
+    workload = "lm_train"
+    version = "2"  # 2: cold and warm rows (1 timed the first step with whatever caches were on disk)
+    warm = "ready"
 
     def overrides(self):
-        return "fp32", {"compile": True}
+        return "fp32", {"path": "best", "compile": True, "measure_first_step": True, "warmup_cap_steps": 1}
 
-    def track_first_step_seconds(self, framework, device):
-        return self.runner.first_step_seconds
+    def track_first_step_cold(self, *params):
+        return self.figure("cold_seconds")
 
-    track_first_step_seconds.unit = "seconds"
+    def track_first_step_warm(self, *params):
+        return self.figure("warm_seconds")
+
+    track_first_step_cold.unit = track_first_step_warm.unit = "seconds"
 
 
 class LMValidation(WorkloadBenchmark):
-    """A forward-only pass over the fixed validation batches (eager)."""
+    """A forward-only pass over the fixed validation batches (seed path, eager)."""
 
     workload = "lm_train"
-    repeat = (3, 5, 30.0)
+    warm = "validate"
+
+    def overrides(self):
+        return "fp32", {"path": "seed", "forward_only": True}
 
     def time_validation(self, framework, device):
         self.runner.validate()

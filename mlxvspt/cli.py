@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from . import (asvrun, bisect, charts, check, compare, confirm, devices, fetch, inputs, ledger, paths, presets,
-               profile, report, results, settings, site, update, workloads)
+               profile, overhead, report, results, settings, site, update, workloads)
 from .errors import Unavailable, UsageError
 from .workloads.dp_train.launch import read_hosts
 
@@ -67,6 +67,17 @@ def parser():
     prof.add_argument("--framework", action="append", help="mlx | torch (repeatable; default both)")
     prof.add_argument("--steps", type=int, default=3, help="unprofiled and profiled steps each (default 3)")
     prof.add_argument("--out", help="folder for the Chrome traces and profile.md (default profiles/<machine>)")
+    over = sub.add_parser("overhead", help="the suite's best training step vs a standalone best-practice script: "
+                                           "ms/step of each and their ratio")
+    over.add_argument("--workload", default="lm_train", help="lm_train (default)")
+    over.add_argument("--preset", default=presets.DEFAULT,
+                      help=f"{' | '.join(presets.NAMES)} (default {presets.DEFAULT})")
+    over.add_argument("--device", default="cpu", help="cpu | gpu (default cpu)")
+    over.add_argument("--framework", action="append", help="mlx | torch (repeatable; default both)")
+    over.add_argument("--precision", help="fp32 | tf32 | bf16 | bf16-mixed (default tf32 on gpu, fp32 on cpu)")
+    over.add_argument("--eager", action="store_true", help="not compiled (default: compiled, the best path)")
+    over.add_argument("--steps", type=int, default=20, help="timed steps per measurement (default 20)")
+    over.add_argument("--rounds", type=int, default=3, help="suite/standalone pairs, alternating (default 3)")
     pub = sub.add_parser("publish", help="rebuild html/ from results/ as they are (e.g. results copied from "
                                          "another machine)")
     pub.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
@@ -234,6 +245,13 @@ def cmd_profile(args):
     return 0
 
 
+def cmd_overhead(args):
+    precision = args.precision or ("tf32" if args.device == "gpu" else "fp32")
+    overhead.run(args.workload, args.preset, args.device, args.framework or list(devices.FRAMEWORKS), precision,
+                 not args.eager, args.steps, args.rounds)
+    return 0
+
+
 def cmd_publish(args):
     if not (Path(args.results_dir) / "benchmarks.json").is_file():
         raise UsageError(f"--results-dir {args.results_dir}: no benchmarks.json there (run `mlxvspt run` first)")
@@ -304,7 +322,7 @@ def main(argv=None):
     try:
         args = parser().parse_args(argv)
         return {"run": cmd_run, "history": cmd_history, "check": cmd_check, "report": cmd_report,
-                "compare": cmd_compare, "profile": cmd_profile, "publish": cmd_publish,
+                "compare": cmd_compare, "profile": cmd_profile, "overhead": cmd_overhead, "publish": cmd_publish,
                 "serve": cmd_serve, "fetch": cmd_fetch, "ledger": cmd_ledger, "info": cmd_info,
                 "update": cmd_update, "confirm": cmd_confirm, "bisect": cmd_bisect}[args.command](args)
     except UsageError as exc:

@@ -33,16 +33,22 @@ TABLE = {
         "full": {"sizes": [1024, 4096, 8192]},
         "history": {"sizes": [1024]},
     },
-    # TransformerLM training (mlx-examples transformer_lm); `full` is the seed's model and batch.
+    # TransformerLM training (mlx-examples transformer_lm); `full` is the seed's model and batch. `steps`:
+    # the loss curve the cross-check compares (short: it runs every path x compile x precision);
+    # `first_step_rows`: measure the cold and warm first compiled step (1-2 minutes a sample on 2 cores).
     "lm_train": {
-        "tiny": {"layers": 2, "dim": 32, "heads": 2, "context": 16, "batch": 2, "vocab": 200, "steps": 20,
-                 "warmup": 5, "eval_batches": 2, "precisions": ["fp32"]},
-        "small": {"layers": 2, "dim": 128, "heads": 4, "context": 64, "batch": 8, "vocab": 10000, "steps": 20,
-                  "warmup": 200, "eval_batches": 2, "precisions": ["fp32"]},
+        "tiny": {"layers": 2, "dim": 32, "heads": 2, "context": 16, "batch": 2, "vocab": 200, "steps": 6,
+                 "warmup": 5, "eval_batches": 2, "paths": ["seed", "best"],
+                 "precisions": ["fp32", "bf16", "bf16-mixed"], "first_step_rows": False},
+        "small": {"layers": 2, "dim": 128, "heads": 4, "context": 64, "batch": 8, "vocab": 10000, "steps": 10,
+                  "warmup": 200, "eval_batches": 2, "paths": ["seed", "best"], "precisions": ["fp32"],
+                  "first_step_rows": False},
         "full": {"layers": 12, "dim": 1024, "heads": 16, "context": 1024, "batch": 32, "vocab": 10000,
-                 "steps": 100, "warmup": 200, "eval_batches": 2, "precisions": ["fp32", "tf32", "bf16"]},
+                 "steps": 10, "warmup": 200, "eval_batches": 2, "paths": ["seed", "best"],
+                 "precisions": ["fp32", "tf32", "bf16", "bf16-mixed"], "first_step_rows": True},
         "history": {"layers": 2, "dim": 128, "heads": 4, "context": 64, "batch": 32, "vocab": 10000, "steps": 20,
-                    "warmup": 200, "eval_batches": 4, "precisions": ["fp32"]},
+                    "warmup": 200, "eval_batches": 4, "paths": ["seed"], "precisions": ["fp32"],
+                    "first_step_rows": False},
     },
     # Data-parallel TransformerLM training: lm_train's model, weights and global batch at the same preset,
     # split over `ranks` ranks. The all-reduce calibration sends `allreduce_bytes` of float32. `small` on

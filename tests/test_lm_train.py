@@ -1,11 +1,23 @@
-"""TransformerLM training: both frameworks follow the same loss curve; PTB parsing and bad input."""
+"""TransformerLM training: both frameworks follow the same loss curve on every path and precision, say
+what they ran, and the check fails on wrong input; PTB parsing and bad input; harness overhead."""
+import itertools
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from mlxvspt import check, overhead
+from mlxvspt.check import CheckResult
 from mlxvspt.devices import Target
 from mlxvspt.errors import Unavailable, UsageError, device_limits
 from mlxvspt.presets import sizes as preset_sizes
-from mlxvspt.workloads.lm_train import data, spec
+from mlxvspt.workloads.lm_train import data, first_step, spec
 
 TRAIN = "the cat sat on the mat\n a dog sat \n"
 VALID = "the dog sat on the cat\n"
@@ -20,24 +32,181 @@ def write_ptb(folder, valid=VALID, skip=()):
 
 
 def test_twenty_steps_agree_and_train_in_both():
-    sizes = preset_sizes("lm_train", "tiny")
-    runs = {fw: spec.train(fw, sizes, 20) for fw in ("mlx", "torch")}
-    (m, m_before, m_after), (t, t_before, t_after) = runs["mlx"], runs["torch"]
-    assert len(m.losses) == len(t.losses) == 20
-    assert abs(m.losses[0] - t.losses[0]) <= spec.FIRST_LOSS_RTOL * abs(t.losses[0])
-    np.testing.assert_allclose(m.losses, t.losses, rtol=spec.CURVE_RTOL)
-    assert m_after < m_before and t_after < t_before
-    assert np.mean(m.losses[-5:]) < np.mean(m.losses[:5]) and np.mean(t.losses[-5:]) < np.mean(t.losses[:5])
+    sizes = {**preset_sizes("lm_train", "tiny"), "path": "seed"}
+    runners = {fw: spec.build(Target(fw, "cpu").activate(), sizes) for fw in ("mlx", "torch")}
+    before = {fw: r.validate() for fw, r in runners.items()}
+    for runner in runners.values():
+        for _ in range(20):
+            runner.step()
+    m, t = runners["mlx"], runners["torch"]
+    np.testing.assert_allclose(m.losses, t.losses, rtol=1e-5)
+    assert all(r.validate() < before[fw] for fw, r in runners.items())
     start = spec.initial_weights(m.sizes)
-    for runner in (m, t):
+    for runner in runners.values():
         weights = runner.trainer.weights()
         assert sorted(weights) == sorted(spec.parameter_shapes(m.sizes))
         assert all(not np.array_equal(weights[k], start[k]) for k in weights if k.endswith("proj.weight"))
 
 
-def test_check_passes_at_tiny():
-    result = spec.check("tiny")
+@pytest.mark.parametrize("path", spec.PATHS)
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "bf16-mixed"])
+@pytest.mark.parametrize("framework", ["mlx", "torch"])
+def test_dtype_plumbing_ran_is_what_was_asked(framework, precision, path):
+    """Read back after a step: parameter, optimizer-state and logits dtypes, compiled scope, path."""
+    sizes = {**preset_sizes("lm_train", "tiny"), "path": path, "compile": False}
+    target = Target(framework, "cpu", precision).activate()
+    runner = spec.build(target, sizes)
+    runner.step()
+    ran = runner.ran()
+    assert {k: ran[k] for k in spec.expected(target, sizes)} == spec.expected(target, sizes)
+    assert ran["attention"] == ("causal" if path == "best" else "additive mask")
+
+
+@pytest.mark.parametrize("framework", ["mlx", "torch"])
+def test_validation_runner_says_what_ran_before_any_step(framework):
+    """LMValidation never steps: PyTorch has no optimizer state yet, so forward_only leaves it out."""
+    sizes = {**preset_sizes("lm_train", "tiny"), "path": "seed", "forward_only": True}
+    target = Target(framework, "cpu").activate()
+    runner = spec.build(target, sizes)
+    runner.validate()
+    want = spec.expected(target, sizes)
+    assert "state_dtype" not in want and {k: runner.ran()[k] for k in want} == want
+
+
+def test_bf16_mixed_keeps_float32_weights_and_state_and_computes_in_bfloat16():
+    target = Target("torch", "cpu", "bf16-mixed")
+    assert spec.expected(target, {"compile": True, "path": "best"}) == {
+        "weights_dtype": "float32", "state_dtype": "float32", "compute_dtype": "bfloat16",
+        "compiled": "forward+backward+optimizer", "path": "best"}
+
+
+def test_compiled_scope_is_the_whole_step_in_both_frameworks():
+    """Forward, backward and the optimizer update compiled in MLX (mx.compile of the step) and
+    PyTorch (torch.compile of the loss and of the optimizer step), read back from the objects."""
+    sizes = {**preset_sizes("lm_train", "tiny"), "path": "best", "compile": True}
+    for framework in ("mlx", "torch"):
+        runner = spec.build(Target(framework, "cpu").activate(), sizes)
+        runner.step()
+        runner.step()
+        assert runner.ran()["compiled"] == "forward+backward+optimizer"
+        assert np.isfinite(runner.losses).all()
+
+
+def test_check_combination_passes_and_names_every_quantity():
+    sizes = {**preset_sizes("lm_train", "tiny"), "path": "best", "compile": False}
+    result = CheckResult("lm_train").at("best", "fp32")
+    spec.check_combination(result, sizes, "cpu", "fp32")
     assert result.passed, result.lines
+    whats = [line.what for line in result.entries]
+    assert whats == ["mlx ran as asked", "torch ran as asked", "first-step loss", "first-step gradients",
+                     f"loss curve over {sizes['steps']} steps", f"weight updates over {sizes['steps']} steps"]
+
+
+def test_check_passes_at_bf16_mixed():
+    sizes = {**preset_sizes("lm_train", "tiny"), "path": "best", "compile": False}
+    result = spec.check_combination(CheckResult("lm_train").at("best", "bf16-mixed"), sizes, "cpu", "bf16-mixed")
+    assert result.passed and len(result.entries) == 5, result.lines
+
+
+def test_check_fails_on_perturbed_weights():
+    sizes = {**preset_sizes("lm_train", "tiny"), "path": "seed", "compile": False}
+    wrong = dict(spec.initial_weights(sizes))
+    name = "transformer.layers.0.linear1.weight"
+    wrong[name] = wrong[name] * 1.05
+    result = CheckResult("lm_train").at("seed", "fp32")
+    spec.check_combination(result, sizes, "cpu", "fp32", weights=wrong)
+    failed = {line.what for line in result.entries if not line.ok}
+    assert {"first-step loss", "first-step gradients"} <= failed
+
+
+def test_check_skips_tf32_on_cpu_with_the_reason():
+    sizes = {**preset_sizes("lm_train", "full"), "path": "seed", "compile": False}
+    result = CheckResult("lm_train").at("seed", "tf32")
+    spec.check_combination(result, sizes, "cpu", "tf32")
+    assert [(line.what, line.ok) for line in result.entries] == [("n/a", True)]
+    assert "GPU matmul mode" in result.entries[0].detail
+
+
+def test_check_labels_match_the_benchmark_rows():
+    from mlxvspt.asvbench import combination
+
+    assert combination({"path": "best", "compile": True}) == check.path_label("best", True) == "best+compiled"
+
+
+@pytest.mark.parametrize("precision, overrides, reason", [
+    ("tf32", {}, "GPU matmul mode"),
+    ("fp16", {}, "float16"),
+    ("bf16", {"precisions": ["fp32"]}, "left out at this preset"),
+    ("fp32", {"path": "best", "paths": ["seed"]}, "path 'best' is left out"),
+    ("fp32", {"batch": 10**9}, "needs at least"),
+    ("fp32", {"measure_first_step": True}, "cold first step is left out"),
+])
+def test_unavailable_says_why(precision, overrides, reason):
+    sizes = {**preset_sizes("lm_train", "tiny"), **overrides}
+    assert reason in spec.unavailable(Target("mlx", "cpu", precision), sizes)
+
+
+def test_unavailable_is_none_for_a_published_combination():
+    sizes = {**preset_sizes("lm_train", "tiny"), "path": "best", "compile": True}
+    assert spec.unavailable(Target("torch", "cpu", "bf16-mixed"), sizes) is None
+
+
+@pytest.mark.parametrize("framework", ["mlx", "torch"])
+def test_step_reports_peak_memory_when_tracking(framework):
+    sizes = {**preset_sizes("lm_train", "tiny"), "path": "seed", "track_memory": True}
+    runner = spec.build(Target(framework, "cpu").activate(), sizes)
+    figures = runner.step()
+    assert figures["peak_memory_bytes"] > 10 * 2**20  # CPU: the process's max RSS
+
+
+def test_first_steps_share_one_fresh_cache_folder_and_hand_over_one_pair(monkeypatch):
+    seen = []
+
+    def fake_run(command, env, capture_output, text):
+        seen.append({k: env[k] for k in first_step.CACHE_FOLDERS})
+        measured = {"seconds": 3.0 / len(seen), "ran": {"path": "best"}}
+        return subprocess.CompletedProcess(command, 0, json.dumps(measured), "")
+
+    monkeypatch.setattr(first_step.subprocess, "run", fake_run)
+    runner = first_step.FirstSteps(Target("torch", "cpu"), {"measure_first_step": True, "path": "best"})
+    runner.ready()
+    assert runner.ran() == {"path": "best"}
+    assert runner.step() == {"cold_seconds": 3.0, "warm_seconds": 1.5}
+    assert seen[0] == seen[1] and all(v.startswith(tempfile.gettempdir()) for v in seen[0].values())
+    assert not os.path.exists(os.path.dirname(seen[0]["TMPDIR"]))  # removed after the pair
+    runner.step()
+    assert len(seen) == 4 and seen[2] != seen[0]  # a later step measures anew, in a new folder
+
+
+def test_overhead_bad_input_is_a_usage_error():
+    with pytest.raises(UsageError, match="overhead is measured for lm_train"):
+        overhead.run("bert_train", "tiny", "cpu", ["torch"], "fp32", False, 2, 1)
+    with pytest.raises(UsageError, match="tf32"):
+        overhead.run("lm_train", "tiny", "cpu", ["torch"], "tf32", False, 2, 1)
+
+
+def test_overhead_times_suite_and_standalone_script(capsys):
+    line, = overhead.run("lm_train", "tiny", "cpu", ["torch"], "fp32", False, 3, 1)
+    assert line.startswith("lm_train [cpu best fp32 tiny] torch: suite ") and "suite/standalone " in line
+
+
+def test_migration_files_old_rows_under_seed():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    import migrate_lm_train_path as migration
+
+    columns = ["result", "params", "version", "samples"]
+    old = [[1.0, 2.0, 3.0, 4.0], [["'mlx'", "'torch'"], ["'cpu'"], ["False", "True"], ["'fp32'"]], "1",
+           [[1.0], [2.0], [3.0], [4.0]]]
+    data = {"result_columns": columns, "results": {migration.KEY: old}}
+    assert migration.migrate(data)
+    result, params, version, samples = data["results"][migration.KEY]
+    assert version == "2" and params[2] == ["'seed'", "'best'"]
+    rows = dict(zip(itertools.product(*params), result))
+    assert rows["'mlx'", "'cpu'", "'seed'", "True", "'fp32'"] == 2.0
+    assert rows["'torch'", "'cpu'", "'seed'", "False", "'fp32'"] == 3.0
+    assert math.isnan(rows["'torch'", "'cpu'", "'seed'", "True", "'fp32'"])  # compiled the loss only then
+    assert math.isnan(rows["'mlx'", "'cpu'", "'best'", "False", "'fp32'"])
+    assert not migration.migrate(data)  # once
 
 
 def test_batches_are_seeded_and_shifted():
@@ -79,13 +248,6 @@ def test_bad_sizes_are_usage_errors():
     sizes = {**preset_sizes("lm_train", "tiny"), "heads": 3}
     with pytest.raises(UsageError, match="multiple of heads"):
         spec.build(Target("torch", "cpu").activate(), sizes)
-
-
-@pytest.mark.parametrize("framework", ["mlx", "torch"])
-def test_batch_larger_than_memory_is_unavailable(framework):
-    sizes = {**preset_sizes("lm_train", "tiny"), "batch": 10**9}
-    with pytest.raises(Unavailable, match="needs at least"):
-        spec.build(Target(framework, "cpu").activate(), sizes)
 
 
 @pytest.mark.parametrize("error", [MemoryError(), RuntimeError("CUDA out of memory. Tried to allocate 2 GiB"),

@@ -31,7 +31,7 @@ def test_headline_names_the_device_and_pairs_mlx_with_pytorchs_fastest_path():
 def test_headline_skips_rows_neither_framework_ran():
     summary = report.headline(RESULTS, ["linux-2core-small"])
     assert "CPU/GPU switch" not in summary  # no GPU on that machine: n/a in both
-    assert "Transformer LM training step, eager: cpu, fp32" in summary
+    assert "Transformer LM training step, eager: cpu, seed, fp32" in summary
 
 
 def test_history_chart_of_a_machine_with_two_ledger_points(tmp_path):

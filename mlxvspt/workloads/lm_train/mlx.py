@@ -8,9 +8,12 @@ import mlx.core as mx
 import mlx.nn as nn
 import mlx.optimizers as optim
 import numpy as np
-from mlx.utils import tree_flatten
+from mlx.utils import tree_flatten, tree_map
 
 from ...weights import to_mlx
+
+CAUSAL = "causal"  # the mask of the `best` path: the attention kernel skips the future itself
+COMPILED = type(mx.compile(lambda x: x))
 
 
 def sinusoidal_encoding(length, dims, min_freq=1e-4, max_freq=1.0):
@@ -28,6 +31,11 @@ def causal_mask(length, dtype):
     return (indices[:, None] < indices[None]).astype(dtype) * mx.finfo(dtype).min
 
 
+def attention(q, k, v, scale, mask):
+    """Scaled dot-product attention; `mask` is an additive array (seed) or CAUSAL (best)."""
+    return mx.fast.scaled_dot_product_attention(q, k, v, scale=scale, mask=mask)
+
+
 class Attention(nn.Module):
     def __init__(self, dims, heads):
         super().__init__()
@@ -42,7 +50,7 @@ class Attention(nn.Module):
         B, L, D = x.shape
         q, k, v = (proj(x).reshape(B, L, self.heads, -1).transpose(0, 2, 1, 3)
                    for proj in (self.query_proj, self.key_proj, self.value_proj))
-        out = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=mask)
+        out = attention(q, k, v, self.scale, mask)
         return self.out_proj(out.transpose(0, 2, 1, 3).reshape(B, L, D))
 
 
@@ -75,66 +83,130 @@ class TransformerEncoder(nn.Module):
 
 
 class TransformerLM(nn.Module):
-    def __init__(self, vocab, layers, dims, heads, context, dtype):
+    """`causal`: the attention kernel's own causal mask (best path) instead of an additive one (seed)."""
+
+    def __init__(self, vocab, layers, dims, heads, context, dtype, causal):
         super().__init__()
         self.embedding = nn.Embedding(vocab, dims)
         self.transformer = TransformerEncoder(layers, dims, heads)
         self.out_proj = nn.Linear(dims, vocab)
         self._pe = sinusoidal_encoding(context, dims).astype(dtype)
-        self._mask = causal_mask(context, dtype)
+        self._mask = None if causal else causal_mask(context, dtype)
 
     def __call__(self, x):
         L = x.shape[1]
         x = self.embedding(x) + self._pe[:L]
-        return self.out_proj(self.transformer(x, self._mask[:L, :L]))
+        mask = CAUSAL if self._mask is None else self._mask[:L, :L]
+        return self.out_proj(self.transformer(x, mask))
 
     def loss(self, inputs, targets):
         logits = self(inputs).astype(mx.float32)
         return nn.losses.cross_entropy(logits, targets).mean()
 
 
+def adamw(hyper):
+    """AdamW with bias correction (always on in PyTorch, off by default in MLX) after a linear warm-up;
+    MLX has one AdamW, so both paths use it."""
+    schedule = optim.linear_schedule(0.0, hyper["lr"], hyper["warmup"])
+    return optim.AdamW(learning_rate=schedule, betas=list(hyper["betas"]), eps=hyper["eps"],
+                       weight_decay=hyper["weight_decay"], bias_correction=True)
+
+
+def cast(tree, dtype):
+    return tree_map(lambda x: x.astype(dtype), tree)
+
+
 class Trainer:
-    """AdamW with bias correction (always on in PyTorch, off by default in MLX) after a linear warm-up.
+    """One training step: forward + backward + AdamW update, the whole step mx.compile'd if `compile`.
+
+    Precision: the weights, gradients and optimizer state live in `target.weights_dtype`; under
+    bf16-mixed a bfloat16 copy of the float32 weights (`compute_model`) runs forward and backward each
+    step and its gradients are cast back to float32 for the update.
     `data_parallel`: average the gradients over the distributed group (mx.distributed.init first)."""
 
-    def __init__(self, target, sizes, weights, hyper, compile, data_parallel=False):
+    def __init__(self, target, sizes, weights, hyper, compile, data_parallel=False, path="seed"):
         self.target = target
-        self.model = TransformerLM(sizes["vocab"], sizes["layers"], sizes["dim"], sizes["heads"],
-                                   sizes["context"], target.dtype)
-        self.model.load_weights(list(to_mlx(weights, target.dtype).items()), strict=True)
-        schedule = optim.linear_schedule(0.0, hyper["lr"], hyper["warmup"])
-        self.optimizer = optim.AdamW(learning_rate=schedule, betas=list(hyper["betas"]), eps=hyper["eps"],
-                                     weight_decay=hyper["weight_decay"], bias_correction=True)
+        shape = (sizes["vocab"], sizes["layers"], sizes["dim"], sizes["heads"], sizes["context"], target.dtype,
+                 path == "best")
+        self.model = TransformerLM(*shape)
+        self.model.load_weights(list(to_mlx(weights, target.weights_dtype).items()), strict=True)
+        self.compute_model = self.model if target.weights_dtype == target.dtype else TransformerLM(*shape)
+        self.refresh_compute_weights()
+        self.optimizer = adamw(hyper)
         self.optimizer.init(self.model.trainable_parameters())
-        mx.eval(self.model.parameters(), self.optimizer.state)
-        loss_and_grad = nn.value_and_grad(self.model, self.model.loss)
+        mx.eval(self.model.parameters(), self.compute_model.parameters(), self.optimizer.state)
+        loss_and_grad = nn.value_and_grad(self.compute_model, self.compute_model.loss)
 
         def train_step(inputs, targets):
+            self.refresh_compute_weights()
             loss, grads = loss_and_grad(inputs, targets)
             if data_parallel:
                 grads = nn.average_gradients(grads)
+            grads = cast(grads, target.weights_dtype)
             self.optimizer.update(self.model, grads)
-            return loss
+            return loss, grads
 
-        state = [self.model.state, self.optimizer.state]
+        models = [self.model] if self.compute_model is self.model else [self.model, self.compute_model]
+        state = [*(m.state for m in models), self.optimizer.state]
         self.train_step = mx.compile(train_step, inputs=state, outputs=state) if compile else train_step
+        self.grads = None
+
+    def refresh_compute_weights(self):
+        """bf16-mixed: the compute model takes a bfloat16 copy of the float32 weights."""
+        if self.compute_model is not self.model:
+            self.compute_model.update(cast(self.model.parameters(), self.target.dtype))
 
     def step(self, inputs, targets):
-        """One forward + backward + update, synchronised; returns the batch loss."""
-        loss = self.train_step(*(mx.array(x) for x in (inputs, targets)))
-        mx.eval(loss, self.model.state, self.optimizer.state)
+        """One forward + backward + update, synchronised; returns the batch loss. The gradients stay
+        until the next step (as PyTorch's .grad does)."""
+        loss, self.grads = self.train_step(*(mx.array(x) for x in (inputs, targets)))
+        mx.eval(loss, self.grads, self.model.state, self.optimizer.state)
         return loss.item()
 
+    def logits(self, inputs):
+        """The forward pass as the step computes it (same weights copy and dtype), not compiled."""
+        self.refresh_compute_weights()
+        logits = self.compute_model(mx.array(inputs))
+        mx.eval(logits)
+        return logits
+
     def evaluate(self, inputs, targets):
-        loss = self.model.loss(*(mx.array(x) for x in (inputs, targets)))
+        self.refresh_compute_weights()
+        loss = self.compute_model.loss(*(mx.array(x) for x in (inputs, targets)))
         mx.eval(loss)
         return loss.item()
 
     def weights(self):
         return {k: np.array(v.astype(mx.float32)) for k, v in tree_flatten(self.model.parameters())}
 
+    def gradients(self):
+        """The last step's gradients (as the optimizer received them), by parameter name."""
+        return {k: np.array(v.astype(mx.float32)) for k, v in tree_flatten(self.grads)}
+
+    def ran(self, inputs):
+        """What ran, read from the objects: the attention mask, dtypes of parameters, optimizer moments
+        and logits, and which of the step's parts are compiled."""
+        moments = [v for k, v in tree_flatten(self.optimizer.state) if k.rsplit(".", 1)[-1] in ("m", "v")]
+        return {"attention": CAUSAL if self.model._mask is None else "additive mask",
+                "weights_dtype": dtype_names(v for _, v in tree_flatten(self.model.parameters())),
+                "state_dtype": dtype_names(moments) or None,
+                "compute_dtype": dtype_names([self.logits(inputs)]),
+                "compiled": "forward+backward+optimizer" if isinstance(self.train_step, COMPILED) else "none",
+                "optimizer": type(self.optimizer).__name__}
+
+
+def dtype_names(arrays):
+    from ...frameworks.mlx import dtype_name
+
+    return "/".join(sorted({dtype_name(a) for a in arrays}))
+
 
 def gpu_memory():
     """Total bytes of GPU memory, or None where the framework does not say."""
     info = mx.device_info(mx.gpu)
     return info.get("total_memory") or info.get("memory_size")
+
+
+def release_memory():
+    """Hand the allocator's cached buffers back, so the other framework can use them (check)."""
+    mx.clear_cache()
