@@ -152,7 +152,9 @@ class WorkloadBenchmark:
         if value not in sizes(self.workload, settings.preset()).get(key, []):
             raise NotImplementedError(f"{key} {value!r} is not measured at this preset")
 
-    def setup(self, framework, device, *extra):
+    def refuse(self, framework, device, *extra):
+        """asv's n/a (NotImplementedError) for a combination not selected or not runnable here, asked
+        before anything is built; else (precision, overrides)."""
         for value, chosen in ((framework, settings.frameworks()), (device, settings.devices())):
             if chosen and value not in chosen:
                 raise NotImplementedError(f"{value} not selected ({', '.join(chosen)} chosen)")
@@ -160,6 +162,10 @@ class WorkloadBenchmark:
         reason = unavailable(self.workload, Target(framework, device, precision), overrides)
         if reason:
             raise NotImplementedError(reason)
+        return precision, overrides
+
+    def setup(self, framework, device, *extra):
+        precision, overrides = self.refuse(framework, device, *extra)
         try:
             with device_limits(f"{framework} on {device}"):
                 self.runner, record = prepared(self.workload, framework, device, precision, self.warm, **overrides)
@@ -186,13 +192,7 @@ class MeasuredOnce(WorkloadBenchmark):
     def setup(self, framework, device, *extra):
         """Only what is cheap: selection and n/a. The model is built when a figure needs measuring."""
         self.args = (framework, device, *extra)
-        for value, chosen in ((framework, settings.frameworks()), (device, settings.devices())):
-            if chosen and value not in chosen:
-                raise NotImplementedError(f"{value} not selected ({', '.join(chosen)} chosen)")
-        precision, overrides = self.overrides(*extra)
-        reason = unavailable(self.workload, Target(framework, device, precision), overrides)
-        if reason:
-            raise NotImplementedError(reason)
+        self.refuse(framework, device, *extra)
 
     def figure(self, name):
         memo = settings.run_folder()

@@ -150,6 +150,14 @@ def path_label(path, compiled):
     return f"{path}+compiled" if compiled else str(path)
 
 
+def combinations(sizes):
+    """(path, compile, precision) of every combination a training workload publishes at these sizes."""
+    for path in sizes["paths"]:
+        for compile in (False, True):
+            for precision in sizes["precisions"]:
+                yield path, compile, precision
+
+
 def status(lines, workload, device, path, precision):
     """'passed', 'failed' or 'unchecked' for one combination, from stored Line dicts."""
     mine = [l for l in lines if (l["workload"], l["device"], l["path"], l["precision"]) ==

@@ -27,7 +27,7 @@ frameworks, so timings train with dropout 0.1 and the cross-check with dropout 0
 """
 from dataclasses import dataclass
 
-from ...check import CheckResult, path_label
+from ...check import CheckResult, combinations, path_label
 from ...devices import Target
 from ...errors import Unavailable
 from ...paths import cache_dir
@@ -162,11 +162,9 @@ def check(preset="tiny", device="cpu"):
     sizes = preset_sizes("bert_train", preset)
     sizes.update(dropout=0.0, pairs=CHECK_STEPS * sizes["batch"], dev_pairs=sizes["batch"])
     result = CheckResult("bert_train", device)
-    for path in sizes["paths"]:
-        for compile in (False, True):
-            for precision in sizes["precisions"]:
-                result.at(path_label(path, compile), precision)
-                check_combination(result, {**sizes, "path": path, "compile": compile}, device, precision)
+    for path, compile, precision in combinations(sizes):
+        result.at(path_label(path, compile), precision)
+        check_combination(result, {**sizes, "path": path, "compile": compile}, device, precision)
     return result
 
 

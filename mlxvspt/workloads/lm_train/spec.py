@@ -27,7 +27,7 @@ import os
 
 import numpy as np
 
-from ...check import CheckResult, path_label
+from ...check import CheckResult, combinations, path_label
 from ...devices import Target
 from ...errors import Unavailable, UsageError, device_limits
 from ...paths import cache_dir
@@ -261,9 +261,7 @@ def check(preset="tiny", device="cpu"):
     """Both frameworks on every path x compile x precision the preset publishes, on `device`."""
     sizes = preset_sizes("lm_train", preset)
     result = CheckResult("lm_train", device)
-    for path in sizes["paths"]:
-        for compile in (False, True):
-            for precision in sizes["precisions"]:
-                result.at(path_label(path, compile), precision)
-                check_combination(result, {**sizes, "path": path, "compile": compile}, device, precision)
+    for path, compile, precision in combinations(sizes):
+        result.at(path_label(path, compile), precision)
+        check_combination(result, {**sizes, "path": path, "compile": compile}, device, precision)
     return result
