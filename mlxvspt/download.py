@@ -42,7 +42,3 @@ def fetch(url, expected_sha256, name=None, folder=None, timeout=60):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-def sha256_bytes(data):
-    return hashlib.sha256(data).hexdigest()

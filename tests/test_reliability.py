@@ -1,4 +1,5 @@
 """Failures stay isolated, interrupted runs keep what finished, downloads are verified."""
+import hashlib
 import http.server
 import io
 import json
@@ -185,7 +186,7 @@ def server(tmp_path):
 
 
 def test_downloads_are_verified_and_corrupt_cache_refetched(server, tmp_path):
-    good = download.sha256_bytes(b"x" * 5000)
+    good = hashlib.sha256(b"x" * 5000).hexdigest()
     folder = tmp_path / "dl"
     path = download.fetch(f"{server}/good.bin", good, name="data.bin", folder=folder)
     assert path.read_bytes() == b"x" * 5000
@@ -240,7 +241,7 @@ def test_fetch_downloads_verifies_and_prints_the_flag(server, tmp_path, monkeypa
     flag, folder = capsys.readouterr().out.split()[:2]
     assert flag == "--ptb" and sorted(p.name for p in Path(folder).iterdir()) == sorted(data.SPLITS)
 
-    digest = download.sha256_bytes(b"x" * 5000)  # good.bin, served under its sha256 as openai's URLs are
+    digest = hashlib.sha256(b"x" * 5000).hexdigest()  # good.bin, served under its sha256 as openai's URLs are
     (root / digest).mkdir()
     (root / digest / "tiny.pt").write_bytes(b"x" * 5000)
     monkeypatch.setitem(whisper._MODELS, "tiny", f"{server}/{digest}/tiny.pt")

@@ -11,6 +11,7 @@ import importlib
 from typing import Protocol
 
 from ..errors import UsageError
+from ..presets import TABLE
 
 
 class Runner(Protocol):
@@ -24,7 +25,7 @@ class Runner(Protocol):
         dtypes of weights, optimizer state and output, what is compiled, the path. JSON-able values."""
 
 
-NAMES = ("lm_train", "dp_train", "bert_train", "whisper", "llm", "switch", "matmul")
+NAMES = tuple(TABLE)  # a workload is a folder here plus its row in the preset table
 
 
 def spec(name):
