@@ -93,8 +93,9 @@ class CheckResult:
         return [line.text() for line in self.entries]
 
     def record(self, what, ok, value=None, limit=None, detail=""):
+        number = lambda x: None if x is None else float(x)  # numpy scalars too: the lines are stored as JSON
         self.entries.append(Line(self.workload, self.device, self.path, self.precision, what, bool(ok),
-                                 value, limit, detail))
+                                 number(value), number(limit), detail))
         return bool(ok)
 
     def within(self, what, value, kind, detail=""):

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from mlxvspt.devices import Target
 from mlxvspt.workloads.matmul import spec as matmul
@@ -59,6 +60,16 @@ def test_tolerances_follow_precision_and_a_wrong_output_fails():
     result = CheckResult("demo").at("default", "bf16")
     assert not result.tensors("gradients", wrong, grads)
     assert "worst b" in result.lines[-1]
+
+
+def test_check_lines_store_numpy_values_as_json():
+    import json
+
+    from mlxvspt.check import CheckResult, dump
+
+    result = CheckResult("demo").at("default", "fp32")
+    result.within("a numpy float32", np.float32(1e-6), "output")
+    assert json.loads(dump(result.entries))["value"] == pytest.approx(1e-6)
 
 
 def test_check_fails_when_outputs_differ():
