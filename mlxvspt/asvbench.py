@@ -48,7 +48,14 @@ def unavailable(workload, target, overrides):
     """The workload's reason why this machine cannot run the combination at the preset (None if it can),
     asked before anything is built: `spec.unavailable(target, sizes)`."""
     ask = getattr(spec(workload), "unavailable", None)
-    return ask(target, {**sizes(workload, settings.preset()), **overrides}) if ask else None
+    reason = ask(target, {**sizes(workload, settings.preset()), **overrides}) if ask else None
+    if reason:
+        return reason
+    try:
+        target.handle  # the device exists in this install (no GPU backend: n/a, never a failed row)
+    except Unavailable as exc:
+        return str(exc)
+    return None
 
 
 def verify(workload, target, sizes, ran):
@@ -157,7 +164,7 @@ class WorkloadBenchmark:
         before anything is built; else (precision, overrides)."""
         for value, chosen in ((framework, settings.frameworks()), (device, settings.devices())):
             if chosen and value not in chosen:
-                raise NotImplementedError(f"{value} not selected ({', '.join(chosen)} chosen)")
+                raise NotImplementedError(f"{value} not selected or not available here ({', '.join(chosen)} only)")
         precision, overrides = self.overrides(*extra)
         reason = unavailable(self.workload, Target(framework, device, precision), overrides)
         if reason:

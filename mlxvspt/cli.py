@@ -133,6 +133,9 @@ def selection(args):
     for kind, variable in SELECT_ENV.items():
         if getattr(args, kind):
             os.environ[variable] = ",".join(getattr(args, kind))
+    if not args.device and not devices.gpu_anywhere():
+        # every gpu combination is n/a here: say so once, before asv starts a process for each of them
+        os.environ[settings.DEVICES] = "cpu"
     os.environ[settings.PRESET] = preset
     inputs.check_all(preset)
     return preset
