@@ -3,8 +3,8 @@
 rank 0's figures (definitions in mlxvspt/workloads/dp_train/spec.py). Tokens/s, scaling efficiency and
 bus bandwidth are inverses of the times tracked here (asv counts lower as better).
 
-One round: a launch costs a process start, a compile and the all-reduce set-up per rank (about a
-minute on a GPU), and its step time is already the median of `timed_steps` steps. Raise `rounds`
+One launch per combination: it costs a process start, a compile and the all-reduce set-up per rank (about a
+minute on a GPU), and its step time is already the median of `timed_steps` steps. Raise `samples`
 where device time allows asv's significance test more samples."""
 from mlxvspt.asvbench import MeasuredOnce, preset_values
 
@@ -15,7 +15,7 @@ class DPTrain(MeasuredOnce):
     workload = "dp_train"
     params = MeasuredOnce.params + [preset_values("dp_train", "ranks"), preset_values("dp_train", "precisions")]
     param_names = ["framework", "device", "ranks", "precision"]
-    rounds = 1
+    samples = 1  # one launch: its figure is already the median of `timed_steps` steps
 
     def overrides(self, ranks, precision):
         return precision, {"ranks": ranks}
@@ -33,9 +33,10 @@ class DPTrain(MeasuredOnce):
     def track_time_over_ideal(self, framework, device, ranks, precision):
         """R x (step time at R ranks) / (step time at 1 rank): 1 is perfect strong scaling (and, by
         definition, the value at R = 1); the scaling efficiency is its inverse."""
-        parallel = self.figure("scaling_step_seconds")
+        parallel = self.values("scaling_step_seconds")
         self.args = (framework, device, 1, precision)
-        return ranks * parallel / self.figure(f"step_seconds_for_scaling_{ranks}")
+        serial = self.values(f"step_seconds_for_scaling_{ranks}")
+        return self.as_samples(ranks * p / s for p, s in zip(parallel, serial))
 
     track_step.unit = track_seconds_per_token.unit = "seconds"
     track_peak_memory.unit = "bytes"
@@ -49,7 +50,7 @@ class DPAllReduce(MeasuredOnce):
     params = MeasuredOnce.params + [[r for r in preset_values("dp_train", "ranks") if r > 1],
                                     preset_values("dp_train", "allreduce_bytes")]
     param_names = ["framework", "device", "ranks", "nbytes"]
-    rounds = 1
+    samples = 1  # one launch: its figure is already the median of `timed_steps` steps
 
     def overrides(self, ranks, nbytes):
         """Every size is measured in one launch; float32 buffers whatever the training precision."""
@@ -60,6 +61,6 @@ class DPAllReduce(MeasuredOnce):
         super().setup(framework, device, ranks, nbytes)
 
     def track_allreduce(self, framework, device, ranks, nbytes):
-        return self.figure("allreduce_seconds")[str(nbytes)]
+        return self.figure("allreduce_seconds", str(nbytes))
 
     track_allreduce.unit = "seconds"

@@ -201,7 +201,16 @@ class MeasuredOnce(WorkloadBenchmark):
         self.args = (framework, device, *extra)
         self.refuse(framework, device, *extra)
 
-    def figure(self, name):
+    def figure(self, name, key=None):
+        """What a track_ method returns: each measurement's figure `name` (its entry `key` where the
+        figure is a table, e.g. seconds per message size) as asv samples."""
+        return self.as_samples(self.values(name, key))
+
+    @staticmethod
+    def as_samples(values):
+        return {"samples": list(values), "number": 1}
+
+    def values(self, name, key=None):
         memo = settings.run_folder()
         if memo is None:
             measured = self.measure()
@@ -215,7 +224,7 @@ class MeasuredOnce(WorkloadBenchmark):
                 f.seek(0)
                 f.truncate()
                 f.write(json.dumps(measured))
-        return {"samples": [figures[name] for figures in measured], "number": 1}
+        return [figures[name] if key is None else figures[name][key] for figures in measured]
 
     def measure(self):
         super().setup(*self.args)
