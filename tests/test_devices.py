@@ -115,3 +115,17 @@ def test_a_row_whose_run_differs_from_its_request_fails_with_one_line():
     with pytest.raises(RuntimeError, match="matmul_mode asked 'ieee', ran 'tf32'"):
         asvbench.verify("matmul", target, {}, {"compute_dtype": "float32", "matmul_mode": "tf32"})
     asvbench.verify("matmul", target, {}, {"compute_dtype": "float32", "matmul_mode": "ieee"})
+
+
+def test_measured_once_returns_each_measurement_as_an_asv_sample():
+    from mlxvspt import asvbench
+
+    class Fake(asvbench.MeasuredOnce):
+        workload = "matmul"
+
+        def measure(self):
+            return [{"seconds": i, "per_size": {"64": 2 * i}} for i in range(3)]
+
+    bench = Fake()
+    assert bench.figure("seconds") == {"samples": [0, 1, 2], "number": 1}
+    assert bench.figure("per_size", "64") == {"samples": [0, 2, 4], "number": 1}
