@@ -216,8 +216,8 @@ class MeasuredOnce(WorkloadBenchmark):
             measured = self.measure()
         else:
             precision, overrides = self.overrides(*self.args[2:])
-            key = "-".join(map(str, (self.workload, *self.args[:2], precision, *sorted(overrides.items()))))
-            with locked(memo / f"{key}.json") as f:
+            combination = "-".join(map(str, (self.workload, *self.args[:2], precision, *sorted(overrides.items()))))
+            with locked(memo / f"{combination}.json") as f:
                 f.seek(0)
                 text = f.read()
                 measured = json.loads(text) if text else self.measure()
