@@ -23,7 +23,6 @@ class BertTrainStep(BertTrainCombinations, WorkloadBenchmark):
     optimizer state in bfloat16, bf16-mixed = bfloat16 compute over float32 weights and AdamW."""
 
     version = "3"  # 2: the precision parameter; 3: the path parameter, compile False/True (was "off"/"on")
-    repeat = (5, 10, 20.0)
 
     def time_step(self, framework, device, path, compile, precision):
         self.runner.step()
@@ -57,7 +56,6 @@ class BertTrainValidation(WorkloadBenchmark):
 
     workload = "bert_train"
     warm = "validate"
-    repeat = (5, 10, 20.0)
 
     def overrides(self):
         return "fp32", {"path": "seed", "trains": False}

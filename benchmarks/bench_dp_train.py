@@ -4,8 +4,8 @@ rank 0's figures (definitions in mlxvspt/workloads/dp_train/spec.py). Tokens/s, 
 bus bandwidth are inverses of the times tracked here (asv counts lower as better).
 
 One launch per combination: it costs a process start, a compile and the all-reduce set-up per rank (about a
-minute on a GPU), and its step time is already the median of `timed_steps` steps. Raise `samples`
-where device time allows asv's significance test more samples."""
+minute on a GPU); its samples are the `timed_steps` steps (each from a barrier to rank 0's synchronised
+end) and the calibration's iterations."""
 from mlxvspt.asvbench import MeasuredOnce, preset_values
 
 
@@ -15,7 +15,7 @@ class DPTrain(MeasuredOnce):
     workload = "dp_train"
     params = MeasuredOnce.params + [preset_values("dp_train", "ranks"), preset_values("dp_train", "precisions")]
     param_names = ["framework", "device", "ranks", "precision"]
-    samples = 1  # one launch: its figure is already the median of `timed_steps` steps
+    samples = 1  # one launch: its figures are lists of per-step samples
 
     def overrides(self, ranks, precision):
         return precision, {"ranks": ranks}
@@ -50,15 +50,12 @@ class DPAllReduce(MeasuredOnce):
     params = MeasuredOnce.params + [[r for r in preset_values("dp_train", "ranks") if r > 1],
                                     preset_values("dp_train", "allreduce_bytes")]
     param_names = ["framework", "device", "ranks", "nbytes"]
-    samples = 1  # one launch: its figure is already the median of `timed_steps` steps
+    samples = 1  # one launch: its figures are lists of per-step samples
 
     def overrides(self, ranks, nbytes):
         """Every size is measured in one launch; float32 buffers whatever the training precision."""
-        return "fp32", {"ranks": ranks, "calibrate": True}
-
-    def setup(self, framework, device, ranks, nbytes):
         self.measured_here("allreduce_bytes", nbytes)
-        super().setup(framework, device, ranks, nbytes)
+        return "fp32", {"ranks": ranks, "calibrate": True}
 
     def track_allreduce(self, framework, device, ranks, nbytes):
         return self.figure("allreduce_seconds", str(nbytes))

@@ -20,12 +20,17 @@ from .presets import NAMES, TABLE, sizes
 from .workloads import spec
 
 STEADY = 0.10  # two consecutive warm-up steps within 10% of each other: steady state
+# ... and at least this long warming up: steps of a millisecond agreed after two calls yet ran 2x slower
+# for the next second (thread pools and allocator still settling on 2 cores). Free for slower steps.
+WARMUP_MIN_SECONDS = 1.0
 WARMUP_CAP_STEPS = 20
 WARMUP_CAP_SECONDS = 120.0
 
 
-def warm_up(step, cap_steps=WARMUP_CAP_STEPS, cap_seconds=WARMUP_CAP_SECONDS):
-    """Call `step` until two consecutive calls agree within STEADY (at least two calls), or a cap is hit.
+def warm_up(step, cap_steps=WARMUP_CAP_STEPS, cap_seconds=WARMUP_CAP_SECONDS, min_seconds=WARMUP_MIN_SECONDS):
+    """Call `step` until two consecutive calls agree within STEADY after `min_seconds` of calls (at least
+    two calls), or a cap is hit. A step of a millisecond gets as many calls as `min_seconds` takes, above
+    `cap_steps`.
 
     Returns what happened, for the record: steps taken, whether steady state was reached, the first
     (compiling) and last step's seconds."""
@@ -34,10 +39,12 @@ def warm_up(step, cap_steps=WARMUP_CAP_STEPS, cap_seconds=WARMUP_CAP_SECONDS):
         start = time.perf_counter()
         step()
         times.append(time.perf_counter() - start)
-        if len(times) >= 2 and abs(times[-1] - times[-2]) <= STEADY * min(times[-2:]):
+        spent = sum(times)
+        if (len(times) >= 2 and spent >= min_seconds
+                and abs(times[-1] - times[-2]) <= STEADY * min(times[-2:])):
             steady = True
             break
-        if len(times) >= cap_steps or sum(times) >= cap_seconds:
+        if (len(times) >= cap_steps and spent >= min_seconds) or spent >= cap_seconds:
             steady = False
             break
     return {"warmup_steps": len(times), "steady": steady, "first_step_seconds": times[0],
@@ -48,7 +55,7 @@ def unavailable(workload, target, overrides):
     """The workload's reason why this machine cannot run the combination at the preset (None if it can),
     asked before anything is built: `spec.unavailable(target, sizes)`."""
     ask = getattr(spec(workload), "unavailable", None)
-    reason = ask(target, {**sizes(workload, settings.preset()), **overrides}) if ask else None
+    reason = ask(target, {**sizes(workload, settings.preset(), target.device), **overrides}) if ask else None
     if reason:
         return reason
     try:
@@ -79,10 +86,14 @@ def prepared(workload, framework, device, precision="fp32", warm="step", **overr
     """Build a workload runner once per process, bring `warm` (the timed method) to steady state, and
     read back what it ran. Returns (runner, record)."""
     target = Target(framework, device, precision).activate()
-    chosen = {**sizes(workload, settings.preset()), **overrides}
+    chosen = {**sizes(workload, settings.preset(), device), **overrides}
     runner = spec(workload).build(target, chosen)
+    # The matmul mode is measured before warm-up: its float64 reference wakes numpy's BLAS threads,
+    # which spin for ~0.1 s after, taking a core from the framework's (a 256^2 torch matmul timed 60x
+    # slower on 2 cores). The mode is set by activate() and does not change after.
+    matmul_mode = target.matmul_mode()
     warmup = warm_up(getattr(runner, warm), chosen.get("warmup_cap_steps", WARMUP_CAP_STEPS))
-    ran = {**runner.ran(), "matmul_mode": target.matmul_mode()}
+    ran = {**runner.ran(), "matmul_mode": matmul_mode}
     verify(workload, target, chosen, ran)
     record = {"ran": ran, "warmup": warmup, "preset": settings.preset(), "pid": os.getpid(),
               "tf32_env": os.environ.get("MLX_ENABLE_TF32"), "versions": settings.library_versions(),
@@ -144,7 +155,9 @@ class WorkloadBenchmark:
     # parameters or meaning change.
     version = "1"
     number = 1
-    repeat = (5, 20, 20.0)  # at least 5 samples; no new sample starts after 20 s
+    # At least 5 samples, at most 20; no new sample starts after 5 s (a slow row stops at 5 samples:
+    # its spread is 0.2-2%, and more samples would only narrow the interval of a difference 20x wide).
+    repeat = (5, 20, 5.0)
     rounds = 1
     warmup_time = 0
     timeout = 3600
@@ -155,9 +168,10 @@ class WorkloadBenchmark:
         return "fp32", {}
 
     def measured_here(self, key, value):
-        """Skip (asv's n/a) a param value of `preset_values(workload, key)` the current preset leaves out."""
-        if value not in sizes(self.workload, settings.preset()).get(key, []):
-            raise NotImplementedError(f"{key} {value!r} is not measured at this preset")
+        """Skip (asv's n/a) a param value of `preset_values(workload, key)` the current preset leaves out
+        on this row's device."""
+        if value not in sizes(self.workload, settings.preset(), self.device).get(key, []):
+            raise NotImplementedError(f"{key} {value!r} is not measured at this preset on the {self.device.upper()}")
 
     def refuse(self, framework, device, *extra):
         """asv's n/a (NotImplementedError) for a combination not selected or not runnable here, asked
@@ -165,6 +179,7 @@ class WorkloadBenchmark:
         for value, chosen in ((framework, settings.frameworks()), (device, settings.devices())):
             if chosen and value not in chosen:
                 raise NotImplementedError(f"{value} not selected or not available here ({', '.join(chosen)} only)")
+        self.device = device
         precision, overrides = self.overrides(*extra)
         reason = unavailable(self.workload, Target(framework, device, precision), overrides)
         if reason:
@@ -178,8 +193,17 @@ class WorkloadBenchmark:
                 self.runner, record = prepared(self.workload, framework, device, precision, self.warm, **overrides)
         except Unavailable as exc:
             raise NotImplementedError(str(exc)) from None
-        params = dict(zip(self.param_names, (framework, device, *extra)))
-        append_records(self, params, record)
+        if not record.get("appended"):  # asv calls setup before every sample: one record a process
+            append_records(self, dict(zip(self.param_names, (framework, device, *extra))), record)
+            record["appended"] = True
+
+
+class ShortCalls:
+    """For time_ methods whose call may last a tenth of a millisecond (a 256^2 matmul, a mel
+    spectrogram): their samples drift for a few more calls after warm-up and a stray one lands 2x off,
+    so up to 100 samples (asv_runner times one call a sample while setup() is defined)."""
+
+    repeat = (5, 100, 5.0)
 
 
 class MeasuredOnce(WorkloadBenchmark):
@@ -224,7 +248,9 @@ class MeasuredOnce(WorkloadBenchmark):
                 f.seek(0)
                 f.truncate()
                 f.write(json.dumps(measured))
-        return [figures[name] if key is None else figures[name][key] for figures in measured]
+        picked = [figures[name] if key is None else figures[name][key] for figures in measured]
+        # a runner whose one step measures several samples (a dp_train launch) gives a list
+        return [v for value in picked for v in (value if isinstance(value, list) else [value])]
 
     def measure(self):
         super().setup(*self.args)

@@ -41,8 +41,9 @@ TABLE = {
                  "warmup": 5, "eval_batches": 2, "paths": ["seed", "best"],
                  "precisions": ["fp32", "bf16", "bf16-mixed"], "first_step_rows": False},
         "small": {"layers": 2, "dim": 128, "heads": 4, "context": 64, "batch": 8, "vocab": 10000, "steps": 10,
-                  "warmup": 200, "eval_batches": 2, "paths": ["seed", "best"], "precisions": ["fp32"],
-                  "first_step_rows": False},
+                  "warmup": 200, "eval_batches": 2, "paths": ["seed", "best"],
+                  "precisions": ["fp32", "tf32", "bf16", "bf16-mixed"], "first_step_rows": False,
+                  "cpu": {"precisions": ["fp32"]}},
         "full": {"layers": 12, "dim": 1024, "heads": 16, "context": 1024, "batch": 32, "vocab": 10000,
                  "steps": 10, "warmup": 200, "eval_batches": 2, "paths": ["seed", "best"],
                  "precisions": ["fp32", "tf32", "bf16", "bf16-mixed"], "first_step_rows": True},
@@ -68,7 +69,7 @@ TABLE = {
     },
     # BERT-tiny sentence-pair classifier (Conneau et al. head) on NLI pairs; `pairs` training pairs make
     # one epoch of pairs // batch steps, `dev_pairs` the validation pass. `small` keeps the model and the
-    # seq 128 x batch 8 step but shortens the epoch: MLX took 1.4 s a step on a 2-core CPU, and leaves
+    # seq 128 x batch 8 step but shortens the epoch to 6 steps: MLX took 1.7 s a step on a 2-core CPU, and leaves
     # torch.compile out (`torch_compile`: inductor took 1-3 minutes to compile the step on 2 cores, even
     # at `tiny` sizes when its cache is cold).
     "bert_train": {
@@ -76,8 +77,9 @@ TABLE = {
                  "batch": 4, "pairs": 64, "dev_pairs": 16, "epochs": 1, "dropout": 0.1,
                  "torch_compile": False, "paths": ["seed", "pairs-batched", "best"], "precisions": ["fp32"]},
         "small": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
-                  "batch": 8, "pairs": 128, "dev_pairs": 64, "epochs": 1, "dropout": 0.1,
-                  "torch_compile": False, "paths": ["seed", "pairs-batched", "best"], "precisions": ["fp32"]},
+                  "batch": 8, "pairs": 48, "dev_pairs": 32, "epochs": 1, "dropout": 0.1,
+                  "torch_compile": True, "paths": ["seed", "pairs-batched", "best"],
+                  "precisions": ["fp32", "bf16", "bf16-mixed"], "cpu": {"precisions": ["fp32"], "torch_compile": False}},
         "full": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
                  "batch": 8, "pairs": 50000, "dev_pairs": 10000, "epochs": 5, "dropout": 0.1,
                  "torch_compile": True, "paths": ["seed", "pairs-batched", "best"], "precisions": ["fp32", "bf16", "bf16-mixed"]},
@@ -124,10 +126,15 @@ TABLE = {
 NAMES = ("tiny", "small", "full", "history")
 
 
-def sizes(workload, preset):
-    """The sizes of one workload at a preset."""
+def sizes(workload, preset, device=None):
+    """The sizes of one workload at a preset; on `device` "cpu", with the preset's narrower "cpu" entries
+    on top (the whole table, "cpu" entry included, when no device is given)."""
     if workload not in TABLE:
         raise UsageError(f"unknown workload {workload!r}; choose one of: {', '.join(TABLE)}")
     if preset not in NAMES:
         raise UsageError(f"unknown preset {preset!r}; choose one of: {', '.join(NAMES)}")
-    return dict(TABLE[workload][preset])
+    table = dict(TABLE[workload][preset])
+    if device is None:
+        return table
+    narrower = table.pop("cpu", {})
+    return {**table, **narrower} if device == "cpu" else table

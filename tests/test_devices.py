@@ -98,10 +98,12 @@ def test_warm_up_stops_at_steady_state_or_its_cap():
 
         time.sleep(next(times) / 100)
 
-    steady = asvbench.warm_up(step)
+    steady = asvbench.warm_up(step, min_seconds=0)
     assert steady["steady"] and steady["warmup_steps"] in (3, 4, 5)
     jumpy = iter([0.01, 0.03] * 10)
-    capped = asvbench.warm_up(lambda: __import__("time").sleep(next(jumpy)), cap_steps=6)
+    capped = asvbench.warm_up(lambda: __import__("time").sleep(next(jumpy)), cap_steps=6, min_seconds=0)
+    brief = asvbench.warm_up(lambda: __import__("time").sleep(0.002), min_seconds=0.03)  # short steps
+    assert brief["warmup_steps"] >= 15  # two agreeing calls are not enough before min_seconds
     assert not capped["steady"] and capped["warmup_steps"] == 6
 
 

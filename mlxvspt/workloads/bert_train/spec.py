@@ -159,7 +159,7 @@ def check(preset="tiny", device="cpu"):
     the preset publishes: what ran, the first step's loss and the gradient of every tensor, then the loss
     of CHECK_STEPS AdamW steps, all through the (compiled) step. Where torch.compile is n/a at the preset, MLX's compiled
     step is compared with PyTorch's eager one (same math)."""
-    sizes = preset_sizes("bert_train", preset)
+    sizes = preset_sizes("bert_train", preset, device)
     sizes.update(dropout=0.0, pairs=CHECK_STEPS * sizes["batch"], dev_pairs=sizes["batch"])
     result = CheckResult("bert_train", device)
     for path, compile, precision in combinations(sizes):

@@ -129,7 +129,8 @@ def run_ranks(target, sizes, ranks, steps, calibrate, keep_weights=None):
 
 
 class Runner:
-    """The figures of one launch; `step()` returns them summarised for the benchmark."""
+    """The figures of one launch; `step()` returns them summarised for the benchmark, each time figure
+    as a list of samples (one per timed step or all-reduce), so one launch gives asv its samples."""
 
     def __init__(self, sizes, figures):
         self.sizes, self.figures = sizes, figures
@@ -140,15 +141,14 @@ class Runner:
                    "allreduce_seconds": f["allreduce_seconds"]}
         if "step_seconds" in f:
             timed = f["step_seconds"][s["untimed_steps"]:]
-            summary.update(step_seconds=float(np.median(timed)), step_seconds_spread=float(np.std(timed)),
-                           seconds_per_token=float(np.median(timed)) / summary["tokens_per_step"],
+            summary.update(step_seconds=timed, seconds_per_token=[t / summary["tokens_per_step"] for t in timed],
                            peak_memory_bytes=max(f["peak_memory_bytes"]),
                            ranks_identical=len(set(f["weights_digests"])) == 1)
-            # The same step time under one name per reader (MeasuredOnce serves a figure name once a
-            # round): the row's own scaling reads "scaling_step_seconds", and the R-rank row reads
-            # the one-rank launch's time as "step_seconds_for_scaling_R".
-            summary["scaling_step_seconds"] = summary["step_seconds"]
-            summary.update({f"step_seconds_for_scaling_{r}": summary["step_seconds"] for r in s["ranks_measured"]})
+            # The same step times under one name per reader: the row's own scaling reads
+            # "scaling_step_seconds", and the R-rank row reads the one-rank launch's as
+            # "step_seconds_for_scaling_R".
+            summary["scaling_step_seconds"] = timed
+            summary.update({f"step_seconds_for_scaling_{r}": timed for r in s["ranks_measured"]})
         return summary
 
     def ran(self):

@@ -259,7 +259,7 @@ def check_combination(result, sizes, device, precision, weights=None):
 
 def check(preset="tiny", device="cpu"):
     """Both frameworks on every path x compile x precision the preset publishes, on `device`."""
-    sizes = preset_sizes("lm_train", preset)
+    sizes = preset_sizes("lm_train", preset, device)
     result = CheckResult("lm_train", device)
     for path, compile, precision in combinations(sizes):
         result.at(path_label(path, compile), precision)
