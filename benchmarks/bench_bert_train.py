@@ -1,7 +1,7 @@
 """BERT-tiny pair classifier training on NLI: seconds per training step (samples/s = batch / time) and its
 peak memory on each path (seed, pairs-batched, best), eager or compiled, per precision; seconds per epoch
 and per validation pass. Pre-tokenised batches; dropout 0.1 while training."""
-from mlxvspt.asvbench import MeasuredOnce, WorkloadBenchmark, preset_values
+from mlxvspt.asvbench import StepMemory, WorkloadBenchmark, preset_values
 
 
 class BertTrainCombinations:
@@ -23,19 +23,14 @@ class BertTrainStep(BertTrainCombinations, WorkloadBenchmark):
     optimizer state in bfloat16, bf16-mixed = bfloat16 compute over float32 weights and AdamW."""
 
     version = "3"  # 2: the precision parameter; 3: the path parameter, compile False/True (was "off"/"on")
+    leaves_memory = "BertTrainMemory"
 
     def time_step(self, framework, device, path, compile, precision):
         self.runner.step()
 
 
-class BertTrainMemory(BertTrainCombinations, MeasuredOnce):
-    """Peak memory of one training step: the allocator's peak on a GPU; on a CPU the process's max RSS
-    (interpreter, model and data included: neither framework keeps CPU allocator statistics)."""
-
-    def track_peak_memory(self, framework, device, path, compile, precision):
-        return self.figure("peak_memory_bytes")
-
-    track_peak_memory.unit = "bytes"
+class BertTrainMemory(BertTrainCombinations, StepMemory):
+    """Peak memory of one training step, per combination (measured by BertTrainStep's processes)."""
 
 
 class BertTrainEpoch(WorkloadBenchmark):

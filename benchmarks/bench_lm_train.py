@@ -2,7 +2,7 @@
 path (seed / best), compile and precision; the first compiled step, cold and warm compiler caches;
 seconds per validation pass. Tokens/s and MFU are derived in the report from these times, batch x
 context and `mlxvspt.workloads.lm_train.spec.flops_per_step`. Definitions: mlxvspt/workloads/lm_train/spec.py."""
-from mlxvspt.asvbench import MeasuredOnce, WorkloadBenchmark, preset_values
+from mlxvspt.asvbench import MeasuredOnce, StepMemory, WorkloadBenchmark, preset_values
 
 
 class StepParams:
@@ -12,33 +12,24 @@ class StepParams:
                                          preset_values("lm_train", "precisions")]
     param_names = ["framework", "device", "path", "compile", "precision"]
     version = "2"  # 2: path param (results of version 1 migrated as path "seed"), compile scope incl. AdamW
-    runner_overrides = {}
 
     def overrides(self, path, compile, precision):
         self.measured_here("paths", path)
         self.measured_here("precisions", precision)
-        return precision, {"path": path, "compile": compile, **self.runner_overrides}
+        return precision, {"path": path, "compile": compile}
 
 
 class LMTrain(StepParams, WorkloadBenchmark):
     workload = "lm_train"
+    leaves_memory = "LMTrainMemory"
 
     def time_step(self, *params):
         self.runner.step()
 
 
-class LMTrainMemory(StepParams, MeasuredOnce):
-    """Peak memory of one training step after warm-up: the allocator's peak on a GPU; on CPU the
-    process's max RSS (interpreter, data and warm-up included: no reset lowers it)."""
-
+class LMTrainMemory(StepParams, StepMemory):
     workload = "lm_train"
     version = "1"
-    runner_overrides = {"track_memory": True}
-
-    def track_peak_memory(self, *params):
-        return self.figure("peak_memory_bytes")
-
-    track_peak_memory.unit = "bytes"
 
 
 class LMTrainFirstStep(MeasuredOnce):

@@ -124,23 +124,45 @@ def locked(path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def append_records(benchmark, params, record):
-    """One line per benchmark method of the class into the run's records file (settings.RECORDS), with
-    the cross-check's status for the row's device, path and precision. Params as asv writes them (repr)."""
+def append_records(benchmark, params, record, names=None):
+    """One line per benchmark method of the class (or per "Class.method" of `names`) into the run's
+    records file (settings.RECORDS), with the cross-check's status for the row's device, path and
+    precision. Params as asv writes them (repr)."""
     where = settings.records_file()
     if where is None:
         return
     status = check.status(settings.check_lines(), benchmark.workload, params["device"], record["path"],
                           record["precision"])
     module = type(benchmark).__module__.rsplit(".", 1)[-1]
-    methods = [n for n in dir(benchmark) if n.startswith(("time_", "track_", "peakmem_", "mem_"))]
-    lines = [json.dumps({"benchmark": f"{module}.{type(benchmark).__name__}.{method}",
+    names = names or [f"{type(benchmark).__name__}.{n}" for n in dir(benchmark)
+                      if n.startswith(("time_", "track_", "peakmem_", "mem_"))]
+    lines = [json.dumps({"benchmark": f"{module}.{name}",
                          "params": {k: repr(v) for k, v in params.items()},
                          "ran": record["ran"], "warmup": record["warmup"], "check": status,
                          "environment": {k: record[k] for k in ("preset", "pid", "tf32_env", "versions")}})
-             for method in methods]
+             for name in names]
     with locked(where) as f:
         f.write("".join(line + "\n" for line in lines))
+
+
+def memo_file(workload, framework, device, precision, overrides):
+    """Where one `mlxvspt run` keeps a combination's measured figures (None outside a run): every
+    process of that combination, whichever class, reads the same file."""
+    folder = settings.run_folder()
+    if folder is None:
+        return None
+    return folder / ("-".join(map(str, (workload, framework, device, precision, *sorted(overrides.items())))) + ".json")
+
+
+def step_peaks(runner, target, samples):
+    """The peak memory of each of `samples` steps after warm-up, as MeasuredOnce figures: the allocator's
+    peak since a reset on a GPU; on a CPU the process's max RSS (no reset lowers it)."""
+    peaks = []
+    for _ in range(samples):
+        target.reset_peak_memory()
+        runner.step()
+        peaks.append({"peak_memory_bytes": target.peak_memory()})
+    return peaks
 
 
 class WorkloadBenchmark:
@@ -162,6 +184,7 @@ class WorkloadBenchmark:
     warmup_time = 0
     timeout = 3600
     warm = "step"  # the runner method the timed methods call: warmed up to steady state in setup
+    leaves_memory = None  # a training step's time_ class: its StepMemory twin's name, whose figures it measures
 
     def overrides(self, *extra):
         """(precision, {size overrides}) for this class's extra params."""
@@ -194,8 +217,24 @@ class WorkloadBenchmark:
         except Unavailable as exc:
             raise NotImplementedError(str(exc)) from None
         if not record.get("appended"):  # asv calls setup before every sample: one record a process
-            append_records(self, dict(zip(self.param_names, (framework, device, *extra))), record)
+            params = dict(zip(self.param_names, (framework, device, *extra)))
+            append_records(self, params, record)
             record["appended"] = True
+            if self.leaves_memory:
+                self.leave_memory(Target(framework, device, precision), overrides, params, record)
+
+    def leave_memory(self, target, overrides, params, record):
+        """Measure the step's peak memory here, after warm-up, for the StepMemory class named by
+        `leaves_memory` (same params) to read, with its record: the model is then built, compiled and
+        warmed up once per combination."""
+        memo = memo_file(self.workload, target.framework, target.device, target.precision, overrides)
+        if memo is None:
+            return
+        with locked(memo) as f:
+            f.seek(0)
+            if not f.read():
+                f.write(json.dumps(step_peaks(self.runner, target, StepMemory.samples)))
+        append_records(self, params, record, [f"{self.leaves_memory}.track_peak_memory"])
 
 
 class ShortCalls:
@@ -235,13 +274,12 @@ class MeasuredOnce(WorkloadBenchmark):
         return {"samples": list(values), "number": 1}
 
     def values(self, name, key=None):
-        memo = settings.run_folder()
+        precision, overrides = self.overrides(*self.args[2:])
+        memo = memo_file(self.workload, *self.args[:2], precision, overrides)
         if memo is None:
             measured = self.measure()
         else:
-            precision, overrides = self.overrides(*self.args[2:])
-            combination = "-".join(map(str, (self.workload, *self.args[:2], precision, *sorted(overrides.items()))))
-            with locked(memo / f"{combination}.json") as f:
+            with locked(memo) as f:
                 f.seek(0)
                 text = f.read()
                 measured = json.loads(text) if text else self.measure()
@@ -255,3 +293,20 @@ class MeasuredOnce(WorkloadBenchmark):
     def measure(self):
         super().setup(*self.args)
         return [self.runner.step() for _ in range(self.samples)]
+
+
+class StepMemory(MeasuredOnce):
+    """Peak memory of one training step after warm-up: the allocator's peak on a GPU; on a CPU the
+    process's max RSS (interpreter, data and warm-up included: neither framework keeps CPU allocator
+    statistics). Within `mlxvspt run` its time_ twin (leaves_memory, same params and overrides)
+    measured it already; plain `asv run` measures here."""
+
+    def measure(self):
+        precision, overrides = self.overrides(*self.args[2:])
+        WorkloadBenchmark.setup(self, *self.args)
+        return step_peaks(self.runner, Target(*self.args[:2], precision), self.samples)
+
+    def track_peak_memory(self, *params):
+        return self.figure("peak_memory_bytes")
+
+    track_peak_memory.unit = "bytes"

@@ -140,7 +140,6 @@ def test_epoch_and_validation_run_and_refusals_are_one_reason():
     runner.epoch()
     assert len(runner.loss_history()) == TINY["pairs"] // TINY["batch"]
     assert 0 <= runner.validate() <= 1
-    assert runner.step()["peak_memory_bytes"] > 0
     assert "loss scaling" in spec.unavailable(Target("torch", "cpu", "fp16"), TINY)
     with pytest.raises(Unavailable):
         spec.build(Target("torch", "cpu", "fp16").activate(), TINY)

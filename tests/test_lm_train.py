@@ -152,11 +152,14 @@ def test_unavailable_is_none_for_a_published_combination():
 
 
 @pytest.mark.parametrize("framework", ["mlx", "torch"])
-def test_step_reports_peak_memory_when_tracking(framework):
-    sizes = {**preset_sizes("lm_train", "tiny"), "path": "seed", "track_memory": True}
-    runner = spec.build(Target(framework, "cpu").activate(), sizes)
-    figures = runner.step()
-    assert figures["peak_memory_bytes"] > 10 * 2**20  # CPU: the process's max RSS
+def test_step_peaks_are_one_figure_a_step(framework):
+    from mlxvspt.asvbench import step_peaks
+
+    target = Target(framework, "cpu").activate()
+    runner = spec.build(target, {**preset_sizes("lm_train", "tiny"), "path": "seed"})
+    peaks = step_peaks(runner, target, 3)
+    assert len(peaks) == 3 and all(p["peak_memory_bytes"] > 10 * 2**20 for p in peaks)  # CPU: max RSS
+    assert len(runner.losses) == 3
 
 
 def test_first_steps_share_one_fresh_cache_folder_and_hand_over_one_pair(monkeypatch):

@@ -156,14 +156,12 @@ class Trainer:
         return loss, grads
 
     def step(self):
-        """One training step; returns its peak memory (bytes; see Target.peak_memory)."""
+        """One training step, synchronised (its peak memory: asvbench.step_peaks)."""
         batch = self.train_batches[self.position % len(self.train_batches)]
         self.position += 1
-        self.target.reset_peak_memory()
         loss, _ = self.train_step(batch)
         mx.eval(loss, self.model.parameters(), self.optimizer.state)
         self.losses.append(loss)
-        return {"peak_memory_bytes": self.target.peak_memory()}
 
     def epoch(self):
         for _ in range(len(self.train_batches)):

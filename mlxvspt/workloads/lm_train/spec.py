@@ -13,7 +13,6 @@ publishes). Overrides:
   the whole step (model and optimizer state as its inputs and outputs); torch.compile of the loss
   (forward and, through AOTAutograd, backward) and of the optimizer step with its LR schedule;
 - `forward_only`: only validate() runs (PyTorch then has no optimizer state to read back);
-- `track_memory`: step() returns the step's peak memory ({"peak_memory_bytes": ...});
 - `measure_first_step`: the runner measures the first compiled step in fresh processes (first_step.py),
   at presets whose `first_step_rows` is true (a cold compile costs 1-2 minutes a sample on 2 cores).
 Precisions: fp32, tf32 (GPU), bf16 (weights, activations, optimizer state), bf16-mixed (float32
@@ -124,17 +123,10 @@ class Runner:
         self.losses = []
 
     def step(self):
-        """One training step; with `track_memory`, {"peak_memory_bytes": the step's peak} (allocator
-        peak on a GPU; on CPU the process's max RSS, which no reset lowers: interpreter, data and every
-        earlier step included)."""
+        """One training step (its peak memory: asvbench.step_peaks)."""
         inputs, targets = next(self.batches)
-        if self.sizes.get("track_memory"):
-            self.target.reset_peak_memory()
         with device_limits("lm_train: a training step"):
             self.losses.append(self.trainer.step(inputs, targets))
-        if self.sizes.get("track_memory"):
-            return {"peak_memory_bytes": self.target.peak_memory()}
-        return None
 
     def validate(self):
         """Mean loss over the fixed validation batches (forward only, never compiled)."""
