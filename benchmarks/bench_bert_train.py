@@ -1,7 +1,8 @@
 """BERT-tiny pair classifier training on NLI: seconds per training step (samples/s = batch / time) and its
 peak memory on each path (seed, pairs-batched, best), eager or compiled, per precision; seconds per epoch
 and per validation pass. Pre-tokenised batches; dropout 0.1 while training."""
-from mlxvspt.asvbench import StepMemory, WorkloadBenchmark, preset_values
+from mlxvspt import asvbench
+from mlxvspt.asvbench import WorkloadBenchmark, preset_values
 
 
 class BertTrainCombinations:
@@ -29,7 +30,7 @@ class BertTrainStep(BertTrainCombinations, WorkloadBenchmark):
         self.runner.step()
 
 
-class BertTrainMemory(BertTrainCombinations, StepMemory):
+class BertTrainMemory(BertTrainCombinations, asvbench.StepMemory):
     """Peak memory of one training step, per combination (measured by BertTrainStep's processes)."""
 
 

@@ -123,6 +123,20 @@ def cross_check(preset, out, env, workloads=None, progress=None):
     return progress.command(cmd, env)[0] if progress else subprocess.run(cmd, env=env).returncode
 
 
+def format_seconds(seconds):
+    return time.strftime("%H:%M:%S", time.gmtime(seconds))
+
+
+def record_wall_time(folder, point_name, started, benchmarks, code, resumed):
+    """One line per run (a resumed run adds its part) in runs-<point>.jsonl beside the results: how long
+    the cross-check and the benchmarks took on this machine."""
+    line = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+            "wall_seconds": round(time.time() - started, 1), "benchmarks": benchmarks, "exit_code": code,
+            "resumed": resumed}
+    with open(folder / f"runs-{point_name}.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps(line) + "\n")
+
+
 def time_first(benchmark):
     """Module by module, time_ benchmarks first: a training step's time_ process leaves the step's peak
     memory for its StepMemory twin (asvbench.leave_memory), which then builds nothing."""
@@ -181,6 +195,7 @@ def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None
         batches = [(f"{len(points)} ledger points, {len(names)} modules", [f"{name}\\." for name in names])]
     code = 0
     progress = Progress(log or log_path("run" if points is None else "history"), verbose)
+    started = time.time()
     try:
         describe_machine(machine, results_dir, config, env, point_name, progress)
         if points is None and not resume and (recheck or not Path(env[settings.CHECKS]).is_file()):
@@ -207,6 +222,9 @@ def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None
             progress.finished(label, output, returned)
             code = returned or code
         restore_damaged(results_dir)
+        if point_name:
+            record_wall_time(Path(results_dir) / machine, point_name, started, len(batches), code, resume)
+            progress.say(f"wall time: {format_seconds(time.time() - started)} (cross-check and benchmarks)")
         publish(config, env, html_dir, progress)
     finally:
         progress.close()

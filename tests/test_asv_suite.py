@@ -19,6 +19,20 @@ def test_asv_check_passes(tmp_path):
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
 
 
+def test_every_benchmark_class_is_declared_in_its_module():
+    """asv treats every class named in a benchmark module as a benchmark: an imported base class with a
+    track_ method (asvbench.StepMemory) would run as one, without a workload."""
+    import importlib
+    import inspect
+
+    for path in sorted((asvrun.ROOT / "benchmarks").glob("bench_*.py")):
+        module = importlib.import_module(f"benchmarks.{path.stem}")
+        for name, value in vars(module).items():
+            if inspect.isclass(value) and not name.startswith("_") and any(
+                    m.startswith(("time_", "track_")) for m in dir(value)):
+                assert value.__module__ == module.__name__, f"{path.name}: {name} comes from {value.__module__}"
+
+
 def test_run_tiny_end_to_end_saves_results_publishes_site_prints_table(tmp_path):
     results, html = tmp_path / "results", tmp_path / "html"
     out = subprocess.run([sys.executable, "-m", "mlxvspt", "run", "--preset", "tiny", "--results-dir",
