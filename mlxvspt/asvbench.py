@@ -213,9 +213,11 @@ class WorkloadBenchmark:
         precision, overrides = self.refuse(framework, device, *extra)
         try:
             with device_limits(f"{framework} on {device}"):
-                self.runner, record = prepared(self.workload, framework, device, precision, self.warm, **overrides)
+                self.runner, self.record = prepared(self.workload, framework, device, precision, self.warm,
+                                                    **overrides)
         except Unavailable as exc:
             raise NotImplementedError(str(exc)) from None
+        record = self.record
         if not record.get("appended"):  # asv calls setup before every sample: one record a process
             params = dict(zip(self.param_names, (framework, device, *extra)))
             append_records(self, params, record)
@@ -233,7 +235,8 @@ class WorkloadBenchmark:
         with locked(memo) as f:
             f.seek(0)
             if not f.read():
-                f.write(json.dumps(step_peaks(self.runner, target, StepMemory.samples)))
+                f.write(json.dumps({"figures": step_peaks(self.runner, target, StepMemory.samples),
+                                    "record": record, "recorded": [repr(params)]}))
         append_records(self, params, record, [f"{self.leaves_memory}.track_peak_memory"])
 
 
@@ -278,13 +281,19 @@ class MeasuredOnce(WorkloadBenchmark):
             measured = self.measure()
         else:
             precision, overrides = self.overrides(*self.args[2:])
+            params = dict(zip(self.param_names, self.args))
             with locked(memo_file(self.workload, *self.args[:2], precision, overrides)) as f:
                 f.seek(0)
                 text = f.read()
-                measured = json.loads(text) if text else self.measure()
+                memo = json.loads(text) if text else {"figures": self.measure(), "record": self.record,
+                                                      "recorded": [repr(params)]}
+                if repr(params) not in memo["recorded"]:  # another row of the same measurement
+                    append_records(self, params, memo["record"])
+                    memo["recorded"].append(repr(params))
                 f.seek(0)
                 f.truncate()
-                f.write(json.dumps(measured))
+                f.write(json.dumps(memo))
+            measured = memo["figures"]
         picked = [figures[name] if key is None else figures[name][key] for figures in measured]
         # a runner whose one step measures several samples (a dp_train launch) gives a list
         return [v for value in picked for v in (value if isinstance(value, list) else [value])]

@@ -171,6 +171,8 @@ def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None
     check file exists (a check just run by `mlxvspt check --json` for the same install, e.g. at a larger preset).
     """
     benchmark_dir = Path(benchmark_dir or ROOT / "benchmarks")
+    # absolute: the records and check paths below are read by asv's benchmark processes, in their own cwd
+    results_dir = Path(results_dir).resolve()
     ledger_points = ledger.build()
     config = write_conf(results_dir, html_dir, benchmark_dir)
     machine = machine_name(preset)

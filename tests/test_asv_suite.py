@@ -35,15 +35,18 @@ def test_every_benchmark_class_is_declared_in_its_module():
 
 def test_run_tiny_end_to_end_saves_results_publishes_site_prints_table(tmp_path):
     results, html = tmp_path / "results", tmp_path / "html"
+    # relative folders: asv's benchmark processes, in their own working directory, still find the run's files
     out = subprocess.run([sys.executable, "-m", "mlxvspt", "run", "--preset", "tiny", "--results-dir",
-                          str(results), "--html-dir", str(html), "--workload", "switch", "--workload", "matmul", "--bench", r"Matmul\.time_|Switch\."],
-                         capture_output=True, text=True, timeout=900)
+                          "results", "--html-dir", "html", "--workload", "switch", "--workload", "matmul", "--bench", r"Matmul\.time_|Switch\."],
+                         capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert (html / "index.html").is_file()
     assert list(html.glob("graphs/branch-main/machine-*"))  # the ledger's whole history, not the run's point
     machine = asvrun.machine_name("tiny")
     assert list((results / machine).glob("*-existing-*.json"))
     assert list((results / machine).glob("environment-*.txt"))  # the installed ledger point's record
+    wall = json.loads(next((results / machine).glob("runs-*.jsonl")).read_text())
+    assert wall["wall_seconds"] > 0 and wall["exit_code"] == 0 and "wall time: " in out.stdout
     assert "Matmul.track_relative_error" not in out.stdout  # --bench left it out
     assert "| Matmul.time_matmul (device=cpu, precision=fp32, n=64) |" in out.stdout
     # the switch needs a GPU: counted among the n/a combinations here, or a row of the table on a GPU

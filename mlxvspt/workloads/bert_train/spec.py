@@ -178,10 +178,11 @@ def check_combination(result, sizes, device, precision):
         torch_sizes = {**sizes, "compile": False}
         if unavailable(targets["torch"], torch_sizes):
             return result.unavailable(unavailable(targets["torch"], torch_sizes))
+    reference = float32_gradients(device, sizes) if precision != "fp32" else None  # before: it activates fp32
     mlx_run, torch_run = build(targets["mlx"].activate(), sizes), build(targets["torch"].activate(), torch_sizes)
     (m_loss, m_grads), (t_loss, t_grads) = mlx_run.gradients(), torch_run.gradients()
     result.loss("first-step loss", m_loss, t_loss)
-    result.tensors("first-step gradients", m_grads, t_grads)
+    result.tensors("first-step gradients", m_grads, t_grads, reference=reference)
     for run in (mlx_run, torch_run):
         for _ in range(CHECK_STEPS - 1):
             run.step()
@@ -191,6 +192,12 @@ def check_combination(result, sizes, device, precision):
     gap = max(abs(m - t) / abs(t) for m, t in zip(m_history, t_history))
     versus = "torch eager (torch.compile n/a at this preset)" if torch_sizes is not sizes else "torch"
     result.within(f"loss over {CHECK_STEPS} AdamW steps", gap, "loss", f"worst step, mlx vs {versus}")
+
+
+def float32_gradients(device, sizes):
+    """PyTorch's eager IEEE float32 first-step gradients on the same path: how far each framework's own
+    rounding moves every tensor (check.CheckResult.tensors)."""
+    return build(Target("torch", device, "fp32").activate(), {**sizes, "compile": False}).gradients()[1]
 
 
 def ran_as_asked(result, framework, run, target, sizes):

@@ -5,6 +5,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ...frameworks.torch import fresh_compiler
 from ...weights import to_torch
 from .spec import COMPILED, COMPILED_FUSED_OPTIMIZER
 
@@ -119,7 +120,7 @@ class Trainer:
                                            weight_decay=args.weight_decay, fused=args.fused or None)
         self.train_batches = [tuple(torch.from_numpy(x).to(target.handle) for x in batch) for batch in train_batches]
         self.dev_batches = [tuple(torch.from_numpy(x).to(target.handle) for x in batch) for batch in dev_batches]
-        self.train_step = torch.compile(self.update) if compile else self.update
+        self.train_step = fresh_compiler()(self.update) if compile else self.update
         self.graphs_before = compiled_graphs()
         self.position = 0
         self.losses = []

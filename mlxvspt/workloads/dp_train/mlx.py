@@ -41,15 +41,18 @@ def gather(values):
     return np.array(gathered).reshape(-1, len(values))
 
 
-def allreduce_seconds(nbytes, iterations):
-    """Seconds of each of `iterations` all-sums of `nbytes` of float32, after two untimed calls."""
+def allreduce_seconds(nbytes, iterations, calls):
+    """`iterations` samples, each the mean seconds of `calls` all-sums of `nbytes` of float32 (every rank
+    makes the same calls), after two untimed calls."""
     x = mx.ones((nbytes // 4,), mx.float32, stream=communication_device())
     mx.eval(x)
     times = []
     for i in range(iterations + 2):
+        calls_now = calls if i >= 2 else 1
         start = time.perf_counter()
-        mx.eval(mx.distributed.all_sum(x))
-        times.append(time.perf_counter() - start)
+        for _ in range(calls_now):
+            mx.eval(mx.distributed.all_sum(x))
+        times.append((time.perf_counter() - start) / calls_now)
     return times[2:]
 
 

@@ -72,7 +72,8 @@ def main(text):
                        weights_digests=[" ".join(map(str, row)) for row in table[:, 1:].tolist()])
         if rank == 0 and config.get("weights"):
             save(weights, config["weights"])
-    figures["allreduce_seconds"] = {str(n): dist.allreduce_seconds(n, config["allreduce_iterations"])
+    figures["allreduce_seconds"] = {str(n): dist.allreduce_seconds(n, config["allreduce_iterations"],
+                                                                max(1, config["allreduce_bytes_per_sample"] // n))
                                     for n in config["allreduce_bytes"]}
     dist.barrier()
     if rank == 0:

@@ -30,7 +30,10 @@ from ..lm_train import spec as lm_train
 from . import launch
 
 CPU_RANKS = 2  # ranks that may share this machine's CPU
-ALLREDUCE_ITERATIONS = 10
+ALLREDUCE_ITERATIONS = 10  # samples of the calibration
+# Each sample times back-to-back all-sums of one size moving this many bytes in all (at least one call):
+# one call of 64 KiB varied 2-3x from call to call on a 2-core CPU.
+ALLREDUCE_BYTES_PER_SAMPLE = 64 << 20
 # Cross-check limits on each tensor's update after `steps` steps (relative L2 of w_k - w_0, the worst
 # tensor): R ranks against one process of the same framework, and MLX against PyTorch at R ranks.
 # Measured at fp32 on a CPU (tiny): 1e-4 or less within a framework, 7e-3 across; a rank that skipped
@@ -113,7 +116,7 @@ def run_ranks(target, sizes, ranks, steps, calibrate, keep_weights=None):
               "ranks": ranks, "sizes": sizes, "steps": steps, "figures": str(figures),
               "weights": str(keep_weights) if keep_weights else None,
               "allreduce_bytes": sizes["allreduce_bytes"] if calibrate and ranks > 1 else [],
-              "allreduce_iterations": ALLREDUCE_ITERATIONS}
+              "allreduce_iterations": ALLREDUCE_ITERATIONS, "allreduce_bytes_per_sample": ALLREDUCE_BYTES_PER_SAMPLE}
     dist = implementation("dp_train", target.framework)
     env = launch.rank_environment(here)
     port = launch.free_port(ranks if target.framework == "mlx" else 1)

@@ -41,17 +41,20 @@ def gather(values):
     return torch.stack(gathered).cpu().numpy().reshape(-1, len(values))
 
 
-def allreduce_seconds(nbytes, iterations):
-    """Seconds of each of `iterations` all-sums of `nbytes` of float32, after two untimed calls."""
+def allreduce_seconds(nbytes, iterations, calls):
+    """`iterations` samples, each the mean seconds of `calls` all-sums of `nbytes` of float32 (every rank
+    makes the same calls), after two untimed calls."""
     device = communication_device()
     x = torch.ones(nbytes // 4, dtype=torch.float32, device=device)
     times = []
     for i in range(iterations + 2):
+        calls_now = calls if i >= 2 else 1
         start = time.perf_counter()
-        dist.all_reduce(x)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
+        for _ in range(calls_now):  # each call waited for, as MLX's mx.eval does
+            dist.all_reduce(x)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+        times.append((time.perf_counter() - start) / calls_now)
     return times[2:]
 
 

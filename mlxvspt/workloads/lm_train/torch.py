@@ -9,6 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
+from ...frameworks.torch import fresh_compiler
 from ...weights import to_torch
 
 CAUSAL = "causal"  # the mask of the `best` path: the attention kernel skips the future itself
@@ -157,8 +158,10 @@ class Trainer:
             self.schedule.step()
 
         loss = DistributedDataParallel(LossModule(self.model)) if data_parallel else self.model.loss
-        self.loss = torch.compile(loss) if compile else loss
-        self.update = torch.compile(update) if compile else update
+        if compile:
+            compiler = fresh_compiler()
+            loss, update = compiler(loss), compiler(update)
+        self.loss, self.update = loss, update
 
         def train_step(inputs, targets):
             self.optimizer.zero_grad(set_to_none=True)
