@@ -1,11 +1,14 @@
 """The one table of workload sizes: `tiny` for tests (seconds), `small` for a CPU laptop (the whole
-suite in under 30 minutes on 2 cores), `full` for the seed's sizes (GPUs), `history` for the CPU
+suite within 15 minutes on 2 cores, install included), `full` for the seed's sizes (GPUs), `history` for the CPU
 release history that `mlxvspt update` keeps (every row above the noise floor, the ledger in 90 minutes).
 
 `history` sizing, from the committed small/tiny results on a 2-core machine: rows whose sample lasts
 0.3 s or more spread 1-5% (interquartile range / median), rows of a few milliseconds 20-60%. So it keeps
 `small`'s models and lengthens the short samples: matmul at 1024 only, training steps at batch 32 (PyTorch
 ~0.3 s a step), more validation batches, 32 decoded tokens; ~8 minutes of benchmarks per ledger point.
+
+A preset's "cpu" entry narrows what a CPU runs (`sizes(workload, preset, "cpu")`); elsewhere the preset
+publishes everything, so on a GPU `small` (a `full` run's pre-check) covers every path and precision.
 
 Chosen by `--preset` (or MLXVSPT_PRESET), resolved once by the CLI and passed on as a value; the preset
 becomes part of the asv machine name, so results of different presets never share a graph.
