@@ -12,4 +12,6 @@ if [ "$gpus" -lt 2 ]; then
     exit 2
 fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+# results filed beside the committed ones: results/2xNVIDIA-H100-80GB-HBM3-full
+export MLXVSPT_MACHINE=${MLXVSPT_MACHINE:-${gpus}x$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr ' ' '-')}
 exec "$PYTHON" -m mlxvspt run --workload dp_train --device gpu --preset full "$@"

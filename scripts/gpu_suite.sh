@@ -6,14 +6,17 @@
 #                             appended where `run --keep-check` reads it; a summary line per workload
 #   gpu_suite.sh run [ARGS]   mlxvspt run --preset full --device gpu --keep-check ARGS (e.g. --resume,
 #                             --workload W); the wall time is printed and kept in runs-<point>.jsonl
-# Results under $RESULTS (default results/), the machine named after the GPU (MLXVSPT_MACHINE).
+# Results under $RESULTS (default results/), the machine named after the GPU and their count (MLXVSPT_MACHINE).
 # Needs mlx + mlx-cuda-13 and a CUDA PyTorch in $PYTHON's environment (scripts/device_install.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 RESULTS=${RESULTS:-results}
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-export MLXVSPT_MACHINE=${MLXVSPT_MACHINE:-$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr ' ' '-')}
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr ' ' '-')
+gpus=$(nvidia-smi -L | grep -c '^GPU')
+# a host of several GPUs is another machine than one of them: "2xNVIDIA-H100-80GB-HBM3"
+export MLXVSPT_MACHINE=${MLXVSPT_MACHINE:-$([ "$gpus" -gt 1 ] && echo "${gpus}x")$gpu}
 point=$("$PYTHON" -c "from mlxvspt import ledger; print(ledger.point_for_installed(ledger.build())[0])")
 folder="$RESULTS/$MLXVSPT_MACHINE-full"
 mkdir -p "$folder"
