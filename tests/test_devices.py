@@ -88,23 +88,31 @@ def test_cached_builds_once(tmp_path):
     assert len(calls) == 1 and np.array_equal(first["x"], second["x"])
 
 
-def test_warm_up_stops_at_steady_state_or_its_cap():
+def test_warm_up_stops_at_steady_state_or_its_cap(monkeypatch):
     from mlxvspt import asvbench
 
-    times = iter([0.5, 0.2, 0.1, 0.1, 0.1])
+    class Clock:  # steps last what they are told: no sleeping, no scheduler jitter
+        now = 0.0
 
-    def step():
-        import time
+        def perf_counter(self):
+            return self.now
 
-        time.sleep(next(times) / 100)
+    clock = Clock()
+    monkeypatch.setattr(asvbench, "time", clock)
 
-    steady = asvbench.warm_up(step, min_seconds=0)
-    assert steady["steady"] and steady["warmup_steps"] in (3, 4, 5)
-    jumpy = iter([0.01, 0.03] * 10)
-    capped = asvbench.warm_up(lambda: __import__("time").sleep(next(jumpy)), cap_steps=6, min_seconds=0)
-    brief = asvbench.warm_up(lambda: __import__("time").sleep(0.002), min_seconds=0.03)  # short steps
-    assert brief["warmup_steps"] >= 15  # two agreeing calls are not enough before min_seconds
+    def steps(durations):
+        durations = iter(durations)
+
+        def step():
+            clock.now += next(durations)
+        return step
+
+    steady = asvbench.warm_up(steps([0.5, 0.2, 0.1, 0.1, 0.1]), min_seconds=0)
+    assert steady["steady"] and steady["warmup_steps"] == 4
+    capped = asvbench.warm_up(steps([0.01, 0.03] * 10), cap_steps=6, min_seconds=0)
     assert not capped["steady"] and capped["warmup_steps"] == 6
+    brief = asvbench.warm_up(steps([0.002] * 100), min_seconds=0.03)  # agreeing short steps: on for 0.03 s
+    assert brief["steady"] and brief["warmup_steps"] == 15
 
 
 def test_a_row_whose_run_differs_from_its_request_fails_with_one_line():
