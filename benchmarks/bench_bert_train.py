@@ -24,7 +24,7 @@ class BertTrainStep(BertTrainCombinations, WorkloadBenchmark):
     optimizer state in bfloat16, bf16-mixed = bfloat16 compute over float32 weights and AdamW."""
 
     version = "3"  # 2: the precision parameter; 3: the path parameter, compile False/True (was "off"/"on")
-    leaves_memory = "BertTrainMemory"
+    leaves_memory = True
 
     def time_step(self, framework, device, path, compile, precision):
         self.runner.step()

@@ -22,7 +22,7 @@ class StepParams:
 
 class LMTrain(StepParams, WorkloadBenchmark):
     workload = "lm_train"
-    leaves_memory = "LMTrainMemory"
+    leaves_memory = True
 
     def time_step(self, *params):
         self.runner.step()

@@ -124,23 +124,21 @@ def locked(path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def append_records(benchmark, params, record, names=None):
-    """One line per benchmark method of the class (or per "Class.method" of `names`) into the run's
-    records file (settings.RECORDS), with the cross-check's status for the row's device, path and
-    precision. Params as asv writes them (repr)."""
+def append_records(benchmark, params, record):
+    """One line per benchmark method of the class into the run's records file (settings.RECORDS), with
+    the cross-check's status for the row's device, path and precision. Params as asv writes them (repr)."""
     where = settings.records_file()
     if where is None:
         return
     status = check.status(settings.check_lines(), benchmark.workload, params["device"], record["path"],
                           record["precision"])
     module = type(benchmark).__module__.rsplit(".", 1)[-1]
-    names = names or [f"{type(benchmark).__name__}.{n}" for n in dir(benchmark)
-                      if n.startswith(("time_", "track_", "peakmem_", "mem_"))]
-    lines = [json.dumps({"benchmark": f"{module}.{name}",
+    methods = [n for n in dir(benchmark) if n.startswith(("time_", "track_", "peakmem_", "mem_"))]
+    lines = [json.dumps({"benchmark": f"{module}.{type(benchmark).__name__}.{method}",
                          "params": {k: repr(v) for k, v in params.items()},
                          "ran": record["ran"], "warmup": record["warmup"], "check": status,
                          "environment": {k: record[k] for k in ("preset", "pid", "tf32_env", "versions")}})
-             for name in names]
+             for method in methods]
     with locked(where) as f:
         f.write("".join(line + "\n" for line in lines))
 
@@ -152,6 +150,12 @@ def memo_file(workload, framework, device, precision, overrides):
     if folder is None:
         return None
     return folder / ("-".join(map(str, (workload, framework, device, precision, *sorted(overrides.items())))) + ".json")
+
+
+def memo_entry(figures, record, *recorded):
+    """What a memo file holds: the figures, the run record they came with, and the rows (params) that
+    have appended that record to the records file."""
+    return {"figures": figures, "record": record, "recorded": [repr(params) for params in recorded]}
 
 
 def step_peaks(runner, target, samples):
@@ -184,7 +188,7 @@ class WorkloadBenchmark:
     warmup_time = 0
     timeout = 3600
     warm = "step"  # the runner method the timed methods call: warmed up to steady state in setup
-    leaves_memory = None  # a training step's time_ class: its StepMemory twin's name, whose figures it measures
+    leaves_memory = False  # a training step's time_ class: also measures its StepMemory twin's figures
 
     def overrides(self, *extra):
         """(precision, {size overrides}) for this class's extra params."""
@@ -223,21 +227,18 @@ class WorkloadBenchmark:
             append_records(self, params, record)
             record["appended"] = True
             if self.leaves_memory:
-                self.leave_memory(Target(framework, device, precision), overrides, params, record)
+                self.leave_memory(Target(framework, device, precision), overrides, record)
 
-    def leave_memory(self, target, overrides, params, record):
-        """Measure the step's peak memory here, after warm-up, for the StepMemory class named by
-        `leaves_memory` (same params) to read, with its record: the model is then built, compiled and
-        warmed up once per combination."""
+    def leave_memory(self, target, overrides, record):
+        """Measure the step's peak memory here, after warm-up, for the StepMemory class of the same params
+        to read (it records the row itself): the model is built, compiled and warmed up once per combination."""
         memo = memo_file(self.workload, target.framework, target.device, target.precision, overrides)
         if memo is None:
             return
         with locked(memo) as f:
             f.seek(0)
             if not f.read():
-                f.write(json.dumps({"figures": step_peaks(self.runner, target, StepMemory.samples),
-                                    "record": record, "recorded": [repr(params)]}))
-        append_records(self, params, record, [f"{self.leaves_memory}.track_peak_memory"])
+                f.write(json.dumps(memo_entry(step_peaks(self.runner, target, StepMemory.samples), record)))
 
 
 class ShortCalls:
@@ -285,8 +286,8 @@ class MeasuredOnce(WorkloadBenchmark):
             with locked(memo_file(self.workload, *self.args[:2], precision, overrides)) as f:
                 f.seek(0)
                 text = f.read()
-                memo = json.loads(text) if text else {"figures": self.measure(), "record": self.record,
-                                                      "recorded": [repr(params)]}
+                # measure() went through setup(), which recorded these params
+                memo = json.loads(text) if text else memo_entry(self.measure(), self.record, params)
                 if repr(params) not in memo["recorded"]:  # another row of the same measurement
                     append_records(self, params, memo["record"])
                     memo["recorded"].append(repr(params))

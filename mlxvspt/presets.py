@@ -137,7 +137,11 @@ def sizes(workload, preset, device=None):
     if preset not in NAMES:
         raise UsageError(f"unknown preset {preset!r}; choose one of: {', '.join(NAMES)}")
     table = dict(TABLE[workload][preset])
-    if device is None:
-        return table
-    narrower = table.pop("cpu", {})
-    return {**table, **narrower} if device == "cpu" else table
+    return table if device is None else on_device(table, device)
+
+
+def on_device(sizes, device):
+    """Sizes with their "cpu" entry applied on a CPU and dropped elsewhere."""
+    sizes = dict(sizes)
+    narrower = sizes.pop("cpu", {})
+    return {**sizes, **narrower} if device == "cpu" else sizes

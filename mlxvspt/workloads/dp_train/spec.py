@@ -22,7 +22,7 @@ from ...check import NORM_FLOOR, CheckResult, path_label, relative_l2
 from ...devices import Target
 from ...errors import Unavailable
 from ...paths import cache_dir, user_input
-from ...presets import sizes as preset_sizes
+from ...presets import on_device, sizes as preset_sizes
 from ...settings import preset as current_preset
 from ...weights import load
 from .. import implementation
@@ -47,14 +47,12 @@ UPDATE_LIMITS = {
 
 def all_sizes(preset, device="cpu"):
     """lm_train's model and batch at the preset under dp_train's own sizes, as published on `device`."""
-    sizes = {**preset_sizes("lm_train", preset), **preset_sizes("dp_train", preset)}
-    return {**sizes, **(sizes.get("cpu", {}) if device == "cpu" else {})}
+    return on_device({**preset_sizes("lm_train", preset), **preset_sizes("dp_train", preset)}, device)
 
 
 def completed(sizes, device):
     """The sizes asv passes (dp_train's and the overrides) under lm_train's, with the device's on top."""
-    sizes = {**preset_sizes("lm_train", current_preset()), **sizes}
-    return {**sizes, **(sizes.get("cpu", {}) if device == "cpu" else {})}
+    return on_device({**preset_sizes("lm_train", current_preset()), **sizes}, device)
 
 
 def hosts():

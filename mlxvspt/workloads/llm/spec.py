@@ -34,7 +34,7 @@ from ... import paths
 from ...check import TOLERANCES, CheckResult, path_label
 from ...devices import Target
 from ...errors import Unavailable, UsageError
-from ...presets import sizes as preset_sizes
+from ...presets import on_device, sizes as preset_sizes
 from .. import implementation
 from . import checkpoint
 
@@ -134,15 +134,10 @@ class Runner:
                 "path": self.path, "batch": len(self.outputs), "new_tokens": sorted({len(o) for o in self.outputs})}
 
 
-def published(sizes, device):
-    """The preset's batches, precisions and static_compile on `device` (a CPU's narrower ones under "cpu")."""
-    return {**sizes, **(sizes.get("cpu", {}) if device == "cpu" else {})}
-
-
 def unavailable(target, sizes):
     """Why this combination is n/a here: a path the framework's library lacks, or one the preset leaves out."""
     path, batch = sizes.get("path", "generate"), sizes.get("batch", 1)
-    here = published(sizes, target.device)
+    here = on_device(sizes, target.device)  # a CPU's narrower batches, precisions and static_compile
     where = f"at this preset on the {target.device.upper()}"
     if target.framework not in PATHS[path]:
         return f"{target.framework} has no {path!r} generation path (only {', '.join(PATHS[path])})"
@@ -220,7 +215,7 @@ def check(preset="tiny", device="cpu"):
     base = preset_sizes("llm", preset)
     result = CheckResult("llm", device)
     for precision in PRECISIONS:
-        for batch in published(base, device)["batches"]:
+        for batch in on_device(base, device)["batches"]:
             sizes = {**base, "batch": batch}
             mlx = None
             for path in PATHS:
