@@ -9,8 +9,8 @@ import re
 import sys
 from pathlib import Path
 
-from . import (asvrun, bisect, charts, check, compare, confirm, devices, fetch, inputs, ledger, paths, presets,
-               profile, overhead, report, results, settings, site, update, workloads)
+from . import (asvrun, bisect, charts, check, compare, confirm, devices, fetch, inputs, ledger, merge, paths,
+               presets, profile, overhead, report, results, settings, site, update, workloads)
 from .errors import Unavailable, UsageError
 from .workloads.dp_train.launch import read_hosts
 
@@ -82,6 +82,10 @@ def parser():
                                          "another machine)")
     pub.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
     pub.add_argument("--html-dir", default=str(asvrun.ROOT / "html"))
+    mrg = sub.add_parser("merge", help="join a machine's results measured in parts (e.g. one workload per GPU "
+                                       "of a host) into one results folder")
+    mrg.add_argument("dest", help="the machine's folder under results/, e.g. results/NVIDIA-H100-80GB-HBM3-full")
+    mrg.add_argument("parts", nargs="+", help="the parts' machine folders (each with its machine.json)")
     srv = sub.add_parser("serve", help="serve the published site on 127.0.0.1 (works offline)")
     srv.add_argument("--html-dir", default=str(asvrun.ROOT / "html"))
     srv.add_argument("--port", type=int, default=8080)
@@ -321,13 +325,20 @@ def cmd_info(args):
     return 0
 
 
+def cmd_merge(args):
+    merge.merge(args.dest, args.parts)
+    print(f"merged {len(args.parts)} part(s) into {args.dest}")
+    return 0
+
+
 def main(argv=None):
     try:
         args = parser().parse_args(argv)
         return {"run": cmd_run, "history": cmd_history, "check": cmd_check, "report": cmd_report,
                 "compare": cmd_compare, "profile": cmd_profile, "overhead": cmd_overhead, "publish": cmd_publish,
                 "serve": cmd_serve, "fetch": cmd_fetch, "ledger": cmd_ledger, "info": cmd_info,
-                "update": cmd_update, "confirm": cmd_confirm, "bisect": cmd_bisect}[args.command](args)
+                "update": cmd_update, "confirm": cmd_confirm, "bisect": cmd_bisect,
+                "merge": cmd_merge}[args.command](args)
     except UsageError as exc:
         print(f"mlxvspt: error: {exc}", file=sys.stderr)
         return 2

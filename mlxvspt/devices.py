@@ -141,19 +141,23 @@ def cpu_model():
 
 
 def nvidia_driver():
+    """The GPUs this process may use (CUDA_VISIBLE_DEVICES, where set, of the host's) and the driver."""
     if not shutil.which("nvidia-smi"):
         return None
-    out = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    only = ["-i", visible] if visible.replace(",", "").isdigit() else []
+    out = subprocess.run(["nvidia-smi", *only, "--query-gpu=name,driver_version", "--format=csv,noheader"],
                          capture_output=True, text=True, timeout=30)
     return out.stdout.strip() or None
 
 
 def environment():
-    """What a result depends on besides the code: versions, BLAS, CPU, GPU, driver."""
+    """What a result depends on besides the code: versions, BLAS, CPU (the cores this process may run on:
+    a run pinned to some of a host's cores counts those), GPU, driver."""
     import numpy
 
     env = {"python": platform.python_version(), "platform": platform.platform(), "cpu": cpu_model(),
-           "cpu_count": os.cpu_count(), "numpy": numpy.__version__, "nvidia": nvidia_driver()}
+           "cpu_count": len(os.sched_getaffinity(0)), "numpy": numpy.__version__, "nvidia": nvidia_driver()}
     for name in FRAMEWORKS:
         try:
             env.update(framework_module(name).environment())

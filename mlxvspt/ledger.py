@@ -5,6 +5,7 @@ with fixed author, committer and dates, so the same releases file gives the same
 machine and results from different machines line up. asv builds one virtualenv per entry by running
 `install_pins.py` (beside this file) inside it.
 """
+import fcntl
 import json
 import os
 import shutil
@@ -60,9 +61,28 @@ def git(ledger, *args, date=None):
 
 
 def build(releases=RELEASES, ledger=LEDGER):
-    """(Re)write the ledger repository; returns [(entry name, commit hash)] oldest first."""
+    """The ledger repository for `releases`, rewritten only where the entries changed since it was last
+    written, under a lock: several runs of one checkout (one per GPU of a host) start together, and a
+    rewrite under a running one broke its git calls. Returns [(entry name, commit hash)] oldest first."""
     entries = load(releases)
     ledger = Path(ledger)
+    ledger.parent.mkdir(parents=True, exist_ok=True)
+    stamp = ledger / ".git" / "mlxvspt-entries.json"
+    with open(ledger.parent / f"{ledger.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            kept = json.loads(stamp.read_text())
+            if kept["entries"] == entries:
+                return [tuple(point) for point in kept["points"]]
+        except (OSError, ValueError, KeyError):
+            pass
+        points = rewrite(ledger, entries)
+        stamp.write_text(json.dumps({"entries": entries, "points": points}))
+        return points
+
+
+def rewrite(ledger, entries):
+    """Write the ledger repository afresh: one tagged commit per entry."""
     shutil.rmtree(ledger, ignore_errors=True)
     ledger.mkdir(parents=True)
     git(ledger, "init", "-q", "-b", "main")

@@ -22,11 +22,12 @@ CHECK_AT = {"tiny": "tiny", "small": "tiny", "full": "small", "history": "tiny"}
 
 TABLE = {
     # CPU<->GPU switch. The seed ran N=10000 for 50 loops; MLX's CPU half runs on the reference BLAS
-    # bundled with its Linux wheels (N=2048 took 12.7 s a loop), so `full` stops at N=2048, 5 loops.
+    # bundled with its Linux wheels (N=2048 took 12.7 s a loop on an H200's host: a 5-loop sample 63 s,
+    # ten minutes of the GPU suite), so `full` is N=1024 (1/8 of that CPU work a loop), 2 loops a sample.
     "switch": {
         "tiny": {"n": 64, "loops": 2},
         "small": {"n": 512, "loops": 3},
-        "full": {"n": 2048, "loops": 5},
+        "full": {"n": 1024, "loops": 2},
         "history": {"n": 512, "loops": 3},
     },
     # Matmul calibration: square sizes timed per dtype; the largest gives the peak other workloads use.
@@ -71,7 +72,9 @@ TABLE = {
                     "precisions": ["fp32"], "compile": False},
     },
     # BERT-tiny sentence-pair classifier (Conneau et al. head) on NLI pairs; `pairs` training pairs make
-    # one epoch of pairs // batch steps, `dev_pairs` the validation pass. `small` keeps the model and seq 128
+    # one epoch of pairs // batch steps, `dev_pairs` the validation pass. `full` keeps the seed's model,
+    # batch and sequence; its epoch is 512 steps (the seed's 50,000 pairs, 6,250 steps, made a 5-sample
+    # row with its warm-up minutes long in each framework: per-step rates do not depend on the count). `small` keeps the model and seq 128
     # at batch 4 and an epoch of 6 steps: MLX took 1.7 s a step at batch 8 on a 2-core CPU, and leaves
     # torch.compile out (`torch_compile`: inductor took 1-3 minutes to compile the step on 2 cores, even
     # at `tiny` sizes when its cache is cold).
@@ -84,7 +87,7 @@ TABLE = {
                   "torch_compile": True, "paths": ["seed", "pairs-batched", "best"],
                   "precisions": ["fp32", "bf16", "bf16-mixed"], "cpu": {"precisions": ["fp32"], "torch_compile": False}},
         "full": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
-                 "batch": 8, "pairs": 50000, "dev_pairs": 10000, "epochs": 5, "dropout": 0.1,
+                 "batch": 8, "pairs": 4096, "dev_pairs": 2048, "epochs": 5, "dropout": 0.1,
                  "torch_compile": True, "paths": ["seed", "pairs-batched", "best"], "precisions": ["fp32", "bf16", "bf16-mixed"]},
         "history": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
                     "batch": 32, "pairs": 256, "dev_pairs": 128, "epochs": 1, "dropout": 0.1,
@@ -92,12 +95,14 @@ TABLE = {
     },
     # Whisper speech-to-text with a fixed number of decoded tokens per 30 s window. MLX's encoder takes
     # ~15 s a window on the Linux CPU wheel's reference BLAS, so `small` transcribes one clip; `full` is
-    # the seed's 70 clips with 32 tokens a window (about a LibriSpeech utterance's length in tokens).
+    # 10 of the seed's 70 clips with 32 tokens a window (about a LibriSpeech utterance's length in tokens):
+    # a sample is a pass over the clip set, and 70 clips (~22 s a pass in PyTorch on an H100) made five
+    # samples of 8 combinations a quarter of an hour; real-time factors are per window anyway.
     # `cpu_fp16`: float16 on a CPU only where it costs seconds (see whisper.spec.unavailable).
     "whisper": {
         "tiny": {"model": "toy", "clips": 2, "tokens": 8, "cpu_fp16": True},
         "small": {"model": "tiny", "clips": 1, "tokens": 16, "cpu_fp16": False},
-        "full": {"model": "tiny", "clips": 70, "tokens": 32, "cpu_fp16": False},
+        "full": {"model": "tiny", "clips": 10, "tokens": 32, "cpu_fp16": False},
         "history": {"model": "tiny", "clips": 1, "tokens": 32, "cpu_fp16": False},
     },
     # TinyLlama-1.1B generation: `batch` prompts (one of `batches`) of `prompt_tokens` (the checkpoint's
@@ -116,9 +121,9 @@ TABLE = {
                   "cpu": {"batches": [1], "precisions": ["fp32"], "static_compile": False}},
         # The seed answered five prompts with up to 1024 new tokens; rates per token do not depend on the
         # prompt, and transformers' eager path (~18 tokens/s on an H200) would spend 5 minutes a sample,
-        # so `full` times a 128-token prompt and 256 new tokens per sample, alone and as a batch of 8
+        # so `full` times a 128-token prompt and 128 new tokens per sample, alone and as a batch of 8
         # (mlx-lm's batch_generate, transformers' generate on a batch); prefill over 1024-token prompts.
-        "full": {"model": "tinyllama", "prompt_tokens": 128, "prefill_tokens": 1024, "tokens": 256,
+        "full": {"model": "tinyllama", "prompt_tokens": 128, "prefill_tokens": 1024, "tokens": 128,
                  "batches": [1, 8], "precisions": ["fp32", "fp16", "bf16"], "static_compile": True,
                  "cpu": {"batches": [1], "precisions": ["fp32"], "static_compile": False}},
         "history": {"model": "tinyllama", "layers": 4, "prompt_tokens": 64, "prefill_tokens": 64, "tokens": 32,

@@ -34,6 +34,22 @@ def test_appending_an_entry_keeps_earlier_hashes(tmp_path):
     assert after[:2] == before and len(after) == 3
 
 
+def test_runs_started_together_share_one_ledger_written_once(tmp_path):
+    """Four runs of one checkout (one per GPU) build the ledger at once: none fails, one writes it."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    path = releases(tmp_path, ENTRIES)
+    with ProcessPoolExecutor(4) as pool:
+        built = list(pool.map(ledger.build, [path] * 4, [tmp_path / "a"] * 4))
+    assert all(points == built[0] for points in built)
+    head = (tmp_path / "a" / ".git" / "HEAD").stat().st_mtime_ns
+    assert ledger.build(path, tmp_path / "a") == built[0]
+    assert (tmp_path / "a" / ".git" / "HEAD").stat().st_mtime_ns == head  # the same entries: not rewritten
+    grown = ledger.build(releases(tmp_path, ENTRIES + [entry("torch-2.14.1", "2026-10-16", "0.32.4")]),
+                         tmp_path / "a")
+    assert grown[:2] == built[0] and len(grown) == 3
+
+
 def test_changed_pins_change_the_hash(tmp_path):
     changed = [ENTRIES[0], entry("mlx-0.32.4", "2026-10-14", "0.32.3")]
     assert ledger.build(releases(tmp_path, changed), tmp_path / "b")[1] != \

@@ -1,0 +1,86 @@
+"""Join results folders of one machine measured in parts (e.g. one `mlxvspt run --workload W` per GPU of a
+host, each pinned to its own GPU and cores) into one, as if one run had measured them all.
+
+asv keeps one file per machine, commit and environment with, per benchmark, one entry per parameter
+combination: a part's combinations that another part left n/a (not selected there) are filled from the
+part that measured them. Records, checks and run lines (JSON lines) are concatenated; machine.json and the
+environment files are taken from the first part that has them.
+"""
+import json
+import shutil
+from pathlib import Path
+
+from .errors import UsageError
+
+JSONL = ("records-", "check-", "runs-")
+
+
+def _standing(entry, columns):
+    """Per combination, what this entry knows there: 2 a value, 1 a failure (asv writes null), 0 n/a (NaN:
+    not selected or not runnable in that part)."""
+    result = dict(zip(columns, entry))["result"]
+    return [] if result is None else [0 if v != v else 1 if v is None else 2 for v in result]
+
+
+def merge_entries(into, other, columns):
+    """One benchmark's asv entry with `other`'s measured combinations filled in; durations add up. An entry
+    of another benchmark version replaces the whole entry (asv would hide the older one anyway)."""
+    version = columns.index("version")
+    if into is None or into[version] != other[version]:
+        return other
+    mine, theirs = _standing(into, columns), _standing(other, columns)
+    if not mine or not theirs:
+        return other if theirs else into
+    took = [b > a for a, b in zip(mine, theirs)]
+    merged = []
+    for column, a, b in zip(columns, into, other):
+        if column == "duration":
+            merged.append((a or 0) + (b or 0))
+        elif column == "started_at":
+            merged.append(min(x for x in (a, b) if x is not None) if (a or b) else a)
+        elif isinstance(a, list) and len(a) == len(mine) and column != "params":
+            b = b if isinstance(b, list) else [None] * len(a)
+            merged.append([y if t else x for x, y, t in zip(a, b, took)])
+        else:
+            merged.append(a)
+    return merged
+
+
+def merge_result_files(paths, out):
+    """One asv result file from several of the same machine, commit and environment."""
+    merged = None
+    for path in paths:
+        data = json.loads(Path(path).read_text())
+        if merged is None:
+            merged = data
+            continue
+        if data["result_columns"] != merged["result_columns"]:
+            raise UsageError(f"{path}: another asv result format than {paths[0]}")
+        columns = merged["result_columns"]
+        for name, entry in data["results"].items():
+            merged["results"][name] = merge_entries(merged["results"].get(name), entry, columns)
+        merged["durations"] = {**data.get("durations", {}), **merged.get("durations", {})}
+    Path(out).write_text(json.dumps(merged, indent=None))
+
+
+def merge(dest, parts):
+    """Merge the machine folders `parts` into `dest` (created; files already there count as a first part)."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    folders = [Path(p) for p in parts]
+    for folder in folders:
+        if not (folder / "machine.json").is_file():
+            raise UsageError(f"{folder}: not a machine's results folder (no machine.json)")
+    names = sorted({p.name for folder in folders for p in folder.iterdir()
+                    if p.is_file() and p.suffix != ".bak"})  # .bak: asvrun.restore_damaged's copies
+    for name in names:
+        sources = [folder / name for folder in folders if (folder / name).is_file()]
+        target = dest / name
+        if name.endswith(".jsonl") and name.startswith(JSONL):
+            with open(target, "a", encoding="utf-8") as f:
+                for source in sources:
+                    f.write(source.read_text())
+        elif name.endswith(".json") and name != "machine.json":
+            merge_result_files(([target] if target.is_file() else []) + sources, target)
+        elif not target.is_file():
+            shutil.copyfile(sources[0], target)

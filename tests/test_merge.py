@@ -1,0 +1,68 @@
+"""`mlxvspt merge`: a machine's results measured in parts (one framework or workload per GPU) read as one
+run; each combination comes from the part that measured it, records and checks are kept whole."""
+import json
+
+import pytest
+
+import fabricate as fab
+from mlxvspt import cli, results
+
+STEP = "bench_lm_train.LMTrain.time_step"
+MATMUL = "bench_matmul.Matmul.time_matmul"
+BENCHES = [fab.benchmark(STEP, {"framework": ["mlx", "torch"], "device": ["gpu"], "precision": ["fp32", "bf16"]}),
+           fab.benchmark(MATMUL, {"framework": ["mlx", "torch"], "device": ["gpu"], "n": [64]})]
+MACHINE = "H100-full"
+NEW = fab.POINTS[-1][0]
+
+
+def part(root, name, samples, record_lines):
+    folder = root / name
+    fab.write_benchmarks(folder, BENCHES)
+    fab.write_results(folder, MACHINE, NEW, BENCHES, samples)
+    fab.write_records(folder, MACHINE, NEW, record_lines)
+    return folder / MACHINE
+
+
+def test_parts_fill_each_others_combinations_and_keep_every_record(tmp_path, capsys):
+    mlx = part(tmp_path, "gpu0", {(STEP, ("mlx", "gpu", "fp32")): fab.steady(1.0),
+                                  (STEP, ("mlx", "gpu", "bf16")): fab.steady(0.5)},
+               [fab.record(STEP, framework="mlx", device="gpu", precision=p) for p in ("fp32", "bf16")])
+    torch = part(tmp_path, "gpu1", {(STEP, ("torch", "gpu", "fp32")): fab.steady(2.0),
+                                    (STEP, ("torch", "gpu", "bf16")): fab.FAILED,
+                                    (MATMUL, ("torch", "gpu", "64")): fab.steady(1e-3)},
+                 [fab.record(STEP, framework="torch", device="gpu", precision="fp32")])
+    dest = tmp_path / "results" / MACHINE
+    fab.write_benchmarks(dest.parent, BENCHES)
+
+    assert cli.main(["merge", str(dest), str(mlx), str(torch)]) == 0
+    assert "merged 2 part(s)" in capsys.readouterr().out
+    snap = results.latest(dest.parent)[MACHINE]
+    fp32, bf16 = snap.row(STEP, precision="fp32"), snap.row(STEP, precision="bf16")
+    assert fp32.mlx.n == 10 and fp32.torch.n == 10 and fp32.ratio == pytest.approx(0.5)
+    assert bf16.mlx.ok and bf16.torch.status == "failed"  # the failed part does not erase MLX's measurement
+    assert snap.row(MATMUL).torch.ok
+    records = (dest / f"records-{NEW}.jsonl").read_text().splitlines()
+    assert len(records) == 3
+    assert fp32.mlx.check == "passed" and fp32.torch.check == "passed"
+    assert (dest / "machine.json").is_file()
+
+
+def test_a_newer_benchmark_version_replaces_the_older_entry(tmp_path):
+    old = part(tmp_path, "old", {(STEP, ("mlx", "gpu", "fp32")): fab.steady(1.0)}, [])
+    stale = json.loads(next(old.glob("*-*.json")).read_text())
+    new = part(tmp_path, "new", {(STEP, ("torch", "gpu", "fp32")): fab.steady(2.0)}, [])
+    path = next(old.glob("*-*.json"))
+    data = json.loads(path.read_text())
+    data["results"][STEP][data["result_columns"].index("version")] = "0"  # an older version of the benchmark
+    path.write_text(json.dumps(data))
+    dest = tmp_path / "results" / MACHINE
+    cli.main(["merge", str(dest), str(old), str(new)])
+    merged = json.loads(next(dest.glob("*-*.json")).read_text())
+    result = merged["results"][STEP][merged["result_columns"].index("result")]
+    assert result[0] != result[0] and result[2] == pytest.approx(2.0, rel=0.05)  # MLX old value gone (n/a), torch kept
+    assert stale["results"][STEP] != merged["results"][STEP]
+
+
+def test_a_folder_without_machine_json_is_refused(tmp_path, capsys):
+    assert cli.main(["merge", str(tmp_path / "dest"), str(tmp_path)]) == 2
+    assert "not a machine's results folder" in capsys.readouterr().err
