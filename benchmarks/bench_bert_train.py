@@ -38,7 +38,7 @@ class BertTrainEpoch(WorkloadBenchmark):
     """A whole epoch of the preset's pairs (seed path, eager, fp32)."""
 
     workload = "bert_train"
-    repeat = (5, 5, 60.0)
+    repeat = (7, 7, 60.0)
 
     def overrides(self):
         return "fp32", {"path": "seed"}

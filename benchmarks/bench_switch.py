@@ -6,7 +6,7 @@ from mlxvspt.workloads.switch.spec import PHASES
 class Switch(WorkloadBenchmark):
     workload = "switch"
     params = [["mlx", "torch"], ["gpu"]]
-    repeat = (5, 10, 60.0)
+    repeat = (7, 10, 60.0)
 
     def time_loop(self, framework, device):
         self.runner.step()

@@ -52,12 +52,14 @@ def warm_up(step, cap_steps=WARMUP_CAP_STEPS, cap_seconds=WARMUP_CAP_SECONDS, mi
 
 
 def unavailable(workload, target, overrides):
-    """The workload's reason why this machine cannot run the combination at the preset (None if it can),
-    asked before anything is built: `spec.unavailable(target, sizes)`."""
-    ask = getattr(spec(workload), "unavailable", None)
-    reason = ask(target, {**sizes(workload, settings.preset(), target.device), **overrides}) if ask else None
-    if reason:
-        return reason
+    """The workload's reason why this machine cannot run the combination at the preset, or time it (None if
+    it can), asked before anything is built: `spec.unavailable(target, sizes)`, then `spec.untimed`."""
+    chosen = {**sizes(workload, settings.preset(), target.device), **overrides}
+    for hook in ("unavailable", "untimed"):
+        ask = getattr(spec(workload), hook, None)
+        reason = ask(target, chosen) if ask else None
+        if reason:
+            return reason
     try:
         target.handle  # the device exists in this install (no GPU backend: n/a, never a failed row)
     except Unavailable as exc:
@@ -102,12 +104,13 @@ def prepared(workload, framework, device, precision="fp32", warm="step", **overr
 
 
 def preset_values(workload, key):
-    """A list-valued size's values over every preset, in order. Benchmark params are the same at every
+    """A list-valued size's values over every preset (a CPU's narrower entry included), in order. Benchmark params are the same at every
     preset, so the published site, built from this machine's benchmark list, graphs every machine's
     values (a GPU's full-preset sizes beside a laptop's small ones)."""
     values = []
     for preset in NAMES:
-        values += [v for v in TABLE[workload][preset].get(key, []) if v not in values]
+        for table in (TABLE[workload][preset], TABLE[workload][preset].get("cpu", {})):
+            values += [v for v in table.get(key, []) if v not in values]
     return values
 
 
@@ -126,17 +129,19 @@ def locked(path):
 
 def append_records(benchmark, params, record):
     """One line per benchmark method of the class into the run's records file (settings.RECORDS), with
-    the cross-check's status for the row's device, path and precision. Params as asv writes them (repr)."""
+    the cross-check's status for the row's device, path and precision, and that combination (`check_key`),
+    so checks that end after the row (a full-size check beside the run) still count. Params as asv writes
+    them (repr)."""
     where = settings.records_file()
     if where is None:
         return
-    status = check.status(settings.check_lines(), benchmark.workload, params["device"], record["path"],
-                          record["precision"])
+    key = [benchmark.workload, params["device"], record["path"], record["precision"]]
+    status = check.status(settings.check_lines(), *key)
     module = type(benchmark).__module__.rsplit(".", 1)[-1]
     methods = [n for n in dir(benchmark) if n.startswith(("time_", "track_", "peakmem_", "mem_"))]
     lines = [json.dumps({"benchmark": f"{module}.{type(benchmark).__name__}.{method}",
                          "params": {k: repr(v) for k, v in params.items()},
-                         "ran": record["ran"], "warmup": record["warmup"], "check": status,
+                         "ran": record["ran"], "warmup": record["warmup"], "check": status, "check_key": key,
                          "environment": {k: record[k] for k in ("preset", "pid", "tf32_env", "versions")}})
              for method in methods]
     with locked(where) as f:
@@ -181,9 +186,10 @@ class WorkloadBenchmark:
     # parameters or meaning change.
     version = "1"
     number = 1
-    # At least 5 samples, at most 20; no new sample starts after 5 s (a slow row stops at 5 samples:
-    # its spread is 0.2-2%, and more samples would only narrow the interval of a difference 20x wide).
-    repeat = (5, 20, 5.0)
+    # At least 7 samples, at most 20; no new sample starts after 5 s (a slow row stops at 7: its spread is
+    # 0.2-2%). Not 5 or 6: a step of ~0.8 s stopped at 6, and asv's Mann-Whitney test (p < 0.002) cannot
+    # separate 6 samples from 6 even when every one of them is 10% apart (p = 2/924); from 7 it can.
+    repeat = (7, 20, 5.0)
     rounds = 1
     warmup_time = 0
     timeout = 3600
@@ -246,7 +252,7 @@ class ShortCalls:
     spectrogram): their samples drift for a few more calls after warm-up and a stray one lands 2x off,
     so up to 100 samples (asv_runner times one call a sample while setup() is defined)."""
 
-    repeat = (5, 100, 5.0)
+    repeat = (7, 100, 5.0)
 
 
 class MeasuredOnce(WorkloadBenchmark):

@@ -7,6 +7,7 @@ beside the results and a row gets a verdict only where every line of its combina
 """
 import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -175,6 +176,27 @@ def combinations(sizes):
         for compile in (False, True):
             for precision in sizes["precisions"]:
                 yield path, compile, precision
+
+
+def load(path):
+    """The check lines stored in a JSON-lines file ([] if there is none; a line a killed run left
+    half-written is skipped)."""
+    lines = []
+    if path and Path(path).is_file():
+        for text in Path(path).read_text().splitlines():
+            try:
+                lines.append(json.loads(text))
+            except ValueError:
+                continue
+    return lines
+
+
+def failures(lines, workload, device, path, precision):
+    """What disagreed for one combination, one phrase per failed line."""
+    return "; ".join(f"{l['what']} {l['value']:.3g} > {l['limit']:.3g}" if isinstance(l.get("value"), (int, float))
+                     and isinstance(l.get("limit"), (int, float)) else l["what"]
+                     for l in lines if (l["workload"], l["device"], l["path"], l["precision"]) ==
+                     (workload, device, path, precision) and not l["ok"] and l["what"] != "n/a")
 
 
 def status(lines, workload, device, path, precision):

@@ -31,9 +31,10 @@ TABLE = {
         "history": {"n": 512, "loops": 3},
     },
     # Matmul calibration: square sizes timed per dtype; the largest gives the peak other workloads use.
+    # A 2-core CPU times 512 rather than 256: a 256^3 call (0.1 ms in PyTorch) spread 16-26% over 100 samples.
     "matmul": {
         "tiny": {"sizes": [64]},
-        "small": {"sizes": [256, 1024]},
+        "small": {"sizes": [256, 1024], "cpu": {"sizes": [512, 1024]}},
         "full": {"sizes": [1024, 4096, 8192]},
         "history": {"sizes": [1024]},
     },

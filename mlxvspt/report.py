@@ -135,8 +135,12 @@ def update_readme(readme, text, images):
 HEADLINE = (
     ("Transformer LM training step, eager", "bench_lm_train.LMTrain.time_step", {"compile": "False"}, {}),
     ("Transformer LM training step, compiled", "bench_lm_train.LMTrain.time_step", {"compile": "True"}, {}),
+    ("Transformer LM training step, compiled, peak memory", "bench_lm_train.LMTrainMemory.track_peak_memory",
+     {"compile": "True"}, {}),
     ("BERT pair-classifier training step, eager", "bench_bert_train.BertTrainStep.time_step",
      {"path": "seed", "compile": "False"}, {}),
+    ("BERT pair-classifier training step, best path compiled", "bench_bert_train.BertTrainStep.time_step",
+     {"path": "best", "compile": "True"}, {}),
     ("Whisper tiny transcription, real-time factor", "bench_whisper.WhisperClips.track_real_time_factor",
      {}, {}),
     ("TinyLlama decode, PyTorch as transformers `generate`", "bench_llm.Generation.track_decode",

@@ -25,7 +25,7 @@ from pathlib import Path
 from asv import results as asv_results
 from asv.commands.compare import _is_result_better  # asv compare's decision rule, samples included
 
-from . import ledger, presets, workloads
+from . import check, ledger, presets, workloads
 
 MIN_SAMPLES = 5
 NOISE = "≈ (within noise)"
@@ -243,8 +243,12 @@ def environment(results_dir, machine, point=None):
 
 
 def records(results_dir, machine, point):
-    """{(benchmark, frozenset of (param, bare value))} -> the latest records-file line for it."""
-    path = Path(results_dir) / machine / f"records-{point}.jsonl"
+    """{(benchmark, frozenset of (param, bare value))} -> the latest records-file line for it. A line
+    naming its check combination (`check_key`) takes its status from every line of the point's check file
+    for it: a check at the published size that ended after the run (or beside it) and failed fails the
+    row, though the run's own smaller pre-check passed."""
+    folder = Path(results_dir) / machine
+    path = folder / f"records-{point}.jsonl"
     out = {}
     if not point or not path.is_file():
         return out
@@ -255,6 +259,13 @@ def records(results_dir, machine, point):
         except (ValueError, KeyError, TypeError, AttributeError):
             continue  # a line a killed run left half-written: the cells it named stay unchecked
         out[key] = rec
+    lines = check.load(folder / f"check-{point}.jsonl")
+    for rec in out.values():
+        combination = rec.get("check_key")
+        status = check.status(lines, *combination) if combination else "unchecked"
+        if status != "unchecked":
+            rec["check"] = status
+            rec["check_detail"] = check.failures(lines, *combination)
     return out
 
 

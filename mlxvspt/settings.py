@@ -3,7 +3,6 @@
 `mlxvspt run` resolves the user's choices once and passes them to asv's child processes through the
 environment (the only thing asv passes on); the children read them here and nowhere else.
 """
-import json
 import os
 from pathlib import Path
 
@@ -52,7 +51,6 @@ def records_file():
 
 def check_lines():
     """The stored check lines of this run ([] when it ran none: every row is then 'unchecked')."""
-    value = os.environ.get(CHECKS)
-    if not value or not Path(value).is_file():
-        return []
-    return [json.loads(line) for line in Path(value).read_text().splitlines() if line.strip()]
+    from .check import load
+
+    return load(os.environ.get(CHECKS))

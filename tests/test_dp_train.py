@@ -143,6 +143,17 @@ def test_more_ranks_than_devices_is_not_applicable(monkeypatch):
                                                                                  {"ranks": 1}, "full")
 
 
+def test_cpu_rows_need_two_cores_per_rank_of_the_largest_group(monkeypatch):
+    """Timed CPU rows (not the check) are n/a where the largest R measured would share cores."""
+    monkeypatch.setattr(spec.os, "sched_getaffinity", lambda pid: set(range(2)))
+    reason = spec.untimed(Target("mlx", "cpu", "fp32"), {"ranks": 1}, "small")
+    assert reason.startswith("timed on a CPU with 2 cores per rank (4 for 2 ranks; 2 here)")
+    assert spec.unavailable(Target("mlx", "cpu", "fp32"), {"ranks": 2}, "small") is None  # the check runs it
+    monkeypatch.setattr(spec.os, "sched_getaffinity", lambda pid: set(range(4)))
+    assert spec.untimed(Target("mlx", "cpu", "fp32"), {"ranks": 2}, "small") is None
+    assert spec.untimed(Target("mlx", "gpu", "tf32"), {"ranks": 2}, "small") is None
+
+
 def test_hosts_file_becomes_both_launchers_command_lines(tmp_path):
     hosts_file = tmp_path / "hosts"
     hosts_file.write_text("# two machines\n10.9.8.1\n10.9.8.2  # second\n")

@@ -2,6 +2,7 @@
 verdicts only where asv's significance test and the cross-checks allow one; renderers never import a
 workload."""
 import ast
+import json
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,25 @@ def test_verdict_needs_both_checks_and_a_significant_difference(folder):
     assert row.torch.check == "failed" and row.torch.check_detail == "loss differs by 3e-2"
     assert row.mlx.check == "passed" and row.mlx.ran["dtype"] == "float32"
     assert row.verdict == "check failed"
+
+
+def test_a_check_at_the_published_size_that_failed_after_the_run_fails_the_row(folder):
+    """The run's own pre-check (smaller) passed; a full-size check of the same combination, stored in the
+    point's check file later, disagreed: the row gets no verdict and says what disagreed."""
+    key = ["lm_train", "cpu", "seed", "fp32"]
+    fab.write_records(folder, MACHINE, NEW, [{**fab.record(STEP, framework=fw, device="cpu", compile="False",
+                                                           precision="fp32"), "check_key": key}
+                                             for fw in ("mlx", "torch")])
+    assert results.latest(folder)[MACHINE].row(STEP, precision="fp32").verdict == "MLX 2x faster"
+    line = dict(zip(("workload", "device", "path", "precision"), key))
+    with open(folder / MACHINE / f"check-{NEW}.jsonl", "a") as f:
+        f.write(json.dumps({**line, "what": "first-step loss", "ok": True, "value": 1e-7, "limit": 1e-5}) + "\n")
+        f.write(json.dumps({**line, "what": "first-step gradients", "ok": False, "value": 0.27, "limit": 0.15}) + "\n")
+        f.write(json.dumps({**line, "precision": "bf16", "what": "first-step loss", "ok": False}) + "\n")
+        f.write('{"workload": "lm_tr')  # a line a killed check left
+    row = results.latest(folder)[MACHINE].row(STEP, precision="fp32")
+    assert row.verdict == "check failed"
+    assert row.mlx.check_detail == "first-step gradients 0.27 > 0.15"
 
 
 def test_too_few_samples_give_no_verdict(folder):

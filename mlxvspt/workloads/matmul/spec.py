@@ -72,7 +72,7 @@ def check(preset="tiny", device="cpu"):
     product against float64 (IEEE float32 must not round to TF32 behind the label)."""
     result = CheckResult("matmul", device)
     for precision in PRECISIONS:
-        for n in preset_sizes("matmul", preset)["sizes"]:
+        for n in preset_sizes("matmul", preset, device)["sizes"]:
             result.at("default", precision)
             reason = unavailable(Target("mlx", device, precision), {"n": n})
             if reason:
