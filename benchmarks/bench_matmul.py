@@ -1,9 +1,9 @@
 """Matmul calibration: seconds per square matmul (TFLOP/s in the report) and error vs float64."""
-from mlxvspt.asvbench import ShortCalls, WorkloadBenchmark, preset_values
+from mlxvspt.asvbench import WorkloadBenchmark, preset_values
 from mlxvspt.workloads.matmul.spec import PRECISIONS, relative_error
 
 
-class Matmul(ShortCalls, WorkloadBenchmark):
+class Matmul(WorkloadBenchmark):
     workload = "matmul"
     params = WorkloadBenchmark.params + [list(PRECISIONS), preset_values("matmul", "sizes")]
     param_names = ["framework", "device", "precision", "n"]

@@ -1,6 +1,6 @@
 """Whisper speech-to-text: seconds per 30-s window of each phase, decoder ms/token, real-time factor, peak
 memory, per precision and path (definitions in mlxvspt/workloads/whisper/spec.py)."""
-from mlxvspt.asvbench import ShortCalls, MeasuredOnce, WorkloadBenchmark
+from mlxvspt.asvbench import MeasuredOnce, WorkloadBenchmark
 from mlxvspt.workloads.whisper.spec import PATHS, PHASES, PRECISIONS
 
 
@@ -15,7 +15,7 @@ class WhisperBase(WorkloadBenchmark):
         return precision, {"path": path, "phase": phase or self.phase}
 
 
-class WhisperPhases(ShortCalls, WhisperBase):
+class WhisperPhases(WhisperBase):
     params = WhisperBase.params + [list(PHASES)]
     param_names = WhisperBase.param_names + ["phase"]
 

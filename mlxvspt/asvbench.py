@@ -9,6 +9,7 @@ combination) to the run's records file beside asv's results.
 import fcntl
 import functools
 import json
+import math
 import os
 import time
 from contextlib import contextmanager
@@ -20,6 +21,10 @@ from .presets import NAMES, TABLE, sizes
 from .workloads import spec
 
 STEADY = 0.10  # two consecutive warm-up steps within 10% of each other: steady state
+# A time_ sample of a step shorter than this is the mean of as many calls as fill it (asv's `number`, set
+# per combination in setup): single calls of a 256^3 matmul or PyTorch's 30 ms eager LM step on 2 cores
+# spread 10-26% from call to call; means of calls are what the significance test should compare.
+SAMPLE_SECONDS = 0.05
 # ... and at least this long warming up: steps of a millisecond agreed after two calls yet ran 2x slower
 # for the next second (thread pools and allocator still settling on 2 cores). Free for slower steps.
 WARMUP_MIN_SECONDS = 1.0
@@ -49,6 +54,11 @@ def warm_up(step, cap_steps=WARMUP_CAP_STEPS, cap_seconds=WARMUP_CAP_SECONDS, mi
             break
     return {"warmup_steps": len(times), "steady": steady, "first_step_seconds": times[0],
             "last_warmup_step_seconds": times[-1]}
+
+
+def calls_per_sample(step_seconds):
+    """How many calls make one time_ sample: enough to fill SAMPLE_SECONDS, at least 1."""
+    return max(1, math.ceil(SAMPLE_SECONDS / max(step_seconds, 1e-9)))
 
 
 def unavailable(workload, target, overrides):
@@ -185,7 +195,7 @@ class WorkloadBenchmark:
     # earlier result; the measurement lives in mlxvspt/workloads anyway. Bump it in a class whose
     # parameters or meaning change.
     version = "1"
-    number = 1
+    number = 1  # until setup() measured the step: see calls_per_sample
     # At least 7 samples, at most 20; no new sample starts after 5 s (a slow row stops at 7: its spread is
     # 0.2-2%). Not 5 or 6: a step of ~0.8 s stopped at 6, and asv's Mann-Whitney test (p < 0.002) cannot
     # separate 6 samples from 6 even when every one of them is 10% apart (p = 2/924); from 7 it can.
@@ -228,6 +238,9 @@ class WorkloadBenchmark:
         except Unavailable as exc:
             raise NotImplementedError(str(exc)) from None
         record = self.record
+        # asv re-reads `number` after the first setup() (a parameterised benchmark may set it there), then
+        # runs setup() again before each call of a sample and times only the calls
+        self.number = calls_per_sample(record["warmup"]["last_warmup_step_seconds"])
         if not record.get("appended"):  # asv calls setup before every sample: one record a process
             params = dict(zip(self.param_names, (framework, device, *extra)))
             append_records(self, params, record)
@@ -245,14 +258,6 @@ class WorkloadBenchmark:
             f.seek(0)
             if not f.read():
                 f.write(json.dumps(memo_entry(step_peaks(self.runner, target, StepMemory.samples), record)))
-
-
-class ShortCalls:
-    """For time_ methods whose call may last a tenth of a millisecond (a 256^2 matmul, a mel
-    spectrogram): their samples drift for a few more calls after warm-up and a stray one lands 2x off,
-    so up to 100 samples (asv_runner times one call a sample while setup() is defined)."""
-
-    repeat = (7, 100, 5.0)
 
 
 class MeasuredOnce(WorkloadBenchmark):

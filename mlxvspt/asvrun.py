@@ -9,10 +9,13 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import comparison, devices, ledger, presets, regressions, results, settings
@@ -158,6 +161,24 @@ def restore_damaged(results_dir):
         shutil.copyfile(path, backup)
 
 
+@contextmanager
+def stopped_by_sigterm():
+    """SIGTERM (`kill`, `timeout`, a scheduler) stops a run as Ctrl-C does: the exception reaches the asv
+    command in flight, which kills every process asv started (progress.command), and the run's cleanup
+    runs. Without it the asv forkserver and its benchmark processes went on as orphans."""
+    def terminate(signum, frame):
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None, benchmark_dir=None, only=None,
         verbose=False, log=None, recheck=True):
     """Benchmark, save, publish; returns (machine, exit code: non-zero if any benchmark failed).
@@ -170,6 +191,13 @@ def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None
     too with `verbose`. The cross-check runs first unless `resume`, or `recheck` is False and this point's
     check file exists (a check just run by `mlxvspt check --json` for the same install, e.g. at a larger preset).
     """
+    with stopped_by_sigterm():
+        return _run(preset, results_dir, html_dir, workloads, resume, points, benchmark_dir, only, verbose, log,
+                    recheck)
+
+
+def _run(preset, results_dir, html_dir, workloads, resume, points, benchmark_dir, only, verbose, log, recheck):
+    """run() under its SIGTERM handler."""
     benchmark_dir = Path(benchmark_dir or ROOT / "benchmarks")
     # absolute: the records and check paths below are read by asv's benchmark processes, in their own cwd
     results_dir = Path(results_dir).resolve()

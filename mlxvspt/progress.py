@@ -11,6 +11,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .processes import family, stop
+
+
 # asv's line ending a benchmark, e.g. "[100.00%] ··· bench_llm.Llm.track_decode    3/12 failed"
 OUTCOME = re.compile(r"^\[\s*[\d.]+%\] ·+ (?P<name>\S+)\s{2,}(?P<status>ok|n/a|skipped|failed|\d+/\d+ failed)\s*$")
 # the line of a benchmark's stderr that says why it failed (asv's "skipped: NotImplementedError" is n/a, not this)
@@ -84,8 +87,8 @@ class Progress:
                     lines.append(line)
                     if self.verbose:
                         self.say(line.rstrip("\n"))
-            except BaseException:  # Ctrl-C: asv stops too, as it did when it wrote to the terminal
-                proc.kill()
+            except BaseException:  # Ctrl-C or SIGTERM: asv and every process it started stop too
+                stop(family(proc.pid))
                 raise
         return proc.returncode, "".join(lines)
 

@@ -102,6 +102,29 @@ def test_check_combination_passes_and_names_every_quantity():
                      f"loss curve over {sizes['steps']} steps", f"weight updates over {sizes['steps']} steps"]
 
 
+def test_fp32_updates_are_held_to_pytorchs_own_eager_vs_compiled_distance():
+    """Updates 0.2% apart fail the flat 0.1% alone, pass where PyTorch compiled and eager are 0.15% apart,
+    and a tensor far beyond twice that still fails."""
+    rng = np.random.default_rng(0)
+    torch_eager = {"w": rng.standard_normal(1000)}
+    nudge = lambda base, size: {"w": base["w"] + size * np.linalg.norm(base["w"]) / np.sqrt(1000)  # noqa: E731
+                                * rng.standard_normal(1000)}
+    torch_compiled, mlx = nudge(torch_eager, 1.5e-3), nudge(torch_eager, 2e-3)
+
+    def lines(updates):
+        result = CheckResult("lm_train")
+        spec.check_updates(result, updates, 10)
+        return result
+
+    assert not lines({("seed", False): (mlx, torch_eager)}).passed  # no twin: the flat limit
+    both = lines({("seed", False): (mlx, torch_eager), ("seed", True): (torch_compiled, torch_compiled)})
+    assert both.passed, both.lines
+    assert "PyTorch's own distance from its updates compiled the other way" in both.lines[0]
+    far = lines({("seed", False): (nudge(torch_eager, 1e-2), torch_eager), ("seed", True): (torch_compiled,
+                                                                                           torch_compiled)})
+    assert not far.passed
+
+
 def test_check_passes_at_bf16_mixed():
     sizes = {**preset_sizes("lm_train", "tiny"), "path": "best", "compile": False}
     result = spec.check_combination(CheckResult("lm_train").at("best", "bf16-mixed"), sizes, "cpu", "bf16-mixed")

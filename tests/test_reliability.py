@@ -166,6 +166,41 @@ def test_killed_run_keeps_earlier_results_and_site_then_resumes(tmp_path, sig):
     assert slow_graphs(html)
 
 
+def tagged(tag):
+    """Pids of living processes whose environment holds `tag` (a run's asv, forkserver, benchmarks)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and tag.encode() in (entry / "environ").read_bytes() \
+                    and (entry / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc")
+def test_sigterm_to_the_run_alone_leaves_no_process_behind(tmp_path):
+    """`kill PID` (or `timeout`) signals mlxvspt only, not its process group: asv's processes go too."""
+    bench = suite(tmp_path, {"a_slow": SLOW_SUITE})
+    log, tag = tmp_path / "log.txt", f"MLXVSPT_TEST_TAG={tmp_path.name}"
+    env = {**os.environ, "FAKE_LOG": str(log), "SLOW_SECONDS": "120", "MLXVSPT_TEST_TAG": tmp_path.name}
+    proc = subprocess.Popen([sys.executable, "-c", "from mlxvspt import asvrun; asvrun.run('tiny', "
+                             f"{str(tmp_path / 'results')!r}, {str(tmp_path / 'html')!r}, "
+                             f"benchmark_dir={str(bench)!r})"], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while "slow mlx" not in log_lines(log) and time.time() < deadline:
+        time.sleep(0.5)
+    assert "slow mlx" in log_lines(log) and len(tagged(tag)) > 2  # the run, asv, its benchmark process
+    proc.terminate()
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    deadline = time.time() + 30
+    while tagged(tag) and time.time() < deadline:
+        time.sleep(0.2)
+    assert tagged(tag) == []
+
+
 class Files(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
