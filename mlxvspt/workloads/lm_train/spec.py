@@ -199,7 +199,8 @@ def build(target, sizes, weights=None):
 
 def train(framework, device, precision, sizes, steps, weights=None):
     """Train a fresh runner `steps` steps and keep only numbers (the model is freed, so the next
-    framework has the device's memory): losses, first-step gradients, weight updates, what ran."""
+    framework has the device's memory): losses, first-step gradients, final weights and their updates,
+    what ran."""
     target = Target(framework, device, precision).activate()
     runner = build(target, sizes, weights)
     start = runner.trainer.weights()
@@ -213,7 +214,7 @@ def train(framework, device, precision, sizes, steps, weights=None):
         want["matmul_mode"] = "ieee"
     out = {"losses": list(runner.losses), "gradients": gradients,
            "ran": {**runner.ran(), "matmul_mode": target.matmul_mode()},
-           "updates": {k: end[k] - start[k] for k in end}, "expected": want}
+           "weights": end, "updates": {k: end[k] - start[k] for k in end}, "expected": want}
     del runner
     gc.collect()
     implementation("lm_train", framework).release_memory()
