@@ -10,6 +10,7 @@ class Generation(MeasuredOnce):
     version = "2"
     params = MeasuredOnce.params + [list(PATHS), preset_values("llm", "precisions"), preset_values("llm", "batches")]
     param_names = ["framework", "device", "path", "precision", "batch"]
+    alternate_on = ("gpu",)  # host-bound decode; on a CPU peak memory is the process's RSS
 
     def overrides(self, path, precision, batch):
         return precision, {"path": path, "batch": batch}

@@ -25,6 +25,7 @@ class WhisperPhases(WhisperBase):
 
 class WhisperDecoder(MeasuredOnce, WhisperBase):
     phase = "decoder"
+    alternate_on = ("cpu", "gpu")  # host-bound token loop
 
     def track_decode_ms_per_token(self, *params):
         return self.figure("decode_ms_per_token")
@@ -33,6 +34,7 @@ class WhisperDecoder(MeasuredOnce, WhisperBase):
 
 
 class WhisperClips(MeasuredOnce, WhisperBase):
+    alternate_on = ("gpu",)  # on a CPU peak memory is the process's RSS
     def track_real_time_factor(self, *params):
         return self.figure("real_time_factor")
 

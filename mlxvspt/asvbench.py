@@ -270,9 +270,16 @@ class MeasuredOnce(WorkloadBenchmark):
     runner.step() calls after warm-up; within one `mlxvspt run` they are kept under the run's folder,
     so every method of the class reads the same measurements (one build and warm-up per combination).
     Plain `asv run` measures in every process.
+
+    On the devices in `alternate_on` the first framework's process also prepares the other framework's
+    benchmark of the same params and takes the samples of both alternately (A B B A ...), keeping the
+    other's in its memo for that framework's rows: host-bound figures moved +-30% between runs minutes
+    apart on a shared GPU machine, so the two frameworks must see the same minutes. Not where a figure is
+    the process's max RSS (a CPU's peak memory): both models would count.
     """
 
     samples = 5
+    alternate_on = ()
 
     def setup(self, framework, device, *extra):
         """Only what is cheap: selection and n/a. The model is built when a figure needs measuring."""
@@ -288,13 +295,16 @@ class MeasuredOnce(WorkloadBenchmark):
     def as_samples(values):
         return {"samples": list(values), "number": 1}
 
+    def memo(self):
+        """This row's combination's memo file within a run (None outside one)."""
+        return memo_file(self.workload, *self.args[:2], *self.overrides(*self.args[2:]))
+
     def values(self, name, key=None):
         if settings.run_folder() is None:
             measured = self.measure()
         else:
-            precision, overrides = self.overrides(*self.args[2:])
             params = dict(zip(self.param_names, self.args))
-            with locked(memo_file(self.workload, *self.args[:2], precision, overrides)) as f:
+            with locked(self.memo()) as f:
                 f.seek(0)
                 text = f.read()
                 # measure() went through setup(), which recorded these params
@@ -312,7 +322,40 @@ class MeasuredOnce(WorkloadBenchmark):
 
     def measure(self):
         super().setup(*self.args)
-        return [self.runner.step() for _ in range(self.samples)]
+        twin = self.twin()
+        if twin is None:
+            return [self.runner.step() for _ in range(self.samples)]
+        mine, theirs = [], []
+        for sample in range(self.samples):
+            pair = ((self, mine), (twin, theirs))
+            for bench, taken in (pair if sample % 2 == 0 else pair[::-1]):
+                taken.append(bench.runner.step())
+        twin.keep(theirs)
+        return mine
+
+    def twin(self):
+        """The other framework's benchmark of the same params, prepared in this process, where this class
+        alternates on this device within a run and the other framework is selected, runnable here and not
+        measured yet; else None (a failure to prepare it is left to that framework's own row)."""
+        framework, device, *extra = self.args
+        if device not in self.alternate_on or settings.run_folder() is None:
+            return None
+        other = type(self)()
+        other.args, other.device = (next(f for f in FRAMEWORKS if f != framework), device, *extra), device
+        try:
+            if other.memo().is_file() and other.memo().stat().st_size:
+                return None
+            WorkloadBenchmark.setup(other, *other.args)
+        except Exception:  # noqa: BLE001 (n/a, or it fails where its own row will say why)
+            return None
+        return other
+
+    def keep(self, figures):
+        """Store the figures this row's twin measured for it, with this row's run record."""
+        with locked(self.memo()) as f:
+            f.seek(0)
+            if not f.read():
+                f.write(json.dumps(memo_entry(figures, self.record, dict(zip(self.param_names, self.args)))))
 
 
 class StepMemory(MeasuredOnce):

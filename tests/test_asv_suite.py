@@ -78,3 +78,24 @@ def test_run_tiny_end_to_end_saves_results_publishes_site_prints_table(tmp_path)
     assert "- Matmul.time_matmul (device=cpu, precision=fp32, n=64): PyTorch: " in out.stdout
     # the comparison page is published beside asv's pages and linked from them
     assert (html / "compare.html").is_file() and 'href="compare.html"' in (html / "index.html").read_text()
+
+
+def test_host_bound_figures_alternate_both_frameworks_in_one_process(tmp_path):
+    """WhisperDecoder (alternate_on cpu): the first framework's process takes both frameworks' samples,
+    alternating; the other framework's rows read them, so both records name one process."""
+    out = subprocess.run([sys.executable, "-m", "mlxvspt", "run", "--preset", "tiny", "--results-dir", "results",
+                          "--html-dir", "html", "--workload", "whisper", "--bench", "WhisperDecoder"],
+                         capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    folder = tmp_path / "results" / asvrun.machine_name("tiny")
+    records = [json.loads(line) for line in next(folder.glob("records-*.jsonl")).read_text().splitlines()]
+    decoder = [r for r in records if r["benchmark"].startswith("bench_whisper.WhisperDecoder.")]
+    by_params = {}
+    for r in decoder:
+        key = tuple((k, v) for k, v in r["params"].items() if k != "framework")
+        by_params.setdefault(key, {})[r["params"]["framework"]] = r["environment"]["pid"]
+    assert by_params and all(len(pids) == 2 and len(set(pids.values())) == 1 for pids in by_params.values())
+    snap = results_layer.latest(tmp_path / "results")[asvrun.machine_name("tiny")]
+    rows = [r for r in snap.rows if r.benchmark.endswith("WhisperDecoder.track_decode_ms_per_token")
+            and r.mlx.ok and r.torch.ok]
+    assert rows and all(r.mlx.n == r.torch.n == 5 for r in rows)
