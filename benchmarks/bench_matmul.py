@@ -1,16 +1,23 @@
-"""Matmul calibration: seconds per square matmul (TFLOP/s in the report) and error vs float64."""
+"""Matmul calibration: seconds per square matmul (TFLOP/s in the report), error vs float64, peak memory."""
+from mlxvspt import asvbench
 from mlxvspt.asvbench import WorkloadBenchmark, preset_values
 from mlxvspt.workloads.matmul.spec import PRECISIONS, relative_error
 
 
-class Matmul(WorkloadBenchmark):
-    workload = "matmul"
+class MatmulParams:
+    """precision x size -> the runner's overrides."""
+
     params = WorkloadBenchmark.params + [list(PRECISIONS), preset_values("matmul", "sizes")]
     param_names = ["framework", "device", "precision", "n"]
 
     def overrides(self, precision, n):
         self.measured_here("sizes", n)
         return precision, {"n": n}
+
+
+class Matmul(MatmulParams, WorkloadBenchmark):
+    workload = "matmul"
+    leaves_memory = True
 
     def time_matmul(self, framework, device, precision, n):
         self.runner.step()
@@ -19,3 +26,9 @@ class Matmul(WorkloadBenchmark):
         return relative_error(self.runner.result(), *self.runner.inputs)
 
     track_relative_error.unit = "rel. error"
+
+
+class MatmulMemory(MatmulParams, asvbench.StepMemory):
+    """Peak memory of one product (measured by Matmul's processes within a run)."""
+
+    workload = "matmul"

@@ -1,4 +1,5 @@
-"""CPU<->GPU switch: seconds per loop, and where a loop's time goes."""
+"""CPU<->GPU switch: seconds per loop, where a loop's time goes, and a loop's peak memory."""
+from mlxvspt import asvbench
 from mlxvspt.asvbench import MeasuredOnce, WorkloadBenchmark
 from mlxvspt.workloads.switch.spec import PHASES
 
@@ -7,9 +8,17 @@ class Switch(WorkloadBenchmark):
     workload = "switch"
     params = [["mlx", "torch"], ["gpu"]]
     repeat = (7, 10, 60.0)
+    leaves_memory = True
 
     def time_loop(self, framework, device):
         self.runner.step()
+
+
+class SwitchMemory(asvbench.StepMemory):
+    """Peak memory of one loop (measured by Switch's processes within a run)."""
+
+    workload = "switch"
+    params = Switch.params
 
 
 class SwitchPhases(MeasuredOnce):
