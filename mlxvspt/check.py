@@ -193,18 +193,23 @@ def load(path):
     return lines
 
 
-def failures(lines, workload, device, path, precision):
+def of_combination(lines, workload, device, path, precision):
+    """The stored Line dicts that compared one combination (its n/a lines left out)."""
+    return [l for l in lines if (l["workload"], l["device"], l["path"], l["precision"]) ==
+            (workload, device, path, precision) and l["what"] != "n/a"]
+
+
+def failures(lines, *combination):
     """What disagreed for one combination, one phrase per failed line."""
     return "; ".join(f"{l['what']} {l['value']:.3g} > {l['limit']:.3g}" if isinstance(l.get("value"), (int, float))
                      and isinstance(l.get("limit"), (int, float)) else l["what"]
-                     for l in lines if (l["workload"], l["device"], l["path"], l["precision"]) ==
-                     (workload, device, path, precision) and not l["ok"] and l["what"] != "n/a")
+                     for l in of_combination(lines, *combination) if not l["ok"])
 
 
-def status(lines, workload, device, path, precision):
-    """'passed', 'failed' or 'unchecked' for one combination, from stored Line dicts."""
-    mine = [l for l in lines if (l["workload"], l["device"], l["path"], l["precision"]) ==
-            (workload, device, path, precision) and l["what"] != "n/a"]
+def status(lines, *combination):
+    """'passed', 'failed' or 'unchecked' for one combination (workload, device, path, precision), from
+    stored Line dicts."""
+    mine = of_combination(lines, *combination)
     if not mine:
         return "unchecked"
     return "passed" if all(l["ok"] for l in mine) else "failed"

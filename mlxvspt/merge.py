@@ -37,7 +37,7 @@ def merge_entries(into, other, columns):
         if column == "duration":
             merged.append((a or 0) + (b or 0))
         elif column == "started_at":
-            merged.append(min(x for x in (a, b) if x is not None) if (a or b) else a)
+            merged.append(min((x for x in (a, b) if x is not None), default=None))
         elif isinstance(a, list) and len(a) == len(mine) and column != "params":
             b = b if isinstance(b, list) else [None] * len(a)
             merged.append([y if t else x for x, y, t in zip(a, b, took)])

@@ -9,7 +9,9 @@
 #                               full-preset cross-check), e.g. start run:lm_train:torch check:llm
 #   gpu_parts.sh status         one line per job: started, finished, exit code, seconds
 #   gpu_parts.sh merge DEST     join the finished run parts and the checks into DEST (a results folder)
-# Parts, logs and the queue live under $PARTS (default .asv/parts); needs what gpu_suite.sh needs.
+# On a machine of one GPU the jobs run one after another, each still a part of its own. Parts, logs and the
+# queue live under $PARTS (default .asv/parts). Needs mlx + mlx-cuda-13 and a CUDA PyTorch in $PYTHON's
+# environment (scripts/device_install.sh on the device machines).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
