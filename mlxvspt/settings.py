@@ -17,6 +17,7 @@ RECORDS = "MLXVSPT_RECORDS"  # the records file (JSON lines) this run appends to
 CHECKS = "MLXVSPT_CHECKS"  # the check lines (JSON lines) of this run
 MACHINE = "MLXVSPT_MACHINE"
 CACHE = "MLXVSPT_CACHE"
+HOST_GPUS = "MLXVSPT_HOST_GPUS"  # the GPUs mlx.launch was given (CUDA_VISIBLE_DEVICES), for its ranks to map
 
 
 def preset():

@@ -6,7 +6,9 @@
 #   gpu_parts.sh start JOB...   queue the jobs and start one worker per GPU, detached (setsid): each
 #                               worker takes the next job until none is left. A job is "run:WORKLOAD",
 #                               "run:WORKLOAD:FRAMEWORK" (one framework's rows) or "check:WORKLOAD" (the
-#                               full-preset cross-check), e.g. start run:lm_train:torch check:llm
+#                               full-preset cross-check), e.g. start run:lm_train:torch check:llm;
+#                               WORKER_GPUS="0 1" keeps the workers to those GPUs (each still gets its
+#                               share of the cores), leaving the rest to another job (scripts/dp_gpu.sh)
 #   gpu_parts.sh status         one line per job: started, finished, exit code, seconds
 #   gpu_parts.sh merge DEST     join the finished run parts and the checks into DEST (a results folder)
 # On a machine of one GPU the jobs run one after another, each still a part of its own. Parts, logs and the
@@ -84,10 +86,10 @@ start)
     GPUS=$(nvidia-smi -L | grep -c '^GPU')
     export -f job worker cores_of
     export PARTS PYTHON GPUS
-    for ((gpu = 0; gpu < GPUS; gpu++)); do
+    for gpu in ${WORKER_GPUS:-$(seq 0 $((GPUS - 1)))}; do
         setsid nohup bash -c "worker $gpu" > "$PARTS/worker-$gpu.log" 2>&1 < /dev/null &
     done
-    echo "$GPUS workers started on: $*"
+    echo "workers on GPUs ${WORKER_GPUS:-0-$((GPUS - 1))} started on: $*"
     ;;
 status)
     cat "$PARTS/status" 2>/dev/null

@@ -12,7 +12,7 @@ import pytest
 from mlxvspt.check import CheckResult
 from mlxvspt.devices import Target
 from mlxvspt.errors import Unavailable, UsageError
-from mlxvspt.workloads.dp_train import launch, spec
+from mlxvspt.workloads.dp_train import launch, rank, spec
 from mlxvspt.workloads.lm_train import spec as lm_train
 
 # Stands in for the rank module: records its pid, then rank 1 crashes or every rank hangs.
@@ -173,6 +173,23 @@ def test_hosts_file_becomes_both_launchers_command_lines(tmp_path):
                 in command[4]) and "OMP_NUM_THREADS=8" in command[4]
     (local,) = launch.torch_commands(2, 5000, None, env, ["cfg.json"])
     assert local[:3] == [sys.executable, "-m", "torch.distributed.run"] and "--master-addr" in local
+
+
+def test_mlx_ranks_keep_to_the_gpus_the_launcher_was_given(monkeypatch):
+    """mlx.launch hands rank r CUDA_VISIBLE_DEVICES=r (the host's GPU r): given GPUs 2,3 (another job on
+    0,1), the launch passes them on and rank 1 maps its "1" to GPU 3; without a list nothing changes."""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    (mlx,) = launch.mlx_commands("nccl", 2, 5000, None, {}, ["cfg.json"])
+    assert "--env=MLXVSPT_HOST_GPUS=2,3" in mlx
+    (ring,) = launch.mlx_commands("ring", 2, 5000, None, {}, ["cfg.json"])
+    assert not any("HOST_GPUS" in part for part in ring)
+    environ = {"MLXVSPT_HOST_GPUS": "2,3", "CUDA_VISIBLE_DEVICES": "1"}
+    rank.own_gpu(environ)
+    assert environ["CUDA_VISIBLE_DEVICES"] == "3"
+    for untouched in ({"CUDA_VISIBLE_DEVICES": "1"}, {"MLXVSPT_HOST_GPUS": "2,3", "CUDA_VISIBLE_DEVICES": "2,3"}):
+        before = dict(untouched)
+        rank.own_gpu(untouched)
+        assert untouched == before
 
 
 @pytest.mark.parametrize("text, error", [("node1\n", "not an IP address"), ("# none\n", "no hosts")])

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from ...errors import UsageError
+from ...settings import HOST_GPUS
 from ...processes import family, stop
 
 PORT_ENV = "MLXVSPT_DP_PORT"  # a fixed first port (e.g. one a firewall lets through); default: a free one
@@ -111,6 +112,8 @@ def mlx_commands(backend, ranks, port, hosts, env, args):
     """One mlx.launch for all hosts: it repeats each host `ranks_per_host` times (and gives each of a
     host's ranks its own GPU: --hostfile would give them all GPU 0 under NCCL)."""
     hosts = hosts or ["127.0.0.1"]
+    if backend == "nccl" and os.environ.get("CUDA_VISIBLE_DEVICES"):
+        env = {**env, HOST_GPUS: os.environ["CUDA_VISIBLE_DEVICES"]}  # see rank.own_gpu
     command = [mlx_launcher(), "--backend", backend, "--hosts", ",".join(hosts),
                "-n", str(ranks_per_host(ranks, hosts)), "--cwd", os.getcwd(), "--python", sys.executable,
                "--nccl-port" if backend == "nccl" else "--starting-port", str(port)]

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ...devices import Target
+from ...settings import HOST_GPUS
 from ...weights import save
 from .. import implementation
 from ..lm_train import data
@@ -53,7 +54,17 @@ def train(config, dist, rank, size, target):
     return seconds, losses, trainer, len(inputs[rows])
 
 
+def own_gpu(environ):
+    """mlx.launch gives rank r the host's GPU r (CUDA_VISIBLE_DEVICES=r) whatever GPUs it was given
+    itself: map r through the launcher's list (HOST_GPUS), before CUDA starts. torchrun's ranks keep the
+    launcher's list and pick from it by LOCAL_RANK."""
+    given, mine = environ.get(HOST_GPUS), environ.get("CUDA_VISIBLE_DEVICES", "")
+    if given and mine.isdigit():
+        environ["CUDA_VISIBLE_DEVICES"] = given.split(",")[int(mine)]
+
+
 def main(text):
+    own_gpu(os.environ)
     config = json.loads(text)
     target = Target(config["framework"], config["device"], config["precision"]).activate()
     dist = importlib.import_module(f"mlxvspt.workloads.dp_train.{target.framework}")
