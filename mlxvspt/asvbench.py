@@ -184,6 +184,12 @@ def step_peaks(runner, target, samples):
     return peaks
 
 
+
+def selected(precision):
+    """asv's n/a for a precision the user left out (`--precision`)."""
+    if settings.precisions() and precision not in settings.precisions():
+        raise NotImplementedError(f"{precision} not selected ({', '.join(settings.precisions())} only)")
+
 class WorkloadBenchmark:
     """Params start with (framework, device); subclasses add theirs and map them in `overrides`."""
 
@@ -217,6 +223,8 @@ class WorkloadBenchmark:
     def measured_here(self, key, value):
         """Skip (asv's n/a) a param value of `preset_values(workload, key)` the current preset leaves out
         on this row's device."""
+        if key == "precisions":
+            selected(value)
         if value not in sizes(self.workload, settings.preset(), self.device).get(key, []):
             raise NotImplementedError(f"{key} {value!r} is not measured at this preset on the {self.device.upper()}")
 
@@ -228,6 +236,7 @@ class WorkloadBenchmark:
                 raise NotImplementedError(f"{value} not selected or not available here ({', '.join(chosen)} only)")
         self.device = device
         precision, overrides = self.overrides(*extra)
+        selected(precision)
         reason = unavailable(self.workload, Target(framework, device, precision), overrides)
         if reason:
             raise NotImplementedError(reason)

@@ -140,6 +140,9 @@ class CheckResult:
         worst = max(gaps, key=lambda k: gaps[k] / limits[k])
         ok = gaps[worst] <= limits[worst]
         detail = f"relative L2 per tensor, {len(gaps)} tensors; worst {worst}"
+        over = sorted((k for k in gaps if gaps[k] > limits[k]), key=lambda k: -gaps[k] / limits[k])
+        if len(over) > 1:
+            detail += f"; {len(over)} over their limit ({', '.join(over[1:4])}{', ...' if len(over) > 4 else ''} too)"
         if reference is not None:
             detail += (f" (PyTorch's own distance from {reference_is}: {own[worst]:.3g}; limit {base:g} or "
                        f"{ROUNDING_MARGIN}x that)")

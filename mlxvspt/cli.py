@@ -14,7 +14,7 @@ from . import (asvrun, bisect, charts, check, compare, confirm, devices, fetch, 
 from .errors import Unavailable, UsageError
 from .workloads.dp_train.launch import read_hosts
 
-SELECT_ENV = {"framework": settings.FRAMEWORKS, "device": settings.DEVICES}
+SELECT_ENV = {"framework": settings.FRAMEWORKS, "device": settings.DEVICES, "precision": settings.PRECISIONS}
 
 
 class Parser(argparse.ArgumentParser):
@@ -34,6 +34,8 @@ def parser():
                                           f"{presets.DEFAULT}; check defaults to tiny)")
         cmd.add_argument("--framework", action="append", help="mlx | torch (repeatable; default both)")
         cmd.add_argument("--device", action="append", help="cpu | gpu (repeatable; default both)")
+        cmd.add_argument("--precision", action="append",
+                         help=f"{' | '.join(devices.PRECISIONS)} (repeatable; default every one the preset has)")
         cmd.add_argument("--workload", action="append", help=f"{' | '.join(workloads.NAMES)} (repeatable)")
         for name, (_, what) in paths.INPUTS.items():
             cmd.add_argument(f"--{name.replace('_', '-')}", metavar="PATH", help=what)
@@ -120,7 +122,7 @@ def selection(args):
         ("tiny" if args.command == "check" else presets.DEFAULT)
     devices.choose("preset", preset, presets.NAMES)
     for kind, valid in (("framework", devices.FRAMEWORKS), ("device", devices.DEVICES),
-                        ("workload", workloads.NAMES)):
+                        ("precision", tuple(devices.PRECISIONS)), ("workload", workloads.NAMES)):
         for value in getattr(args, kind) or []:
             devices.choose(kind, value, valid)
     frameworks = args.framework or list(devices.FRAMEWORKS)

@@ -13,6 +13,7 @@ publishes everything, so on a GPU `small` (a `full` run's pre-check) covers ever
 Chosen by `--preset` (or MLXVSPT_PRESET), resolved once by the CLI and passed on as a value; the preset
 becomes part of the asv machine name, so results of different presets never share a graph.
 """
+from . import settings
 from .errors import UsageError
 
 DEFAULT = "small"
@@ -147,7 +148,11 @@ def sizes(workload, preset, device=None):
 
 
 def on_device(sizes, device):
-    """Sizes with their "cpu" entry applied on a CPU and dropped elsewhere."""
+    """Sizes with their "cpu" entry applied on a CPU and dropped elsewhere, their precisions narrowed to
+    those the user chose (`--precision`)."""
     sizes = dict(sizes)
     narrower = sizes.pop("cpu", {})
-    return {**sizes, **narrower} if device == "cpu" else sizes
+    sizes = {**sizes, **narrower} if device == "cpu" else sizes
+    if settings.precisions() and "precisions" in sizes:
+        sizes["precisions"] = [p for p in sizes["precisions"] if p in settings.precisions()]
+    return sizes

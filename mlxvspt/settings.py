@@ -11,6 +11,7 @@ from .devices import library_versions  # noqa: F401  (re-exported: what a record
 PRESET = "MLXVSPT_PRESET"
 FRAMEWORKS = "MLXVSPT_FRAMEWORKS"
 DEVICES = "MLXVSPT_DEVICES"
+PRECISIONS = "MLXVSPT_PRECISIONS"  # --precision: only these of each preset's precisions
 RUN_ID = "MLXVSPT_RUN_ID"
 RUN_FOLDER = "MLXVSPT_RUN_FOLDER"  # where MeasuredOnce shares one measurement between methods
 RECORDS = "MLXVSPT_RECORDS"  # the records file (JSON lines) this run appends to
@@ -38,6 +39,10 @@ def frameworks():
 
 def devices():
     return _listed(DEVICES)
+
+
+def precisions():
+    return _listed(PRECISIONS)
 
 
 def run_folder():

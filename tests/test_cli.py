@@ -24,6 +24,8 @@ BAD = [
     ["run", "--bench", "Bert(Train"],
     ["check", "--framework", "jax"],
     ["check", "--preset", "huge"],
+    ["check", "--precision", "fp8"],
+    ["run", "--precision", "bf17"],
     ["check", "--workload", "switch", "--workload", "bogus"],
     ["history", "no-such-release"],
     ["compare", "mlx-0.26.5", "no-such-release"],
@@ -75,3 +77,19 @@ def test_check_cli_switch_and_matmul():
                           "--workload", "matmul"], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "all checks agree" in out.stdout
+
+
+def test_precision_selects_the_check_lines_and_rows_of_that_precision(monkeypatch):
+    """`--precision bf16`: the check compares only bf16 combinations (every path x compile of them); a run's
+    rows at other precisions are n/a with the reason."""
+    out = subprocess.run([sys.executable, "-m", "mlxvspt", "check", "--workload", "lm_train", "--precision", "bf16"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    labels = {line.split("[cpu ", 1)[1].split("]")[0] for line in out.stdout.splitlines() if "lm_train [cpu " in line}
+    assert labels == {"seed bf16", "seed+compiled bf16", "best bf16", "best+compiled bf16"}, labels
+    from benchmarks.bench_lm_train import LMTrain
+    from mlxvspt import settings
+
+    monkeypatch.setenv(settings.PRECISIONS, "bf16")
+    with pytest.raises(NotImplementedError, match="fp32 not selected"):
+        LMTrain().refuse("mlx", "cpu", "seed", False, "fp32")

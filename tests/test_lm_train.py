@@ -132,17 +132,18 @@ def test_reversed_rows_reorder_sums_but_not_arithmetic():
     assert any(not np.array_equal(plain["updates"][k], reversed_["updates"][k]) for k in plain["updates"])
 
 
-def test_bf16_mixed_mlx_embedding_gradient_is_summed_in_float32():
-    """One token repeated over the whole batch: its embedding row's gradient sums every position. MLX's
-    bf16-mixed keeps the embedding float32 (as autocast does), so that sum stays close to float32's; the
-    pure bfloat16 model sums it in bfloat16."""
+def test_bf16_mixed_mlx_sums_the_embedding_gradient_in_float32():
+    """One token repeated over the whole batch: its embedding row's gradient sums over all positions.
+    MLX's bf16-mixed runs the embedding (and LayerNorms) in float32, as autocast does, so that sum stays
+    close to float32's; the pure bfloat16 model sums it in bfloat16. (LayerNorm gradients summed in
+    bfloat16 are off on MLX's CUDA backend only: on a CPU both are within 1%.)"""
     sizes = {**preset_sizes("lm_train", "tiny"), "path": "seed", "compile": False, "batch": 16, "context": 64}
     tokens = np.zeros((sizes["batch"], sizes["context"]), np.int32)
 
     def gradient(precision):
         runner = spec.build(Target("mlx", "cpu", precision).activate(), sizes)
         runner.trainer.step(tokens, tokens + 1)
-        return runner.trainer.gradients()["embedding.weight"][0]
+        return runner.trainer.gradients()["embedding.weight"]
 
     exact = gradient("fp32")
     error = {p: check.relative_l2(gradient(p), exact) for p in ("bf16-mixed", "bf16")}

@@ -67,6 +67,9 @@ def test_tolerances_follow_precision_and_a_wrong_output_fails():
     assert CheckResult("demo").at("default", "bf16").tensors("gradients", {"a": x, "b": x[:10] * 1.8}, rounded,
                                                              reference=reference)
     assert not CheckResult("demo").at("default", "bf16").tensors("gradients", wrong, grads, reference=grads)
+    several = CheckResult("demo").at("default", "bf16")
+    several.tensors("gradients", {"a": x * 1.3, "b": x[:10] * 1.5, "c": x}, {"a": x, "b": x[:10], "c": x})
+    assert "worst b" in several.lines[-1] and "2 over their limit (a too)" in several.lines[-1]
 
 
 def test_check_lines_store_numpy_values_as_json():

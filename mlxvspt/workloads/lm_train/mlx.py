@@ -8,7 +8,7 @@ import mlx.core as mx
 import mlx.nn as nn
 import mlx.optimizers as optim
 import numpy as np
-from mlx.utils import tree_flatten, tree_map
+from mlx.utils import tree_flatten
 
 from ...weights import to_mlx
 
@@ -36,15 +36,31 @@ def attention(q, k, v, scale, mask):
     return mx.fast.scaled_dot_product_attention(q, k, v, scale=scale, mask=mask)
 
 
+class Linear(nn.Linear):
+    """nn.Linear that computes in `dtype` from weights of any dtype, as a PyTorch Linear runs under
+    autocast (MLX has none): the casts are in the graph, so float32 weights get float32 gradients. At the
+    weights' own dtype the casts are no-ops and this is nn.Linear."""
+
+    def __init__(self, input_dims, output_dims, bias, dtype):
+        super().__init__(input_dims, output_dims, bias=bias)
+        self.compute_dtype = dtype
+
+    def __call__(self, x):
+        x, weight = x.astype(self.compute_dtype), self.weight.astype(self.compute_dtype)
+        if "bias" in self:
+            return mx.addmm(self.bias.astype(self.compute_dtype), x, weight.T)
+        return x @ weight.T
+
+
 class Attention(nn.Module):
-    def __init__(self, dims, heads):
+    def __init__(self, dims, heads, dtype):
         super().__init__()
         self.heads = heads
         self.scale = (dims // heads) ** -0.5
-        self.query_proj = nn.Linear(dims, dims, bias=False)
-        self.key_proj = nn.Linear(dims, dims, bias=False)
-        self.value_proj = nn.Linear(dims, dims, bias=False)
-        self.out_proj = nn.Linear(dims, dims, bias=False)
+        self.query_proj = Linear(dims, dims, False, dtype)
+        self.key_proj = Linear(dims, dims, False, dtype)
+        self.value_proj = Linear(dims, dims, False, dtype)
+        self.out_proj = Linear(dims, dims, False, dtype)
 
     def __call__(self, x, mask):
         B, L, D = x.shape
@@ -57,13 +73,13 @@ class Attention(nn.Module):
 class TransformerEncoderLayer(nn.Module):
     """Pre-norm block as MLX's nn.TransformerEncoderLayer(norm_first=True): ReLU, 4x MLP."""
 
-    def __init__(self, dims, heads):
+    def __init__(self, dims, heads, dtype):
         super().__init__()
-        self.attention = Attention(dims, heads)
+        self.attention = Attention(dims, heads, dtype)
         self.ln1 = nn.LayerNorm(dims)
         self.ln2 = nn.LayerNorm(dims)
-        self.linear1 = nn.Linear(dims, 4 * dims)
-        self.linear2 = nn.Linear(4 * dims, dims)
+        self.linear1 = Linear(dims, 4 * dims, True, dtype)
+        self.linear2 = Linear(4 * dims, dims, True, dtype)
 
     def __call__(self, x, mask):
         x = x + self.attention(self.ln1(x), mask)
@@ -71,9 +87,9 @@ class TransformerEncoderLayer(nn.Module):
 
 
 class TransformerEncoder(nn.Module):
-    def __init__(self, layers, dims, heads):
+    def __init__(self, layers, dims, heads, dtype):
         super().__init__()
-        self.layers = [TransformerEncoderLayer(dims, heads) for _ in range(layers)]
+        self.layers = [TransformerEncoderLayer(dims, heads, dtype) for _ in range(layers)]
         self.ln = nn.LayerNorm(dims)
 
     def __call__(self, x, mask):
@@ -83,19 +99,21 @@ class TransformerEncoder(nn.Module):
 
 
 class TransformerLM(nn.Module):
-    """`causal`: the attention kernel's own causal mask (best path) instead of an additive one (seed)."""
+    """`causal`: the attention kernel's own causal mask (best path) instead of an additive one (seed).
+    `dtype`: the compute dtype of the Linear layers (bf16-mixed: bfloat16 from float32 weights); the
+    embedding and LayerNorms compute in the weights' dtype, as under autocast."""
 
     def __init__(self, vocab, layers, dims, heads, context, dtype, causal):
         super().__init__()
         self.embedding = nn.Embedding(vocab, dims)
-        self.transformer = TransformerEncoder(layers, dims, heads)
-        self.out_proj = nn.Linear(dims, vocab)
+        self.transformer = TransformerEncoder(layers, dims, heads, dtype)
+        self.out_proj = Linear(dims, vocab, True, dtype)
         self._pe = sinusoidal_encoding(context, dims).astype(dtype)
         self._mask = None if causal else causal_mask(context, dtype)
 
     def __call__(self, x):
         L = x.shape[1]
-        x = self.embedding(x).astype(self._pe.dtype) + self._pe[:L]
+        x = self.embedding(x) + self._pe[:L]
         mask = CAUSAL if self._mask is None else self._mask[:L, :L]
         return self.out_proj(self.transformer(x, mask))
 
@@ -112,17 +130,14 @@ def adamw(hyper):
                        weight_decay=hyper["weight_decay"], bias_correction=True)
 
 
-def cast(tree, dtype):
-    return tree_map(lambda x: x.astype(dtype), tree)
-
-
 class Trainer:
     """One training step: forward + backward + AdamW update, the whole step mx.compile'd if `compile`.
 
     Precision: the weights, gradients and optimizer state live in `target.weights_dtype`; under
-    bf16-mixed a bfloat16 copy of the float32 weights (`compute_model`, its embedding kept float32 as
-    autocast keeps it) runs forward and backward each
-    step and its gradients are cast back to float32 for the update.
+    bf16-mixed the Linear layers compute in bfloat16 from the float32 weights and everything else in
+    float32, as PyTorch's autocast runs the same model (an earlier bfloat16 copy of the whole model summed
+    the embedding's and LayerNorms' gradients in bfloat16: 24-27% from float32 at `full` on an H100,
+    PyTorch's 0.3-0.8%).
     `data_parallel`: average the gradients over the distributed group (mx.distributed.init first)."""
 
     def __init__(self, target, sizes, weights, hyper, compile, data_parallel=False, path="seed"):
@@ -131,35 +146,21 @@ class Trainer:
                  path == "best")
         self.model = TransformerLM(*shape)
         self.model.load_weights(list(to_mlx(weights, target.weights_dtype).items()), strict=True)
-        self.compute_model = self.model if target.weights_dtype == target.dtype else TransformerLM(*shape)
-        self.refresh_compute_weights()
         self.optimizer = adamw(hyper)
         self.optimizer.init(self.model.trainable_parameters())
-        mx.eval(self.model.parameters(), self.compute_model.parameters(), self.optimizer.state)
-        loss_and_grad = nn.value_and_grad(self.compute_model, self.compute_model.loss)
+        mx.eval(self.model.parameters(), self.optimizer.state)
+        loss_and_grad = nn.value_and_grad(self.model, self.model.loss)
 
         def train_step(inputs, targets):
-            self.refresh_compute_weights()
             loss, grads = loss_and_grad(inputs, targets)
             if data_parallel:
                 grads = nn.average_gradients(grads)
-            grads = cast(grads, target.weights_dtype)
             self.optimizer.update(self.model, grads)
             return loss, grads
 
-        models = [self.model] if self.compute_model is self.model else [self.model, self.compute_model]
-        state = [*(m.state for m in models), self.optimizer.state]
+        state = [self.model.state, self.optimizer.state]
         self.train_step = mx.compile(train_step, inputs=state, outputs=state) if compile else train_step
         self.grads = None
-
-    def refresh_compute_weights(self):
-        """bf16-mixed: the compute model takes a bfloat16 copy of the float32 weights but the embedding,
-        which autocast leaves in float32 too: its gradient sums one row over every occurrence of a token,
-        and summed in bfloat16 (MLX's scatter-add on CUDA) it was 27% from its float32 value at `full`,
-        PyTorch's 0.8% (H100)."""
-        if self.compute_model is not self.model:
-            weights = self.model.parameters()
-            self.compute_model.update({**cast(weights, self.target.dtype), "embedding": weights["embedding"]})
 
     def step(self, inputs, targets):
         """One forward + backward + update, synchronised; returns the batch loss. The gradients stay
@@ -169,15 +170,13 @@ class Trainer:
         return loss.item()
 
     def logits(self, inputs):
-        """The forward pass as the step computes it (same weights copy and dtype), not compiled."""
-        self.refresh_compute_weights()
-        logits = self.compute_model(mx.array(inputs))
+        """The forward pass as the step computes it, not compiled."""
+        logits = self.model(mx.array(inputs))
         mx.eval(logits)
         return logits
 
     def evaluate(self, inputs, targets):
-        self.refresh_compute_weights()
-        loss = self.compute_model.loss(*(mx.array(x) for x in (inputs, targets)))
+        loss = self.model.loss(*(mx.array(x) for x in (inputs, targets)))
         mx.eval(loss)
         return loss.item()
 
