@@ -184,11 +184,11 @@ def step_peaks(runner, target, samples):
     return peaks
 
 
-
 def selected(precision):
     """asv's n/a for a precision the user left out (`--precision`)."""
     if settings.precisions() and precision not in settings.precisions():
         raise NotImplementedError(f"{precision} not selected ({', '.join(settings.precisions())} only)")
+
 
 class WorkloadBenchmark:
     """Params start with (framework, device); subclasses add theirs and map them in `overrides`."""
