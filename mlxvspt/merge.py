@@ -3,7 +3,8 @@ host, each pinned to its own GPU and cores) into one, as if one run had measured
 
 asv keeps one file per machine, commit and environment with, per benchmark, one entry per parameter
 combination: a part's combinations that another part left n/a (not selected there) are filled from the
-part that measured them. Records, checks and run lines (JSON lines) are concatenated; machine.json and the
+part that measured them, and a combination measured in several parts from the last of them (a re-measure
+replaces the first measurement). Records, checks and run lines (JSON lines) are concatenated; machine.json and the
 environment files are taken from the first part that has them.
 """
 import json
@@ -31,7 +32,7 @@ def merge_entries(into, other, columns):
     mine, theirs = _standing(into, columns), _standing(other, columns)
     if not mine or not theirs:
         return other if theirs else into
-    took = [b > a for a, b in zip(mine, theirs)]
+    took = [b > a or a == b == 2 for a, b in zip(mine, theirs)]
     merged = []
     for column, a, b in zip(columns, into, other):
         if column == "duration":

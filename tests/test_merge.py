@@ -47,6 +47,22 @@ def test_parts_fill_each_others_combinations_and_keep_every_record(tmp_path, cap
     assert (dest / "machine.json").is_file()
 
 
+def test_a_later_part_remeasuring_a_combination_replaces_it_and_its_record(tmp_path):
+    first = part(tmp_path, "first", {(STEP, ("mlx", "gpu", "fp32")): fab.steady(1.0),
+                                     (STEP, ("mlx", "gpu", "bf16")): fab.steady(0.5)},
+                 [fab.record(STEP, framework="mlx", device="gpu", precision="bf16", detail="first")])
+    again = part(tmp_path, "again", {(STEP, ("mlx", "gpu", "bf16")): fab.steady(0.7),
+                                     (STEP, ("mlx", "gpu", "fp32")): fab.FAILED},
+                 [fab.record(STEP, framework="mlx", device="gpu", precision="bf16", detail="again")])
+    dest = tmp_path / "results" / MACHINE
+    fab.write_benchmarks(dest.parent, BENCHES)
+    assert cli.main(["merge", str(dest), str(first), str(again)]) == 0
+    snap = results.latest(dest.parent)[MACHINE]
+    assert snap.row(STEP, precision="bf16").mlx.value == pytest.approx(0.7, rel=0.05)  # re-measured
+    assert snap.row(STEP, precision="fp32").mlx.value == pytest.approx(1.0, rel=0.05)  # a failure erases nothing
+    assert snap.row(STEP, precision="bf16").mlx.check_detail == "again"
+
+
 def test_a_newer_benchmark_version_replaces_the_older_entry(tmp_path):
     old = part(tmp_path, "old", {(STEP, ("mlx", "gpu", "fp32")): fab.steady(1.0)}, [])
     stale = json.loads(next(old.glob("*-*.json")).read_text())
