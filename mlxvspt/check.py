@@ -43,7 +43,7 @@ NORM_FLOOR = 1e-3
 # Below float32, MLX's tensor may differ from PyTorch's by this many times the rounding PyTorch's own
 # precision does to that tensor (its distance from PyTorch's float32 value): see CheckResult.tensors.
 # Measured at bf16-mixed (BERT, small): 0.52 between the frameworks where PyTorch's own is 0.31 (autocast
-# keeps softmax and layer norms in float32, MLX's bfloat16 copy does not).
+# keeps softmax and layer norms in float32, BERT's MLX bfloat16 copy of the model does not).
 ROUNDING_MARGIN = 2.0
 
 

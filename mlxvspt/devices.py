@@ -17,7 +17,8 @@ FRAMEWORKS = ("mlx", "torch")
 DEVICES = ("cpu", "gpu")
 # Precision policy -> compute dtype. fp32 rounds matmuls to IEEE float32, tf32 lets them round to TF32;
 # fp16/bf16 hold weights, activations and optimizer state in that dtype; bf16-mixed computes in bfloat16
-# from float32 master weights (PyTorch autocast; MLX casts a bfloat16 copy of the weights per step).
+# from float32 master weights (PyTorch autocast; MLX: lm_train's Linear layers cast to bfloat16 as autocast
+# does, bert_train runs a bfloat16 copy of the whole model per step).
 PRECISIONS = {"fp32": "float32", "tf32": "float32", "fp16": "float16", "bf16": "bfloat16",
               "bf16-mixed": "bfloat16"}
 # TF32 is allowed for float32 matmuls under these policies (mixed-precision users allow it too).

@@ -25,19 +25,27 @@ def main():
     import mlx.core as mx
     import mlx.nn as nn
     import mlx.optimizers as optim
-    from mlx.utils import tree_map
 
     mx.set_default_device(mx.gpu if a.device == "gpu" else mx.cpu)
     compute = mx.bfloat16 if a.precision.startswith("bf16") else mx.float32
+
+    class CastLinear(nn.Linear):
+        """bf16-mixed as autocast runs it: the matmul in bfloat16 from float32 weights, the rest float32."""
+
+        def __call__(self, x):
+            y = x.astype(compute) @ self.weight.astype(compute).T
+            return y + self.bias.astype(compute) if "bias" in self else y
+
+    Linear = CastLinear if a.precision == "bf16-mixed" else nn.Linear
 
     class Block(nn.Module):
         def __init__(self, dims, heads):
             super().__init__()
             self.heads = heads
             self.ln1, self.ln2 = nn.LayerNorm(dims), nn.LayerNorm(dims)
-            self.qkv = [nn.Linear(dims, dims, bias=False) for _ in range(3)]
-            self.out = nn.Linear(dims, dims, bias=False)
-            self.up, self.down = nn.Linear(dims, 4 * dims), nn.Linear(4 * dims, dims)
+            self.qkv = [Linear(dims, dims, bias=False) for _ in range(3)]
+            self.out = Linear(dims, dims, bias=False)
+            self.up, self.down = Linear(dims, 4 * dims), Linear(4 * dims, dims)
 
         def __call__(self, x):
             B, L, D = x.shape
@@ -53,7 +61,7 @@ def main():
             self.embedding = nn.Embedding(vocab, dims)
             self.blocks = [Block(dims, heads) for _ in range(layers)]
             self.ln = nn.LayerNorm(dims)
-            self.head = nn.Linear(dims, vocab)
+            self.head = Linear(dims, vocab)
             freqs = mx.exp(-math.log(1e4) * (1 - mx.arange(dims // 2) / (dims // 2 - 1)))
             angles = mx.arange(context)[:, None] * freqs
             self._pe = (mx.concatenate([mx.sin(angles), mx.cos(angles)], -1) * (2 / dims) ** 0.5).astype(compute)
@@ -71,18 +79,14 @@ def main():
     model = LM(*shape)
     if a.precision == "bf16":
         model.set_dtype(mx.bfloat16)
-    # bf16-mixed: float32 weights and AdamW; a bfloat16 copy runs forward and backward each step
-    mixed = LM(*shape) if a.precision == "bf16-mixed" else model
     opt = optim.AdamW(learning_rate=optim.linear_schedule(0.0, 3e-4, 200), weight_decay=1e-5, bias_correction=True)
     opt.init(model.trainable_parameters())
-    loss_and_grad = nn.value_and_grad(mixed, mixed.loss)
-    state = [model.state, opt.state] + ([mixed.state] if mixed is not model else [])
+    loss_and_grad = nn.value_and_grad(model, model.loss)
+    state = [model.state, opt.state]
 
     def step_fn(x, y):
-        if mixed is not model:
-            mixed.update(tree_map(lambda w: w.astype(compute), model.parameters()))
         loss, grads = loss_and_grad(x, y)
-        opt.update(model, tree_map(lambda g: g.astype(mx.float32), grads) if mixed is not model else grads)
+        opt.update(model, grads)
         return loss
 
     if not a.eager:

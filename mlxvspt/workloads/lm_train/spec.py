@@ -16,7 +16,8 @@ publishes). Overrides:
 - `measure_first_step`: the runner measures the first compiled step in fresh processes (first_step.py),
   at presets whose `first_step_rows` is true (a cold compile costs 1-2 minutes a sample on 2 cores).
 Precisions: fp32, tf32 (GPU), bf16 (weights, activations, optimizer state), bf16-mixed (float32
-weights and AdamW, bfloat16 forward and backward: PyTorch autocast, MLX a bfloat16 copy per step).
+weights and AdamW, bfloat16 matmuls: PyTorch autocast, MLX Linear layers that cast as autocast does, the
+embedding and LayerNorms in float32 in both).
 
 The stored number stays a time; `figures` derives tokens/s and the model's TFLOP/s from it, and the
 results layer divides that rate by the machine's best measured matmul rate at that precision (MFU).
