@@ -17,14 +17,13 @@ from contextlib import contextmanager
 from . import check, settings
 from .devices import DEVICES, FRAMEWORKS, Target
 from .errors import Unavailable, device_limits
-from .presets import NAMES, TABLE, sizes
+from .presets import NAMES, SAMPLE_SECONDS, TABLE, sizes
 from .workloads import spec
 
 STEADY = 0.10  # two consecutive warm-up steps within 10% of each other: steady state
-# A time_ sample of a step shorter than this is the mean of as many calls as fill it (asv's `number`, set
-# per combination in setup): single calls of a 256^3 matmul or PyTorch's 30 ms eager LM step on 2 cores
-# spread 10-26% from call to call; means of calls are what the significance test should compare.
-SAMPLE_SECONDS = 0.05
+# A time_ sample of a step shorter than presets.SAMPLE_SECONDS is the mean of as many calls as fill it (asv's
+# `number`, set per combination in setup): single calls of a 256^3 matmul or PyTorch's 30 ms eager LM step
+# on 2 cores spread 10-26% from call to call; means of calls are what the significance test should compare.
 # ... and at least this long warming up: steps of a millisecond agreed after two calls yet ran 2x slower
 # for the next second (thread pools and allocator still settling on 2 cores). Free for slower steps.
 WARMUP_MIN_SECONDS = 1.0
@@ -57,8 +56,8 @@ def warm_up(step, cap_steps=WARMUP_CAP_STEPS, cap_seconds=WARMUP_CAP_SECONDS, mi
 
 
 def calls_per_sample(step_seconds):
-    """How many calls make one time_ sample: enough to fill SAMPLE_SECONDS, at least 1."""
-    return max(1, math.ceil(SAMPLE_SECONDS / max(step_seconds, 1e-9)))
+    """How many calls make one time_ sample: enough to fill the preset's SAMPLE_SECONDS, at least 1."""
+    return max(1, math.ceil(SAMPLE_SECONDS[settings.preset()] / max(step_seconds, 1e-9)))
 
 
 def unavailable(workload, target, overrides):

@@ -2,10 +2,13 @@
 suite within 15 minutes on 2 cores, install included), `full` for the seed's sizes (GPUs), `history` for the CPU
 release history that `mlxvspt update` keeps (every row above the noise floor, the ledger in 90 minutes).
 
-`history` sizing, from the committed small/tiny results on a 2-core machine: rows whose sample lasts
-0.3 s or more spread 1-5% (interquartile range / median), rows of a few milliseconds 20-60%. So it keeps
-`small`'s models and lengthens the short samples: matmul at 1024 only, training steps at batch 32 (PyTorch
-~0.3 s a step), more validation batches, 32 decoded tokens; ~8 minutes of benchmarks per ledger point.
+`history` sizing, on a 2-core machine: rows whose sample lasts 0.3 s or more spread 1-5% (interquartile
+range / median), rows of a few milliseconds 20-60%; and MLX's CPU wheel is 10-30x slower than PyTorch's, so
+larger models (batch 32 training, as a first history preset had) cost MLX minutes a sample (its progress
+line estimated 2 hours for one ledger point). So `history` keeps `small`'s models or smaller (Whisper and
+the LLM on the toy models, with 128 decoded tokens a window and 512-token prefills, so a per-token figure
+averages over a long loop) on one path and precision each, and lengthens the samples instead: a time_
+sample is the mean of as many calls as fill SAMPLE_SECONDS["history"] (0.3 s).
 
 A preset's "cpu" entry narrows what a CPU runs (`sizes(workload, preset, "cpu")`); elsewhere the preset
 publishes everything, so on a GPU `small` (a `full` run's pre-check) covers every path and precision.
@@ -20,6 +23,8 @@ DEFAULT = "small"
 # `mlxvspt run` cross-checks both frameworks before it times them, at these sizes (a tenth of the run's
 # time at most); `mlxvspt check --preset P` checks at any preset's own sizes.
 CHECK_AT = {"tiny": "tiny", "small": "tiny", "full": "small", "history": "tiny"}
+# A time_ sample of a shorter step is the mean of as many calls as fill this many seconds (asvbench).
+SAMPLE_SECONDS = {"tiny": 0.05, "small": 0.05, "full": 0.05, "history": 0.3}
 
 TABLE = {
     # CPU<->GPU switch. The seed ran N=10000 for 50 loops; MLX's CPU half runs on the reference BLAS
@@ -37,7 +42,7 @@ TABLE = {
         "tiny": {"sizes": [64]},
         "small": {"sizes": [256, 1024], "cpu": {"sizes": [512, 1024]}},
         "full": {"sizes": [1024, 4096, 8192]},
-        "history": {"sizes": [1024]},
+        "history": {"sizes": [512]},
     },
     # TransformerLM training (mlx-examples transformer_lm); `full` is the seed's model and batch. `steps`:
     # the loss curve the cross-check compares (short: it runs every path x compile x precision);
@@ -53,8 +58,8 @@ TABLE = {
         "full": {"layers": 12, "dim": 1024, "heads": 16, "context": 1024, "batch": 32, "vocab": 10000,
                  "steps": 10, "warmup": 200, "eval_batches": 2, "paths": ["seed", "best"],
                  "precisions": ["fp32", "tf32", "bf16", "bf16-mixed"], "first_step_rows": True},
-        "history": {"layers": 2, "dim": 128, "heads": 4, "context": 64, "batch": 32, "vocab": 10000, "steps": 20,
-                    "warmup": 200, "eval_batches": 4, "paths": ["seed"], "precisions": ["fp32"],
+        "history": {"layers": 2, "dim": 128, "heads": 4, "context": 64, "batch": 4, "vocab": 10000, "steps": 10,
+                    "warmup": 200, "eval_batches": 2, "paths": ["seed"], "precisions": ["fp32"],
                     "first_step_rows": False},
     },
     # Data-parallel TransformerLM training: lm_train's model, weights and global batch at the same preset,
@@ -92,7 +97,7 @@ TABLE = {
                  "batch": 8, "pairs": 4096, "dev_pairs": 2048, "epochs": 5, "dropout": 0.1,
                  "torch_compile": True, "paths": ["seed", "pairs-batched", "best"], "precisions": ["fp32", "bf16", "bf16-mixed"]},
         "history": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
-                    "batch": 32, "pairs": 256, "dev_pairs": 128, "epochs": 1, "dropout": 0.1,
+                    "batch": 4, "pairs": 16, "dev_pairs": 16, "epochs": 1, "dropout": 0.1,
                     "torch_compile": False, "paths": ["seed"], "precisions": ["fp32"]},
     },
     # Whisper speech-to-text with a fixed number of decoded tokens per 30 s window. MLX's encoder takes
@@ -105,7 +110,7 @@ TABLE = {
         "tiny": {"model": "toy", "clips": 2, "tokens": 8, "cpu_fp16": True},
         "small": {"model": "tiny", "clips": 1, "tokens": 16, "cpu_fp16": False},
         "full": {"model": "tiny", "clips": 10, "tokens": 32, "cpu_fp16": False},
-        "history": {"model": "tiny", "clips": 1, "tokens": 32, "cpu_fp16": False},
+        "history": {"model": "toy", "clips": 2, "tokens": 128, "cpu_fp16": False},
     },
     # TinyLlama-1.1B generation: `batch` prompts (one of `batches`) of `prompt_tokens` (the checkpoint's
     # tokenizer sets them when given), exactly `tokens` new ones, greedy, no EOS stop; the prefill rate
@@ -128,9 +133,8 @@ TABLE = {
         "full": {"model": "tinyllama", "prompt_tokens": 128, "prefill_tokens": 1024, "tokens": 128,
                  "batches": [1, 8], "precisions": ["fp32", "fp16", "bf16"], "static_compile": True,
                  "cpu": {"batches": [1], "precisions": ["fp32"], "static_compile": False}},
-        "history": {"model": "tinyllama", "layers": 4, "prompt_tokens": 64, "prefill_tokens": 64, "tokens": 32,
-                    "batches": [1], "precisions": ["fp32"], "static_compile": False,
-                    "cpu": {"batches": [1], "precisions": ["fp32"], "static_compile": False}},
+        "history": {"model": "toy", "prompt_tokens": 16, "prefill_tokens": 512, "tokens": 64, "batches": [1],
+                    "precisions": ["fp32"], "static_compile": False},
     },
 }
 NAMES = ("tiny", "small", "full", "history")

@@ -73,7 +73,7 @@ def test_run_tiny_end_to_end_saves_results_publishes_site_prints_table(tmp_path)
     # the results layer reads them back: the row's cells carry their check and run detail, the report prints it
     row = results_layer.latest(results)[machine].row("bench_matmul.Matmul.time_matmul", precision="fp32", n="64")
     assert row.torch.check == "passed" and row.torch.ran["matmul_mode"] == "ieee"
-    # a 64^3 matmul lasts microseconds: each sample is the mean of the calls filling asvbench.SAMPLE_SECONDS
+    # a 64^3 matmul lasts microseconds: each sample is the mean of the calls filling presets.SAMPLE_SECONDS
     assert row.torch.stats["number"] > 10 and row.torch.n >= 7
     assert "- Matmul.time_matmul (device=cpu, precision=fp32, n=64): PyTorch: " in out.stdout
     # the comparison page is published beside asv's pages and linked from them
