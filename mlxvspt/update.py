@@ -145,7 +145,8 @@ class AsvMeasurer:
             return False
         if point not in self.commits:
             self.commits = dict(ledger.build())
-        return bool(compare.values(self.results_dir, self.machine, self.commits[point]))
+        commit = self.commits.get(point)  # None: a point `update` is adding, not in the ledger yet
+        return commit is not None and bool(compare.values(self.results_dir, self.machine, commit))
 
     def measure(self, points):
         return asvrun.run(self.preset, self.results_dir, self.html_dir, self.workloads, points=points)[1]

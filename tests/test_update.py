@@ -227,3 +227,12 @@ def test_pep_691_json_pages_give_upload_dates_and_yanked_reasons():
                             json.dumps(page))
     assert files == [("torch-2.15.0-cp311-cp311-manylinux_2_28_x86_64.whl", "2026-10-28", None, ">=3.10"),
                      ("torch-2.15.1-py3-none-any.whl", "2026-11-05", "bad build", "")]
+
+
+def test_a_point_not_yet_in_the_ledger_has_no_results(tmp_path, monkeypatch):
+    """`update` asks about the points it is adding before they are in the ledger: on a machine that already
+    had results that was a KeyError traceback (seen adding torch 2.15.0), now simply "not measured"."""
+    monkeypatch.setenv("MLXVSPT_MACHINE", "box")
+    measurer = update.AsvMeasurer("history", tmp_path, tmp_path / "html")
+    (tmp_path / measurer.machine).mkdir()
+    assert measurer.has_results("torch-99.0.0") is False
