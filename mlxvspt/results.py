@@ -234,12 +234,23 @@ def preset_of(machine, environment):
     return preset if preset in presets.NAMES else None
 
 
+# What a run's environment record says of the interpreter that ran asv rather than of the machine
+RELEASES = ("numpy", "mlx", "mlx_gpu_backend", "mlx_blas", "torch", "torch_gpu_backend", "torch_blas",
+            "torch_threads", "mlx-lm", "mlx-whisper", "transformers", "openai-whisper")
+
+
 def environment(results_dir, machine, point=None):
+    """The `mlxvspt info` record of `point`'s run (environment-<point>.txt), else the machine's latest
+    record (environment.txt) without its releases: a history run measures each point in its own
+    virtualenv, and the latest record names the interpreter that ran asv, not the point's releases."""
     folder = Path(results_dir) / machine
-    for path in ([folder / f"environment-{point}.txt"] if point else []) + [folder / "environment.txt"]:
-        if path.is_file():
-            return json.loads(path.read_text())
-    return {}
+    own, latest = folder / f"environment-{point}.txt", folder / "environment.txt"
+    if point and own.is_file():
+        return json.loads(own.read_text())
+    if not latest.is_file():
+        return {}
+    record = json.loads(latest.read_text())
+    return {k: v for k, v in record.items() if k not in RELEASES} if point else record
 
 
 def records(results_dir, machine, point):
