@@ -166,3 +166,17 @@ def test_no_renderer_imports_a_workload(name):
         else:
             continue
         assert not any("workloads" in m for m in modules), f"{path.name} imports {modules}"
+
+
+def test_a_history_point_without_its_own_environment_record_names_no_releases(tmp_path):
+    """A history run measures each point in its own virtualenv; the machine's latest record (environment.txt)
+    names the interpreter that ran asv, so a point without environment-<point>.txt keeps only the machine."""
+    folder = tmp_path / "box-history"
+    folder.mkdir()
+    latest = {"cpu": "Xeon", "cpu_count": 2, "mlx": "0.32.4", "torch": "2.13.0+cpu", "transformers": "5.24.0"}
+    (folder / "environment.txt").write_text(json.dumps(latest))
+    assert results.environment(tmp_path, "box-history", "torch-2.15.0") == {"cpu": "Xeon", "cpu_count": 2}
+    assert results.environment(tmp_path, "box-history") == latest
+    (folder / "environment-torch-2.15.0.txt").write_text(json.dumps({**latest, "torch": "2.15.0"}))
+    assert results.environment(tmp_path, "box-history", "torch-2.15.0")["torch"] == "2.15.0"
+    assert report.device_name(results.environment(tmp_path, "box-history", "torch-2.14.1")) == "Xeon, 2 cores"
