@@ -358,7 +358,8 @@ class MeasuredOnce(WorkloadBenchmark):
         other = type(self)()
         other.args, other.device = (next(f for f in FRAMEWORKS if f != framework), device, *extra), device
         try:
-            if other.memo().is_file() and other.memo().stat().st_size:
+            memo = other.memo()
+            if memo.is_file() and memo.stat().st_size:
                 return None
             WorkloadBenchmark.setup(other, *other.args)
         except Exception:  # noqa: BLE001 (n/a, or it fails where its own row will say why)
