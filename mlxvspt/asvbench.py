@@ -8,6 +8,7 @@ combination) to the run's records file beside asv's results.
 """
 import fcntl
 import functools
+import gc
 import json
 import math
 import os
@@ -17,7 +18,7 @@ from contextlib import contextmanager
 from . import check, settings
 from .devices import DEVICES, FRAMEWORKS, Target
 from .errors import Unavailable, device_limits
-from .presets import NAMES, SAMPLE_SECONDS, TABLE, sizes
+from .presets import FIGURE_SAMPLES, NAMES, SAMPLE_SECONDS, TABLE, sizes
 from .workloads import spec
 
 STEADY = 0.10  # two consecutive warm-up steps within 10% of each other: steady state
@@ -272,7 +273,22 @@ class WorkloadBenchmark:
         with locked(memo) as f:
             f.seek(0)
             if not f.read():
-                f.write(json.dumps(memo_entry(step_peaks(self.runner, target, StepMemory.samples), record)))
+                f.write(json.dumps(memo_entry(step_peaks(self.runner, target, StepMemory().sample_count()), record)))
+
+
+def combined(figures, peak=False):
+    """The figures of consecutive steps as one sample: numbers averaged (a peak_ figure: the largest),
+    tables entry by entry, lists (a launch's own samples) joined; one step's figures as they are."""
+    first = figures[0]
+    if len(figures) == 1:
+        return first
+    if isinstance(first, dict):
+        return {key: combined([f[key] for f in figures], key.startswith("peak_")) for key in first}
+    if isinstance(first, list):
+        return [value for f in figures for value in f]
+    if isinstance(first, (int, float)) and not isinstance(first, bool):
+        return max(figures) if peak else sum(figures) / len(figures)
+    return first
 
 
 class MeasuredOnce(WorkloadBenchmark):
@@ -281,8 +297,8 @@ class MeasuredOnce(WorkloadBenchmark):
     asv keeps one value per track_ method and parameter set: its `rounds` apply to time_ benchmarks
     only (asv_runner 0.3 gives a track_ no rounds; a later round's value would replace the earlier one).
     A track_ method that returns {"samples": [...], "number": 1} is stored like a timing: median, 99%
-    interval, quartiles and the samples. So `figure(name)` returns that, from `samples` consecutive
-    runner.step() calls after warm-up; within one `mlxvspt run` they are kept under the run's folder,
+    interval, quartiles and the samples. So `figure(name)` returns that, from `sample_count()` consecutive
+    samples after warm-up (a sample: one runner.step() or the mean of several, see `sample`); within one `mlxvspt run` they are kept under the run's folder,
     so every method of the class reads the same measurements (one build and warm-up per combination).
     Plain `asv run` measures in every process.
 
@@ -300,6 +316,10 @@ class MeasuredOnce(WorkloadBenchmark):
         """Only what is cheap: selection and n/a. The model is built when a figure needs measuring."""
         self.args = (framework, device, *extra)
         self.refuse(framework, device, *extra)
+
+    def sample_count(self):
+        """`samples`, or the preset's FIGURE_SAMPLES where more (not for a class of one launch a row)."""
+        return max(self.samples, FIGURE_SAMPLES.get(settings.preset(), 0)) if self.samples > 1 else 1
 
     def figure(self, name, key=None):
         """What a track_ method returns: each measurement's figure `name` (its entry `key` where the
@@ -339,14 +359,27 @@ class MeasuredOnce(WorkloadBenchmark):
         super().setup(*self.args)
         twin = self.twin()
         if twin is None:
-            return [self.runner.step() for _ in range(self.samples)]
+            return [self.sample() for _ in range(self.sample_count())]
         mine, theirs = [], []
-        for sample in range(self.samples):
+        for sample in range(self.sample_count()):
             pair = ((self, mine), (twin, theirs))
             for bench, taken in (pair if sample % 2 == 0 else pair[::-1]):
-                taken.append(bench.runner.step())
+                taken.append(bench.sample())
         twin.keep(theirs)
         return mine
+
+    def sample(self):
+        """One sample's figures: a step's, or the mean of as many steps as fill the preset's SAMPLE_SECONDS
+        (as a time_ sample is), so a short host-bound figure (a toy model's decode of 1.5 ms a token) is
+        not one noisy call; a peak is the largest of them. The garbage collector waits meanwhile, as it
+        does while asv (timeit) times a time_ sample."""
+        calls = calls_per_sample(self.record["warmup"]["last_warmup_step_seconds"])
+        gc.collect()
+        gc.disable()
+        try:
+            return combined([self.runner.step() for _ in range(calls)])
+        finally:
+            gc.enable()
 
     def twin(self):
         """The other framework's benchmark of the same params, prepared in this process, where this class
@@ -384,7 +417,7 @@ class StepMemory(MeasuredOnce):
     def measure(self):
         precision, overrides = self.overrides(*self.args[2:])
         WorkloadBenchmark.setup(self, *self.args)
-        return step_peaks(self.runner, Target(*self.args[:2], precision), self.samples)
+        return step_peaks(self.runner, Target(*self.args[:2], precision), self.sample_count())
 
     def track_peak_memory(self, *params):
         return self.figure("peak_memory_bytes")

@@ -139,3 +139,24 @@ def test_measured_once_returns_each_measurement_as_an_asv_sample():
     bench = Fake()
     assert bench.figure("seconds") == {"samples": [0, 1, 2], "number": 1}
     assert bench.figure("per_size", "64") == {"samples": [0, 2, 4], "number": 1}
+
+
+def test_a_short_step_makes_a_sample_of_several_steps(monkeypatch):
+    """A track_ sample fills the preset's SAMPLE_SECONDS as a time_ sample does: a 0.1 s step at the
+    history preset's 0.3 s is the mean of 3 steps, its peak memory their largest; a long step stays one."""
+    from mlxvspt import asvbench, settings
+
+    steps = iter([{"ms": 1.0, "peak_memory_bytes": 5, "per_size": {"64": [1]}},
+                  {"ms": 2.0, "peak_memory_bytes": 9, "per_size": {"64": [2]}},
+                  {"ms": 6.0, "peak_memory_bytes": 7, "per_size": {"64": [3]}}])
+    bench = asvbench.MeasuredOnce()
+    bench.runner = type("Runner", (), {"step": lambda self: next(steps)})()
+    monkeypatch.setattr(settings, "preset", lambda: "history")
+    bench.record = {"warmup": {"last_warmup_step_seconds": 0.1}}
+    assert bench.sample() == {"ms": 3.0, "peak_memory_bytes": 9, "per_size": {"64": [1, 2, 3]}}
+    bench.record = {"warmup": {"last_warmup_step_seconds": 0.5}}
+    steps = iter([{"ms": 4.0}])
+    assert bench.sample() == {"ms": 4.0}
+    assert bench.sample_count() == 11  # the history preset's FIGURE_SAMPLES
+    bench.samples = 1  # one launch a row (dp_train) stays one
+    assert bench.sample_count() == 1
