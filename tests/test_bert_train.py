@@ -152,3 +152,32 @@ def test_validation_is_warmed_and_verified_without_an_optimizer_step():
     runner, record = asvbench.prepared("bert_train", "torch", "cpu", "fp32", "validate", path="seed", trains=False)
     assert record["ran"]["path"] == "seed" and record["warmup"]["warmup_steps"] >= 2
     assert runner.loss_history() == []  # validation never trained
+
+
+@pytest.mark.parametrize("path", ["seed", "best"])
+def test_bf16_mixed_mlx_computes_where_autocast_does(path):
+    """MLX has no autocast: its bf16-mixed must put bfloat16 where PyTorch's autocast does, and float32
+    elsewhere (MLX's bf16-mixed once ran a bfloat16 copy of the whole model, LayerNorms and embeddings
+    included). Both frameworks' dtypes at each stage of a forward, from the same batch."""
+    import mlx.core as mx
+
+    def stages(model, ids, mask):
+        bert, layer = model.bert, model.bert.layers[0]
+        x = bert.embeddings(ids)
+        bias = (1.0 - mask[:, None, None, :].astype(x.dtype) if hasattr(mask, "astype") else
+                1.0 - mask[:, None, None, :].to(x.dtype)) * -1e4
+        return {"embeddings": x, "attention": layer.attention(x, bias), "layer": layer(x, bias),
+                "pooled": bert(ids, mask), "logits": model(ids, mask, ids, mask)}
+
+    seen = {}
+    for framework in ("mlx", "torch"):
+        trainer = spec.build(Target(framework, "cpu", "bf16-mixed").activate(), {**TINY, "path": path})
+        ids, mask, *_ = trainer.train_batches[0]
+        if framework == "torch":
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                out = stages(trainer.model, ids, mask)
+        else:
+            out = stages(trainer.model, ids, mask.astype(mx.float32))
+        seen[framework] = {k: str(v.dtype).rsplit(".", 1)[-1] for k, v in out.items()}
+    assert seen["mlx"] == seen["torch"] == {"embeddings": "float32", "attention": "bfloat16", "layer": "float32",
+                                             "pooled": "bfloat16", "logits": "bfloat16"}, seen

@@ -234,3 +234,19 @@ def test_overhead_runs_mlx_lm_benchmark_and_the_suite_on_the_same_work():
         assert row["mlx_lm.benchmark"]["median"] > 0 and row["suite"]["median"] > 0
         assert row["ratio"] == row["suite"]["median"] / row["mlx_lm.benchmark"]["median"]
     assert "suite / mlx_lm.benchmark" in overhead.report(result)
+
+
+def test_an_older_mlx_lm_is_na_with_the_release_it_needs(monkeypatch):
+    """The release history installs mlx-lm back to 0.26: where it lacks what the generation needs (a
+    stream argument, batch_generate's loop), the row is n/a with the reason, not a failed traceback."""
+    from mlxvspt.workloads.llm import mlx as llm_mlx
+
+    target, chosen = Target("mlx", "cpu", "fp32"), {**sizes("llm", "tiny"), "batch": 2}
+    assert spec.unavailable(target, chosen) is None
+    monkeypatch.setattr(llm_mlx, "BATCHED", False)
+    assert "batched decode needs mlx-lm >= 0.31" in spec.unavailable(target, chosen)
+    assert spec.unavailable(target, {**chosen, "batch": 1}) is None  # generate_step's stream is the CPU's here
+    monkeypatch.setattr(llm_mlx, "STREAM_ARGUMENT", False)
+    monkeypatch.setattr(llm_mlx, "generation_stream", llm_mlx.mx.new_stream(llm_mlx.mx.cpu))
+    assert spec.unavailable(target, {**chosen, "batch": 1}) is None
+    assert "needs mlx-lm >= 0.32" in llm_mlx.lacks(type("GPU", (), {"handle": "gpu", "device": "gpu"})(), 1)

@@ -5,11 +5,11 @@ import mlx.core as mx
 import mlx.nn as nn
 import mlx.optimizers as optim
 import numpy as np
-from mlx.utils import tree_flatten, tree_map, tree_unflatten
+from mlx.utils import tree_flatten, tree_unflatten
 
 from ...weights import to_mlx
+from ..mlx_autocast import Linear
 from .spec import COMPILED
-
 
 
 class Embeddings(nn.Module):
@@ -29,15 +29,15 @@ class Embeddings(nn.Module):
 
 
 class Attention(nn.Module):
-    def __init__(self, args):
+    def __init__(self, args, dtype):
         super().__init__()
         self.heads = args.heads
         self.fused = args.fused
         self.scale = 1.0 / math.sqrt(args.hidden // args.heads)
-        self.query = nn.Linear(args.hidden, args.hidden)
-        self.key = nn.Linear(args.hidden, args.hidden)
-        self.value = nn.Linear(args.hidden, args.hidden)
-        self.output = nn.Linear(args.hidden, args.hidden)
+        self.query = Linear(args.hidden, args.hidden, True, dtype)
+        self.key = Linear(args.hidden, args.hidden, True, dtype)
+        self.value = Linear(args.hidden, args.hidden, True, dtype)
+        self.output = Linear(args.hidden, args.hidden, True, dtype)
         self.dropout = nn.Dropout(args.dropout)
 
     def __call__(self, x, bias):
@@ -47,17 +47,17 @@ class Attention(nn.Module):
             out = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=bias.astype(q.dtype))
         else:
             scores = (q @ k.transpose(0, 1, 3, 2)) * self.scale + bias
-            out = self.dropout(mx.softmax(scores, axis=-1)) @ v
+            out = self.dropout(mx.softmax(scores, axis=-1)).astype(v.dtype) @ v  # autocast: bf16 matmuls
         return self.output(out.transpose(0, 2, 1, 3).reshape(B, L, D))
 
 
 class Layer(nn.Module):
-    def __init__(self, args):
+    def __init__(self, args, dtype):
         super().__init__()
-        self.attention = Attention(args)
+        self.attention = Attention(args, dtype)
         self.attention_norm = nn.LayerNorm(args.hidden, eps=args.norm_eps)
-        self.intermediate = nn.Linear(args.hidden, args.intermediate)
-        self.output = nn.Linear(args.intermediate, args.hidden)
+        self.intermediate = Linear(args.hidden, args.intermediate, True, dtype)
+        self.output = Linear(args.intermediate, args.hidden, True, dtype)
         self.output_norm = nn.LayerNorm(args.hidden, eps=args.norm_eps)
         self.dropout = nn.Dropout(args.dropout)
 
@@ -69,11 +69,11 @@ class Layer(nn.Module):
 class Bert(nn.Module):
     """Encoder and pooler: tanh(dense([CLS] of the last layer))."""
 
-    def __init__(self, args):
+    def __init__(self, args, dtype):
         super().__init__()
         self.embeddings = Embeddings(args)
-        self.layers = [Layer(args) for _ in range(args.layers)]
-        self.pooler = nn.Linear(args.hidden, args.hidden)
+        self.layers = [Layer(args, dtype) for _ in range(args.layers)]
+        self.pooler = Linear(args.hidden, args.hidden, True, dtype)
 
     def __call__(self, ids, mask):
         x = self.embeddings(ids)
@@ -85,13 +85,15 @@ class Bert(nn.Module):
 
 class PairClassifier(nn.Module):
     """Conneau et al.: each sentence encoded alone, then [u, v, |u-v|, u*v] -> linear -> labels.
-    `pairs_batched`: both sentences of the pairs in one forward of batch 2B (the same math)."""
+    `pairs_batched`: both sentences of the pairs in one forward of batch 2B (the same math). `dtype`: the
+    Linear layers' compute dtype (bf16-mixed: bfloat16 from float32 weights, the rest float32, as under
+    autocast)."""
 
-    def __init__(self, args):
+    def __init__(self, args, dtype):
         super().__init__()
         self.pairs_batched = args.pairs_batched
-        self.bert = Bert(args)
-        self.classifier = nn.Linear(4 * args.hidden, args.labels)
+        self.bert = Bert(args, dtype)
+        self.classifier = Linear(4 * args.hidden, args.labels, True, dtype)
 
     def __call__(self, a_ids, a_mask, b_ids, b_mask):
         if self.pairs_batched:
@@ -106,21 +108,17 @@ def dtypes(arrays):
     return "/".join(sorted({str(a.dtype).removeprefix("mlx.core.") for a in arrays})) or None
 
 
-def cast(params, dtype):
-    return tree_map(lambda p: p.astype(dtype) if mx.issubdtype(p.dtype, mx.floating) else p, params)
-
-
 class Trainer:
     """Owns model, optimizer and pre-built batches; `step` is one synchronised training step.
 
-    Weights and AdamW state are held in target.weights_dtype; the forward computes in target.dtype
-    (bf16-mixed: a bfloat16 copy of the float32 weights per step, its gradients cast back to float32 by
-    the copy's backward); the loss is float32 at every precision."""
+    Weights and AdamW state are held in target.weights_dtype; the Linear layers and the attention matmuls
+    compute in target.dtype (bf16-mixed: bfloat16 from the float32 weights, embeddings, LayerNorms,
+    softmax and the residual stream float32, as under PyTorch's autocast); the loss is float32 at every
+    precision."""
 
     def __init__(self, target, args, weights, train_batches, dev_batches, compile=False):
         self.target, self.path = target, args.path
-        self.mixed = target.dtype != target.weights_dtype
-        self.model = PairClassifier(args)
+        self.model = PairClassifier(args, target.dtype)
         self.model.update(tree_unflatten(list(to_mlx(weights, target.weights_dtype).items())))
         names = {k for k, _ in tree_flatten(self.model.parameters())}
         if names != set(weights):
@@ -140,8 +138,8 @@ class Trainer:
         self.losses = []
 
     def forward(self, params, a_ids, a_mask, b_ids, b_mask):
-        """Logits in the compute dtype, from `params` (the master weights, cast under bf16-mixed)."""
-        self.model.update(cast(params, self.target.dtype) if self.mixed else params)
+        """Logits in the compute dtype, from `params` (the weights value_and_grad differentiates)."""
+        self.model.update(params)
         return self.model(a_ids, a_mask, b_ids, b_mask)
 
     def loss(self, params, batch):
@@ -151,7 +149,7 @@ class Trainer:
     def update(self, batch):
         params = self.model.trainable_parameters()
         loss, grads = self.loss_and_grad(params, batch)
-        self.model.update(params)  # the master weights again, not the forward's copy
+        self.model.update(params)  # the arrays again, not value_and_grad's stand-ins
         self.optimizer.update(self.model, grads)
         return loss, grads
 
@@ -168,10 +166,7 @@ class Trainer:
             self.step()
 
     def logits(self, inputs):
-        params = self.model.trainable_parameters()
-        logits = self.forward(params, *inputs)
-        self.model.update(params)
-        return logits
+        return self.model(*inputs)
 
     def validate(self):
         """Accuracy over the dev batches, dropout off."""

@@ -17,8 +17,9 @@ Paths (PATHS), each in both frameworks:
 `compile` wraps the whole step (forward, backward, AdamW update) in torch.compile / mx.compile, on any path.
 
 Precisions: fp32; bf16 = weights, activations and AdamW state in bfloat16; bf16-mixed = float32 weights
-and AdamW, bfloat16 compute (PyTorch autocast; MLX a bfloat16 copy of the weights per step). The loss
-is float32 in both at every precision.
+and AdamW, bfloat16 compute where autocast puts it (PyTorch autocast; MLX, which has none, computes its
+Linear layers and attention matmuls in bfloat16 from the float32 weights and the rest in float32:
+workloads/mlx_autocast.py). The loss is float32 in both at every precision.
 
 Timed unit: one training step, synchronised; samples/s = batch / step time. An epoch is
 len(pairs) // batch steps (the seed trained `epochs` of them: total time ~ epochs x epoch time);

@@ -5,15 +5,35 @@ its generation loops as mlx-lm users run them: `generate_step` for one prompt (w
 mlx-lm queues its work on its own stream, `mlx_lm.generate.generation_stream`: every wait here is on
 that stream (`mx.synchronize()` alone waits only for the default stream).
 """
+import importlib
+import inspect
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import mlx.core as mx
 import numpy as np
 from mlx.utils import tree_flatten
-from mlx_lm.generate import BatchGenerator, generate_step, generation_stream
+from mlx_lm.generate import generate_step, generation_stream
 from mlx_lm.models.cache import make_prompt_cache
 from mlx_lm.utils import load_model
+
+# mlx-lm before 0.32: generate_step takes no stream (it runs on generation_stream, made on the default
+# device); before 0.31: no BatchGenerator.next_generated, the loop batch_generate runs. The release
+# history measures those releases where they can run the same work.
+STREAM_ARGUMENT = "stream" in inspect.signature(generate_step).parameters
+mlx_lm_generate = importlib.import_module("mlx_lm.generate")  # mlx_lm.generate is also a function's name
+BATCHED = hasattr(getattr(mlx_lm_generate, "BatchGenerator", None), "next_generated")
+
+
+def lacks(target, batch):
+    """Why this mlx-lm cannot run the generation asked (None if it can)."""
+    if batch > 1 and not BATCHED:
+        return f"mlx-lm {version('mlx-lm')} has no BatchGenerator.next_generated: batched decode needs mlx-lm >= 0.31"
+    if not STREAM_ARGUMENT and generation_stream.device != target.handle:
+        return (f"mlx-lm {version('mlx-lm')}'s generate_step runs on the default device ({generation_stream.device}), "
+                f"not the {target.device}: needs mlx-lm >= 0.32")
+    return None
 
 
 def probe(target):
@@ -69,12 +89,13 @@ class Generator:
         tokens reach Python."""
         if len(prompts) == 1:
             out = []
-            for token, _ in generate_step(mx.array(prompts[0]), self.model, stream=self.stream, max_tokens=tokens):
+            stream = {"stream": self.stream} if STREAM_ARGUMENT else {}  # else it is generation_stream (lacks)
+            for token, _ in generate_step(mx.array(prompts[0]), self.model, max_tokens=tokens, **stream):
                 stamps.append(time.perf_counter())
                 out.append(token)
             self.synchronize()  # generate_step has queued one more forward than it yielded
             return [out]
-        gen = BatchGenerator(self.model, max_tokens=tokens, stream=self.stream, prefill_batch_size=len(prompts),
+        gen = mlx_lm_generate.BatchGenerator(self.model, max_tokens=tokens, stream=self.stream, prefill_batch_size=len(prompts),
                              completion_batch_size=len(prompts))
         uids = gen.insert(prompts)
         out = {uid: [] for uid in uids}

@@ -148,7 +148,7 @@ def unavailable(target, sizes):
         return f"{target.precision} is not measured {where} (measured: {', '.join(here['precisions'])})"
     if batch not in here["batches"]:
         return f"batch {batch} is not measured {where} (measured: {', '.join(map(str, here['batches']))})"
-    return None
+    return implementation("llm", target.framework).lacks(target, batch)  # an older library release
 
 
 def expected(target, sizes):

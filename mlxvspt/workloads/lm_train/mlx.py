@@ -11,6 +11,7 @@ import numpy as np
 from mlx.utils import tree_flatten
 
 from ...weights import to_mlx
+from ..mlx_autocast import Linear
 
 CAUSAL = "causal"  # the mask of the `best` path: the attention kernel skips the future itself
 COMPILED = type(mx.compile(lambda x: x))
@@ -34,22 +35,6 @@ def causal_mask(length, dtype):
 def attention(q, k, v, scale, mask):
     """Scaled dot-product attention; `mask` is an additive array (seed) or CAUSAL (best)."""
     return mx.fast.scaled_dot_product_attention(q, k, v, scale=scale, mask=mask)
-
-
-class Linear(nn.Linear):
-    """nn.Linear that computes in `dtype` from weights of any dtype, as a PyTorch Linear runs under
-    autocast (MLX has none): the casts are in the graph, so float32 weights get float32 gradients. At the
-    weights' own dtype the casts are no-ops and this is nn.Linear."""
-
-    def __init__(self, input_dims, output_dims, bias, dtype):
-        super().__init__(input_dims, output_dims, bias=bias)
-        self.compute_dtype = dtype
-
-    def __call__(self, x):
-        x, weight = x.astype(self.compute_dtype), self.weight.astype(self.compute_dtype)
-        if "bias" in self:
-            return mx.addmm(self.bias.astype(self.compute_dtype), x, weight.T)
-        return x @ weight.T
 
 
 class Attention(nn.Module):
