@@ -8,7 +8,8 @@
 #                               "run:WORKLOAD:FRAMEWORK" (one framework's rows) or "check:WORKLOAD" (the
 #                               full-preset cross-check), e.g. start run:lm_train:torch check:llm;
 #                               WORKER_GPUS="0 1" keeps the workers to those GPUs (each still gets its
-#                               share of the cores), leaving the rest to another job (scripts/dp_gpu.sh)
+#                               share of the cores), leaving the rest to another job (scripts/dp_gpu.sh);
+#                               PRECISION=bf16-mixed keeps every job to that precision (a re-measure)
 #   gpu_parts.sh status         one line per job: started, finished, exit code, seconds
 #   gpu_parts.sh merge DEST     join the finished run parts and the checks into DEST (a results folder)
 # On a machine of one GPU the jobs run one after another, each still a part of its own. Parts, logs and the
@@ -58,12 +59,14 @@ job() {  # job GPU SPEC: one job on one GPU
     echo "$id started on GPU $gpu, cores $cores at $(date -u +%T)" >> "$PARTS/status"
     if [ "$kind" = run ]; then
         CUDA_VISIBLE_DEVICES=$gpu taskset -c "$cores" "$PYTHON" -m mlxvspt run --preset full --device gpu \
-            --workload "$workload" ${framework:+--framework "$framework"} --results-dir "$PARTS/$id" \
+            --workload "$workload" ${framework:+--framework "$framework"} ${PRECISION:+--precision "$PRECISION"} \
+            --results-dir "$PARTS/$id" \
             --html-dir "$PARTS/html-$id" > "$PARTS/$id.log" 2>&1
     else
         mkdir -p "$PARTS/checks"
         CUDA_VISIBLE_DEVICES=$gpu taskset -c "$cores" "$PYTHON" -m mlxvspt check --device gpu --preset full \
-            --workload "$workload" --json "$PARTS/checks/$id.jsonl" > "$PARTS/$id.log" 2>&1
+            --workload "$workload" ${PRECISION:+--precision "$PRECISION"} --json "$PARTS/checks/$id.jsonl" \
+            > "$PARTS/$id.log" 2>&1
     fi
     local code=$?
     echo "$id finished exit $code after $((SECONDS - start)) s at $(date -u +%T)" >> "$PARTS/status"
@@ -85,7 +88,7 @@ start)
     printf '%s\n' "$@" > "$PARTS/queue"
     GPUS=$(nvidia-smi -L | grep -c '^GPU')
     export -f job worker cores_of
-    export PARTS PYTHON GPUS
+    export PARTS PYTHON GPUS PRECISION
     for gpu in ${WORKER_GPUS:-$(seq 0 $((GPUS - 1)))}; do
         setsid nohup bash -c "worker $gpu" > "$PARTS/worker-$gpu.log" 2>&1 < /dev/null &
     done
