@@ -16,7 +16,7 @@ import time
 from contextlib import contextmanager
 
 from . import check, settings
-from .devices import DEVICES, FRAMEWORKS, Target
+from .devices import DEVICES, FRAMEWORKS, Target, environment
 from .errors import Unavailable, device_limits
 from .presets import FIGURE_SAMPLES, NAMES, SAMPLE_SECONDS, TABLE, sizes
 from .workloads import spec
@@ -158,6 +158,19 @@ def append_records(benchmark, params, record):
         f.write("".join(line + "\n" for line in lines))
 
 
+def record_environment():
+    """A history run's virtualenv leaves its `mlxvspt info` record beside its records, once per run (asv's
+    teardown, after the samples: it imports both frameworks)."""
+    where, folder = settings.environment_file(), settings.run_folder()
+    if where is None or folder is None:
+        return
+    with locked(folder / where.name) as f:
+        f.seek(0)
+        if not f.read():
+            where.write_text(json.dumps(environment(), indent=2) + "\n")
+            f.write("written\n")
+
+
 def memo_file(workload, framework, device, precision, overrides):
     """Where one `mlxvspt run` keeps a combination's measured figures (None outside a run): every
     process of that combination, whichever class, reads the same file."""
@@ -263,6 +276,9 @@ class WorkloadBenchmark:
             record["appended"] = True
             if self.leaves_memory:
                 self.leave_memory(Target(framework, device, precision), overrides, record)
+
+    def teardown(self, *params):
+        record_environment()
 
     def leave_memory(self, target, overrides, record):
         """Measure the step's peak memory here, after warm-up, for the StepMemory class of the same params

@@ -219,6 +219,9 @@ def _run(preset, results_dir, html_dir, workloads, resume, points, benchmark_dir
         where = ["-E", f"existing:{sys.executable}", "--set-commit-hash", point]
         batches = None  # one per benchmark, once asv has discovered them
     else:
+        # each virtualenv files its records (and its `mlxvspt info`) under the ledger point it holds
+        env[settings.RECORDS] = str(Path(results_dir) / machine / "records-{point}.jsonl")
+        env[settings.RELEASES] = str(ledger.RELEASES)
         hashes = Path(config).with_suffix(".hashes")
         hashes.write_text("".join(ledger.resolve(ledger_points, p)[1] + "\n" for p in points))
         where = [f"HASHFILE:{hashes}"]

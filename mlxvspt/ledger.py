@@ -98,14 +98,19 @@ def rewrite(ledger, entries):
 
 
 def point_for_installed(points, releases=RELEASES):
-    """The ledger point whose pins are the mlx and torch versions installed here."""
+    """The ledger point (name, commit) whose pins are the mlx and torch versions installed here."""
+    name = entry_for_installed(load(releases), releases)["name"]
+    return name, dict(points)[name]
+
+
+def entry_for_installed(entries, releases=RELEASES):
+    """The latest ledger entry whose pins are the mlx and torch versions installed here."""
     from importlib.metadata import version
 
     installed = {p: version(p).split("+")[0] for p in REQUIRED}
-    hashes = dict(points)
-    for entry in reversed(load(releases)):
+    for entry in reversed(entries):
         if all(entry["pins"][p] == installed[p] for p in REQUIRED):
-            return entry["name"], hashes[entry["name"]]
+            return entry
     raise UsageError(f"installed {', '.join(f'{p} {v}' for p, v in installed.items())} match no entry of "
                      f"{releases}: add an entry for them (results are filed under a release set)")
 

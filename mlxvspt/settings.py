@@ -14,7 +14,8 @@ DEVICES = "MLXVSPT_DEVICES"
 PRECISIONS = "MLXVSPT_PRECISIONS"  # --precision: only these of each preset's precisions
 RUN_ID = "MLXVSPT_RUN_ID"
 RUN_FOLDER = "MLXVSPT_RUN_FOLDER"  # where MeasuredOnce shares one measurement between methods
-RECORDS = "MLXVSPT_RECORDS"  # the records file (JSON lines) this run appends to
+RECORDS = "MLXVSPT_RECORDS"  # the records file (JSON lines) this run appends to; "{point}": the installed one's
+RELEASES = "MLXVSPT_RELEASES"  # the release ledger file a history run's virtualenvs name their point from
 CHECKS = "MLXVSPT_CHECKS"  # the check lines (JSON lines) of this run
 MACHINE = "MLXVSPT_MACHINE"
 CACHE = "MLXVSPT_CACHE"
@@ -51,8 +52,27 @@ def run_folder():
 
 
 def records_file():
+    """The run's records file; a history run names it after each virtualenv's ledger point."""
     value = os.environ.get(RECORDS)
+    if value and "{point}" in value:
+        value = value.format(point=installed_point())
     return Path(value) if value else None
+
+
+def installed_point():
+    """The name of the ledger entry this process's mlx and torch are (the ledger file a history run names)."""
+    from . import ledger
+
+    return ledger.entry_for_installed(ledger.load(os.environ[RELEASES]))["name"]
+
+
+def environment_file():
+    """Where a history run's virtualenv leaves its `mlxvspt info` record (None in any other run: the CLI
+    writes that one itself)."""
+    value = os.environ.get(RECORDS)
+    if not (value and "{point}" in value):
+        return None
+    return Path(value).with_name(f"environment-{installed_point()}.txt")
 
 
 def check_lines():

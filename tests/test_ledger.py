@@ -78,3 +78,28 @@ def test_resolve_by_name_or_hash_prefix_and_unknown_lists_known(tmp_path):
     assert ledger.resolve(points, points[1][1][:8]) == points[1]
     with pytest.raises(UsageError, match="known points: mlx-0.26.5, mlx-0.32.4"):
         ledger.resolve(points, "mlx-9")
+
+
+def test_a_history_virtualenv_files_its_records_and_environment_under_its_point(tmp_path, monkeypatch):
+    """A history run names one records file for every virtualenv ("{point}"): each benchmark process files
+    its records, and once per run its `mlxvspt info`, under the ledger entry its mlx and torch are."""
+    from importlib.metadata import version
+
+    from mlxvspt import asvbench, settings
+
+    pins = {p: version(p).split("+")[0] for p in ("mlx", "torch")}
+    releases = tmp_path / "releases.json"
+    releases.write_text(json.dumps({"entries": [{"name": "older", "date": "2025-01-01",
+                                                 "pins": {"mlx": "0.1.0", "torch": "2.0.0"}},
+                                                {"name": "here", "date": "2025-02-01", "pins": pins}]}))
+    monkeypatch.setenv(settings.RECORDS, str(tmp_path / "m" / "records-{point}.jsonl"))
+    monkeypatch.setenv(settings.RELEASES, str(releases))
+    monkeypatch.setenv(settings.RUN_FOLDER, str(tmp_path / "run"))
+    assert settings.records_file() == tmp_path / "m" / "records-here.jsonl"
+    (tmp_path / "m").mkdir()
+    for call in (1, 2):  # the second process of the same run leaves the first one's record
+        monkeypatch.setattr(asvbench, "environment", lambda: {"call": call})
+        asvbench.record_environment()
+    assert json.loads((tmp_path / "m" / "environment-here.txt").read_text()) == {"call": 1}
+    monkeypatch.setenv(settings.RECORDS, str(tmp_path / "m" / "records.jsonl"))  # a run of this environment
+    assert settings.environment_file() is None
