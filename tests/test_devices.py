@@ -109,10 +109,12 @@ def test_warm_up_stops_at_steady_state_or_its_cap(monkeypatch):
 
     steady = asvbench.warm_up(steps([0.5, 0.2, 0.1, 0.1, 0.1]), min_seconds=0)
     assert steady["steady"] and steady["warmup_steps"] == 4
-    capped = asvbench.warm_up(steps([0.01, 0.03] * 10), cap_steps=6, min_seconds=0)
+    capped = asvbench.warm_up(steps([0.01, 0.03] * 10), cap_steps=6, min_seconds=0, unsteady_seconds=0)
     assert not capped["steady"] and capped["warmup_steps"] == 6
     brief = asvbench.warm_up(steps([0.002] * 100), min_seconds=0.03)  # agreeing short steps: on for 0.03 s
     assert brief["steady"] and brief["warmup_steps"] == 15
+    noisy = asvbench.warm_up(steps([0.03, 0.04] * 100), cap_steps=6)  # never steady: on for 3 s, past the cap
+    assert not noisy["steady"] and noisy["warmup_steps"] == 86
 
 
 def test_a_row_whose_run_differs_from_its_request_fails_with_one_line():
