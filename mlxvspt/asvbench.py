@@ -9,6 +9,7 @@ combination) to the run's records file beside asv's results.
 import fcntl
 import functools
 import gc
+import hashlib
 import json
 import math
 import os
@@ -178,11 +179,15 @@ def record_environment():
 
 def memo_file(workload, framework, device, precision, overrides):
     """Where one `mlxvspt run` keeps a combination's measured figures (None outside a run): every
-    process of that combination, whichever class, reads the same file."""
+    process of that combination, whichever class, reads the same file. Under the installed release set's
+    own folder: a history run measures every ledger point within one run (its first point's figures once
+    stood for all of them)."""
     folder = settings.run_folder()
     if folder is None:
         return None
-    return folder / ("-".join(map(str, (workload, framework, device, precision, *sorted(overrides.items())))) + ".json")
+    releases = hashlib.sha1(json.dumps(settings.library_versions(), sort_keys=True).encode()).hexdigest()[:12]
+    name = "-".join(map(str, (workload, framework, device, precision, *sorted(overrides.items()))))
+    return folder / releases / (name + ".json")
 
 
 def memo_entry(figures, record, *recorded):

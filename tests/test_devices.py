@@ -162,3 +162,17 @@ def test_a_short_step_makes_a_sample_of_several_steps(monkeypatch):
     assert bench.sample_count() == 11  # the history preset's FIGURE_SAMPLES
     bench.samples = 1  # one launch a row (dp_train) stays one
     assert bench.sample_count() == 1
+
+
+def test_a_measurement_is_shared_within_one_release_set_only(monkeypatch, tmp_path):
+    """A history run measures every ledger point in one run folder: each release set keeps its own memo,
+    so a later point never reads the first point's track_ figures."""
+    from mlxvspt import asvbench, settings
+
+    monkeypatch.setenv(settings.RUN_FOLDER, str(tmp_path))
+    args = ("llm", "mlx", "cpu", "fp32", {"batch": 1})
+    monkeypatch.setattr(settings, "library_versions", lambda: {"mlx": "0.26.5", "torch": "2.13.0"})
+    older = asvbench.memo_file(*args)
+    assert asvbench.memo_file(*args) == older  # every process of the point
+    monkeypatch.setattr(settings, "library_versions", lambda: {"mlx": "0.32.4", "torch": "2.13.0"})
+    assert asvbench.memo_file(*args) != older and asvbench.memo_file(*args).name == older.name
