@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from . import (asvrun, bisect, charts, check, compare, confirm, devices, fetch, inputs, ledger, merge, paths,
-               presets, profile, overhead, report, results, settings, site, update, workloads)
+               presets, profile, overhead, regressions, report, results, settings, site, update, workloads)
 from .errors import Unavailable, UsageError
 from .workloads.dp_train.launch import read_hosts
 
@@ -51,7 +51,8 @@ def parser():
                          help="show asv's full output here too (it always goes to the log file named first)")
     rep = sub.add_parser("report", help="print the MLX-vs-PyTorch table from saved results")
     rep.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
-    rep.add_argument("--machine", action="append", help="only this machine's results (repeatable)")
+    rep.add_argument("--machine", action="append",
+                     help="only this machine's results (repeatable; default: every machine not retired)")
     rep.add_argument("--charts", metavar="DIR", help="also write PNG charts there")
     rep.add_argument("--readme", metavar="FILE", help="replace the table and chart between the report markers")
     cmp = sub.add_parser("compare", help="per-benchmark ratios between two ledger points; exit 1 if slower")
@@ -210,12 +211,14 @@ def cmd_report(args):
     for machine in args.machine or []:
         if machine not in known:
             raise UsageError(f"--machine {machine!r}: choose one of {', '.join(known)}")
-    summary, text = report.headline(args.results_dir, args.machine), report.table(args.results_dir, args.machine)
+    # a retired machine (results/retired.txt) leaves the report as it leaves the site, unless named
+    shown = args.machine or [m for m in known if m not in regressions.retired(args.results_dir)]
+    summary, text = report.headline(args.results_dir, shown), report.table(args.results_dir, shown)
     print(summary + "\n" + text)
     written = []
     if args.charts:
-        written = charts.bars(args.results_dir, args.charts, args.machine)
-        for machine in args.machine or known:
+        written = charts.bars(args.results_dir, args.charts, shown)
+        for machine in shown:
             written.append(charts.history(args.results_dir, args.charts, machine))
         written = [p for p in written if p]
         print("charts: " + ", ".join(map(str, written)))

@@ -39,3 +39,23 @@ def test_history_chart_of_a_machine_with_two_ledger_points(tmp_path):
 
     path = charts.history(RESULTS, tmp_path, "NVIDIA-H100-80GB-HBM3-full")  # mlx 0.30.6 and 0.32.4
     assert path and path.stat().st_size > 10_000
+
+
+def test_a_retired_machine_leaves_the_report_unless_named(tmp_path, capsys):
+    """results/retired.txt takes a machine off the site; `mlxvspt report` (and so the README's tables)
+    leaves it out too, and shows it when asked for by name."""
+    from fabricate import POINTS, benchmark, steady, write_benchmarks, write_results
+
+    from mlxvspt.cli import main
+
+    bench = benchmark("bench_demo.Demo.time_step", {"framework": ["mlx", "torch"], "device": ["cpu"]})
+    write_benchmarks(tmp_path, [bench])
+    for machine in ("box-small", "box-tiny"):
+        write_results(tmp_path, machine, POINTS[-1][0], [bench],
+                      {(bench["name"], (f, "cpu")): steady(0.01) for f in ("mlx", "torch")})
+    (tmp_path / "retired.txt").write_text("# gone from the site\nbox-tiny\n")
+    assert main(["report", "--results-dir", str(tmp_path)]) == 0
+    shown = capsys.readouterr().out
+    assert "box-small" in shown and "box-tiny" not in shown
+    assert main(["report", "--results-dir", str(tmp_path), "--machine", "box-tiny"]) == 0
+    assert "box-tiny" in capsys.readouterr().out
