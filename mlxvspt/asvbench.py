@@ -324,8 +324,9 @@ class MeasuredOnce(WorkloadBenchmark):
     only (asv_runner 0.3 gives a track_ no rounds; a later round's value would replace the earlier one).
     A track_ method that returns {"samples": [...], "number": 1} is stored like a timing: median, 99%
     interval, quartiles and the samples. So `figure(name)` returns that, from `sample_count()` consecutive
-    samples after warm-up (a sample: one runner.step() or the mean of several, see `sample`); within one `mlxvspt run` they are kept under the run's folder,
-    so every method of the class reads the same measurements (one build and warm-up per combination).
+    samples after warm-up (a sample: one runner.step() or the mean of several, see `sample`); within one
+    `mlxvspt run` they are kept under the run's folder, so every method of the class reads the same
+    measurements (one build and warm-up per combination).
     Plain `asv run` measures in every process.
 
     On the devices in `alternate_on` the first framework's process also prepares the other framework's

@@ -95,8 +95,8 @@ class Generator:
                 out.append(token)
             self.synchronize()  # generate_step has queued one more forward than it yielded
             return [out]
-        gen = mlx_lm_generate.BatchGenerator(self.model, max_tokens=tokens, stream=self.stream, prefill_batch_size=len(prompts),
-                             completion_batch_size=len(prompts))
+        gen = mlx_lm_generate.BatchGenerator(self.model, max_tokens=tokens, stream=self.stream,
+                                             prefill_batch_size=len(prompts), completion_batch_size=len(prompts))
         uids = gen.insert(prompts)
         out = {uid: [] for uid in uids}
         while responses := gen.next_generated():
