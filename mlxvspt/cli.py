@@ -169,9 +169,16 @@ def cmd_history(args):
     return finish(args, code)
 
 
+def shown(results_dir, named=None):
+    """The machines a report shows: those named, else every one results/retired.txt does not retire (a
+    retired machine leaves the report as it leaves the site)."""
+    return named or [m for m in results.machines(results_dir) if m not in regressions.retired(results_dir)]
+
+
 def finish(args, code):
     """The end of run and history: the table, where the site is, and exit 1 if any benchmark failed."""
-    print(report.headline(args.results_dir) + "\n" + report.table(args.results_dir))
+    machines = shown(args.results_dir)
+    print(report.headline(args.results_dir, machines) + "\n" + report.table(args.results_dir, machines))
     print(f"site: {Path(args.html_dir) / 'index.html'} (view it with `asv preview` or `python -m http.server`)")
     if code:
         print(f"some benchmarks failed (asv exit code {code}): their lines above say why, the log has the rest",
@@ -211,14 +218,13 @@ def cmd_report(args):
     for machine in args.machine or []:
         if machine not in known:
             raise UsageError(f"--machine {machine!r}: choose one of {', '.join(known)}")
-    # a retired machine (results/retired.txt) leaves the report as it leaves the site, unless named
-    shown = args.machine or [m for m in known if m not in regressions.retired(args.results_dir)]
-    summary, text = report.headline(args.results_dir, shown), report.table(args.results_dir, shown)
+    machines = shown(args.results_dir, args.machine)
+    summary, text = report.headline(args.results_dir, machines), report.table(args.results_dir, machines)
     print(summary + "\n" + text)
     written = []
     if args.charts:
-        written = charts.bars(args.results_dir, args.charts, shown)
-        for machine in shown:
+        written = charts.bars(args.results_dir, args.charts, machines)
+        for machine in machines:
             written.append(charts.history(args.results_dir, args.charts, machine))
         written = [p for p in written if p]
         print("charts: " + ", ".join(map(str, written)))

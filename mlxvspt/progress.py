@@ -19,26 +19,42 @@ OUTCOME = re.compile(r"^\[\s*[\d.]+%\] ·+ (?P<name>\S+)\s{2,}(?P<status>ok|n/a|
 # the line of a benchmark's stderr that says why it failed (asv's "skipped: NotImplementedError" is n/a, not this)
 REASON = re.compile(r"^(asv: benchmark (?:timed out|failed).*"
                     r"|(?:\w+\.)*[A-Z]\w*(?:Error|Exception|Exit|Interrupt)\b.*)$")
+# a history's ledger point (asv: "· For mlxvspt commit 3c8b4103 <mlx-0.26.5>:"), and its release set failing to install
+POINT = re.compile(r"For mlxvspt commit \w+ <(?P<point>[^>]+)>:")
+INSTALL_FAILED = re.compile(r"Error running .*install_pins\.py")
 RED, PLAIN = "\033[31m", "\033[0m"
 
 
 def outcome(output, code):
     """(status, reason) of one asv run from its output: "ok", "n/a", "failed" or "k/n failed", and for a
-    failure the first reason asv's stderr gives, with the parameters it failed for."""
-    statuses, reason, params = [], None, None
+    failure the first reason asv's stderr gives, with the parameters it failed for. A history's ledger
+    point whose release set does not install here (asv skips it) is named with pip's first error."""
+    statuses, reason, params, point, uninstallable = [], None, None, None, {}
     for line in output.splitlines():
         m = OUTCOME.match(line)
         if m:
             statuses.append(m["status"])
             continue
         text = line.strip()
-        if text.startswith("For parameters:"):
+        if m := POINT.search(text):
+            point = m["point"]
+        elif INSTALL_FAILED.search(text):
+            uninstallable[point] = None
+        elif point in uninstallable:  # pip's output and the installer's traceback, until asv moves on
+            if text.startswith("ERROR:") and uninstallable[point] is None:
+                uninstallable[point] = text.removeprefix("ERROR:").strip()
+            elif text.startswith("["):  # asv's next progress line
+                point = None
+        elif text.startswith("For parameters:"):
             params = text.removeprefix("For parameters:").strip()
         elif reason is None and REASON.match(text):
             reason = f"{params}: {text}" if params else text
     failed = [s for s in statuses if "failed" in s]
+    skipped = "; ".join(f"{p} does not install here: {e or 'see the log'}" for p, e in uninstallable.items())
     if failed:
         status = failed[0] if len(statuses) == 1 else f"{len(failed)}/{len(statuses)} failed"
+    elif code and skipped:
+        status, reason = "ok but for ledger points that do not install here", None
     elif code:
         status = "failed"
         reason = reason or next((t.strip() for t in reversed(output.splitlines()) if t.strip()), f"exit code {code}")
@@ -46,7 +62,8 @@ def outcome(output, code):
         status = "ok" if "ok" in statuses else "n/a"
     else:  # --resume: asv skipped what has results already
         status = "nothing to run (results kept)"
-    return status, (reason if "failed" in status else None)
+    reason = reason if "failed" in status else None
+    return status, "; ".join(filter(None, (reason, skipped))) or None
 
 
 class Progress:

@@ -301,6 +301,22 @@ ASV_OUTPUT = """[100.00%] ··· bench_llm.Llm.track_decode                  2/4
 """
 
 
+HISTORY_OUTPUT = """[ 0.00%] · For mlxvspt commit 3c8b4103 <mlx-0.26.5>:
+[ 0.32%] ··· bench_a.A.time_x                      ok
+[45.45%] · For mlxvspt commit b64aa0ce <mlx-0.30.6+torch-2.11.0>:
+[45.45%] ·· Building for virtualenv-py3.11
+[45.45%] ··· Error running /e/bin/python /r/mlxvspt/install_pins.py /e/project /r (exit status 1)
+             WARNING: Location 'file:///opt/pypi/simple/torch/' is ignored
+             ERROR: Cannot install numpy==2.5.2 because these package versions have conflicting dependencies.
+             ERROR: ResolutionImpossible: for help visit https://pip.pypa.io
+             subprocess.CalledProcessError: Command '['/e/bin/python', '-m', 'pip']' returned non-zero exit status 1.
+[45.45%] ·· Skipping virtualenv-py3.11
+[45.78%] ··· bench_a.A.time_x                      skipped
+[54.55%] · For mlxvspt commit ba23a395 <mlx-0.31.2>:
+[54.88%] ··· bench_a.A.time_x                      ok
+"""
+
+
 @pytest.mark.parametrize("output, code, status, reason", [
     (ASV_OUTPUT, 2, "2/4 failed", "'torch', 'gpu': torch.OutOfMemoryError: CUDA out of memory"),
     ("[50.00%] ··· bench_a.A.time_x    ok\n[100.00%] ··· bench_a.A.time_y    n/a\n", 0, "ok", None),
@@ -309,6 +325,9 @@ ASV_OUTPUT = """[100.00%] ··· bench_llm.Llm.track_decode                  2/4
      "asv: benchmark timed out (timeout 3s)"),
     ("· Discovering benchmarks\nImportError: no module named x\n", 1, "failed", "ImportError: no module named x"),
     ("· Discovering benchmarks\n", 0, "nothing to run (results kept)", None),
+    (HISTORY_OUTPUT, 2, "ok but for ledger points that do not install here",
+     "mlx-0.30.6+torch-2.11.0 does not install here: Cannot install numpy==2.5.2 because these package versions "
+     "have conflicting dependencies."),
 ])
 def test_progress_line_reads_asvs_outcome(output, code, status, reason):
     assert progress.outcome(output, code) == (status, reason)
