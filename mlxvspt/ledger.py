@@ -60,25 +60,50 @@ def git(ledger, *args, date=None):
                           text=True).stdout.strip()
 
 
-def build(releases=RELEASES, ledger=LEDGER):
+def build(releases=RELEASES, ledger=LEDGER, results=None):
     """The ledger repository for `releases`, rewritten only where the entries changed since it was last
     written, under a lock: several runs of one checkout (one per GPU of a host) start together, and a
-    rewrite under a running one broke its git calls. Returns [(entry name, commit hash)] oldest first."""
+    rewrite under a running one broke its git calls. Returns [(entry name, commit hash)] oldest first.
+
+    Each commit's hash depends on every entry before it, so an entry inserted between two others (an
+    older release measured later) changes the hashes of the points after it: their results, filed by
+    hash in `results` (default: the folder `results` beside the ledger), are re-filed under the new ones."""
     entries = load(releases)
     ledger = Path(ledger)
     ledger.parent.mkdir(parents=True, exist_ok=True)
     stamp = ledger / ".git" / "mlxvspt-entries.json"
     with open(ledger.parent / f"{ledger.name}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        before = {}
         try:
             kept = json.loads(stamp.read_text())
             if kept["entries"] == entries:
                 return [tuple(point) for point in kept["points"]]
+            before = dict(kept["points"])
         except (OSError, ValueError, KeyError):
             pass
         points = rewrite(ledger, entries)
+        moved = {before[name]: commit for name, commit in points if before.get(name, commit) != commit}
+        refile(Path(results or ledger.parent / "results"), moved)
         stamp.write_text(json.dumps({"entries": entries, "points": points}))
         return points
+
+
+def refile(results, moved):
+    """asv result files (`<machine>/<commit[:8]>-<env>.json`, and restore_damaged's .bak copies) of a
+    moved commit rewritten under its new hash."""
+    if not moved:
+        return
+    for path in sorted(results.glob("*/*.json")) + sorted(results.glob("*/*.json.bak")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        new = isinstance(data, dict) and moved.get(data.get("commit_hash"))
+        if new:
+            data["commit_hash"] = new
+            path.with_name(new[:8] + path.name[8:]).write_text(json.dumps(data))
+            path.unlink()
 
 
 def rewrite(ledger, entries):

@@ -1,11 +1,33 @@
 #!/usr/bin/env bash
-# On the NVIDIA device machine (no network): assemble the mlx-cuda-13 wheel carried in two parts
-# (.whl_a then .whl_b, see shared/device-mlx-cuda.md), install every carried wheel into the machine's
-# python3 (its nvidia-* libraries are what libmlx.so links against) and this checkout in editable mode.
+# On the NVIDIA device machine (no network): install an MLX release carried as wheels, its mlx-cuda-13
+# wheel split in two parts (split -b 46000000: one call carries 64 MiB at most, see
+# shared/device-mlx-cuda.md), into the machine's python3 (its nvidia-* libraries are what libmlx.so links
+# against), and this checkout in editable mode.
+#   device_install.sh stash VERSION FOLDER   keep a carried folder's wheels and parts in /tmp/w-VERSION
+#                                            (the machine is warm 30 s after a call: carry the next soon)
+#   device_install.sh install VERSION        assemble mlx-cuda-13 from its parts and install every wheel
+#                                            stashed for VERSION (another release's mlx, mlx-lm replaced)
+# e.g. call 1: stash 0.32.4 .whl_a; call 2: stash 0.32.4 .whl_b && install 0.32.4; later stash 0.32.3
+# .whl_c, stash 0.32.3 .whl_d and, once the jobs of 0.32.4 are done, install 0.32.3.
 set -euo pipefail
-mkdir -p /tmp/w
-cp .whl_b/* /tmp/w/
-( cd /tmp/w && cat part_aa part_ab > mlx_cuda_13-0.32.4-py3-none-manylinux_2_35_x86_64.whl && rm part_aa part_ab )
-python3 -m pip install -q --no-index --no-deps /tmp/w/*.whl
-python3 -m pip install -q --no-index --no-deps --no-build-isolation -e .
-python3 -c "import mlx.core as mx, torch; print('mlx', mx.__version__, mx.default_device(), 'torch', torch.__version__, torch.cuda.get_device_name())"
+what=$1 version=$2 stash=/tmp/w-$2
+case "$what" in
+stash)
+    mkdir -p "$stash"
+    cp "$3"/* "$stash"/
+    ls "$stash"
+    ;;
+install)
+    if [ -f "$stash/part_aa" ]; then
+        cat "$stash/part_aa" "$stash/part_ab" > "$stash/mlx_cuda_13-$version-py3-none-manylinux_2_35_x86_64.whl"
+        rm "$stash/part_aa" "$stash/part_ab"
+    fi
+    python3 -m pip install -q --no-index --no-deps "$stash"/*.whl
+    python3 -m pip install -q --no-index --no-deps --no-build-isolation -e .
+    python3 -c "import mlx.core as mx, torch; print('mlx', mx.__version__, mx.default_device(), 'torch', torch.__version__, torch.cuda.get_device_name())"
+    ;;
+*)
+    echo "usage: device_install.sh stash VERSION FOLDER | install VERSION" >&2
+    exit 2
+    ;;
+esac

@@ -5,8 +5,10 @@
 # results, and the parts' wall times (runs-*.jsonl) add up to the whole suite's on one GPU.
 #   gpu_parts.sh start JOB...   queue the jobs and start one worker per GPU, detached (setsid): each
 #                               worker takes the next job until none is left. A job is "run:WORKLOAD",
-#                               "run:WORKLOAD:FRAMEWORK" (one framework's rows) or "check:WORKLOAD" (the
-#                               full-preset cross-check), e.g. start run:lm_train:torch check:llm;
+#                               "run:WORKLOAD:FRAMEWORK" (one framework's rows), "run:WORKLOAD:[FRAMEWORK]:REGEX"
+#                               (only the benchmarks whose name REGEX matches, as `run --bench`) or
+#                               "check:WORKLOAD" (the full-preset cross-check), e.g. start run:lm_train:torch
+#                               check:llm 'run:bert_train::BertTrainMemory|BertTrainValidation';
 #                               WORKER_GPUS="0 1" keeps the workers to those GPUs (each still gets its
 #                               share of the cores), leaving the rest to another job (scripts/dp_gpu.sh);
 #                               PRECISION=bf16-mixed keeps every job to that precision (a re-measure)
@@ -52,15 +54,15 @@ EOF
 }
 
 job() {  # job GPU SPEC: one job on one GPU
-    local gpu=$1 spec=$2 id=${2//:/-} start=$SECONDS
-    IFS=: read -r kind workload framework <<<"$spec"
+    local gpu=$1 spec=$2 id=${2//[:|]/-} start=$SECONDS
+    IFS=: read -r kind workload framework bench <<<"$spec"
     local cores
     cores=$(cores_of "$gpu" "$GPUS")
     echo "$id started on GPU $gpu, cores $cores at $(date -u +%T)" >> "$PARTS/status"
     if [ "$kind" = run ]; then
         CUDA_VISIBLE_DEVICES=$gpu taskset -c "$cores" "$PYTHON" -m mlxvspt run --preset full --device gpu \
             --workload "$workload" ${framework:+--framework "$framework"} ${PRECISION:+--precision "$PRECISION"} \
-            --results-dir "$PARTS/$id" \
+            ${bench:+--bench "$bench"} --results-dir "$PARTS/$id" \
             --html-dir "$PARTS/html-$id" > "$PARTS/$id.log" 2>&1
     else
         mkdir -p "$PARTS/checks"

@@ -34,6 +34,27 @@ def test_appending_an_entry_keeps_earlier_hashes(tmp_path):
     assert after[:2] == before and len(after) == 3
 
 
+def test_an_entry_inserted_earlier_refiles_the_results_of_the_points_after_it(tmp_path):
+    """An older release measured later goes in by date: the later points' hashes change, their results
+    follow them, nothing else is touched."""
+    first = dict(ledger.build(releases(tmp_path, ENTRIES), tmp_path / ".ledger"))
+    folder = tmp_path / "results" / "gpu-full"
+    folder.mkdir(parents=True)
+    for name in ENTRIES:
+        commit = first[name["name"]]
+        for suffix in (".json", ".json.bak"):
+            (folder / f"{commit[:8]}-existing-py{suffix}").write_text(json.dumps({"commit_hash": commit, "x": 1}))
+    (folder / "machine.json").write_text(json.dumps({"machine": "gpu-full"}))
+    inserted = [ENTRIES[0], entry("mlx-0.32.3", "2026-09-29", "0.32.3"), ENTRIES[1]]
+    after = dict(ledger.build(releases(tmp_path, inserted), tmp_path / ".ledger"))
+    assert after["mlx-0.26.5"] == first["mlx-0.26.5"] and after["mlx-0.32.4"] != first["mlx-0.32.4"]
+    files = {p.name: json.loads(p.read_text()) for p in folder.iterdir()}
+    for name in ("mlx-0.26.5", "mlx-0.32.4"):
+        for suffix in (".json", ".json.bak"):
+            assert files[f"{after[name][:8]}-existing-py{suffix}"] == {"commit_hash": after[name], "x": 1}
+    assert len(files) == 5 and files["machine.json"] == {"machine": "gpu-full"}
+
+
 def test_runs_started_together_share_one_ledger_written_once(tmp_path):
     """Four runs of one checkout (one per GPU) build the ledger at once: none fails, one writes it."""
     from concurrent.futures import ProcessPoolExecutor
