@@ -251,16 +251,17 @@ class WorkloadBenchmark:
         if value not in sizes(self.workload, settings.preset(), self.device).get(key, []):
             raise NotImplementedError(f"{key} {value!r} is not measured at this preset on the {self.device.upper()}")
 
-    def refuse(self, framework, device, *extra):
+    def refuse(self, framework, device, *extra, runnable=False):
         """asv's n/a (NotImplementedError) for a combination not selected or not runnable here, asked
-        before anything is built; else (precision, overrides)."""
+        before anything is built; else (precision, overrides). `runnable`: this run measured the combination
+        already, so the workload is not asked again (its answer imports the framework's library)."""
         for value, chosen in ((framework, settings.frameworks()), (device, settings.devices())):
             if chosen and value not in chosen:
                 raise NotImplementedError(f"{value} not selected or not available here ({', '.join(chosen)} only)")
         self.device = device
         precision, overrides = self.overrides(*extra)
         selected(precision)
-        reason = unavailable(self.workload, Target(framework, device, precision), overrides)
+        reason = None if runnable else unavailable(self.workload, Target(framework, device, precision), overrides)
         if reason:
             raise NotImplementedError(reason)
         return precision, overrides
@@ -340,9 +341,13 @@ class MeasuredOnce(WorkloadBenchmark):
     alternate_on = ()
 
     def setup(self, framework, device, *extra):
-        """Only what is cheap: selection and n/a. The model is built when a figure needs measuring."""
+        """Only what is cheap: selection and n/a. The model is built when a figure needs measuring; a row
+        whose combination this run measured already (another class's, or its twin's) only reads the memo:
+        asking the workload whether it runs here imported its library, 3-8 s a row (transformers), minutes
+        for the LLM's classes on a GPU."""
         self.args = (framework, device, *extra)
-        self.refuse(framework, device, *extra)
+        memo = settings.run_folder() and self.memo()
+        self.refuse(framework, device, *extra, runnable=bool(memo and memo.is_file() and memo.stat().st_size))
 
     def sample_count(self):
         """`samples`, or the preset's FIGURE_SAMPLES where more (not for a class of one launch a row)."""

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -176,3 +178,28 @@ def test_a_measurement_is_shared_within_one_release_set_only(monkeypatch, tmp_pa
     assert asvbench.memo_file(*args) == older  # every process of the point
     monkeypatch.setattr(settings, "library_versions", lambda: {"mlx": "0.32.4", "torch": "2.13.0"})
     assert asvbench.memo_file(*args) != older and asvbench.memo_file(*args).name == older.name
+
+
+def test_a_row_whose_combination_was_measured_reads_the_memo_without_asking_the_workload(monkeypatch, tmp_path):
+    """Asking the workload whether a combination runs imports its library (seconds a row): a row of a
+    combination this run measured already skips it; selection still applies."""
+    from mlxvspt import asvbench, settings
+
+    asked = []
+    monkeypatch.setenv(settings.RUN_FOLDER, str(tmp_path))
+    monkeypatch.setattr(asvbench, "unavailable", lambda *args: asked.append(args) and None)
+
+    class Fake(asvbench.MeasuredOnce):
+        workload = "matmul"
+
+    Fake().setup("torch", "cpu")
+    assert len(asked) == 1  # not measured yet: asked
+    memo = asvbench.memo_file("matmul", "torch", "cpu", "fp32", {})
+    memo.parent.mkdir(parents=True)
+    memo.write_text(json.dumps(asvbench.memo_entry([{"seconds": 1.0}], {"run": 1})))
+    bench = Fake()
+    bench.setup("torch", "cpu")
+    assert len(asked) == 1 and bench.figure("seconds") == {"samples": [1.0], "number": 1}
+    monkeypatch.setenv(settings.FRAMEWORKS, "mlx")
+    with pytest.raises(NotImplementedError, match="not selected"):
+        Fake().setup("torch", "cpu")
