@@ -29,6 +29,9 @@ def merge_entries(into, other, columns):
     version = columns.index("version")
     if into is None or into[version] != other[version]:
         return other
+    # asv drops an entry's trailing empty columns (a result of no samples ends after "duration"): padded,
+    # so zip() below keeps the other's statistics and samples
+    into, other = (list(e) + [None] * (len(columns) - len(e)) for e in (into, other))
     mine, theirs = _standing(into, columns), _standing(other, columns)
     if not mine or not theirs:
         return other if theirs else into
@@ -39,8 +42,8 @@ def merge_entries(into, other, columns):
             merged.append((a or 0) + (b or 0))
         elif column == "started_at":
             merged.append(min((x for x in (a, b) if x is not None), default=None))
-        elif isinstance(a, list) and len(a) == len(mine) and column != "params":
-            b = b if isinstance(b, list) else [None] * len(a)
+        elif column != "params" and any(isinstance(x, list) and len(x) == len(mine) for x in (a, b)):
+            a, b = (x if isinstance(x, list) else [None] * len(mine) for x in (a, b))
             merged.append([y if t else x for x, y, t in zip(a, b, took)])
         else:
             merged.append(a)

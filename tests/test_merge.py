@@ -79,6 +79,22 @@ def test_a_newer_benchmark_version_replaces_the_older_entry(tmp_path):
     assert stale["results"][STEP] != merged["results"][STEP]
 
 
+def test_a_part_merged_into_an_entry_asv_trimmed_keeps_its_samples(tmp_path):
+    """asv stores an entry without samples (an older run's) only up to its last non-empty column: a part
+    merged into it keeps its own statistics and samples (they were cut to the shorter entry's columns)."""
+    old = part(tmp_path, "old", {(STEP, ("mlx", "gpu", "fp32")): fab.steady(1.0)}, [])
+    path = next(old.glob("*-*.json"))
+    data = json.loads(path.read_text())
+    data["results"][STEP] = data["results"][STEP][:data["result_columns"].index("duration") + 1]
+    path.write_text(json.dumps(data))
+    new = part(tmp_path, "new", {(STEP, ("torch", "gpu", "fp32")): fab.steady(2.0)}, [])
+    dest = tmp_path / "results" / MACHINE
+    fab.write_benchmarks(dest.parent, BENCHES)
+    assert cli.main(["merge", str(dest), str(old), str(new)]) == 0
+    row = results.latest(dest.parent)[MACHINE].row(STEP, precision="fp32")
+    assert row.torch.n == 10 and row.mlx.value == pytest.approx(1.0, rel=0.05)
+
+
 def test_a_folder_without_machine_json_is_refused(tmp_path, capsys):
     assert cli.main(["merge", str(tmp_path / "dest"), str(tmp_path)]) == 2
     assert "not a machine's results folder" in capsys.readouterr().err
