@@ -11,7 +11,10 @@
 #                               check:llm 'run:bert_train::BertTrainMemory|BertTrainValidation';
 #                               WORKER_GPUS="0 1" keeps the workers to those GPUs (each still gets its
 #                               share of the cores), leaving the rest to another job (scripts/dp_gpu.sh);
-#                               PRECISION=bf16-mixed keeps every job to that precision (a re-measure)
+#                               PRECISION=bf16-mixed keeps every job to that precision (a re-measure).
+#                               Keep the LLM's frameworks in one job: its process takes the two frameworks'
+#                               samples alternately (asvbench.MeasuredOnce.alternate_on); run:llm:torch
+#                               measures PyTorch alone, minutes away from MLX's part
 #   gpu_parts.sh status         one line per job: started, finished, exit code, seconds
 #   gpu_parts.sh merge DEST     join the finished run parts and the checks into DEST (a results folder)
 # On a machine of one GPU the jobs run one after another, each still a part of its own. Parts, logs and the
