@@ -16,6 +16,9 @@
 #                               samples alternately (asvbench.MeasuredOnce.alternate_on); run:llm:torch
 #                               measures PyTorch alone, minutes away from MLX's part
 #   gpu_parts.sh status         one line per job: started, finished, exit code, seconds
+#   gpu_parts.sh wait SECONDS   return once no job is queued or running, or after SECONDS (a device call's
+#                               limit; the machine stays held between calls only briefly), then status
+#   gpu_parts.sh stop           end the workers and their jobs (what finished stays in the parts)
 #   gpu_parts.sh merge DEST     join the finished run parts and the checks into DEST (a results folder)
 # On a machine of one GPU the jobs run one after another, each still a part of its own. Parts, logs and the
 # queue live under $PARTS (default .asv/parts). Needs mlx + mlx-cuda-13 and a CUDA PyTorch in $PYTHON's
@@ -103,6 +106,18 @@ status)
     cat "$PARTS/status" 2>/dev/null
     echo "queued: $(tr '\n' ' ' < "$PARTS/queue" 2>/dev/null)"
     ;;
+wait)
+    end=$((SECONDS + $2))
+    while [ $SECONDS -lt "$end" ] && pgrep -f "bash -c [w]orker" > /dev/null; do
+        sleep 5
+    done
+    cat "$PARTS/status" 2>/dev/null || true
+    ;;
+stop)
+    for pid in $(pgrep -f "bash -c [w]orker"); do
+        kill -- "-$pid" 2>/dev/null
+    done
+    ;;
 merge)
     dest=$2
     point=$("$PYTHON" -c "from mlxvspt import ledger; print(ledger.point_for_installed(ledger.build())[0])")
@@ -110,7 +125,7 @@ merge)
         { [ ! -d "$PARTS/checks" ] || cat "$PARTS"/checks/*.jsonl >> "$dest/check-$point.jsonl"; }
     ;;
 *)
-    echo "usage: gpu_parts.sh start JOB... | status | merge DEST" >&2
+    echo "usage: gpu_parts.sh start JOB... | status | wait SECONDS | stop | merge DEST" >&2
     exit 2
     ;;
 esac
