@@ -120,13 +120,15 @@ class CheckResult:
             return self.record(what, False, detail=f"shapes differ: mlx {a.shape} vs torch {b.shape}")
         return self.within(what, relative_l2(a, b), "output", "relative L2")
 
-    def tensors(self, what, mlx_tensors, torch_tensors, kind="tensor", reference=None, reference_is="float32"):
+    def tensors(self, what, mlx_tensors, torch_tensors, kind="tensor", reference=None, reference_is="float32",
+                note=""):
         """Relative L2 of every tensor (names must match); the line names the worst one. With `reference`
         (the same tensors as PyTorch computes them another legitimate way: in IEEE float32, or compiled
         the other way), a tensor's limit is also at least ROUNDING_MARGIN x PyTorch's own distance from it:
         at bfloat16 BERT's attention query-weight gradient is 49% (PyTorch) and 57% (MLX) away from its
         float32 value, the frameworks 31% from each other (2-core CPU, small). Only PyTorch's own rounding
-        is the yardstick, so a wrong MLX tensor cannot excuse itself."""
+        is the yardstick, so a wrong MLX tensor cannot excuse itself. `note` (information, not a limit) ends
+        the line's detail."""
         if set(mlx_tensors) != set(torch_tensors):
             odd = sorted(set(mlx_tensors) ^ set(torch_tensors))
             return self.record(what, False, detail=f"tensor names differ ({len(odd)}, first {odd[0]})")
@@ -146,6 +148,7 @@ class CheckResult:
         if reference is not None:
             detail += (f" (PyTorch's own distance from {reference_is}: {own[worst]:.3g}; limit {base:g} or "
                        f"{ROUNDING_MARGIN}x that)")
+        detail += note
         return self.record(what, ok, gaps[worst], limits[worst], detail if ok else f"{detail}; limit because {why}")
 
     def equal(self, what, mlx_value, torch_value):

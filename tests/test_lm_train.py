@@ -123,6 +123,21 @@ def test_fp32_updates_are_held_to_pytorchs_own_reordered_distance():
     assert not lines(nudge(torch_updates, 1e-2), {"seed": reordered}).passed
 
 
+def test_the_check_names_mlxs_own_run_to_run_distance_of_the_updates():
+    """A second identical MLX run's distance is information in the line (whether MLX's own sums vary), not
+    a limit: the same updates pass or fail as without it."""
+    result = spec.check("tiny", "cpu")
+    updates = [line for line in result.entries if line.what.startswith("weight updates")]
+    assert updates and all("MLX's own distance from an identical second run: " in line.detail for line in updates)
+    torch_updates = {"w": np.arange(1.0, 11.0)}
+    plain, noted = (CheckResult("lm_train") for _ in range(2))
+    spec.check_updates(plain, {("seed", False): ({"w": torch_updates["w"] * 1.01}, torch_updates)}, {}, 10)
+    spec.check_updates(noted, {("seed", False): ({"w": torch_updates["w"] * 1.01}, torch_updates)}, {}, 10,
+                       {("seed", False): {"w": torch_updates["w"] * 1.01}})
+    assert [line.ok for line in plain.entries] == [line.ok for line in noted.entries] == [False]
+    assert "identical second run: 0 (bit-identical)" in noted.entries[0].detail
+
+
 def test_reversed_rows_reorder_sums_but_not_arithmetic():
     """PyTorch trained on the same batches with rows reversed: the same losses to rounding, updates not
     bit-identical (else it could not measure reordering)."""
