@@ -1,4 +1,5 @@
-"""The release ledger: deterministic commits, append-only growth, resolving its points by name."""
+"""The release ledger: deterministic commits, growth by appending (an entry inserted earlier re-files the
+results of the points after it), resolving its points by name."""
 import json
 
 import pytest
