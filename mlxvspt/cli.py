@@ -311,12 +311,26 @@ def cmd_update(args):
 
 
 def cmd_confirm(args):
+    """A row of the history re-measured as an interleaved A/B; confirmed, its report is filed and published
+    as `update` files it. A row the history lacks at A or B is measured and judged, not filed (its report
+    quotes the history's values)."""
     m = measurer(args)
     known = ledger.build()
     a, b = (ledger.resolve(known, p)[0] for p in (args.a, args.b))
-    verdict = confirm.verdict(*confirm.interleaved(args.row, a, b, m.machine, m.preset, args.results_dir),
-                              args.factor)
-    print(f"{args.row}: {a} -> {b}: {verdict.text()}")
+    try:
+        row = next((r for r in m.rows(a, b) if r.name == args.row), None)
+    except UsageError:  # no results of this machine
+        row = None
+    if row is None:
+        samples = confirm.interleaved(args.row, a, b, m.machine, m.preset, args.results_dir)
+        verdict, report = confirm.verdict(*samples, args.factor), None
+    else:
+        verdict, report = update.confirm_row(m, row, a, b, {e["name"]: e for e in ledger.load()}, args.factor)
+    unfiled = verdict.confirmed and report is None
+    print(f"{args.row}: {a} -> {b}: {verdict.text()}" + (f"; report: {report}" if report else "")
+          + (f" (not filed: {m.machine} has no history values of it at both points)" if unfiled else ""))
+    if report:
+        m.publish()
     return 1 if verdict.confirmed else 0
 
 

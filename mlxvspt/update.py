@@ -196,14 +196,22 @@ def measure_and_confirm(entries, todo, measurer, factor, say=print):
         say(f"{a} -> {b}: {len(slow)} row(s) slower than {factor}x in the history run"
             + (", re-measuring each as an interleaved A/B" if slow else ""))
         for row in slow:
-            verdict = confirm.verdict(*measurer.ab(row, a, b), factor)
+            verdict, report = confirm_row(measurer, row, a, b, by_name, factor)
             say(f"  {row.name}: {verdict.text()}")
-            if verdict.confirmed:
-                sides = [confirm.environment_record(measurer.results_dir, measurer.machine, by_name[p]) for p in (a, b)]
-                reports.append(regressions.record(measurer.results_dir, row, verdict, *sides, measurer.machine,
-                                                  measurer.preset, factor))
+            reports += [report] if report else []
     measurer.publish()
     return reports
+
+
+def confirm_row(measurer, row, a, b, by_name, factor):
+    """(verdict, report path or None): one history row re-measured as an interleaved A/B between points A
+    and B (entries `by_name`), its report filed under results/regressions/ when the A/B confirms it."""
+    verdict = confirm.verdict(*measurer.ab(row, a, b), factor)
+    if not verdict.confirmed:
+        return verdict, None
+    sides = [confirm.environment_record(measurer.results_dir, measurer.machine, by_name[p]) for p in (a, b)]
+    return verdict, regressions.record(measurer.results_dir, row, verdict, *sides, measurer.machine,
+                                       measurer.preset, factor)
 
 
 def update(dry_run, measurer, releases_path=None, config=None, factor=1.1, say=print):

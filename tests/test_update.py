@@ -123,6 +123,9 @@ class FakeMeasurer:
         return [compare.Row("bench_matmul.Matmul.time_matmul", (f"'{fw}'", "'cpu'", "'fp32'", "1024"), 1.0,
                             (None, None), 1.3, (None, None), "seconds") for fw in self.ab_samples]
 
+    def rows(self, a, b):
+        return self.slowdowns(a, b)
+
     def ab(self, row, a, b):
         return self.ab_samples[row.combo[0].strip("'")]
 
@@ -149,6 +152,20 @@ def test_update_appends_measures_and_reports_only_the_confirmed_slowdown(index, 
     assert "torch 2.14.1 → 2.15.0" in report and "mlxvspt confirm torch-2.14.1 torch-2.15.0" in report
     assert "Ratio B/A:** 1.300" in report and '"pins"' in report
     assert any("time_matmul('torch'" in line and "not confirmed" in line for line in lines)
+
+
+@pytest.mark.parametrize("slower", [True, False])
+def test_confirm_files_a_confirmed_history_row_as_update_does(tmp_path, monkeypatch, capsys, slower):
+    """`mlxvspt confirm` on a row of the history: confirmed, its report is filed and the site published
+    (the Regressions page shows it); not confirmed, nothing is filed."""
+    measurer = FakeMeasurer(tmp_path / "results", {"mlx": (STEADY, [(1.3 if slower else 1.0) * s for s in STEADY])})
+    monkeypatch.setattr(cli, "measurer", lambda args: measurer)
+    row = measurer.rows("mlx-0.31.2", "mlx-0.32.4")[0]
+    code = cli.main(["confirm", "mlx-0.31.2", "mlx-0.32.4", row.name])
+    records = regressions.records(tmp_path / "results")
+    assert code == int(slower) and measurer.published == int(slower)
+    assert [(r["benchmark"], r["a"], r["b"]) for r in records] == [(row.name, "mlx-0.31.2", "mlx-0.32.4")] * slower
+    assert ("report: " in capsys.readouterr().out) == slower
 
 
 def test_update_exits_0_when_no_slowdown_is_confirmed(index, releases, tmp_path):
