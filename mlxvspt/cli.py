@@ -311,9 +311,9 @@ def cmd_update(args):
 
 
 def cmd_confirm(args):
-    """A row of the history re-measured as an interleaved A/B; confirmed, its report is filed and published
-    as `update` files it. A row the history lacks at A or B is measured and judged, not filed (its report
-    quotes the history's values)."""
+    """A row of the history re-measured as an interleaved A/B; its report filed (or an earlier one withdrawn)
+    and the site published, as `update` does. A row the history lacks at A or B is measured and judged, not
+    filed (a report quotes the history's values)."""
     m = measurer(args)
     known = ledger.build()
     a, b = (ledger.resolve(known, p)[0] for p in (args.a, args.b))
@@ -329,7 +329,7 @@ def cmd_confirm(args):
     unfiled = verdict.confirmed and report is None
     print(f"{args.row}: {a} -> {b}: {verdict.text()}" + (f"; report: {report}" if report else "")
           + (f" (not filed: {m.machine} has no history values of it at both points)" if unfiled else ""))
-    if report:
+    if row is not None:  # the Regressions page shows what was filed or withdrawn
         m.publish()
     return 1 if verdict.confirmed else 0
 

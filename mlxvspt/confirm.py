@@ -5,12 +5,14 @@ two sample sets significantly different).
 
 `interleaved` measures with asv: one virtualenv per release set (built once under .asv/ab/, by the same
 install_pins.py asv uses), each run as asv's "existing" environment with the ledger point's commit hash,
-one sample per call, samples appended. `verdict` is pure: tests feed it samples directly.
+one sample per call (one process: a track_ figure's several samples count as their median). `verdict` is
+pure: tests feed it samples directly.
 """
 import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -90,23 +92,28 @@ def interleaved(row_name, point_a, point_b, machine, preset, results_dir, sample
         asvrun.asv("machine", "--yes", "--machine", machine, config=config, env=env,
                    *(arg for key in ("os", "arch", "cpu", "num_cpu", "ram") if known.get(key)
                      for arg in (f"--{key}", str(known[key]))))
+        found = {commit: [] for _, commit in pair}
         for i in range(samples):
             for name, commit in (pair if i % 2 == 0 else pair[::-1]):  # A B, B A, ...
                 asvrun.asv("run", "-E", f"existing:{pythons[name]}", "--set-commit-hash", commit, "--machine",
                            machine, "--bench", bench, "-a", "rounds=1", "-a", "repeat=1",
-                           "--record-samples", "--append-samples", "--show-stderr",
-                           config=config, env=env)
-        found = []
-        for _, commit in pair:
-            row = {f"{key}({', '.join(combo)})": ss for (key, combo), (_, ss) in
-                   compare.values(scratch, machine, commit).items()}
-            if row_name not in row:
-                raise RuntimeError(f"{row_name} gave no result at {commit[:8]} (see asv's log above)")
-            found.append(row[row_name][1])
-        return tuple(found)
+                           "--record-samples", "--show-stderr", config=config, env=env)
+                found[commit].append(call_sample(scratch, machine, commit, row_name))
+        return tuple(found[commit] for _, commit in pair)
     finally:
         config.unlink()
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def call_sample(results_dir, machine, commit, row_name):
+    """One A/B sample: the median of what one asv call (one process) measured of the row. A time_ row gives
+    one sample a call (repeat=1); a track_ figure gives its preset's FIGURE_SAMPLES, taken back to back in
+    one process: counted as samples they made the test treat 11 correlated values as independent ones."""
+    row = {f"{key}({', '.join(combo)})": ss for (key, combo), (_, ss) in
+           compare.values(results_dir, machine, commit).items()}
+    if row_name not in row or not row[row_name][1]:
+        raise RuntimeError(f"{row_name} gave no result at {commit[:8]} (see asv's log above)")
+    return statistics.median(row[row_name][1])
 
 
 def environment_record(results_dir, machine, entry):

@@ -58,7 +58,7 @@ def report(row, verdict, side_a, side_b, machine, preset, factor):
         "```sh",
         f"mlxvspt confirm {side_a['ledger entry']} {side_b['ledger entry']} \"{row.name}\" --preset {preset}",
         "```", "",
-        "## Samples (seconds)", "",
+        f"## Samples ({row.unit or 'seconds'}, one a process)", "",
         f"- A: {', '.join(f'{s:.6g}' for s in verdict.samples_a)}",
         f"- B: {', '.join(f'{s:.6g}' for s in verdict.samples_b)}", "",
         "## Environments", "",
@@ -77,6 +77,18 @@ def record(results_dir, row, verdict, side_a, side_b, machine, preset, factor):
                  "ratio": verdict.ratio, "low": verdict.low, "high": verdict.high, "report": f"{name}.md"})
     _write(folder / RECORDS, json.dumps(kept, indent=2) + "\n")
     return folder / f"{name}.md"
+
+
+def withdraw(results_dir, machine, b, row_name):
+    """Remove the report of a regression a later A/B did not confirm (the latest evidence stands); returns
+    whether there was one."""
+    name = slug(machine, b, row_name) + ".md"
+    kept = [r for r in records(results_dir) if r["report"] != name]
+    if len(kept) == len(records(results_dir)):
+        return False
+    _write(Path(results_dir) / FOLDER / RECORDS, json.dumps(kept, indent=2) + "\n")
+    (Path(results_dir) / FOLDER / name).unlink(missing_ok=True)
+    return True
 
 
 def retired(results_dir):

@@ -205,9 +205,11 @@ def measure_and_confirm(entries, todo, measurer, factor, say=print):
 
 def confirm_row(measurer, row, a, b, by_name, factor):
     """(verdict, report path or None): one history row re-measured as an interleaved A/B between points A
-    and B (entries `by_name`), its report filed under results/regressions/ when the A/B confirms it."""
+    and B (entries `by_name`), its report filed under results/regressions/ when the A/B confirms it, and
+    withdrawn when an earlier A/B had confirmed it and this one does not."""
     verdict = confirm.verdict(*measurer.ab(row, a, b), factor)
     if not verdict.confirmed:
+        regressions.withdraw(measurer.results_dir, measurer.machine, b, row.name)
         return verdict, None
     sides = [confirm.environment_record(measurer.results_dir, measurer.machine, by_name[p]) for p in (a, b)]
     return verdict, regressions.record(measurer.results_dir, row, verdict, *sides, measurer.machine,

@@ -163,9 +163,24 @@ def test_confirm_files_a_confirmed_history_row_as_update_does(tmp_path, monkeypa
     row = measurer.rows("mlx-0.31.2", "mlx-0.32.4")[0]
     code = cli.main(["confirm", "mlx-0.31.2", "mlx-0.32.4", row.name])
     records = regressions.records(tmp_path / "results")
-    assert code == int(slower) and measurer.published == int(slower)
+    assert code == int(slower) and measurer.published == 1
     assert [(r["benchmark"], r["a"], r["b"]) for r in records] == [(row.name, "mlx-0.31.2", "mlx-0.32.4")] * slower
     assert ("report: " in capsys.readouterr().out) == slower
+
+
+def test_an_ab_that_no_longer_confirms_withdraws_the_report(tmp_path, monkeypatch):
+    """The latest A/B stands: a row confirmed once and not confirmed when measured again leaves the
+    Regressions page."""
+    slow = FakeMeasurer(tmp_path / "results", {"mlx": (STEADY, [1.3 * s for s in STEADY])})
+    monkeypatch.setattr(cli, "measurer", lambda args: slow)
+    row = slow.rows("mlx-0.31.2", "mlx-0.32.4")[0]
+    assert cli.main(["confirm", "mlx-0.31.2", "mlx-0.32.4", row.name]) == 1
+    report = tmp_path / "results" / "regressions" / regressions.records(tmp_path / "results")[0]["report"]
+    assert report.is_file()
+    again = FakeMeasurer(tmp_path / "results", {"mlx": (STEADY, list(reversed(STEADY)))})
+    monkeypatch.setattr(cli, "measurer", lambda args: again)
+    assert cli.main(["confirm", "mlx-0.31.2", "mlx-0.32.4", row.name]) == 0
+    assert regressions.records(tmp_path / "results") == [] and not report.exists()
 
 
 def test_update_exits_0_when_no_slowdown_is_confirmed(index, releases, tmp_path):
@@ -253,3 +268,30 @@ def test_a_point_not_yet_in_the_ledger_has_no_results(tmp_path, monkeypatch):
     measurer = update.AsvMeasurer("history", tmp_path, tmp_path / "html")
     (tmp_path / measurer.machine).mkdir()
     assert measurer.has_results("torch-99.0.0") is False
+
+
+def test_an_ab_sample_is_one_process_however_many_figures_it_took(tmp_path, monkeypatch):
+    """A track_ row takes its preset's 11 figures back to back in one process; the A/B counts each call
+    (process) once, as the median of its figures, so the test sees 10 independent samples a side, not 110
+    correlated ones."""
+    machine, row = "box-history", "bench_llm.Generation.track_decode('mlx', 'cpu', 'generate', 'fp32', 1)"
+    (tmp_path / machine).mkdir()
+    (tmp_path / machine / "machine.json").write_text(json.dumps({"machine": machine}))
+    calls = []
+
+    def fake_asv(*args, **kwargs):
+        if args[0] == "run":
+            calls.append(args[args.index("--set-commit-hash") + 1])
+
+    def fake_values(results_dir, machine_name, commit):
+        n = calls.count(commit)  # this call's figures: 11 around a level that moves from call to call
+        figures = [n + 0.01 * k for k in range(-5, 6)]
+        key = ("bench_llm.Generation.track_decode", ("'mlx'", "'cpu'", "'generate'", "'fp32'", "1"))
+        return {key: (n, (None, figures))}
+
+    monkeypatch.setattr(confirm.asvrun, "asv", fake_asv)
+    monkeypatch.setattr(confirm.compare, "values", fake_values)
+    a, b = confirm.interleaved(row, "mlx-0.31.2", "mlx-0.32.4", machine, "history", tmp_path,
+                               pythons={"mlx-0.31.2": "python-a", "mlx-0.32.4": "python-b"})
+    assert a == b == [float(n) for n in range(1, 11)]
+    assert len(calls) == 20 and calls[:4] == [calls[0], calls[1], calls[1], calls[0]]  # A B, B A
