@@ -346,8 +346,7 @@ class MeasuredOnce(WorkloadBenchmark):
         asking the workload whether it runs here imported its library, 3-8 s a row (transformers), minutes
         for the LLM's classes on a GPU."""
         self.args = (framework, device, *extra)
-        memo = settings.run_folder() and self.memo()
-        self.refuse(framework, device, *extra, runnable=bool(memo and memo.is_file() and memo.stat().st_size))
+        self.refuse(framework, device, *extra, runnable=self.measured())
 
     def sample_count(self):
         """`samples`, or the preset's FIGURE_SAMPLES where more (not for a class of one launch a row)."""
@@ -361,6 +360,11 @@ class MeasuredOnce(WorkloadBenchmark):
     @staticmethod
     def as_samples(values):
         return {"samples": list(values), "number": 1}
+
+    def measured(self):
+        """Whether this run has this row's combination's figures already (its memo is written)."""
+        memo = self.memo()
+        return memo is not None and memo.is_file() and memo.stat().st_size > 0
 
     def memo(self):
         """This row's combination's memo file within a run (None outside one)."""
@@ -423,8 +427,7 @@ class MeasuredOnce(WorkloadBenchmark):
         other = type(self)()
         other.args, other.device = (next(f for f in FRAMEWORKS if f != framework), device, *extra), device
         try:
-            memo = other.memo()
-            if memo.is_file() and memo.stat().st_size:
+            if other.measured():
                 return None
             WorkloadBenchmark.setup(other, *other.args)
         except Exception:  # noqa: BLE001 (n/a, or it fails where its own row will say why)

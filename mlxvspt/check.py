@@ -47,6 +47,11 @@ NORM_FLOOR = 1e-3
 ROUNDING_MARGIN = 2.0
 
 
+def norm_floor(tensors):
+    """The norm below which `tensors` compares a tensor on a floor (NORM_FLOOR x the largest norm)."""
+    return NORM_FLOOR * max(np.linalg.norm(np.asarray(t, np.float64)) for t in tensors.values())
+
+
 def relative_l2(a, b, floor=0.0):
     """|a - b| / max(|b|, floor) in float64."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
@@ -132,7 +137,7 @@ class CheckResult:
         if set(mlx_tensors) != set(torch_tensors):
             odd = sorted(set(mlx_tensors) ^ set(torch_tensors))
             return self.record(what, False, detail=f"tensor names differ ({len(odd)}, first {odd[0]})")
-        floor = NORM_FLOOR * max(np.linalg.norm(np.asarray(t, np.float64)) for t in torch_tensors.values())
+        floor = norm_floor(torch_tensors)
         gaps = {k: relative_l2(mlx_tensors[k], t, floor) for k, t in torch_tensors.items()}
         base, why = TOLERANCES[kind][self.precision]
         own = {k: 0.0 for k in gaps}

@@ -60,6 +60,11 @@ def values(results_dir, machine, commit):
     return out
 
 
+def row_name(benchmark, combo):
+    """asv's name for a row, e.g. bench_matmul.Matmul.time_matmul('mlx', 'cpu', 'fp32', 1024)."""
+    return f"{benchmark}({', '.join(combo)})"
+
+
 @dataclass
 class Row:
     """One benchmark at one parameter combination, measured at A and at B."""
@@ -73,8 +78,7 @@ class Row:
 
     @property
     def name(self):
-        """asv's name for the row, e.g. bench_matmul.Matmul.time_matmul('mlx', 'cpu', 'fp32', 1024)."""
-        return f"{self.benchmark}({', '.join(self.combo)})"
+        return row_name(self.benchmark, self.combo)
 
     def mark(self, factor):
         return mark(self.a, self.b, self.a_stats, self.b_stats, factor)

@@ -109,7 +109,7 @@ def call_sample(results_dir, machine, commit, row_name):
     """One A/B sample: the median of what one asv call (one process) measured of the row. A time_ row gives
     one sample a call (repeat=1); a track_ figure gives its preset's FIGURE_SAMPLES, taken back to back in
     one process: counted as samples they made the test treat 11 correlated values as independent ones."""
-    row = {f"{key}({', '.join(combo)})": ss for (key, combo), (_, ss) in
+    row = {compare.row_name(key, combo): ss for (key, combo), (_, ss) in
            compare.values(results_dir, machine, commit).items()}
     if row_name not in row or not row[row_name][1]:
         raise RuntimeError(f"{row_name} gave no result at {commit[:8]} (see asv's log above)")

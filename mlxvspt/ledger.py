@@ -60,14 +60,14 @@ def git(ledger, *args, date=None):
                           text=True).stdout.strip()
 
 
-def build(releases=RELEASES, ledger=LEDGER, results=None):
+def build(releases=RELEASES, ledger=LEDGER):
     """The ledger repository for `releases`, rewritten only where the entries changed since it was last
     written, under a lock: several runs of one checkout (one per GPU of a host) start together, and a
     rewrite under a running one broke its git calls. Returns [(entry name, commit hash)] oldest first.
 
     Each commit's hash depends on every entry before it, so an entry inserted between two others (an
     older release measured later) changes the hashes of the points after it: their results, filed by
-    hash in `results` (default: the folder `results` beside the ledger), are re-filed under the new ones."""
+    hash in the folder `results` beside the ledger, are re-filed under the new ones."""
     entries = load(releases)
     ledger = Path(ledger)
     ledger.parent.mkdir(parents=True, exist_ok=True)
@@ -84,7 +84,7 @@ def build(releases=RELEASES, ledger=LEDGER, results=None):
             pass
         points = rewrite(ledger, entries)
         moved = {before[name]: commit for name, commit in points if before.get(name, commit) != commit}
-        refile(Path(results or ledger.parent / "results"), moved)
+        refile(ledger.parent / "results", moved)
         stamp.write_text(json.dumps({"entries": entries, "points": points}))
         return points
 

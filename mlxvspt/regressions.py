@@ -72,23 +72,28 @@ def record(results_dir, row, verdict, side_a, side_b, machine, preset, factor):
     folder.mkdir(parents=True, exist_ok=True)
     name = slug(machine, side_b["ledger entry"], row.name)
     _write(folder / f"{name}.md", report(row, verdict, side_a, side_b, machine, preset, factor))
-    kept = [r for r in records(results_dir) if r["report"] != f"{name}.md"]
-    kept.append({"benchmark": row.name, "machine": machine, "a": side_a["ledger entry"], "b": side_b["ledger entry"],
-                 "ratio": verdict.ratio, "low": verdict.low, "high": verdict.high, "report": f"{name}.md"})
-    _write(folder / RECORDS, json.dumps(kept, indent=2) + "\n")
+    _save(results_dir, _others(results_dir, f"{name}.md") + [
+        {"benchmark": row.name, "machine": machine, "a": side_a["ledger entry"], "b": side_b["ledger entry"],
+         "ratio": verdict.ratio, "low": verdict.low, "high": verdict.high, "report": f"{name}.md"}])
     return folder / f"{name}.md"
 
 
 def withdraw(results_dir, machine, b, row_name):
-    """Remove the report of a regression a later A/B did not confirm (the latest evidence stands); returns
-    whether there was one."""
+    """Remove the report of a regression a later A/B did not confirm (the latest evidence stands)."""
     name = slug(machine, b, row_name) + ".md"
-    kept = [r for r in records(results_dir) if r["report"] != name]
-    if len(kept) == len(records(results_dir)):
-        return False
+    report_path = Path(results_dir) / FOLDER / name
+    if report_path.is_file():  # `record` writes a report and its line together
+        _save(results_dir, _others(results_dir, name))
+        report_path.unlink()
+
+
+def _others(results_dir, report_name):
+    """The confirmed records but the one whose report is `report_name`."""
+    return [r for r in records(results_dir) if r["report"] != report_name]
+
+
+def _save(results_dir, kept):
     _write(Path(results_dir) / FOLDER / RECORDS, json.dumps(kept, indent=2) + "\n")
-    (Path(results_dir) / FOLDER / name).unlink(missing_ok=True)
-    return True
 
 
 def retired(results_dir):

@@ -27,7 +27,7 @@ import os
 
 import numpy as np
 
-from ...check import NORM_FLOOR, CheckResult, combinations, path_label, relative_l2
+from ...check import CheckResult, combinations, norm_floor, path_label, relative_l2
 from ...devices import Target
 from ...errors import Unavailable, UsageError, device_limits
 from ...paths import cache_dir
@@ -282,7 +282,7 @@ def check_updates(result, updates, reordered, steps, repeated=None):
         again = (repeated or {}).get((path, compile))
         note = ""
         if again is not None:  # per tensor as `tensors` measures it (the same norm floor)
-            floor = NORM_FLOOR * max(np.linalg.norm(np.asarray(v, np.float64)) for v in mlx.values())
+            floor = norm_floor(mlx)
             value, name = max((relative_l2(again[k], v, floor), k) for k, v in mlx.items())
             note = (f"; MLX's own distance from an identical second run: {value:.3g} "
                     f"({name if value else 'bit-identical'})")
