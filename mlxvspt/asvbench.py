@@ -345,7 +345,7 @@ class MeasuredOnce(WorkloadBenchmark):
         whose combination this run measured already (another class's, or its twin's) only reads the memo:
         asking the workload whether it runs here imported its library, 3-8 s a row (transformers), minutes
         for the LLM's classes on a GPU."""
-        self.args = (framework, device, *extra)
+        self.args, self.device = (framework, device, *extra), device  # a class's overrides may read the device
         self.refuse(framework, device, *extra, runnable=self.measured())
 
     def sample_count(self):

@@ -203,3 +203,17 @@ def test_a_row_whose_combination_was_measured_reads_the_memo_without_asking_the_
     monkeypatch.setenv(settings.FRAMEWORKS, "mlx")
     with pytest.raises(NotImplementedError, match="not selected"):
         Fake().setup("torch", "cpu")
+
+
+def test_a_memory_row_whose_params_depend_on_the_device_sets_up_within_a_run(monkeypatch, tmp_path):
+    """StepMemory classes map their params through `measured_here`, which reads the row's device: asking for
+    the memo before the n/a checks must not find it unset (every memory row failed in a fresh-clone run)."""
+    from benchmarks.bench_lm_train import LMTrainMemory
+    from mlxvspt import asvbench, settings
+
+    monkeypatch.setenv(settings.RUN_FOLDER, str(tmp_path))
+    monkeypatch.setenv(settings.PRESET, "tiny")
+    monkeypatch.setattr(asvbench, "unavailable", lambda *args: None)
+    bench = LMTrainMemory()
+    bench.setup("torch", "cpu", "seed", False, "fp32")
+    assert not bench.measured()
