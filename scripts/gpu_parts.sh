@@ -6,9 +6,13 @@
 #   gpu_parts.sh start JOB...   queue the jobs and start one worker per GPU, detached (setsid): each
 #                               worker takes the next job until none is left. A job is "run:WORKLOAD",
 #                               "run:WORKLOAD:FRAMEWORK" (one framework's rows), "run:WORKLOAD:[FRAMEWORK]:REGEX"
-#                               (only the benchmarks whose name REGEX matches, as `run --bench`) or
+#                               (only the benchmarks whose name REGEX matches, as `run --bench`),
+#                               "run:WORKLOAD:[FRAMEWORK]:[REGEX]:PRECISION" (one precision) or
 #                               "check:WORKLOAD" (the full-preset cross-check), e.g. start run:lm_train:torch
-#                               check:llm 'run:bert_train::BertTrainMemory|BertTrainValidation';
+#                               check:llm 'run:bert_train::BertTrainMemory|BertTrainValidation'
+#                               run:bert_train:::bf16-mixed; a job "mlx-0.32.3/run:..." runs with that MLX
+#                               release (installed beside the machine's: device_install.sh side 0.32.3), its
+#                               part filed under that release's ledger point, so two releases share the GPUs;
 #                               WORKER_GPUS="0 1" keeps the workers to those GPUs (each still gets its
 #                               share of the cores), leaving the rest to another job (scripts/dp_gpu.sh);
 #                               PRECISION=bf16-mixed keeps every job to that precision (a re-measure).
@@ -60,21 +64,26 @@ EOF
 }
 
 job() {  # job GPU SPEC: one job on one GPU
-    local gpu=$1 spec=$2 id=${2//[:|]/-} start=$SECONDS
-    IFS=: read -r kind workload framework bench <<<"$spec"
+    local gpu=$1 spec=$2 id=${2//[:|\/]/-} start=$SECONDS side="" env=()
+    if [[ $spec =~ ^(mlx-[0-9.]+)/(.*)$ ]]; then  # an MLX release installed beside (device_install.sh side)
+        side=/tmp/side-${BASH_REMATCH[1]} spec=${BASH_REMATCH[2]}
+        env=(PYTHONPATH="$side:$PYTHONPATH" ASV_PYTHONPATH="$side")  # asv drops PYTHONPATH, not ASV_PYTHONPATH
+    fi
+    IFS=: read -r kind workload framework bench precision <<<"$spec"
+    precision=${precision:-${PRECISION:-}}
     local cores
     cores=$(cores_of "$gpu" "$GPUS")
     echo "$id started on GPU $gpu, cores $cores at $(date -u +%T)" >> "$PARTS/status"
     if [ "$kind" = run ]; then
-        CUDA_VISIBLE_DEVICES=$gpu taskset -c "$cores" "$PYTHON" -m mlxvspt run --preset full --device gpu \
-            --workload "$workload" ${framework:+--framework "$framework"} ${PRECISION:+--precision "$PRECISION"} \
-            ${bench:+--bench "$bench"} --results-dir "$PARTS/$id" \
+        env "${env[@]}" CUDA_VISIBLE_DEVICES=$gpu taskset -c "$cores" "$PYTHON" -m mlxvspt run --preset full \
+            --device gpu --workload "$workload" ${framework:+--framework "$framework"} \
+            ${precision:+--precision "$precision"} ${bench:+--bench "$bench"} --results-dir "$PARTS/$id" \
             --html-dir "$PARTS/html-$id" > "$PARTS/$id.log" 2>&1
     else
         mkdir -p "$PARTS/checks"
-        CUDA_VISIBLE_DEVICES=$gpu taskset -c "$cores" "$PYTHON" -m mlxvspt check --device gpu --preset full \
-            --workload "$workload" ${PRECISION:+--precision "$PRECISION"} --json "$PARTS/checks/$id.jsonl" \
-            > "$PARTS/$id.log" 2>&1
+        env "${env[@]}" CUDA_VISIBLE_DEVICES=$gpu taskset -c "$cores" "$PYTHON" -m mlxvspt check --device gpu \
+            --preset full --workload "$workload" ${precision:+--precision "$precision"} \
+            --json "$PARTS/checks/$id.jsonl" > "$PARTS/$id.log" 2>&1
     fi
     local code=$?
     echo "$id finished exit $code after $((SECONDS - start)) s at $(date -u +%T)" >> "$PARTS/status"
@@ -120,9 +129,15 @@ stop)
     ;;
 merge)
     dest=$2
-    point=$("$PYTHON" -c "from mlxvspt import ledger; print(ledger.point_for_installed(ledger.build())[0])")
-    "$PYTHON" -m mlxvspt merge "$dest" "$PARTS"/run-*/"$MLXVSPT_MACHINE-full" &&
-        { [ ! -d "$PARTS/checks" ] || cat "$PARTS"/checks/*.jsonl >> "$dest/check-$point.jsonl"; }
+    "$PYTHON" -m mlxvspt merge "$dest" "$PARTS"/*run-*/"$MLXVSPT_MACHINE-full" || exit
+    for checks in "$PARTS"/checks/*.jsonl; do  # each into its release's check file
+        [ -e "$checks" ] || continue
+        side=""
+        [[ $(basename "$checks") =~ ^(mlx-[0-9.]+)- ]] && side=/tmp/side-${BASH_REMATCH[1]}:
+        point=$(PYTHONPATH="$side$PYTHONPATH" "$PYTHON" -c \
+            "from mlxvspt import ledger; print(ledger.point_for_installed(ledger.build())[0])")
+        cat "$checks" >> "$dest/check-$point.jsonl"
+    done
     ;;
 *)
     echo "usage: gpu_parts.sh start JOB... | status | wait SECONDS | stop | merge DEST" >&2
