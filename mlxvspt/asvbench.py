@@ -177,17 +177,18 @@ def record_environment():
             f.write("written\n")
 
 
-def memo_file(workload, framework, device, precision, overrides):
+def memo_file(workload, framework, device, precision, overrides, figures="steps"):
     """Where one `mlxvspt run` keeps a combination's measured figures (None outside a run): every
-    process of that combination, whichever class, reads the same file. Under the installed release set's
-    own folder: a history run measures every ledger point within one run (its first point's figures once
-    stood for all of them)."""
+    process of that combination that reads the same kind of `figures` (a step's own, or "peaks": its peak
+    memory, StepMemory), whichever class, reads the same file; the two kinds apart, as the switch loop's
+    phases and its peak memory are. Under the installed release set's own folder: a history run measures
+    every ledger point within one run (its first point's figures once stood for all of them)."""
     folder = settings.run_folder()
     if folder is None:
         return None
     releases = hashlib.sha1(json.dumps(settings.library_versions(), sort_keys=True).encode()).hexdigest()[:12]
     name = "-".join(map(str, (workload, framework, device, precision, *sorted(overrides.items()))))
-    return folder / releases / (name + ".json")
+    return folder / releases / figures / (name + ".json")
 
 
 def memo_entry(figures, record, *recorded):
@@ -294,7 +295,8 @@ class WorkloadBenchmark:
     def leave_memory(self, target, overrides, record):
         """Measure the step's peak memory here, after warm-up, for the StepMemory class of the same params
         to read (it records the row itself): the model is built, compiled and warmed up once per combination."""
-        memo = memo_file(self.workload, target.framework, target.device, target.precision, overrides)
+        memo = memo_file(self.workload, target.framework, target.device, target.precision, overrides,
+                         StepMemory.figures)
         if memo is None:
             return
         with locked(memo) as f:
@@ -339,6 +341,7 @@ class MeasuredOnce(WorkloadBenchmark):
 
     samples = 5
     alternate_on = ()
+    figures = "steps"  # what measure() returns: memo_file keeps each kind apart
 
     def setup(self, framework, device, *extra):
         """Only what is cheap: selection and n/a. The model is built when a figure needs measuring; a row
@@ -368,7 +371,7 @@ class MeasuredOnce(WorkloadBenchmark):
 
     def memo(self):
         """This row's combination's memo file within a run (None outside one)."""
-        return memo_file(self.workload, *self.args[:2], *self.overrides(*self.args[2:]))
+        return memo_file(self.workload, *self.args[:2], *self.overrides(*self.args[2:]), self.figures)
 
     def values(self, name, key=None):
         if settings.run_folder() is None:
@@ -448,6 +451,8 @@ class StepMemory(MeasuredOnce):
     statistics). Within `mlxvspt run` its time_ twin (leaves_memory, same params and overrides)
     measured it already; plain `asv run` measures here. Subclass it as `asvbench.StepMemory`: a name
     imported into a benchmark module is itself discovered by asv as a benchmark."""
+
+    figures = "peaks"
 
     def measure(self):
         precision, overrides = self.overrides(*self.args[2:])

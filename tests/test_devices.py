@@ -217,3 +217,21 @@ def test_a_memory_row_whose_params_depend_on_the_device_sets_up_within_a_run(mon
     bench = LMTrainMemory()
     bench.setup("torch", "cpu", "seed", False, "fp32")
     assert not bench.measured()
+
+
+def test_a_step_memory_row_and_a_figures_row_of_one_combination_keep_separate_memos(monkeypatch, tmp_path):
+    """The switch loop's phases (its step's figures) and its peak memory (StepMemory) share params and
+    overrides: one memo for both made SwitchPhases read the peaks Switch left (KeyError 'gpu': every
+    phase row failed on the GPU machines). Each kind of figures keeps its own memo."""
+    from benchmarks.bench_switch import SwitchMemory, SwitchPhases
+    from mlxvspt import asvbench, settings
+
+    monkeypatch.setenv(settings.RUN_FOLDER, str(tmp_path))
+    monkeypatch.setattr(asvbench, "unavailable", lambda *args: None)
+    memory, phases = SwitchMemory(), SwitchPhases()
+    memory.setup("torch", "gpu")
+    memory.memo().parent.mkdir(parents=True)
+    memory.memo().write_text(json.dumps(asvbench.memo_entry([{"peak_memory_bytes": 7}], {"run": 1})))
+    phases.args, phases.device = ("torch", "gpu", "cpu"), "gpu"
+    assert memory.measured() and memory.track_peak_memory("torch", "gpu") == {"samples": [7], "number": 1}
+    assert not phases.measured()
