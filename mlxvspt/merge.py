@@ -7,6 +7,7 @@ part that measured them, and a combination measured in several parts from the la
 replaces the first measurement). Records, checks and run lines (JSON lines) are concatenated; machine.json and the
 environment files are taken from the first part that has them.
 """
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -23,15 +24,38 @@ def _standing(entry, columns):
     return [] if result is None else [0 if v != v else 1 if v is None else 2 for v in result]
 
 
+def on_grid(entry, columns, params):
+    """`entry` with its per-combination columns laid on another params grid, combination by combination
+    (asv lists them in itertools.product order): a param's values changed between versions of the suite
+    (a preset's sizes added) must not pair one combination's figures with another's. Combinations the
+    entry lacks are n/a."""
+    grid = list(itertools.product(*entry[columns.index("params")]))
+    count, at = len(grid), {combination: i for i, combination in enumerate(grid)}
+    where = [at.get(combination) for combination in itertools.product(*params)]
+    laid = []
+    for column, value in zip(columns, entry):
+        if column == "params":
+            value = params
+        elif isinstance(value, list) and len(value) == count:
+            empty = float("nan") if column == "result" else None
+            value = [empty if i is None else value[i] for i in where]
+        laid.append(value)
+    return laid
+
+
 def merge_entries(into, other, columns):
     """One benchmark's asv entry with `other`'s measured combinations filled in; durations add up. An entry
-    of another benchmark version replaces the whole entry (asv would hide the older one anyway)."""
+    of another benchmark version replaces the whole entry (asv would hide the older one anyway); one of
+    other params is laid on `other`'s params first."""
     version = columns.index("version")
     if into is None or into[version] != other[version]:
         return other
     # asv drops an entry's trailing empty columns (a result of no samples ends after "duration"): padded,
     # so zip() below keeps the other's statistics and samples
     into, other = (list(e) + [None] * (len(columns) - len(e)) for e in (into, other))
+    params = columns.index("params")
+    if into[params] != other[params]:
+        into = on_grid(into, columns, other[params])
     mine, theirs = _standing(into, columns), _standing(other, columns)
     if not mine or not theirs:
         return other if theirs else into

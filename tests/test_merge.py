@@ -15,10 +15,10 @@ MACHINE = "H100-full"
 NEW = fab.POINTS[-1][0]
 
 
-def part(root, name, samples, record_lines):
+def part(root, name, samples, record_lines, benches=BENCHES):
     folder = root / name
-    fab.write_benchmarks(folder, BENCHES)
-    fab.write_results(folder, MACHINE, NEW, BENCHES, samples)
+    fab.write_benchmarks(folder, benches)
+    fab.write_results(folder, MACHINE, NEW, benches, samples)
     fab.write_records(folder, MACHINE, NEW, record_lines)
     return folder / MACHINE
 
@@ -93,6 +93,24 @@ def test_a_part_merged_into_an_entry_asv_trimmed_keeps_its_samples(tmp_path):
     assert cli.main(["merge", str(dest), str(old), str(new)]) == 0
     row = results.latest(dest.parent)[MACHINE].row(STEP, precision="fp32")
     assert row.torch.n == 10 and row.mlx.value == pytest.approx(1.0, rel=0.05)
+
+
+def test_a_part_of_a_wider_params_grid_pairs_each_combination_with_its_own_figures(tmp_path):
+    """The suite's matmul sizes grew (every preset's sizes) between two parts of the H200's results: merged
+    by position, PyTorch's n=8192 row read 64 us (another size's figure). Combinations are matched by value."""
+    old = part(tmp_path, "old", {(MATMUL, ("mlx", "gpu", "64")): fab.steady(2e-3),
+                                 (MATMUL, ("torch", "gpu", "64")): fab.steady(1e-3)}, [])
+    wider = [BENCHES[0], fab.benchmark(MATMUL, {"framework": ["mlx", "torch"], "device": ["gpu"], "n": [32, 64]})]
+    new = part(tmp_path, "new", {(MATMUL, ("torch", "gpu", "32")): fab.steady(1e-5),
+                                 (MATMUL, ("mlx", "gpu", "64")): fab.steady(3e-3)}, [], wider)
+    dest = tmp_path / "results" / MACHINE
+    fab.write_benchmarks(dest.parent, wider)
+    assert cli.main(["merge", str(dest), str(old), str(new)]) == 0
+    snap = results.latest(dest.parent)[MACHINE]
+    n64, n32 = snap.row(MATMUL, n="64"), snap.row(MATMUL, n="32")
+    assert n64.torch.value == pytest.approx(1e-3, rel=0.05) and n64.mlx.value == pytest.approx(3e-3, rel=0.05)
+    assert n32.torch.value == pytest.approx(1e-5, rel=0.05) and n32.mlx.status == "n/a"
+    assert n64.torch.n == 10  # its samples came along
 
 
 def test_a_folder_without_machine_json_is_refused(tmp_path, capsys):
