@@ -17,8 +17,8 @@ def fmt(value, unit):
             if abs(value) >= scale:
                 return f"{value / scale:.3g} {suffix}"
         return f"{value * 1e9:.3g} ns"
-    if unit == "bytes":
-        return f"{value / 2**20:.4g} MiB"
+    if unit == "bytes":  # GiB from 10 GiB on: "6.852e+04 MiB" read badly
+        return f"{value / 2**30:.3g} GiB" if value >= 10 * 2**30 else f"{value / 2**20:.4g} MiB"
     if unit == "fraction":
         return f"{value:.0%}"
     if unit == "tokens/s":

@@ -59,3 +59,9 @@ def test_a_retired_machine_leaves_the_report_unless_named(tmp_path, capsys):
     assert "box-small" in shown and "box-tiny" not in shown
     assert main(["report", "--results-dir", str(tmp_path), "--machine", "box-tiny"]) == 0
     assert "box-tiny" in capsys.readouterr().out
+
+
+def test_memory_reads_in_mib_and_from_ten_gib_in_gib():
+    """An LM step's 68 GB peak printed as "6.852e+04 MiB"."""
+    assert report.fmt(3584 * 2**20, "bytes") == "3584 MiB"
+    assert report.fmt(68520 * 2**20, "bytes") == "66.9 GiB"
