@@ -108,7 +108,29 @@ def merge(dest, parts):
             with open(target, "a", encoding="utf-8") as f:
                 for source in sources:
                     f.write(source.read_text())
-        elif name.endswith(".json") and name != "machine.json":
+        elif name == "machine.json":
+            shutil.copyfile(sources[-1], target)  # the latest description: what the parts ran on
+        elif name.endswith(".json"):
             merge_result_files(([target] if target.is_file() else []) + sources, target)
         elif not target.is_file():
             shutil.copyfile(sources[0], target)
+    one_machine(dest)
+
+
+def one_machine(folder):
+    """Every result file of `folder` described as its machine.json describes the machine: asv draws one
+    graph line per distinct description, so a file of a run whose description lacked or changed a key (the
+    H200's first runs had no num_cpu, a kernel update changes `os`) split a benchmark's history in two and
+    its releases were never graphed side by side."""
+    folder = Path(folder)
+    machine = {k: v for k, v in json.loads((folder / "machine.json").read_text()).items() if k != "version"}
+    for path in folder.glob("*-*.json"):
+        data = json.loads(path.read_text())
+        if "params" not in data:
+            continue
+        params = {"machine": machine["machine"], **machine,
+                  **{k: v for k, v in data["params"].items() if k not in {"machine", "os", "num_cpu", "arch",
+                                                                        "cpu", "ram"}}}
+        if params != data["params"]:
+            data["params"] = params
+            path.write_text(json.dumps(data, indent=None))

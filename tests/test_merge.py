@@ -113,6 +113,25 @@ def test_a_part_of_a_wider_params_grid_pairs_each_combination_with_its_own_figur
     assert n64.torch.n == 10  # its samples came along
 
 
+def test_every_release_of_a_machine_is_described_alike_so_asv_graphs_them_on_one_line(tmp_path):
+    """The H200's older result file had no num_cpu, the newer release's had: asv drew two graph lines per
+    benchmark and never showed the two MLX releases side by side."""
+    old_point = fab.POINTS[-2][0]
+    dest = tmp_path / "results" / MACHINE
+    fab.write_results(dest.parent, MACHINE, old_point, BENCHES, {(STEP, ("mlx", "gpu", "fp32")): fab.steady(1.0)})
+    new = part(tmp_path, "new", {(STEP, ("mlx", "gpu", "fp32")): fab.steady(1.1)}, [])
+    described = {"machine": MACHINE, "num_cpu": "16", "os": "Linux-6.18", "version": 1}
+    (new / "machine.json").write_text(json.dumps(described))
+    for path in new.glob("*-*.json"):
+        data = json.loads(path.read_text())
+        data["params"].update(num_cpu="16", os="Linux-6.18")
+        path.write_text(json.dumps(data))
+    assert cli.main(["merge", str(dest), str(new)]) == 0
+    params = [json.loads(p.read_text())["params"] for p in sorted(dest.glob("*-*.json"))]
+    assert len(params) == 2 and params[0] == params[1] and params[0]["num_cpu"] == "16"
+    assert json.loads((dest / "machine.json").read_text()) == described
+
+
 def test_a_folder_without_machine_json_is_refused(tmp_path, capsys):
     assert cli.main(["merge", str(tmp_path / "dest"), str(tmp_path)]) == 2
     assert "not a machine's results folder" in capsys.readouterr().err
