@@ -15,7 +15,7 @@ class DPTrain(MeasuredOnce):
     workload = "dp_train"
     params = MeasuredOnce.params + [preset_values("dp_train", "ranks"), preset_values("dp_train", "precisions")]
     param_names = ["framework", "device", "ranks", "precision"]
-    samples = 1  # one launch: its figures are lists of per-step samples
+    samples, launches = 1, True  # one launch: its figures are lists of per-step samples
 
     def overrides(self, ranks, precision):
         return precision, {"ranks": ranks}
@@ -50,7 +50,7 @@ class DPAllReduce(MeasuredOnce):
     params = MeasuredOnce.params + [[r for r in preset_values("dp_train", "ranks") if r > 1],
                                     preset_values("dp_train", "allreduce_bytes")]
     param_names = ["framework", "device", "ranks", "nbytes"]
-    samples = 1  # one launch: its figures are lists of per-step samples
+    samples, launches = 1, True  # one launch: its figures are lists of per-step samples
 
     def overrides(self, ranks, nbytes):
         """Every size is measured in one launch; float32 buffers whatever the training precision."""

@@ -340,6 +340,7 @@ class MeasuredOnce(WorkloadBenchmark):
     """
 
     samples = 5
+    launches = False  # a sample launches fresh processes (minutes on a GPU): `samples` as the class says
     alternate_on = ()
     figures = "steps"  # what measure() returns: memo_file keeps each kind apart
 
@@ -352,8 +353,8 @@ class MeasuredOnce(WorkloadBenchmark):
         self.refuse(framework, device, *extra, runnable=self.measured())
 
     def sample_count(self):
-        """`samples`, or the preset's FIGURE_SAMPLES where more (not for a class of one launch a row)."""
-        return max(self.samples, FIGURE_SAMPLES.get(settings.preset(), 0)) if self.samples > 1 else 1
+        """`samples`, or the preset's FIGURE_SAMPLES where more (not for a class whose samples are launches)."""
+        return self.samples if self.launches else max(self.samples, FIGURE_SAMPLES.get(settings.preset(), 0))
 
     def figure(self, name, key=None):
         """What a track_ method returns: each measurement's figure `name` (its entry `key` where the

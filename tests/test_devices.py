@@ -162,8 +162,12 @@ def test_a_short_step_makes_a_sample_of_several_steps(monkeypatch):
     steps = iter([{"ms": 4.0}])
     assert bench.sample() == {"ms": 4.0}
     assert bench.sample_count() == 11  # the history preset's FIGURE_SAMPLES
-    bench.samples = 1  # one launch a row (dp_train) stays one
+    monkeypatch.setattr(settings, "preset", lambda: "full")
+    assert bench.sample_count() == 7  # the fewest asv's Mann-Whitney test can separate
+    bench.samples, bench.launches = 1, True  # one launch a row (dp_train) stays one
     assert bench.sample_count() == 1
+    from benchmarks.bench_lm_train import LMTrainFirstStep
+    assert LMTrainFirstStep().sample_count() == 5  # a sample is two processes compiling
 
 
 def test_a_measurement_is_shared_within_one_release_set_only(monkeypatch, tmp_path):

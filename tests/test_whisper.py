@@ -130,7 +130,7 @@ def test_track_figures_have_five_samples_from_one_measurement(monkeypatch, tmp_p
     decode = decoder.track_decode_ms_per_token(*params)
     for figure in (rtf, peak, decode):
         assert figure["number"] == 1 and len(figure["samples"]) == 5 and min(figure["samples"]) > 0
-    kept = [p.name for p in tmp_path.glob("*/whisper-*.json")]
+    kept = [p.name for p in tmp_path.glob("*/steps/whisper-*.json")]
     assert len([n for n in kept if "-torch-" in n]) == 2  # clips and decoder: two measurements, not three
     assert len(kept) == 3  # the decoder alternated with MLX (alternate_on includes the CPU): MLX's samples kept
 
