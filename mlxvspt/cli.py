@@ -102,6 +102,9 @@ def parser():
     con.add_argument("a", help="ledger entry: the baseline")
     con.add_argument("b", help="ledger entry: the candidate")
     con.add_argument("row", help="the row's asv name, e.g. \"bench_matmul.Matmul.time_matmul('mlx', 'cpu', 'fp32', 256)\"")
+    con.add_argument("--python", action="append", metavar="ENTRY=PATH",
+                     help="a python holding ledger entry ENTRY's release set, used instead of a virtualenv built "
+                          "for it (a machine without network: scripts/device_install.sh side writes one)")
     bis = sub.add_parser("bisect", help="find the ledger point between A and B that made one benchmark row slower")
     bis.add_argument("a", help="ledger entry before the slowdown")
     bis.add_argument("b", help="ledger entry after it")
@@ -300,10 +303,24 @@ def measurer(args):
     if args.device and "gpu" in args.device and \
             all(devices.framework_module(fw).gpu_backend() is None for fw in devices.FRAMEWORKS):
         raise UsageError("--device gpu: neither framework has a GPU backend here; valid devices: cpu")
+    pythons = given_pythons(getattr(args, "python", None))
     if args.device:
         os.environ[SELECT_ENV["device"]] = ",".join(args.device)
     os.environ[settings.PRESET] = preset
-    return update.AsvMeasurer(preset, args.results_dir, args.html_dir, factor=args.factor)
+    return update.AsvMeasurer(preset, args.results_dir, args.html_dir, factor=args.factor, pythons=pythons)
+
+
+def given_pythons(values):
+    """confirm's --python ENTRY=PATH options as {entry: path}, each entry in the ledger and each path a
+    program that runs."""
+    pythons, names = {}, [e["name"] for e in ledger.load()]
+    for value in values or []:
+        entry, _, path = value.partition("=")
+        devices.choose("--python entry", entry, names)
+        if not (path and os.path.isfile(path) and os.access(path, os.X_OK)):
+            raise UsageError(f"--python {value}: {path or '(no path)'} is not an executable file")
+        pythons[entry] = path
+    return pythons or None
 
 
 def cmd_update(args):
@@ -322,7 +339,7 @@ def cmd_confirm(args):
     except UsageError:  # no results of this machine
         row = None
     if row is None:
-        samples = confirm.interleaved(args.row, a, b, m.machine, m.preset, args.results_dir)
+        samples = m.interleaved(args.row, a, b)
         verdict, report = confirm.verdict(*samples, args.factor), None
     else:
         verdict, report = update.confirm_row(m, row, a, b, {e["name"]: e for e in ledger.load()}, args.factor)

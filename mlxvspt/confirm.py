@@ -74,12 +74,13 @@ def environment(entry):
 def interleaved(row_name, point_a, point_b, machine, preset, results_dir, samples=MIN_SAMPLES, pythons=None):
     """(samples at A, samples at B) of one benchmark row, measured alternately with asv.
 
-    `row_name` is compare.Row.name; `pythons` ({point: python}) overrides the virtualenvs (a smoke test
+    `row_name` is compare.Row.name; `pythons` ({point: python}) stand in for the virtualenvs of the points
+    they name (a machine without network: a release installed beside, device_install.sh side; a smoke test
     may give one python for both)."""
     points = ledger.build()
     entries = {e["name"]: e for e in ledger.load()}
     pair = [ledger.resolve(points, p) for p in (point_a, point_b)]
-    pythons = pythons or {name: environment(entries[name]) for name, _ in pair}
+    pythons = {name: (pythons or {}).get(name) or environment(entries[name]) for name, _ in pair}
     scratch = Path(tempfile.mkdtemp(prefix="mlxvspt-ab-results-"))
     (scratch / machine).mkdir()
     shutil.copyfile(Path(results_dir) / machine / "machine.json", scratch / machine / "machine.json")

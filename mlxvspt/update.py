@@ -134,9 +134,10 @@ class AsvMeasurer:
     """Measures ledger points with asv (one virtualenv per point, asvrun.run's history path), finds the
     slowdowns between two points with compare, and re-measures one as an interleaved A/B."""
 
-    def __init__(self, preset, results_dir, html_dir, workloads=None, factor=1.1):
+    def __init__(self, preset, results_dir, html_dir, workloads=None, factor=1.1, pythons=None):
         self.preset, self.results_dir, self.html_dir = preset, results_dir, html_dir
         self.workloads, self.factor = workloads, factor
+        self.pythons = pythons  # {ledger entry: a python holding its release set} instead of built virtualenvs
         self.machine = asvrun.machine_name(preset)
         self.commits = {}  # ledger point -> commit hash
 
@@ -158,7 +159,10 @@ class AsvMeasurer:
         return [row for row in self.rows(a, b) if row.mark(self.factor) == "slower"]
 
     def ab(self, row, a, b):
-        return confirm.interleaved(row.name, a, b, self.machine, self.preset, self.results_dir)
+        return self.interleaved(row.name, a, b)
+
+    def interleaved(self, row_name, a, b):
+        return confirm.interleaved(row_name, a, b, self.machine, self.preset, self.results_dir, pythons=self.pythons)
 
     def publish(self):
         asvrun.publish_results(self.results_dir, self.html_dir)

@@ -9,7 +9,8 @@
 #                                            stashed for VERSION (another release's mlx, mlx-lm replaced)
 #   device_install.sh side VERSION           install VERSION's stashed wheels beside the machine's, in
 #                                            /tmp/side-mlx-VERSION (what gpu_parts.sh's "mlx-VERSION/" jobs
-#                                            put first on the path), so two MLX releases run at once
+#                                            put first on the path), so two MLX releases run at once, and
+#                                            a python of it there (`confirm --python ENTRY=/tmp/side-.../python`)
 # e.g. call 1: stash 0.32.4 .whl_a; call 2: stash 0.32.4 .whl_b && install 0.32.4; later stash 0.32.3
 # .whl_c, stash 0.32.3 .whl_d and, once the jobs of 0.32.4 are done, install 0.32.3 (or at once: side 0.32.3).
 set -euo pipefail
@@ -40,7 +41,10 @@ side)
     python3 -m pip install -q --no-index --no-deps --target "$side" "$stash"/*.whl
     # libmlx.so finds the CUDA libraries through its rpath, $ORIGIN/../../nvidia: the machine's own
     ln -sfn "$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/nvidia" "$side/nvidia"
-    PYTHONPATH=$side python3 -c "import mlx.core as mx; print('beside: mlx', mx.__version__, mx.default_device(), mx.ones(2).sum().item())"
+    # a python of that release set, for `mlxvspt confirm --python ENTRY=$side/python` (asv drops PYTHONPATH)
+    printf '#!/bin/sh\nPYTHONPATH=%s${PYTHONPATH:+:$PYTHONPATH} exec %s "$@"\n' "$side" "$(command -v python3)" > "$side/python"
+    chmod +x "$side/python"
+    "$side/python" -c "import mlx.core as mx; print('beside: mlx', mx.__version__, mx.default_device(), mx.ones(2).sum().item())"
     ;;
 *)
     echo "usage: device_install.sh stash VERSION FOLDER | install VERSION | side VERSION" >&2

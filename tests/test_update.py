@@ -295,3 +295,27 @@ def test_an_ab_sample_is_one_process_however_many_figures_it_took(tmp_path, monk
                                pythons={"mlx-0.31.2": "python-a", "mlx-0.32.4": "python-b"})
     assert a == b == [float(n) for n in range(1, 11)]
     assert len(calls) == 20 and calls[:4] == [calls[0], calls[1], calls[1], calls[0]]  # A B, B A
+
+
+@pytest.mark.parametrize("option, error", [("nope=/bin/sh", "unknown --python entry 'nope'"),
+                                           ("mlx-0.32.4=/no/such/python", "is not an executable file")])
+def test_a_confirm_python_that_cannot_stand_for_its_entry_is_refused_first(option, error, capsys):
+    assert cli.main(["confirm", "mlx-0.31.2", "mlx-0.32.4", "row", "--python", option]) == 2
+    assert error in capsys.readouterr().err
+
+
+def test_an_ab_runs_a_given_python_for_its_point_and_builds_no_virtualenv_for_it(tmp_path, monkeypatch):
+    """On a device machine without network the older release is installed beside the machine's
+    (device_install.sh side): confirm measures it through that python."""
+    built, runs = [], []
+    monkeypatch.setattr(confirm, "environment", lambda entry: built.append(entry["name"]) or "/venv/python")
+    monkeypatch.setattr(confirm.asvrun, "asv", lambda *args, **kw: runs.append(args))
+    monkeypatch.setattr(confirm, "call_sample", lambda *args: 1.0)
+    (tmp_path / "box").mkdir()
+    (tmp_path / "box" / "machine.json").write_text(json.dumps({"machine": "box", "version": 1}))
+    points = dict(ledger.build())
+    a, b = confirm.interleaved("row", "mlx-0.31.2", "mlx-0.32.4", "box", "history", tmp_path, samples=2,
+                               pythons={"mlx-0.31.2": "/side/python"})
+    assert a == b == [1.0, 1.0] and built == ["mlx-0.32.4"]
+    ran = [(r[r.index("-E") + 1], r[r.index("--set-commit-hash") + 1]) for r in runs if r[0] == "run"]
+    assert ("existing:/side/python", points["mlx-0.31.2"]) in ran and ("existing:/venv/python", points["mlx-0.32.4"]) in ran
