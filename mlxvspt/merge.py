@@ -4,8 +4,10 @@ host, each pinned to its own GPU and cores) into one, as if one run had measured
 asv keeps one file per machine, commit and environment with, per benchmark, one entry per parameter
 combination: a part's combinations that another part left n/a (not selected there) are filled from the
 part that measured them, and a combination measured in several parts from the last of them (a re-measure
-replaces the first measurement). Records, checks and run lines (JSON lines) are concatenated; machine.json and the
-environment files are taken from the first part that has them.
+replaces the first measurement); where the parts' params grids differ (the suite gained a size), the later
+part's grid stands, as asv would show only entries of the suite's current grid. Records, checks and run
+lines (JSON lines) are concatenated; environment files are taken from the first part that has them,
+machine.json from the last, and every result file is described by it.
 """
 import itertools
 import json
@@ -117,20 +119,26 @@ def merge(dest, parts):
     one_machine(dest)
 
 
+MACHINE_KEYS = {"machine", "os", "arch", "cpu", "num_cpu", "ram"}  # what asv copies from machine.json
+
+
 def one_machine(folder):
-    """Every result file of `folder` described as its machine.json describes the machine: asv draws one
-    graph line per distinct description, so a file of a run whose description lacked or changed a key (the
-    H200's first runs had no num_cpu, a kernel update changes `os`) split a benchmark's history in two and
-    its releases were never graphed side by side."""
+    """Every result file of `folder` (and its .bak copy, which asvrun.restore_damaged may put back) described
+    as its machine.json describes the machine: asv draws one graph line per distinct description, so a file
+    of a run whose description lacked or changed a key (the H200's first runs had no num_cpu, a kernel update
+    changes `os`) split a benchmark's history in two and its releases were never graphed side by side. A file
+    that does not read as asv's results is left as it is (restore_damaged's to mend)."""
     folder = Path(folder)
     machine = {k: v for k, v in json.loads((folder / "machine.json").read_text()).items() if k != "version"}
-    for path in folder.glob("*-*.json"):
-        data = json.loads(path.read_text())
-        if "params" not in data:
+    for path in [*folder.glob("*-*.json"), *folder.glob("*-*.json.bak")]:
+        try:
+            data = json.loads(path.read_text())
+            params = data["params"]
+        except (ValueError, TypeError, KeyError):
             continue
-        params = {"machine": machine["machine"], **machine,
-                  **{k: v for k, v in data["params"].items() if k not in {"machine", "os", "num_cpu", "arch",
-                                                                        "cpu", "ram"}}}
-        if params != data["params"]:
-            data["params"] = params
+        if not isinstance(params, dict):
+            continue
+        described = {**{k: v for k, v in params.items() if k not in MACHINE_KEYS | machine.keys()}, **machine}
+        if described != params:
+            data["params"] = described
             path.write_text(json.dumps(data, indent=None))

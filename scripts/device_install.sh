@@ -41,8 +41,10 @@ side)
     python3 -m pip install -q --no-index --no-deps --target "$side" "$stash"/*.whl
     # libmlx.so finds the CUDA libraries through its rpath, $ORIGIN/../../nvidia: the machine's own
     ln -sfn "$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/nvidia" "$side/nvidia"
-    # a python of that release set, for `mlxvspt confirm --python ENTRY=$side/python` (asv drops PYTHONPATH)
-    printf '#!/bin/sh\nPYTHONPATH=%s${PYTHONPATH:+:$PYTHONPATH} exec %s "$@"\n' "$side" "$(command -v python3)" > "$side/python"
+    # a python of that release set, for `mlxvspt confirm --python ENTRY=$side/python`: asv's benchmark
+    # processes drop PYTHONPATH's entries from sys.path unless ASV_PYTHONPATH names them
+    printf '#!/bin/sh\nexport PYTHONPATH=%s${PYTHONPATH:+:$PYTHONPATH} ASV_PYTHONPATH=%s\nexec %s "$@"\n' \
+        "$side" "$side" "$(command -v python3)" > "$side/python"
     chmod +x "$side/python"
     "$side/python" -c "import mlx.core as mx; print('beside: mlx', mx.__version__, mx.default_device(), mx.ones(2).sum().item())"
     ;;

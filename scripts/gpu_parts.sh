@@ -71,6 +71,10 @@ job() {  # job GPU SPEC: one job on one GPU
     fi
     IFS=: read -r kind workload framework bench precision <<<"$spec"
     precision=${precision:-${PRECISION:-}}
+    if [[ ! $kind =~ ^(run|check)$ ]] || { [ -n "$side" ] && [ ! -d "$side" ]; }; then
+        echo "$id not run: not a job (run:... or check:..., after mlx-VERSION/ whose side install exists)" >> "$PARTS/status"
+        return
+    fi
     local cores
     cores=$(cores_of "$gpu" "$GPUS")
     echo "$id started on GPU $gpu, cores $cores at $(date -u +%T)" >> "$PARTS/status"
@@ -133,7 +137,7 @@ merge)
     for checks in "$PARTS"/checks/*.jsonl; do  # each into its release's check file
         [ -e "$checks" ] || continue
         side=""
-        [[ $(basename "$checks") =~ ^(mlx-[0-9.]+)- ]] && side=/tmp/side-${BASH_REMATCH[1]}:
+        [[ $(basename "$checks") =~ ^(mlx-[0-9.]+)-check- ]] && side=/tmp/side-${BASH_REMATCH[1]}:
         point=$(PYTHONPATH="$side$PYTHONPATH" "$PYTHON" -c \
             "from mlxvspt import ledger; print(ledger.point_for_installed(ledger.build())[0])")
         cat "$checks" >> "$dest/check-$point.jsonl"
