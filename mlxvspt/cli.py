@@ -312,13 +312,14 @@ def measurer(args):
 
 def given_pythons(values):
     """confirm's --python ENTRY=PATH options as {entry: path}, each entry in the ledger and each path a
-    program that runs."""
-    pythons, names = {}, [e["name"] for e in ledger.load()]
+    python that holds its release set."""
+    pythons, entries = {}, {e["name"]: e for e in ledger.load()}
     for value in values or []:
         entry, _, path = value.partition("=")
-        devices.choose("--python entry", entry, names)
+        devices.choose("--python entry", entry, list(entries))
         if not (path and os.path.isfile(path) and os.access(path, os.X_OK)):
             raise UsageError(f"--python {value}: {path or '(no path)'} is not an executable file")
+        confirm.check_holds(entries[entry], path)
         pythons[entry] = path
     return pythons or None
 

@@ -23,6 +23,7 @@ from asv.commands.compare import _is_result_better
 from asv_runner.statistics import compute_stats
 
 from . import asvrun, compare, ledger, presets, settings
+from .errors import UsageError
 
 MIN_SAMPLES = 10
 AB_ENVS = asvrun.ROOT / ".asv" / "ab"
@@ -69,6 +70,23 @@ def environment(entry):
         shutil.rmtree(build, ignore_errors=True)
         stamp.write_text(pins)
     return python
+
+
+def check_holds(entry, python):
+    """Refuse a python given for `entry` (confirm --python) unless it holds that entry's mlx and torch, as
+    read in a process of it (what the benchmarks' imports will find): an A/B of the wrong release set
+    would be a confident answer to another question."""
+    code = f"import importlib.metadata as m, json; print(json.dumps({{p: m.version(p) for p in {ledger.REQUIRED!r}}}))"
+    try:
+        run = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+        found = {p: v.split("+")[0] for p, v in json.loads(run.stdout.strip().splitlines()[-1]).items()}
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError, AttributeError) as exc:
+        raise UsageError(f"--python {entry['name']}={python}: cannot read its mlx and torch ({exc})") from None
+    wanted = {p: entry["pins"][p] for p in ledger.REQUIRED}
+    if found != wanted:
+        have = ", ".join(f"{p} {v}" for p, v in found.items())
+        raise UsageError(f"--python {entry['name']}={python} holds {have}; {entry['name']} is "
+                         + ", ".join(f"{p} {v}" for p, v in wanted.items()))
 
 
 def interleaved(row_name, point_a, point_b, machine, preset, results_dir, samples=MIN_SAMPLES, pythons=None):

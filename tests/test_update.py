@@ -304,6 +304,25 @@ def test_a_confirm_python_that_cannot_stand_for_its_entry_is_refused_first(optio
     assert error in capsys.readouterr().err
 
 
+def fake_python(folder, mlx, torch):
+    path = folder / f"python-{mlx}-{torch}"
+    path.write_text(f"#!/bin/sh\necho '{json.dumps({'mlx': mlx, 'torch': torch})}'\n")
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_a_confirm_python_must_hold_its_entrys_release_set(tmp_path, capsys):
+    """The A/B's side would measure whatever the python imports: its mlx and torch are read in a process
+    of it and must be the entry's (a local version suffix such as +cpu aside)."""
+    entry = {e["name"]: e for e in ledger.load()}["mlx-0.32.4"]
+    confirm.check_holds(entry, fake_python(tmp_path, "0.32.4", "2.13.0+cpu"))
+    wrong = fake_python(tmp_path, "0.32.3", "2.13.0")
+    with pytest.raises(UsageError, match="holds mlx 0.32.3, torch 2.13.0; mlx-0.32.4 is mlx 0.32.4, torch 2.13.0"):
+        confirm.check_holds(entry, wrong)
+    assert cli.main(["confirm", "mlx-0.31.2", "mlx-0.32.4", "row", "--python", f"mlx-0.32.4={wrong}"]) == 2
+    assert "holds mlx 0.32.3" in capsys.readouterr().err
+
+
 def test_an_ab_runs_a_given_python_for_its_point_and_builds_no_virtualenv_for_it(tmp_path, monkeypatch):
     """On a device machine without network the older release is installed beside the machine's
     (device_install.sh side): confirm measures it through that python."""
