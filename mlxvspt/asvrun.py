@@ -84,6 +84,9 @@ def publish(config, env, html_dir, progress=None):
     shutil.rmtree(old, ignore_errors=True)
 
 
+MACHINE_KEYS = ("os", "arch", "cpu", "num_cpu", "ram")  # asv's description of a machine beside its name
+
+
 def describe_machine(machine, results_dir, config, env, point=None, progress=None):
     """asv's machine record (CPU, OS, RAM) plus `mlxvspt info` beside the results: versions, BLAS, GPU,
     as environment.txt (the latest run) and, for a run of this environment, environment-<point>.txt."""

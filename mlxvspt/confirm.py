@@ -109,7 +109,7 @@ def interleaved(row_name, point_a, point_b, machine, preset, results_dir, sample
         # asv runs only on a machine it knows (~/.asv-machine.json): the one the history was measured on
         known = json.loads((scratch / machine / "machine.json").read_text())
         asvrun.asv("machine", "--yes", "--machine", machine, config=config, env=env,
-                   *(arg for key in ("os", "arch", "cpu", "num_cpu", "ram") if known.get(key)
+                   *(arg for key in asvrun.MACHINE_KEYS if known.get(key)
                      for arg in (f"--{key}", str(known[key]))))
         found = {commit: [] for _, commit in pair}
         for i in range(samples):

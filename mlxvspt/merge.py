@@ -14,6 +14,7 @@ import json
 import shutil
 from pathlib import Path
 
+from .asvrun import MACHINE_KEYS
 from .errors import UsageError
 
 JSONL = ("records-", "check-", "runs-")
@@ -119,9 +120,6 @@ def merge(dest, parts):
     one_machine(dest)
 
 
-MACHINE_KEYS = {"machine", "os", "arch", "cpu", "num_cpu", "ram"}  # what asv copies from machine.json
-
-
 def one_machine(folder):
     """Every result file of `folder` (and its .bak copy, which asvrun.restore_damaged may put back) described
     as its machine.json describes the machine: asv draws one graph line per distinct description, so a file
@@ -138,7 +136,8 @@ def one_machine(folder):
             continue
         if not isinstance(params, dict):
             continue
-        described = {**{k: v for k, v in params.items() if k not in MACHINE_KEYS | machine.keys()}, **machine}
+        described = {**{k: v for k, v in params.items() if k not in {"machine", *MACHINE_KEYS, *machine}},
+                     **machine}
         if described != params:
             data["params"] = described
             path.write_text(json.dumps(data, indent=None))
