@@ -112,7 +112,10 @@ def merge(dest, parts):
                 for source in sources:
                     f.write(source.read_text())
         elif name == "machine.json":
-            shutil.copyfile(sources[-1], target)  # the latest description: what the parts ran on
+            described = {}
+            for source in ([target] if target.is_file() else []) + sources:  # each key as last described
+                described.update(json.loads(source.read_text()))
+            target.write_text(json.dumps(described, indent=4))
         elif name.endswith(".json"):
             merge_result_files(([target] if target.is_file() else []) + sources, target)
         elif not target.is_file():
@@ -124,8 +127,10 @@ def one_machine(folder):
     """Every result file of `folder` (and its .bak copy, which asvrun.restore_damaged may put back) described
     as its machine.json describes the machine: asv draws one graph line per distinct description, so a file
     of a run whose description lacked or changed a key (the H200's first runs had no num_cpu, a kernel update
-    changes `os`) split a benchmark's history in two and its releases were never graphed side by side. A file
-    that does not read as asv's results is left as it is (restore_damaged's to mend)."""
+    changes `os`) split a benchmark's history in two and its releases were never graphed side by side. `asv
+    machine` records only the values that differ from what it detects itself, so a part pinned to a 16-core
+    share of a 64-core host has num_cpu and one on a 16-core host has none: merge keeps each key as last
+    described. A file that does not read as asv's results is left as it is (restore_damaged's to mend)."""
     folder = Path(folder)
     machine = {k: v for k, v in json.loads((folder / "machine.json").read_text()).items() if k != "version"}
     for path in [*folder.glob("*-*.json"), *folder.glob("*-*.json.bak")]:

@@ -134,6 +134,22 @@ def test_every_release_of_a_machine_is_described_alike_so_asv_graphs_them_on_one
     assert json.loads((dest / "machine.json").read_text()) == described
 
 
+def test_a_key_the_newest_part_leaves_out_keeps_its_last_description(tmp_path):
+    """asv records num_cpu only where it differs from its own count: a run on a 16-core H100 had none after
+    runs pinned to 16 of a 64-core host's cores had it, and merging it wiped num_cpu from every file."""
+    dest = tmp_path / "results" / MACHINE
+    first = part(tmp_path, "first", {(STEP, ("mlx", "gpu", "fp32")): fab.steady(1.0)}, [])
+    second = part(tmp_path, "second", {(STEP, ("torch", "gpu", "fp32")): fab.steady(1.0)}, [])
+    (first / "machine.json").write_text(json.dumps({"machine": MACHINE, "num_cpu": "16", "os": "A", "version": 1}))
+    (second / "machine.json").write_text(json.dumps({"machine": MACHINE, "os": "B", "version": 1}))
+    assert cli.main(["merge", str(dest), str(first)]) == 0
+    assert cli.main(["merge", str(dest), str(second)]) == 0
+    described = {"machine": MACHINE, "num_cpu": "16", "os": "B", "version": 1}
+    assert json.loads((dest / "machine.json").read_text()) == described
+    for path in dest.glob("*-*.json"):
+        assert {k: json.loads(path.read_text())["params"].get(k) for k in ("num_cpu", "os")} == {"num_cpu": "16", "os": "B"}
+
+
 def test_a_folder_without_machine_json_is_refused(tmp_path, capsys):
     assert cli.main(["merge", str(tmp_path / "dest"), str(tmp_path)]) == 2
     assert "not a machine's results folder" in capsys.readouterr().err
