@@ -97,11 +97,11 @@ def merge_result_files(paths, out):
 def merge(dest, parts):
     """Merge the machine folders `parts` into `dest` (created; files already there count as a first part)."""
     dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
     folders = [Path(p) for p in parts]
     for folder in folders:
-        if not (folder / "machine.json").is_file():
-            raise UsageError(f"{folder}: not a machine's results folder (no machine.json)")
+        if description(folder / "machine.json") is None:
+            raise UsageError(f"{folder}: not a machine's results folder (no readable machine.json)")
+    dest.mkdir(parents=True, exist_ok=True)
     names = sorted({p.name for folder in folders for p in folder.iterdir()
                     if p.is_file() and p.suffix != ".bak"})  # .bak: asvrun.restore_damaged's copies
     for name in names:
@@ -113,14 +113,23 @@ def merge(dest, parts):
                     f.write(source.read_text())
         elif name == "machine.json":
             described = {}
-            for source in ([target] if target.is_file() else []) + sources:  # each key as last described
-                described.update(json.loads(source.read_text()))
+            for source in [target] + sources:  # each key as last described
+                described.update(description(source) or {})
             target.write_text(json.dumps(described, indent=4))
         elif name.endswith(".json"):
             merge_result_files(([target] if target.is_file() else []) + sources, target)
         elif not target.is_file():
             shutil.copyfile(sources[0], target)
     one_machine(dest)
+
+
+def description(path):
+    """A machine.json's contents, or None where it is missing or not asv's machine description."""
+    try:
+        described = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+    return described if isinstance(described, dict) and "machine" in described else None
 
 
 def one_machine(folder):

@@ -153,3 +153,7 @@ def test_a_key_the_newest_part_leaves_out_keeps_its_last_description(tmp_path):
 def test_a_folder_without_machine_json_is_refused(tmp_path, capsys):
     assert cli.main(["merge", str(tmp_path / "dest"), str(tmp_path)]) == 2
     assert "not a machine's results folder" in capsys.readouterr().err
+    (tmp_path / "machine.json").write_text('{"machine": ')  # a copy cut short
+    assert cli.main(["merge", str(tmp_path / "dest"), str(tmp_path)]) == 2
+    assert "no readable machine.json" in capsys.readouterr().err
+    assert not (tmp_path / "dest").exists()
