@@ -7,7 +7,7 @@ part that measured them, and a combination measured in several parts from the la
 replaces the first measurement); where the parts' params grids differ (the suite gained a size), the later
 part's grid stands, as asv would show only entries of the suite's current grid. Records, checks and run
 lines (JSON lines) are concatenated; environment files are taken from the first part that has them,
-machine.json from the last, and every result file is described by it.
+machine.json keeps each key as the last part to describe it did, and every result file is described by it.
 """
 import itertools
 import json
@@ -141,7 +141,7 @@ def one_machine(folder):
     share of a 64-core host has num_cpu and one on a 16-core host has none: merge keeps each key as last
     described. A file that does not read as asv's results is left as it is (restore_damaged's to mend)."""
     folder = Path(folder)
-    machine = {k: v for k, v in json.loads((folder / "machine.json").read_text()).items() if k != "version"}
+    machine = {k: v for k, v in description(folder / "machine.json").items() if k != "version"}
     for path in [*folder.glob("*-*.json"), *folder.glob("*-*.json.bak")]:
         try:
             data = json.loads(path.read_text())
