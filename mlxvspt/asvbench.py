@@ -158,6 +158,7 @@ def append_records(benchmark, params, record):
     lines = [json.dumps({"benchmark": f"{module}.{type(benchmark).__name__}.{method}",
                          "params": {k: repr(v) for k, v in params.items()},
                          "ran": record["ran"], "warmup": record["warmup"], "check": status, "check_key": key,
+                         "alternates": params["device"] in getattr(benchmark, "alternate_on", ()),
                          "environment": {k: record[k] for k in ("preset", "pid", "tf32_env", "versions")}})
              for method in methods]
     with locked(where) as f:

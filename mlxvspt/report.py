@@ -112,8 +112,10 @@ def table(results_dir, machines=None):
 
 LEGEND = (f"`n/a`: skipped on this machine (see the run log for why). `±`: half the interquartile range of the "
           f"samples, as a share of the value. A verdict needs both cells cross-checked (`unchecked` otherwise), "
-          f"at least {results.MIN_SAMPLES} samples each, and asv's significance test (as in `asv compare`) to find "
-          f"them different: `{results.NOISE}` where it does not.")
+          f"at least {results.MIN_SAMPLES} samples each, both taken in one process alternately where the class "
+          f"alternates on that device (`not interleaved` otherwise), a timing's warm-up steady (`unsteady warm-up`), "
+          f"and asv's significance test (as in `asv compare`) to find them different: `{results.NOISE}` where it "
+          f"does not.")
 
 
 START, END = "<!-- mlxvspt report: start -->", "<!-- mlxvspt report: end -->"

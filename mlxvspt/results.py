@@ -29,6 +29,7 @@ from . import check, ledger, presets, workloads
 
 MIN_SAMPLES = 5
 NOISE = "≈ (within noise)"
+UNTIMED_UNITS = ("bytes", "rel. error")  # figures a warm-up's timing steadiness does not bear on
 DTYPES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
 
 
@@ -91,6 +92,21 @@ class Cell:
     @property
     def ran(self):
         return (self.record or {}).get("ran", {})
+
+    @property
+    def pid(self):
+        """The process that measured it (None outside `mlxvspt run`)."""
+        return ((self.record or {}).get("environment") or {}).get("pid")
+
+    @property
+    def alternates(self):
+        """Whether its class takes both frameworks' samples alternately in one process on this device."""
+        return bool((self.record or {}).get("alternates"))
+
+    @property
+    def steady(self):
+        """False where warm-up hit its cap before two consecutive steps agreed (asvbench.warm_up)."""
+        return ((self.record or {}).get("warmup") or {}).get("steady") is not False
 
 
 @dataclass
@@ -155,8 +171,10 @@ class Row:
 
 
 def verdict(torch, mlx, unit):
-    """"MLX 1.3x faster" only where both cells were cross-checked and asv's significance test (the one
-    `asv compare` applies to recorded samples) says they differ; otherwise why not."""
+    """"MLX 1.3x faster" only where both cells were cross-checked, taken alternately in one process where
+    their class alternates on the device, timed after a steady warm-up (a peak memory or an error needs none), and
+    asv's significance test (the one `asv compare` applies to recorded samples) says they differ;
+    otherwise why not."""
     if not (torch.ok and mlx.ok) or min(torch.value, mlx.value) <= 0:
         return ""
     checks = {torch.check, mlx.check}
@@ -164,8 +182,12 @@ def verdict(torch, mlx, unit):
         return "check failed"
     if checks != {"passed"}:
         return "unchecked"
+    if (torch.alternates or mlx.alternates) and torch.pid != mlx.pid:
+        return "not interleaved"  # the frameworks' samples were taken in different minutes
     if min(torch.n, mlx.n) < MIN_SAMPLES or not (torch.stats and mlx.stats):
         return f"too few samples ({min(torch.n, mlx.n)})"
+    if unit not in UNTIMED_UNITS and not (torch.steady and mlx.steady):
+        return "unsteady warm-up"
     t, m = (torch.stats, torch.samples), (mlx.stats, mlx.samples)
     if _is_result_better(mlx.value, torch.value, m, t, 1.0):
         better, factor = "MLX", torch.value / mlx.value

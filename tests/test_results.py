@@ -114,6 +114,21 @@ def test_too_few_samples_give_no_verdict(folder):
     assert results.latest(folder)[MACHINE].row(STEP, precision="fp32").verdict == "too few samples (3)"
 
 
+
+@pytest.mark.parametrize("mlx, torch, expected", [
+    ({"alternates": True, "environment": {"pid": 7}}, {"alternates": True, "environment": {"pid": 7}}, "MLX 2x faster"),
+    ({"alternates": True, "environment": {"pid": 7}}, {"alternates": True, "environment": {"pid": 8}},
+     "not interleaved"),  # a class that alternates, its two cells taken in separate processes
+    ({"environment": {"pid": 7}}, {"environment": {"pid": 8}}, "MLX 2x faster"),  # a class that does not
+    ({"warmup": {"steady": False}}, {"warmup": {"steady": True}}, "unsteady warm-up"),
+])
+def test_verdict_needs_interleaved_samples_where_the_class_alternates_and_a_steady_warm_up(folder, mlx, torch,
+                                                                                           expected):
+    fab.write_records(folder, MACHINE, NEW, [
+        {**fab.record(STEP, framework=fw, device="cpu", compile="False", precision="fp32"), **extra}
+        for fw, extra in (("mlx", mlx), ("torch", torch))])
+    assert results.latest(folder)[MACHINE].row(STEP, precision="fp32").verdict == expected
+
 def test_derived_figures_come_from_the_workload_and_mfu_from_the_calibration(folder):
     row = results.latest(folder)[MACHINE].row(STEP, precision="fp32")
     from mlxvspt.presets import sizes

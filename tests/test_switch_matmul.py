@@ -72,6 +72,45 @@ def test_tolerances_follow_precision_and_a_wrong_output_fails():
     assert "worst b" in several.lines[-1] and "2 over their limit (a too)" in several.lines[-1]
 
 
+def test_nan_and_far_off_tensors_fail_even_where_rounding_is_large():
+    from mlxvspt.check import CheckResult
+
+    x = np.random.default_rng(0).standard_normal(1000)
+    nan_later = CheckResult("demo").at("default", "fp32")
+    assert not nan_later.tensors("gradients", {"a": x, "b": x * np.nan}, {"a": x, "b": x})
+    assert "worst b" in nan_later.lines[-1]
+    # PyTorch's own bf16 rounding moved the tensor 50% (limit 2x that = 1.0 before the ceiling):
+    # an MLX gradient 20x too small is 95% away and must not pass as rounding
+    rounded = {"a": x * 1.5}
+    assert not CheckResult("demo").at("default", "bf16").tensors("gradients", {"a": x * 1.5 / 20}, rounded,
+                                                                 reference={"a": x})
+
+
+def test_a_loss_curve_with_a_later_nan_or_fewer_steps_fails():
+    from mlxvspt.check import CheckResult
+
+    result = CheckResult("demo").at("default", "fp32")
+    assert result.loss_curve("same", [2.0, 1.5, 1.2], [2.0, 1.5, 1.2])
+    assert not result.loss_curve("nan at step 3", [2.0, 1.5, float("nan")], [2.0, 1.5, 1.2])
+    assert "step 3" in result.lines[-1]
+    assert not result.loss_curve("shorter", [2.0, 1.5], [2.0, 1.5, 1.2])
+
+
+def test_a_combination_the_device_cannot_finish_is_n_a_and_the_check_goes_on():
+    from mlxvspt.check import CheckResult
+    from mlxvspt.errors import Unavailable
+
+    result = CheckResult("demo")
+    with result.combination("seed", "fp32"):
+        result.require("first", True, "")
+        raise Unavailable("out of memory")
+    with result.combination("seed", "bf16"):
+        result.require("second", False, "disagrees")
+    assert [(l.precision, l.what, l.ok) for l in result.entries] == [
+        ("fp32", "first", True), ("fp32", "n/a", True), ("bf16", "second", False)]
+    assert not result.passed
+
+
 def test_check_lines_store_numpy_values_as_json():
     import json
 

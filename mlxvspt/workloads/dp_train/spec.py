@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...check import NORM_FLOOR, CheckResult, path_label, relative_l2
+from ...check import NORM_FLOOR, CheckResult, path_label, relative_l2, worst
 from ...devices import Target
 from ...errors import Unavailable
 from ...paths import cache_dir, user_input
@@ -207,9 +207,9 @@ def compare_updates(result, what, a, b, limit):
     """The worst tensor's relative L2 between two runs' updates (w_k - w_0) against `limit`."""
     floor = NORM_FLOOR * max(np.linalg.norm(t) for t in b.values())
     gaps = {k: relative_l2(a[k], t, floor) for k, t in b.items()}
-    worst = max(gaps, key=gaps.get)
-    return result.record(what, gaps[worst] <= limit, gaps[worst], limit,
-                         f"relative L2 of each tensor's update, worst {worst}")
+    name = worst(gaps)
+    return result.record(what, gaps[name] <= limit, gaps[name], limit,
+                         f"relative L2 of each tensor's update, worst {name}")
 
 
 def one_process(framework, device, precision, sizes, steps):

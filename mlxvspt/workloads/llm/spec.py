@@ -219,21 +219,16 @@ def check(preset="tiny", device="cpu"):
             sizes = {**base, "batch": batch}
             mlx = None
             for path in PATHS:
-                result.at(path_label(path, False), precision)
                 chosen = {**sizes, "path": path}
-                reason = unavailable(Target("torch", device, precision), chosen) or \
-                    unavailable(Target("mlx", device, precision), sizes)
-                if reason:
-                    result.unavailable(f"batch {batch}: {reason}")
-                    continue
-                try:
+                with result.combination(path_label(path, False), precision, f"batch {batch}: "):
+                    reason = unavailable(Target("torch", device, precision), chosen) or \
+                        unavailable(Target("mlx", device, precision), sizes)
+                    if reason:
+                        raise Unavailable(reason)
                     mlx = mlx or generation_outputs(Target("mlx", device, precision), sizes, result)
                     torch = generation_outputs(Target("torch", device, precision), chosen, result)
-                except Unavailable as exc:
-                    result.unavailable(f"batch {batch}: {exc}")
-                    continue
-                result.output(f"prefill logits, batch {batch}", mlx["prefill"], torch["prefill"])
-                compare_generation(result, mlx["runner"].prompts, mlx, torch, path)
+                    result.output(f"prefill logits, batch {batch}", mlx["prefill"], torch["prefill"])
+                    compare_generation(result, mlx["runner"].prompts, mlx, torch, path)
     return result
 
 

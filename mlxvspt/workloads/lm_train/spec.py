@@ -245,10 +245,7 @@ def check_combination(result, sizes, device, precision, weights=None, updates=No
                                                                         "matmul_mode")))
     result.loss("first-step loss", m["losses"][0], t["losses"][0])
     result.tensors("first-step gradients", m["gradients"], t["gradients"], reference=reference)
-    gaps = [abs(a - b) / abs(b) for a, b in zip(m["losses"], t["losses"])]
-    worst = int(np.argmax(gaps))
-    result.within(f"loss curve over {steps} steps", gaps[worst], "loss",
-                  f"worst at step {worst + 1}: mlx {m['losses'][worst]:.6g} torch {t['losses'][worst]:.6g}")
+    result.loss_curve(f"loss curve over {steps} steps", m["losses"], t["losses"])
     if precision == "fp32":
         # Only with IEEE float32 gradients: Adam's update m / sqrt(v) is +-lr wherever a gradient is small,
         # so the rounding noise of TF32 or bfloat16 gradients flips whole updates (16% per tensor seen at
@@ -296,8 +293,8 @@ def check(preset="tiny", device="cpu"):
     result = CheckResult("lm_train", device)
     updates = {}
     for path, compile, precision in combinations(sizes):
-        result.at(path_label(path, compile), precision)
-        check_combination(result, {**sizes, "path": path, "compile": compile}, device, precision, updates=updates)
+        with result.combination(path_label(path, compile), precision):
+            check_combination(result, {**sizes, "path": path, "compile": compile}, device, precision, updates=updates)
     reordered = {path: reordered_updates(sizes, path, device) for path in sorted({p for p, _ in updates})}
     repeated = {(path, compile): train("mlx", device, "fp32", {**sizes, "path": path, "compile": compile},
                                        sizes["steps"])["updates"] for path, compile in updates}

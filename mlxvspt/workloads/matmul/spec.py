@@ -73,20 +73,19 @@ def check(preset="tiny", device="cpu"):
     result = CheckResult("matmul", device)
     for precision in PRECISIONS:
         for n in preset_sizes("matmul", preset, device)["sizes"]:
-            result.at("default", precision)
-            reason = unavailable(Target("mlx", device, precision), {"n": n})
-            if reason:
-                result.unavailable(reason)
-                continue
-            outputs = {}
-            for framework in ("mlx", "torch"):
-                runner = build(Target(framework, device, precision).activate(), {"n": n})
-                runner.step()
-                outputs[framework] = runner
-            result.output(f"{n}^3 product, mlx vs torch", outputs["mlx"].result(), outputs["torch"].result())
-            if precision == "fp32":
-                for framework, runner in outputs.items():
-                    err = relative_error(runner.result(), *runner.inputs)
-                    result.record(f"{n}^3 {framework} vs float64", err < IEEE_FLOAT32_ERROR, err, IEEE_FLOAT32_ERROR,
-                                  "max relative error; above it the float32 matmul is not IEEE")
+            with result.combination("default", precision):
+                reason = unavailable(Target("mlx", device, precision), {"n": n})
+                if reason:
+                    raise Unavailable(reason)
+                outputs = {}
+                for framework in ("mlx", "torch"):
+                    runner = build(Target(framework, device, precision).activate(), {"n": n})
+                    runner.step()
+                    outputs[framework] = runner
+                result.output(f"{n}^3 product, mlx vs torch", outputs["mlx"].result(), outputs["torch"].result())
+                if precision == "fp32":
+                    for framework, runner in outputs.items():
+                        err = relative_error(runner.result(), *runner.inputs)
+                        result.record(f"{n}^3 {framework} vs float64", err < IEEE_FLOAT32_ERROR, err,
+                                      IEEE_FLOAT32_ERROR, "max relative error; above it the float32 matmul is not IEEE")
     return result

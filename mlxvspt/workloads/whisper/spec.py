@@ -193,14 +193,13 @@ def check(preset="tiny", device="cpu"):
     result = CheckResult("whisper", device)
     for path in PATHS:
         for precision in PRECISIONS:
-            result.at(path_label(path, False), precision)
             chosen = {**sizes, "path": path}
-            reasons = [unavailable(Target(fw, device, precision), chosen) for fw in FRAMEWORKS]
-            if any(reasons):
-                result.unavailable(next(filter(None, reasons)))
-                continue
-            out = {fw: outputs(Target(fw, device, precision).activate(), chosen, window) for fw in FRAMEWORKS}
-            result.output("log-mel of one 30-s window", out["mlx"][0], out["torch"][0])
-            result.output("encoder output", out["mlx"][1], out["torch"][1])
-            result.equal(f"{sizes['tokens']} greedy tokens", out["mlx"][2], out["torch"][2])
+            with result.combination(path_label(path, False), precision):
+                reasons = [unavailable(Target(fw, device, precision), chosen) for fw in FRAMEWORKS]
+                if any(reasons):
+                    raise Unavailable(next(filter(None, reasons)))
+                out = {fw: outputs(Target(fw, device, precision).activate(), chosen, window) for fw in FRAMEWORKS}
+                result.output("log-mel of one 30-s window", out["mlx"][0], out["torch"][0])
+                result.output("encoder output", out["mlx"][1], out["torch"][1])
+                result.equal(f"{sizes['tokens']} greedy tokens", out["mlx"][2], out["torch"][2])
     return result
