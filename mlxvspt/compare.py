@@ -15,7 +15,10 @@ from .report import fmt
 
 def mark(a, b, a_ss, b_ss, factor):
     """"slower", "faster" (asv's test on the samples agrees), "noise" (beyond the factor, but the test
-    finds no difference) or "", for values a -> b with their (stats, samples)."""
+    finds no difference) or "", for values a -> b with their (stats, samples); "" where either is not
+    above zero (no ratio)."""
+    if min(a, b) <= 0:
+        return ""
     if _is_result_better(a, b, a_ss, b_ss, factor):
         return "slower"
     if _is_result_better(b, a, b_ss, a_ss, factor):
@@ -46,10 +49,13 @@ def pick_machine(results_dir, machine):
 
 def values(results_dir, machine, commit):
     """{(benchmark, asv's params as repr strings): (value, (stats, samples))} at one machine and commit,
-    over every environment saved there: the names asv itself runs rows by (`confirm` re-runs them)."""
-    out = {}
+    over every environment saved there: the names asv itself runs rows by (`confirm` re-runs them).
+    Results of another benchmark version than benchmarks.json's are left out, as `results` leaves them."""
+    out, meta = {}, results.benchmarks(results_dir)
     for res in asv_results.iter_results_for_machine_and_hash(str(results_dir), machine, commit):
         for key in res.get_all_result_keys():
+            if key not in meta or res.benchmark_version.get(key) != meta[key].get("version"):
+                continue
             params = res.get_result_params(key)
             stats = res.get_result_stats(key, params)
             samples = res.get_result_samples(key, params) or [None] * len(stats)

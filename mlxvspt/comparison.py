@@ -111,7 +111,8 @@ def history(snaps):
 
 def changes(snaps):
     """What changed from the previous ledger point to the latest: the releases, and every framework
-    cell that got slower or faster by more than CHANGE_FACTOR where asv's test on the samples agrees."""
+    cell that got slower or faster by more than CHANGE_FACTOR where asv's test on the samples agrees;
+    a cell pair is tested only with MIN_SAMPLES samples each and no failed cross-check (else `untested`)."""
     if len(snaps) < 2:
         return None
     before, after = snaps[-2], snaps[-1]
@@ -120,9 +121,12 @@ def changes(snaps):
     releases = [f"{p} {old.get(p, '-')} → {new.get(p, '-')}" for p in sorted(old.keys() | new.keys())
                 if old.get(p) != new.get(p)]
     a, b = compare.measured(before), compare.measured(after)
-    moved, same = [], 0
+    moved, same, untested = [], 0, 0
     for key in sorted(a.keys() & b.keys()):
         (cell_a, unit), (cell_b, _) = a[key], b[key]
+        if not all(c.n >= results.MIN_SAMPLES and c.stats and c.check != "failed" for c in (cell_a, cell_b)):
+            untested += 1
+            continue
         mark = compare.change(cell_a, cell_b, CHANGE_FACTOR)
         if mark in ("slower", "faster"):
             benchmark, framework, params = key
@@ -132,7 +136,7 @@ def changes(snaps):
         else:
             same += 1
     return {"from": before.point, "to": after.point, "releases": releases, "moved": moved, "unchanged": same,
-            "factor": CHANGE_FACTOR}
+            "untested": untested, "factor": CHANGE_FACTOR}
 
 
 def data(results_dir):

@@ -355,7 +355,9 @@ def snapshot(results_dir, machine, commit, meta=None):
                 continue
             for params, cell in _cells(res, name, info, found):
                 framework = params.pop("framework")
-                cells.setdefault((name, tuple(params.items())), {})[framework] = cell
+                mine = cells.setdefault((name, tuple(params.items())), {})
+                if cell.ok or not mine.get(framework, Cell()).ok:  # another environment's n/a keeps a value
+                    mine[framework] = cell
     rows = [Row(name, dict(params), meta[name].get("unit", ""), by_fw.get("torch", Cell()), by_fw.get("mlx", Cell()))
             for (name, params), by_fw in sorted(cells.items(), key=lambda item: item[0][0])]  # asv's param order
     env = environment(results_dir, machine, point)

@@ -27,13 +27,13 @@ def write_benchmarks(results_dir, benches):
     (Path(results_dir) / "benchmarks.json").write_text(json.dumps({**data, "version": 2}))
 
 
-def write_results(results_dir, machine, point, benches, samples, versions=None):
+def write_results(results_dir, machine, point, benches, samples, versions=None, env="existing-py"):
     """One asv result file of `machine` at ledger entry `point`. `samples`: {(benchmark, bare parameter
     values in order): [seconds...] | FAILED | NA}; missing cells are NA. `versions`: {benchmark: version
-    recorded} where it differs from the current one (a stale result)."""
+    recorded} where it differs from the current one (a stale result); `env`: asv's environment name."""
     names = dict(POINTS)
     date = 1_700_000_000_000 + [n for n, _ in POINTS].index(point) * 86_400_000
-    res = asv_results.Results({"machine": machine}, {}, names[point], date, "3.11", "existing-py", {})
+    res = asv_results.Results({"machine": machine}, {}, names[point], date, "3.11", env, {})
     for b in benches:
         values, sampled, number = [], [], []
         for combo in itertools.product(*b["params"]):

@@ -84,6 +84,7 @@ def test_page_data_rows_verdicts_memory_history_and_changes(folder):
     changes = gpu["changes"]
     assert (changes["from"], changes["to"]) == (OLD, NEW) and changes["releases"]
     assert [m["mark"] for m in changes["moved"]] == ["slower"]
+    assert changes["untested"] == 2  # each framework's peak memory: one sample at each point
     assert changes["moved"][0]["text"].startswith("MLX LMTrain.time_step (gpu, False, fp32): 667 ms → 1 s")
     assert machine(data, CPU)["changes"] is None and len(machine(data, CPU)["rows"]) == 1
 

@@ -152,6 +152,18 @@ def test_report_shows_spread_verdict_ran_detail_and_figures(folder):
     assert "MFU" in text and "tokens/s" in text
 
 
+def test_a_second_environment_without_a_value_keeps_the_measured_cell(folder):
+    fab.write_results(folder, MACHINE, NEW, BENCHES, {}, env="other-py")  # every cell n/a there
+    row = results.latest(folder)[MACHINE].row(STEP, precision="fp32")
+    assert row.mlx.value == pytest.approx(1.0) and row.torch.value == pytest.approx(2.0)
+
+
+def test_compare_values_leave_out_results_of_another_benchmark_version_and_zero_has_no_mark(folder):
+    benchmarks = {name for name, _ in compare.values(folder, MACHINE, dict(fab.POINTS)[OLD])}
+    assert benchmarks == {MATMUL}  # the old point's step result is version 1
+    assert compare.mark(0.0, 0.0, (None, None), (None, None), 1.1) == ""
+
+
 def test_compare_flags_slowdowns_beyond_the_factor_and_calls_overlap_noise(folder):
     lines, slower = compare.compare(folder, OLD, NEW, factor=1.1, machine=MACHINE)
     assert not slower  # the old point's step is stale: only the matmul is compared, and it did not change
