@@ -12,7 +12,7 @@ def test_cpu_targets_resolve_for_both_frameworks():
     for framework in devices.FRAMEWORKS:
         target = devices.Target(framework, "cpu").activate()
         assert target.backend() == "cpu"
-        assert target.peak_memory() >= 0
+        assert target.peak_memory() > 0  # on a CPU the process's max RSS
         target.synchronize()
 
 
@@ -24,10 +24,12 @@ def test_unknown_names_are_usage_errors_listing_valid_choices(field, value):
 
 
 def test_gpu_without_backend_is_unavailable_not_an_error():
-    for framework in devices.FRAMEWORKS:
-        if devices.framework_module(framework).gpu_backend() is None:
-            with pytest.raises(Unavailable):
-                devices.Target(framework, "gpu").activate()
+    missing = [f for f in devices.FRAMEWORKS if devices.framework_module(f).gpu_backend() is None]
+    if not missing:
+        pytest.skip("both frameworks have a GPU backend here")
+    for framework in missing:
+        with pytest.raises(Unavailable):
+            devices.Target(framework, "gpu").activate()
 
 
 def test_tf32_on_cpu_is_unavailable():
