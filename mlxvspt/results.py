@@ -29,7 +29,7 @@ from . import check, ledger, presets, workloads
 
 MIN_SAMPLES = 5
 NOISE = "≈ (within noise)"
-UNTIMED_UNITS = ("bytes", "rel. error")  # figures a warm-up's timing steadiness does not bear on
+UNTIMED_UNITS = ("bytes", "rel. error")  # figures the minute they were taken in and warm-up jitter do not move
 DTYPES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
 
 
@@ -171,10 +171,10 @@ class Row:
 
 
 def verdict(torch, mlx, unit):
-    """"MLX 1.3x faster" only where both cells were cross-checked, taken alternately in one process where
-    their class alternates on the device, timed after a steady warm-up (a peak memory or an error needs none), and
-    asv's significance test (the one `asv compare` applies to recorded samples) says they differ;
-    otherwise why not."""
+    """"MLX 1.3x faster" only where both cells were cross-checked and, for a timing (not a peak memory or an
+    error), taken alternately in one process where their class alternates on the device and after a
+    steady warm-up; and asv's significance test (the one `asv compare` applies to recorded samples) says
+    they differ; otherwise why not."""
     if not (torch.ok and mlx.ok) or min(torch.value, mlx.value) <= 0:
         return ""
     checks = {torch.check, mlx.check}
@@ -182,12 +182,13 @@ def verdict(torch, mlx, unit):
         return "check failed"
     if checks != {"passed"}:
         return "unchecked"
-    if (torch.alternates or mlx.alternates) and torch.pid != mlx.pid:
-        return "not interleaved"  # the frameworks' samples were taken in different minutes
     if min(torch.n, mlx.n) < MIN_SAMPLES or not (torch.stats and mlx.stats):
         return f"too few samples ({min(torch.n, mlx.n)})"
-    if unit not in UNTIMED_UNITS and not (torch.steady and mlx.steady):
-        return "unsteady warm-up"
+    if unit not in UNTIMED_UNITS:
+        if (torch.alternates or mlx.alternates) and torch.pid != mlx.pid:
+            return "not interleaved"  # the frameworks' timings were taken in different minutes
+        if not (torch.steady and mlx.steady):
+            return "unsteady warm-up"
     t, m = (torch.stats, torch.samples), (mlx.stats, mlx.samples)
     if _is_result_better(mlx.value, torch.value, m, t, 1.0):
         better, factor = "MLX", torch.value / mlx.value

@@ -152,6 +152,16 @@ def test_report_shows_spread_verdict_ran_detail_and_figures(folder):
     assert "MFU" in text and "tokens/s" in text
 
 
+def test_a_peak_memory_needs_neither_interleaving_nor_a_steady_warm_up(folder):
+    apart = {"alternates": True, "environment": {"pid": 7}, "warmup": {"steady": False}}
+    fab.write_records(folder, MACHINE, NEW, [
+        {**fab.record(STEP, framework=fw, device="cpu", compile="False", precision="fp32"), **apart,
+         "environment": {"pid": pid}} for fw, pid in (("mlx", 7), ("torch", 8))])
+    row = results.latest(folder)[MACHINE].row(STEP, precision="fp32")
+    assert row.verdict == "not interleaved"
+    assert results.verdict(row.torch, row.mlx, "bytes") == "MLX 2x lower"
+
+
 def test_a_second_environment_without_a_value_keeps_the_measured_cell(folder):
     fab.write_results(folder, MACHINE, NEW, BENCHES, {}, env="other-py")  # every cell n/a there
     row = results.latest(folder)[MACHINE].row(STEP, precision="fp32")
