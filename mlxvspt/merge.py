@@ -6,7 +6,8 @@ combination: a part's combinations that another part left n/a (not selected ther
 part that measured them, and a combination measured in several parts from the last of them (a re-measure
 replaces the first measurement); where the parts' params grids differ (the suite gained a size), the later
 part's grid stands, as asv would show only entries of the suite's current grid. Records, checks and run
-lines (JSON lines) are concatenated; environment files are taken from the first part that has them,
+lines (JSON lines) are concatenated, a line the destination has already left out (merging a part twice adds
+nothing); environment files are taken from the first part that has them,
 machine.json keeps each key as the last part to describe it did, and every result file is described by it.
 """
 import itertools
@@ -99,18 +100,29 @@ def merge(dest, parts):
     dest = Path(dest)
     folders = [Path(p) for p in parts]
     for folder in folders:
+        if folder.resolve() == dest.resolve():
+            raise UsageError(f"{folder}: is the destination itself (its files already count as a first part)")
         if description(folder / "machine.json") is None:
             raise UsageError(f"{folder}: not a machine's results folder (no readable machine.json)")
-    dest.mkdir(parents=True, exist_ok=True)
     names = sorted({p.name for folder in folders for p in folder.iterdir()
                     if p.is_file() and p.suffix != ".bak"})  # .bak: asvrun.restore_damaged's copies
+    for path in (folder / n for folder in [dest, *folders] for n in names if n.endswith(".json")):
+        try:
+            if path.is_file():
+                json.loads(path.read_text())
+        except (OSError, ValueError):  # before anything is written: a merge half done cannot be redone
+            raise UsageError(f"{path}: not a readable asv result file (a copy cut short?)") from None
+    dest.mkdir(parents=True, exist_ok=True)
     for name in names:
         sources = [folder / name for folder in folders if (folder / name).is_file()]
         target = dest / name
         if name.endswith(".jsonl") and name.startswith(JSONL):
+            have = set(target.read_text().splitlines()) if target.is_file() else set()
             with open(target, "a", encoding="utf-8") as f:
-                for source in sources:
-                    f.write(source.read_text())
+                for line in (line for source in sources for line in source.read_text().splitlines()):
+                    if line not in have:
+                        have.add(line)
+                        f.write(line + "\n")
         elif name == "machine.json":
             described = {}
             for source in [target] + sources:  # each key as last described

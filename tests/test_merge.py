@@ -157,3 +157,22 @@ def test_a_folder_without_machine_json_is_refused(tmp_path, capsys):
     assert cli.main(["merge", str(tmp_path / "dest"), str(tmp_path)]) == 2
     assert "no readable machine.json" in capsys.readouterr().err
     assert not (tmp_path / "dest").exists()
+
+
+def test_merging_a_part_again_adds_nothing_and_a_damaged_part_is_refused_before_any_write(tmp_path, capsys):
+    mlx = part(tmp_path, "gpu0", {(STEP, ("mlx", "gpu", "fp32")): fab.steady(1.0)},
+               [fab.record(STEP, framework="mlx", device="gpu", precision="fp32")])
+    dest = tmp_path / "results" / MACHINE
+    assert cli.main(["merge", str(dest), str(mlx)]) == 0
+    records = (dest / f"records-{NEW}.jsonl").read_text()
+    assert cli.main(["merge", str(dest), str(mlx)]) == 0
+    assert (dest / f"records-{NEW}.jsonl").read_text() == records
+    before = {p.name: p.read_text() for p in dest.iterdir()}
+    assert cli.main(["merge", str(dest), str(dest)]) == 2
+    assert "the destination itself" in capsys.readouterr().err
+    cut = part(tmp_path, "gpu1", {(STEP, ("torch", "gpu", "fp32")): fab.steady(2.0)}, [])
+    result_file = next(p for p in cut.glob("*.json") if p.name != "machine.json")
+    result_file.write_text(result_file.read_text()[:100])
+    assert cli.main(["merge", str(dest), str(cut)]) == 2
+    assert "not a readable asv result file" in capsys.readouterr().err
+    assert {p.name: p.read_text() for p in dest.iterdir()} == before
