@@ -209,6 +209,9 @@ class CheckResult:
         self.entries.append(Line(self.workload, self.device, self.path, self.precision, "n/a", True, detail=reason))
 
 
+LINE_KEYS = {"workload", "device", "path", "precision", "what", "ok"}
+
+
 def path_label(path, compiled):
     """How a combination's path is named in check lines and records: 'seed', 'best+compiled'..."""
     return f"{path}+compiled" if compiled else str(path)
@@ -224,15 +227,28 @@ def combinations(sizes):
 
 def load(path):
     """The check lines stored in a JSON-lines file ([] if there is none; a line a killed run left
-    half-written is skipped)."""
+    half-written, or anything else that is not a check line, is skipped)."""
     lines = []
     if path and Path(path).is_file():
         for text in Path(path).read_text().splitlines():
             try:
-                lines.append(json.loads(text))
+                line = json.loads(text)
             except ValueError:
                 continue
+            if isinstance(line, dict) and LINE_KEYS <= line.keys():
+                lines.append(line)
     return lines
+
+
+def keep_others(path, workloads, devices):
+    """Rewrite the JSON-lines file `path` (created) without the lines of these workloads on these devices:
+    a check about to run them replaces just those. Atomic: a kill leaves the old file or the new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    kept = [line for line in load(path) if not (line.get("workload") in workloads and line.get("device") in devices)]
+    staging = path.with_name(path.name + ".new")
+    staging.write_text("".join(json.dumps(line) + "\n" for line in kept))
+    staging.replace(path)
 
 
 def of_combination(lines, workload, device, path, precision):

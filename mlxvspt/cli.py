@@ -4,6 +4,7 @@ Bad input gets one line on stderr and exit code 2, before anything is written.
 """
 import argparse
 import json
+import math
 import os
 import re
 import sys
@@ -192,12 +193,12 @@ def finish(args, code):
 def cmd_check(args):
     """Every workload's cross-check on each chosen device: a line per quantity, exit 1 on any FAIL."""
     preset = selection(args)
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text("")
+    chosen_devices, chosen_workloads = args.device or ["cpu"], args.workload or workloads.NAMES
+    if args.json:  # the lines of what this check does not run stay (a run of one workload keeps the others')
+        check.keep_others(args.json, chosen_workloads, chosen_devices)
     passed = True
-    for device in args.device or ["cpu"]:
-        for name in args.workload or workloads.NAMES:
+    for device in chosen_devices:
+        for name in chosen_workloads:
             result = check.CheckResult(name, device)
             try:
                 result = workloads.spec(name).check(preset, device)
@@ -238,8 +239,8 @@ def cmd_report(args):
 
 
 def cmd_compare(args):
-    if args.factor <= 1:
-        raise UsageError(f"--factor {args.factor}: must be greater than 1")
+    if not 1 < args.factor < math.inf:
+        raise UsageError(f"--factor {args.factor}: must be a number greater than 1")
     lines, slower = compare.compare(args.results_dir, args.a, args.b, args.factor, args.machine, args.machine_b)
     print("\n".join(lines))
     return 1 if slower else 0
@@ -282,6 +283,8 @@ def cmd_publish(args):
 
 
 def cmd_serve(args):
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port {args.port}: choose 1-65535")
     site.serve(args.html_dir, args.port)
     return 0
 
@@ -298,8 +301,8 @@ def measurer(args):
     devices.choose("preset", preset, presets.NAMES)
     for value in args.device or []:
         devices.choose("device", value, devices.DEVICES)
-    if args.factor <= 1:
-        raise UsageError(f"--factor {args.factor}: must be greater than 1")
+    if not 1 < args.factor < math.inf:
+        raise UsageError(f"--factor {args.factor}: must be a number greater than 1")
     if args.device and "gpu" in args.device and \
             all(devices.framework_module(fw).gpu_backend() is None for fw in devices.FRAMEWORKS):
         raise UsageError("--device gpu: neither framework has a GPU backend here; valid devices: cpu")
@@ -374,9 +377,25 @@ def cmd_merge(args):
     return 0
 
 
+def check_outputs(args):
+    """Every place the command writes, checked before anything runs."""
+    if args.command != "serve" and getattr(args, "html_dir", None):
+        paths.site_folder(args.html_dir, args.results_dir)
+    if getattr(args, "charts", None):
+        paths.writable("--charts", args.charts)
+    if getattr(args, "json", None):
+        paths.writable("--json", args.json, folder=False)
+    if getattr(args, "readme", None):
+        readme = Path(args.readme)
+        if not readme.is_file() or not all(m in readme.read_text() for m in (report.START, report.END)):
+            raise UsageError(f"--readme {args.readme}: not a file with the report markers ({report.START} ... "
+                             f"{report.END})")
+
+
 def main(argv=None):
     try:
         args = parser().parse_args(argv)
+        check_outputs(args)
         return {"run": cmd_run, "history": cmd_history, "check": cmd_check, "report": cmd_report,
                 "compare": cmd_compare, "profile": cmd_profile, "overhead": cmd_overhead, "publish": cmd_publish,
                 "serve": cmd_serve, "fetch": cmd_fetch, "ledger": cmd_ledger, "info": cmd_info,

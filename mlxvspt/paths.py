@@ -45,3 +45,31 @@ def checked(name, value):
     if not os.access(path, os.R_OK):
         raise UsageError(f"{flag}: not readable")
     return path
+
+
+def writable(flag, value, folder=True):
+    """`value` where the command will write (a folder, else a file), refused in one line if it cannot be:
+    an existing thing of the other kind, or a first existing ancestor that is a file or not writable."""
+    path = Path(value).expanduser().absolute()
+    if path.exists() and path.is_dir() != folder:
+        raise UsageError(f"{flag} {value}: {'a file' if folder else 'a folder'}, expected a {'folder' if folder else 'file'}")
+    above = next(p for p in [path, *path.parents] if p.exists())
+    if above != path and not above.is_dir():
+        raise UsageError(f"{flag} {value}: cannot be created ({above} is a file)")
+    if not os.access(above, os.W_OK):
+        raise UsageError(f"{flag} {value}: cannot be written ({above} is not writable)")
+    return path
+
+
+def site_folder(html_dir, results_dir):
+    """--html-dir checked before a run: publishing replaces the whole folder, so it must neither hold nor
+    sit in the results, and an existing folder must be a published site (its index.html) or empty."""
+    html, results = (writable(flag, v) for flag, v in (("--html-dir", html_dir), ("--results-dir", results_dir)))
+    html, results = html.resolve(), results.resolve()
+    if html == results or html in results.parents or results in html.parents:
+        raise UsageError(f"--html-dir {html_dir}: publishing replaces this folder, and the results "
+                         f"({results_dir}) would go with it or into it")
+    if html.is_dir() and any(html.iterdir()) and not (html / "index.html").is_file():
+        raise UsageError(f"--html-dir {html_dir}: not a published site (no index.html) and not empty; publishing "
+                         f"replaces the whole folder")
+    return html

@@ -61,6 +61,38 @@ def test_bad_input_one_line_exit_2_nothing_written(argv, tmp_path, capsys):
     assert not results.exists() and not html.exists()
 
 
+OUTPUTS = {  # where a command would write, each refused before it runs (publishing replaces --html-dir whole)
+    "site over the results": (["publish", "--results-dir", "{t}/site/results", "--html-dir", "{t}/site"],
+                              "would go with it"),
+    "site inside the results": (["publish", "--results-dir", "{t}/site", "--html-dir", "{t}/site/html"],
+                                "would go with it"),
+    "a folder that is no site": (["publish", "--html-dir", "{t}/notes"], "not a published site"),
+    "under a file": (["run", "--results-dir", "{t}/notes/a.txt/results"], "is a file"),
+    "json into a folder": (["check", "--workload", "switch", "--json", "{t}/notes"], "expected a file"),
+    "readme without markers": (["report", "--readme", "{t}/notes/a.txt"], "report markers"),
+    "charts over a file": (["report", "--charts", "{t}/notes/a.txt"], "expected a folder"),
+    "factor nan": (["compare", "mlx-0.26.5", "mlx-0.32.4", "--factor", "nan"], "greater than 1"),
+    "port out of range": (["serve", "--port", "70000"], "1-65535"),
+}
+
+
+@pytest.mark.parametrize("case", OUTPUTS)
+def test_an_output_that_cannot_be_written_or_would_replace_data_is_refused_first(case, tmp_path, capsys):
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "a.txt").write_text("mine")
+    (tmp_path / "site" / "results").mkdir(parents=True)
+    argv, words = OUTPUTS[case]
+    argv = [a.format(t=tmp_path) for a in argv]
+    if argv[0] == "run":
+        argv += ["--html-dir", str(tmp_path / "html")]
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0], err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    assert (tmp_path / "notes" / "a.txt").read_text() == "mine"
+
+
 @pytest.mark.skipif(not no_gpu_anywhere(), reason="this machine has a GPU backend")
 def test_gpu_request_without_backend_names_valid_devices(capsys):
     assert cli.main(["run", "--device", "gpu"]) == 2

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -129,3 +131,18 @@ def test_check_fails_when_outputs_differ():
     assert result.passed
     result.close("different", np.ones(3), np.ones(3) * 1.1, atol=1e-6)
     assert not result.passed and result.lines[-1].startswith("FAIL")
+
+
+def test_a_check_of_one_workload_keeps_the_stored_lines_of_the_others(tmp_path, capsys):
+    from mlxvspt import cli
+    from mlxvspt.check import load
+
+    stored = tmp_path / "check.jsonl"
+    other = {"workload": "lm_train", "device": "cpu", "path": "seed", "precision": "fp32", "what": "first-step loss",
+             "ok": True, "value": 1e-7, "limit": 1e-5, "detail": ""}
+    stale = {**other, "workload": "switch", "path": "default", "what": "an old switch line"}
+    stored.write_text("".join(json.dumps(line) + "\n" for line in (other, stale)) + "5\n")
+    assert cli.main(["check", "--workload", "switch", "--json", str(stored)]) == 0
+    lines = load(stored)
+    assert other in lines and stale not in lines
+    assert {line["workload"] for line in lines} == {"lm_train", "switch"}
