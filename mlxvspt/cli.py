@@ -13,7 +13,6 @@ from pathlib import Path
 from . import (asvrun, bisect, charts, check, compare, confirm, devices, fetch, inputs, ledger, merge, paths,
                presets, profile, overhead, regressions, report, results, settings, site, update, workloads)
 from .errors import Unavailable, UsageError
-from .workloads.dp_train.launch import read_hosts
 
 SELECT_ENV = {"framework": settings.FRAMEWORKS, "device": settings.DEVICES, "precision": settings.PRECISIONS}
 
@@ -139,8 +138,6 @@ def selection(args):
         value = getattr(args, name)
         if value is not None:
             os.environ[paths.INPUTS[name][0]] = str(paths.checked(name, value).resolve())
-    if args.hosts is not None:
-        read_hosts(args.hosts)
     for kind, variable in SELECT_ENV.items():
         if getattr(args, kind):
             os.environ[variable] = ",".join(getattr(args, kind))

@@ -49,8 +49,16 @@ def whisper_checkpoint(path, preset):
     validate(path)
 
 
+def hosts(path, preset):
+    from .workloads.dp_train.launch import read_hosts
+
+    if not path.is_file():
+        raise UsageError(f"{path}: not a file (expected {paths.INPUTS['hosts'][1]})")
+    read_hosts(path)
+
+
 CHECKS = {"ptb": ptb, "nli": nli, "audio": audio, "llm_checkpoint": llm_checkpoint,
-          "whisper_checkpoint": whisper_checkpoint}
+          "whisper_checkpoint": whisper_checkpoint, "hosts": hosts}
 
 
 def check(name, path, preset):

@@ -60,12 +60,25 @@ def llama(folder):
     return llm.write_checkpoint(folder, llm.config("toy"))
 
 
-def whisper_pt(path, drop=None):
+def whisper_pt(path, drop=None, state_as=None, dims_as=None):
     import torch
 
     dims, arrays = whisper.seeded("toy")
     state = {k: torch.from_numpy(v) for k, v in arrays.items() if k != drop}
-    torch.save({"dims": dims, "model_state_dict": state}, path)
+    torch.save({"dims": dims_as(dims) if dims_as else dims,
+                "model_state_dict": state_as(state) if state_as else state}, path)
+    return path
+
+
+def llama_config(folder, **changes):
+    llama(folder)
+    cfg = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**cfg, **changes}))
+    return folder
+
+
+def hosts(path, text):
+    path.write_text(text)
     return path
 
 
@@ -99,13 +112,6 @@ def truncated_llama(folder):
     llama(folder)
     data = (folder / "model.safetensors").read_bytes()
     (folder / "model.safetensors").write_bytes(data[:-1000])
-    return folder
-
-
-def mismatched_llama(folder):
-    llama(folder)
-    cfg = json.loads((folder / "config.json").read_text())
-    (folder / "config.json").write_text(json.dumps({**cfg, "hidden_size": 128}))
     return folder
 
 
@@ -153,9 +159,23 @@ BAD = {
                                           "more than the model's vocabulary"),
     "llm shard missing": ("--llm-checkpoint", lambda t: sharded_llama(t / "llama"), "model-00002-of-00002"),
     "llm truncated": ("--llm-checkpoint", lambda t: truncated_llama(t / "llama"), "model.safetensors"),
-    "llm config does not match": ("--llm-checkpoint", lambda t: mismatched_llama(t / "llama"), "config.json"),
+    "llm config does not match": ("--llm-checkpoint", lambda t: llama_config(t / "llama", hidden_size=128), "config.json"),
+    "llm no attention heads": ("--llm-checkpoint", lambda t: llama_config(t / "llama", num_attention_heads=0),
+                               "num_attention_heads is 0"),
+    "llm negative layers": ("--llm-checkpoint", lambda t: llama_config(t / "llama", num_hidden_layers=-1),
+                            "num_hidden_layers is -1"),
     "whisper tensor missing": ("--whisper-checkpoint", lambda t: whisper_pt(t / "w.pt", drop="decoder.ln.bias"),
                                "decoder.ln.bias"),
+    "whisper state a list": ("--whisper-checkpoint", lambda t: whisper_pt(t / "w.pt", state_as=lambda d: list(d)),
+                             "a dict of tensors"),
+    "whisper state holds a number": ("--whisper-checkpoint",
+                                     lambda t: whisper_pt(t / "w.pt", state_as=lambda d: {**d, "decoder.ln.bias": 3}),
+                                     "not a tensor"),
+    "whisper dims not numbers": ("--whisper-checkpoint",
+                                 lambda t: whisper_pt(t / "w.pt", dims_as=lambda d: {**d, "n_mels": "abc"}),
+                                 "not all whole numbers"),
+    "hosts a folder": ("--hosts", lambda t: t, "not a file"),
+    "hosts not addresses": ("--hosts", lambda t: hosts(t / "hosts", "node1\n"), "not an IP address"),
     "whisper hf wrong shapes": ("--whisper-checkpoint", lambda t: hf_whisper_wrong(t / "whisper"), "missing"),
     "audio none decodable": ("--audio", lambda t: clips(t / "clips", "a.wav", "b.wav"), "no readable audio"),
     "audio no clips": ("--audio", lambda t: clips(t / "clips", "notes.txt"), "no readable audio"),
@@ -207,6 +227,6 @@ def test_bad_input_exits_2_with_one_line(case, command, tmp_path, capsys, monkey
 def test_good_inputs_pass(tmp_path):
     good = {"ptb": ptb(tmp_path / "ptb"), "nli": nli(tmp_path / "nli"),
             "llm_checkpoint": llama(tmp_path / "llama"), "whisper_checkpoint": whisper_pt(tmp_path / "w.pt"),
-            "audio": clips(tmp_path / "clips", "bad.wav", "good.wav")}
+            "audio": clips(tmp_path / "clips", "bad.wav", "good.wav"), "hosts": hosts(tmp_path / "hosts", "10.0.0.1\n")}
     for name, path in good.items():
         inputs.check(name, path, "tiny")  # a Hugging Face whisper folder: tests/test_whisper.py

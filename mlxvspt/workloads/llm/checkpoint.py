@@ -142,6 +142,10 @@ def validate_checkpoint(folder):
                 found.update({k: tuple(f.get_slice(k).get_shape()) for k in f.keys()})
         except (SafetensorError, OSError) as exc:
             raise UsageError(f"{where}: cannot read {path.name} ({exc})") from None
+    sizes = ("hidden_size", "intermediate_size", "vocab_size", "num_attention_heads", "num_hidden_layers")
+    bad = next((k for k in sizes if k in cfg and not (isinstance(cfg[k], int) and cfg[k] > 0)), None)
+    if bad:
+        raise UsageError(f"{where}: config.json's {bad} is {cfg[bad]!r}, not a positive whole number")
     try:
         want = parameter_shapes(cfg)
     except (KeyError, TypeError) as exc:

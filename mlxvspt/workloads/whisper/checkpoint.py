@@ -117,10 +117,16 @@ def open_openai(path):
     except Exception as exc:  # pickle.UnpicklingError, RuntimeError, EOFError...: all mean "not this format"
         raise UsageError(f"--whisper-checkpoint {path}: not a plain openai-whisper checkpoint "
                          f"(torch.load weights_only=True refused it: {(str(exc).splitlines() or [''])[0]})") from None
-    if not isinstance(checkpoint, dict) or not {"dims", "model_state_dict"} <= set(checkpoint):
+    if not isinstance(checkpoint, dict) or not {"dims", "model_state_dict"} <= set(checkpoint) or \
+            not isinstance(checkpoint["model_state_dict"], dict):
         raise UsageError(f"--whisper-checkpoint {path}: expected an openai-whisper .pt with "
-                         "'dims' and 'model_state_dict'")
-    return checkpoint["dims"], {k: v for k, v in checkpoint["model_state_dict"].items() if k != "alignment_heads"}
+                         "'dims' and 'model_state_dict' (a dict of tensors)")
+    tensors = {k: v for k, v in checkpoint["model_state_dict"].items() if k != "alignment_heads"}
+    odd = next((k for k, v in tensors.items() if not isinstance(v, torch.Tensor)), None)
+    if odd is not None:
+        raise UsageError(f"--whisper-checkpoint {path}: model_state_dict[{odd!r}] is a "
+                         f"{type(tensors[odd]).__name__}, not a tensor")
+    return checkpoint["dims"], tensors
 
 
 def from_openai(path):
@@ -202,7 +208,12 @@ def checked_dims(dims, arrays, path):
     if not isinstance(dims, dict) or set(dims) != set(DIMENSIONS):
         found = sorted(dims) if isinstance(dims, dict) else type(dims).__name__
         raise UsageError(f"--whisper-checkpoint {path}: dims {found} are not whisper's {list(DIMENSIONS)}")
-    dims = {k: int(dims[k]) for k in DIMENSIONS}
+    try:
+        dims = {k: int(dims[k]) for k in DIMENSIONS}
+    except (TypeError, ValueError):
+        raise UsageError(f"--whisper-checkpoint {path}: dims {dims} are not all whole numbers") from None
+    if min(dims.values()) < 1:
+        raise UsageError(f"--whisper-checkpoint {path}: dims {dims} must all be positive")
     require_same(shapes(dims), arrays, f"--whisper-checkpoint {path}")
     return dims
 
