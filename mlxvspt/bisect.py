@@ -5,7 +5,7 @@ or the benchmark fails) is dropped from the search, as `asv find --skip` does.
 """
 import re
 
-from . import ledger
+from . import compare, ledger
 from .errors import UsageError
 
 
@@ -28,14 +28,14 @@ def search(points, slower, say=print):
     return points[lo], points[hi]
 
 
-def row_named(rows, pattern):
+def row_named(rows, pattern, name=lambda row: row.name):
     """The one row whose asv name matches `pattern` (a regular expression)."""
     try:
-        found = [row for row in rows if re.search(pattern, row.name)]
+        found = [row for row in rows if re.search(pattern, name(row))]
     except re.error as exc:
         raise UsageError(f"{pattern!r}: not a regular expression ({exc})") from None
     if len(found) != 1:
-        names = ", ".join(r.name for r in found[:4]) or ", ".join(r.name for r in rows[:4])
+        names = ", ".join(name(r) for r in found[:4]) or ", ".join(name(r) for r in rows[:4])
         raise UsageError(f"{pattern!r} matches {len(found)} benchmark rows, not one (e.g. {names})")
     return found[0]
 
@@ -46,6 +46,9 @@ def bisect(a, b, pattern, measurer, factor, say=print):
     a, b = (ledger.resolve(ledger.build(), p)[0] for p in (a, b))
     if points.index(a) >= points.index(b):
         raise UsageError(f"{a} is not before {b} in the ledger")
+    known = compare.known_rows(measurer.results_dir)
+    if known:  # the pattern must name one row of the suite before anything is measured
+        row_named(known, pattern, name=str)
     entries = {e["name"]: e for e in ledger.load()}
     between = [p for p in points[points.index(a):points.index(b) + 1] if ledger.on_the_way(entries[p], entries[a], entries[b])]
     missing = [p for p in (a, b) if not measurer.has_results(p)]

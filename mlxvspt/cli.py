@@ -335,6 +335,9 @@ def cmd_confirm(args):
     m = measurer(args)
     known = ledger.build()
     a, b = (ledger.resolve(known, p)[0] for p in (args.a, args.b))
+    rows = compare.known_rows(args.results_dir)
+    if rows and args.row not in rows:
+        raise UsageError(f"{args.row!r}: not a row of the suite (asv's name, e.g. {rows[0]})")
     try:
         row = next((r for r in m.rows(a, b) if r.name == args.row), None)
     except UsageError:  # no results of this machine

@@ -71,6 +71,12 @@ def row_name(benchmark, combo):
     return f"{benchmark}({', '.join(combo)})"
 
 
+def known_rows(results_dir):
+    """Every row name the current suite has (from benchmarks.json; [] before the first run)."""
+    return [row_name(name, combo) for name, info in results.benchmarks(results_dir).items()
+            for combo in itertools.product(*info.get("params", []))]
+
+
 @dataclass
 class Row:
     """One benchmark at one parameter combination, measured at A and at B."""

@@ -43,6 +43,9 @@ BAD = [
     ["profile", "Matmul.time_matmul", "precision=fp32", "n=64", "device=cpu"],
     ["profile", "Matmul.time_matmul", "--steps", "0"],
     ["profile", "Matmul.time_matmul", "--framework", "jax"],
+    ["bisect", "mlx-0.31.2", "mlx-0.32.4", "("],  # the row is checked before anything is measured
+    ["bisect", "mlx-0.31.2", "mlx-0.32.4", "time_"],
+    ["confirm", "mlx-0.31.2", "mlx-0.32.4", "no.such.row"],
     ["frobnicate"],
     [],
 ]
