@@ -18,14 +18,15 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 FOLDER = "regressions"
-RECORDS = "confirmed.json"
+RECORDS = "confirmed.txt"  # JSON; not .json: asv takes every .json under results/ for a result file
+EARLIER_RECORDS = "confirmed.json"  # what results folders written before 2026-11-27 hold
 RETIRED = "retired.txt"
 ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 def records(results_dir):
-    path = Path(results_dir) / FOLDER / RECORDS
-    return json.loads(path.read_text()) if path.is_file() else []
+    path = next((p for p in (Path(results_dir) / FOLDER / n for n in (RECORDS, EARLIER_RECORDS)) if p.is_file()), None)
+    return json.loads(path.read_text()) if path else []
 
 
 def _write(path, text):
@@ -67,7 +68,7 @@ def report(row, verdict, side_a, side_b, machine, preset, factor):
 
 
 def record(results_dir, row, verdict, side_a, side_b, machine, preset, factor):
-    """Save one confirmed regression's report and its line in confirmed.json; returns the report's path."""
+    """Save one confirmed regression's report and its line in RECORDS; returns the report's path."""
     folder = Path(results_dir) / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     name = slug(machine, side_b["ledger entry"], row.name)
@@ -94,6 +95,7 @@ def _others(results_dir, report_name):
 
 def _save(results_dir, kept):
     _write(Path(results_dir) / FOLDER / RECORDS, json.dumps(kept, indent=2) + "\n")
+    (Path(results_dir) / FOLDER / EARLIER_RECORDS).unlink(missing_ok=True)
 
 
 def retired(results_dir):

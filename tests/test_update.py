@@ -148,6 +148,7 @@ def test_update_appends_measures_and_reports_only_the_confirmed_slowdown(index, 
     assert measurer.measured == [["torch-2.15.0", "mlx-0.33.0"]] and measurer.published == 1
     records = regressions.records(tmp_path / "results")
     assert [r["benchmark"] for r in records] == ["bench_matmul.Matmul.time_matmul('mlx', 'cpu', 'fp32', 1024)"] * 2
+    assert not list((tmp_path / "results" / "regressions").glob("*.json"))  # asv would read it as a result
     report = (tmp_path / "results" / "regressions" / records[0]["report"]).read_text()
     assert "torch 2.14.1 → 2.15.0" in report and "mlxvspt confirm torch-2.14.1 torch-2.15.0" in report
     assert "Ratio B/A:** 1.300" in report and '"pins"' in report
