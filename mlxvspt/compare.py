@@ -37,12 +37,13 @@ def change(a, b, factor):
     return mark(a.value, b.value, (a.stats, a.samples), (b.stats, b.samples), factor)
 
 
-def pick_machine(results_dir, machine):
+def pick_machine(results_dir, machine, flag="--machine"):
     known = results.machines(results_dir)
     if machine is None and len(known) == 1:
         return known[0]
     if machine not in known:
-        raise UsageError(f"--machine {machine!r}: choose one of the machines with results: "
+        named = f"{flag} {machine!r}" if machine else f"{flag}: needed here, so"
+        raise UsageError(f"{named}: choose one of the machines with results: "
                          f"{', '.join(known) or 'none (run mlxvspt run first)'}")
     return machine
 
@@ -101,7 +102,7 @@ def rows(results_dir, a, b, machine=None, machine_b=None):
     points = ledger.build()
     (name_a, hash_a), (name_b, hash_b) = ledger.resolve(points, a), ledger.resolve(points, b)
     machine_a = pick_machine(results_dir, machine)
-    machine_b = pick_machine(results_dir, machine_b or machine_a)
+    machine_b = pick_machine(results_dir, machine_b or machine_a, "--machine-b")
     base, new = values(results_dir, machine_a, hash_a), values(results_dir, machine_b, hash_b)
     if not base or not new:
         empty = name_a if not base else name_b

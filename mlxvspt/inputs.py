@@ -14,9 +14,13 @@ from .errors import UsageError
 
 
 def ptb(folder, preset):
-    from .workloads.lm_train.data import read_ptb
+    from .workloads.lm_train.data import SPLITS, read_ptb
 
-    read_ptb(folder)
+    _, train, _, _ = read_ptb(folder)
+    context = min(presets.sizes("lm_train", preset, device)["context"] for device in ("cpu", "gpu"))
+    if len(train) <= context + 1:  # a training window is context + 1 tokens
+        raise UsageError(f"{folder / SPLITS[0]}: {len(train)} tokens, fewer than the {preset} preset's context "
+                         f"{context} + 1")
 
 
 def nli(folder, preset):

@@ -29,7 +29,7 @@ NLI_ROW = "train\tSNLI\tx\tA man plays.\tA man makes music.\tentailment\n"
 NLI_VOCAB = ["[PAD]"] + [f"[unused{i}]" for i in range(99)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "man"]
 
 
-def ptb(folder, train="the cat sat\n", skip=()):
+def ptb(folder, train="the cat sat\n" * 5, skip=()):  # 20 tokens: a tiny window is 17
     folder.mkdir()
     for name in ptb_data.SPLITS:
         if name not in skip:
@@ -42,7 +42,7 @@ def binary_train(folder):
     return folder
 
 
-def nli(folder, table=NLI_HEADER + NLI_ROW, vocab=NLI_VOCAB):
+def nli(folder, table=NLI_HEADER + NLI_ROW + NLI_ROW.replace("train", "dev"), vocab=NLI_VOCAB):
     folder.mkdir()
     if table is not None:
         with gzip.open(folder / "AllNLI.tsv.gz", "wt", encoding="utf8") as f:
@@ -147,8 +147,10 @@ BAD = {
     # and more
     "ptb binary": ("--ptb", lambda t: binary_train(ptb(t / "ptb")), "not readable text"),
     "ptb empty train": ("--ptb", lambda t: ptb(t / "ptb", train="\n\n"), "no vocabulary"),
+    "ptb shorter than a window": ("--ptb", lambda t: ptb(t / "ptb", train="the cat sat\n"), "4 tokens, fewer"),
     "ptb word outside vocabulary": ("--ptb", lambda t: ptb(t / "ptb", train="a b\n"), "not in the vocabulary"),
     "nli not gzip": ("--nli", lambda t: not_gzip(nli(t / "nli")), "not a readable gzip"),
+    "nli no dev pairs": ("--nli", lambda t: nli(t / "nli", table=NLI_HEADER + NLI_ROW), "no usable 'dev' rows"),
     "nli no header": ("--nli", lambda t: nli(t / "nli", table=NLI_ROW), "header"),
     "nli no train pairs": ("--nli", lambda t: nli(t / "nli", table=NLI_HEADER + NLI_ROW.replace("train", "dev")),
                            "no usable 'train' rows"),

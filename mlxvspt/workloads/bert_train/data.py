@@ -121,9 +121,11 @@ def opened(folder, seq, vocab):
 
 
 def validate(folder, sizes):
-    """An --nli folder checked before a run: the vocabulary parses and fits, the first training pair parses."""
+    """An --nli folder checked before a run: the vocabulary parses and fits, the first training pair and the
+    first validation pair parse (the validation benchmark reads the dev split)."""
     table, _ = opened(folder, sizes["seq"], sizes["vocab"])
-    read_allnli(table, "train", limit=1)
+    for split in ("train", "dev"):
+        read_allnli(table, split, limit=1)
 
 
 def allnli(folder, split, n, seq, vocab):
