@@ -42,7 +42,7 @@ def pick_machine(results_dir, machine, flag="--machine"):
     if machine is None and len(known) == 1:
         return known[0]
     if machine not in known:
-        named = f"{flag} {machine!r}" if machine else f"{flag}: needed here, so"
+        named = f"{flag} {machine!r}" if machine else f"{flag} is needed"
         raise UsageError(f"{named}: choose one of the machines with results: "
                          f"{', '.join(known) or 'none (run mlxvspt run first)'}")
     return machine
