@@ -156,6 +156,10 @@ def cmd_run(args):
             re.compile(args.bench)
         except re.error as exc:
             raise UsageError(f"--bench {args.bench!r}: not a regular expression ({exc})") from None
+        known = [b for b in results.benchmarks(args.results_dir)
+                 if not args.workload or b.split(".")[0].removeprefix("bench_") in args.workload]
+        if known and not any(re.search(args.bench, b) for b in known):  # known: the suite's last discovery
+            raise UsageError(f"--bench {args.bench!r}: matches none of the selected benchmarks (e.g. {known[0]})")
     machine, code = asvrun.run(preset, args.results_dir, args.html_dir, args.workload, args.resume, only=args.bench,
                                verbose=args.verbose, recheck=not args.keep_check)
     return finish(args, code)

@@ -23,7 +23,10 @@ FILES_ALLOWED = {"whisper_checkpoint", "hosts"}
 def cache_dir():
     """Seeded weights, synthetic data and verified downloads (MLXVSPT_CACHE, default ~/.cache/mlxvspt)."""
     path = Path(os.environ.get("MLXVSPT_CACHE", Path.home() / ".cache" / "mlxvspt"))
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"MLXVSPT_CACHE {path}: cannot be the cache folder ({exc.strerror})") from None
     return path
 
 

@@ -128,3 +128,14 @@ def test_precision_selects_the_check_lines_and_rows_of_that_precision(monkeypatc
     monkeypatch.setenv(settings.PRECISIONS, "bf16")
     with pytest.raises(NotImplementedError, match="fp32 not selected"):
         LMTrain().refuse("mlx", "cpu", "seed", False, "fp32")
+
+
+def test_a_bench_pattern_matching_no_benchmark_of_the_suite_is_refused_first(tmp_path, capsys):
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "benchmarks.json").write_text((cli.asvrun.ROOT / "results" / "benchmarks.json").read_text())
+    argv = ["run", "--preset", "tiny", "--workload", "switch", "--bench", "BertTrainStep", "--results-dir",
+            str(results), "--html-dir", str(tmp_path / "html")]  # BertTrainStep exists, not in switch
+    assert cli.main(argv) == 2
+    assert "matches none of the selected benchmarks" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["benchmarks.json", "results"]
