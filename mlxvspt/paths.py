@@ -54,8 +54,9 @@ def writable(flag, value, folder=True):
     """`value` where the command will write (a folder, else a file), refused in one line if it cannot be:
     an existing thing of the other kind, or a first existing ancestor that is a file or not writable."""
     path = Path(value).expanduser().absolute()
+    kind, other = ("folder", "file") if folder else ("file", "folder")
     if path.exists() and path.is_dir() != folder:
-        raise UsageError(f"{flag} {value}: {'a file' if folder else 'a folder'}, expected a {'folder' if folder else 'file'}")
+        raise UsageError(f"{flag} {value}: a {other}, expected a {kind}")
     above = next(p for p in [path, *path.parents] if p.exists())
     if above != path and not above.is_dir():
         raise UsageError(f"{flag} {value}: cannot be created ({above} is a file)")
