@@ -143,6 +143,14 @@ def record_wall_time(folder, point_name, started, benchmarks, code, resumed):
         f.write(json.dumps(line) + "\n")
 
 
+def selected(results_dir, workloads=None, only=None, benchmark_dir=ROOT / "benchmarks"):
+    """The benchmarks of the suite's last discovery (benchmarks.json) that a run of these workloads and
+    --bench pattern measures, in the order it runs them."""
+    names = modules(benchmark_dir, workloads)
+    return [b for b in sorted(results.benchmarks(results_dir), key=time_first)
+            if b.split(".")[0] in names and re.search(only or "", b)]
+
+
 def time_first(benchmark):
     """Module by module, time_ benchmarks first: a training step's time_ process leaves the step's peak
     memory for its StepMemory twin (asvbench.leave_memory), which then builds nothing."""
@@ -240,8 +248,7 @@ def _run(preset, results_dir, html_dir, workloads, resume, points, benchmark_dir
             asv("run", *where, "--machine", machine, "--bench", "just-discover", config=config, env=env,
                 progress=progress)
             batches = [(b.split(".", 1)[1], [f"{re.escape(b)}(\\(|$)"])
-                       for b in sorted(results.benchmarks(results_dir), key=time_first)
-                       if b.split(".")[0] in names and re.search(only or "", b)]
+                       for b in selected(results_dir, workloads, only, benchmark_dir)]
         progress.begin(len(batches))
         for label, patterns in batches:
             restore_damaged(results_dir)

@@ -245,7 +245,7 @@ def keep_others(path, workloads, devices):
     a check about to run them replaces just those. Atomic: a kill leaves the old file or the new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    kept = [line for line in load(path) if not (line.get("workload") in workloads and line.get("device") in devices)]
+    kept = [line for line in load(path) if not (line["workload"] in workloads and line["device"] in devices)]
     staging = path.with_name(path.name + ".new")
     staging.write_text("".join(json.dumps(line) + "\n" for line in kept))
     staging.replace(path)

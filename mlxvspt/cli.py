@@ -156,9 +156,8 @@ def cmd_run(args):
             re.compile(args.bench)
         except re.error as exc:
             raise UsageError(f"--bench {args.bench!r}: not a regular expression ({exc})") from None
-        known = [b for b in results.benchmarks(args.results_dir)
-                 if not args.workload or b.split(".")[0].removeprefix("bench_") in args.workload]
-        if known and not any(re.search(args.bench, b) for b in known):  # known: the suite's last discovery
+        known = asvrun.selected(args.results_dir, args.workload)  # the suite's last discovery
+        if known and not asvrun.selected(args.results_dir, args.workload, args.bench):
             raise UsageError(f"--bench {args.bench!r}: matches none of the selected benchmarks (e.g. {known[0]})")
     machine, code = asvrun.run(preset, args.results_dir, args.html_dir, args.workload, args.resume, only=args.bench,
                                verbose=args.verbose, recheck=not args.keep_check)
@@ -390,10 +389,7 @@ def check_outputs(args):
     if getattr(args, "json", None):
         paths.writable("--json", args.json, folder=False)
     if getattr(args, "readme", None):
-        readme = Path(args.readme)
-        if not readme.is_file() or not all(m in readme.read_text() for m in (report.START, report.END)):
-            raise UsageError(f"--readme {args.readme}: not a file with the report markers ({report.START} ... "
-                             f"{report.END})")
+        report.readme_text(args.readme)
 
 
 def main(argv=None):

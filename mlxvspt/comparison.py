@@ -124,7 +124,7 @@ def changes(snaps):
     moved, same, untested = [], 0, 0
     for key in sorted(a.keys() & b.keys()):
         (cell_a, unit), (cell_b, _) = a[key], b[key]
-        if not all(c.n >= results.MIN_SAMPLES and c.stats and c.check != "failed" for c in (cell_a, cell_b)):
+        if not all(c.sampled and c.check != "failed" for c in (cell_a, cell_b)):
             untested += 1
             continue
         mark = compare.change(cell_a, cell_b, CHANGE_FACTOR)

@@ -56,8 +56,6 @@ def whisper_checkpoint(path, preset):
 def hosts(path, preset):
     from .workloads.dp_train.launch import read_hosts
 
-    if not path.is_file():
-        raise UsageError(f"{path}: not a file (expected {paths.INPUTS['hosts'][1]})")
     read_hosts(path)
 
 

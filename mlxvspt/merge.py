@@ -107,11 +107,8 @@ def merge(dest, parts):
     names = sorted({p.name for folder in folders for p in folder.iterdir()
                     if p.is_file() and p.suffix != ".bak"})  # .bak: asvrun.restore_damaged's copies
     for path in (folder / n for folder in [dest, *folders] for n in names if n.endswith(".json")):
-        try:
-            if path.is_file():
-                json.loads(path.read_text())
-        except (OSError, ValueError):  # before anything is written: a merge half done cannot be redone
-            raise UsageError(f"{path}: not a readable asv result file (a copy cut short?)") from None
+        if path.is_file() and not isinstance(read_json(path), dict):  # before anything is written
+            raise UsageError(f"{path}: not a readable asv result file (a copy cut short?)")
     dest.mkdir(parents=True, exist_ok=True)
     for name in names:
         sources = [folder / name for folder in folders if (folder / name).is_file()]
@@ -135,12 +132,17 @@ def merge(dest, parts):
     one_machine(dest)
 
 
-def description(path):
-    """A machine.json's contents, or None where it is missing or not asv's machine description."""
+def read_json(path):
+    """A JSON file's contents, or None where it is missing or cut short."""
     try:
-        described = json.loads(Path(path).read_text())
+        return json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return None
+
+
+def description(path):
+    """A machine.json's contents, or None where it is missing or not asv's machine description."""
+    described = read_json(path)
     return described if isinstance(described, dict) and "machine" in described else None
 
 

@@ -17,7 +17,8 @@ INPUTS = {
     "whisper_checkpoint": ("MLXVSPT_WHISPER_CHECKPOINT", "an openai-whisper .pt or a Hugging Face whisper folder"),
     "hosts": ("MLXVSPT_HOSTS", "a text file of IP addresses, one a line, this machine first (dp_train over machines)"),
 }
-FILES_ALLOWED = {"whisper_checkpoint", "hosts"}
+FILES_ALLOWED = {"whisper_checkpoint", "hosts"}  # a file or a folder
+FILES_ONLY = {"hosts"}
 
 
 def cache_dir():
@@ -45,6 +46,8 @@ def checked(name, value):
         raise UsageError(f"{flag}: not found (expected {what})")
     if not path.is_dir() and name not in FILES_ALLOWED:
         raise UsageError(f"{flag}: not a folder (expected {what})")
+    if path.is_dir() and name in FILES_ONLY:
+        raise UsageError(f"{flag}: not a file (expected {what})")
     if not os.access(path, os.R_OK):
         raise UsageError(f"{flag}: not readable")
     return path

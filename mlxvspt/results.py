@@ -64,6 +64,11 @@ class Cell:
         return (self.stats or {}).get("repeat") or 0
 
     @property
+    def sampled(self):
+        """Whether asv's significance test can use it: MIN_SAMPLES samples and their statistics."""
+        return self.n >= MIN_SAMPLES and bool(self.stats)
+
+    @property
     def spread(self):
         """(25th, 75th percentile) of the samples (asv's own, else from the samples); None with fewer
         than two samples."""
@@ -182,7 +187,7 @@ def verdict(torch, mlx, unit):
         return "check failed"
     if checks != {"passed"}:
         return "unchecked"
-    if min(torch.n, mlx.n) < MIN_SAMPLES or not (torch.stats and mlx.stats):
+    if not (torch.sampled and mlx.sampled):
         return f"too few samples ({min(torch.n, mlx.n)})"
     if unit not in UNTIMED_UNITS:
         if (torch.alternates or mlx.alternates) and torch.pid != mlx.pid:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...check import NORM_FLOOR, CheckResult, path_label, relative_l2, worst
+from ...check import CheckResult, norm_floor, path_label, relative_l2, worst
 from ...devices import Target
 from ...errors import Unavailable
 from ...paths import cache_dir, user_input
@@ -205,7 +205,7 @@ def updates(weights, start):
 
 def compare_updates(result, what, a, b, limit):
     """The worst tensor's relative L2 between two runs' updates (w_k - w_0) against `limit`."""
-    floor = NORM_FLOOR * max(np.linalg.norm(t) for t in b.values())
+    floor = norm_floor(b)
     gaps = {k: relative_l2(a[k], t, floor) for k, t in b.items()}
     name = worst(gaps)
     return result.record(what, gaps[name] <= limit, gaps[name], limit,
