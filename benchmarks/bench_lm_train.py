@@ -40,6 +40,7 @@ class LMTrainFirstStep(MeasuredOnce):
     workload = "lm_train"
     version = "2"  # 2: cold and warm rows (1 timed the first step with whatever caches were on disk)
     warm = "ready"
+    tier = "cold"  # minutes of compiling a sample: run on request (`--tier cold`), weekly in the nightly job
     launches = True  # 5 pairs of processes compiling (90 s a pair on an H200); cold and warm differ 2-4x
 
     def overrides(self):

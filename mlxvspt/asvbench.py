@@ -100,12 +100,27 @@ def combination(sizes):
 
 
 @functools.lru_cache(maxsize=None)
-def prepared(workload, framework, device, precision="fp32", warm="step", **overrides):
-    """Build a workload runner once per process, bring `warm` (the timed method) to steady state, and
-    read back what it ran. Returns (runner, record)."""
+def built(workload, framework, device, precision="fp32", **overrides):
+    """A workload runner, built once per process for the combination: the measuring process observes it
+    for the cross-check (mlxvspt.measure) before `prepared` warms the same object up and times it."""
     target = Target(framework, device, precision).activate()
     chosen = {**sizes(workload, settings.preset(), device), **overrides}
-    runner = spec(workload).build(target, chosen)
+    return spec(workload).build(target, chosen)
+
+
+def release():
+    """Forget every build of this process (the measuring process, between combinations)."""
+    built.cache_clear()
+    prepared.cache_clear()
+
+
+@functools.lru_cache(maxsize=None)
+def prepared(workload, framework, device, precision="fp32", warm="step", **overrides):
+    """The combination's runner (`built`), with `warm` (the timed method) brought to steady state and
+    what it ran read back. Returns (runner, record)."""
+    target = Target(framework, device, precision).activate()
+    chosen = {**sizes(workload, settings.preset(), device), **overrides}
+    runner = built(workload, framework, device, precision, **overrides)
     # The matmul mode is measured before warm-up: its float64 reference wakes numpy's BLAS threads,
     # which spin for ~0.1 s after, taking a core from the framework's (a 256^2 torch matmul timed 60x
     # slower on 2 cores). The mode is set by activate() and does not change after.
@@ -143,13 +158,20 @@ def locked(path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def append_records(benchmark, params, record):
+# The measuring process (mlxvspt.measure) writes each row's record itself, once the combination's check
+# has its lines; `interleave`: whether it built both frameworks of the combination being measured, so a
+# MeasuredOnce class that alternates on the device takes their samples alternately.
+defer_records = False
+interleave = True
+
+
+def append_records(benchmark, params, record, force=False):
     """One line per benchmark method of the class into the run's records file (settings.RECORDS), with
     the cross-check's status for the row's device, path and precision, and that combination (`check_key`),
     so checks that end after the row (a full-size check beside the run) still count. Params as asv writes
-    them (repr)."""
+    them (repr). In the measuring process only its own calls (`force`) write."""
     where = settings.records_file()
-    if where is None:
+    if where is None or (defer_records and not force):
         return
     key = [benchmark.workload, params["device"], record["path"], record["precision"]]
     status = check.status(settings.check_lines(), *key)
@@ -159,6 +181,7 @@ def append_records(benchmark, params, record):
                          "params": {k: repr(v) for k, v in params.items()},
                          "ran": record["ran"], "warmup": record["warmup"], "check": status, "check_key": key,
                          "alternates": params["device"] in getattr(benchmark, "alternate_on", ()),
+                         **{k: record[k] for k in ("interleaved", "compile_caches") if k in record},
                          "environment": {k: record[k] for k in ("preset", "pid", "tf32_env", "versions")}})
              for method in methods]
     with locked(where) as f:
@@ -235,6 +258,7 @@ class WorkloadBenchmark:
     warmup_time = 0
     timeout = 3600
     warm = "step"  # the runner method the timed methods call: warmed up to steady state in setup
+    tier = "standard"  # or "cold": the first step of a fresh process, measured on request (`--tier cold`)
     leaves_memory = False  # a training step's time_ class: also measures its StepMemory twin's figures
 
     def overrides(self, *extra):
@@ -260,6 +284,9 @@ class WorkloadBenchmark:
         for value, chosen in ((framework, settings.frameworks()), (device, settings.devices())):
             if chosen and value not in chosen:
                 raise NotImplementedError(f"{value} not selected or not available here ({', '.join(chosen)} only)")
+        if self.tier not in settings.tiers():
+            raise NotImplementedError(f"a {self.tier} row: run with --tier {self.tier} (this run: "
+                                      f"{', '.join(settings.tiers())})")
         self.device = device
         precision, overrides = self.overrides(*extra)
         selected(precision)
@@ -427,7 +454,7 @@ class MeasuredOnce(WorkloadBenchmark):
         alternates on this device within a run and the other framework is selected, runnable here and not
         measured yet; else None (a failure to prepare it is left to that framework's own row)."""
         framework, device, *extra = self.args
-        if device not in self.alternate_on or settings.run_folder() is None:
+        if device not in self.alternate_on or settings.run_folder() is None or not interleave:
             return None
         other = type(self)()
         other.args, other.device = (next(f for f in FRAMEWORKS if f != framework), device, *extra), device

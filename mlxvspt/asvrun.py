@@ -18,7 +18,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import comparison, devices, ledger, presets, regressions, results, settings
+from . import check, comparison, devices, ledger, locks, plan, recorder, regressions, results, settings
+from .errors import UsageError
 from .progress import Progress
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,45 +118,26 @@ def publish_results(results_dir, html_dir):
         config.unlink()
 
 
-def cross_check(preset, out, env, workloads=None, progress=None):
-    """`mlxvspt check` in a child process (the frameworks' state stays out of this one) on the selected
-    devices at presets.CHECK_AT[preset], every line kept in `out` for the benchmarks to read, its output in
-    the run's log (`progress`); returns its exit code (1: some combination disagrees; its rows get no
-    verdict, the run goes on)."""
-    chosen = settings.devices() or [d for d in devices.DEVICES if d == "cpu" or devices.gpu_anywhere()]
-    cmd = [sys.executable, "-m", "mlxvspt", "check", "--preset", presets.CHECK_AT[preset], "--json", str(out)]
-    cmd += [arg for d in chosen for arg in ("--device", d)]
-    cmd += [arg for w in workloads or [] for arg in ("--workload", w)]
-    return progress.command(cmd, env)[0] if progress else subprocess.run(cmd, env=env).returncode
-
-
 def format_seconds(seconds):
     return time.strftime("%H:%M:%S", time.gmtime(seconds))
 
 
-def record_wall_time(folder, point_name, started, benchmarks, code, resumed):
+def record_wall_time(folder, point_name, started, benchmarks, code, resumed, parts=()):
     """One line per run (a resumed run adds its part) in runs-<point>.jsonl beside the results: how long
-    the cross-check and the benchmarks took on this machine."""
+    the run took on this machine and, per part (a workload on a device), its seconds and rows: what the
+    next run's plan estimates from (mlxvspt.plan)."""
     line = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             "wall_seconds": round(time.time() - started, 1), "benchmarks": benchmarks, "exit_code": code,
-            "resumed": resumed}
+            "resumed": resumed, "parts": list(parts)}
     with open(folder / f"runs-{point_name}.jsonl", "a", encoding="utf-8") as f:
         f.write(json.dumps(line) + "\n")
 
 
 def selected(results_dir, workloads=None, only=None, benchmark_dir=ROOT / "benchmarks"):
     """The benchmarks of the suite's last discovery (benchmarks.json) that a run of these workloads and
-    --bench pattern measures, in the order it runs them."""
+    --bench pattern measures."""
     names = modules(benchmark_dir, workloads)
-    return [b for b in sorted(results.benchmarks(results_dir), key=time_first)
-            if b.split(".")[0] in names and re.search(only or "", b)]
-
-
-def time_first(benchmark):
-    """Module by module, time_ benchmarks first: a training step's time_ process leaves the step's peak
-    memory for its StepMemory twin (asvbench.leave_memory), which then builds nothing."""
-    module, _, method = benchmark.split(".")
-    return module, not method.startswith("time_"), benchmark
+    return [b for b in sorted(results.benchmarks(results_dir)) if b.split(".")[0] in names and re.search(only or "", b)]
 
 
 def restore_damaged(results_dir):
@@ -191,87 +173,153 @@ def stopped_by_sigterm():
 
 
 def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None, benchmark_dir=None, only=None,
-        verbose=False, log=None, recheck=True):
+        verbose=False, log=None, budget=None):
     """Benchmark, save, publish; returns (machine, exit code: non-zero if any benchmark failed).
 
-    This environment (`points` None) is measured one benchmark at a time, each saved as it ends,
-    so an interrupted run keeps what finished and `resume` completes only the rest. `points` names ledger
-    entries instead: asv builds one virtualenv per entry and runs every module in each. `only` (a
-    regular expression) keeps the benchmarks of this environment whose name it matches. One line per
-    benchmark is printed; asv's whole output goes to `log` (default `log_path`), and to the terminal
-    too with `verbose`. The cross-check runs first unless `resume`, or `recheck` is False and this point's
-    check file exists (a check just run by `mlxvspt check --json` for the same install, e.g. at a larger preset).
+    This environment (`points` None) is measured part by part, a part being one workload on one device
+    in one measuring process (mlxvspt.measure), its rows recorded as it ends, so an interrupted run keeps
+    what finished and `resume` measures only the rows without a result. `points` names ledger entries
+    instead: asv builds one virtualenv per entry and runs every module in each, a process per row. `only`
+    (a regular expression) keeps the benchmarks whose name it matches. One line per part is printed;
+    the processes' whole output goes to `log` (default `log_path`), and to the terminal too with
+    `verbose`. `budget` (minutes): refuse, before measuring, a selection this machine's last durations
+    say will not fit. Two runs into one results folder at once: the second is refused.
     """
-    with stopped_by_sigterm():
-        return _run(preset, results_dir, html_dir, workloads, resume, points, benchmark_dir, only, verbose, log,
-                    recheck)
+    with stopped_by_sigterm(), locks.held(Path(results_dir) / ".run.lock", "mlxvspt run"):
+        if points is None:
+            return _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, only, verbose, log,
+                             budget)
+        return _run_points(preset, results_dir, html_dir, workloads, resume, points, benchmark_dir, verbose, log)
 
 
-def _run(preset, results_dir, html_dir, workloads, resume, points, benchmark_dir, only, verbose, log, recheck):
-    """run() under its SIGTERM handler."""
-    benchmark_dir = Path(benchmark_dir or ROOT / "benchmarks")
-    # absolute: the records and check paths below are read by asv's benchmark processes, in their own cwd
+def _prepared(preset, results_dir, html_dir, benchmark_dir):
+    """(absolute results folder, asv config, machine name, run folder, environment for the children)."""
+    # absolute: the records and check paths are read by benchmark processes, in their own cwd
     results_dir = Path(results_dir).resolve()
-    ledger_points = ledger.build()
     config = write_conf(results_dir, html_dir, benchmark_dir)
-    machine = machine_name(preset)
     run_folder = Path(tempfile.mkdtemp(prefix="mlxvspt-run-"))
     env = {**os.environ, settings.PRESET: preset, settings.RUN_FOLDER: str(run_folder)}
-    names = modules(benchmark_dir, workloads)
-    point_name = None
-    if points is None:
-        point_name, point = ledger.point_for_installed(ledger_points)
-        folder = Path(results_dir) / machine
-        env[settings.CHECKS] = str(folder / f"check-{point_name}.jsonl")
-        env[settings.RECORDS] = str(folder / f"records-{point_name}.jsonl")
-        # asv looks for existing results under its branches' heads: make the point the branch.
-        conf = json.loads(config.read_text())
-        config.write_text(json.dumps({**conf, "branches": [point_name]}))
-        where = ["-E", f"existing:{sys.executable}", "--set-commit-hash", point]
-        batches = None  # one per benchmark, once asv has discovered them
-    else:
-        # each virtualenv files its records (and its `mlxvspt info`) under the ledger point it holds
-        env[settings.RECORDS] = str(Path(results_dir) / machine / "records-{point}.jsonl")
-        env[settings.RELEASES] = str(ledger.RELEASES)
-        hashes = Path(config).with_suffix(".hashes")
-        hashes.write_text("".join(ledger.resolve(ledger_points, p)[1] + "\n" for p in points))
-        where = [f"HASHFILE:{hashes}"]
-        batches = [(f"{len(points)} ledger points, {len(names)} modules", [f"{name}\\." for name in names])]
-    code = 0
-    progress = Progress(log or log_path("run" if points is None else "history"), verbose)
+    return results_dir, config, machine_name(preset), run_folder, env
+
+
+def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, only, verbose, log, budget):
+    """run() of this Python environment: one measuring process per workload and device."""
+    benchmark_dir = Path(benchmark_dir or ROOT / "benchmarks")
+    point_name, point = ledger.point_for_installed(ledger.build())
+    results_dir, config, machine, run_folder, env = _prepared(preset, results_dir, html_dir, benchmark_dir)
+    folder = results_dir / machine
+    env[settings.CHECKS] = str(folder / f"check-{point_name}.jsonl")
+    env[settings.RECORDS] = str(folder / f"records-{point_name}.jsonl")
+    code, done = 0, []
+    progress = Progress(log or log_path("run"), verbose)
     started = time.time()
     try:
         describe_machine(machine, results_dir, config, env, point_name, progress)
-        if points is None and not resume and (recheck or not Path(env[settings.CHECKS]).is_file()):
-            cross_check(preset, env[settings.CHECKS], env, workloads, progress)
-        if batches is None:
-            asv("run", *where, "--machine", machine, "--bench", "just-discover", config=config, env=env,
-                progress=progress)
-            batches = [(b.split(".", 1)[1], [f"{re.escape(b)}(\\(|$)"])
-                       for b in selected(results_dir, workloads, only, benchmark_dir)]
-        progress.begin(len(batches))
-        for label, patterns in batches:
+        asv("run", "-E", f"existing:{sys.executable}", "--set-commit-hash", point, "--machine", machine,
+            "--bench", "just-discover", config=config, env=env, progress=progress)
+        planned = plan.parts(results_dir, modules(benchmark_dir, workloads), only)
+        if only and not planned:
+            raise UsageError(f"--bench {only!r}: matches none of the selected benchmarks")
+        if resume:
+            kept = recorder.measured(config, machine, point)
+            planned = {part: [r for r in rows if tuple(r) not in kept] for part, rows in planned.items()}
+            planned = {part: rows for part, rows in planned.items() if rows}
+        estimates = plan.estimate(planned, plan.durations(results_dir, machine))
+        for line in plan.describe(planned, estimates):
+            progress.say(line)
+        plan.within(budget, estimates)
+        if not resume:  # this point's check lines of what is measured now are replaced by the new ones
+            check.keep_others(env[settings.CHECKS], {w for w, _ in planned}, {d for _, d in planned})
+        progress.begin(planned, estimates)
+        for (workload, device), rows in planned.items():
+            part_started = time.time()
+            progress.running(f"{workload} on {device}")
+            lines, failure = measure_part(workload, device, rows, env, run_folder, benchmark_dir, progress)
             restore_damaged(results_dir)
-            # forkserver: asv forks each parameter combination from a process that imported the suite
-            # once; spawning a fresh interpreter per combination cost ~0.3 s each, ~5 minutes over the
-            # suite's ~1000 combinations (most of them n/a on any one machine). Frameworks are imported
-            # after the fork, in the child.
-            args = ["run", *where, "--machine", machine, "--show-stderr", "--record-samples",
-                    "--launch-method", "forkserver", "--bench", "|".join(f"^{pattern}" for pattern in patterns)]
-            if resume:
-                args.append("--skip-existing-successful")
-            progress.running(label)
-            returned, output = asv(*args, config=config, env=env, check=False, progress=progress)
-            progress.finished(label, output, returned)
-            code = returned or code
+            recorder.record(config, machine, point, lines)
+            seconds = time.time() - part_started
+            done.append({"workload": workload, "device": device, "seconds": round(seconds, 1), "rows": len(rows)})
+            code = progress.finished_part((workload, device), lines, seconds, failure) or code
         restore_damaged(results_dir)
-        if point_name:
-            record_wall_time(Path(results_dir) / machine, point_name, started, len(batches), code, resume)
-            progress.say(f"wall time: {format_seconds(time.time() - started)} (cross-check and benchmarks)")
+        record_wall_time(folder, point_name, started, len(planned), code, resume, done)
+        progress.say(f"wall time: {format_seconds(time.time() - started)} (checks and benchmarks)")
         publish(config, env, html_dir, progress)
     finally:
         progress.close()
         config.unlink()
-        Path(config).with_suffix(".hashes").unlink(missing_ok=True)
+        shutil.rmtree(run_folder, ignore_errors=True)
+    return machine, code
+
+
+def measure_part(workload, device, rows, env, run_folder, benchmark_dir, progress):
+    """Every row of one workload on one device, in one measuring process; a process that dies fails only
+    the combination it was on (its "started" line names the rows) and a new one measures the rest.
+    Returns (the rows' lines, why a process died or None)."""
+    out = run_folder / f"{workload}-{device}.jsonl"
+    request = run_folder / f"{workload}-{device}.request.json"
+    lines, remaining, failure = [], [list(r) for r in rows], None
+    while remaining:
+        seen = out.stat().st_size if out.exists() else 0
+        request.write_text(json.dumps({"workload": workload, "device": device, "rows": remaining,
+                                       "benchmark_dir": str(benchmark_dir), "out": str(out),
+                                       "checks": env.get(settings.CHECKS), "cache_root": str(compile_root())}))
+        returned, output = progress.command([sys.executable, "-m", "mlxvspt.measure", str(request)], env)
+        with open(out, encoding="utf-8") if out.exists() else open(os.devnull) as f:
+            f.seek(seen)
+            new = [json.loads(text) for text in f.read().splitlines() if text.strip()]
+        lines += [line for line in new if "name" in line]
+        done = {(line["name"], line["idx"]) for line in new if "name" in line}
+        remaining = [r for r in remaining if tuple(r) not in done]
+        if not remaining:
+            break
+        last = next((t.strip() for t in reversed(output.splitlines()) if t.strip()), "no output")
+        failure = f"the measuring process exited with code {returned}: {last}"
+        begun = [line for line in new if "started" in line]
+        lost = {tuple(r) for r in begun[-1]["rows"]} if begun and returned else {tuple(r) for r in remaining}
+        lines += [{"name": name, "idx": idx, "result": None, "stderr": failure} for name, idx in remaining
+                  if (name, idx) in lost]
+        remaining = [r for r in remaining if tuple(r) not in lost]
+    return lines, failure
+
+
+def compile_root():
+    """Where the measuring processes keep the compilers' caches between runs (mlxvspt.measure)."""
+    from .paths import cache_dir
+
+    return cache_dir() / "compile"
+
+
+def _run_points(preset, results_dir, html_dir, workloads, resume, points, benchmark_dir, verbose, log):
+    """run() of ledger points: asv builds a virtualenv per point and runs every module in it."""
+    benchmark_dir = Path(benchmark_dir or ROOT / "benchmarks")
+    ledger_points = ledger.build()
+    results_dir, config, machine, run_folder, env = _prepared(preset, results_dir, html_dir, benchmark_dir)
+    names = modules(benchmark_dir, workloads)
+    # each virtualenv files its records (and its `mlxvspt info`) under the ledger point it holds
+    env[settings.RECORDS] = str(results_dir / machine / "records-{point}.jsonl")
+    env[settings.RELEASES] = str(ledger.RELEASES)
+    hashes = Path(config).with_suffix(".hashes")
+    hashes.write_text("".join(ledger.resolve(ledger_points, p)[1] + "\n" for p in points))
+    label = f"{len(points)} ledger points, {len(names)} modules"
+    code = 0
+    progress = Progress(log or log_path("history"), verbose)
+    try:
+        describe_machine(machine, results_dir, config, env, None, progress)
+        progress.begin({label: [label]}, {label: None})
+        restore_damaged(results_dir)
+        # forkserver: asv forks each parameter combination from a process that imported the suite once
+        args = ["run", f"HASHFILE:{hashes}", "--machine", machine, "--show-stderr", "--record-samples",
+                "--launch-method", "forkserver", "--bench", "|".join(f"^{name}\\." for name in names)]
+        if resume:
+            args.append("--skip-existing-successful")
+        progress.running(label)
+        code, output = asv(*args, config=config, env=env, check=False, progress=progress)
+        progress.finished(label, output, code)
+        restore_damaged(results_dir)
+        publish(config, env, html_dir, progress)
+    finally:
+        progress.close()
+        config.unlink()
+        hashes.unlink(missing_ok=True)
         shutil.rmtree(run_folder, ignore_errors=True)
     return machine, code

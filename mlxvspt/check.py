@@ -225,6 +225,20 @@ def combinations(sizes):
                 yield path, compile, precision
 
 
+@contextmanager
+def own_builds(device, precision):
+    """A combination's `compare` building references of its own at another precision (PyTorch's eager IEEE
+    float32 gradients): both frameworks' policy for `precision` is applied again after, since the measuring
+    process warms up and times that combination's runners next (a float32 reference turns TF32 off)."""
+    from .devices import FRAMEWORKS, Target
+
+    try:
+        yield
+    finally:
+        for framework in FRAMEWORKS:
+            Target(framework, device, precision).activate()
+
+
 def load(path):
     """The check lines stored in a JSON-lines file ([] if there is none; a line a killed run left
     half-written, or anything else that is not a check line, is skipped)."""

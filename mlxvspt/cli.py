@@ -11,10 +11,11 @@ import sys
 from pathlib import Path
 
 from . import (asvrun, bisect, charts, check, compare, confirm, devices, fetch, inputs, ledger, merge, paths,
-               presets, profile, overhead, regressions, report, results, settings, site, update, workloads)
+               plan, presets, profile, overhead, regressions, report, results, settings, site, update, workloads)
 from .errors import Unavailable, UsageError
 
 SELECT_ENV = {"framework": settings.FRAMEWORKS, "device": settings.DEVICES, "precision": settings.PRECISIONS}
+TIERS = {"standard": "standard", "cold": "cold", "all": "standard,cold"}
 
 
 class Parser(argparse.ArgumentParser):
@@ -41,25 +42,35 @@ def parser():
             cmd.add_argument(f"--{name.replace('_', '-')}", metavar="PATH", help=what)
     check.add_argument("--json", metavar="FILE", help="also write every line as JSON (one object a line)")
     run.add_argument("--bench", metavar="REGEX", help="only benchmarks whose name matches, e.g. BertTrainStep")
-    run.add_argument("--keep-check", action="store_true",
-                     help="use this point's stored check (results/<machine>/check-<point>.jsonl) if there is one")
+    run.add_argument("--budget", type=float, metavar="MINUTES",
+                     help="refuse a selection that this machine's last durations say will not fit")
     for cmd in (run, history):
+        cmd.add_argument("--tier", choices=TIERS, default="standard",
+                         help="standard (default) | cold: the first step of a fresh process (minutes a sample) | all")
         cmd.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
         cmd.add_argument("--html-dir", default=str(asvrun.ROOT / "html"))
         cmd.add_argument("--resume", action="store_true", help="keep finished results, run only what is missing")
         cmd.add_argument("-v", "--verbose", action="store_true",
                          help="show asv's full output here too (it always goes to the log file named first)")
-    rep = sub.add_parser("report", help="print the MLX-vs-PyTorch table from saved results")
-    rep.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
+    what = ("MLX-vs-PyTorch tables from saved results: this machine's headline by default; every row with --full; "
+            f"the README's headline and the pages per machine with `{report.REGENERATE}`")
+    rep = sub.add_parser("report", help=what, description=what)
+    rep.add_argument("--results-dir", default=str(asvrun.ROOT / "results"), help="(default: %(default)s)")
     rep.add_argument("--machine", action="append",
-                     help="only this machine's results (repeatable; default: every machine not retired)")
-    rep.add_argument("--charts", metavar="DIR", help="also write PNG charts there")
-    rep.add_argument("--readme", metavar="FILE", help="replace the table and chart between the report markers")
-    cmp = sub.add_parser("compare", help="per-benchmark ratios between two ledger points; exit 1 if slower")
+                     help="only this machine's results (repeatable; default: this host's machines if it has results, "
+                          "else every machine not retired; the README and pages: every machine not retired)")
+    rep.add_argument("--full", action="store_true", help="every row, with derived figures, not only the headline")
+    rep.add_argument("--records", action="store_true", help="every row and what each framework ran (its run record)")
+    rep.add_argument("--charts", metavar="DIR", help="also write PNG charts there (the pages link them)")
+    rep.add_argument("--pages", metavar="DIR", help="write a page per committed machine there (docs/results)")
+    rep.add_argument("--readme", metavar="FILE",
+                     help="replace the headline between the README's report markers (needs --pages: it links them)")
+    what = "per-benchmark ratios between two release sets (ledger points) of one machine; exit 1 if slower"
+    cmp = sub.add_parser("compare", help=what, description=what)
     cmp.add_argument("a", help="ledger entry name (or commit prefix): the baseline")
     cmp.add_argument("b", help="ledger entry name (or commit prefix): the candidate")
     cmp.add_argument("--factor", type=float, default=1.1, help="slower by more than this fails (default 1.1)")
-    cmp.add_argument("--machine", help="machine of A (default: the only one, or the one both have)")
+    cmp.add_argument("--machine", help="machine of A (default: the only machine not retired with results at A and B)")
     cmp.add_argument("--machine-b", help="machine of B when comparing two machines (default: --machine)")
     cmp.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
     prof = sub.add_parser("profile", help="kernel time vs host time of one workload combination on an NVIDIA GPU")
@@ -145,6 +156,8 @@ def selection(args):
         # every gpu combination is n/a here: say so once, before asv starts a process for each of them
         os.environ[settings.DEVICES] = "cpu"
     os.environ[settings.PRESET] = preset
+    if getattr(args, "tier", None):
+        os.environ[settings.TIERS] = TIERS[args.tier]
     inputs.check_all(preset)
     return preset
 
@@ -159,8 +172,11 @@ def cmd_run(args):
         known = asvrun.selected(args.results_dir, args.workload)  # the suite's last discovery
         if known and not asvrun.selected(args.results_dir, args.workload, args.bench):
             raise UsageError(f"--bench {args.bench!r}: matches none of the selected benchmarks (e.g. {known[0]})")
+    if args.budget is not None:  # from the last discovery, before anything is written (asvrun asks again)
+        planned = plan.parts(args.results_dir, asvrun.modules(asvrun.ROOT / "benchmarks", args.workload), args.bench)
+        plan.within(args.budget, plan.estimate(planned, plan.durations(args.results_dir, asvrun.machine_name(preset))))
     machine, code = asvrun.run(preset, args.results_dir, args.html_dir, args.workload, args.resume, only=args.bench,
-                               verbose=args.verbose, recheck=not args.keep_check)
+                               verbose=args.verbose, budget=args.budget)
     return finish(args, code)
 
 
@@ -180,10 +196,15 @@ def shown(results_dir, named=None):
 
 
 def finish(args, code):
-    """The end of run and history: the table, where the site is, and exit 1 if any benchmark failed."""
-    machines = shown(args.results_dir)
-    print(report.headline(args.results_dir, machines) + "\n" + report.table(args.results_dir, machines))
-    print(f"site: {Path(args.html_dir) / 'index.html'} (view it with `asv preview` or `python -m http.server`)")
+    """The end of run and history: the table of the machine just measured, where every row and the site are,
+    and exit 1 if any benchmark failed."""
+    machine = asvrun.machine_name(os.environ[settings.PRESET])
+    where = "" if Path(args.results_dir) == asvrun.ROOT / "results" else f" --results-dir {args.results_dir}"
+    lines = report.console(args.results_dir, machine)
+    print("\n".join(lines) if lines else f"no results of {machine} in {args.results_dir}")
+    print(f"every row: `mlxvspt report --machine {machine} --full{where}` (--records: what each framework ran); "
+          "how to read a verdict: docs/methodology.md")
+    print(f"site: {Path(args.html_dir) / 'index.html'} (view it with `mlxvspt serve --html-dir {args.html_dir}`)")
     if code:
         print(f"some benchmarks failed (asv exit code {code}): their lines above say why, the log has the rest",
               file=sys.stderr)
@@ -216,26 +237,51 @@ def cmd_check(args):
 
 
 def cmd_report(args):
+    """One machine's headline (or every row) on the terminal; or the README's headline, the results pages and
+    the charts written, every output checked before any is."""
     if not Path(args.results_dir).is_dir():
         raise UsageError(f"--results-dir {args.results_dir}: no such folder (run `mlxvspt run` first)")
     known = results.machines(args.results_dir)
     for machine in args.machine or []:
         if machine not in known:
             raise UsageError(f"--machine {machine!r}: choose one of {', '.join(known)}")
+    if args.readme and not args.pages:
+        raise UsageError("--readme: needs --pages DIR (the README links each machine's page there)")
+    if args.pages:
+        report.pages_folder(args.pages)
     machines = shown(args.results_dir, args.machine)
-    summary, text = report.headline(args.results_dir, machines), report.table(args.results_dir, machines)
-    print(summary + "\n" + text)
-    written = []
+    if not (args.readme or args.pages or args.charts):
+        host = asvrun.machine_name("").removesuffix("-")
+        here = [m for m in machines if m.rsplit("-", 1)[0] == host]
+        print(report.table(args.results_dir, args.machine or here or machines, records=args.records)
+              if args.full or args.records else report_summary(args.results_dir, args.machine or here or machines))
+        return 0
+    snaps = results.latest(args.results_dir, machines)
+    charts_written = []
     if args.charts:
-        written = charts.bars(args.results_dir, args.charts, machines)
-        for machine in machines:
-            written.append(charts.history(args.results_dir, args.charts, machine))
-        written = [p for p in written if p]
-        print("charts: " + ", ".join(map(str, written)))
-    if args.readme:
-        report.update_readme(args.readme, summary + "\n<details><summary>Every row, per machine</summary>\n\n"
-                             + text + "\n</details>\n", written)
+        charts_written = charts.bars(args.results_dir, args.charts, machines)
+        charts_written += [charts.history(args.results_dir, args.charts, machine) for machine in machines]
+        charts_written = [p for p in charts_written if p]
+        print("charts: " + ", ".join(map(str, charts_written)))
+    if args.pages:
+        pages = report.write_pages(args.results_dir, args.pages, snaps, charts_written)
+        print("pages: " + ", ".join(map(str, pages.values())))
+        if args.readme:
+            base = Path(args.readme).resolve().parent
+            report.update_readme(args.readme, report.readme_block(
+                snaps, {m: Path(os.path.relpath(p.resolve(), base)).as_posix() for m, p in pages.items()}))
+            print(f"readme: {args.readme}")
     return 0
+
+
+def report_summary(results_dir, machines):
+    """Each machine's headline, then where the rest is."""
+    out = []
+    for machine in machines:
+        out += report.console(results_dir, machine) + [""]
+    out.append("every row: --full; what each framework ran: --records; the rules behind a verdict: "
+               "docs/methodology.md")
+    return "\n".join(out)
 
 
 def cmd_compare(args):

@@ -96,6 +96,9 @@ class Target:
     def peak_memory(self):
         return self.fw.peak_memory(self.device)
 
+    def release_memory(self):
+        self.fw.release_memory(self.device)
+
     def backend(self):
         """The concrete backend name: cpu, cuda, metal or mps."""
         return "cpu" if self.device == "cpu" else (self.fw.gpu_backend() or "none")

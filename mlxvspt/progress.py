@@ -78,12 +78,26 @@ class Progress:
         self.log = open(self.log_path, "a", encoding="utf-8")
         self.say(f"log: {self.log_path}" + ("" if verbose else " (asv's full output; -v shows it here too)"))
 
-    def begin(self, total):
-        """Start counting `total` benchmarks (the clock starts here, after asv has discovered them)."""
-        self.total, self.start = total, time.monotonic()
-        # the live bar only on a terminal: in a pipe or file the per-benchmark lines say the same
-        self.bar = tqdm(total=total, file=self.stream, leave=False, disable=not self.tty, dynamic_ncols=True,
-                        bar_format="{n_fmt}/{total_fmt} |{bar}| {elapsed}<{remaining} {desc}")
+    def begin(self, planned, estimates):
+        """Start counting the parts of `planned` ({part: rows}); `estimates` ({part: seconds or None}, this
+        machine's last durations) make the time left: the known estimates of the parts to come, scaled by
+        how the finished parts compared with theirs."""
+        self.total, self.start = len(planned), time.monotonic()
+        self.estimates, self.spent, self.expected = dict(estimates), 0.0, 0.0
+        # the live bar only on a terminal: in a pipe or file the per-part lines say the same
+        self.bar = tqdm(total=self.total, file=self.stream, leave=False, disable=not self.tty, dynamic_ncols=True,
+                        bar_format="{n_fmt}/{total_fmt} |{bar}| {elapsed} {desc}")
+
+    def left(self, part, seconds):
+        """Seconds left after `part` took `seconds`: from the estimates where known, else the mean part."""
+        estimate = self.estimates.pop(part, None)
+        if estimate:
+            self.spent, self.expected = self.spent + seconds, self.expected + estimate
+        pace = self.spent / self.expected if self.expected else 1.0
+        known = [s for s in self.estimates.values() if s]
+        unknown = len(self.estimates) - len(known)
+        mean = (time.monotonic() - self.start) / max(self.done, 1)
+        return pace * sum(known) + unknown * mean
 
     def say(self, line, failed=False):
         color = failed and self.tty and not os.environ.get("NO_COLOR")
@@ -122,6 +136,22 @@ class Progress:
         self.say(f"[{self.done}/{self.total}] {name}: {status}{f' ({reason})' if reason else ''}; {meter}",
                  failed="failed" in status)
         return status
+
+    def finished_part(self, part, lines, seconds, failure=None):
+        """Print one line for a finished part (a workload on a device): its rows' outcomes, time and the
+        time left; returns 1 if a row failed, else 0."""
+        counts = {"ok": 0, "n/a": 0, "failed": 0}
+        for line in lines:
+            counts["n/a" if line.get("result") == "n/a" else "failed" if line.get("result", 0) is None else "ok"] += 1
+        self.done += 1
+        self.bar.update(1)
+        failed = next((line for line in lines if line.get("result", 0) is None), None)
+        reason = f" (first: {failed['name']}[{failed['idx']}]: {failed.get('stderr') or failure})" if failed else ""
+        left = time.strftime("%M:%S", time.gmtime(self.left(part, seconds))) if self.done < self.total else "00:00"
+        self.say(f"[{self.done}/{self.total}] {part[0]} on {part[1]}: {counts['ok']} rows measured, "
+                 f"{counts['n/a']} n/a, {counts['failed']} failed in {time.strftime('%M:%S', time.gmtime(seconds))}"
+                 f"{reason}; ~{left} left", failed=bool(failed))
+        return 1 if failed else 0
 
     def close(self):
         if self.bar is not None:

@@ -4,9 +4,9 @@ Reads results/benchmarks.json (the current benchmarks and their versions), asv's
 beside them, `<machine>/records-<point>.jsonl` (per framework cell: what it actually ran and whether
 its cross-check passed; the latest line for a benchmark and parameters wins) and the environment
 record. Gives, per machine and ledger point, one Row per benchmark and parameter combination but the
-framework: both frameworks' Cells (value, samples, spread, record, derived figures), their ratio and
-a verdict that asv's significance test backs. Results of another benchmark version are skipped and
-counted, as asv's site hides them.
+framework: both frameworks' Cells (value, samples, spread, record, derived figures), their ratio with
+its confidence interval from the samples, and a verdict that interval backs. Results of another
+benchmark version are skipped and counted, as asv's site hides them.
 
 Derived figures are declared by each workload's spec: `figures(method, params, seconds, sizes)` ->
 {name: (value, unit)}; a spec whose `PEAK` names one of its figures calibrates the machine: that
@@ -23,11 +23,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from asv import results as asv_results
-from asv.commands.compare import _is_result_better  # asv compare's decision rule, samples included
 
 from . import check, ledger, presets, workloads
 
 MIN_SAMPLES = 5
+LEVEL = 0.99  # the ratio interval's confidence: the strictest that MIN_SAMPLES against MIN_SAMPLES reach (99.2%)
+MIN_EFFECT = 1.01  # the least factor a verdict names: a smaller one could print as "1x faster"
 NOISE = "≈ (within noise)"
 UNTIMED_UNITS = ("bytes", "rel. error")  # figures the minute they were taken in and warm-up jitter do not move
 DTYPES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
@@ -57,15 +58,20 @@ class Cell:
         return "ok" if self.ok else "failed" if self.value is None else "n/a"
 
     @property
+    def kept(self):
+        """Its samples that hold a number (none where asv did not keep them)."""
+        return [s for s in self.samples or () if s is not None and not math.isnan(s)]
+
+    @property
     def n(self):
         """How many samples the value is the median of (asv's count where samples were not kept)."""
         if self.samples:
-            return len([s for s in self.samples if s is not None and not math.isnan(s)])
+            return len(self.kept)
         return (self.stats or {}).get("repeat") or 0
 
     @property
     def sampled(self):
-        """Whether asv's significance test can use it: MIN_SAMPLES samples and their statistics."""
+        """Whether the verdict can use it: MIN_SAMPLES samples and their statistics."""
         return self.n >= MIN_SAMPLES and bool(self.stats)
 
     @property
@@ -164,22 +170,61 @@ class Row:
 
     @property
     def ratio_interval(self):
-        """The widest ratio the two cells' 99% confidence intervals allow; None if either is unknown."""
-        a, b = self.mlx.interval, self.torch.interval
-        if self.ratio is None or not a or not b or b[0] <= 0:
-            return None
-        return a[0] / b[1], a[1] / b[0]
+        """The ratio's LEVEL confidence interval, the one the verdict reads (`ratio_interval`)."""
+        return ratio_interval(self.torch, self.mlx)
 
     @property
     def verdict(self):
         return verdict(self.torch, self.mlx, self.unit)
 
 
+@lru_cache(maxsize=None)
+def _cut(n, m):
+    """How far in from each end of the n*m sorted pairwise ratios the LEVEL interval's ends lie: the most
+    j with P(U < j) <= (1 - LEVEL) / 2, U being Mann-Whitney's statistic for n against m samples of one
+    distribution (0: no interval reaches LEVEL). U's counts are the coefficients of the Gaussian binomial
+    [n + m choose n] in q, built factor by factor; only the lower half is needed."""
+    size = n * m // 2 + 1
+    counts = [1] + [0] * (size - 1)
+    for i in range(1, n + 1):  # times (1 - q^(m+i)) / (1 - q^i): a polynomial after each step
+        for u in range(size - 1, m + i - 1, -1):
+            counts[u] -= counts[u - m - i]
+        for u in range(i, size):
+            counts[u] += counts[u - i]
+    tail, j, total = 0, 0, math.comb(n + m, n)
+    while j < size and (tail + counts[j]) * 2 <= (1 - LEVEL) * total:
+        tail, j = tail + counts[j], j + 1
+    return j
+
+
+def ratio_interval(torch, mlx):
+    """MLX / PyTorch's LEVEL confidence interval; None where it is unbounded or either cell is unmeasured.
+
+    Where both cells kept positive samples: the distribution-free interval for a ratio of Hodges and
+    Lehmann (Moses): the j-th smallest and j-th largest of the n*m ratios MLX sample / PyTorch sample,
+    j from Mann-Whitney's exact distribution (`_cut`). It assumes only that the frameworks' samples
+    differ by a factor, not that they are normal: a t interval is pulled wide or off centre by the odd
+    slow sample that timings have, ranks are not. It is deterministic, and it excludes 1 exactly where
+    (ties aside) the rank test asv compare applies, Mann-Whitney's, finds the samples different at
+    p <= 1 - LEVEL; asv asks p < 0.002, out of reach at 6 against 6 samples. Where either cell kept
+    none: the widest ratio the cells' 99% intervals allow, asv compare's own fallback."""
+    if not (torch.ok and mlx.ok):
+        return None
+    if torch.kept and mlx.kept and min(torch.kept + mlx.kept) > 0:
+        j = _cut(len(mlx.kept), len(torch.kept))
+        ratios = sorted(a / b for a in mlx.kept for b in torch.kept)
+        return (ratios[j - 1], ratios[-j]) if j else None
+    a, b = mlx.interval, torch.interval
+    if not a or not b or b[0] <= 0:
+        return None
+    return a[0] / b[1], a[1] / b[0]
+
+
 def verdict(torch, mlx, unit):
     """"MLX 1.3x faster" only where both cells were cross-checked and, for a timing (not a peak memory or an
     error), taken alternately in one process where their class alternates on the device and after a
-    steady warm-up; and asv's significance test (the one `asv compare` applies to recorded samples) says
-    they differ; otherwise why not."""
+    steady warm-up; and the ratio's LEVEL interval lies wholly on one side of 1 and the medians differ by
+    MIN_EFFECT at least; otherwise why not. The factor is the medians' ratio, as the pages show it."""
     if not (torch.ok and mlx.ok) or min(torch.value, mlx.value) <= 0:
         return ""
     checks = {torch.check, mlx.check}
@@ -194,12 +239,9 @@ def verdict(torch, mlx, unit):
             return "not interleaved"  # the frameworks' timings were taken in different minutes
         if not (torch.steady and mlx.steady):
             return "unsteady warm-up"
-    t, m = (torch.stats, torch.samples), (mlx.stats, mlx.samples)
-    if _is_result_better(mlx.value, torch.value, m, t, 1.0):
-        better, factor = "MLX", torch.value / mlx.value
-    elif _is_result_better(torch.value, mlx.value, t, m, 1.0):
-        better, factor = "PyTorch", mlx.value / torch.value
-    else:
+    low, high = ratio_interval(torch, mlx) or (0.0, math.inf)
+    better, factor = ("MLX", torch.value / mlx.value) if high < 1 else ("PyTorch", mlx.value / torch.value)
+    if not (high < 1 or low > 1) or factor < MIN_EFFECT:
         return NOISE
     return f"{better} {factor:.3g}x {'faster' if unit == 'seconds' else 'lower'}"
 

@@ -12,6 +12,7 @@ PRESET = "MLXVSPT_PRESET"
 FRAMEWORKS = "MLXVSPT_FRAMEWORKS"
 DEVICES = "MLXVSPT_DEVICES"
 PRECISIONS = "MLXVSPT_PRECISIONS"  # --precision: only these of each preset's precisions
+TIERS = "MLXVSPT_TIERS"  # --tier: which tiers of rows run (default: standard; cold: a fresh process's first step)
 RUN_ID = "MLXVSPT_RUN_ID"
 RUN_FOLDER = "MLXVSPT_RUN_FOLDER"  # where MeasuredOnce shares one measurement between methods
 RECORDS = "MLXVSPT_RECORDS"  # the records file (JSON lines) this run appends to; "{point}": the installed one's
@@ -44,6 +45,11 @@ def devices():
 
 def precisions():
     return _listed(PRECISIONS)
+
+
+def tiers():
+    """The tiers of rows this run measures: "standard" unless --tier chose (cold rows cost minutes each)."""
+    return _listed(TIERS) or ["standard"]
 
 
 def run_folder():

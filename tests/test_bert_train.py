@@ -8,6 +8,7 @@ from mlxvspt import asvbench
 from mlxvspt.devices import Target
 from mlxvspt.errors import Unavailable, UsageError
 from mlxvspt.presets import sizes
+from mlxvspt.workloads import cross_check
 from mlxvspt.workloads.bert_train import data, spec
 
 TINY = sizes("bert_train", "tiny")
@@ -128,11 +129,75 @@ def test_check_fails_when_one_framework_computes_something_else(monkeypatch):
         return runner
 
     monkeypatch.setattr(spec, "build", perturbed)
-    result = spec.CheckResult("bert_train")
-    spec.check_combination(result.at("seed", "fp32"), {**TINY, "path": "seed", "compile": False,
-                                                       "dropout": 0.0}, "cpu", "fp32")
+    result = spec.CheckResult("bert_train").at("seed", "fp32")
+    cross_check("bert_train", result, {**TINY, "path": "seed", "compile": False}, "cpu", "fp32")
     failed = {line.what for line in result.entries if not line.ok}
     assert {"first-step loss", "first-step gradients"} <= failed and not result.passed
+
+
+def observed_on(sizes_by_framework):
+    """Each framework's runner built as the benchmarks build it (dropout 0.1), observed (MLX first)."""
+    runners, observed = {}, {}
+    for framework, chosen in sizes_by_framework.items():
+        runners[framework] = spec.build(Target(framework, "cpu").activate(), chosen)
+        observed[framework] = spec.observe(runners[framework], chosen, dict(observed))
+    return runners, observed
+
+
+def test_observe_on_the_benchmarks_builds_then_compare_passes_with_dropout_back_on_after():
+    """The measuring process's order on MLX's compiled step (PyTorch's eager one standing in): observed with
+    dropout off, compared, then stepped on with dropout on. A twin built with dropout 0 observes the same
+    losses, but its next step differs: the timed step is not the check's (mx.compile traces once)."""
+    chosen = {**TINY, "path": "best", "compile": True}
+    assert TINY["dropout"] > 0 and spec.stand_in("mlx", chosen) is None
+    sizes_by_framework = {"mlx": chosen, "torch": spec.stand_in("torch", chosen)}
+    runners, observed = observed_on(sizes_by_framework)
+    result = spec.CheckResult("bert_train").at("best+compiled", "fp32")
+    spec.compare(result, observed, chosen, "cpu")
+    assert result.passed, result.lines
+    assert [line.what for line in result.entries] == [
+        "first-step loss", "first-step gradients", "mlx ran what was asked", "torch ran what was asked",
+        f"loss over {spec.CHECK_STEPS} AdamW steps"]
+    assert "torch eager" in result.entries[-1].detail
+    twins, twin_observed = observed_on({fw: {**s, "dropout": 0.0} for fw, s in sizes_by_framework.items()})
+    for framework, runner in runners.items():
+        assert twin_observed[framework]["losses"] == observed[framework]["losses"]
+        runner.step()
+        twins[framework].step()
+        assert runner.loss_history()[-1] != twins[framework].loss_history()[-1], framework
+        assert len(runner.loss_history()) == spec.CHECK_STEPS + 1
+        want = spec.expected(runner.target, sizes_by_framework[framework])
+        assert {k: runner.ran()[k] for k in want} == want
+
+
+@pytest.fixture(scope="module")
+def seed_observations():
+    chosen = {**TINY, "path": "seed", "compile": False}
+    return observed_on({"mlx": chosen, "torch": chosen})[1], chosen
+
+
+@pytest.mark.parametrize("wrong, fails", [
+    (lambda o: {**o, "gradients": {k: 20 * v for k, v in o["gradients"].items()}}, {"first-step gradients"}),
+    (lambda o: {**o, "loss": o["loss"] * 1.01}, {"first-step loss"}),
+    (lambda o: {**o, "losses": [*o["losses"][:-1], o["losses"][-1] * 1.01]},
+     {f"loss over {spec.CHECK_STEPS} AdamW steps"}),
+    (lambda o: {**o, "ran": {**o["ran"], "state_dtype": "bfloat16"}}, {"mlx ran what was asked"}),
+])
+def test_compare_fails_on_a_wrong_mlx_observation(seed_observations, wrong, fails):
+    """MLX's gradients 20x, its first loss or its last 1% off, or AdamW state not as asked: FAIL."""
+    observed, chosen = seed_observations
+    result = spec.CheckResult("bert_train").at("seed", "fp32")
+    spec.compare(result, observed, chosen, "cpu")
+    assert result.passed, result.lines
+    result = spec.CheckResult("bert_train").at("seed", "fp32")
+    spec.compare(result, {**observed, "mlx": wrong(observed["mlx"])}, chosen, "cpu")
+    assert {line.what for line in result.entries if not line.ok} == fails, result.lines
+
+
+def test_observe_skips_validation():
+    chosen = {**TINY, "path": "seed", "trains": False}
+    runner = spec.build(Target("torch", "cpu").activate(), chosen)
+    assert spec.observe(runner, chosen, {}) is None and runner.loss_history() == []
 
 
 def test_epoch_and_validation_run_and_refusals_are_one_reason():

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from mlxvspt import asvbench
+from mlxvspt.check import CheckResult
 from mlxvspt.devices import Target
 from mlxvspt.errors import UsageError
 from mlxvspt.presets import TABLE, sizes
@@ -76,6 +77,48 @@ def test_check_fails_on_perturbed_weights(monkeypatch):
     failed = [line.what for line in result.entries if not line.ok]
     assert not result.passed
     assert any("logits" in what for what in failed), result.lines
+
+
+def observed_on_built_runners(chosen, precision):
+    """Each framework's observation on a runner built as the benchmarks build it (MLX first: PyTorch's
+    teacher-forces MLX's tokens); each runner still steps afterwards."""
+    observed = {}
+    for framework in ("mlx", "torch"):
+        runner = spec.build(Target(framework, "cpu", precision).activate(), chosen)
+        observed[framework] = spec.observe(runner, chosen, dict(observed))
+        assert runner.step()["decode_ms_per_token"] > 0
+    return observed
+
+
+def compared(observed, chosen, precision):
+    result = CheckResult("llm").at(chosen["path"], precision)
+    spec.compare(result, observed, chosen, "cpu")
+    return result
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_observations_of_the_timed_builds_agree_and_wrong_ones_fail(precision):
+    chosen = {**SIZES, "path": "generate"}
+    observed = observed_on_built_runners(chosen, precision)
+    result = compared(observed, chosen, precision)
+    assert result.passed and len(result.entries) == 6, result.lines
+    mlx, torch = observed["mlx"], observed["torch"]
+    off = compared({**observed, "torch": {**torch, "forced": 1.1 * torch["forced"]}}, chosen, precision)
+    assert [line.what for line in off.entries if not line.ok] == ["teacher-forced logits, batch 2"]
+    tokens = [row[:-1] + [(row[-1] + 1) % TOY["vocab_size"]] for row in torch["tokens"]]  # a changed last token
+    changed = compared({**observed, "torch": {**torch, "tokens": tokens}}, chosen, precision)
+    tie = "" if precision == "fp32" else ": identical up to a near tie"  # below fp32 a near tie may differ
+    assert [line.what for line in changed.entries if not line.ok] == [f"4 greedy tokens x 2 prompts{tie}"]
+    unasked = compared({**observed, "mlx": {**mlx, "ran": {**mlx["ran"], "batch": 1}}}, chosen, precision)
+    assert [line.what for line in unasked.entries if not line.ok] == ["mlx ran what was asked, batch 2"]
+
+
+def test_mlx_generate_stands_in_where_mlx_lacks_the_path_and_pytorch_is_observed_without_mlx():
+    compiled = {**SIZES, "path": "static-compile"}
+    assert spec.stand_in("mlx", compiled) == {**SIZES, "path": "generate"}
+    assert spec.stand_in("torch", compiled) is None and spec.stand_in("mlx", SIZES) is None
+    alone = spec.build(Target("torch", "cpu").activate(), SIZES)  # MLX n/a here: no tokens to teacher-force on
+    assert spec.observe(alone, SIZES, {"mlx": None})["forced"] is None
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])

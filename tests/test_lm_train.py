@@ -17,7 +17,9 @@ from mlxvspt.check import CheckResult
 from mlxvspt.devices import Target
 from mlxvspt.errors import Unavailable, UsageError, device_limits
 from mlxvspt.presets import sizes as preset_sizes
+from mlxvspt.workloads import cross_check
 from mlxvspt.workloads.lm_train import data, first_step, spec
+from mlxvspt.workloads.lm_train.spec import COMPILED
 
 TRAIN = "the cat sat on the mat\n a dog sat \n"
 VALID = "the dog sat on the cat\n"
@@ -92,14 +94,71 @@ def test_compiled_scope_is_the_whole_step_in_both_frameworks():
         assert np.isfinite(runner.losses).all()
 
 
-def test_check_combination_passes_and_names_every_quantity():
-    sizes = {**preset_sizes("lm_train", "tiny"), "path": "best", "compile": False}
-    result = CheckResult("lm_train").at("best", "fp32")
-    spec.check_combination(result, sizes, "cpu", "fp32")
+def built(framework, precision="fp32", weights=None, **overrides):
+    """A runner as the benchmarks build it: the preset's sizes for the device plus the row's overrides."""
+    chosen = {**preset_sizes("lm_train", "tiny", "cpu"), **overrides}
+    return spec.build(Target(framework, "cpu", precision).activate(), chosen, weights), chosen
+
+
+@pytest.fixture(scope="module")
+def seed_observations():
+    """Both frameworks observed on the benchmarks' own builds of seed, eager, fp32 (MLX first)."""
+    observed = {}
+    for framework in ("mlx", "torch"):
+        runner, chosen = built(framework, path="seed", compile=False)
+        observed[framework] = spec.observe(runner, chosen, dict(observed))
+    return observed, chosen
+
+
+def compared(observed, sizes):
+    """compare's lines for one fp32 combination."""
+    result = CheckResult("lm_train").at(check.path_label(sizes["path"], sizes["compile"]), "fp32")
+    spec.compare(result, observed, sizes, "cpu")
+    return result
+
+
+def test_observe_on_the_benchmarks_builds_then_compare_passes_and_the_runners_step_on():
+    """The measuring process's order: each runner built as the benchmark builds it, observed (the check's
+    steps), compared, then warmed up and timed on: it steps on and still runs what was asked."""
+    observed, runners = {}, {}
+    for framework in ("mlx", "torch"):
+        runners[framework], chosen = built(framework, path="best", compile=False)
+        observed[framework] = spec.observe(runners[framework], chosen, dict(observed))
+        assert len(observed[framework]["losses"]) == chosen["steps"]
+    result = compared(observed, chosen)
     assert result.passed, result.lines
-    whats = [line.what for line in result.entries]
-    assert whats == ["mlx ran as asked", "torch ran as asked", "first-step loss", "first-step gradients",
-                     f"loss curve over {sizes['steps']} steps", f"weight updates over {sizes['steps']} steps"]
+    steps = chosen["steps"]
+    assert [line.what for line in result.entries] == [
+        "mlx ran as asked", "torch ran as asked", "first-step loss", "first-step gradients",
+        f"loss curve over {steps} steps", f"weight updates over {steps} steps"]
+    assert "MLX's own distance from an identical second run: " in result.entries[-1].detail
+    for runner in runners.values():
+        runner.step()
+        runner.step()
+        assert len(runner.losses) == steps + 2 and np.isfinite(runner.losses).all()
+        want = spec.expected(runner.target, chosen)
+        assert {k: runner.ran()[k] for k in want} == want
+
+
+def test_observe_skips_what_the_check_does_not_compare():
+    runner, chosen = built("torch", path="seed", forward_only=True)
+    assert spec.observe(runner, chosen, {}) is None and runner.losses == []
+
+
+@pytest.mark.parametrize("wrong, fails", [
+    (lambda o: {**o, "gradients": {k: 20 * v for k, v in o["gradients"].items()}}, {"first-step gradients"}),
+    (lambda o: {**o, "losses": [o["losses"][0] * 1.01, *o["losses"][1:]]},
+     {"first-step loss", "loss curve over 6 steps"}),
+    (lambda o: {**o, "updates": {k: 1.05 * v for k, v in o["updates"].items()}}, {"weight updates over 6 steps"}),
+    (lambda o: {**o, "ran": {**o["ran"], "compiled": "none"}, "expected": {**o["expected"], "compiled": COMPILED}},
+     {"mlx ran as asked"}),
+])
+def test_compare_fails_on_a_wrong_mlx_observation(seed_observations, wrong, fails):
+    """MLX's gradients 20x, its loss 1% off, its updates 5% off, or a step that was not compiled: FAIL."""
+    observed, chosen = seed_observations
+    assert compared(observed, chosen).passed
+    result = compared({**observed, "mlx": wrong(observed["mlx"])}, chosen)
+    assert {line.what for line in result.entries if not line.ok} == fails, result.lines
 
 
 def test_fp32_updates_are_held_to_pytorchs_own_reordered_distance():
@@ -111,16 +170,16 @@ def test_fp32_updates_are_held_to_pytorchs_own_reordered_distance():
                                 * rng.standard_normal(1000)}
     reordered, mlx = nudge(torch_updates, 1.5e-3), nudge(torch_updates, 2e-3)
 
-    def lines(mlx_updates, references):
+    def lines(mlx_updates, reference):
         result = CheckResult("lm_train")
-        spec.check_updates(result, {("seed", True): (mlx_updates, torch_updates)}, references, 10)
+        spec.check_updates(result, mlx_updates, torch_updates, 10, reference)
         return result
 
-    assert not lines(mlx, {}).passed  # no reference: the flat limit
-    both = lines(mlx, {"seed": reordered})
+    assert not lines(mlx, None).passed  # no reference: the flat limit
+    both = lines(mlx, reordered)
     assert both.passed, both.lines
     assert "PyTorch's own distance from its updates with the batch rows reversed" in both.lines[0]
-    assert not lines(nudge(torch_updates, 1e-2), {"seed": reordered}).passed
+    assert not lines(nudge(torch_updates, 1e-2), reordered).passed
 
 
 def test_the_check_names_mlxs_own_run_to_run_distance_of_the_updates():
@@ -132,9 +191,9 @@ def test_the_check_names_mlxs_own_run_to_run_distance_of_the_updates():
     assert updates and all("MLX's own distance from an identical second run: " in line.detail for line in updates)
     torch_updates = {"w": np.arange(1.0, 11.0)}
     plain, noted = (CheckResult("lm_train") for _ in range(2))
-    spec.check_updates(plain, {("seed", False): ({"w": torch_updates["w"] * 1.01}, torch_updates)}, {}, 10)
-    spec.check_updates(noted, {("seed", False): ({"w": torch_updates["w"] * 1.01}, torch_updates)}, {}, 10,
-                       {("seed", False): {"w": torch_updates["w"] * 1.01}})
+    spec.check_updates(plain, {"w": torch_updates["w"] * 1.01}, torch_updates, 10)
+    spec.check_updates(noted, {"w": torch_updates["w"] * 1.01}, torch_updates, 10,
+                       repeated={"w": torch_updates["w"] * 1.01})
     assert [line.ok for line in plain.entries] == [line.ok for line in noted.entries] == [False]
     assert "identical second run: 0 (bit-identical)" in noted.entries[0].detail
 
@@ -168,27 +227,43 @@ def test_bf16_mixed_mlx_sums_the_embedding_gradient_in_float32():
 
 def test_check_passes_at_bf16_mixed():
     sizes = {**preset_sizes("lm_train", "tiny"), "path": "best", "compile": False}
-    result = spec.check_combination(CheckResult("lm_train").at("best", "bf16-mixed"), sizes, "cpu", "bf16-mixed")
+    result = CheckResult("lm_train").at("best", "bf16-mixed")
+    cross_check("lm_train", result, sizes, "cpu", "bf16-mixed")
     assert result.passed and len(result.entries) == 5, result.lines
+    assert "PyTorch's own distance from float32" in result.entries[3].detail
 
 
 def test_check_fails_on_perturbed_weights():
-    sizes = {**preset_sizes("lm_train", "tiny"), "path": "seed", "compile": False}
-    wrong = dict(spec.initial_weights(sizes))
+    wrong = dict(spec.initial_weights(preset_sizes("lm_train", "tiny")))
     name = "transformer.layers.0.linear1.weight"
     wrong[name] = wrong[name] * 1.05
-    result = CheckResult("lm_train").at("seed", "fp32")
-    spec.check_combination(result, sizes, "cpu", "fp32", weights=wrong)
-    failed = {line.what for line in result.entries if not line.ok}
+    observed = {}
+    for framework in ("mlx", "torch"):
+        runner, chosen = built(framework, weights=wrong if framework == "mlx" else None, path="seed", compile=False)
+        observed[framework] = spec.observe(runner, chosen, dict(observed))
+    failed = {line.what for line in compared(observed, chosen).entries if not line.ok}
     assert {"first-step loss", "first-step gradients"} <= failed
 
 
-def test_check_skips_tf32_on_cpu_with_the_reason():
-    sizes = {**preset_sizes("lm_train", "full"), "path": "seed", "compile": False}
-    result = CheckResult("lm_train").at("seed", "tf32")
-    spec.check_combination(result, sizes, "cpu", "tf32")
-    assert [(line.what, line.ok) for line in result.entries] == [("n/a", True)]
-    assert "GPU matmul mode" in result.entries[0].detail
+def test_check_skips_tf32_on_cpu_with_the_reason(monkeypatch):
+    tiny = preset_sizes("lm_train", "tiny")
+    monkeypatch.setattr(spec, "preset_sizes", lambda *args: {**tiny, "precisions": ["tf32"]})
+    result = spec.check("tiny", "cpu")
+    assert [(line.path, line.what, line.ok) for line in result.entries] == [
+        (label, "n/a", True) for label in ("seed", "seed+compiled", "best", "best+compiled")]
+    assert all("GPU matmul mode" in line.detail for line in result.entries)
+
+
+def test_together_only_where_both_steps_fit():
+    """Both runners at once where 5x the float32 floor fits: not at `full` on an 80 GB H100 (MLX's step
+    peaked at ~70 GiB, PyTorch's at ~25 GiB), yes on a 141 GB H200 and at `tiny` on this CPU."""
+    full = preset_sizes("lm_train", "full", "gpu")
+    assert spec.together(Target("torch", "cpu"), preset_sizes("lm_train", "tiny"))
+    for memory, fits in ((80e9, False), (141e9, True)):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(spec, "available_memory", lambda target: memory)
+            assert spec.together(Target("mlx", "gpu", "bf16"), full) is fits
+            assert spec.together(Target("mlx", "gpu"), preset_sizes("lm_train", "small", "gpu"))
 
 
 def test_check_labels_match_the_benchmark_rows():

@@ -1,5 +1,5 @@
 """The results layer: latest per machine, stale versions skipped and counted, run records and checks,
-verdicts only where asv's significance test and the cross-checks allow one; renderers never import a
+verdicts only where the ratio's interval and the cross-checks allow one; renderers never import a
 workload."""
 import ast
 import json
@@ -106,6 +106,17 @@ def test_a_check_at_the_published_size_that_failed_after_the_run_fails_the_row(f
     row = results.latest(folder)[MACHINE].row(STEP, precision="fp32")
     assert row.verdict == "check failed"
     assert row.mlx.check_detail == "first-step gradients 0.27 > 0.15"
+
+
+def test_six_steady_samples_a_side_give_a_verdict_and_its_interval(folder):
+    """The H100's fp32 LM row of the issue: 837 ms ±0.2% against 930 ms ±0.3%, 6 samples each."""
+    fab.write_results(folder, MACHINE, NEW, BENCHES, {cell("torch"): fab.steady(0.837, 6, 0.004),
+                                                      cell("mlx"): fab.steady(0.930, 6, 0.006)})
+    passed_records(folder)
+    row = results.latest(folder)[MACHINE].row(STEP, precision="fp32")
+    assert row.verdict == "PyTorch 1.11x faster"
+    low, high = row.ratio_interval
+    assert 1 < low < row.ratio < high
 
 
 def test_too_few_samples_give_no_verdict(folder):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from mlxvspt.devices import Target
+from mlxvspt.presets import sizes as preset_sizes
 from mlxvspt.workloads.matmul import spec as matmul
 from mlxvspt.workloads.switch import spec as switch
 
@@ -13,6 +14,39 @@ def test_switch_agrees_across_frameworks_and_with_float64():
     assert result.passed, result.lines
     assert len(result.lines) == 6
     assert {(l.device, l.path, l.precision) for l in result.entries} == {("cpu", "default", "fp32")}
+
+
+def observed_on_built_runners(workload, sizes, precision="fp32"):
+    """Each framework's observation on a runner built as the benchmarks build it; the runner then still steps."""
+    observed = {}
+    for framework in ("mlx", "torch"):
+        runner = workload.build(Target(framework, "cpu", precision).activate(), sizes)
+        observed[framework] = workload.observe(runner, sizes, dict(observed))
+        runner.step()
+    return observed
+
+
+def compared(workload, observed, sizes, precision):
+    from mlxvspt.check import CheckResult
+
+    result = CheckResult(workload.__name__).at("default", precision)
+    workload.compare(result, observed, sizes, "cpu")
+    return result
+
+
+TINY_MATMUL = {**preset_sizes("matmul", "tiny", "cpu"), "n": preset_sizes("matmul", "tiny", "cpu")["sizes"][0]}
+
+
+@pytest.mark.parametrize("workload,sizes,precision,lines", [(switch, preset_sizes("switch", "tiny"), "fp32", 6),
+                                                            (matmul, TINY_MATMUL, "fp32", 3),
+                                                            (matmul, TINY_MATMUL, "bf16", 1)])
+def test_observations_of_built_runners_agree_and_a_wrong_one_fails(workload, sizes, precision, lines):
+    observed = observed_on_built_runners(workload, sizes, precision)
+    result = compared(workload, observed, sizes, precision)
+    assert result.passed and len(result.entries) == lines, result.lines
+    wrong = compared(workload, {**observed, "mlx": 1.1 * np.asarray(observed["mlx"])}, sizes, precision)
+    # MLX's products 10% off: every line that reads them fails (against PyTorch's, against float64), no other
+    assert {l.what for l in wrong.entries if not l.ok} == {l.what for l in wrong.entries if "mlx" in l.what} != set()
 
 
 def test_switch_records_phases_per_framework():

@@ -10,6 +10,7 @@ import torch
 
 from benchmarks.bench_whisper import WhisperClips, WhisperDecoder, WhisperPhases
 from mlxvspt import asvbench, cli
+from mlxvspt.check import CheckResult
 from mlxvspt.devices import Target
 from mlxvspt.errors import UsageError
 from mlxvspt.presets import sizes
@@ -163,6 +164,28 @@ def test_cross_framework_check_fails_on_a_wrong_input(wrong, monkeypatch):
     failed = {line.what for line in result.entries if not line.ok}
     assert not result.passed
     assert ("encoder output" in failed) if wrong == "weights" else ("log-mel of one 30-s window" in failed)
+
+
+@pytest.mark.parametrize("precision,path", COMBINATIONS)
+def test_observations_of_the_timed_builds_agree_and_a_changed_token_fails(precision, path):
+    """observe on runners built as the benchmarks build them (phase clips), then compare; the runners still
+    step afterwards. A single phase is not what the check compares: None."""
+    chosen = {**sizes("whisper", "tiny"), "path": path, "phase": "clips"}
+    observed = {}
+    for framework in ("mlx", "torch"):
+        runner = spec.build(Target(framework, "cpu", precision).activate(), chosen)
+        observed[framework] = spec.observe(runner, chosen, dict(observed))
+        assert runner.step()["real_time_factor"] > 0
+        single = spec.build(Target(framework, "cpu", precision).activate(), {**chosen, "phase": "decoder"})
+        assert spec.observe(single, {**chosen, "phase": "decoder"}, {}) is None
+    result = CheckResult("whisper").at(path, precision)
+    spec.compare(result, observed, chosen, "cpu")
+    assert result.passed and len(result.entries) == 3, result.lines
+    tokens = list(observed["torch"]["tokens"])
+    tokens[-1] += 1
+    result = CheckResult("whisper").at(path, precision)
+    spec.compare(result, {**observed, "torch": {**observed["torch"], "tokens": tokens}}, chosen, "cpu")
+    assert [line.what for line in result.entries if not line.ok] == [f"{chosen['tokens']} greedy tokens"]
 
 
 def test_unavailable_combinations_say_why():

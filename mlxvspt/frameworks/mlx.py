@@ -46,6 +46,13 @@ def reset_peak_memory(name):
     mx.reset_peak_memory()
 
 
+def release_memory(name):
+    """Hand the allocator's cached buffers back, so the other framework can use them."""
+    import mlx.core as mx
+
+    mx.clear_cache()
+
+
 def peak_memory(name):
     """Peak bytes of MLX's allocator on the GPU; on CPU the process's max RSS, as PyTorch's CPU side
     reports it (PyTorch keeps no CPU allocator statistics), so the two compare like for like."""

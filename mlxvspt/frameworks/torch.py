@@ -49,6 +49,14 @@ def reset_peak_memory(name):
         torch.cuda.reset_peak_memory_stats()
 
 
+def release_memory(name):
+    """Hand the allocator's cached blocks back, so the other framework can use them."""
+    import torch
+
+    if name == "gpu" and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def peak_memory(name):
     """Peak bytes on the GPU; on CPU (and MPS, which keeps no peak) the process's max RSS."""
     import torch

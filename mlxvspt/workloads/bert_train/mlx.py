@@ -1,5 +1,6 @@
 """BERT-tiny sentence-pair classifier and its training loop in MLX (torch.py mirrors it name for name)."""
 import math
+from contextlib import contextmanager
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -130,12 +131,15 @@ class Trainer:
         self.dev_batches = [tuple(mx.array(x) for x in batch) for batch in dev_batches]
         mx.eval(self.model.parameters(), self.optimizer.state, self.train_batches, self.dev_batches)
         self.loss_and_grad = mx.value_and_grad(self.loss)
-        self.train_step = self.update
-        if compile:
-            state = [self.model.state, self.optimizer.state, mx.random.state]
-            self.train_step = mx.compile(self.update, inputs=state, outputs=state)
+        self.train_step = self.compiled() if compile else self.update
         self.position = 0
         self.losses = []
+
+    def compiled(self):
+        """The whole step mx.compile'd, with the model's, the optimizer's and the random state as its inputs
+        and outputs."""
+        state = [self.model.state, self.optimizer.state, mx.random.state]
+        return mx.compile(self.update, inputs=state, outputs=state)
 
     def forward(self, params, a_ids, a_mask, b_ids, b_mask):
         """Logits in the compute dtype, from `params` (the weights value_and_grad differentiates)."""
@@ -176,6 +180,21 @@ class Trainer:
             correct += (mx.argmax(self.logits(inputs), axis=-1) == labels).sum().item()
         self.model.train()
         return correct / sum(len(batch[-1]) for batch in self.dev_batches)
+
+    @contextmanager
+    def dropout_off(self):
+        """The cross-check's steps (dropout masks cannot match across frameworks): the model in eval mode
+        and, compiled, a step compiled for them alone, since mx.compile traces the Python once (the timed
+        step first traced with dropout off would stay off)."""
+        timed = self.train_step
+        self.model.eval()
+        if timed != self.update:
+            self.train_step = self.compiled()
+        try:
+            yield
+        finally:
+            self.train_step = timed
+            self.model.train()
 
     def gradients(self):
         """Loss and {name: gradient} of the next training step, taken through the (compiled) step."""

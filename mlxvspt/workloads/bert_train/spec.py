@@ -24,17 +24,21 @@ workloads/mlx_autocast.py). The loss is float32 in both at every precision.
 Timed unit: one training step, synchronised; samples/s = batch / step time. An epoch is
 len(pairs) // batch steps (the seed trained `epochs` of them: total time ~ epochs x epoch time);
 validation is a forward pass over the dev batches, dropout off. Dropout masks cannot match across
-frameworks, so timings train with dropout 0.1 and the cross-check with dropout 0.
+frameworks, so timings train with dropout 0.1 and the cross-check's steps, on the same build before its
+warm-up, run with dropout off (`observe`).
 """
+import functools
+import gc
+import json
 from dataclasses import dataclass
 
-from ...check import CheckResult, combinations, path_label
+from ...check import CheckResult, combinations, own_builds, path_label
 from ...devices import Target
 from ...errors import Unavailable
 from ...paths import cache_dir
 from ...presets import sizes as preset_sizes
 from ...weights import cached, seeded
-from .. import implementation
+from .. import cross_check, implementation
 from . import data
 
 # path -> (both sentences in one forward of batch 2B, fused attention and optimizer kernels)
@@ -155,54 +159,92 @@ def build(target, sizes):
     return trainer(target, args, initial_weights(args), train, dev, compile=sizes.get("compile", False))
 
 
-def check(preset="tiny", device="cpu"):
-    """Both frameworks from the same weights and batches, dropout off, on every path x compile x precision
-    the preset publishes: what ran, the first step's loss and the gradient of every tensor, then the loss
-    of CHECK_STEPS AdamW steps, all through the (compiled) step. Where torch.compile is n/a at the preset, MLX's compiled
-    step is compared with PyTorch's eager one (same math)."""
-    sizes = preset_sizes("bert_train", preset, device)
-    sizes.update(dropout=0.0, pairs=CHECK_STEPS * sizes["batch"], dev_pairs=sizes["batch"])
-    result = CheckResult("bert_train", device)
-    for path, compile, precision in combinations(sizes):
-        with result.combination(path_label(path, compile), precision):
-            check_combination(result, {**sizes, "path": path, "compile": compile}, device, precision)
-    return result
-
-
-def check_combination(result, sizes, device, precision):
-    """The lines of one combination: MLX against PyTorch at the same precision."""
-    targets = {fw: Target(fw, device, precision) for fw in ("mlx", "torch")}
-    if unavailable(targets["mlx"], sizes):
-        return result.unavailable(unavailable(targets["mlx"], sizes))
-    torch_sizes = sizes
-    if unavailable(targets["torch"], sizes):
-        torch_sizes = {**sizes, "compile": False}
-        if unavailable(targets["torch"], torch_sizes):
-            return result.unavailable(unavailable(targets["torch"], torch_sizes))
-    reference = float32_gradients(device, sizes) if precision != "fp32" else None  # before: it activates fp32
-    mlx_run, torch_run = build(targets["mlx"].activate(), sizes), build(targets["torch"].activate(), torch_sizes)
-    (m_loss, m_grads), (t_loss, t_grads) = mlx_run.gradients(), torch_run.gradients()
-    result.loss("first-step loss", m_loss, t_loss)
-    result.tensors("first-step gradients", m_grads, t_grads, reference=reference)
-    for run in (mlx_run, torch_run):
+def observe(runner, sizes, earlier):
+    """CHECK_STEPS steps through the runner's own (compiled) step with dropout off, the runner left to step
+    on with its dropout: the first step's loss and gradients, the losses, what ran and what was asked.
+    None for a runner that never trains (validation)."""
+    if not sizes.get("trains", True):
+        return None
+    first = len(runner.losses)
+    with runner.dropout_off():
+        loss, gradients = runner.gradients()
         for _ in range(CHECK_STEPS - 1):
-            run.step()
-    for framework, run, chosen in (("mlx", mlx_run, sizes), ("torch", torch_run, torch_sizes)):
-        ran_as_asked(result, framework, run, targets[framework], chosen)
-    m_history, t_history = mlx_run.loss_history(), torch_run.loss_history()
-    versus = "; torch eager (torch.compile n/a at this preset)" if torch_sizes is not sizes else ""
-    result.loss_curve(f"loss over {CHECK_STEPS} AdamW steps", m_history, t_history, versus)
+            runner.step()
+    return {"loss": loss, "gradients": gradients, "losses": runner.loss_history()[first:], "ran": runner.ran(),
+            "expected": expected(runner.target, sizes)}
 
 
-def float32_gradients(device, sizes):
-    """PyTorch's eager IEEE float32 first-step gradients on the same path: how far each framework's own
-    rounding moves every tensor (check.CheckResult.tensors)."""
-    return build(Target("torch", device, "fp32").activate(), {**sizes, "compile": False}).gradients()[1]
+def stand_in(framework, sizes):
+    """PyTorch's eager step for its compiled one where torch.compile is left out at the preset (the same
+    math); None where `framework` runs this combination itself."""
+    if framework == "torch" and sizes.get("compile") and not sizes["torch_compile"]:
+        return {**sizes, "compile": False}
+    return None
 
 
-def ran_as_asked(result, framework, run, target, sizes):
+@functools.lru_cache(maxsize=None)
+def float32_gradients(device, sizes_json):
+    """PyTorch's eager IEEE float32 first-step gradients on the same path, dropout off, once per process (it
+    serves every compile and precision of the path): how far each framework's own rounding moves every
+    tensor (check.CheckResult.tensors). `sizes_json`: reference_key(sizes)."""
+    runner = build(Target("torch", device, "fp32").activate(), json.loads(sizes_json))
+    with runner.dropout_off():
+        return runner.gradients()[1]
+
+
+def reference_key(sizes):
+    """The sizes the float32 reference depends on, hashable: compiled or not, the same reference."""
+    return json.dumps({**sizes, "compile": False}, sort_keys=True)
+
+
+def compare(result, observed, sizes, device):
+    """The lines of one combination, MLX against PyTorch at the same precision: the first step's loss and
+    the gradient of every tensor, what each ran, the loss over CHECK_STEPS AdamW steps."""
+    m, t = observed["mlx"], observed["torch"]
+    reference = None
+    if result.precision != "fp32":
+        with own_builds(device, result.precision):
+            reference = float32_gradients(device, reference_key(sizes))
+    result.loss("first-step loss", m["loss"], t["loss"])
+    result.tensors("first-step gradients", m["gradients"], t["gradients"], reference=reference)
+    for framework in ("mlx", "torch"):
+        ran_as_asked(result, framework, observed[framework])
+    versus = "; torch eager (torch.compile n/a at this preset)" if stand_in("torch", sizes) else ""
+    result.loss_curve(f"loss over {CHECK_STEPS} AdamW steps", m["losses"], t["losses"], versus)
+
+
+def ran_as_asked(result, framework, observation):
     """A line saying whether the trainer ran the requested dtypes, compile scope and path."""
-    want, ran = expected(target, sizes), run.ran()
+    want, ran = observation["expected"], observation["ran"]
     wrong = [f"{k} asked {v!r}, ran {ran.get(k)!r}" for k, v in want.items() if ran.get(k) != v]
     result.require(f"{framework} ran what was asked", not wrong, "; ".join(wrong) or
                    ", ".join(f"{k} {ran[k]}" for k in ("weights_dtype", "compute_dtype", "state_dtype", "compiled")))
+
+
+def check(preset="tiny", device="cpu"):
+    """Both frameworks from the same weights and batches as the benchmarks build them, on every path x compile
+    x precision the preset publishes: `observe` and `compare` on builds of their own. Where torch.compile is
+    n/a at the preset, MLX's compiled step is compared with PyTorch's eager one (`stand_in`)."""
+    sizes = preset_sizes("bert_train", preset, device)
+    result = CheckResult("bert_train", device)
+    for path, compile, precision in combinations(sizes):
+        chosen = {**sizes, "path": path, "compile": compile}
+        with result.combination(path_label(path, compile), precision):
+            instead = stand_in("torch", chosen)
+            reason = (unavailable(Target("mlx", device, precision), chosen) or
+                      unavailable(Target("torch", device, precision), instead or chosen))
+            if reason:
+                result.unavailable(reason)
+                continue
+            taken = {"torch": observe_alone("torch", instead, device, precision)} if instead else {}
+            cross_check("bert_train", result, chosen, device, precision, taken)
+    return result
+
+
+def observe_alone(framework, sizes, device, precision):
+    """One framework's observation on a build of its own (a stand-in's), the build freed after."""
+    target = Target(framework, device, precision).activate()
+    observation = observe(build(target, sizes), sizes, {})
+    gc.collect()
+    target.release_memory()
+    return observation

@@ -1,5 +1,6 @@
 """BERT-tiny sentence-pair classifier and its training loop in PyTorch (mlx.py mirrors it name for name)."""
 import math
+from contextlib import contextmanager
 
 import torch
 import torch.nn as nn
@@ -162,6 +163,16 @@ class Trainer:
                 correct += (torch.argmax(self.forward(*inputs), dim=-1) == labels).sum().item()
         self.model.train()
         return correct / sum(len(batch[-1]) for batch in self.dev_batches)
+
+    @contextmanager
+    def dropout_off(self):
+        """The cross-check's steps (dropout masks cannot match across frameworks): the model in eval mode; a
+        compiled step compiles anew for them and again after (dynamo guards on the modules' training flag)."""
+        self.model.eval()
+        try:
+            yield
+        finally:
+            self.model.train()
 
     def gradients(self):
         """Loss and {name: gradient} of the next training step, taken through the (compiled) step."""

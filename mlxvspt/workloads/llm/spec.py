@@ -35,7 +35,7 @@ from ...check import TOLERANCES, CheckResult, path_label
 from ...devices import Target
 from ...errors import Unavailable, UsageError
 from ...presets import on_device, sizes as preset_sizes
-from .. import implementation
+from .. import cross_check, implementation
 from . import checkpoint
 
 # The seed's five prompts (chat-templated when a checkpoint brings a tokenizer).
@@ -167,13 +167,49 @@ def build(target, sizes):
     return Runner(target, generator, path, prompts, prefill, sizes["tokens"])
 
 
-def teacher_forced(runner, prompts, tokens):
-    """Logits [row][G, vocab] (float32 numpy) predicting `tokens` after each prompt, from one eager forward over
-    the prompt and the tokens: every position's context is the same in both frameworks."""
-    return [runner.generator.numpy(runner.prefill([p + t[:-1]]))[0, len(p) - 1:] for p, t in zip(prompts, tokens)]
+def stand_in(framework, sizes):
+    """MLX has no static-compile path: its `generate` observation is what PyTorch's compiled decoding is
+    held to. None where the framework has the combination's path."""
+    return None if framework in PATHS[sizes.get("path", "generate")] else {**sizes, "path": "generate"}
 
 
-def compare_generation(result, prompts, mlx, torch, path):
+def teacher_forced(runner, tokens):
+    """Logits [row, G, vocab] (float32 numpy) predicting `tokens` after each of the runner's prompts, from one
+    eager forward over the prompt and the tokens: every position's context is the same in both frameworks."""
+    return np.stack([runner.generator.numpy(runner.prefill([p + t[:-1]]))[0, len(p) - 1:]
+                     for p, t in zip(runner.prompts, tokens)])
+
+
+def observe(runner, sizes, earlier):
+    """The runner's work once, on its own generator and prompts: {"prefill": the prefill forward's logits,
+    "tokens": its greedy tokens, "logits": each generation step's logits (PyTorch; None for MLX), "forced":
+    logits teacher-forced on MLX's tokens (its own for MLX, `earlier["mlx"]`'s for PyTorch), "ran": what
+    ran, "asked": what `expected` says for these sizes}. Without an MLX observation (MLX n/a), "forced" is
+    None: no comparison follows."""
+    prefill = runner.generator.numpy(runner.prefill(runner.prefill_prompts))
+    steps = [] if runner.target.framework == "torch" else None
+    tokens = runner.generate([], steps)
+    ran = runner.ran()
+    mlx = {"tokens": tokens} if runner.target.framework == "mlx" else earlier.get("mlx")
+    return {"prefill": prefill, "tokens": tokens, "logits": steps, "ran": ran, "asked": expected(runner.target, sizes),
+            "forced": None if mlx is None else teacher_forced(runner, mlx["tokens"])}
+
+
+def compare(result, observed, sizes, device):
+    """What each framework that has this path ran against what was asked; the prefill logits; the
+    generation, as `compare_generation` says."""
+    path, batch = sizes.get("path", "generate"), sizes.get("batch", 1)
+    for framework in PATHS[path]:
+        ran, asked = observed[framework]["ran"], observed[framework]["asked"]
+        wrong = [f"{k} asked {v!r}, ran {ran.get(k)!r}" for k, v in asked.items() if ran.get(k) != v]
+        result.require(f"{framework} ran what was asked, batch {batch}", not wrong,
+                       "; ".join(wrong) or ", ".join(f"{k} {v}" for k, v in ran.items()))
+    mlx, torch = observed["mlx"], observed["torch"]
+    result.output(f"prefill logits, batch {batch}", mlx["prefill"], torch["prefill"])
+    compare_generation(result, mlx, torch, path)
+
+
+def compare_generation(result, mlx, torch, path):
     """Greedy tokens and logits of MLX's generation against PyTorch's on `path`.
 
     Logits: both models teacher-forced on the prompts and MLX's tokens; PyTorch's own generation logits
@@ -184,9 +220,7 @@ def compare_generation(result, prompts, mlx, torch, path):
     to the first divergence, and that divergence must be a near tie: the two tokens' logits in PyTorch's
     generation within 2 x the output tolerance x that step's logit spread (standard deviation)."""
     mlx_tokens, torch_tokens = mlx["tokens"], torch["tokens"]
-    forced = {name: np.stack(teacher_forced(side["runner"], prompts, mlx_tokens))
-              for name, side in (("mlx", mlx), ("torch", torch))}
-    result.output(f"teacher-forced logits, batch {len(prompts)}", forced["mlx"], forced["torch"])
+    result.output(f"teacher-forced logits, batch {len(mlx_tokens)}", mlx["forced"], torch["forced"])
     generated = np.stack(torch["logits"], axis=1)  # [batch, G, vocab]
     tokens = len(torch_tokens[0])
     agree = [next((i for i, (a, b) in enumerate(zip(m, t)) if a != b), tokens)
@@ -194,8 +228,8 @@ def compare_generation(result, prompts, mlx, torch, path):
     same_context = tuple(np.array([(row, step) for row, first in enumerate(agree)
                                    for step in range(min(first + 1, tokens))]).T)
     result.output(f"PyTorch {path} generation logits vs MLX teacher-forced, while the contexts agree",
-                  forced["mlx"][same_context], generated[same_context])
-    what = f"{tokens} greedy tokens x {len(prompts)} prompts"
+                  mlx["forced"][same_context], generated[same_context])
+    what = f"{tokens} greedy tokens x {len(mlx_tokens)} prompts"
     if result.precision == "fp32":
         result.equal(what, mlx_tokens, torch_tokens)
         return
@@ -211,36 +245,24 @@ def compare_generation(result, prompts, mlx, torch, path):
 def check(preset="tiny", device="cpu"):
     """On `device`, for every precision, path and batch the preset publishes: the prefill forward's logits,
     teacher-forced and generation logits and the greedy tokens, MLX against each PyTorch path (static-compile
-    included), and what each framework ran against what was asked."""
+    included, MLX's `generate` standing in), and what each framework ran against what was asked."""
     base = preset_sizes("llm", preset)
     result = CheckResult("llm", device)
     for precision in PRECISIONS:
         for batch in on_device(base, device)["batches"]:
-            sizes = {**base, "batch": batch}
-            mlx = None
+            observed = {}
             for path in PATHS:
-                chosen = {**sizes, "path": path}
+                sizes = {**base, "batch": batch, "path": path}
+                stand = stand_in("mlx", sizes)
                 with result.combination(path_label(path, False), precision, f"batch {batch}: "):
-                    reason = unavailable(Target("torch", device, precision), chosen) or \
-                        unavailable(Target("mlx", device, precision), sizes)
+                    reason = unavailable(Target("torch", device, precision), sizes) or \
+                        unavailable(Target("mlx", device, precision), stand or sizes)
                     if reason:
                         raise Unavailable(reason)
-                    mlx = mlx or generation_outputs(Target("mlx", device, precision), sizes, result)
-                    torch = generation_outputs(Target("torch", device, precision), chosen, result)
-                    result.output(f"prefill logits, batch {batch}", mlx["prefill"], torch["prefill"])
-                    compare_generation(result, mlx["runner"].prompts, mlx, torch, path)
+                    if stand is None:
+                        observed = cross_check("llm", result, sizes, device, precision)
+                        continue
+                    mlx = observed.get("mlx") or \
+                        cross_check("llm", None, stand, device, precision, {"torch": None})["mlx"]
+                    cross_check("llm", result, sizes, device, precision, {"mlx": mlx})
     return result
-
-
-def generation_outputs(target, sizes, result):
-    """One framework's prefill logits, greedy tokens (and PyTorch's generation logits); records whether it
-    ran what was asked."""
-    runner = build(target.activate(), sizes)
-    prefill = runner.generator.numpy(runner.prefill(runner.prefill_prompts))
-    steps = [] if target.framework == "torch" else None
-    tokens = runner.generate([], steps)
-    ran, want = runner.ran(), expected(target, sizes)
-    wrong = [f"{k} asked {v!r}, ran {ran[k]!r}" for k, v in want.items() if ran[k] != v]
-    result.require(f"{target.framework} ran what was asked, batch {sizes['batch']}", not wrong,
-                   "; ".join(wrong) or ", ".join(f"{k} {v}" for k, v in ran.items()))
-    return {"runner": runner, "prefill": prefill, "tokens": tokens, "logits": steps}

@@ -194,8 +194,3 @@ def gpu_memory():
     """Total bytes of GPU memory, or None where the framework does not say."""
     info = mx.device_info(mx.gpu)
     return info.get("total_memory") or info.get("memory_size")
-
-
-def release_memory():
-    """Hand the allocator's cached buffers back, so the other framework can use them (check)."""
-    mx.clear_cache()

@@ -22,18 +22,20 @@ embedding and LayerNorms in float32 in both).
 The stored number stays a time; `figures` derives tokens/s and the model's TFLOP/s from it, and the
 results layer divides that rate by the machine's best measured matmul rate at that precision (MFU).
 """
+import functools
 import gc
+import json
 import os
 
 import numpy as np
 
-from ...check import CheckResult, combinations, norm_floor, path_label, relative_l2
-from ...devices import Target
+from ...check import CheckResult, combinations, norm_floor, own_builds, path_label, relative_l2
+from ...devices import FRAMEWORKS, Target
 from ...errors import Unavailable, UsageError, device_limits
 from ...paths import cache_dir
 from ...presets import sizes as preset_sizes
 from ...weights import cached, seeded
-from .. import implementation
+from .. import cross_check, implementation
 from . import data
 
 # AdamW as mlx-examples' newer main.py trains it; betas and eps are both frameworks' defaults, written
@@ -42,6 +44,9 @@ HYPER = {"lr": 3e-4, "weight_decay": 1e-5, "eps": 1e-8, "betas": (0.9, 0.999)}
 PATHS = ("seed", "best")
 COMPILED = "forward+backward+optimizer"
 ITEMSIZE = {"float32": 4, "float16": 2, "bfloat16": 2}
+# A step's peak over memory_floor at float32: at `full` on an H100 MLX's peaked at ~70 GiB and PyTorch's at
+# ~25 GiB over a floor of 20 GiB (3.5x and 1.25x), so both runners at once need about 5x.
+TOGETHER = 5
 
 
 def validate(sizes):
@@ -96,8 +101,8 @@ def figures(method, params, seconds, sizes):
 
 def memory_floor(sizes, weights_itemsize, compute_itemsize):
     """Bytes a step needs at the least: weights, gradients and two Adam moments, float32 logits and
-    their gradient, and ~10 saved activations of width `dim` per layer. Used only to refuse a batch
-    that cannot fit (MLX's CPU allocator crashes the process instead of raising)."""
+    their gradient, and ~10 saved activations of width `dim` per layer. Used to refuse a batch that
+    cannot fit (MLX's CPU allocator crashes the process instead of raising) and by `together`."""
     params = sum(int(np.prod(shape)) for shape, _ in parameter_shapes(sizes).values())
     tokens = sizes["batch"] * sizes["context"]
     activations = 10 * sizes["layers"] * tokens * sizes["dim"] * compute_itemsize
@@ -198,46 +203,71 @@ def build(target, sizes, weights=None):
     return Runner(sizes, trainer, batches, valid)
 
 
+def observe(runner, sizes, earlier):
+    """The check's `steps` training steps on a runner just built, left ready to step on: the losses, the
+    first step's gradients, the weight updates over the steps, what ran and what was asked. None for the
+    runners the check does not compare (validation only; the first compiled step's child processes)."""
+    if not isinstance(runner, Runner) or sizes.get("forward_only"):
+        return None
+    target = runner.target
+    matmul_mode = target.matmul_mode()  # first, as asvbench.prepared: its float64 reference wakes BLAS threads
+    start, first = runner.trainer.weights(), len(runner.losses)
+    runner.step()
+    gradients = runner.trainer.gradients()
+    for _ in range(sizes["steps"] - 1):
+        runner.step()
+    end = runner.trainer.weights()
+    want = expected(target, sizes)
+    if target.precision == "fp32":  # as asvbench.verify: the label promises IEEE float32 matmuls
+        want["matmul_mode"] = "ieee"
+    return {"losses": runner.losses[first:], "gradients": gradients,
+            "updates": {k: end[k] - start[k] for k in end},
+            "ran": {**runner.ran(), "matmul_mode": matmul_mode}, "expected": want}
+
+
 def train(framework, device, precision, sizes, steps, weights=None, reverse_rows=False):
-    """Train a fresh runner `steps` steps and keep only numbers (the model is freed, so the next
-    framework has the device's memory): losses, first-step gradients, final weights and their updates,
-    what ran. `reverse_rows`: each batch with its rows in reverse order (the same sums, reordered)."""
+    """A fresh runner's observation over `steps` steps and its final weights, the runner freed (so the next
+    build has the device's memory): the check's references, dp_train's one-process training.
+    `reverse_rows`: each batch with its rows in reverse order (the same sums, reordered)."""
     target = Target(framework, device, precision).activate()
     runner = build(target, sizes, weights)
     if reverse_rows:
         runner.batches = (tuple(np.ascontiguousarray(a[::-1]) for a in batch) for batch in runner.batches)
-    start = runner.trainer.weights()
-    runner.step()
-    gradients = runner.trainer.gradients()
-    for _ in range(steps - 1):
-        runner.step()
-    end = runner.trainer.weights()
-    want = expected(target, sizes)
-    if precision == "fp32":  # as asvbench.verify: the label promises IEEE float32 matmuls
-        want["matmul_mode"] = "ieee"
-    out = {"losses": list(runner.losses), "gradients": gradients,
-           "ran": {**runner.ran(), "matmul_mode": target.matmul_mode()},
-           "weights": end, "updates": {k: end[k] - start[k] for k in end}, "expected": want}
+    out = {**observe(runner, {**sizes, "steps": steps}, {}), "weights": runner.trainer.weights()}
     del runner
     gc.collect()
-    implementation("lm_train", framework).release_memory()
+    target.release_memory()
     return out
 
 
-def check_combination(result, sizes, device, precision, weights=None, updates=None):
-    """One path x compile x precision: first-step loss and gradients (every tensor), the loss curve,
-    the weight updates over the curve, and what each framework ran. `weights` go to MLX only. Given
-    `updates` (a dict), fp32 weight updates are kept there for `check_updates` instead of checked here."""
-    target = {fw: Target(fw, device, precision) for fw in ("mlx", "torch")}
-    reason = next(filter(None, (unavailable(t, sizes) for t in target.values())), None)
-    if reason:
-        result.unavailable(reason)
-        return result
-    steps = sizes["steps"]
-    # PyTorch's eager IEEE float32 gradients: how far each framework's own rounding moves every tensor
-    reference = (train("torch", device, "fp32", {**sizes, "compile": False}, 1)["gradients"]
-                 if precision != "fp32" else None)
-    m, t = (train(fw, device, precision, sizes, steps, weights if fw == "mlx" else None) for fw in ("mlx", "torch"))
+@functools.lru_cache(maxsize=None)
+def eager_reference(device, sizes_json, what):
+    """PyTorch's eager IEEE float32 training on the same path, once per process: it serves every compile and
+    precision of the path. `what`: "gradients" of the first step (how far each framework's own rounding
+    moves every tensor), or "reordered updates" over the check's steps with the batch rows reversed (every
+    sum over the batch in another order, the same arithmetic). `sizes_json`: reference_key(sizes)."""
+    sizes = json.loads(sizes_json)
+    if what == "gradients":
+        return train("torch", device, "fp32", sizes, 1)["gradients"]
+    return train("torch", device, "fp32", sizes, sizes["steps"], reverse_rows=True)["updates"]
+
+
+def reference_key(sizes):
+    """The sizes an eager reference depends on, hashable: compiled or not, the same reference."""
+    return json.dumps({**sizes, "compile": False}, sort_keys=True)
+
+
+def compare(result, observed, sizes, device):
+    """One path x compile x precision: what each framework ran, the first-step loss and gradients (every
+    tensor), the loss curve and, in fp32, the weight updates over the curve."""
+    m, t, steps, precision = observed["mlx"], observed["torch"], sizes["steps"], result.precision
+    reference = reordered = repeated = None
+    with own_builds(device, precision):  # before any line: a reference out of memory leaves the combination n/a
+        if precision == "fp32":
+            reordered = eager_reference(device, reference_key(sizes), "reordered updates")
+            repeated = train("mlx", device, "fp32", sizes, steps)["updates"]
+        else:
+            reference = eager_reference(device, reference_key(sizes), "gradients")
     for fw, run in (("mlx", m), ("torch", t)):
         wrong = {k: run["ran"].get(k) for k, v in run["expected"].items() if run["ran"].get(k) != v}
         result.require(f"{fw} ran as asked", not wrong, f"wrong: {wrong}" if wrong else
@@ -250,53 +280,49 @@ def check_combination(result, sizes, device, precision, weights=None, updates=No
         # Only with IEEE float32 gradients: Adam's update m / sqrt(v) is +-lr wherever a gradient is small,
         # so the rounding noise of TF32 or bfloat16 gradients flips whole updates (16% per tensor seen at
         # bf16-mixed, tiny); in pure bfloat16 the update is also below a weight's rounding (2^-8).
-        if updates is None:
-            result.tensors(f"weight updates over {steps} steps", m["updates"], t["updates"])
-        else:
-            updates[sizes["path"], sizes["compile"]] = m["updates"], t["updates"]
-    return result
+        check_updates(result, m["updates"], t["updates"], steps, reordered, repeated)
 
 
-def reordered_updates(sizes, path, device):
-    """PyTorch's eager IEEE float32 weight updates from the same batches with their rows reversed: every
-    sum over the batch in another order, the same arithmetic."""
-    sizes = {**sizes, "path": path, "compile": False}
-    return train("torch", device, "fp32", sizes, sizes["steps"], reverse_rows=True)["updates"]
+def check_updates(result, mlx, torch, steps, reordered=None, repeated=None):
+    """The fp32 weight updates, each tensor within the flat limit or ROUNDING_MARGIN x the distance of
+    PyTorch's updates from `reordered` (its own, sums reordered). Adam's m / sqrt(v) is +-lr wherever a
+    gradient is mostly rounding, so reordered sums grow through 10 steps of the full model: on an H100 MLX's
+    and PyTorch's updates were 0.14-0.29% apart (flat limit 0.1%, found at small on a CPU) while their
+    first-step gradients agreed to 1e-4 and the loss curves to 7e-7; on a CPU at small, PyTorch with
+    reversed rows moved its own embedding update 0.29%, MLX's was 0.43% from it.
+    `repeated`: MLX's updates from an identical second run; the line names their distance (MLX's run-to-run
+    spread: on an H200 the best path's `embedding.weight` was 0.29% from PyTorch's where PyTorch reordered
+    moved 0.002%; whether MLX's own sums vary that much decides what that failure means)."""
+    note = ""
+    if repeated is not None:  # per tensor as `tensors` measures it (the same norm floor)
+        floor = norm_floor(mlx)
+        value, name = max((relative_l2(repeated[k], v, floor), k) for k, v in mlx.items())
+        note = (f"; MLX's own distance from an identical second run: {value:.3g} "
+                f"({name if value else 'bit-identical'})")
+    result.tensors(f"weight updates over {steps} steps", mlx, torch, reference=reordered,
+                   reference_is="its updates with the batch rows reversed", note=note)
 
 
-def check_updates(result, updates, reordered, steps, repeated=None):
-    """The fp32 weight updates of each path x compile, each tensor within the flat limit or ROUNDING_MARGIN x
-    the distance of PyTorch's updates from `reordered[path]` (its own, sums reordered). Adam's m / sqrt(v)
-    is +-lr wherever a gradient is mostly rounding, so reordered sums grow through 10 steps of the full
-    model: on an H100 MLX's and PyTorch's updates were 0.14-0.29% apart (flat limit 0.1%, found at small on
-    a CPU) while their first-step gradients agreed to 1e-4 and the loss curves to 7e-7; on a CPU at small,
-    PyTorch with reversed rows moved its own embedding update 0.29%, MLX's was 0.43% from it.
-    `repeated[(path, compile)]`: MLX's updates from an identical second run; the line names their distance
-    (MLX's run-to-run spread: on an H200 the best path's `embedding.weight` was 0.29% from PyTorch's where
-    PyTorch reordered moved 0.002%; whether MLX's own sums vary that much decides what that failure means)."""
-    for (path, compile), (mlx, torch) in updates.items():
-        result.at(path_label(path, compile), "fp32")
-        again = (repeated or {}).get((path, compile))
-        note = ""
-        if again is not None:  # per tensor as `tensors` measures it (the same norm floor)
-            floor = norm_floor(mlx)
-            value, name = max((relative_l2(again[k], v, floor), k) for k, v in mlx.items())
-            note = (f"; MLX's own distance from an identical second run: {value:.3g} "
-                    f"({name if value else 'bit-identical'})")
-        result.tensors(f"weight updates over {steps} steps", mlx, torch, reference=reordered.get(path),
-                       reference_is="its updates with the batch rows reversed", note=note)
+def together(target, sizes):
+    """Whether both frameworks' runners fit the device at once: TOGETHER x the float32 memory floor within
+    its memory (float32 at every precision: the peaks were measured there). At `full`: 100 GiB, so no on an
+    80 GB H100, yes on a 141 GB H200."""
+    have = available_memory(target)
+    return have is not None and TOGETHER * memory_floor(sizes, 4, 4) <= have
 
 
 def check(preset="tiny", device="cpu"):
-    """Both frameworks on every path x compile x precision the preset publishes, on `device`."""
+    """Both frameworks on every path x compile x precision the preset publishes, on `device`, each on builds
+    of its own as the benchmarks build them."""
     sizes = preset_sizes("lm_train", preset, device)
     result = CheckResult("lm_train", device)
-    updates = {}
     for path, compile, precision in combinations(sizes):
+        chosen = {**sizes, "path": path, "compile": compile}
         with result.combination(path_label(path, compile), precision):
-            check_combination(result, {**sizes, "path": path, "compile": compile}, device, precision, updates=updates)
-    reordered = {path: reordered_updates(sizes, path, device) for path in sorted({p for p, _ in updates})}
-    repeated = {(path, compile): train("mlx", device, "fp32", {**sizes, "path": path, "compile": compile},
-                                       sizes["steps"])["updates"] for path, compile in updates}
-    check_updates(result, updates, reordered, sizes["steps"], repeated)
+            reason = next(filter(None, (unavailable(Target(fw, device, precision), chosen) for fw in FRAMEWORKS)),
+                          None)
+            if reason:
+                result.unavailable(reason)
+            else:
+                cross_check("lm_train", result, chosen, device, precision)
     return result

@@ -233,9 +233,3 @@ def gpu_memory():
     if torch.backends.mps.is_available():
         return torch.mps.recommended_max_memory()
     return None
-
-
-def release_memory():
-    """Hand the allocator's cached blocks back, so the other framework can use them (check)."""
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()

@@ -7,10 +7,10 @@ workloads' model TFLOP/s by it (MFU).
 import numpy as np
 
 from ...check import CheckResult
-from ...devices import Target
+from ...devices import FRAMEWORKS, Target
 from ...errors import Unavailable
 from ...presets import sizes as preset_sizes
-from .. import implementation
+from .. import cross_check, implementation
 
 PRECISIONS = ("fp32", "tf32", "fp16", "bf16")
 # Error against float64 of the inputs as rounded to the run's dtype: float32 kept as IEEE must stay
@@ -67,25 +67,33 @@ def build(target, sizes):
     return implementation("matmul", target.framework).Matmul(target, *inputs(sizes["n"]))
 
 
+def observe(runner, sizes, earlier):
+    """One product of the runner's own inputs (its first step), float32 numpy."""
+    runner.step()
+    return runner.result()
+
+
+def compare(result, observed, sizes, device):
+    """MLX's product against PyTorch's (relative L2); at fp32 each against float64 (IEEE float32 must not
+    round to TF32 behind the label), from the inputs as both runners hold them at fp32."""
+    n = sizes["n"]
+    result.output(f"{n}^3 product, mlx vs torch", observed["mlx"], observed["torch"])
+    if result.precision == "fp32":
+        for framework in FRAMEWORKS:
+            err = relative_error(observed[framework], *inputs(n))
+            result.record(f"{n}^3 {framework} vs float64", err < IEEE_FLOAT32_ERROR, err,
+                          IEEE_FLOAT32_ERROR, "max relative error; above it the float32 matmul is not IEEE")
+
+
 def check(preset="tiny", device="cpu"):
-    """Per precision and size, on `device`: MLX's product against PyTorch's (relative L2), and an fp32
-    product against float64 (IEEE float32 must not round to TF32 behind the label)."""
+    """Per precision and size on `device`: see `compare`."""
     result = CheckResult("matmul", device)
+    chosen = preset_sizes("matmul", preset, device)
     for precision in PRECISIONS:
-        for n in preset_sizes("matmul", preset, device)["sizes"]:
+        for n in chosen["sizes"]:
             with result.combination("default", precision):
                 reason = unavailable(Target("mlx", device, precision), {"n": n})
                 if reason:
                     raise Unavailable(reason)
-                outputs = {}
-                for framework in ("mlx", "torch"):
-                    runner = build(Target(framework, device, precision).activate(), {"n": n})
-                    runner.step()
-                    outputs[framework] = runner
-                result.output(f"{n}^3 product, mlx vs torch", outputs["mlx"].result(), outputs["torch"].result())
-                if precision == "fp32":
-                    for framework, runner in outputs.items():
-                        err = relative_error(runner.result(), *runner.inputs)
-                        result.record(f"{n}^3 {framework} vs float64", err < IEEE_FLOAT32_ERROR, err,
-                                      IEEE_FLOAT32_ERROR, "max relative error; above it the float32 matmul is not IEEE")
+                cross_check("matmul", result, {**chosen, "n": n}, device, precision)
     return result

@@ -7,9 +7,8 @@ results to the CPU, does the same there, and feeds them to the next loop. One ti
 import numpy as np
 
 from ...check import CheckResult
-from ...devices import Target
 from ...presets import sizes as preset_sizes
-from .. import implementation
+from .. import cross_check, implementation
 
 PHASES = ("gpu", "transfer", "cpu")
 
@@ -42,19 +41,25 @@ def build(target, sizes):
     return implementation("switch", target.framework).Switch(target, inputs(sizes["n"]))
 
 
+def observe(runner, sizes, earlier):
+    """The three matrices after `loops` loops of the runner (float32 numpy); later loops go on from them,
+    which normalising keeps bounded."""
+    for _ in range(sizes["loops"]):
+        runner.step()
+    return runner.result()
+
+
+def compare(result, observed, sizes, device):
+    """MLX's matrices against PyTorch's, and PyTorch's against the float64 reference."""
+    want = reference(inputs(sizes["n"]), sizes["loops"])
+    for name, m, t, r in zip("abc", observed["mlx"], observed["torch"], want):
+        result.output(f"matrix {name}, mlx vs torch", m, t)
+        result.output(f"matrix {name}, torch vs float64", t, r)
+
+
 def check(preset="tiny", device="cpu"):
     """Both frameworks on `device` (its GPU half there, the CPU half on the CPU; on a CPU-only machine the
     CPU stands in for the GPU half): against each other and a float64 reference."""
-    sizes = preset_sizes("switch", preset)
     result = CheckResult("switch", device).at("default", "fp32")
-    outputs = {}
-    for framework in ("mlx", "torch"):
-        runner = build(Target(framework, device).activate(), sizes)
-        for _ in range(sizes["loops"]):
-            runner.step()
-        outputs[framework] = runner.result()
-    want = reference(inputs(sizes["n"]), sizes["loops"])
-    for name, m, t, r in zip("abc", outputs["mlx"], outputs["torch"], want):
-        result.output(f"matrix {name}, mlx vs torch", m, t)
-        result.output(f"matrix {name}, torch vs float64", t, r)
+    cross_check("switch", result, preset_sizes("switch", preset), device, "fp32")
     return result

@@ -27,7 +27,7 @@ from ...devices import FRAMEWORKS, Target, choose
 from ...errors import Unavailable
 from ...paths import user_input
 from ...presets import sizes as preset_sizes
-from .. import implementation
+from .. import cross_check, implementation
 from . import audio, checkpoint
 
 PHASES = ("mel", "encoder", "decoder")
@@ -175,31 +175,40 @@ def build(target, sizes):
                   path_of(sizes))
 
 
-def outputs(target, sizes, window):
-    """(log-mel as (frames, mels), encoder output, decoded tokens) of one window, as numpy/lists."""
-    whisper = model(target, sizes)
-    mel = whisper.mel(window)
+def observe(runner, sizes, earlier):
+    """The whole pipeline (phase clips) on the runner's first window, with its own model: {"mel": log-mel as
+    (frames, mels), "features": encoder output, "tokens": greedy tokens}, numpy and a list. None for a
+    single phase: the check compares the pipeline."""
+    if runner.phase != "clips":
+        return None
+    whisper = runner.whisper
+    mel = whisper.mel(runner.windows[0])
     features = whisper.encode(mel)
-    tokens = decode_fixed(whisper, features, sizes["tokens"])[0].tokens
+    tokens = decode_fixed(whisper, features, runner.tokens)[0].tokens
     mel = whisper.numpy(mel)
-    return (mel if target.framework == "mlx" else mel.swapaxes(-1, -2)), whisper.numpy(features), tokens
+    return {"mel": mel if runner.target.framework == "mlx" else mel.swapaxes(-1, -2),
+            "features": whisper.numpy(features), "tokens": list(tokens)}
+
+
+def compare(result, observed, sizes, device):
+    """MLX against PyTorch on the log-mel of the first window, the encoder output and the greedy tokens."""
+    mlx, torch = observed["mlx"], observed["torch"]
+    result.output("log-mel of one 30-s window", mlx["mel"], torch["mel"])
+    result.output("encoder output", mlx["features"], torch["features"])
+    result.equal(f"{sizes['tokens']} greedy tokens", mlx["tokens"], torch["tokens"])
 
 
 def check(preset="tiny", device="cpu"):
-    """On `device`, for every path and precision published there at `preset`: MLX against PyTorch on the
-    log-mel of the first window, the encoder output and the greedy tokens decoded from it."""
+    """On `device`, for every path and precision published there at `preset`: the whole pipeline, as
+    `compare` says."""
     sizes = preset_sizes("whisper", preset)
-    window = audio.windows(clips(1))[0]
     result = CheckResult("whisper", device)
     for path in PATHS:
         for precision in PRECISIONS:
-            chosen = {**sizes, "path": path}
+            chosen = {**sizes, "path": path, "phase": "clips"}
             with result.combination(path_label(path, False), precision):
                 reasons = [unavailable(Target(fw, device, precision), chosen) for fw in FRAMEWORKS]
                 if any(reasons):
                     raise Unavailable(next(filter(None, reasons)))
-                out = {fw: outputs(Target(fw, device, precision).activate(), chosen, window) for fw in FRAMEWORKS}
-                result.output("log-mel of one 30-s window", out["mlx"][0], out["torch"][0])
-                result.output("encoder output", out["mlx"][1], out["torch"][1])
-                result.equal(f"{sizes['tokens']} greedy tokens", out["mlx"][2], out["torch"][2])
+                cross_check("whisper", result, chosen, device, precision)
     return result

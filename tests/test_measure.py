@@ -1,0 +1,194 @@
+"""The measuring process: one build per combination, checked then timed on the same objects, the two
+frameworks' samples alternating; a process that dies loses only its combination; the compile caches'
+state in the records; the plan's budget; one run per results folder."""
+import json
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mlxvspt import asvbench, asvrun, check, cli, locks, measure, plan, settings
+from mlxvspt.errors import UsageError
+from mlxvspt.progress import Progress
+from mlxvspt.workloads.matmul import spec as matmul
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+# A benchmark module of the matmul workload whose n=128 rows end their process (a crash mid-run).
+DIES = '''
+import os
+from mlxvspt.asvbench import WorkloadBenchmark
+
+
+class Dies(WorkloadBenchmark):
+    workload = "matmul"
+    params = [["mlx", "torch"], ["cpu"], ["fp32"], [64, 128]]
+    param_names = ["framework", "device", "precision", "n"]
+
+    def overrides(self, precision, n):
+        return precision, {"n": n}
+
+    def time_matmul(self, framework, device, precision, n):
+        if n == 128:
+            os._exit(3)
+        self.runner.step()
+'''
+
+
+@pytest.fixture
+def run_env(tmp_path, monkeypatch):
+    """What `mlxvspt run` tells a measuring process: preset, run folder, check and records files."""
+    for variable, value in ((settings.PRESET, "tiny"), (settings.RUN_FOLDER, tmp_path / "run"),
+                            (settings.CHECKS, tmp_path / "check.jsonl"), (settings.RECORDS, tmp_path / "records.jsonl"),
+                            (settings.DEVICES, "cpu")):
+        monkeypatch.setenv(variable, str(value))
+    (tmp_path / "run").mkdir()
+    monkeypatch.setattr(asvbench, "defer_records", True)
+    yield tmp_path
+    asvbench.release()
+
+
+def matmul_rows(n=64, precision="fp32"):
+    """[name, idx] of Matmul.time_matmul and MatmulMemory for both frameworks on the CPU at one size."""
+    names = ["bench_matmul.Matmul.time_matmul", "bench_matmul.MatmulMemory.track_peak_memory"]
+    rows = []
+    for name in names:
+        cls = measure.benchmark_class(BENCHMARKS, *name.split(".")[:2])
+        for idx, params in enumerate(__import__("itertools").product(*cls.params)):
+            if params[1:] == ("cpu", precision, n):
+                rows.append([name, idx])
+    return rows
+
+
+def request(tmp_path, rows, workload="matmul", benchmark_dir=BENCHMARKS):
+    return {"workload": workload, "device": "cpu", "rows": rows, "benchmark_dir": str(benchmark_dir),
+            "out": str(tmp_path / "out.jsonl"), "checks": os.environ[settings.CHECKS]}
+
+
+def test_each_combination_is_built_once_then_checked_warmed_and_timed_on_that_build(run_env, monkeypatch):
+    events = []
+    observe, warm_up, build = matmul.observe, asvbench.warm_up, matmul.build
+    monkeypatch.setattr(matmul, "build", lambda target, sizes: events.append(("build", target.framework)) or
+                        build(target, sizes))
+    monkeypatch.setattr(matmul, "observe", lambda runner, sizes, earlier: events.append(("observe", id(runner)))
+                        or observe(runner, sizes, earlier))
+    monkeypatch.setattr(asvbench, "warm_up", lambda step, *a, **k: events.append(("warm", id(step.__self__)))
+                        or warm_up(step, *a, **k))
+    measure.Measurement(request(run_env, matmul_rows())).run()
+    assert [e[0] for e in events] == ["build", "observe", "build", "observe", "warm", "warm"]
+    observed = [e[1] for e in events if e[0] == "observe"]
+    assert [e[1] for e in events if e[0] == "warm"] == observed  # the objects checked are the ones timed
+    lines = [json.loads(t) for t in (run_env / "out.jsonl").read_text().splitlines()]
+    results = [line for line in lines if "name" in line]
+    assert len(results) == 4 and all(len(line["samples"]) >= 5 for line in results)
+    checks = check.load(run_env / "check.jsonl")
+    assert checks and all(line["ok"] for line in checks)
+    records = [json.loads(t) for t in (run_env / "records.jsonl").read_text().splitlines()]
+    assert {r["check"] for r in records} == {"passed"} and all(r["interleaved"] for r in records)
+
+
+class Call:
+    def __init__(self, log, name):
+        self.log, self.name, self.number = log, name, 1
+
+    def __call__(self, *params):
+        self.log.append(self.name)
+
+
+def test_the_two_frameworks_samples_alternate():
+    taken = []
+    rows = [measure.Row("b.C.time_x", i, Call(taken, fw), None, (fw, "cpu")) for i, fw in enumerate(("mlx", "torch"))]
+    for row in rows:
+        row.method, row.bench.repeat = row.bench, (6, 6, 60.0)
+    out = measure.time_samples(rows)
+    assert taken == ["mlx", "torch", "torch", "mlx", "mlx", "torch", "torch", "mlx", "mlx", "torch", "torch", "mlx"]
+    assert [len(o["samples"]) for o in out] == [6, 6]
+
+
+def test_a_process_that_dies_loses_only_its_combination(run_env):
+    bench = run_env / "bench"
+    bench.mkdir()
+    (bench / "bench_dies.py").write_text(textwrap.dedent(DIES))
+    rows = [["bench_dies.Dies.time_matmul", i] for i in range(4)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    progress = Progress(run_env / "log.txt", stream=open(os.devnull, "w"))
+    lines, failure = asvrun.measure_part("matmul", "cpu", rows, env, run_env / "run", bench, progress)
+    progress.close()
+    by_n = {line["idx"]: line for line in lines}
+    assert set(by_n) == {0, 1, 2, 3}
+    assert "samples" in by_n[0] and "samples" in by_n[2]  # n=64, both frameworks
+    assert by_n[1]["result"] is None and by_n[3]["result"] is None and "code 3" in by_n[1]["stderr"]
+    assert "exited with code 3" in failure
+
+
+def test_compile_caches_are_kept_in_the_run_cache_folder_and_their_state_recorded(tmp_path, monkeypatch):
+    for variable in measure.COMPILE_CACHES:
+        monkeypatch.delenv(variable, raising=False)
+    assert set(measure.compile_caches(tmp_path).values()) == {"cold"}
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "torchinductor")
+    (tmp_path / "torchinductor" / "graph").write_text("compiled")
+    assert measure.compile_caches(tmp_path)["torchinductor"] == "warm"
+
+
+def test_records_carry_the_compile_caches_state(run_env):
+    run = measure.Measurement({**request(run_env, matmul_rows()), "caches": {"torchinductor": "warm"}})
+    run.run()
+    records = [json.loads(t) for t in (run_env / "records.jsonl").read_text().splitlines()]
+    assert records and all(r["compile_caches"] == {"torchinductor": "warm"} for r in records)
+
+
+def durations_file(results, machine, seconds):
+    folder = results / machine
+    folder.mkdir(parents=True)
+    parts = [{"workload": "matmul", "device": "cpu", "seconds": seconds, "rows": 144}]
+    (folder / "runs-x.jsonl").write_text(json.dumps({"started": "2026-12-01T00:00:00Z", "parts": parts}) + "\n")
+
+
+def test_a_budget_the_last_durations_exceed_is_refused_naming_what_fits():
+    estimates = {("matmul", "cpu"): 120.0, ("lm_train", "cpu"): 600.0}
+    with pytest.raises(UsageError, match=r"needs ~12:00 here; within it: --workload matmul --device cpu"):
+        plan.within(5, estimates)
+    plan.within(15, estimates)
+    with pytest.raises(UsageError, match="positive"):
+        plan.within(0, estimates)
+
+
+def test_run_refuses_a_budget_before_anything_runs(tmp_path, capsys, monkeypatch):
+    results = tmp_path / "res"
+    monkeypatch.setenv(settings.MACHINE, "box")
+    durations_file(results, "box-tiny", 900.0)
+    (results / "benchmarks.json").write_text((BENCHMARKS.parent / "results" / "benchmarks.json").read_text())
+    before = sorted(p.name for p in results.rglob("*"))
+    code = cli.main(["run", "--workload", "matmul", "--device", "cpu", "--budget", "5", "--results-dir",
+                     str(results), "--html-dir", str(tmp_path / "html")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--budget 5 min" in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in results.rglob("*")) == before and not (tmp_path / "html").exists()
+
+
+def test_the_plan_estimates_from_this_machines_last_durations(tmp_path):
+    durations_file(tmp_path, "box-small", 60.0)
+    known = plan.durations(tmp_path, "box-small")
+    assert plan.estimate({("matmul", "cpu"): [[f"b.{i}", i] for i in range(288)]}, known) == {("matmul", "cpu"): 120.0}
+    assert plan.estimate({("llm", "cpu"): [["b", 0]]}, known) == {("llm", "cpu"): None}
+
+
+def test_an_unknown_tier_is_refused(capsys):
+    assert cli.main(["run", "--tier", "lukewarm"]) == 2
+    assert "lukewarm" in capsys.readouterr().err
+
+
+def test_cold_rows_run_only_on_request(monkeypatch):
+    cls = measure.benchmark_class(BENCHMARKS, "bench_lm_train", "LMTrainFirstStep")
+    monkeypatch.delenv(settings.TIERS, raising=False)
+    with pytest.raises(NotImplementedError, match="--tier cold"):
+        cls().refuse("torch", "cpu")
+
+
+def test_a_second_run_into_the_same_results_is_refused_naming_the_first(tmp_path):
+    with locks.held(tmp_path / ".run.lock", "mlxvspt run"):
+        with pytest.raises(UsageError, match=rf"mlxvspt run \(pid {os.getpid()}\) is writing these results"):
+            with locks.held(tmp_path / ".run.lock", "mlxvspt run"):
+                pass
+    with locks.held(tmp_path / ".run.lock", "mlxvspt run"):  # free again once the first ends
+        pass
