@@ -99,26 +99,37 @@ def combination(sizes):
     return check.path_label(sizes.get("path", "default"), sizes.get("compile", False))
 
 
-@functools.lru_cache(maxsize=None)
 def built(workload, framework, device, precision="fp32", **overrides):
     """A workload runner, built once per process for the combination: the measuring process observes it
     for the cross-check (mlxvspt.measure) before `prepared` warms the same object up and times it."""
+    return _built(workload, framework, device, precision, tuple(sorted(overrides.items())))
+
+
+@functools.lru_cache(maxsize=None)
+def _built(workload, framework, device, precision, overrides):
+    """`built`, its overrides in one order whichever class named them."""
     target = Target(framework, device, precision).activate()
-    chosen = {**sizes(workload, settings.preset(), device), **overrides}
+    chosen = {**sizes(workload, settings.preset(), device), **dict(overrides)}
     return spec(workload).build(target, chosen)
 
 
 def release():
     """Forget every build of this process (the measuring process, between combinations)."""
-    built.cache_clear()
-    prepared.cache_clear()
+    _built.cache_clear()
+    _prepared.cache_clear()
+
+
+def prepared(workload, framework, device, precision="fp32", warm="step", **overrides):
+    """The combination's runner (`built`), with `warm` (the timed method) brought to steady state and
+    what it ran read back, once per process. Returns (runner, record)."""
+    return _prepared(workload, framework, device, precision, warm, tuple(sorted(overrides.items())))
 
 
 @functools.lru_cache(maxsize=None)
-def prepared(workload, framework, device, precision="fp32", warm="step", **overrides):
-    """The combination's runner (`built`), with `warm` (the timed method) brought to steady state and
-    what it ran read back. Returns (runner, record)."""
+def _prepared(workload, framework, device, precision, warm, overrides):
+    """`prepared`, its overrides in one order."""
     target = Target(framework, device, precision).activate()
+    overrides = dict(overrides)
     chosen = {**sizes(workload, settings.preset(), device), **overrides}
     runner = built(workload, framework, device, precision, **overrides)
     # The matmul mode is measured before warm-up: its float64 reference wakes numpy's BLAS threads,

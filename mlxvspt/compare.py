@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from asv import results as asv_results
 from asv.commands.compare import _is_result_better  # asv compare's decision rule, samples included
 
-from . import ledger, results
+from . import ledger, regressions, results
 from .errors import UsageError
 from .report import fmt
 
@@ -46,6 +46,14 @@ def pick_machine(results_dir, machine, flag="--machine"):
         raise UsageError(f"{named}: choose one of the machines with results: "
                          f"{', '.join(known) or 'none (run mlxvspt run first)'}")
     return machine
+
+
+def measured_both(results_dir, hash_a, hash_b):
+    """The one machine not retired with results at both commits, else None (then --machine is needed)."""
+    gone = regressions.retired(results_dir)
+    both = [m for m in results.machines(results_dir) if m not in gone and all(
+        next(asv_results.iter_results_for_machine_and_hash(str(results_dir), m, h), None) for h in (hash_a, hash_b))]
+    return both[0] if len(both) == 1 else None
 
 
 def values(results_dir, machine, commit):
@@ -101,7 +109,7 @@ def rows(results_dir, a, b, machine=None, machine_b=None):
     """((name A, machine A), (name B, machine B), [Row]) for every row measured at both points."""
     points = ledger.build()
     (name_a, hash_a), (name_b, hash_b) = ledger.resolve(points, a), ledger.resolve(points, b)
-    machine_a = pick_machine(results_dir, machine)
+    machine_a = pick_machine(results_dir, machine or measured_both(results_dir, hash_a, hash_b))
     machine_b = pick_machine(results_dir, machine_b or machine_a, "--machine-b")
     base, new = values(results_dir, machine_a, hash_a), values(results_dir, machine_b, hash_b)
     if not base or not new:

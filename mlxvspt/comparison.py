@@ -5,8 +5,8 @@ compare.json (the data) and compare.html (comparison.html beside this file, with
 so the page needs no server, no CDN and no network), and links it from asv's navigation bar. The page
 picks a machine (the newest run first), a precision and a path; per workload it shows PyTorch, MLX,
 their ratio with its interval, the verdict, the cross-checks and peak memory, each row linked to asv's
-graph with the same parameters selected; a chart of the ratio across ledger points; and what changed
-since the previous ledger point.
+graph with the same parameters selected; a chart of the ratio across ledger points; what changed
+since the previous ledger point; and the findings (docs/findings/: each report and its repro).
 """
 import json
 from pathlib import Path
@@ -14,6 +14,7 @@ from pathlib import Path
 from . import compare, ledger, report, results
 
 TEMPLATE = Path(__file__).with_name("comparison.html")
+FINDINGS = Path(__file__).resolve().parents[1] / "docs" / "findings"
 DATA_MARK = "/*COMPARE_DATA*/null"
 # Memory becomes a column of the row it belongs to; accuracy figures stay on asv's graphs.
 NOT_ROWS = {"bytes", "rel. error"}
@@ -139,6 +140,21 @@ def changes(snaps):
             "untested": untested, "factor": CHANGE_FACTOR}
 
 
+def findings(folder=FINDINGS):
+    """[{title, report, repro_name, repro}]: each finding's Markdown report and the repro beside it
+    (name-with-dashes.md and name_with_underscores.py), for the page to show as text."""
+    out = []
+    for page in sorted(Path(folder).glob("*.md")):
+        if page.name == "README.md":
+            continue
+        text = page.read_text(encoding="utf-8")
+        repro = page.with_name(page.stem.replace("-", "_") + ".py")
+        out.append({"title": next((line[2:] for line in text.splitlines() if line.startswith("# ")), page.stem),
+                    "report": text, "repro_name": repro.name if repro.is_file() else None,
+                    "repro": repro.read_text(encoding="utf-8") if repro.is_file() else None})
+    return out
+
+
 def data(results_dir):
     """Everything the page shows, newest run first."""
     meta = results.benchmarks(results_dir)
@@ -149,7 +165,7 @@ def data(results_dir):
         machines.append({"name": machine, "device": report.device_name(snap.environment), "point": snap.point,
                          "stale": len(snap.stale), "rows": [row_data(r, snap, meta, memories) for r in shown(snap)],
                          "history": history(snaps), "changes": changes(snaps)})
-    return {"machines": machines, "min_samples": results.MIN_SAMPLES, "noise": results.NOISE}
+    return {"machines": machines, "min_samples": results.MIN_SAMPLES, "noise": results.NOISE, "findings": findings()}
 
 
 def link_from_asv(html_dir):

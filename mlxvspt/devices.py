@@ -161,13 +161,29 @@ def environment():
     import numpy
 
     env = {"python": platform.python_version(), "platform": platform.platform(), "cpu": cpu_model(),
-           "cpu_count": len(os.sched_getaffinity(0)), "numpy": numpy.__version__, "nvidia": nvidia_driver()}
+           "cpu_count": len(os.sched_getaffinity(0)), "host_cores": os.cpu_count(), "host_load": host_load(),
+           "numpy": numpy.__version__, "nvidia": nvidia_driver()}
     for name in FRAMEWORKS:
         try:
             env.update(framework_module(name).environment())
         except ImportError as exc:
             env[name] = f"not installed ({exc})"
     return {**env, **library_versions()}
+
+
+def host_load():
+    """Whether other work shared the host when the run began: the 1-minute load average against the
+    cores, and the processes other than this one holding a GPU (nvidia-smi; none where there is no GPU).
+    Host-bound rows measured beside other work ran 1.2-2.5x slower than alone."""
+    load = os.getloadavg()[0]
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-compute-apps=pid", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=20).stdout
+        gpu = len([p for p in out.split() if p.strip().isdigit() and int(p) != os.getpid()])
+    except (OSError, subprocess.SubprocessError):
+        gpu = 0
+    busy = load > 0.5 * (os.cpu_count() or 1) or gpu > 0
+    return {"load_1min": round(load, 2), "other_gpu_processes": gpu, "shared": busy}
 
 
 # The libraries two workloads compare (transformers vs mlx-lm, openai-whisper vs mlx-whisper) and what

@@ -174,18 +174,23 @@ class Measurement:
                 failed[fw], observed[fw] = exc, None
                 continue
             if not together:  # measured now and freed before the other framework is built
-                self.sample([r for r in rows if r.framework == fw], failed, interleaved=False)
-                self.free([fw], precision)
+                mine = [r for r in rows if r.framework == fw]
+                self.sample(mine, failed, interleaved=False)
+                self.free(mine, [fw], precision)
         if together:
             self.sample(rows, failed, interleaved=len(present) == 2 and not failed)
-            self.free(present, precision)
+            self.free(rows, present, precision)
         self.compare(workload, precision, observed, sizes)
         self.finish(rows, started)
         print(f"{self.workload} {self.device} {precision} {overrides or ''} {warm}: {len(rows)} rows in "
               f"{time.time() - started:.1f} s ({'both built at once' if together else 'one after the other'})",
               flush=True)
 
-    def free(self, frameworks, precision):
+    def free(self, rows, frameworks, precision):
+        """Drop every reference to the combination's builds and hand the allocators' caches back, so the
+        next build (the other framework's, or the next combination's) has the device's memory."""
+        for row in rows:
+            vars(row.bench).pop("runner", None)
         asvbench.release()
         gc.collect()
         for fw in frameworks:
@@ -196,7 +201,8 @@ class Measurement:
         if not hasattr(workload, "observe"):
             return None
         seen = workload.observe(runner, sizes, dict(observed))
-        self.observations[(fw, precision, json.dumps(sizes, sort_keys=True, default=str))] = seen
+        if hasattr(workload, "stand_in"):  # kept only where a later combination may stand on it
+            self.observations[(fw, precision, json.dumps(sizes, sort_keys=True, default=str))] = seen
         return seen
 
     def stand_in(self, workload, fw, sizes, precision):

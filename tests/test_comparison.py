@@ -185,8 +185,9 @@ def test_selectors_change_the_table_and_chart(folder, chromium):  # noqa: F811
 
 
 def test_page_of_the_committed_results_shows_cpu_and_gpu_machines(tmp_path, chromium):  # noqa: F811
-    """The page as published from this repository's results/: a screenshot is kept (MLXVSPT_SCREENSHOT
-    names where; docs/compare.png is one)."""
+    """The page as published from this repository's results/, at 1,280 px: every machine's widest table
+    (every precision and path) fits without a horizontal scroll bar; the findings are shown. A screenshot is
+    kept (MLXVSPT_SCREENSHOT names where; docs/compare.png is one)."""
     html = tmp_path / "html"
     html.mkdir()
     (html / "index.html").write_text("<html></html>")  # asv's site is not needed to show the page
@@ -199,11 +200,30 @@ def test_page_of_the_committed_results_shows_cpu_and_gpu_machines(tmp_path, chro
         names = driver.execute_script("return Array.from(document.getElementById('machine').options)"
                                       ".map(function (o) { return o.value; });")
         assert any("NVIDIA" in n for n in names) and any("linux" in n for n in names), names
-        choose(driver, "machine", "linux-2core-tiny")  # the machine with the longest history
-        assert table_rows(driver) and len(driver.find_elements("css selector", "#chart svg")) >= 2
+        for name in names:
+            choose(driver, "machine", name)
+            choose(driver, "precision", "(all)")
+            choose(driver, "path", "(all)")
+            wide = driver.execute_script(
+                "var s = document.querySelector('.scroll'); return [s.scrollWidth, s.clientWidth, "
+                "document.documentElement.scrollWidth, document.documentElement.clientWidth];")
+            assert wide[0] <= wide[1] and wide[2] <= wide[3], (name, wide)
+        assert "Findings" in driver.find_element("tag name", "body").text
+        assert driver.find_elements("css selector", "#findings h3")
+        choose(driver, "machine", "NVIDIA-H100-80GB-HBM3-full")
+        choose(driver, "precision", "tf32")
+        assert table_rows(driver) and len(driver.find_elements("css selector", "#chart svg")) >= 1
         shot = Path(os.environ.get("MLXVSPT_SCREENSHOT") or tmp_path / "compare.png")
         driver.save_screenshot(str(shot))
         check_offline_and_quiet(driver)
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_page_carries_each_finding_with_its_repro(folder):
+    """docs/findings/<name>.md and its <name>.py repro, as text for the page's Findings section."""
+    found = comparison.data(folder[0])["findings"]
+    bf16 = next(f for f in found if "bfloat16 embedding" in f["title"])
+    assert bf16["repro_name"] == "bf16_embedding_gradient.py" and "import mlx.core" in bf16["repro"]
+    assert bf16["report"].startswith("# ") and not any(f["title"] == "Findings" for f in found)  # the index

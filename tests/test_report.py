@@ -2,9 +2,12 @@
 import re
 from pathlib import Path
 
-from mlxvspt import report
+import pytest
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
+from mlxvspt import check, cli, report, results
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results"
 
 
 def cells(text, label):
@@ -16,22 +19,32 @@ def cells(text, label):
     raise AssertionError(f"no row {label!r} in:\n{text}")
 
 
-def test_headline_names_the_device_and_pairs_mlx_with_pytorchs_fastest_path():
-    summary = report.headline(RESULTS, ["NVIDIA-H200-full"])
-    full = report.table(RESULTS, ["NVIDIA-H200-full"])
-    assert re.search(r"^#### NVIDIA-H200-full: NVIDIA H200, .*; mlx \S+, torch \S+$", summary, re.M)
-    eager = cells(summary, "TinyLlama decode, PyTorch as transformers `generate`: gpu, fp16, 1")
-    fastest = cells(summary, "TinyLlama decode, PyTorch with static cache + torch.compile: gpu, fp16, 1")
-    assert eager == cells(full, "Generation.track_decode (device=gpu, path=generate, precision=fp16, batch=1)")
-    assert fastest[0] == cells(full, "Generation.track_decode (device=gpu, path=static-compile, precision=fp16, "
-                                     "batch=1)")[0]
-    assert fastest[1] == eager[1]  # MLX has one path: the same measurement in both rows
+def test_headline_pairs_mlx_with_pytorchs_fastest_path_and_keeps_to_twenty_rows():
+    snap = results.latest(RESULTS, ["NVIDIA-H200-full"])["NVIDIA-H200-full"]
+    rows = dict(report.headline_rows(snap))
+    eager = rows["TinyLlama decode, batch 1, fp16, vs transformers `generate`"]
+    fastest = rows["TinyLlama decode, batch 1, fp16, vs static cache + torch.compile"]
+    static = snap.row("bench_llm.Generation.track_decode", device="gpu", path="static-compile", precision="fp16",
+                     batch="1")
+    assert fastest.torch is static.torch and fastest.mlx is eager.mlx  # MLX has one path: one measurement
+    assert 10 <= len(rows) <= 20 and report.device_name(snap.environment).startswith("NVIDIA H200 · mlx ")
 
 
 def test_headline_skips_rows_neither_framework_ran():
-    summary = report.headline(RESULTS, ["linux-2core-small"])
-    assert "CPU/GPU switch" not in summary  # no GPU on that machine: n/a in both
-    assert "Transformer LM training step, eager: cpu, seed, fp32" in summary
+    snap = results.latest(RESULTS, ["linux-2core-small"])["linux-2core-small"]
+    titles = [title for title, _ in report.headline_rows(snap)]
+    assert not any("switch" in t for t in titles)  # no GPU on that machine
+    assert "Transformer LM training step, seed path, eager, fp32" in titles
+    assert not any("static cache" in t for t in titles)  # PyTorch's compiled path is GPU-only: n/a here
+
+
+def test_names_a_person_reads():
+    assert report.device_name({"nvidia": "NVIDIA H100 80GB HBM3, 580.159.04", "mlx": "0.32.4", "torch": "2.11.0"}) \
+        == "NVIDIA H100 80GB HBM3 · mlx 0.32.4 · torch 2.11.0"
+    assert report.hardware({"nvidia": "NVIDIA H100 80GB HBM3, 580\nNVIDIA H100 80GB HBM3, 580"}) == \
+        "2 × NVIDIA H100 80GB HBM3"
+    assert report.hardware({"cpu": "Intel(R) Xeon(R) Processor", "cpu_count": 2}) == "Intel Xeon Processor, 2 cores"
+    assert report.kind({"cpu": "Apple M3", "mlx_gpu_backend": "metal"}) == "GPU"
 
 
 def test_history_chart_of_a_machine_with_two_ledger_points(tmp_path):
@@ -65,3 +78,155 @@ def test_memory_reads_in_mib_and_from_ten_gib_in_gib():
     """An LM step's 68 GB peak printed as "6.852e+04 MiB"."""
     assert report.fmt(3584 * 2**20, "bytes") == "3584 MiB"
     assert report.fmt(68520 * 2**20, "bytes") == "66.9 GiB"
+
+
+def generate(tmp_path, extra=()):
+    """The README and pages as `mlxvspt report --readme --pages` writes them from the committed results,
+    into tmp_path (docs/ and README.md laid out as in the repository)."""
+    (tmp_path / "docs").mkdir(exist_ok=True)
+    readme = tmp_path / "README.md"
+    readme.write_text((ROOT / "README.md").read_text())
+    code = cli.main(["report", "--readme", str(readme), "--pages", str(tmp_path / "docs" / "results"), *extra])
+    return code, readme
+
+
+def test_the_committed_readme_and_pages_are_what_the_command_writes(tmp_path, capsys):
+    """README.md's generated part and every page under docs/results/ follow the results and the code: run
+    `mlxvspt report --readme README.md --pages docs/results --charts docs/charts` after changing either."""
+    assert generate(tmp_path, ["--charts", str(tmp_path / "docs" / "charts")])[0] == 0
+    assert (tmp_path / "README.md").read_text() == (ROOT / "README.md").read_text()
+    written = sorted(p.name for p in (tmp_path / "docs" / "results").glob("*.md"))
+    assert written == sorted(p.name for p in (ROOT / "docs" / "results").glob("*.md"))
+    for name in written:
+        assert (tmp_path / "docs" / "results" / name).read_text() == (ROOT / "docs" / "results" / name).read_text()
+
+
+def test_readme_is_short_with_a_headline_of_at_most_twenty_rows_a_kind_of_machine():
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 250
+    block = text[text.index(report.START):text.index(report.END)]
+    tables = re.split(r"^### ", block, flags=re.M)[1:]
+    assert [t.split("\n", 1)[0] for t in tables] == ["GPU", "CPU"]
+    for table in tables:
+        assert 5 <= len([line for line in table.splitlines() if line.startswith("| ")]) - 1 <= 20
+    assert "existing-py" not in text and "/tmp/" not in text and "session" not in text.lower()
+    for link in re.findall(r"\]\((docs/[^)#]+)", text):
+        assert (ROOT / link).exists(), link
+
+
+def test_pages_name_the_machine_and_hold_every_table_the_check_and_what_ran(tmp_path):
+    generate(tmp_path)
+    pages = tmp_path / "docs" / "results"
+    assert "linux-2core-tiny.md" not in {p.name for p in pages.iterdir()}  # retired
+    page = (pages / "NVIDIA-H100-80GB-HBM3-full.md").read_text()
+    assert page.startswith("# NVIDIA H100 80GB HBM3 · mlx 0.32.4 · torch 2.11.0\n")
+    for part in ("## Headline", "## Every row", "| Derived figures |", "## Cross-check", "| lm_train | 100 | 4 |",
+                 "FAIL lm_train [gpu seed bf16] first-step gradients", "## What each framework ran",
+                 "| Generation.track_decode (device=gpu, path=static-compile, precision=fp16, batch=1) |"):
+        assert part in page, part
+    assert "existing-py" not in page and "env_name" not in page
+    assert "No cross-check stored" in (pages / "linux-2core-history.md").read_text()
+
+
+def test_a_machine_whose_results_git_does_not_track_is_shown_but_gets_no_page(tmp_path, capsys):
+    """A fresh clone's own machine (its host name) is in `mlxvspt report`, never among the committed pages."""
+    from fabricate import POINTS, benchmark, steady, write_benchmarks, write_results
+    import subprocess
+
+    results_dir = tmp_path / "results"
+    bench = benchmark("bench_demo.Demo.time_step", {"framework": ["mlx", "torch"], "device": ["cpu"]})
+    write_benchmarks(results_dir, [bench])
+    for machine in ("box-small", "vm-small"):
+        write_results(results_dir, machine, POINTS[-1][0], [bench],
+                      {(bench["name"], (f, "cpu")): steady(0.01) for f in ("mlx", "torch")})
+    git = lambda *a: subprocess.run(["git", "-C", str(tmp_path), *a], check=True, capture_output=True)
+    git("init", "-q")
+    git("add", "results/box-small", "results/benchmarks.json")
+    pages = tmp_path / "docs" / "results"
+    assert cli.main(["report", "--results-dir", str(results_dir), "--pages", str(pages)]) == 0
+    assert [p.name for p in pages.iterdir()] == ["box-small.md"]
+    assert cli.main(["report", "--results-dir", str(results_dir), "--machine", "vm-small"]) == 0
+    assert "vm-small" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("case", ["a folder of other files", "a file", "readme without pages"])
+def test_pages_into_a_folder_that_is_not_theirs_is_refused_and_nothing_is_written(case, tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"x\n{report.START}\nold\n{report.END}\n")
+    target = tmp_path / "notes"
+    if case == "a file":
+        target.write_text("mine")
+    else:
+        target.mkdir()
+        (target / "mine.md").write_text("my notes")
+    argv = ["report", "--readme", str(readme)] + ([] if case == "readme without pages" else ["--pages", str(target)])
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("mlxvspt: error:"), err
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_report_prints_this_machines_headline_and_records_only_when_asked(capsys):
+    assert cli.main(["report", "--machine", "linux-2core-small"]) == 0
+    out = capsys.readouterr().out
+    assert len(out.splitlines()) <= 25 and "What each framework ran" not in out and "--full" in out
+    assert out.startswith("Intel Xeon Processor, 2 cores · mlx 0.32.4 · torch 2.13.0+cpu (machine linux-2core-small")
+    assert cli.main(["report", "--machine", "linux-2core-small", "--records"]) == 0
+    assert "What each framework ran" in capsys.readouterr().out
+
+
+def test_the_end_of_a_run_shows_only_this_machines_table_in_sixty_lines(monkeypatch, capsys):
+    """`make bench` ends with the machine just measured: its headline, where every row and the site are."""
+    from argparse import Namespace
+
+    from mlxvspt import settings
+
+    monkeypatch.setenv(settings.MACHINE, "NVIDIA-H100-80GB-HBM3")
+    monkeypatch.setenv(settings.PRESET, "full")
+    assert cli.finish(Namespace(results_dir=str(RESULTS), html_dir="html"), 0) == 0
+    out = capsys.readouterr().out
+    assert len(out.splitlines()) <= 60
+    assert out.startswith("NVIDIA H100 80GB HBM3 · mlx 0.32.4 · torch 2.11.0 (machine NVIDIA-H100-80GB-HBM3-full")
+    assert "NVIDIA H200" not in out and "linux-2core" not in out and "What each framework ran" not in out
+    assert "mlxvspt report --machine NVIDIA-H100-80GB-HBM3-full --full" in out
+    assert "mlxvspt serve --html-dir html" in out and "asv preview" not in out
+
+
+def test_methodology_states_the_tolerances_the_code_applies():
+    text = (ROOT / "docs" / "methodology.md").read_text()
+    rows = {line.split("|")[1].split(" (")[0].strip(): [float(c) for c in line.split("|")[2:-1]]
+            for line in text.splitlines() if re.match(r"\| (loss|tensor|output) ", line)}
+    assert rows == {kind: [limit for limit, _ in by.values()] for kind, by in check.TOLERANCES.items()}
+    header = next(line for line in text.splitlines() if line.startswith("| Kind |"))
+    assert [c.strip() for c in header.split("|")[2:-1]] == list(check.TOLERANCES["loss"])
+
+
+def test_every_test_the_docs_name_exists():
+    """The methodology and findings name the test that enforces each rule: each must be there."""
+    import ast
+
+    for doc in [ROOT / "docs" / "methodology.md", *(ROOT / "docs" / "findings").glob("*.md")]:
+        for path, name in re.findall(r"(tests/\w+\.py)::(\w+)", doc.read_text()):
+            tree = ast.parse((ROOT / path).read_text())
+            assert name in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}, (doc.name, path, name)
+        for path in re.findall(r"`((?:mlxvspt|scripts)/[\w/]+\.py)`", doc.read_text()):
+            assert (ROOT / path).is_file(), (doc.name, path)
+
+
+def test_each_finding_has_a_standalone_repro_of_at_most_forty_lines():
+    """A repro a framework's maintainers can run as it is: mlx, torch, numpy and the standard library only."""
+    import ast
+    import sys
+
+    pages = [p for p in (ROOT / "docs" / "findings").glob("*.md") if p.name != "README.md"]
+    assert pages
+    for page in pages:
+        repro = page.with_name(page.stem.replace("-", "_") + ".py")
+        text = repro.read_text()
+        assert len(text.splitlines()) <= 40 and repro.name in page.read_text() and page.name in \
+            (ROOT / "docs" / "findings" / "README.md").read_text()
+        nodes = list(ast.walk(ast.parse(text)))
+        imported = {alias.name.split(".")[0] for node in nodes if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module.split(".")[0] for node in nodes if isinstance(node, ast.ImportFrom)}
+        assert imported - set(sys.stdlib_module_names) <= {"mlx", "torch", "numpy"}, imported
