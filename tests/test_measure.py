@@ -192,3 +192,23 @@ def test_a_second_run_into_the_same_results_is_refused_naming_the_first(tmp_path
                 pass
     with locks.held(tmp_path / ".run.lock", "mlxvspt run"):  # free again once the first ends
         pass
+
+
+def test_frameworks_that_do_not_fit_together_are_measured_one_after_the_other_and_still_checked(run_env, monkeypatch):
+    from mlxvspt.workloads.lm_train import spec as lm_train
+
+    monkeypatch.setattr(lm_train, "together", lambda target, sizes: False)
+    alive = []
+    build = lm_train.build
+    # (framework, builds alive in this process when it is built): MLX's is freed before PyTorch's is built
+    monkeypatch.setattr(lm_train, "build", lambda target, sizes, *a: alive.append(
+        (target.framework, asvbench._built.cache_info().currsize)) or build(target, sizes, *a))
+    cls = measure.benchmark_class(BENCHMARKS, "bench_lm_train", "LMTrain")
+    rows = [["bench_lm_train.LMTrain.time_step", idx] for idx, params in
+            enumerate(__import__("itertools").product(*cls.params)) if params[1:] == ("cpu", "best", False, "fp32")]
+    measure.Measurement(request(run_env, rows, workload="lm_train")).run()
+    assert alive[:2] == [("mlx", 0), ("torch", 0)]
+    records = [json.loads(t) for t in (run_env / "records.jsonl").read_text().splitlines()]
+    assert len(records) == 2 and {r["check"] for r in records} == {"passed"}
+    assert not any(r["interleaved"] for r in records)
+    assert any(line["path"] == "best" and line["ok"] for line in check.load(run_env / "check.jsonl"))
