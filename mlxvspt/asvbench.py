@@ -176,6 +176,16 @@ defer_records = False
 interleave = True
 
 
+SHARED_RSS = ("peak memory on the CPU is the process's max RSS (neither framework keeps CPU allocator statistics), "
+              "and the measuring process holds both frameworks' builds: it would not be this row's")
+
+
+def rss_is_the_rows(device, launches=False):
+    """Whether a CPU peak (the process's max RSS) belongs to the row alone: not in the measuring process,
+    which holds every combination of its workload, unless the row's figures come from processes of its own."""
+    return device != "cpu" or launches or not defer_records
+
+
 def append_records(benchmark, params, record, force=False):
     """One line per benchmark method of the class into the run's records file (settings.RECORDS), with
     the cross-check's status for the row's device, path and precision, and that combination (`check_key`),
@@ -261,10 +271,10 @@ class WorkloadBenchmark:
     # parameters or meaning change.
     version = "1"
     number = 1  # until setup() measured the step: see calls_per_sample
-    # At least 7 samples, at most 20; no new sample starts after 5 s (a slow row stops at 7: its spread is
-    # 0.2-2%). Not 5 or 6: a step of ~0.8 s stopped at 6, and asv's Mann-Whitney test (p < 0.002) cannot
-    # separate 6 samples from 6 even when every one of them is 10% apart (p = 2/924); from 7 it can.
-    repeat = (7, 20, 5.0)
+    # At least 5 samples, at most 20; no new sample starts after 5 s (the measuring process shares them
+    # between the two frameworks' rows it alternates). 5 a side is what the verdict's 99% ratio interval
+    # needs to separate cells at all (results.verdict); rows of a step under 0.25 s reach 20 anyway.
+    repeat = (5, 20, 5.0)
     rounds = 1
     warmup_time = 0
     timeout = 3600
@@ -336,7 +346,7 @@ class WorkloadBenchmark:
         to read (it records the row itself): the model is built, compiled and warmed up once per combination."""
         memo = memo_file(self.workload, target.framework, target.device, target.precision, overrides,
                          StepMemory.figures)
-        if memo is None:
+        if memo is None or not rss_is_the_rows(target.device):
             return
         with locked(memo) as f:
             f.seek(0)
@@ -398,6 +408,8 @@ class MeasuredOnce(WorkloadBenchmark):
     def figure(self, name, key=None):
         """What a track_ method returns: each measurement's figure `name` (its entry `key` where the
         figure is a table, e.g. seconds per message size) as asv samples."""
+        if name.startswith("peak_") and not rss_is_the_rows(self.device, self.launches):
+            raise NotImplementedError(SHARED_RSS)
         return self.as_samples(self.values(name, key))
 
     @staticmethod

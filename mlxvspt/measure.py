@@ -284,8 +284,8 @@ class Measurement:
 
 def time_samples(rows):
     """Samples of time_ rows set up already, as asv's TimeBenchmark takes them (each the mean of `number`
-    calls, at least repeat[0], at most repeat[1], no new sample after repeat[2] seconds), the rows'
-    samples alternating (A B, then B A, ...)."""
+    calls, at least repeat[0], at most repeat[1], no new sample after repeat[2] seconds: the rows share
+    that time, their samples alternating A B, then B A, ...)."""
     least, most, seconds = rows[0].bench.repeat
     samples = [[] for _ in rows]
     began = time.perf_counter()
@@ -295,7 +295,7 @@ def time_samples(rows):
             call = functools.partial(row.method, *row.params)
             samples[i].append(timeit.Timer(call).timeit(row.bench.number) / row.bench.number)
         taken = len(samples[0])
-        if taken >= most or (taken >= least and time.perf_counter() - began > seconds * len(rows)):
+        if taken >= most or (taken >= least and time.perf_counter() - began > seconds):
             break
     return [{"samples": s, "number": row.bench.number} for s, row in zip(samples, rows)]
 

@@ -40,9 +40,19 @@ def parts(results_dir, modules, only=None, devices=None):
 
 
 def durations(results_dir, machine):
-    """{(workload, device): (seconds, rows)}: the latest measured duration of each part on `machine`."""
+    """{(workload, device): (seconds, rows)}: the latest measured duration of each part on `machine`; for a
+    machine that has none (a fresh clone), those of the machines of the same preset in the results (a
+    reference machine's, e.g. linux-2core-small's for vm-small), the most recent of each part."""
+    mine = durations_of(Path(results_dir).glob(f"{machine}/runs-*.jsonl"))
+    if mine:
+        return mine
+    preset = machine.rsplit("-", 1)[-1]
+    return durations_of(Path(results_dir).glob(f"*-{preset}/runs-*.jsonl"))
+
+
+def durations_of(paths):
     latest = {}
-    for path in sorted((Path(results_dir) / machine).glob("runs-*.jsonl")):
+    for path in sorted(paths):
         for text in path.read_text().splitlines():
             try:
                 line = json.loads(text)
@@ -71,7 +81,8 @@ def describe(planned, estimates):
              for (workload, device), seconds in estimates.items()]
     known = [s for s in estimates.values() if s is not None]
     unknown = [f"{w} on {d}" for (w, d), s in estimates.items() if s is None]
-    total = f"~{minutes(sum(known))}" + (f" plus {', '.join(unknown)} (not measured here before)" if unknown else "")
+    total = f"~{minutes(sum(known))}" if known else "no estimate"
+    total += f" (no earlier duration of {', '.join(unknown)})" if unknown else ""
     return [f"plan: {len(planned)} parts, {sum(map(len, planned.values()))} rows, {total}"] + lines
 
 

@@ -85,25 +85,27 @@ TABLE = {
                     "precisions": ["fp32"], "compile": False},
     },
     # BERT-tiny sentence-pair classifier (Conneau et al. head) on NLI pairs; `pairs` training pairs make
-    # one epoch of pairs // batch steps, `dev_pairs` the validation pass. `full` keeps the seed's model,
-    # batch and sequence; its epoch is 512 steps (the seed's 50,000 pairs, 6,250 steps, made a 5-sample
+    # one epoch of pairs // batch steps, `dev_pairs` the validation pass, `check_steps` the AdamW steps the
+    # cross-check compares from the same weights (MLX's step takes 0.8 s on a 2-core CPU at `small`). `full`
+    # keeps the seed's model, batch and sequence; its epoch is 512 steps (the seed's 50,000 pairs, 6,250 steps, made a 5-sample
     # row with its warm-up minutes long in each framework: per-step rates do not depend on the count). `small` keeps the model and seq 128
     # at batch 4 and an epoch of 6 steps: MLX took 1.7 s a step at batch 8 on a 2-core CPU, and leaves
     # torch.compile out (`torch_compile`: inductor took 1-3 minutes to compile the step on 2 cores, even
     # at `tiny` sizes when its cache is cold).
     "bert_train": {
         "tiny": {"hidden": 32, "heads": 2, "layers": 1, "intermediate": 64, "vocab": 1000, "seq": 16,
-                 "batch": 4, "pairs": 64, "dev_pairs": 16, "epochs": 1, "dropout": 0.1,
+                 "batch": 4, "pairs": 64, "dev_pairs": 16, "epochs": 1, "dropout": 0.1, "check_steps": 20,
                  "torch_compile": False, "paths": ["seed", "pairs-batched", "best"], "precisions": ["fp32"]},
         "small": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
-                  "batch": 4, "pairs": 24, "dev_pairs": 16, "epochs": 1, "dropout": 0.1,
+                  "batch": 4, "pairs": 24, "dev_pairs": 16, "epochs": 1, "dropout": 0.1, "check_steps": 5,
                   "torch_compile": True, "paths": ["seed", "pairs-batched", "best"],
-                  "precisions": ["fp32", "bf16", "bf16-mixed"], "cpu": {"precisions": ["fp32"], "torch_compile": False}},
+                  "precisions": ["fp32", "bf16", "bf16-mixed"],
+                  "cpu": {"precisions": ["fp32"], "torch_compile": False, "paths": ["seed", "best"]}},
         "full": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
-                 "batch": 8, "pairs": 4096, "dev_pairs": 2048, "epochs": 5, "dropout": 0.1,
+                 "batch": 8, "pairs": 4096, "dev_pairs": 2048, "epochs": 5, "dropout": 0.1, "check_steps": 20,
                  "torch_compile": True, "paths": ["seed", "pairs-batched", "best"], "precisions": ["fp32", "bf16", "bf16-mixed"]},
         "history": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
-                    "batch": 4, "pairs": 16, "dev_pairs": 16, "epochs": 1, "dropout": 0.1,
+                    "batch": 4, "pairs": 16, "dev_pairs": 16, "epochs": 1, "dropout": 0.1, "check_steps": 5,
                     "torch_compile": False, "paths": ["seed"], "precisions": ["fp32"]},
     },
     # Whisper speech-to-text with a fixed number of decoded tokens per 30 s window. MLX's encoder takes
@@ -111,12 +113,15 @@ TABLE = {
     # 10 of the seed's 70 clips with 32 tokens a window (about a LibriSpeech utterance's length in tokens):
     # a sample is a pass over the clip set, and 70 clips (~22 s a pass in PyTorch on an H100) made five
     # samples of 8 combinations a quarter of an hour; real-time factors are per window anyway.
-    # `cpu_fp16`: float16 on a CPU only where it costs seconds (see whisper.spec.unavailable).
+    # `cpu_fp16`: float16 on a CPU only where it costs seconds (see whisper.spec.unavailable). `phases`: the
+    # single phases timed beside the whole window; on a 2-core CPU at `small` the decoder's alone: MLX's
+    # encoder takes ~15 s a window there (the clips row times it), and each phase row costs 8 of them.
     "whisper": {
-        "tiny": {"model": "toy", "clips": 2, "tokens": 8, "cpu_fp16": True},
-        "small": {"model": "tiny", "clips": 1, "tokens": 16, "cpu_fp16": False},
-        "full": {"model": "tiny", "clips": 10, "tokens": 32, "cpu_fp16": False},
-        "history": {"model": "toy", "clips": 2, "tokens": 128, "cpu_fp16": False},
+        "tiny": {"model": "toy", "clips": 2, "tokens": 8, "cpu_fp16": True, "phases": ["mel", "encoder", "decoder"]},
+        "small": {"model": "tiny", "clips": 1, "tokens": 16, "cpu_fp16": False, "phases": ["mel", "encoder", "decoder"],
+                  "cpu": {"phases": ["decoder"]}},
+        "full": {"model": "tiny", "clips": 10, "tokens": 32, "cpu_fp16": False, "phases": ["mel", "encoder", "decoder"]},
+        "history": {"model": "toy", "clips": 2, "tokens": 128, "cpu_fp16": False, "phases": ["mel", "encoder", "decoder"]},
     },
     # TinyLlama-1.1B generation: `batch` prompts (one of `batches`) of `prompt_tokens` (the checkpoint's
     # tokenizer sets them when given), exactly `tokens` new ones, greedy, no EOS stop; the prefill rate

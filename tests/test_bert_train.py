@@ -157,7 +157,7 @@ def test_observe_on_the_benchmarks_builds_then_compare_passes_with_dropout_back_
     assert result.passed, result.lines
     assert [line.what for line in result.entries] == [
         "first-step loss", "first-step gradients", "mlx ran what was asked", "torch ran what was asked",
-        f"loss over {spec.CHECK_STEPS} AdamW steps"]
+        f"loss over {TINY['check_steps']} AdamW steps"]
     assert "torch eager" in result.entries[-1].detail
     twins, twin_observed = observed_on({fw: {**s, "dropout": 0.0} for fw, s in sizes_by_framework.items()})
     for framework, runner in runners.items():
@@ -165,7 +165,7 @@ def test_observe_on_the_benchmarks_builds_then_compare_passes_with_dropout_back_
         runner.step()
         twins[framework].step()
         assert runner.loss_history()[-1] != twins[framework].loss_history()[-1], framework
-        assert len(runner.loss_history()) == spec.CHECK_STEPS + 1
+        assert len(runner.loss_history()) == TINY['check_steps'] + 1
         want = spec.expected(runner.target, sizes_by_framework[framework])
         assert {k: runner.ran()[k] for k in want} == want
 
@@ -180,7 +180,7 @@ def seed_observations():
     (lambda o: {**o, "gradients": {k: 20 * v for k, v in o["gradients"].items()}}, {"first-step gradients"}),
     (lambda o: {**o, "loss": o["loss"] * 1.01}, {"first-step loss"}),
     (lambda o: {**o, "losses": [*o["losses"][:-1], o["losses"][-1] * 1.01]},
-     {f"loss over {spec.CHECK_STEPS} AdamW steps"}),
+     {f"loss over {TINY['check_steps']} AdamW steps"}),
     (lambda o: {**o, "ran": {**o["ran"], "state_dtype": "bfloat16"}}, {"mlx ran what was asked"}),
 ])
 def test_compare_fails_on_a_wrong_mlx_observation(seed_observations, wrong, fails):

@@ -48,7 +48,6 @@ PATHS = {"seed": (False, False), "pairs-batched": (True, False), "best": (True, 
 # traces AdamW's step, except PyTorch's fused AdamW, which it leaves to its own fused kernel.
 COMPILED = "forward+backward+optimizer"
 COMPILED_FUSED_OPTIMIZER = "forward+backward, optimizer as one fused kernel"
-CHECK_STEPS = 20
 # bf16 on the 2-core CPU (not published there, measured for the record): MLX-bf16 vs PyTorch-bf16 first-step
 # gradients differ by 8-23% per attention-projection tensor at `tiny` (depending on the batch) and 12-16% at
 # `small` (17-25% under bf16-mixed), above the bf16 tensor limit; each framework's own bf16 gradient is
@@ -160,7 +159,7 @@ def build(target, sizes):
 
 
 def observe(runner, sizes, earlier):
-    """CHECK_STEPS steps through the runner's own (compiled) step with dropout off, the runner left to step
+    """`check_steps` steps through the runner's own (compiled) step with dropout off, the runner left to step
     on with its dropout: the first step's loss and gradients, the losses, what ran and what was asked.
     None for a runner that never trains (validation)."""
     if not sizes.get("trains", True):
@@ -168,7 +167,7 @@ def observe(runner, sizes, earlier):
     first = len(runner.losses)
     with runner.dropout_off():
         loss, gradients = runner.gradients()
-        for _ in range(CHECK_STEPS - 1):
+        for _ in range(sizes["check_steps"] - 1):
             runner.step()
     return {"loss": loss, "gradients": gradients, "losses": runner.loss_history()[first:], "ran": runner.ran(),
             "expected": expected(runner.target, sizes)}
@@ -199,7 +198,7 @@ def reference_key(sizes):
 
 def compare(result, observed, sizes, device):
     """The lines of one combination, MLX against PyTorch at the same precision: the first step's loss and
-    the gradient of every tensor, what each ran, the loss over CHECK_STEPS AdamW steps."""
+    the gradient of every tensor, what each ran, the loss over `check_steps` AdamW steps."""
     m, t = observed["mlx"], observed["torch"]
     reference = None
     if result.precision != "fp32":
@@ -210,7 +209,7 @@ def compare(result, observed, sizes, device):
     for framework in ("mlx", "torch"):
         ran_as_asked(result, framework, observed[framework])
     versus = "; torch eager (torch.compile n/a at this preset)" if stand_in("torch", sizes) else ""
-    result.loss_curve(f"loss over {CHECK_STEPS} AdamW steps", m["losses"], t["losses"], versus)
+    result.loss_curve(f"loss over {sizes['check_steps']} AdamW steps", m["losses"], t["losses"], versus)
 
 
 def ran_as_asked(result, framework, observation):

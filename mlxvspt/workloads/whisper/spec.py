@@ -46,6 +46,9 @@ def unavailable(target, sizes):
         return f"whisper runs {' or '.join(PRECISIONS)} (the libraries' fp16 flag), not {target.precision}"
     if path_of(sizes) == "fp16-weights" and target.precision == "fp32":
         return "at fp32 both paths hold and compute float32: the same run as library-default"
+    phase = sizes.get("phase", "clips")
+    if phase != "clips" and phase not in sizes.get("phases", PHASES):
+        return f"the {phase} phase alone is not timed at this preset on the {target.device.upper()} (the clips row times it)"
     if path_of(sizes) == "fp16-weights" and sizes.get("phase") == "mel":
         return "the log-mel front end uses no weights: the same run as library-default"
     if target.device == "cpu" and target.precision == "fp16" and not sizes["cpu_fp16"]:
