@@ -24,6 +24,14 @@ def test_runs_nightly_and_on_demand():
     assert triggers["schedule"][0]["cron"].split()[2:] == ["*", "*", "*"] and "workflow_dispatch" in triggers
 
 
+def test_the_cold_tier_runs_weekly_on_the_gpu_machine():
+    weekly = WORKFLOW[True]["schedule"][1]["cron"]
+    assert weekly.split()[2:] == ["*", "*", "0"]
+    cold = WORKFLOW["jobs"]["cold"]
+    assert weekly in cold["if"] and "mlxvspt-nvidia" in cold["runs-on"]
+    assert "--tier cold" in runs(cold) and "commit-results.sh" in runs(cold)
+
+
 def test_each_kind_of_machine_runs_update_on_a_self_hosted_runner():
     jobs = WORKFLOW["jobs"]
     machines = {}
