@@ -16,6 +16,7 @@ class StepParams:
 
     def overrides(self, path, compile, precision):
         self.measured_here("paths", path)
+        self.compiled_here(path, compile)
         self.measured_here("precisions", precision)
         return precision, {"path": path, "compile": compile}
 

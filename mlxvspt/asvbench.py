@@ -290,6 +290,12 @@ class WorkloadBenchmark:
         """A row's params by name, as records and memo files list them."""
         return dict(zip(self.param_names, args))
 
+    def compiled_here(self, path, compile):
+        """Skip (asv's n/a) a path x compile pair the current preset leaves out on this row's device."""
+        if [path, compile] not in sizes(self.workload, settings.preset(), self.device).get("compiles", [[path, compile]]):
+            raise NotImplementedError(f"{path} {'compiled' if compile else 'eager'} is not measured at this preset "
+                                      f"on the {self.device.upper()}")
+
     def measured_here(self, key, value):
         """Skip (asv's n/a) a param value of `preset_values(workload, key)` the current preset leaves out
         on this row's device."""

@@ -218,9 +218,12 @@ def path_label(path, compiled):
 
 
 def combinations(sizes):
-    """(path, compile, precision) of every combination a training workload publishes at these sizes."""
+    """(path, compile, precision) of every combination a training workload publishes at these sizes: each
+    path eager and compiled, or only the [path, compile] pairs its `compiles` entry lists."""
     for path in sizes["paths"]:
         for compile in (False, True):
+            if [path, compile] not in sizes.get("compiles", [[path, False], [path, True]]):
+                continue
             for precision in sizes["precisions"]:
                 yield path, compile, precision
 

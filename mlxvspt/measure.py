@@ -239,6 +239,12 @@ class Measurement:
         step's peak memory for the StepMemory class), each framework's rows of one benchmark and
         parameters taken alternately where both frameworks are built here."""
         asvbench.interleave = interleaved
+        try:
+            self.sample_pairs(rows, failed, interleaved)
+        finally:
+            asvbench.interleave = True
+
+    def sample_pairs(self, rows, failed, interleaved):
         pairs = {}
         for row in sorted(rows, key=lambda r: (not r.timed, r.name)):
             pairs.setdefault((row.name, row.params[1:]), []).append(row)

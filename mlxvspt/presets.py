@@ -43,16 +43,19 @@ TABLE = {
         "history": {"n": 512, "loops": 3},
     },
     # Matmul calibration: square sizes timed per dtype; the largest gives the peak other workloads use.
-    # A 2-core CPU times 512 rather than 256: a 256^3 call (0.1 ms in PyTorch) spread 16-26% over 100 samples.
+    # A 2-core CPU times 512 rather than 256: a 256^3 call (0.1 ms in PyTorch) spread 16-26% over 100 samples;
+    # and not 1024 by default: MLX's reference BLAS spent 20-40 s of the default run on its three precisions.
     "matmul": {
         "tiny": {"sizes": [64]},
-        "small": {"sizes": [256, 1024], "cpu": {"sizes": [512, 1024]}},
+        "small": {"sizes": [256, 1024], "cpu": {"sizes": [512]}},
         "full": {"sizes": [1024, 4096, 8192]},
         "history": {"sizes": [512]},
     },
     # TransformerLM training (mlx-examples transformer_lm); `full` is the seed's model and batch. `steps`:
     # the loss curve the cross-check compares (short: it runs every path x compile x precision);
     # `first_step_rows`: measure the cold and warm first compiled step (1-2 minutes a sample on 2 cores).
+    # `compiles` (lm_train, bert_train): the [path, compile] pairs measured where not every one is; the
+    # default run on a 2-core CPU keeps the seed's eager step and the best path compiled (within 8 minutes).
     "lm_train": {
         "tiny": {"layers": 2, "dim": 32, "heads": 2, "context": 16, "batch": 2, "vocab": 200, "steps": 6,
                  "warmup": 5, "eval_batches": 2, "paths": ["seed", "best"],
@@ -60,7 +63,7 @@ TABLE = {
         "small": {"layers": 2, "dim": 128, "heads": 4, "context": 64, "batch": 4, "vocab": 10000, "steps": 10,
                   "warmup": 200, "eval_batches": 2, "paths": ["seed", "best"],
                   "precisions": ["fp32", "tf32", "bf16", "bf16-mixed"], "first_step_rows": False,
-                  "cpu": {"precisions": ["fp32"]}},
+                  "cpu": {"precisions": ["fp32"], "compiles": [["seed", False], ["best", True]]}},
         "full": {"layers": 12, "dim": 1024, "heads": 16, "context": 1024, "batch": 32, "vocab": 10000,
                  "steps": 10, "warmup": 200, "eval_batches": 2, "paths": ["seed", "best"],
                  "precisions": ["fp32", "tf32", "bf16", "bf16-mixed"], "first_step_rows": True},
@@ -100,7 +103,8 @@ TABLE = {
                   "batch": 4, "pairs": 24, "dev_pairs": 16, "epochs": 1, "dropout": 0.1, "check_steps": 5,
                   "torch_compile": True, "paths": ["seed", "pairs-batched", "best"],
                   "precisions": ["fp32", "bf16", "bf16-mixed"],
-                  "cpu": {"precisions": ["fp32"], "torch_compile": False, "paths": ["seed", "best"]}},
+                  "cpu": {"precisions": ["fp32"], "torch_compile": False, "paths": ["seed", "best"],
+                          "compiles": [["seed", False], ["best", True]]}},
         "full": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
                  "batch": 8, "pairs": 4096, "dev_pairs": 2048, "epochs": 5, "dropout": 0.1, "check_steps": 20,
                  "torch_compile": True, "paths": ["seed", "pairs-batched", "best"], "precisions": ["fp32", "bf16", "bf16-mixed"]},
@@ -114,12 +118,12 @@ TABLE = {
     # a sample is a pass over the clip set, and 70 clips (~22 s a pass in PyTorch on an H100) made five
     # samples of 8 combinations a quarter of an hour; real-time factors are per window anyway.
     # `cpu_fp16`: float16 on a CPU only where it costs seconds (see whisper.spec.unavailable). `phases`: the
-    # single phases timed beside the whole window; on a 2-core CPU at `small` the decoder's alone: MLX's
-    # encoder takes ~15 s a window there (the clips row times it), and each phase row costs 8 of them.
+    # single phases timed beside the whole window; none on a 2-core CPU at `small`: MLX's encoder takes
+    # ~15 s a window there, the whole-window row alone 2.3 minutes of the default run.
     "whisper": {
         "tiny": {"model": "toy", "clips": 2, "tokens": 8, "cpu_fp16": True, "phases": ["mel", "encoder", "decoder"]},
         "small": {"model": "tiny", "clips": 1, "tokens": 16, "cpu_fp16": False, "phases": ["mel", "encoder", "decoder"],
-                  "cpu": {"phases": ["decoder"]}},
+                  "cpu": {"phases": []}},
         "full": {"model": "tiny", "clips": 10, "tokens": 32, "cpu_fp16": False, "phases": ["mel", "encoder", "decoder"]},
         "history": {"model": "toy", "clips": 2, "tokens": 128, "cpu_fp16": False, "phases": ["mel", "encoder", "decoder"]},
     },
