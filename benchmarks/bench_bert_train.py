@@ -40,6 +40,7 @@ class BertTrainEpoch(WorkloadBenchmark):
 
     workload = "bert_train"
     repeat = (5, 5, 60.0)  # an epoch of MLX on a 2-core CPU: 5 s
+    calls = 1  # an epoch a sample: the build's warm-up times a step, not an epoch
 
     def overrides(self):
         return "fp32", {"path": "seed", "compile": False}  # the eager seed step's build serves it

@@ -88,6 +88,8 @@ def verify(workload, target, sizes, ran):
     want = getattr(spec(workload), "expected", lambda target, sizes: {})(target, sizes)
     if target.precision == "fp32":  # the label promises IEEE float32 matmuls: MLX's CUDA default is TF32
         want = {**want, "matmul_mode": "ieee"}
+    if target.precision == "tf32":  # ... and TF32 ones: MLX reads its switch once a process (measure.py)
+        want = {**want, "matmul_mode": "tf32"}
     wrong = [f"{key} asked {value!r}, ran {ran.get(key)!r}" for key, value in want.items() if ran.get(key) != value]
     if wrong:
         raise RuntimeError(f"{workload} {target.framework} {target.device} {target.precision}: not the requested "
@@ -186,7 +188,7 @@ def rss_is_the_rows(device, launches=False):
     return device != "cpu" or launches or not defer_records
 
 
-def append_records(benchmark, params, record, force=False):
+def append_records(benchmark, params, record, force=False, methods=None):
     """One line per benchmark method of the class into the run's records file (settings.RECORDS), with
     the cross-check's status for the row's device, path and precision, and that combination (`check_key`),
     so checks that end after the row (a full-size check beside the run) still count. Params as asv writes
@@ -197,7 +199,7 @@ def append_records(benchmark, params, record, force=False):
     key = [benchmark.workload, params["device"], record["path"], record["precision"]]
     status = check.status(settings.check_lines(), *key)
     module = type(benchmark).__module__.rsplit(".", 1)[-1]
-    methods = [n for n in dir(benchmark) if n.startswith(("time_", "track_", "peakmem_", "mem_"))]
+    methods = methods or [n for n in dir(benchmark) if n.startswith(("time_", "track_", "peakmem_", "mem_"))]
     lines = [json.dumps({"benchmark": f"{module}.{type(benchmark).__name__}.{method}",
                          "params": {k: repr(v) for k, v in params.items()},
                          "ran": record["ran"], "warmup": record["warmup"], "check": status, "check_key": key,
@@ -271,6 +273,7 @@ class WorkloadBenchmark:
     # parameters or meaning change.
     version = "1"
     number = 1  # until setup() measured the step: see calls_per_sample
+    calls = None  # calls a sample where the timed method is not the warmed-up step (a BERT epoch: 1)
     # At least 5 samples, at most 20; no new sample starts after 5 s (the measuring process shares them
     # between the two frameworks' rows it alternates). 5 a side is what the verdict's 99% ratio interval
     # needs to separate cells at all (results.verdict); rows of a step under 0.25 s reach 20 anyway.
@@ -335,7 +338,7 @@ class WorkloadBenchmark:
         record = self.record
         # asv re-reads `number` after the first setup() (a parameterised benchmark may set it there), then
         # runs setup() again before each call of a sample and times only the calls
-        self.number = calls_per_sample(record["warmup"]["last_warmup_step_seconds"])
+        self.number = self.calls or calls_per_sample(record["warmup"]["last_warmup_step_seconds"])
         self.ready_for = (framework, device, *extra)
         if not record.get("appended"):  # one record a process, whichever benchmark object prepared it
             params = self.named((framework, device, *extra))

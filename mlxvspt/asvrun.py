@@ -257,12 +257,13 @@ def measure_part(workload, device, rows, env, run_folder, benchmark_dir, progres
     Returns (the rows' lines, why a process died or None)."""
     out = run_folder / f"{workload}-{device}.jsonl"
     request = run_folder / f"{workload}-{device}.request.json"
-    lines, remaining, failure = [], [list(r) for r in rows], None
+    lines, remaining, failure, first = [], [list(r) for r in rows], None, True
     while remaining:
         seen = out.stat().st_size if out.exists() else 0
-        request.write_text(json.dumps({"workload": workload, "device": device, "rows": remaining,
+        request.write_text(json.dumps({"workload": workload, "device": device, "rows": remaining, "first": first,
                                        "benchmark_dir": str(benchmark_dir), "out": str(out),
                                        "checks": env.get(settings.CHECKS), "cache_root": str(compile_root())}))
+        first = False
         returned, output = progress.command([sys.executable, "-m", "mlxvspt.measure", str(request)], env)
         with open(out, encoding="utf-8") if out.exists() else open(os.devnull) as f:
             f.seek(seen)
@@ -270,8 +271,8 @@ def measure_part(workload, device, rows, env, run_folder, benchmark_dir, progres
         lines += [line for line in new if "name" in line]
         done = {(line["name"], line["idx"]) for line in new if "name" in line}
         remaining = [r for r in remaining if tuple(r) not in done]
-        if not remaining:
-            break
+        if not remaining or (returned == 0 and done):  # a process measures one matmul policy: the next the rest
+            continue
         last = next((t.strip() for t in reversed(output.splitlines()) if t.strip()), "no output")
         failure = f"the measuring process exited with code {returned}: {last}"
         begun = [line for line in new if "started" in line]

@@ -2,7 +2,9 @@
 
 `python -m mlxvspt.measure REQUEST.json` reads which rows (asv benchmark name and parameter index) to
 measure and appends one JSON line per row to the request's output file as each combination ends, so a
-process that dies loses only the combination it was on (its "started" line names it). The classes in
+process that dies loses only the combination it was on (its "started" line names it). On a GPU a process
+measures the combinations of one float32 matmul policy (IEEE or TF32, see `policy`) and leaves the
+others' rows to the next process. The classes in
 benchmarks/ are the declarations, imported from the benchmark folder as asv imports them, and the rows
 are timed as asv times them (a time_ sample: the mean of `number` calls; a track_ method: what it
 returns); `asvrun` records the lines into asv's own result files.
@@ -31,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import asvbench, check, settings
-from .devices import FRAMEWORKS, Target
+from .devices import FRAMEWORKS, TF32_ALLOWED, Target
 from .errors import Unavailable, device_limits
 from .presets import sizes as preset_sizes
 from .workloads import cross_check, spec
@@ -113,7 +115,7 @@ class Measurement:
     def __init__(self, request):
         self.workload, self.device = request["workload"], request["device"]
         self.out = Path(request["out"])
-        self.checks = request.get("checks")
+        self.checks, self.first = request.get("checks"), request.get("first", True)
         self.caches = request.get("caches", {})
         self.rows = rows_of(request["benchmark_dir"], request["rows"])
         self.observations = {}  # (framework, precision, sizes) -> observation: stand-ins for later combinations
@@ -131,12 +133,21 @@ class Measurement:
                 continue
             row.key = key
             groups.setdefault(key, []).append(row)
-        if not hasattr(spec(self.workload), "observe") and groups:
+        if not hasattr(spec(self.workload), "observe") and groups and self.first:
             self.legacy_check()
+        policies = [self.policy(key) for key in groups]
         for key, rows in groups.items():
+            if self.policy(key) != policies[0]:
+                continue  # left without a line: the parent measures them in a process of their own
             self.write({"started": [self.workload, self.device, key[0], dict(key[1]), key[2]],
                         "rows": [[row.name, row.idx] for row in rows]})
             self.group(key, rows)
+
+    def policy(self, key):
+        """Whether a combination's float32 matmuls may use TF32 on a GPU: MLX reads its switch
+        (MLX_ENABLE_TF32) once a process, so one process measures one policy (a tf32 row of a process
+        that began in IEEE float32 ran IEEE: verify fails it)."""
+        return self.device != "cpu" and key[0] in TF32_ALLOWED
 
     def legacy_check(self):
         """A workload without `observe` (dp_train: its rows launch processes of their own) is checked at the
@@ -283,7 +294,8 @@ class Measurement:
         """Each measured row's record into the records file, then every row's output line."""
         for row in rows:
             if getattr(row, "record", None) is not None:
-                asvbench.append_records(row.bench, row.bench.named(row.params), row.record, force=True)
+                asvbench.append_records(row.bench, row.bench.named(row.params), row.record, force=True,
+                                        methods=[row.name.rsplit(".", 1)[1]])
             self.write({"name": row.name, "idx": row.idx, "started_at": started,
                         "duration": time.time() - started, **row.out})
 

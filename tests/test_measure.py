@@ -215,3 +215,20 @@ def test_frameworks_that_do_not_fit_together_are_measured_one_after_the_other_an
     assert len(records) == 2 and {r["check"] for r in records} == {"passed"}
     assert not any(r["interleaved"] for r in records)
     assert any(line["path"] == "best" and line["ok"] for line in check.load(run_env / "check.jsonl"))
+
+
+def test_one_process_measures_one_float32_matmul_policy_on_a_gpu():
+    """MLX reads MLX_ENABLE_TF32 once a process: on an H100 its tf32 rows, measured in a process that began
+    in IEEE float32, ran IEEE (7.8x slower than PyTorch's TF32) under the tf32 label."""
+    run = measure.Measurement.__new__(measure.Measurement)
+    run.device = "gpu"
+    assert [run.policy((p, (), "step")) for p in ("fp32", "tf32", "bf16", "bf16-mixed")] == [False, True, False, True]
+    run.device = "cpu"
+    assert not run.policy(("tf32", (), "step"))
+
+
+def test_a_tf32_row_that_ran_ieee_float32_fails():
+    target = measure.Target("mlx", "gpu", "tf32")
+    with pytest.raises(RuntimeError, match="matmul_mode asked 'tf32', ran 'ieee'"):
+        asvbench.verify("matmul", target, {"n": 64}, {"compute_dtype": "float32", "matmul_mode": "ieee"})
+    asvbench.verify("matmul", target, {"n": 64}, {"compute_dtype": "float32", "matmul_mode": "tf32"})
