@@ -275,6 +275,7 @@ def measure_part(workload, device, rows, env, run_folder, benchmark_dir, progres
             continue
         last = next((t.strip() for t in reversed(output.splitlines()) if t.strip()), "no output")
         failure = f"the measuring process exited with code {returned}: {last}"
+        progress.log.write(failure + "\n")
         begun = [line for line in new if "started" in line]
         lost = {tuple(r) for r in begun[-1]["rows"]} if begun and returned else {tuple(r) for r in remaining}
         lines += [{"name": name, "idx": idx, "result": None, "stderr": failure} for name, idx in remaining

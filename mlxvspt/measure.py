@@ -24,11 +24,14 @@ import gc
 import importlib.util
 import itertools
 import json
+import math
 import os
+import signal
 import sys
 import time
 import timeit
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +39,7 @@ from . import asvbench, check, settings
 from .devices import FRAMEWORKS, TF32_ALLOWED, Target
 from .errors import Unavailable, device_limits
 from .presets import sizes as preset_sizes
-from .workloads import cross_check, spec
+from .workloads import NAMES, cross_check, spec
 
 # The compilers' on-disk caches, kept under the suite's cache folder so every measuring process (and the
 # next run) finds what an earlier one compiled: PyTorch's inductor/AOTAutograd and Triton caches, MLX's
@@ -101,7 +104,10 @@ def rows_of(benchmark_dir, wanted):
 
 
 def combination_of(row):
-    """(precision, overrides, warm) of a runnable row, or the reason (str) it is n/a here."""
+    """(precision, overrides, warm) of a runnable row, or the reason (str) it is n/a here. A plain asv
+    class (no workload to build: a test's suite) is a combination of its own per row."""
+    if not hasattr(row.bench, "refuse"):
+        return ("plain", row.name, row.idx)
     try:
         precision, overrides = row.bench.refuse(*row.params)
     except NotImplementedError as exc:
@@ -133,15 +139,32 @@ class Measurement:
                 continue
             row.key = key
             groups.setdefault(key, []).append(row)
-        if not hasattr(spec(self.workload), "observe") and groups and self.first:
+        known = self.workload in NAMES
+        if known and not hasattr(spec(self.workload), "observe") and groups and self.first:
             self.legacy_check()
         policies = [self.policy(key) for key in groups]
         for key, rows in groups.items():
             if self.policy(key) != policies[0]:
                 continue  # left without a line: the parent measures them in a process of their own
-            self.write({"started": [self.workload, self.device, key[0], dict(key[1]), key[2]],
+            self.write({"started": [self.workload, self.device, *map(str, key)],
                         "rows": [[row.name, row.idx] for row in rows]})
-            self.group(key, rows)
+            if key[0] == "plain":
+                self.plain(rows[0])
+            else:
+                self.group(key, rows)
+
+    def plain(self, row):
+        """A row of a plain asv class, as asv runs it: setup (NotImplementedError: n/a), then its samples."""
+        started = time.time()
+        try:
+            with deadline(getattr(row.bench, "timeout", 60)):
+                if hasattr(row.bench, "setup"):
+                    row.bench.setup(*row.params)
+                row.out = time_samples([row])[0] if row.timed else track(row)
+        except Exception as exc:  # noqa: BLE001 (one row failing never takes down the rest)
+            self.fail(row, exc)
+        print(f"{row.name}{row.params}: {'ok' if 'samples' in row.out else row.out.get('result')}", flush=True)
+        self.finish([row], started)
 
     def policy(self, key):
         """Whether a combination's float32 matmuls may use TF32 on a GPU: MLX reads its switch
@@ -260,30 +283,43 @@ class Measurement:
         for row in sorted(rows, key=lambda r: (not r.timed, r.name)):
             pairs.setdefault((row.name, row.params[1:]), []).append(row)
         for pair in pairs.values():
-            live = []
-            for row in pair:
-                try:
-                    if row.framework in failed:
-                        raise failed[row.framework]
-                    row.bench.setup(*row.params)  # time_: build, warm up; track_: selection only
-                    live.append(row)
-                except Exception as exc:  # noqa: BLE001 (one row failing never takes down the rest)
-                    self.fail(row, exc)
             try:
-                outs = time_samples(live) if live and live[0].timed else [track(row) for row in live]
-            except Exception as exc:  # noqa: BLE001
-                for row in live:
-                    self.fail(row, exc)
-                continue
-            for row, out in zip(live, outs):
-                row.out = {**out, "interleaved": interleaved and len(live) == 2}
-                row.record = self.record_of(row)
+                with deadline(max(getattr(row.bench, "timeout", 60) for row in pair)):
+                    self.sample_pair(pair, failed, interleaved)
+            except TimeoutError as exc:
+                for row in pair:
+                    if not row.out:
+                        self.fail(row, exc)
+
+    def sample_pair(self, pair, failed, interleaved):
+        """One benchmark's rows at one parameter set but the framework."""
+        live = []
+        for row in pair:
+            try:
+                if row.framework in failed:
+                    raise failed[row.framework]
+                row.bench.setup(*row.params)  # time_: build, warm up; track_: selection only
+                live.append(row)
+            except Exception as exc:  # noqa: BLE001 (one row failing never takes down the rest)
+                self.fail(row, exc)
+        try:
+            outs = time_samples(live) if live and live[0].timed else [track(row) for row in live]
+        except Exception as exc:  # noqa: BLE001
+            for row in live:
+                self.fail(row, exc)
+            return
+        for row, out in zip(live, outs):
+            row.out = {**out, "interleaved": interleaved and len(live) == 2}
+            row.record = self.record_of(row)
 
     def fail(self, row, exc):
+        """n/a (Unavailable, NotImplementedError) or failed, with the reason; a failure's traceback goes to
+        the run's log."""
         if isinstance(exc, (Unavailable, NotImplementedError)):
             row.out = {"result": "n/a", "stderr": str(exc)}
         else:
             row.out = {"result": None, "stderr": "".join(traceback.format_exception_only(exc)).strip()}
+            traceback.print_exception(exc, file=sys.stderr)
 
     def record_of(self, row):
         """The row's run record (what ran, its warm-up), the compile caches' state and its interleaving."""
@@ -300,22 +336,40 @@ class Measurement:
                         "duration": time.time() - started, **row.out})
 
 
+@contextmanager
+def deadline(seconds):
+    """TimeoutError in the block after `seconds` (a benchmark's asv `timeout`): a row that hangs fails
+    alone instead of holding up the rest."""
+    def expire(signum, frame):
+        raise TimeoutError(f"timed out (timeout {seconds:g} s)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def time_samples(rows):
     """Samples of time_ rows set up already, as asv's TimeBenchmark takes them (each the mean of `number`
     calls, at least repeat[0], at most repeat[1], no new sample after repeat[2] seconds: the rows share
     that time, their samples alternating A B, then B A, ...)."""
-    least, most, seconds = rows[0].bench.repeat
+    repeat = getattr(rows[0].bench, "repeat", asvbench.WorkloadBenchmark.repeat)
+    least, most, seconds = (repeat, repeat, math.inf) if isinstance(repeat, int) else repeat
     samples = [[] for _ in rows]
     began = time.perf_counter()
     while True:
         order = list(enumerate(rows))
         for i, row in order if len(samples[0]) % 2 == 0 else order[::-1]:
             call = functools.partial(row.method, *row.params)
-            samples[i].append(timeit.Timer(call).timeit(row.bench.number) / row.bench.number)
+            number = getattr(row.bench, "number", 1) or 1
+            samples[i].append(timeit.Timer(call).timeit(number) / number)
         taken = len(samples[0])
         if taken >= most or (taken >= least and time.perf_counter() - began > seconds):
             break
-    return [{"samples": s, "number": row.bench.number} for s, row in zip(samples, rows)]
+    return [{"samples": s, "number": getattr(row.bench, "number", 1) or 1} for s, row in zip(samples, rows)]
 
 
 def track(row):

@@ -32,9 +32,11 @@ def parts(results_dir, modules, only=None, devices=None):
         module = name.split(".")[0]
         if name == "version" or module not in modules or not re.search(only or "", name):
             continue
+        names = known[name].get("param_names", [])
         for idx, params in enumerate(itertools.product(*known[name]["params"])):
-            framework, device = unquote(params[0]), unquote(params[1])
-            if device in devices and framework in frameworks:
+            named = dict(zip(names, map(unquote, params)))
+            framework, device = named.get("framework"), named.get("device", "cpu")
+            if device in devices and framework in frameworks + [None]:
                 found.setdefault((module.removeprefix("bench_"), device), []).append([name, idx])
     return found
 

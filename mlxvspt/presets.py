@@ -1,5 +1,5 @@
 """The one table of workload sizes: `tiny` for tests (seconds), `small` for a CPU laptop (the whole
-suite within 15 minutes on 2 cores, install included), `full` for the seed's sizes (GPUs), `history` for the CPU
+suite within 8 minutes on 2 cores, install included), `full` for the seed's sizes (GPUs), `history` for the CPU
 release history that `mlxvspt update` keeps (every row above the noise floor, the ledger in 90 minutes).
 
 `history` sizing, on a 2-core machine: rows whose sample lasts 0.3 s or more spread 1-5% (interquartile
@@ -11,7 +11,7 @@ averages over a long loop) on one path and precision each, and lengthens the sam
 sample is the mean of as many calls as fill SAMPLE_SECONDS["history"] (0.3 s).
 
 A preset's "cpu" entry narrows what a CPU runs (`sizes(workload, preset, "cpu")`); elsewhere the preset
-publishes everything, so on a GPU `small` (a `full` run's pre-check) covers every path and precision.
+publishes everything, so on a GPU `small` covers every path and precision `full` does.
 
 Chosen by `--preset` (or MLXVSPT_PRESET), resolved once by the CLI and passed on as a value; the preset
 becomes part of the asv machine name, so results of different presets never share a graph.
@@ -20,9 +20,6 @@ from . import settings
 from .errors import UsageError
 
 DEFAULT = "small"
-# `mlxvspt run` cross-checks both frameworks before it times them, at these sizes (a tenth of the run's
-# time at most); `mlxvspt check --preset P` checks at any preset's own sizes.
-CHECK_AT = {"tiny": "tiny", "small": "tiny", "full": "small", "history": "tiny"}
 # A time_ sample of a shorter step is the mean of as many calls as fill this many seconds (asvbench).
 # At `small` 0.25 s: one call a sample of PyTorch's 66 ms BERT step on 2 cores spread 19% over 5 samples.
 SAMPLE_SECONDS = {"tiny": 0.05, "small": 0.25, "full": 0.05, "history": 0.3}
@@ -74,7 +71,7 @@ TABLE = {
     },
     # Data-parallel TransformerLM training: lm_train's model, weights and global batch at the same preset,
     # split over `ranks` ranks. The all-reduce calibration sends `allreduce_bytes` of float32. `small` on
-    # a GPU publishes what `full` does (the precheck of a full run is at small); a CPU's under "cpu".
+    # a GPU publishes what `full` does; a CPU's under "cpu".
     "dp_train": {
         "tiny": {"ranks": [1, 2], "untimed_steps": 2, "timed_steps": 5, "allreduce_bytes": [4096, 1 << 18],
                  "timeout": 300, "precisions": ["fp32"], "compile": False},

@@ -1,10 +1,22 @@
+import os
+
 import pytest
 
 from mlxvspt.paths import INPUTS
 
 
 @pytest.fixture(autouse=True)
-def isolated_cache(tmp_path, monkeypatch):
+def restored_environment():
+    """The CLI exports the user's choices into os.environ for its child processes (cli.selection): a test
+    that calls it must not hand them to the next test, nor to a module-scoped fixture set up after it."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(restored_environment, tmp_path, monkeypatch):
     """Every test writes its weights/data under its own tmp dir and runs with the tiny preset."""
     monkeypatch.setenv("MLXVSPT_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("MLXVSPT_PRESET", "tiny")

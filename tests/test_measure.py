@@ -232,3 +232,18 @@ def test_a_tf32_row_that_ran_ieee_float32_fails():
     with pytest.raises(RuntimeError, match="matmul_mode asked 'tf32', ran 'ieee'"):
         asvbench.verify("matmul", target, {"n": 64}, {"compute_dtype": "float32", "matmul_mode": "ieee"})
     asvbench.verify("matmul", target, {"n": 64}, {"compute_dtype": "float32", "matmul_mode": "tf32"})
+
+
+def test_the_time_left_follows_this_machines_last_durations_at_the_pace_so_far(tmp_path):
+    progress = Progress(tmp_path / "log.txt", stream=open(os.devnull, "w"))
+    progress.begin({"a": [1], "b": [1], "c": [1]}, {"a": 100.0, "b": 200.0, "c": 300.0})
+    progress.done = 1
+    assert progress.left("a", 50.0) == pytest.approx(250.0)  # half the estimate so far: half of b and c
+    progress.close()
+
+
+def test_a_bench_pattern_that_matches_nothing_is_refused_and_publishes_nothing(tmp_path, capsys):
+    code = cli.main(["run", "--workload", "matmul", "--bench", "Nope", "--results-dir", str(tmp_path / "res"),
+                     "--html-dir", str(tmp_path / "html")])
+    assert code == 2 and "--bench 'Nope'" in capsys.readouterr().err
+    assert not (tmp_path / "html").exists()
