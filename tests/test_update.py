@@ -8,7 +8,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from mlxvspt import cli, compare, confirm, ledger, pkgindex, regressions, update
+from mlxvspt import cli, ledger
+from mlxvspt.publish import release_diff, regressions
+from mlxvspt.track import confirm, pkgindex, update
 from mlxvspt.errors import UsageError
 
 ANY = "py3-none-any"
@@ -120,7 +122,7 @@ class FakeMeasurer:
         return 0
 
     def slowdowns(self, a, b):
-        return [compare.Row("bench_matmul.Matmul.time_matmul", (f"'{fw}'", "'cpu'", "'fp32'", "1024"), 1.0,
+        return [release_diff.Row("bench_matmul.Matmul.time_matmul", (f"'{fw}'", "'cpu'", "'fp32'", "1024"), 1.0,
                             (None, None), 1.3, (None, None), "seconds") for fw in self.ab_samples]
 
     def rows(self, a, b):
