@@ -293,7 +293,7 @@ def test_an_ab_sample_is_one_process_however_many_figures_it_took(tmp_path, monk
         return {key: (n, (None, figures))}
 
     monkeypatch.setattr(confirm.asvrun, "asv", fake_asv)
-    monkeypatch.setattr(confirm.compare, "values", fake_values)
+    monkeypatch.setattr(confirm.release_diff, "values", fake_values)
     a, b = confirm.interleaved(row, "mlx-0.31.2", "mlx-0.32.4", machine, "history", tmp_path,
                                pythons={"mlx-0.31.2": "python-a", "mlx-0.32.4": "python-b"})
     assert a == b == [float(n) for n in range(1, 11)]
