@@ -1,8 +1,8 @@
 """BERT-tiny pair classifier training on NLI: seconds per training step (samples/s = batch / time) and its
 peak memory on each path (seed, pairs-batched, best), eager or compiled, per precision; seconds per epoch
 and per validation pass. Pre-tokenised batches; dropout 0.1 while training."""
-from mlxvspt import asvbench
-from mlxvspt.asvbench import WorkloadBenchmark, preset_values
+from mlxvspt.measure import asvbench
+from mlxvspt.measure.asvbench import WorkloadBenchmark, preset_values
 
 
 class BertTrainCombinations:

@@ -6,7 +6,7 @@ bus bandwidth are inverses of the times tracked here (asv counts lower as better
 One launch per combination: it costs a process start, a compile and the all-reduce set-up per rank (about a
 minute on a GPU); its samples are the `timed_steps` steps (each from a barrier to rank 0's synchronised
 end) and the calibration's iterations."""
-from mlxvspt.asvbench import MeasuredOnce, preset_values
+from mlxvspt.measure.asvbench import MeasuredOnce, preset_values
 
 
 class DPTrain(MeasuredOnce):

@@ -1,6 +1,6 @@
 """TinyLlama generation, transformers vs mlx-lm: prefill and decode ms/token, time to first token, peak
 memory, per generation path, precision and batch (definitions in mlxvspt/workloads/llm/spec.py)."""
-from mlxvspt.asvbench import MeasuredOnce, preset_values
+from mlxvspt.measure.asvbench import MeasuredOnce, preset_values
 from mlxvspt.workloads.llm.spec import PATHS
 
 

@@ -2,8 +2,8 @@
 path (seed / best), compile and precision; the first compiled step, cold and warm compiler caches;
 seconds per validation pass. Tokens/s and MFU are derived in the report from these times, batch x
 context and `mlxvspt.workloads.lm_train.spec.flops_per_step`. Definitions: mlxvspt/workloads/lm_train/spec.py."""
-from mlxvspt import asvbench
-from mlxvspt.asvbench import MeasuredOnce, WorkloadBenchmark, preset_values
+from mlxvspt.measure import asvbench
+from mlxvspt.measure.asvbench import MeasuredOnce, WorkloadBenchmark, preset_values
 
 
 class StepParams:

@@ -1,6 +1,6 @@
 """Matmul calibration: seconds per square matmul (TFLOP/s in the report), error vs float64, peak memory."""
-from mlxvspt import asvbench
-from mlxvspt.asvbench import WorkloadBenchmark, preset_values
+from mlxvspt.measure import asvbench
+from mlxvspt.measure.asvbench import WorkloadBenchmark, preset_values
 from mlxvspt.workloads.matmul.spec import PRECISIONS, relative_error
 
 

@@ -1,6 +1,6 @@
 """CPU<->GPU switch: seconds per loop, where a loop's time goes, and a loop's peak memory."""
-from mlxvspt import asvbench
-from mlxvspt.asvbench import MeasuredOnce, WorkloadBenchmark
+from mlxvspt.measure import asvbench
+from mlxvspt.measure.asvbench import MeasuredOnce, WorkloadBenchmark
 from mlxvspt.workloads.switch.spec import PHASES
 
 

@@ -1,6 +1,6 @@
 """Whisper speech-to-text: seconds per 30-s window of each phase, decoder ms/token, real-time factor, peak
 memory, per precision and path (definitions in mlxvspt/workloads/whisper/spec.py)."""
-from mlxvspt.asvbench import MeasuredOnce, WorkloadBenchmark
+from mlxvspt.measure.asvbench import MeasuredOnce, WorkloadBenchmark
 from mlxvspt.workloads.whisper.spec import PATHS, PHASES, PRECISIONS
 
 

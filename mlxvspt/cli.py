@@ -10,8 +10,11 @@ import re
 import sys
 from pathlib import Path
 
-from . import (asvrun, bisect, charts, check, compare, confirm, devices, fetch, inputs, ledger, merge, paths,
-               plan, presets, profile, overhead, regressions, report, results, settings, site, update, workloads)
+from .track import asvrun, bisect, confirm, merge, plan, update
+from .publish import charts, release_diff, regressions, report, results, site
+from .measure import check, devices, presets, profile, overhead, settings
+from .workloads import fetch, inputs
+from . import ledger, paths, workloads
 from .errors import Unavailable, UsageError
 
 SELECT_ENV = {"framework": settings.FRAMEWORKS, "device": settings.DEVICES, "precision": settings.PRECISIONS}
@@ -287,7 +290,7 @@ def report_summary(results_dir, machines):
 def cmd_compare(args):
     if not 1 < args.factor < math.inf:
         raise UsageError(f"--factor {args.factor}: must be a number greater than 1")
-    lines, slower = compare.compare(args.results_dir, args.a, args.b, args.factor, args.machine, args.machine_b)
+    lines, slower = release_diff.compare(args.results_dir, args.a, args.b, args.factor, args.machine, args.machine_b)
     print("\n".join(lines))
     return 1 if slower else 0
 
@@ -384,7 +387,7 @@ def cmd_confirm(args):
     m = measurer(args)
     known = ledger.build()
     a, b = (ledger.resolve(known, p)[0] for p in (args.a, args.b))
-    rows = compare.known_rows(args.results_dir)
+    rows = release_diff.known_rows(args.results_dir)
     if rows and args.row not in rows:
         raise UsageError(f"{args.row!r}: not a row of the suite (asv's name, e.g. {rows[0]})")
     try:

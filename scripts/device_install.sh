@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# When: on a fresh NVIDIA device machine, before gpu_point.sh or dp_gpu.sh, once per MLX release measured.
 # On the NVIDIA device machine (no network): install an MLX release carried as wheels, its mlx-cuda-13
 # wheel split in two parts (split -b 46000000: one call carries 64 MiB at most, see
 # shared/device-mlx-cuda.md), into the machine's python3 (its nvidia-* libraries are what libmlx.so links

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# When: on a machine of 2+ NVIDIA GPUs, to add or refresh the data-parallel results (after a new release).
 # Data-parallel training on this machine's NVIDIA GPUs: asv results for R = 1, 2 (and 4 where there
 # are 4 GPUs) in MLX and PyTorch at the full preset, saved under results/, the site and table printed.
 # Needs mlx + mlx-cuda-13 and a CUDA PyTorch in $PYTHON's environment (mlx.launch beside it).

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# When: on a host of several NVIDIA GPUs, for a full-preset point faster than one GPU runs it.
 # The full suite on a host of several NVIDIA GPUs as parts measured side by side, one part per GPU at a
 # time, each pinned to its GPU and to its own share of the host's cores (the GPU's NUMA node first), so
 # each part runs as on a machine of one GPU; `mlxvspt merge` then joins the parts into that machine's

@@ -1,4 +1,6 @@
-"""Standalone MLX TransformerLM training step, written the usual fast way (no mlxvspt imports): the
+"""When: not by hand: `mlxvspt overhead` runs it (run it directly to check the yardstick alone).
+
+Standalone MLX TransformerLM training step, written the usual fast way (no mlxvspt imports): the
 yardstick `mlxvspt overhead` divides the suite's `best` step by. Same shapes as the suite's model
 (pre-norm blocks, ReLU 4x MLP, sinusoidal positions, untied output), mx.fast.scaled_dot_product_attention
 with mask="causal", AdamW, the whole step mx.compile'd, a numpy batch turned into an mx.array every step.

@@ -1,4 +1,6 @@
-"""Standalone PyTorch TransformerLM training step, written the usual fast way (no mlxvspt imports): the
+"""When: not by hand: `mlxvspt overhead` runs it (run it directly to check the yardstick alone).
+
+Standalone PyTorch TransformerLM training step, written the usual fast way (no mlxvspt imports): the
 yardstick `mlxvspt overhead` divides the suite's `best` step by. Same shapes as the suite's model
 (pre-norm blocks, ReLU 4x MLP, sinusoidal positions, untied output), SDPA with is_causal, AdamW(fused)
 on CUDA (foreach elsewhere), torch.compile of the model and of the optimizer step, a numpy batch copied

@@ -1,4 +1,6 @@
-"""Timing shared by the standalone step scripts (lm_step_mlx.py, lm_step_torch.py): the suite's rule for
+"""When: never on its own: imported by lm_step_mlx.py and lm_step_torch.py.
+
+Timing shared by the standalone step scripts (lm_step_mlx.py, lm_step_torch.py): the suite's rule for
 steady state (two consecutive steps within 10%, at most 20 warm-up steps), then the median of N steps."""
 import json
 import statistics

@@ -19,6 +19,7 @@ def restored_environment():
 def isolated_cache(restored_environment, tmp_path, monkeypatch):
     """Every test writes its weights/data under its own tmp dir and runs with the tiny preset."""
     monkeypatch.setenv("MLXVSPT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("MLXVSPT_LOGS", str(tmp_path / "logs"))  # asv's logs stay in the test's folder
     monkeypatch.setenv("MLXVSPT_PRESET", "tiny")
     for variable in ("MLXVSPT_FRAMEWORKS", "MLXVSPT_DEVICES", "MLXVSPT_RUN_FOLDER", "MLXVSPT_RECORDS", "MLXVSPT_RELEASES", "MLXVSPT_CHECKS", *(v for v, _ in INPUTS.values())):
         monkeypatch.delenv(variable, raising=False)

@@ -6,7 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from mlxvspt import asvrun, report, results as results_layer
+from mlxvspt.track import asvrun
+from mlxvspt.publish import report, results as results_layer
 
 
 def test_asv_check_passes(tmp_path):

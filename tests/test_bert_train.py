@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from mlxvspt import asvbench
-from mlxvspt.devices import Target
+from mlxvspt.measure import asvbench
+from mlxvspt.measure.devices import Target
 from mlxvspt.errors import Unavailable, UsageError
-from mlxvspt.presets import sizes
+from mlxvspt.measure.presets import sizes
 from mlxvspt.workloads import cross_check
 from mlxvspt.workloads.bert_train import data, spec
 

@@ -3,7 +3,8 @@ import sys
 
 import pytest
 
-from mlxvspt import cli, devices
+from mlxvspt import cli
+from mlxvspt.measure import devices
 
 
 def no_gpu_anywhere():
@@ -123,7 +124,7 @@ def test_precision_selects_the_check_lines_and_rows_of_that_precision(monkeypatc
     labels = {line.split("[cpu ", 1)[1].split("]")[0] for line in out.stdout.splitlines() if "lm_train [cpu " in line}
     assert labels == {"seed bf16", "seed+compiled bf16", "best bf16", "best+compiled bf16"}, labels
     from benchmarks.bench_lm_train import LMTrain
-    from mlxvspt import settings
+    from mlxvspt.measure import settings
 
     monkeypatch.setenv(settings.PRECISIONS, "bf16")
     with pytest.raises(NotImplementedError, match="fp32 not selected"):

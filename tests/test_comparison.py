@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 import fabricate as fab
-from mlxvspt import comparison, site
+from mlxvspt.publish import comparison_page, site
 from test_site import chromium, requested_urls  # noqa: F401 (a fixture, and the log reader beside it)
 
 STEP = "bench_lm_train.LMTrain.time_step"
@@ -50,7 +50,7 @@ def folder(tmp_path):
                                                    step("torch", "cpu", False, "fp32"): fab.steady(1.0)})
     html = tmp_path / "html"
     html.mkdir()
-    (html / "index.html").write_text(f"<html><body><ul>{comparison.NAV_AFTER}</ul></body></html>")
+    (html / "index.html").write_text(f"<html><body><ul>{comparison_page.NAV_AFTER}</ul></body></html>")
     return results, html
 
 
@@ -60,7 +60,7 @@ def machine(data, name):
 
 def test_page_data_rows_verdicts_memory_history_and_changes(folder):
     results, html = folder
-    comparison.write(results, html)
+    comparison_page.write(results, html)
     data = json.loads((html / "compare.json").read_text())
     gpu = machine(data, GPU)
     rows = {(r["label"]): r for r in gpu["rows"]}
@@ -95,7 +95,7 @@ def test_a_framework_not_rerun_takes_its_value_from_a_point_with_the_same_releas
     results, html = folder
     alone = "mlx-0.30.6+torch-2.11.0"  # same torch, transformers, openai-whisper, numpy as OLD
     fab.write_results(results, GPU, alone, BENCHES, {step("mlx", "gpu", False, "fp32"): fab.steady(1.2)})
-    comparison.write(results, html)
+    comparison_page.write(results, html)
     gpu = machine(json.loads((html / "compare.json").read_text()), GPU)
     assert gpu["history"]["points"] == [alone, OLD, NEW]
     eager = next(s for s in gpu["history"]["series"]
@@ -106,12 +106,12 @@ def test_a_framework_not_rerun_takes_its_value_from_a_point_with_the_same_releas
 
 def test_page_loads_nothing_remote_and_asv_links_to_it_once(folder):
     results, html = folder
-    page = comparison.write(results, html).read_text()
+    page = comparison_page.write(results, html).read_text()
     assert not re.search(r"""\b(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I)
     assert not re.search(r"@import|url\(", page)
     assert json.loads(re.search(r'<script id="data" type="application/json">(.*?)</script>', page, re.S).group(1)) \
         == json.loads((html / "compare.json").read_text())
-    comparison.write(results, html)
+    comparison_page.write(results, html)
     assert (html / "index.html").read_text().count('href="compare.html"') == 1
 
 
@@ -148,7 +148,7 @@ def check_offline_and_quiet(driver):
 
 def test_selectors_change_the_table_and_chart(folder, chromium):  # noqa: F811
     results, html = folder
-    comparison.write(results, html)
+    comparison_page.write(results, html)
     server, base = serve(html)
     driver = chromium
     try:
@@ -191,7 +191,7 @@ def test_page_of_the_committed_results_shows_cpu_and_gpu_machines(tmp_path, chro
     html = tmp_path / "html"
     html.mkdir()
     (html / "index.html").write_text("<html></html>")  # asv's site is not needed to show the page
-    comparison.write(ROOT / "results", html)
+    comparison_page.write(ROOT / "results", html)
     server, base = serve(html)
     driver = chromium
     try:
@@ -223,7 +223,7 @@ def test_page_of_the_committed_results_shows_cpu_and_gpu_machines(tmp_path, chro
 
 def test_the_page_carries_each_finding_with_its_repro(folder):
     """docs/findings/<name>.md and its <name>.py repro, as text for the page's Findings section."""
-    found = comparison.data(folder[0])["findings"]
+    found = comparison_page.data(folder[0])["findings"]
     bf16 = next(f for f in found if "bfloat16 embedding" in f["title"])
     assert bf16["repro_name"] == "bf16_embedding_gradient.py" and "import mlx.core" in bf16["repro"]
     assert bf16["report"].startswith("# ") and not any(f["title"] == "Findings" for f in found)  # the index

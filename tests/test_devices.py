@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from mlxvspt import devices, presets, weights
-from mlxvspt.devices import Target
+from mlxvspt.measure import devices, presets, weights
+from mlxvspt.measure.devices import Target
 from mlxvspt.errors import Unavailable, UsageError
 
 
@@ -93,7 +93,7 @@ def test_cached_builds_once(tmp_path):
 
 
 def test_warm_up_stops_at_steady_state_or_its_cap(monkeypatch):
-    from mlxvspt import asvbench
+    from mlxvspt.measure import timing
 
     class Clock:  # steps last what they are told: no sleeping, no scheduler jitter
         now = 0.0
@@ -102,7 +102,7 @@ def test_warm_up_stops_at_steady_state_or_its_cap(monkeypatch):
             return self.now
 
     clock = Clock()
-    monkeypatch.setattr(asvbench, "time", clock)
+    monkeypatch.setattr(timing, "time", clock)
 
     def steps(durations):
         durations = iter(durations)
@@ -111,18 +111,18 @@ def test_warm_up_stops_at_steady_state_or_its_cap(monkeypatch):
             clock.now += next(durations)
         return step
 
-    steady = asvbench.warm_up(steps([0.5, 0.2, 0.1, 0.1, 0.1]), min_seconds=0)
+    steady = timing.warm_up(steps([0.5, 0.2, 0.1, 0.1, 0.1]), min_seconds=0)
     assert steady["steady"] and steady["warmup_steps"] == 4
-    capped = asvbench.warm_up(steps([0.01, 0.03] * 10), cap_steps=6, min_seconds=0, unsteady_seconds=0)
+    capped = timing.warm_up(steps([0.01, 0.03] * 10), cap_steps=6, min_seconds=0, unsteady_seconds=0)
     assert not capped["steady"] and capped["warmup_steps"] == 6
-    brief = asvbench.warm_up(steps([0.002] * 100), min_seconds=0.03)  # agreeing short steps: on for 0.03 s
+    brief = timing.warm_up(steps([0.002] * 100), min_seconds=0.03)  # agreeing short steps: on for 0.03 s
     assert brief["steady"] and brief["warmup_steps"] == 15
-    noisy = asvbench.warm_up(steps([0.03, 0.04] * 100), cap_steps=6)  # never steady: on for 3 s, past the cap
+    noisy = timing.warm_up(steps([0.03, 0.04] * 100), cap_steps=6)  # never steady: on for 3 s, past the cap
     assert not noisy["steady"] and noisy["warmup_steps"] == 86
 
 
 def test_a_row_whose_run_differs_from_its_request_fails_with_one_line():
-    from mlxvspt import asvbench
+    from mlxvspt.measure import asvbench
 
     target = Target("torch", "cpu", "fp32")
     with pytest.raises(RuntimeError, match="matmul torch cpu fp32: not the requested work: compute_dtype asked "
@@ -134,7 +134,7 @@ def test_a_row_whose_run_differs_from_its_request_fails_with_one_line():
 
 
 def test_measured_once_returns_each_measurement_as_an_asv_sample():
-    from mlxvspt import asvbench
+    from mlxvspt.measure import asvbench
 
     class Fake(asvbench.MeasuredOnce):
         workload = "matmul"
@@ -150,7 +150,7 @@ def test_measured_once_returns_each_measurement_as_an_asv_sample():
 def test_a_short_step_makes_a_sample_of_several_steps(monkeypatch):
     """A track_ sample fills the preset's SAMPLE_SECONDS as a time_ sample does: a 0.1 s step at the
     history preset's 0.3 s is the mean of 3 steps, its peak memory their largest; a long step stays one."""
-    from mlxvspt import asvbench, settings
+    from mlxvspt.measure import asvbench, settings
 
     steps = iter([{"ms": 1.0, "peak_memory_bytes": 5, "per_size": {"64": [1]}},
                   {"ms": 2.0, "peak_memory_bytes": 9, "per_size": {"64": [2]}},
@@ -175,7 +175,7 @@ def test_a_short_step_makes_a_sample_of_several_steps(monkeypatch):
 def test_a_measurement_is_shared_within_one_release_set_only(monkeypatch, tmp_path):
     """A history run measures every ledger point in one run folder: each release set keeps its own memo,
     so a later point never reads the first point's track_ figures."""
-    from mlxvspt import asvbench, settings
+    from mlxvspt.measure import asvbench, settings
 
     monkeypatch.setenv(settings.RUN_FOLDER, str(tmp_path))
     args = ("llm", "mlx", "cpu", "fp32", {"batch": 1})
@@ -189,7 +189,7 @@ def test_a_measurement_is_shared_within_one_release_set_only(monkeypatch, tmp_pa
 def test_a_row_whose_combination_was_measured_reads_the_memo_without_asking_the_workload(monkeypatch, tmp_path):
     """Asking the workload whether a combination runs imports its library (seconds a row): a row of a
     combination this run measured already skips it; selection still applies."""
-    from mlxvspt import asvbench, settings
+    from mlxvspt.measure import asvbench, settings
 
     asked = []
     monkeypatch.setenv(settings.RUN_FOLDER, str(tmp_path))
@@ -215,7 +215,7 @@ def test_a_memory_row_whose_params_depend_on_the_device_sets_up_within_a_run(mon
     """StepMemory classes map their params through `measured_here`, which reads the row's device: asking for
     the memo before the n/a checks must not find it unset (every memory row failed in a fresh-clone run)."""
     from benchmarks.bench_lm_train import LMTrainMemory
-    from mlxvspt import asvbench, settings
+    from mlxvspt.measure import asvbench, settings
 
     monkeypatch.setenv(settings.RUN_FOLDER, str(tmp_path))
     monkeypatch.setenv(settings.PRESET, "tiny")
@@ -230,7 +230,7 @@ def test_a_step_memory_row_and_a_figures_row_of_one_combination_keep_separate_me
     overrides: one memo for both made SwitchPhases read the peaks Switch left (KeyError 'gpu': every
     phase row failed on the GPU machines). Each kind of figures keeps its own memo."""
     from benchmarks.bench_switch import SwitchMemory, SwitchPhases
-    from mlxvspt import asvbench, settings
+    from mlxvspt.measure import asvbench, settings
 
     monkeypatch.setenv(settings.RUN_FOLDER, str(tmp_path))
     monkeypatch.setattr(asvbench, "unavailable", lambda *args: None)

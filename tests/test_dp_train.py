@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mlxvspt.check import CheckResult
-from mlxvspt.devices import Target
+from mlxvspt.measure.check import CheckResult
+from mlxvspt.measure.devices import Target
 from mlxvspt.errors import Unavailable, UsageError
 from mlxvspt.workloads.dp_train import launch, rank, spec
 from mlxvspt.workloads.lm_train import spec as lm_train
@@ -214,7 +214,7 @@ def test_report_figures_invert_the_stored_times():
 
 def test_a_cpu_row_takes_the_cpu_sizes(monkeypatch):
     """asv passes the preset's top-level sizes: a CPU row still runs eager at fp32 (the "cpu" entry)."""
-    from mlxvspt.presets import sizes
+    from mlxvspt.measure.presets import sizes
 
     monkeypatch.setenv("MLXVSPT_PRESET", "small")
     cpu = spec.completed({**sizes("dp_train", "small"), "ranks": 2}, "cpu")

@@ -10,7 +10,9 @@ import wave
 import numpy as np
 import pytest
 
-from mlxvspt import asvrun, cli, inputs, workloads
+from mlxvspt.track import asvrun
+from mlxvspt import cli, workloads
+from mlxvspt.workloads import inputs
 from mlxvspt.workloads.bert_train import data as nli_data
 from mlxvspt.workloads.lm_train import data as ptb_data
 from mlxvspt.workloads.llm import checkpoint as llm

@@ -107,7 +107,7 @@ def test_a_history_virtualenv_files_its_records_and_environment_under_its_point(
     its records, and once per run its `mlxvspt info`, under the ledger entry its mlx and torch are."""
     from importlib.metadata import version
 
-    from mlxvspt import asvbench, settings
+    from mlxvspt.measure import asvbench, settings
 
     pins = {p: version(p).split("+")[0] for p in ("mlx", "torch")}
     releases = tmp_path / "releases.json"

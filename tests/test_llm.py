@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from mlxvspt import asvbench
-from mlxvspt.check import CheckResult
-from mlxvspt.devices import Target
+from mlxvspt.measure import asvbench
+from mlxvspt.measure.check import CheckResult
+from mlxvspt.measure.devices import Target
 from mlxvspt.errors import UsageError
-from mlxvspt.presets import TABLE, sizes
+from mlxvspt.measure.presets import TABLE, sizes
 from mlxvspt.workloads.llm import checkpoint, spec
 
 SIZES = {**sizes("llm", "tiny"), "batch": 2, "prompt_tokens": 8, "prefill_tokens": 8, "tokens": 4}

@@ -1,22 +1,18 @@
 """TransformerLM training: both frameworks follow the same loss curve on every path and precision, say
 what they ran, and the check fails on wrong input; PTB parsing and bad input; harness overhead."""
-import itertools
 import json
-import math
 import os
 import subprocess
-import sys
 import tempfile
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mlxvspt import check, overhead
-from mlxvspt.check import CheckResult
-from mlxvspt.devices import Target
+from mlxvspt.measure import check, overhead
+from mlxvspt.measure.check import CheckResult
+from mlxvspt.measure.devices import Target
 from mlxvspt.errors import Unavailable, UsageError, device_limits
-from mlxvspt.presets import sizes as preset_sizes
+from mlxvspt.measure.presets import sizes as preset_sizes
 from mlxvspt.workloads import cross_check
 from mlxvspt.workloads.lm_train import data, first_step, spec
 from mlxvspt.workloads.lm_train.spec import COMPILED
@@ -267,7 +263,7 @@ def test_together_only_where_both_steps_fit():
 
 
 def test_check_labels_match_the_benchmark_rows():
-    from mlxvspt.asvbench import combination
+    from mlxvspt.measure.asvbench import combination
 
     assert combination({"path": "best", "compile": True}) == check.path_label("best", True) == "best+compiled"
 
@@ -292,7 +288,7 @@ def test_unavailable_is_none_for_a_published_combination():
 
 @pytest.mark.parametrize("framework", ["mlx", "torch"])
 def test_step_peaks_are_one_figure_a_step(framework):
-    from mlxvspt.asvbench import step_peaks
+    from mlxvspt.measure.asvbench import step_peaks
 
     target = Target(framework, "cpu").activate()
     runner = spec.build(target, {**preset_sizes("lm_train", "tiny"), "path": "seed"})
@@ -330,25 +326,6 @@ def test_overhead_bad_input_is_a_usage_error():
 def test_overhead_times_suite_and_standalone_script(capsys):
     line, = overhead.run("lm_train", "tiny", "cpu", ["torch"], "fp32", False, 3, 1)
     assert line.startswith("lm_train [cpu best fp32 tiny] torch: suite ") and "suite/standalone " in line
-
-
-def test_migration_files_old_rows_under_seed():
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-    import migrate_lm_train_path as migration
-
-    columns = ["result", "params", "version", "samples"]
-    old = [[1.0, 2.0, 3.0, 4.0], [["'mlx'", "'torch'"], ["'cpu'"], ["False", "True"], ["'fp32'"]], "1",
-           [[1.0], [2.0], [3.0], [4.0]]]
-    data = {"result_columns": columns, "results": {migration.KEY: old}}
-    assert migration.migrate(data)
-    result, params, version, samples = data["results"][migration.KEY]
-    assert version == "2" and params[2] == ["'seed'", "'best'"]
-    rows = dict(zip(itertools.product(*params), result))
-    assert rows["'mlx'", "'cpu'", "'seed'", "True", "'fp32'"] == 2.0
-    assert rows["'torch'", "'cpu'", "'seed'", "False", "'fp32'"] == 3.0
-    assert math.isnan(rows["'torch'", "'cpu'", "'seed'", "True", "'fp32'"])  # compiled the loss only then
-    assert math.isnan(rows["'mlx'", "'cpu'", "'best'", "False", "'fp32'"])
-    assert not migration.migrate(data)  # once
 
 
 def test_batches_are_seeded_and_shifted():

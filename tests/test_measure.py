@@ -8,16 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from mlxvspt import asvbench, asvrun, check, cli, locks, measure, plan, settings
+from mlxvspt.measure import asvbench, check, process, settings
+from mlxvspt.track import asvrun, locks, plan
+from mlxvspt import cli
 from mlxvspt.errors import UsageError
-from mlxvspt.progress import Progress
+from mlxvspt.track.progress import Progress
 from mlxvspt.workloads.matmul import spec as matmul
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 # A benchmark module of the matmul workload whose n=128 rows end their process (a crash mid-run).
 DIES = '''
 import os
-from mlxvspt.asvbench import WorkloadBenchmark
+from mlxvspt.measure.asvbench import WorkloadBenchmark
 
 
 class Dies(WorkloadBenchmark):
@@ -53,7 +55,7 @@ def matmul_rows(n=64, precision="fp32"):
     names = ["bench_matmul.Matmul.time_matmul", "bench_matmul.MatmulMemory.track_peak_memory"]
     rows = []
     for name in names:
-        cls = measure.benchmark_class(BENCHMARKS, *name.split(".")[:2])
+        cls = process.benchmark_class(BENCHMARKS, *name.split(".")[:2])
         for idx, params in enumerate(__import__("itertools").product(*cls.params)):
             if params[1:] == ("cpu", precision, n):
                 rows.append([name, idx])
@@ -74,7 +76,7 @@ def test_each_combination_is_built_once_then_checked_warmed_and_timed_on_that_bu
                         or observe(runner, sizes, earlier))
     monkeypatch.setattr(asvbench, "warm_up", lambda step, *a, **k: events.append(("warm", id(step.__self__)))
                         or warm_up(step, *a, **k))
-    measure.Measurement(request(run_env, matmul_rows())).run()
+    process.Measurement(request(run_env, matmul_rows())).run()
     assert [e[0] for e in events] == ["build", "observe", "build", "observe", "warm", "warm"]
     observed = [e[1] for e in events if e[0] == "observe"]
     assert [e[1] for e in events if e[0] == "warm"] == observed  # the objects checked are the ones timed
@@ -100,10 +102,10 @@ class Call:
 
 def test_the_two_frameworks_samples_alternate():
     taken = []
-    rows = [measure.Row("b.C.time_x", i, Call(taken, fw), None, (fw, "cpu")) for i, fw in enumerate(("mlx", "torch"))]
+    rows = [process.Row("b.C.time_x", i, Call(taken, fw), None, (fw, "cpu")) for i, fw in enumerate(("mlx", "torch"))]
     for row in rows:
         row.method, row.bench.repeat = row.bench, (6, 6, 60.0)
-    out = measure.time_samples(rows)
+    out = process.time_samples(rows)
     assert taken == ["mlx", "torch", "torch", "mlx", "mlx", "torch", "torch", "mlx", "mlx", "torch", "torch", "mlx"]
     assert [len(o["samples"]) for o in out] == [6, 6]
 
@@ -125,16 +127,16 @@ def test_a_process_that_dies_loses_only_its_combination(run_env):
 
 
 def test_compile_caches_are_kept_in_the_run_cache_folder_and_their_state_recorded(tmp_path, monkeypatch):
-    for variable in measure.COMPILE_CACHES:
+    for variable in process.COMPILE_CACHES:
         monkeypatch.delenv(variable, raising=False)
-    assert set(measure.compile_caches(tmp_path).values()) == {"cold"}
+    assert set(process.compile_caches(tmp_path).values()) == {"cold"}
     assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(tmp_path / "torchinductor")
     (tmp_path / "torchinductor" / "graph").write_text("compiled")
-    assert measure.compile_caches(tmp_path)["torchinductor"] == "warm"
+    assert process.compile_caches(tmp_path)["torchinductor"] == "warm"
 
 
 def test_records_carry_the_compile_caches_state(run_env):
-    run = measure.Measurement({**request(run_env, matmul_rows()), "caches": {"torchinductor": "warm"}})
+    run = process.Measurement({**request(run_env, matmul_rows()), "caches": {"torchinductor": "warm"}})
     run.run()
     records = [json.loads(t) for t in (run_env / "records.jsonl").read_text().splitlines()]
     assert records and all(r["compile_caches"] == {"torchinductor": "warm"} for r in records)
@@ -182,7 +184,7 @@ def test_an_unknown_tier_is_refused(capsys):
 
 
 def test_cold_rows_run_only_on_request(monkeypatch):
-    cls = measure.benchmark_class(BENCHMARKS, "bench_lm_train", "LMTrainFirstStep")
+    cls = process.benchmark_class(BENCHMARKS, "bench_lm_train", "LMTrainFirstStep")
     monkeypatch.delenv(settings.TIERS, raising=False)
     with pytest.raises(NotImplementedError, match="--tier cold"):
         cls().refuse("torch", "cpu")
@@ -206,10 +208,10 @@ def test_frameworks_that_do_not_fit_together_are_measured_one_after_the_other_an
     # (framework, builds alive in this process when it is built): MLX's is freed before PyTorch's is built
     monkeypatch.setattr(lm_train, "build", lambda target, sizes, *a: alive.append(
         (target.framework, asvbench._built.cache_info().currsize)) or build(target, sizes, *a))
-    cls = measure.benchmark_class(BENCHMARKS, "bench_lm_train", "LMTrain")
+    cls = process.benchmark_class(BENCHMARKS, "bench_lm_train", "LMTrain")
     rows = [["bench_lm_train.LMTrain.time_step", idx] for idx, params in
             enumerate(__import__("itertools").product(*cls.params)) if params[1:] == ("cpu", "best", False, "fp32")]
-    measure.Measurement(request(run_env, rows, workload="lm_train")).run()
+    process.Measurement(request(run_env, rows, workload="lm_train")).run()
     assert alive[:2] == [("mlx", 0), ("torch", 0)]
     records = [json.loads(t) for t in (run_env / "records.jsonl").read_text().splitlines()]
     assert len(records) == 2 and {r["check"] for r in records} == {"passed"}
@@ -220,7 +222,7 @@ def test_frameworks_that_do_not_fit_together_are_measured_one_after_the_other_an
 def test_one_process_measures_one_float32_matmul_policy_on_a_gpu():
     """MLX reads MLX_ENABLE_TF32 once a process: on an H100 its tf32 rows, measured in a process that began
     in IEEE float32, ran IEEE (7.8x slower than PyTorch's TF32) under the tf32 label."""
-    run = measure.Measurement.__new__(measure.Measurement)
+    run = process.Measurement.__new__(process.Measurement)
     run.device = "gpu"
     assert [run.policy((p, (), "step")) for p in ("fp32", "tf32", "bf16", "bf16-mixed")] == [False, True, False, True]
     run.device = "cpu"
@@ -228,7 +230,7 @@ def test_one_process_measures_one_float32_matmul_policy_on_a_gpu():
 
 
 def test_a_tf32_row_that_ran_ieee_float32_fails():
-    target = measure.Target("mlx", "gpu", "tf32")
+    target = process.Target("mlx", "gpu", "tf32")
     with pytest.raises(RuntimeError, match="matmul_mode asked 'tf32', ran 'ieee'"):
         asvbench.verify("matmul", target, {"n": 64}, {"compute_dtype": "float32", "matmul_mode": "ieee"})
     asvbench.verify("matmul", target, {"n": 64}, {"compute_dtype": "float32", "matmul_mode": "tf32"})

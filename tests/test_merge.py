@@ -5,7 +5,8 @@ import json
 import pytest
 
 import fabricate as fab
-from mlxvspt import cli, results
+from mlxvspt import cli
+from mlxvspt.publish import results
 
 STEP = "bench_lm_train.LMTrain.time_step"
 MATMUL = "bench_matmul.Matmul.time_matmul"

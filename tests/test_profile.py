@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from mlxvspt import devices, profile
+from mlxvspt.measure import devices, profile
 from mlxvspt.errors import UsageError
 
 

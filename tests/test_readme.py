@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from mlxvspt import cli, compare, devices, ledger, presets, workloads
+from mlxvspt import cli, ledger, workloads
+from mlxvspt.publish import release_diff
+from mlxvspt.measure import devices, presets
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs" / "findings").glob("*.md"))]
@@ -50,7 +52,7 @@ def checked_values(args):
     for point in [*getattr(args, "points", []), *(getattr(args, name, None) or [] for name in ("a", "b"))]:
         if isinstance(point, str):
             ledger.resolve(known, point)
-    rows = compare.known_rows(ROOT / "results")
+    rows = release_diff.known_rows(ROOT / "results")
     if args.command == "confirm":
         assert args.row in rows, args.row
     if args.command == "bisect":

@@ -2,7 +2,9 @@
 out of the site, and bisecting a slowdown over the releases between two ledger points."""
 import json
 
-from mlxvspt import bisect, ledger, regressions
+from mlxvspt.track import bisect
+from mlxvspt import ledger
+from mlxvspt.publish import regressions
 
 ATOM = "http://www.w3.org/2005/Atom"
 SLOW = "bench_matmul.Matmul.time_matmul('mlx', 'cpu', 'fp32', 1024)"

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from mlxvspt import asvrun, download, progress, report, results as results_layer
-from mlxvspt.asvbench import WorkloadBenchmark
+from mlxvspt.track import asvrun, progress
+from mlxvspt.workloads import download
+from mlxvspt.publish import report, results as results_layer
+from mlxvspt.measure.asvbench import WorkloadBenchmark
 from mlxvspt.errors import UsageError
 
 FAKE_SUITE = '''
@@ -140,7 +142,7 @@ def test_killed_run_keeps_earlier_results_and_site_then_resumes(tmp_path, sig):
     results, html = tmp_path / "results", tmp_path / "html"
 
     def command(workloads=None, resume=False):
-        return [sys.executable, "-c", "from mlxvspt import asvrun; asvrun.run('tiny', "
+        return [sys.executable, "-c", "from mlxvspt.track import asvrun; asvrun.run('tiny', "
                 f"{str(results)!r}, {str(html)!r}, workloads={workloads!r}, resume={resume!r}, "
                 f"benchmark_dir={str(bench)!r})"]
 
@@ -189,7 +191,7 @@ def test_sigterm_to_the_run_alone_leaves_no_process_behind(tmp_path):
     bench = suite(tmp_path, {"a_slow": SLOW_SUITE})
     log, tag = tmp_path / "log.txt", f"MLXVSPT_TEST_TAG={tmp_path.name}"
     env = {**os.environ, "FAKE_LOG": str(log), "SLOW_SECONDS": "120", "MLXVSPT_TEST_TAG": tmp_path.name}
-    proc = subprocess.Popen([sys.executable, "-c", "from mlxvspt import asvrun; asvrun.run('tiny', "
+    proc = subprocess.Popen([sys.executable, "-c", "from mlxvspt.track import asvrun; asvrun.run('tiny', "
                              f"{str(tmp_path / 'results')!r}, {str(tmp_path / 'html')!r}, "
                              f"benchmark_dir={str(bench)!r})"], env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -250,7 +252,7 @@ def test_unavailable_device_is_skipped_not_failed():
 
 
 def test_a_missing_mlx_op_is_reported_as_n_a(monkeypatch):
-    from mlxvspt import asvbench
+    from mlxvspt.measure import asvbench
 
     def lacks_op(*args, **kwargs):
         raise RuntimeError("[AddMM::eval_cpu] Currently only supports float32.")
@@ -307,7 +309,7 @@ HISTORY_OUTPUT = """[ 0.00%] · For mlxvspt commit 3c8b4103 <mlx-0.26.5>:
 [ 0.32%] ··· bench_a.A.time_x                      ok
 [45.45%] · For mlxvspt commit b64aa0ce <mlx-0.30.6+torch-2.11.0>:
 [45.45%] ·· Building for virtualenv-py3.11
-[45.45%] ··· Error running /e/bin/python /r/mlxvspt/install_pins.py /e/project /r (exit status 1)
+[45.45%] ··· Error running /e/bin/python /r/mlxvspt/track/install_pins.py /e/project /r (exit status 1)
              WARNING: Location 'file:///opt/pypi/simple/torch/' is ignored
              ERROR: Cannot install numpy==2.5.2 because these package versions have conflicting dependencies.
              ERROR: ResolutionImpossible: for help visit https://pip.pypa.io

@@ -4,7 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from mlxvspt import check, cli, report, results
+from mlxvspt.measure import check
+from mlxvspt import cli
+from mlxvspt.publish import report, results
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
@@ -48,7 +50,7 @@ def test_names_a_person_reads():
 
 
 def test_history_chart_of_a_machine_with_two_ledger_points(tmp_path):
-    from mlxvspt import charts
+    from mlxvspt.publish import charts
 
     path = charts.history(RESULTS, tmp_path, "NVIDIA-H100-80GB-HBM3-full")  # mlx 0.30.6 and 0.32.4
     assert path and path.stat().st_size > 10_000
@@ -180,7 +182,7 @@ def test_the_end_of_a_run_shows_only_this_machines_table_in_sixty_lines(monkeypa
     """`make bench` ends with the machine just measured: its headline, where every row and the site are."""
     from argparse import Namespace
 
-    from mlxvspt import settings
+    from mlxvspt.measure import settings
 
     monkeypatch.setenv(settings.MACHINE, "NVIDIA-H100-80GB-HBM3")
     monkeypatch.setenv(settings.PRESET, "full")

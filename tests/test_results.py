@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import fabricate as fab
-from mlxvspt import compare, report, results
+from mlxvspt.publish import release_diff, report, results
 
 STEP = "bench_lm_train.LMTrain.time_step"
 MATMUL = "bench_matmul.Matmul.time_matmul"
@@ -142,7 +142,7 @@ def test_verdict_needs_interleaved_samples_where_the_class_alternates_and_a_stea
 
 def test_derived_figures_come_from_the_workload_and_mfu_from_the_calibration(folder):
     row = results.latest(folder)[MACHINE].row(STEP, precision="fp32")
-    from mlxvspt.presets import sizes
+    from mlxvspt.measure.presets import sizes
     from mlxvspt.workloads.lm_train.spec import flops_per_step
     tiny = sizes("lm_train", "tiny")
     assert row.mlx.figures["tokens/s"] == (pytest.approx(tiny["batch"] * tiny["context"] / 1.0), "tokens/s")
@@ -180,25 +180,25 @@ def test_a_second_environment_without_a_value_keeps_the_measured_cell(folder):
 
 
 def test_compare_values_leave_out_results_of_another_benchmark_version_and_zero_has_no_mark(folder):
-    benchmarks = {name for name, _ in compare.values(folder, MACHINE, dict(fab.POINTS)[OLD])}
+    benchmarks = {name for name, _ in release_diff.values(folder, MACHINE, dict(fab.POINTS)[OLD])}
     assert benchmarks == {MATMUL}  # the old point's step result is version 1
-    assert compare.mark(0.0, 0.0, (None, None), (None, None), 1.1) == ""
+    assert release_diff.mark(0.0, 0.0, (None, None), (None, None), 1.1) == ""
 
 
 def test_compare_flags_slowdowns_beyond_the_factor_and_calls_overlap_noise(folder):
-    lines, slower = compare.compare(folder, OLD, NEW, factor=1.1, machine=MACHINE)
+    lines, slower = release_diff.compare(folder, OLD, NEW, factor=1.1, machine=MACHINE)
     assert not slower  # the old point's step is stale: only the matmul is compared, and it did not change
     fab.write_results(folder, MACHINE, OLD, BENCHES, {cell("mlx"): fab.steady(0.5), cell("torch"): fab.steady(2.0),
                                                       cell("mlx", "bf16"): [1.5, 0.7, 1.9, 0.6, 1.6, 1.45],
                                                       MATMUL_MLX: fab.steady(2 * 64**3 / 1e9)})
-    lines, slower = compare.compare(folder, OLD, NEW, factor=1.1, machine=MACHINE)
+    lines, slower = release_diff.compare(folder, OLD, NEW, factor=1.1, machine=MACHINE)
     assert slower and any("| mlx, cpu, False, fp32 |" in line and line.endswith("| slower |") for line in lines)
     assert any("| mlx, cpu, False, bf16 |" in line and line.endswith("| noise |") for line in lines)
     assert any("| torch, cpu, False, fp32 |" in line and line.endswith("|  |") for line in lines)
-    assert not compare.compare(folder, OLD, NEW, factor=2.5, machine=MACHINE)[1]
+    assert not release_diff.compare(folder, OLD, NEW, factor=2.5, machine=MACHINE)[1]
 
 
-RENDERERS = ("report", "compare", "charts", "comparison", "site")
+RENDERERS = ("report", "release_diff", "charts", "comparison_page", "site")
 
 
 @pytest.mark.parametrize("name", RENDERERS)

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import asv
 import pytest
 
-from mlxvspt import site
+from mlxvspt.publish import site
 
 DATES = ["2024-01-01T12:00:00+00:00", "2024-02-01T12:00:00+00:00", "2024-03-01T12:00:00+00:00"]
 BENCH = '''
@@ -87,7 +87,7 @@ def tags(html):
 def test_make_offline_leaves_no_remote_script_or_link(published, tmp_path):
     html = copy_site(published, tmp_path)
     before = {p: site.remote_urls(p.read_text()) for p in site.pages(html)}
-    assert any(before.values()), "asv's page loads nothing from a CDN any more: revisit mlxvspt.site"
+    assert any(before.values()), "asv's page loads nothing from a CDN any more: revisit mlxvspt.publish.site"
     changed = site.make_offline(html)
     assert changed == [p for p, urls in before.items() if urls]
     for page in site.pages(html):
@@ -124,7 +124,7 @@ def test_vendored_files_are_the_versions_asv_pins():
     """Where npm ships the very file the CDN serves, its hash equals asv's integrity attribute."""
     template = (Path(asv.__file__).parent / "www" / "index.html").read_text()
     urls = site.remote_urls(template)
-    assert sorted(urls) == sorted(site.CDN), "asv's CDN list changed: update mlxvspt.site.CDN and site_assets"
+    assert sorted(urls) == sorted(site.CDN), "asv's CDN list changed: update mlxvspt.publish.site.CDN and site_assets"
     same = set()
     for tag in tags(template):
         url = next(iter(site.remote_urls(tag)), None)
@@ -157,13 +157,13 @@ def test_server_serves_the_site_on_localhost(published, tmp_path):
 
 def test_plain_asv_publish_writes_the_offline_site(published, tmp_path):
     """asv.conf.json's plugin makes `asv publish` itself write no CDN URL (as `mlxvspt publish` does)."""
-    from mlxvspt.asvrun import ROOT, load_conf
+    from mlxvspt.track.asvrun import ROOT, load_conf
 
     project = tmp_path / "project"
     shutil.copytree(published[0].parent, project, symlinks=True)
     shutil.rmtree(project / "html")
     plugins = load_conf(ROOT / "asv.conf.json")["plugins"]
-    assert plugins == [".mlxvspt.asv_plugin"]
+    assert plugins == [".mlxvspt.publish.asv_plugin"]
     (project / "asv.conf.json").write_text(json.dumps({**CONF, "plugins": plugins}))
     env = {**os.environ, "HOME": str(tmp_path)}
     sh(sys.executable, "-m", "asv", "publish", cwd=project, env=env)
@@ -306,16 +306,16 @@ def test_offline_site_in_headless_chromium(published, tmp_path, chromium):
 
 
 def test_comparison_page_links_select_those_parameters_in_asvs_graph(published, tmp_path, chromium):
-    """The comparison page's row links (comparison.asv_url: p-<name>=<asv's repr>) select those
+    """The comparison page's row links (comparison_page.asv_url: p-<name>=<asv's repr>) select those
     parameters in asv's graph: the link of a row draws both frameworks; the same link format naming
     one framework draws only that one."""
-    from mlxvspt import comparison, results
+    from mlxvspt.publish import comparison_page, results
 
     html = copy_site(published, tmp_path)
     site.make_offline(html)
     meta = results.benchmarks(published[0].parent / "results")
     row = results.Row("bench_llm.Decode.time_decode", {}, "seconds", results.Cell(), results.Cell())
-    link = comparison.asv_url(meta, row, "m")
+    link = comparison_page.asv_url(meta, row, "m")
     assert link == "index.html#bench_llm.Decode.time_decode?machine=m&p-framework=%27mlx%27&p-framework=%27torch%27"
     server = site.make_server(html)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from mlxvspt.devices import Target
-from mlxvspt.presets import sizes as preset_sizes
+from mlxvspt.measure.devices import Target
+from mlxvspt.measure.presets import sizes as preset_sizes
 from mlxvspt.workloads.matmul import spec as matmul
 from mlxvspt.workloads.switch import spec as switch
 
@@ -27,7 +27,7 @@ def observed_on_built_runners(workload, sizes, precision="fp32"):
 
 
 def compared(workload, observed, sizes, precision):
-    from mlxvspt.check import CheckResult
+    from mlxvspt.measure.check import CheckResult
 
     result = CheckResult(workload.__name__).at("default", precision)
     workload.compare(result, observed, sizes, "cpu")
@@ -84,7 +84,7 @@ def test_runners_report_what_they_ran():
 
 
 def test_tolerances_follow_precision_and_a_wrong_output_fails():
-    from mlxvspt.check import CheckResult
+    from mlxvspt.measure.check import CheckResult
 
     rng = np.random.default_rng(0)
     x = rng.standard_normal(1000)
@@ -109,7 +109,7 @@ def test_tolerances_follow_precision_and_a_wrong_output_fails():
 
 
 def test_nan_and_far_off_tensors_fail_even_where_rounding_is_large():
-    from mlxvspt.check import CheckResult
+    from mlxvspt.measure.check import CheckResult
 
     x = np.random.default_rng(0).standard_normal(1000)
     nan_later = CheckResult("demo").at("default", "fp32")
@@ -123,7 +123,7 @@ def test_nan_and_far_off_tensors_fail_even_where_rounding_is_large():
 
 
 def test_a_loss_curve_with_a_later_nan_or_fewer_steps_fails():
-    from mlxvspt.check import CheckResult
+    from mlxvspt.measure.check import CheckResult
 
     result = CheckResult("demo").at("default", "fp32")
     assert result.loss_curve("same", [2.0, 1.5, 1.2], [2.0, 1.5, 1.2])
@@ -133,7 +133,7 @@ def test_a_loss_curve_with_a_later_nan_or_fewer_steps_fails():
 
 
 def test_a_combination_the_device_cannot_finish_is_n_a_and_the_check_goes_on():
-    from mlxvspt.check import CheckResult
+    from mlxvspt.measure.check import CheckResult
     from mlxvspt.errors import Unavailable
 
     result = CheckResult("demo")
@@ -150,7 +150,7 @@ def test_a_combination_the_device_cannot_finish_is_n_a_and_the_check_goes_on():
 def test_check_lines_store_numpy_values_as_json():
     import json
 
-    from mlxvspt.check import CheckResult, dump
+    from mlxvspt.measure.check import CheckResult, dump
 
     result = CheckResult("demo").at("default", "fp32")
     result.within("a numpy float32", np.float32(1e-6), "output")
@@ -158,7 +158,7 @@ def test_check_lines_store_numpy_values_as_json():
 
 
 def test_check_fails_when_outputs_differ():
-    from mlxvspt.check import CheckResult
+    from mlxvspt.measure.check import CheckResult
 
     result = CheckResult("demo")
     result.close("same", np.ones(3), np.ones(3), atol=1e-6)
@@ -169,7 +169,7 @@ def test_check_fails_when_outputs_differ():
 
 def test_a_check_of_one_workload_keeps_the_stored_lines_of_the_others(tmp_path, capsys):
     from mlxvspt import cli
-    from mlxvspt.check import load
+    from mlxvspt.measure.check import load
 
     stored = tmp_path / "check.jsonl"
     other = {"workload": "lm_train", "device": "cpu", "path": "seed", "precision": "fp32", "what": "first-step loss",

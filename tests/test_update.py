@@ -8,7 +8,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from mlxvspt import cli, compare, confirm, ledger, pkgindex, regressions, update
+from mlxvspt import cli, ledger
+from mlxvspt.publish import release_diff, regressions
+from mlxvspt.track import confirm, pkgindex, update
 from mlxvspt.errors import UsageError
 
 ANY = "py3-none-any"
@@ -120,7 +122,7 @@ class FakeMeasurer:
         return 0
 
     def slowdowns(self, a, b):
-        return [compare.Row("bench_matmul.Matmul.time_matmul", (f"'{fw}'", "'cpu'", "'fp32'", "1024"), 1.0,
+        return [release_diff.Row("bench_matmul.Matmul.time_matmul", (f"'{fw}'", "'cpu'", "'fp32'", "1024"), 1.0,
                             (None, None), 1.3, (None, None), "seconds") for fw in self.ab_samples]
 
     def rows(self, a, b):
@@ -291,7 +293,7 @@ def test_an_ab_sample_is_one_process_however_many_figures_it_took(tmp_path, monk
         return {key: (n, (None, figures))}
 
     monkeypatch.setattr(confirm.asvrun, "asv", fake_asv)
-    monkeypatch.setattr(confirm.compare, "values", fake_values)
+    monkeypatch.setattr(confirm.release_diff, "values", fake_values)
     a, b = confirm.interleaved(row, "mlx-0.31.2", "mlx-0.32.4", machine, "history", tmp_path,
                                pythons={"mlx-0.31.2": "python-a", "mlx-0.32.4": "python-b"})
     assert a == b == [float(n) for n in range(1, 11)]

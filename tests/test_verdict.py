@@ -8,7 +8,7 @@ import pytest
 from asv.commands.compare import _is_result_better
 from asv_runner.statistics import compute_stats
 
-from mlxvspt import results
+from mlxvspt.publish import results
 
 
 def cell(samples, keep=True):

@@ -9,11 +9,12 @@ import pytest
 import torch
 
 from benchmarks.bench_whisper import WhisperClips, WhisperDecoder, WhisperPhases
-from mlxvspt import asvbench, cli
-from mlxvspt.check import CheckResult
-from mlxvspt.devices import Target
+from mlxvspt.measure import asvbench
+from mlxvspt import cli
+from mlxvspt.measure.check import CheckResult
+from mlxvspt.measure.devices import Target
 from mlxvspt.errors import UsageError
-from mlxvspt.presets import sizes
+from mlxvspt.measure.presets import sizes
 from mlxvspt.workloads.whisper import audio, checkpoint, evaluate, spec
 from mlxvspt.workloads.whisper import mlx as wmlx
 from mlxvspt.workloads.whisper import torch as wtorch

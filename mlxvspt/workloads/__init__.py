@@ -20,14 +20,14 @@ Every spec module offers
   `generate` for PyTorch's static-compile), and `together(target, sizes)` -> False where the two
   frameworks cannot hold their builds on the device at once (measured one after the other).
 
-So `mlxvspt check` and the measuring process (`mlxvspt.measure`) compare the same observations: the check
+So `mlxvspt check` and the measuring process (`mlxvspt.measure.process`) compare the same observations: the check
 on builds of its own, the measuring process on the very builds it then warms up and times.
 """
 import importlib
 from typing import Protocol
 
 from ..errors import UsageError
-from ..presets import TABLE
+from ..measure.presets import TABLE
 
 
 class Runner(Protocol):
@@ -61,7 +61,7 @@ def cross_check(name, result, sizes, device, precision, observed=None):
     freed; then `compare`. `observed`: observations taken already (a stand-in's), kept. Returns them."""
     import gc
 
-    from ..devices import FRAMEWORKS, Target
+    from ..measure.devices import FRAMEWORKS, Target
 
     workload, observed = spec(name), dict(observed or {})
     for framework in FRAMEWORKS:

@@ -16,7 +16,9 @@ import warnings
 
 import numpy as np
 
-from ... import download, paths, weights
+from .. import download
+from ... import paths
+from ...measure import weights
 from ...errors import UsageError
 
 LABELS = ("contradiction", "neutral", "entailment")

@@ -8,7 +8,7 @@ import mlx.optimizers as optim
 import numpy as np
 from mlx.utils import tree_flatten, tree_unflatten
 
-from ...weights import to_mlx
+from ...measure.weights import to_mlx
 from ..mlx_autocast import Linear
 from .spec import COMPILED
 

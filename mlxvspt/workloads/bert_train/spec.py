@@ -32,12 +32,12 @@ import gc
 import json
 from dataclasses import dataclass
 
-from ...check import CheckResult, combinations, own_builds, path_label
-from ...devices import Target
+from ...measure.check import CheckResult, combinations, own_builds, path_label
+from ...measure.devices import Target
 from ...errors import Unavailable
 from ...paths import cache_dir
-from ...presets import sizes as preset_sizes
-from ...weights import cached, seeded
+from ...measure.presets import sizes as preset_sizes
+from ...measure.weights import cached, seeded
 from .. import cross_check, implementation
 from . import data
 

@@ -6,8 +6,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ...frameworks.torch import fresh_compiler
-from ...weights import to_torch
+from ...measure.frameworks.torch import fresh_compiler
+from ...measure.weights import to_torch
 from .spec import COMPILED, COMPILED_FUSED_OPTIMIZER
 
 

@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 from ...errors import UsageError
-from ...settings import HOST_GPUS
-from ...processes import family, stop
+from ...measure.settings import HOST_GPUS
+from ...measure.processes import family, stop
 
 PORT_ENV = "MLXVSPT_DP_PORT"  # a fixed first port (e.g. one a firewall lets through); default: a free one
 ENTRY = ["-m", "mlxvspt.workloads.dp_train.rank"]

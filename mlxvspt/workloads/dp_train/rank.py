@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ...devices import Target
-from ...settings import HOST_GPUS
-from ...weights import save
+from ...measure.devices import Target
+from ...measure.settings import HOST_GPUS
+from ...measure.weights import save
 from .. import implementation
 from ..lm_train import data
 from ..lm_train.spec import HYPER, initial_weights

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ...check import CheckResult, norm_floor, path_label, relative_l2, worst
-from ...devices import Target
+from ...measure.check import CheckResult, norm_floor, path_label, relative_l2, worst
+from ...measure.devices import Target
 from ...errors import Unavailable
 from ...paths import cache_dir, user_input
-from ...presets import on_device, sizes as preset_sizes
-from ...settings import preset as current_preset
-from ...weights import load
+from ...measure.presets import on_device, sizes as preset_sizes
+from ...measure.settings import preset as current_preset
+from ...measure.weights import load
 from .. import implementation
 from ..lm_train import spec as lm_train
 from . import launch

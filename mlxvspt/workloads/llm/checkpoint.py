@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ... import paths, weights
+from ... import paths
+from ...measure import weights
 from ...errors import UsageError
 
 # Llama shapes (Hugging Face config.json keys); "tinyllama" = TinyLlama-1.1B-Chat.

@@ -26,10 +26,10 @@ import subprocess
 import sys
 
 from ... import paths
-from ...asvbench import warm_up
-from ...devices import PRECISIONS, Target, framework_module
-from ...presets import NAMES
-from ...presets import sizes as preset_sizes
+from ...measure.timing import warm_up
+from ...measure.devices import PRECISIONS, Target, framework_module
+from ...measure.presets import NAMES
+from ...measure.presets import sizes as preset_sizes
 from .. import implementation
 from . import checkpoint
 from .spec import Runner

@@ -31,10 +31,10 @@ import time
 import numpy as np
 
 from ... import paths
-from ...check import TOLERANCES, CheckResult, path_label
-from ...devices import Target
+from ...measure.check import TOLERANCES, CheckResult, path_label
+from ...measure.devices import Target
 from ...errors import Unavailable, UsageError
-from ...presets import on_device, sizes as preset_sizes
+from ...measure.presets import on_device, sizes as preset_sizes
 from .. import cross_check, implementation
 from . import checkpoint
 

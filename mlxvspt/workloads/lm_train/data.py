@@ -36,7 +36,7 @@ class Corpus:
 def fetch_ptb():
     """Download PTB as mlx-examples does, verified against the pinned sha256; returns the folder to
     pass as `--ptb`. Needs network: the suite never calls it by itself."""
-    from ...download import fetch
+    from ..download import fetch
 
     folder = cache_dir() / "ptb"
     for name, digest in PTB_SHA256.items():

@@ -6,7 +6,7 @@ under $TMPDIR/mlx for MLX on a CPU. One measurement = two child processes sharin
 folder: the first fills it (cold), the second finds it filled (warm). The variables are set in the
 children's environment, so they hold before either framework compiles anything.
 
-Child: `python -m mlxvspt.workloads.lm_train.first_step REQUEST_JSON` prints {"seconds", "ran"}.
+Child: `python -m mlxvspt.workloads.lm_train.first_step_child REQUEST_JSON` prints {"seconds", "ran"}.
 """
 import json
 import os
@@ -14,9 +14,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+CHILD = __name__.rsplit(".", 1)[0] + ".first_step_child"  # the fresh process: builds through spec
 CACHE_FOLDERS = {"TORCHINDUCTOR_CACHE_DIR": "inductor", "TRITON_CACHE_DIR": "triton", "TMPDIR": "tmp"}
 
 
@@ -26,7 +26,7 @@ def child(request, folder):
     for variable, name in CACHE_FOLDERS.items():
         (Path(folder) / name).mkdir(exist_ok=True)
         env[variable] = str(Path(folder) / name)
-    out = subprocess.run([sys.executable, "-m", __name__, json.dumps(request)], env=env, capture_output=True,
+    out = subprocess.run([sys.executable, "-m", CHILD, json.dumps(request)], env=env, capture_output=True,
                          text=True)
     if out.returncode:
         last = (out.stderr.strip().splitlines() or ["no output"])[-1]
@@ -65,19 +65,3 @@ class FirstSteps:
     def ran(self):
         """What the cold child ran, read back there after its first step."""
         return self.children_ran
-
-
-def main(request):
-    from ...devices import Target
-    from . import spec
-
-    runner = spec.build(Target(request["framework"], request["device"], request["precision"]).activate(),
-                        request["sizes"])
-    start = time.perf_counter()
-    runner.step()
-    seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "ran": runner.ran()}))
-
-
-if __name__ == "__main__":
-    main(json.loads(sys.argv[1]))

@@ -10,7 +10,7 @@ import mlx.optimizers as optim
 import numpy as np
 from mlx.utils import tree_flatten
 
-from ...weights import to_mlx
+from ...measure.weights import to_mlx
 from ..mlx_autocast import Linear
 
 CAUSAL = "causal"  # the mask of the `best` path: the attention kernel skips the future itself
@@ -185,7 +185,7 @@ class Trainer:
 
 
 def dtype_names(arrays):
-    from ...frameworks.mlx import dtype_name
+    from ...measure.frameworks.mlx import dtype_name
 
     return "/".join(sorted({dtype_name(a) for a in arrays}))
 

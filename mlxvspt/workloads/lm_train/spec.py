@@ -29,12 +29,12 @@ import os
 
 import numpy as np
 
-from ...check import CheckResult, combinations, norm_floor, own_builds, path_label, relative_l2
-from ...devices import FRAMEWORKS, Target
+from ...measure.check import CheckResult, combinations, norm_floor, own_builds, path_label, relative_l2
+from ...measure.devices import FRAMEWORKS, Target
 from ...errors import Unavailable, UsageError, device_limits
 from ...paths import cache_dir
-from ...presets import sizes as preset_sizes
-from ...weights import cached, seeded
+from ...measure.presets import sizes as preset_sizes
+from ...measure.weights import cached, seeded
 from .. import cross_check, implementation
 from . import data
 

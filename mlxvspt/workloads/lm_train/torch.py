@@ -9,8 +9,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
-from ...frameworks.torch import fresh_compiler
-from ...weights import to_torch
+from ...measure.frameworks.torch import fresh_compiler
+from ...measure.weights import to_torch
 
 CAUSAL = "causal"  # the mask of the `best` path: the attention kernel skips the future itself
 
@@ -221,7 +221,7 @@ class Trainer:
 
 
 def dtype_names(arrays):
-    from ...frameworks.torch import dtype_name
+    from ...measure.frameworks.torch import dtype_name
 
     return "/".join(sorted({dtype_name(a) for a in arrays}))
 

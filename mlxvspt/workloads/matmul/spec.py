@@ -6,10 +6,10 @@ workloads' model TFLOP/s by it (MFU).
 """
 import numpy as np
 
-from ...check import CheckResult
-from ...devices import FRAMEWORKS, Target
+from ...measure.check import CheckResult
+from ...measure.devices import FRAMEWORKS, Target
 from ...errors import Unavailable
-from ...presets import sizes as preset_sizes
+from ...measure.presets import sizes as preset_sizes
 from .. import cross_check, implementation
 
 PRECISIONS = ("fp32", "tf32", "fp16", "bf16")

@@ -6,8 +6,8 @@ results to the CPU, does the same there, and feeds them to the next loop. One ti
 """
 import numpy as np
 
-from ...check import CheckResult
-from ...presets import sizes as preset_sizes
+from ...measure.check import CheckResult
+from ...measure.presets import sizes as preset_sizes
 from .. import cross_check, implementation
 
 PHASES = ("gpu", "transfer", "cpu")

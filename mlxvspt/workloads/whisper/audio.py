@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...download import fetch
+from ..download import fetch
 from ...errors import UsageError
 
 RATE = 16000

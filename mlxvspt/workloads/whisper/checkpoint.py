@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ... import weights
+from ...measure import weights
 from ...errors import UsageError
 from ...paths import cache_dir
 

@@ -7,7 +7,7 @@ window decoded until the model stops, and the word error rate against the refere
 import argparse
 import sys
 
-from ...devices import Target
+from ...measure.devices import Target
 from ...errors import Unavailable, UsageError
 from ...paths import user_input
 from . import audio, spec

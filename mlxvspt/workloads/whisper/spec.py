@@ -22,11 +22,11 @@ import time
 
 import numpy as np
 
-from ...check import CheckResult, path_label
-from ...devices import FRAMEWORKS, Target, choose
+from ...measure.check import CheckResult, path_label
+from ...measure.devices import FRAMEWORKS, Target, choose
 from ...errors import Unavailable
 from ...paths import user_input
-from ...presets import sizes as preset_sizes
+from ...measure.presets import sizes as preset_sizes
 from .. import cross_check, implementation
 from . import audio, checkpoint
 

@@ -1,0 +1,489 @@
+"""What every asv benchmark class shares, so a class in benchmarks/ only names its workload and params.
+
+asv forks one process per benchmark, parameter set and round, and re-runs setup() before every timed
+call: the prepared runner is memoised per process. Preparing it means, in this order: build, warm up
+until two consecutive steps agree within 10% (steady state), read back what actually ran and fail the
+row if it is not what was asked, then append that record (with the cross-check's status for the
+combination) to the run's records file beside asv's results.
+"""
+import fcntl
+import functools
+import gc
+import hashlib
+import json
+import math
+import os
+import time
+from contextlib import contextmanager
+
+from . import check, settings
+from .devices import DEVICES, FRAMEWORKS, Target, environment
+from ..errors import Unavailable, device_limits
+from .presets import FIGURE_SAMPLES, NAMES, SAMPLE_SECONDS, TABLE, sizes
+from .timing import (STEADY, WARMUP_CAP_SECONDS, WARMUP_CAP_STEPS, WARMUP_MIN_SECONDS,  # noqa: F401 (the classes' names)
+                     WARMUP_UNSTEADY_SECONDS, warm_up)
+from ..workloads import spec
+
+
+def calls_per_sample(step_seconds):
+    """How many calls make one time_ sample: enough to fill the preset's SAMPLE_SECONDS, at least 1."""
+    return max(1, math.ceil(SAMPLE_SECONDS[settings.preset()] / max(step_seconds, 1e-9)))
+
+
+def unavailable(workload, target, overrides):
+    """The workload's reason why this machine cannot run the combination at the preset, or time it (None if
+    it can), asked before anything is built: `spec.unavailable(target, sizes)`, then `spec.untimed`."""
+    chosen = {**sizes(workload, settings.preset(), target.device), **overrides}
+    for hook in ("unavailable", "untimed"):
+        ask = getattr(spec(workload), hook, None)
+        reason = ask(target, chosen) if ask else None
+        if reason:
+            return reason
+    try:
+        target.handle  # the device exists in this install (no GPU backend: n/a, never a failed row)
+    except Unavailable as exc:
+        return str(exc)
+    return None
+
+
+def verify(workload, target, sizes, ran):
+    """Fail (RuntimeError, one line) if what ran differs from what the workload says was asked."""
+    want = getattr(spec(workload), "expected", lambda target, sizes: {})(target, sizes)
+    if target.precision == "fp32":  # the label promises IEEE float32 matmuls: MLX's CUDA default is TF32
+        want = {**want, "matmul_mode": "ieee"}
+    if target.precision == "tf32":  # ... and TF32 ones: MLX reads its switch once a process (measure.py)
+        want = {**want, "matmul_mode": "tf32"}
+    wrong = [f"{key} asked {value!r}, ran {ran.get(key)!r}" for key, value in want.items() if ran.get(key) != value]
+    if wrong:
+        raise RuntimeError(f"{workload} {target.framework} {target.device} {target.precision}: not the requested "
+                           f"work: {'; '.join(wrong)}")
+
+
+def combination(sizes):
+    """The path label a row's check lines and records share: the workload's path, '+compiled' if compiled."""
+    return check.path_label(sizes.get("path", "default"), sizes.get("compile", False))
+
+
+def built(workload, framework, device, precision="fp32", **overrides):
+    """A workload runner, built once per process for the combination: the measuring process observes it
+    for the cross-check (mlxvspt.measure.process) before `prepared` warms the same object up and times it."""
+    return _built(workload, framework, device, precision, tuple(sorted(overrides.items())))
+
+
+@functools.lru_cache(maxsize=None)
+def _built(workload, framework, device, precision, overrides):
+    """`built`, its overrides in one order whichever class named them."""
+    target = Target(framework, device, precision).activate()
+    chosen = {**sizes(workload, settings.preset(), device), **dict(overrides)}
+    return spec(workload).build(target, chosen)
+
+
+def release():
+    """Forget every build of this process (the measuring process, between combinations)."""
+    _built.cache_clear()
+    _prepared.cache_clear()
+
+
+def prepared(workload, framework, device, precision="fp32", warm="step", **overrides):
+    """The combination's runner (`built`), with `warm` (the timed method) brought to steady state and
+    what it ran read back, once per process. Returns (runner, record)."""
+    return _prepared(workload, framework, device, precision, warm, tuple(sorted(overrides.items())))
+
+
+@functools.lru_cache(maxsize=None)
+def _prepared(workload, framework, device, precision, warm, overrides):
+    """`prepared`, its overrides in one order."""
+    target = Target(framework, device, precision).activate()
+    overrides = dict(overrides)
+    chosen = {**sizes(workload, settings.preset(), device), **overrides}
+    runner = built(workload, framework, device, precision, **overrides)
+    # The matmul mode is measured before warm-up: its float64 reference wakes numpy's BLAS threads,
+    # which spin for ~0.1 s after, taking a core from the framework's (a 256^2 torch matmul timed 60x
+    # slower on 2 cores). The mode is set by activate() and does not change after.
+    matmul_mode = target.matmul_mode()
+    warmup = warm_up(getattr(runner, warm), chosen.get("warmup_cap_steps", WARMUP_CAP_STEPS))
+    ran = {**runner.ran(), "matmul_mode": matmul_mode}
+    verify(workload, target, chosen, ran)
+    record = {"ran": ran, "warmup": warmup, "preset": settings.preset(), "pid": os.getpid(),
+              "tf32_env": os.environ.get("MLX_ENABLE_TF32"), "versions": settings.library_versions(),
+              "path": combination(chosen), "precision": precision}
+    return runner, record
+
+
+def preset_values(workload, key):
+    """A list-valued size's values over every preset (a CPU's narrower entry included), in order. Benchmark params are the same at every
+    preset, so the published site, built from this machine's benchmark list, graphs every machine's
+    values (a GPU's full-preset sizes beside a laptop's small ones)."""
+    values = []
+    for preset in NAMES:
+        for table in (TABLE[workload][preset], TABLE[workload][preset].get("cpu", {})):
+            values += [v for v in table.get(key, []) if v not in values]
+    return values
+
+
+@contextmanager
+def locked(path):
+    """An exclusive lock on `path` (created) for the block: asv's processes append one after another,
+    but a user may run two suites at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield f
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+# The measuring process (mlxvspt.measure.process) writes each row's record itself, once the combination's check
+# has its lines; `interleave`: whether it built both frameworks of the combination being measured, so a
+# MeasuredOnce class that alternates on the device takes their samples alternately.
+defer_records = False
+interleave = True
+
+
+SHARED_RSS = ("peak memory on the CPU is the process's max RSS (neither framework keeps CPU allocator statistics), "
+              "and the measuring process holds both frameworks' builds: it would not be this row's")
+
+
+def rss_is_the_rows(device, launches=False):
+    """Whether a CPU peak (the process's max RSS) belongs to the row alone: not in the measuring process,
+    which holds every combination of its workload, unless the row's figures come from processes of its own."""
+    return device != "cpu" or launches or not defer_records
+
+
+def append_records(benchmark, params, record, force=False, methods=None):
+    """One line per benchmark method of the class into the run's records file (settings.RECORDS), with
+    the cross-check's status for the row's device, path and precision, and that combination (`check_key`),
+    so checks that end after the row (a full-size check beside the run) still count. Params as asv writes
+    them (repr). In the measuring process only its own calls (`force`) write."""
+    where = settings.records_file()
+    if where is None or (defer_records and not force):
+        return
+    key = [benchmark.workload, params["device"], record["path"], record["precision"]]
+    status = check.status(settings.check_lines(), *key)
+    module = type(benchmark).__module__.rsplit(".", 1)[-1]
+    methods = methods or [n for n in dir(benchmark) if n.startswith(("time_", "track_", "peakmem_", "mem_"))]
+    lines = [json.dumps({"benchmark": f"{module}.{type(benchmark).__name__}.{method}",
+                         "params": {k: repr(v) for k, v in params.items()},
+                         "ran": record["ran"], "warmup": record["warmup"], "check": status, "check_key": key,
+                         "alternates": params["device"] in getattr(benchmark, "alternate_on", ()),
+                         **{k: record[k] for k in ("interleaved", "compile_caches") if k in record},
+                         "environment": {k: record[k] for k in ("preset", "pid", "tf32_env", "versions")}})
+             for method in methods]
+    with locked(where) as f:
+        f.write("".join(line + "\n" for line in lines))
+
+
+def record_environment():
+    """A history run's virtualenv leaves its `mlxvspt info` record beside its records, once per run (asv's
+    teardown, after the samples: it imports both frameworks)."""
+    where, folder = settings.environment_file(), settings.run_folder()
+    if where is None or folder is None:
+        return
+    with locked(folder / where.name) as f:
+        f.seek(0)
+        if not f.read():
+            where.write_text(json.dumps(environment(), indent=2) + "\n")
+            f.write("written\n")
+
+
+def memo_file(workload, framework, device, precision, overrides, figures="steps"):
+    """Where one `mlxvspt run` keeps a combination's measured figures (None outside a run): every
+    process of that combination that reads the same kind of `figures` (a step's own, or "peaks": its peak
+    memory, StepMemory), whichever class, reads the same file; the two kinds apart, as the switch loop's
+    phases and its peak memory are. Under the installed release set's own folder: a history run measures
+    every ledger point within one run (its first point's figures once stood for all of them)."""
+    folder = settings.run_folder()
+    if folder is None:
+        return None
+    releases = hashlib.sha1(json.dumps(settings.library_versions(), sort_keys=True).encode()).hexdigest()[:12]
+    name = "-".join(map(str, (workload, framework, device, precision, *sorted(overrides.items()))))
+    return folder / releases / figures / (name + ".json")
+
+
+def memo_entry(figures, record, *recorded):
+    """What a memo file holds: the figures, the run record they came with, and the rows (params) that
+    have appended that record to the records file."""
+    return {"figures": figures, "record": record, "recorded": [repr(params) for params in recorded]}
+
+
+def step_peaks(runner, target, samples):
+    """The peak memory of each of `samples` steps after warm-up, as MeasuredOnce figures: the allocator's
+    peak since a reset on a GPU; on a CPU the process's max RSS (no reset lowers it)."""
+    peaks = []
+    for _ in range(samples):
+        target.reset_peak_memory()
+        runner.step()
+        peaks.append({"peak_memory_bytes": target.peak_memory()})
+    return peaks
+
+
+def selected(precision):
+    """asv's n/a for a precision the user left out (`--precision`)."""
+    if settings.precisions() and precision not in settings.precisions():
+        raise NotImplementedError(f"{precision} not selected ({', '.join(settings.precisions())} only)")
+
+
+class WorkloadBenchmark:
+    """Params start with (framework, device); subclasses add theirs and map them in `overrides`."""
+
+    workload = None
+    params = [list(FRAMEWORKS), list(DEVICES)]
+    param_names = ["framework", "device"]
+    # asv's identity of a benchmark (results of another version are hidden on the site). Left to asv it
+    # hashes the benchmark's source, setup() included, so a refactor of this mixin would hide every
+    # earlier result; the measurement lives in mlxvspt/workloads anyway. Bump it in a class whose
+    # parameters or meaning change.
+    version = "1"
+    number = 1  # until setup() measured the step: see calls_per_sample
+    calls = None  # calls a sample where the timed method is not the warmed-up step (a BERT epoch: 1)
+    # At least 5 samples, at most 20; no new sample starts after 5 s (the measuring process shares them
+    # between the two frameworks' rows it alternates). 5 a side is what the verdict's 99% ratio interval
+    # needs to separate cells at all (results.verdict); rows of a step under 0.25 s reach 20 anyway.
+    repeat = (5, 20, 5.0)
+    rounds = 1
+    warmup_time = 0
+    timeout = 3600
+    warm = "step"  # the runner method the timed methods call: warmed up to steady state in setup
+    tier = "standard"  # or "cold": the first step of a fresh process, measured on request (`--tier cold`)
+    leaves_memory = False  # a training step's time_ class: also measures its StepMemory twin's figures
+
+    def overrides(self, *extra):
+        """(precision, {size overrides}) for this class's extra params."""
+        return "fp32", {}
+
+    def named(self, args):
+        """A row's params by name, as records and memo files list them."""
+        return dict(zip(self.param_names, args))
+
+    def compiled_here(self, path, compile):
+        """Skip (asv's n/a) a path x compile pair the current preset leaves out on this row's device."""
+        if [path, compile] not in sizes(self.workload, settings.preset(), self.device).get("compiles", [[path, compile]]):
+            raise NotImplementedError(f"{path} {'compiled' if compile else 'eager'} is not measured at this preset "
+                                      f"on the {self.device.upper()}")
+
+    def measured_here(self, key, value):
+        """Skip (asv's n/a) a param value of `preset_values(workload, key)` the current preset leaves out
+        on this row's device."""
+        if key == "precisions":
+            selected(value)
+        if value not in sizes(self.workload, settings.preset(), self.device).get(key, []):
+            raise NotImplementedError(f"{key} {value!r} is not measured at this preset on the {self.device.upper()}")
+
+    def refuse(self, framework, device, *extra, runnable=False):
+        """asv's n/a (NotImplementedError) for a combination not selected or not runnable here, asked
+        before anything is built; else (precision, overrides). `runnable`: this run measured the combination
+        already, so the workload is not asked again (its answer imports the framework's library)."""
+        for value, chosen in ((framework, settings.frameworks()), (device, settings.devices())):
+            if chosen and value not in chosen:
+                raise NotImplementedError(f"{value} not selected or not available here ({', '.join(chosen)} only)")
+        if self.tier not in settings.tiers():
+            raise NotImplementedError(f"a {self.tier} row: run with --tier {self.tier} (this run: "
+                                      f"{', '.join(settings.tiers())})")
+        self.device = device
+        precision, overrides = self.overrides(*extra)
+        selected(precision)
+        reason = None if runnable else unavailable(self.workload, Target(framework, device, precision), overrides)
+        if reason:
+            raise NotImplementedError(reason)
+        return precision, overrides
+
+    def setup(self, framework, device, *extra):
+        if getattr(self, "ready_for", None) == (framework, device, *extra):
+            return  # asv runs setup() again before every sample and call: nothing to redo
+        precision, overrides = self.refuse(framework, device, *extra)
+        try:
+            with device_limits(f"{framework} on {device}"):
+                self.runner, self.record = prepared(self.workload, framework, device, precision, self.warm,
+                                                    **overrides)
+        except Unavailable as exc:
+            raise NotImplementedError(str(exc)) from None
+        record = self.record
+        # asv re-reads `number` after the first setup() (a parameterised benchmark may set it there), then
+        # runs setup() again before each call of a sample and times only the calls
+        self.number = self.calls or calls_per_sample(record["warmup"]["last_warmup_step_seconds"])
+        self.ready_for = (framework, device, *extra)
+        if not record.get("appended"):  # one record a process, whichever benchmark object prepared it
+            params = self.named((framework, device, *extra))
+            append_records(self, params, record)
+            record["appended"] = True
+            if self.leaves_memory:
+                self.leave_memory(Target(framework, device, precision), overrides, record)
+
+    def teardown(self, *params):
+        record_environment()
+
+    def leave_memory(self, target, overrides, record):
+        """Measure the step's peak memory here, after warm-up, for the StepMemory class of the same params
+        to read (it records the row itself): the model is built, compiled and warmed up once per combination."""
+        memo = memo_file(self.workload, target.framework, target.device, target.precision, overrides,
+                         StepMemory.figures)
+        if memo is None or not rss_is_the_rows(target.device):
+            return
+        with locked(memo) as f:
+            f.seek(0)
+            if not f.read():
+                f.write(json.dumps(memo_entry(step_peaks(self.runner, target, StepMemory().sample_count()), record)))
+
+
+def combined(figures, peak=False):
+    """The figures of consecutive steps as one sample: numbers averaged (a peak_ figure: the largest),
+    tables entry by entry, lists (a launch's own samples) joined; one step's figures as they are."""
+    first = figures[0]
+    if len(figures) == 1:
+        return first
+    if isinstance(first, dict):
+        return {key: combined([f[key] for f in figures], key.startswith("peak_")) for key in first}
+    if isinstance(first, list):
+        return [value for f in figures for value in f]
+    if isinstance(first, (int, float)) and not isinstance(first, bool):
+        return max(figures) if peak else sum(figures) / len(figures)
+    return first
+
+
+class MeasuredOnce(WorkloadBenchmark):
+    """For classes whose track_ methods read several figures of one step (prefill, decode, memory...).
+
+    asv keeps one value per track_ method and parameter set: its `rounds` apply to time_ benchmarks
+    only (asv_runner 0.3 gives a track_ no rounds; a later round's value would replace the earlier one).
+    A track_ method that returns {"samples": [...], "number": 1} is stored like a timing: median, 99%
+    interval, quartiles and the samples. So `figure(name)` returns that, from `sample_count()` consecutive
+    samples after warm-up (a sample: one runner.step() or the mean of several, see `sample`); within one
+    `mlxvspt run` they are kept under the run's folder, so every method of the class reads the same
+    measurements (one build and warm-up per combination).
+    Plain `asv run` measures in every process.
+
+    On the devices in `alternate_on` the first framework's process also prepares the other framework's
+    benchmark of the same params and takes the samples of both alternately (A B B A ...), keeping the
+    other's in its memo for that framework's rows: host-bound figures moved +-30% between runs minutes
+    apart on a shared GPU machine, so the two frameworks must see the same minutes. Not where a figure is
+    the process's max RSS (a CPU's peak memory): both models would count.
+    """
+
+    samples = 5
+    launches = False  # a sample launches fresh processes (minutes on a GPU): `samples` as the class says
+    alternate_on = ()
+    figures = "steps"  # what measure() returns: memo_file keeps each kind apart
+
+    def setup(self, framework, device, *extra):
+        """Only what is cheap: selection and n/a. The model is built when a figure needs measuring; a row
+        whose combination this run measured already (another class's, or its twin's) only reads the memo:
+        asking the workload whether it runs here imported its library, 3-8 s a row (transformers), minutes
+        for the LLM's classes on a GPU."""
+        self.args, self.device = (framework, device, *extra), device  # a class's overrides may read the device
+        self.refuse(framework, device, *extra, runnable=self.measured())
+
+    def sample_count(self):
+        """`samples`, or the preset's FIGURE_SAMPLES where more (not for a class whose samples are launches)."""
+        return self.samples if self.launches else max(self.samples, FIGURE_SAMPLES.get(settings.preset(), 0))
+
+    def figure(self, name, key=None):
+        """What a track_ method returns: each measurement's figure `name` (its entry `key` where the
+        figure is a table, e.g. seconds per message size) as asv samples."""
+        if name.startswith("peak_") and not rss_is_the_rows(self.device, self.launches):
+            raise NotImplementedError(SHARED_RSS)
+        return self.as_samples(self.values(name, key))
+
+    @staticmethod
+    def as_samples(values):
+        return {"samples": list(values), "number": 1}
+
+    def measured(self):
+        """Whether this run has this row's combination's figures already (its memo is written)."""
+        memo = self.memo()
+        return memo is not None and memo.is_file() and memo.stat().st_size > 0
+
+    def memo(self):
+        """This row's combination's memo file within a run (None outside one)."""
+        return memo_file(self.workload, *self.args[:2], *self.overrides(*self.args[2:]), self.figures)
+
+    def values(self, name, key=None):
+        if settings.run_folder() is None:
+            measured = self.measure()
+        else:
+            params = self.named(self.args)
+            with locked(self.memo()) as f:
+                f.seek(0)
+                text = f.read()
+                # measure() went through setup(), which recorded these params
+                memo = json.loads(text) if text else memo_entry(self.measure(), self.record, params)
+                if repr(params) not in memo["recorded"]:  # another row of the same measurement
+                    append_records(self, params, memo["record"])
+                    memo["recorded"].append(repr(params))
+                f.seek(0)
+                f.truncate()
+                f.write(json.dumps(memo))
+            measured = memo["figures"]
+        picked = [figures[name] if key is None else figures[name][key] for figures in measured]
+        # a runner whose one step measures several samples (a dp_train launch) gives a list
+        return [v for value in picked for v in (value if isinstance(value, list) else [value])]
+
+    def measure(self):
+        super().setup(*self.args)
+        twin = self.twin()
+        if twin is None:
+            return [self.sample() for _ in range(self.sample_count())]
+        mine, theirs = [], []
+        for sample in range(self.sample_count()):
+            pair = ((self, mine), (twin, theirs))
+            for bench, taken in (pair if sample % 2 == 0 else pair[::-1]):
+                taken.append(bench.sample())
+        twin.keep(theirs)
+        return mine
+
+    def sample(self):
+        """One sample's figures: a step's, or the mean of as many steps as fill the preset's SAMPLE_SECONDS
+        (as a time_ sample is), so a short host-bound figure (a toy model's decode of 1.5 ms a token) is
+        not one noisy call; a peak is the largest of them. The garbage collector waits meanwhile, as it
+        does while asv (timeit) times a time_ sample."""
+        calls = calls_per_sample(self.record["warmup"]["last_warmup_step_seconds"])
+        gc.collect()
+        gc.disable()
+        try:
+            return combined([self.runner.step() for _ in range(calls)])
+        finally:
+            gc.enable()
+
+    def twin(self):
+        """The other framework's benchmark of the same params, prepared in this process, where this class
+        alternates on this device within a run and the other framework is selected, runnable here and not
+        measured yet; else None (a failure to prepare it is left to that framework's own row)."""
+        framework, device, *extra = self.args
+        if device not in self.alternate_on or settings.run_folder() is None or not interleave:
+            return None
+        other = type(self)()
+        other.args, other.device = (next(f for f in FRAMEWORKS if f != framework), device, *extra), device
+        try:
+            if other.measured():
+                return None
+            WorkloadBenchmark.setup(other, *other.args)
+        except Exception:  # noqa: BLE001 (n/a, or it fails where its own row will say why)
+            return None
+        return other
+
+    def keep(self, figures):
+        """Store the figures this row's twin measured for it, with this row's run record."""
+        with locked(self.memo()) as f:
+            f.seek(0)
+            if not f.read():
+                f.write(json.dumps(memo_entry(figures, self.record, self.named(self.args))))
+
+
+class StepMemory(MeasuredOnce):
+    """Peak memory of one training step after warm-up: the allocator's peak on a GPU; on a CPU the
+    process's max RSS (interpreter, data and warm-up included: neither framework keeps CPU allocator
+    statistics). Within `mlxvspt run` its time_ twin (leaves_memory, same params and overrides)
+    measured it already; plain `asv run` measures here. Subclass it as `asvbench.StepMemory`: a name
+    imported into a benchmark module is itself discovered by asv as a benchmark."""
+
+    figures = "peaks"
+
+    def measure(self):
+        precision, overrides = self.overrides(*self.args[2:])
+        WorkloadBenchmark.setup(self, *self.args)
+        return step_peaks(self.runner, Target(*self.args[:2], precision), self.sample_count())
+
+    def track_peak_memory(self, *params):
+        return self.figure("peak_memory_bytes")
+
+    track_peak_memory.unit = "bytes"

@@ -1,0 +1,203 @@
+"""Framework x device resolution: the one place that knows how each framework syncs, measures and rounds.
+
+`gpu` means Metal (MLX on macOS), CUDA (mlx-cuda, PyTorch CUDA) or MPS (PyTorch on macOS).
+"""
+import importlib
+import os
+import platform
+import shutil
+import subprocess
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from ..errors import Unavailable, UsageError
+
+FRAMEWORKS = ("mlx", "torch")
+DEVICES = ("cpu", "gpu")
+# Precision policy -> compute dtype. fp32 rounds matmuls to IEEE float32, tf32 lets them round to TF32;
+# fp16/bf16 hold weights, activations and optimizer state in that dtype; bf16-mixed computes in bfloat16
+# from float32 master weights (PyTorch autocast; MLX: lm_train's Linear layers cast to bfloat16 as autocast
+# does, bert_train runs a bfloat16 copy of the whole model per step).
+PRECISIONS = {"fp32": "float32", "tf32": "float32", "fp16": "float16", "bf16": "bfloat16",
+              "bf16-mixed": "bfloat16"}
+# TF32 is allowed for float32 matmuls under these policies (mixed-precision users allow it too).
+TF32_ALLOWED = ("tf32", "bf16-mixed")
+
+
+def choose(kind, value, valid):
+    """Check a user's choice; the error names the valid ones."""
+    if value not in valid:
+        raise UsageError(f"unknown {kind} {value!r}; choose one of: {', '.join(valid)}")
+    return value
+
+
+def framework_module(framework):
+    choose("framework", framework, FRAMEWORKS)
+    return importlib.import_module(f"mlxvspt.measure.frameworks.{framework}")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One framework on one device under one precision policy: what every workload runs on."""
+
+    framework: str
+    device: str
+    precision: str = "fp32"
+
+    def __post_init__(self):
+        choose("framework", self.framework, FRAMEWORKS)
+        choose("device", self.device, DEVICES)
+        choose("precision", self.precision, tuple(PRECISIONS))
+
+    @property
+    def fw(self):
+        return framework_module(self.framework)
+
+    @property
+    def dtype_name(self):
+        return PRECISIONS[self.precision]
+
+    def activate(self):
+        """Apply the precision policy and make the device the default; raises Unavailable if absent."""
+        if self.precision == "tf32" and self.device == "cpu":
+            raise Unavailable("TF32 is a GPU matmul mode: on CPU it is the same run as fp32")
+        self.fw.apply_precision(self.precision)
+        self.fw.use(self.device)
+        return self
+
+    @property
+    def handle(self):
+        return self.fw.device(self.device)
+
+    @property
+    def dtype(self):
+        return self.fw.dtype(self.dtype_name)
+
+    @property
+    def weights_dtype_name(self):
+        """dtype the parameters are held in: float32 master weights under bf16-mixed, else the compute dtype."""
+        return "float32" if self.precision == "bf16-mixed" else self.dtype_name
+
+    @property
+    def weights_dtype(self):
+        return self.fw.dtype(self.weights_dtype_name)
+
+    def matmul_mode(self):
+        """How this framework rounds float32 matmuls here, measured: 'ieee' or 'tf32'."""
+        return self.fw.matmul_mode(self.device)
+
+    def synchronize(self):
+        self.fw.synchronize(self.device)
+
+    def reset_peak_memory(self):
+        self.fw.reset_peak_memory(self.device)
+
+    def peak_memory(self):
+        return self.fw.peak_memory(self.device)
+
+    def release_memory(self):
+        self.fw.release_memory(self.device)
+
+    def backend(self):
+        """The concrete backend name: cpu, cuda, metal or mps."""
+        return "cpu" if self.device == "cpu" else (self.fw.gpu_backend() or "none")
+
+    @contextmanager
+    def timer(self, into, key):
+        """Add the synchronised wall time of the block to into[key] (seconds)."""
+        self.synchronize()
+        start = time.perf_counter()
+        yield
+        self.synchronize()
+        into[key] = into.get(key, 0.0) + time.perf_counter() - start
+
+
+def mode_of(product, a, b):
+    """'tf32' or 'ieee' from a float32 product's error against float64: TF32 keeps 10 mantissa bits
+    (error ~1e-4), IEEE float32 24 (~1e-6)."""
+    import numpy as np
+
+    exact = a.astype(np.float64) @ b.astype(np.float64)
+    return "tf32" if np.max(np.abs(product - exact)) / np.max(np.abs(exact)) > 2e-5 else "ieee"
+
+
+def gpu_anywhere():
+    """Whether either framework has a GPU backend in this install."""
+    for name in FRAMEWORKS:
+        try:
+            if framework_module(name).gpu_backend():
+                return True
+        except ImportError:
+            pass
+    return False
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def nvidia_driver():
+    """The GPUs this process may use (CUDA_VISIBLE_DEVICES, where set, of the host's) and the driver."""
+    if not shutil.which("nvidia-smi"):
+        return None
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "")
+    only = ["-i", visible] if visible.replace(",", "").isdigit() else []
+    out = subprocess.run(["nvidia-smi", *only, "--query-gpu=name,driver_version", "--format=csv,noheader"],
+                         capture_output=True, text=True, timeout=30)
+    return out.stdout.strip() or None
+
+
+def environment():
+    """What a result depends on besides the code: versions, BLAS, CPU (the cores this process may run on:
+    a run pinned to some of a host's cores counts those), GPU, driver."""
+    import numpy
+
+    env = {"python": platform.python_version(), "platform": platform.platform(), "cpu": cpu_model(),
+           "cpu_count": len(os.sched_getaffinity(0)), "host_cores": os.cpu_count(), "host_load": host_load(),
+           "numpy": numpy.__version__, "nvidia": nvidia_driver()}
+    for name in FRAMEWORKS:
+        try:
+            env.update(framework_module(name).environment())
+        except ImportError as exc:
+            env[name] = f"not installed ({exc})"
+    return {**env, **library_versions()}
+
+
+def host_load():
+    """Whether other work shared the host when the run began: the 1-minute load average against the
+    cores, and the processes other than this one holding a GPU (nvidia-smi; none where there is no GPU).
+    Host-bound rows measured beside other work ran 1.2-2.5x slower than alone."""
+    load = os.getloadavg()[0]
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-compute-apps=pid", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=20).stdout
+        gpu = len([p for p in out.split() if p.strip().isdigit() and int(p) != os.getpid()])
+    except (OSError, subprocess.SubprocessError):
+        gpu = 0
+    busy = load > 0.5 * (os.cpu_count() or 1) or gpu > 0
+    return {"load_1min": round(load, 2), "other_gpu_processes": gpu, "shared": busy}
+
+
+# The libraries two workloads compare (transformers vs mlx-lm, openai-whisper vs mlx-whisper) and what
+# the others build on: each result depends on their versions as much as on the frameworks'.
+LIBRARIES = ("mlx", "mlx-lm", "mlx-whisper", "torch", "transformers", "openai-whisper", "numpy")
+
+
+def library_versions():
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in LIBRARIES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found

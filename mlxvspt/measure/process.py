@@ -1,0 +1,391 @@
+"""The measuring process: one per workload and device in `mlxvspt run`, each combination built once.
+
+`python -m mlxvspt.measure.process REQUEST.json` reads which rows (asv benchmark name and parameter index) to
+measure and appends one JSON line per row to the request's output file as each combination ends, so a
+process that dies loses only the combination it was on (its "started" line names it). On a GPU a process
+measures the combinations of one float32 matmul policy (IEEE or TF32, see `policy`) and leaves the
+others' rows to the next process. The classes in
+benchmarks/ are the declarations, imported from the benchmark folder as asv imports them, and the rows
+are timed as asv times them (a time_ sample: the mean of `number` calls; a track_ method: what it
+returns); `asvrun` records the lines into asv's own result files.
+
+A combination is what one build serves: workload x framework x device x precision x the class's
+overrides (path, compile, ...). For each one, in this order, on the same objects:
+1. build each framework's runner (MLX first; both at once unless the workload's `together` says they
+   do not fit the device, then one after the other);
+2. observe it for the cross-check (`spec.observe`, at the sizes it times, before any warm-up) and
+   compare the two (`spec.compare`): the lines go to the run's check file before any row is recorded;
+3. warm up (asvbench.prepared) and take every row's samples, the two frameworks' alternately
+   (A B B A ...) where both are built: host-bound figures on a shared machine move minutes apart;
+4. write each row's record (what ran, warm-up, check status, compile caches) and free the builds.
+"""
+import functools
+import gc
+import importlib.util
+import itertools
+import json
+import math
+import os
+import signal
+import sys
+import time
+import timeit
+import traceback
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import asvbench, check, settings
+from .devices import FRAMEWORKS, TF32_ALLOWED, Target
+from ..errors import Unavailable, device_limits
+from .presets import sizes as preset_sizes
+from ..workloads import NAMES, cross_check, spec
+
+# The compilers' on-disk caches, kept under the suite's cache folder so every measuring process (and the
+# next run) finds what an earlier one compiled: PyTorch's inductor/AOTAutograd and Triton caches, MLX's
+# CUDA kernels (NVRTC) and its CPU compiler's C++ (under TMPDIR/mlx). The first step's cold rows
+# (lm_train first_step.py) give their children fresh folders instead.
+COMPILE_CACHES = {"TORCHINDUCTOR_CACHE_DIR": "torchinductor", "TRITON_CACHE_DIR": "triton",
+                  "MLX_PTX_CACHE_DIR": "mlx-ptx"}
+
+
+def compile_caches(root):
+    """Point the compilers at their folders under `root` (a variable the user set is kept) and say, per
+    cache, whether it held anything when this process started: "warm" or "cold"."""
+    state = {}
+    for variable, name in COMPILE_CACHES.items():
+        folder = Path(os.environ.setdefault(variable, str(Path(root) / name)))
+        state[name] = "warm" if folder.is_dir() and any(folder.iterdir()) else "cold"
+        folder.mkdir(parents=True, exist_ok=True)
+    return state
+
+
+@dataclass
+class Row:
+    """One asv row: a benchmark method of a class at one parameter set."""
+
+    name: str
+    idx: int
+    bench: object
+    method: object
+    params: tuple
+    key: tuple = None  # the combination: (precision, overrides, warm)
+    out: dict = field(default_factory=dict)
+    record: dict = None
+
+    @property
+    def framework(self):
+        return self.params[0]
+
+    @property
+    def timed(self):
+        return self.name.rsplit(".", 1)[1].startswith("time_")
+
+
+def benchmark_class(benchmark_dir, module, name, _loaded={}):
+    """A class of a benchmark module, imported from its file as asv imports it (once per process)."""
+    if module not in _loaded:
+        where = importlib.util.spec_from_file_location(f"_mlxvspt_bench.{module}", Path(benchmark_dir) / f"{module}.py")
+        _loaded[module] = importlib.util.module_from_spec(where)
+        where.loader.exec_module(_loaded[module])
+    return getattr(_loaded[module], name)
+
+
+def rows_of(benchmark_dir, wanted):
+    """Row objects for [name, idx] pairs; a fresh class instance each, as asv gives each row its process."""
+    rows = []
+    for name, idx in wanted:
+        module, cls_name, method = name.split(".")
+        cls = benchmark_class(benchmark_dir, module, cls_name)
+        params = next(itertools.islice(itertools.product(*cls.params), idx, idx + 1))
+        bench = cls()
+        rows.append(Row(name, idx, bench, getattr(bench, method), params))
+    return rows
+
+
+def combination_of(row):
+    """(precision, overrides, warm) of a runnable row, or the reason (str) it is n/a here. A plain asv
+    class (no workload to build: a test's suite) is a combination of its own per row."""
+    if not hasattr(row.bench, "refuse"):
+        return ("plain", row.name, row.idx)
+    try:
+        precision, overrides = row.bench.refuse(*row.params)
+    except NotImplementedError as exc:
+        return str(exc)
+    return precision, tuple(sorted(overrides.items())), row.bench.warm
+
+
+class Measurement:
+    """What one measuring process does: its rows grouped by combination, each group measured in turn."""
+
+    def __init__(self, request):
+        self.workload, self.device = request["workload"], request["device"]
+        self.out = Path(request["out"])
+        self.checks, self.first = request.get("checks"), request.get("first", True)
+        self.caches = request.get("caches", {})
+        self.rows = rows_of(request["benchmark_dir"], request["rows"])
+        self.observations = {}  # (framework, precision, sizes) -> observation: stand-ins for later combinations
+
+    def write(self, line):
+        with open(self.out, "a", encoding="utf-8") as f:
+            f.write(json.dumps(line) + "\n")
+
+    def run(self):
+        groups = {}
+        for row in self.rows:
+            key = combination_of(row)
+            if isinstance(key, str):
+                self.write({"name": row.name, "idx": row.idx, "result": "n/a", "stderr": key})
+                continue
+            row.key = key
+            groups.setdefault(key, []).append(row)
+        known = self.workload in NAMES
+        if known and not hasattr(spec(self.workload), "observe") and groups and self.first:
+            self.legacy_check()
+        policies = [self.policy(key) for key in groups]
+        for key, rows in groups.items():
+            if self.policy(key) != policies[0]:
+                continue  # left without a line: the parent measures them in a process of their own
+            self.write({"started": [self.workload, self.device, *map(str, key)],
+                        "rows": [[row.name, row.idx] for row in rows]})
+            if key[0] == "plain":
+                self.plain(rows[0])
+            else:
+                self.group(key, rows)
+
+    def plain(self, row):
+        """A row of a plain asv class, as asv runs it: setup (NotImplementedError: n/a), then its samples."""
+        started = time.time()
+        try:
+            with deadline(getattr(row.bench, "timeout", 60)):
+                if hasattr(row.bench, "setup"):
+                    row.bench.setup(*row.params)
+                row.out = time_samples([row])[0] if row.timed else track(row)
+        except Exception as exc:  # noqa: BLE001 (one row failing never takes down the rest)
+            self.fail(row, exc)
+        print(f"{row.name}{row.params}: {'ok' if 'samples' in row.out else row.out.get('result')}", flush=True)
+        self.finish([row], started)
+
+    def policy(self, key):
+        """Whether a combination's float32 matmuls may use TF32 on a GPU: MLX reads its switch
+        (MLX_ENABLE_TF32) once a process, so one process measures one policy (a tf32 row of a process
+        that began in IEEE float32 ran IEEE: verify fails it)."""
+        return self.device != "cpu" and key[0] in TF32_ALLOWED
+
+    def legacy_check(self):
+        """A workload without `observe` (dp_train: its rows launch processes of their own) is checked at the
+        sizes it times by its own `check`."""
+        with device_limits(f"{self.workload} check on {self.device}"):
+            try:
+                lines = spec(self.workload).check(settings.preset(), self.device).entries
+            except Unavailable as exc:
+                lines = [check.Line(self.workload, self.device, "-", "fp32", "n/a", True, detail=str(exc))]
+        self.store_lines(lines)
+
+    def store_lines(self, lines):
+        if self.checks and lines:
+            with asvbench.locked(Path(self.checks)) as f:
+                f.write(check.dump(lines))
+
+    def group(self, key, rows):
+        precision, overrides, warm = key
+        overrides = dict(overrides)
+        workload = spec(self.workload)
+        sizes = {**preset_sizes(self.workload, settings.preset(), self.device), **overrides}
+        present = [fw for fw in FRAMEWORKS if any(r.framework == fw for r in rows)]
+        together = all(getattr(workload, "together", lambda t, s: True)(Target(fw, self.device, precision), sizes)
+                       for fw in present)
+        observed, failed, started = {}, {}, time.time()
+        for fw in FRAMEWORKS:
+            if fw not in present:
+                observed[fw] = self.stand_in(workload, fw, sizes, precision)
+                continue
+            try:
+                with device_limits(f"{self.workload} {fw} on {self.device}"):
+                    runner = asvbench.built(self.workload, fw, self.device, precision, **overrides)
+                    observed[fw] = self.observe(workload, fw, runner, sizes, precision, observed)
+            except Exception as exc:  # noqa: BLE001 (Unavailable: n/a; else its rows fail with the reason)
+                failed[fw], observed[fw] = exc, None
+                continue
+            if not together:  # measured now and freed before the other framework is built
+                mine = [r for r in rows if r.framework == fw]
+                self.sample(mine, failed, interleaved=False)
+                self.free(mine, [fw], precision)
+        if together:
+            self.sample(rows, failed, interleaved=len(present) == 2 and not failed)
+            self.free(rows, present, precision)
+        self.compare(workload, precision, observed, sizes)
+        self.finish(rows, started)
+        print(f"{self.workload} {self.device} {precision} {overrides or ''} {warm}: {len(rows)} rows in "
+              f"{time.time() - started:.1f} s ({'both built at once' if together else 'one after the other'})",
+              flush=True)
+
+    def free(self, rows, frameworks, precision):
+        """Drop every reference to the combination's builds and hand the allocators' caches back, so the
+        next build (the other framework's, or the next combination's) has the device's memory."""
+        for row in rows:
+            vars(row.bench).pop("runner", None)
+        asvbench.release()
+        gc.collect()
+        for fw in frameworks:
+            Target(fw, self.device, precision).release_memory()
+
+    def observe(self, workload, fw, runner, sizes, precision, observed):
+        """The framework's observation for the check, kept as a stand-in for later combinations."""
+        if not hasattr(workload, "observe"):
+            return None
+        seen = workload.observe(runner, sizes, dict(observed))
+        if hasattr(workload, "stand_in"):  # kept only where a later combination may stand on it
+            self.observations[(fw, precision, json.dumps(sizes, sort_keys=True, default=str))] = seen
+        return seen
+
+    def stand_in(self, workload, fw, sizes, precision):
+        """The observation of a framework that lacks this combination's path, from the combination that
+        stands in for it (observed earlier in this process, or built now for the check alone)."""
+        stand = getattr(workload, "stand_in", lambda fw, sizes: None)(fw, sizes)
+        if stand is None or not hasattr(workload, "observe"):
+            return None
+        key = (fw, precision, json.dumps(stand, sort_keys=True, default=str))
+        if key not in self.observations:
+            others = {f: None for f in FRAMEWORKS if f != fw}
+            try:
+                with device_limits(f"{self.workload} {fw} on {self.device}"):
+                    kept = cross_check(self.workload, None, stand, self.device, precision, others)
+                self.observations[key] = kept.get(fw)
+            except Unavailable:
+                self.observations[key] = None
+        return self.observations[key]
+
+    def compare(self, workload, precision, observed, sizes):
+        """The combination's check lines, from both frameworks' observations, into the run's check file
+        (before any of its rows is recorded, so the records carry its status)."""
+        result = check.CheckResult(self.workload, self.device)
+        if hasattr(workload, "observe") and all(observed.get(fw) is not None for fw in FRAMEWORKS):
+            with result.combination(asvbench.combination(sizes), precision):
+                try:
+                    workload.compare(result, observed, sizes, self.device)
+                except Exception as exc:  # noqa: BLE001 (a check that cannot run has not passed)
+                    result.record("comparison ran", False, detail=f"{type(exc).__name__}: {exc}")
+        self.store_lines(result.entries)
+
+    def sample(self, rows, failed, interleaved):
+        """Every row's samples and run record: time_ rows first (a training step's time_ class leaves its
+        step's peak memory for the StepMemory class), each framework's rows of one benchmark and
+        parameters taken alternately where both frameworks are built here."""
+        asvbench.interleave = interleaved
+        try:
+            self.sample_pairs(rows, failed, interleaved)
+        finally:
+            asvbench.interleave = True
+
+    def sample_pairs(self, rows, failed, interleaved):
+        pairs = {}
+        for row in sorted(rows, key=lambda r: (not r.timed, r.name)):
+            pairs.setdefault((row.name, row.params[1:]), []).append(row)
+        for pair in pairs.values():
+            try:
+                with deadline(max(getattr(row.bench, "timeout", 60) for row in pair)):
+                    self.sample_pair(pair, failed, interleaved)
+            except TimeoutError as exc:
+                for row in pair:
+                    if not row.out:
+                        self.fail(row, exc)
+
+    def sample_pair(self, pair, failed, interleaved):
+        """One benchmark's rows at one parameter set but the framework."""
+        live = []
+        for row in pair:
+            try:
+                if row.framework in failed:
+                    raise failed[row.framework]
+                row.bench.setup(*row.params)  # time_: build, warm up; track_: selection only
+                live.append(row)
+            except Exception as exc:  # noqa: BLE001 (one row failing never takes down the rest)
+                self.fail(row, exc)
+        try:
+            outs = time_samples(live) if live and live[0].timed else [track(row) for row in live]
+        except Exception as exc:  # noqa: BLE001
+            for row in live:
+                self.fail(row, exc)
+            return
+        for row, out in zip(live, outs):
+            row.out = {**out, "interleaved": interleaved and len(live) == 2}
+            row.record = self.record_of(row)
+
+    def fail(self, row, exc):
+        """n/a (Unavailable, NotImplementedError) or failed, with the reason; a failure's traceback goes to
+        the run's log."""
+        if isinstance(exc, (Unavailable, NotImplementedError)):
+            row.out = {"result": "n/a", "stderr": str(exc)}
+        else:
+            row.out = {"result": None, "stderr": "".join(traceback.format_exception_only(exc)).strip()}
+            traceback.print_exception(exc, file=sys.stderr)
+
+    def record_of(self, row):
+        """The row's run record (what ran, its warm-up), the compile caches' state and its interleaving."""
+        record = getattr(row.bench, "record", None) or json.loads(row.bench.memo().read_text())["record"]
+        return {**record, "compile_caches": self.caches, "interleaved": row.out["interleaved"]}
+
+    def finish(self, rows, started):
+        """Each measured row's record into the records file, then every row's output line."""
+        for row in rows:
+            if getattr(row, "record", None) is not None:
+                asvbench.append_records(row.bench, row.bench.named(row.params), row.record, force=True,
+                                        methods=[row.name.rsplit(".", 1)[1]])
+            self.write({"name": row.name, "idx": row.idx, "started_at": started,
+                        "duration": time.time() - started, **row.out})
+
+
+@contextmanager
+def deadline(seconds):
+    """TimeoutError in the block after `seconds` (a benchmark's asv `timeout`): a row that hangs fails
+    alone instead of holding up the rest."""
+    def expire(signum, frame):
+        raise TimeoutError(f"timed out (timeout {seconds:g} s)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def time_samples(rows):
+    """Samples of time_ rows set up already, as asv's TimeBenchmark takes them (each the mean of `number`
+    calls, at least repeat[0], at most repeat[1], no new sample after repeat[2] seconds: the rows share
+    that time, their samples alternating A B, then B A, ...)."""
+    repeat = getattr(rows[0].bench, "repeat", asvbench.WorkloadBenchmark.repeat)
+    least, most, seconds = (repeat, repeat, math.inf) if isinstance(repeat, int) else repeat
+    samples = [[] for _ in rows]
+    began = time.perf_counter()
+    while True:
+        order = list(enumerate(rows))
+        for i, row in order if len(samples[0]) % 2 == 0 else order[::-1]:
+            call = functools.partial(row.method, *row.params)
+            number = getattr(row.bench, "number", 1) or 1
+            samples[i].append(timeit.Timer(call).timeit(number) / number)
+        taken = len(samples[0])
+        if taken >= most or (taken >= least and time.perf_counter() - began > seconds):
+            break
+    return [{"samples": s, "number": getattr(row.bench, "number", 1) or 1} for s, row in zip(samples, rows)]
+
+
+def track(row):
+    """A track_ row's value: {"samples", "number"} or a plain number, as asv stores it."""
+    value = row.method(*row.params)
+    if isinstance(value, dict):
+        return {"samples": list(value["samples"]), "number": value["number"]}
+    return {"result": value}
+
+
+def main(argv=None):
+    request = json.loads(Path((argv or sys.argv[1:])[0]).read_text())
+    asvbench.defer_records = True
+    request["caches"] = compile_caches(request["cache_root"]) if request.get("cache_root") else {}
+    Measurement(request).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""Per-benchmark ratios between two ledger points (or two machines), asv-continuous style: a result
+slower than `factor` times its baseline fails the comparison, unless asv's own test on the recorded
+samples (as in `asv compare`) finds the two no different: then the row says `noise` and passes."""
+import itertools
+import math
+from dataclasses import dataclass
+
+from asv import results as asv_results
+from asv.commands.compare import _is_result_better  # asv compare's decision rule, samples included
+
+from .. import ledger
+from . import regressions, results
+from ..errors import UsageError
+from .report import fmt
+
+
+def mark(a, b, a_ss, b_ss, factor):
+    """"slower", "faster" (asv's test on the samples agrees), "noise" (beyond the factor, but the test
+    finds no difference) or "", for values a -> b with their (stats, samples); "" where either is not
+    above zero (no ratio)."""
+    if min(a, b) <= 0:
+        return ""
+    if _is_result_better(a, b, a_ss, b_ss, factor):
+        return "slower"
+    if _is_result_better(b, a, b_ss, a_ss, factor):
+        return "faster"
+    return "noise" if max(b / a, a / b) > factor else ""
+
+
+def measured(snapshot):
+    """{(benchmark, framework, parameter values): (Cell, unit)} of every measured cell of a snapshot."""
+    return {(row.benchmark, framework, tuple(row.params.values())): (cell, row.unit)
+            for row in snapshot.rows for framework, cell in row.cells.items() if cell.ok}
+
+
+def change(a, b, factor):
+    """mark() for two results-layer cells."""
+    return mark(a.value, b.value, (a.stats, a.samples), (b.stats, b.samples), factor)
+
+
+def pick_machine(results_dir, machine, flag="--machine"):
+    known = results.machines(results_dir)
+    if machine is None and len(known) == 1:
+        return known[0]
+    if machine not in known:
+        named = f"{flag} {machine!r}" if machine else f"{flag} is needed"
+        raise UsageError(f"{named}: choose one of the machines with results: "
+                         f"{', '.join(known) or 'none (run mlxvspt run first)'}")
+    return machine
+
+
+def measured_both(results_dir, hash_a, hash_b):
+    """The one machine not retired with results at both commits, else None (then --machine is needed)."""
+    gone = regressions.retired(results_dir)
+    both = [m for m in results.machines(results_dir) if m not in gone and all(
+        next(asv_results.iter_results_for_machine_and_hash(str(results_dir), m, h), None) for h in (hash_a, hash_b))]
+    return both[0] if len(both) == 1 else None
+
+
+def values(results_dir, machine, commit):
+    """{(benchmark, asv's params as repr strings): (value, (stats, samples))} at one machine and commit,
+    over every environment saved there: the names asv itself runs rows by (`confirm` re-runs them).
+    Results of another benchmark version than benchmarks.json's are left out, as `results` leaves them."""
+    out, meta = {}, results.benchmarks(results_dir)
+    for res in asv_results.iter_results_for_machine_and_hash(str(results_dir), machine, commit):
+        for key in res.get_all_result_keys():
+            if key not in meta or res.benchmark_version.get(key) != meta[key].get("version"):
+                continue
+            params = res.get_result_params(key)
+            stats = res.get_result_stats(key, params)
+            samples = res.get_result_samples(key, params) or [None] * len(stats)
+            for combo, value, st, sa in zip(itertools.product(*params), res.get_result_value(key, params), stats,
+                                            samples):
+                if value is not None and not math.isnan(value):
+                    out[key, combo] = value, (st, sa)
+    return out
+
+
+def row_name(benchmark, combo):
+    """asv's name for a row, e.g. bench_matmul.Matmul.time_matmul('mlx', 'cpu', 'fp32', 1024)."""
+    return f"{benchmark}({', '.join(combo)})"
+
+
+def known_rows(results_dir):
+    """Every row name the current suite has (from benchmarks.json; [] before the first run)."""
+    return [row_name(name, combo) for name, info in results.benchmarks(results_dir).items()
+            for combo in itertools.product(*info.get("params", []))]
+
+
+@dataclass
+class Row:
+    """One benchmark at one parameter combination, measured at A and at B."""
+    benchmark: str
+    combo: tuple
+    a: float
+    a_stats: tuple  # (stats, samples) as asv records them
+    b: float
+    b_stats: tuple
+    unit: str
+
+    @property
+    def name(self):
+        return row_name(self.benchmark, self.combo)
+
+    def mark(self, factor):
+        return mark(self.a, self.b, self.a_stats, self.b_stats, factor)
+
+
+def rows(results_dir, a, b, machine=None, machine_b=None):
+    """((name A, machine A), (name B, machine B), [Row]) for every row measured at both points."""
+    points = ledger.build()
+    (name_a, hash_a), (name_b, hash_b) = ledger.resolve(points, a), ledger.resolve(points, b)
+    machine_a = pick_machine(results_dir, machine or measured_both(results_dir, hash_a, hash_b))
+    machine_b = pick_machine(results_dir, machine_b or machine_a, "--machine-b")
+    base, new = values(results_dir, machine_a, hash_a), values(results_dir, machine_b, hash_b)
+    if not base or not new:
+        empty = name_a if not base else name_b
+        raise UsageError(f"no results for {empty} on {machine_a if not base else machine_b}: run "
+                         f"`mlxvspt history {empty}` first")
+    units = {k: v.get("unit", "") for k, v in results.benchmarks(results_dir).items()}
+    found = [Row(key, combo, *base[key, combo], *new[key, combo], units.get(key, ""))
+             for key, combo in sorted(base.keys() & new.keys())]
+    return (name_a, machine_a), (name_b, machine_b), found
+
+
+def compare(results_dir, a, b, factor=1.1, machine=None, machine_b=None):
+    """(lines of a markdown table, whether anything is slower than `factor`)."""
+    (name_a, machine_a), (name_b, machine_b), found = rows(results_dir, a, b, machine, machine_b)
+    lines = [f"{name_a} ({machine_a}) -> {name_b} ({machine_b}), factor {factor}", "",
+             "| Benchmark | Params | A | B | B / A | |", "|---|---|---|---|---|---|"]
+    slower = False
+    for row in found:
+        mark_ = row.mark(factor)
+        slower |= mark_ == "slower"
+        lines.append(f"| {row.benchmark} | {', '.join(c.strip(chr(39)) for c in row.combo)} | "
+                     f"{fmt(row.a, row.unit)} | {fmt(row.b, row.unit)} | {row.b / row.a:.3f} | {mark_} |")
+    lines.append("")
+    lines.append("noise: beyond the factor, but asv's test on the samples finds A and B no different")
+    lines.append(f"{'SLOWER: some benchmarks regressed by more than ' + str(factor) + 'x' if slower else 'no regression beyond ' + str(factor) + 'x'}")
+    return lines, slower

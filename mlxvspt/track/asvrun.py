@@ -1,0 +1,332 @@
+"""Run the asv suite, save results, publish the site.
+
+`run` measures this Python environment (asv's "existing" environment, which saves results only with
+--set-commit-hash: the hash is the ledger point of the installed releases). `history` lets asv build
+one virtualenv per ledger point. The preset is part of the machine name so presets never share a graph.
+"""
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..measure import check, devices, settings
+from ..publish import comparison_page, regressions, results
+from .. import ledger
+from . import locks, plan, recorder
+from ..errors import UsageError
+from .progress import Progress
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def asv(*args, config, env=None, check=True, progress=None):
+    """Run one asv command, its output into the run's log (`progress`) or else to the terminal;
+    returns (exit code, output: "" without `progress`)."""
+    cmd = [sys.executable, "-m", "asv", *args, "--config", str(config)]
+    code, output = progress.command(cmd, env) if progress else (subprocess.run(cmd, env=env).returncode, "")
+    if check and code != 0:
+        where = f" (its output: {progress.log_path})" if progress else ""
+        raise RuntimeError(f"{' '.join(cmd[2:4])} failed with exit code {code}{where}")
+    return code, output
+
+
+def log_path(command):
+    """Where a run's full asv output goes: <folder>/<command>-<UTC time>.log, the folder MLXVSPT_LOGS names or
+    .asv/logs (git ignores .asv/)."""
+    folder = Path(os.environ.get(settings.LOGS) or ROOT / ".asv" / "logs")
+    return folder / f"{command}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.log"
+
+
+def load_conf(path):
+    """asv.conf.json allows // comments; asv's own loader does the same."""
+    text = re.sub(r"^\s*//.*$", "", Path(path).read_text(), flags=re.M)
+    return json.loads(text)
+
+
+def write_conf(results_dir, html_dir, benchmark_dir=ROOT / "benchmarks"):
+    """asv.conf.json with absolute paths, so results and site can live anywhere (tests use tmp dirs)."""
+    conf = load_conf(ROOT / "asv.conf.json")
+    conf.update(repo=str(ledger.LEDGER), benchmark_dir=str(benchmark_dir), env_dir=str(ROOT / ".asv" / "env"),
+                results_dir=str(Path(results_dir).resolve()), html_dir=str(Path(html_dir).resolve()))
+    # In ROOT, because asv's {conf_dir} (where install_pins.py is found) is the config file's folder.
+    fd, path = tempfile.mkstemp(prefix=".asv-run-", suffix=".json", dir=ROOT)
+    with os.fdopen(fd, "w") as f:
+        json.dump(conf, f)
+    return Path(path)
+
+
+def machine_name(preset):
+    """MLXVSPT_MACHINE (default: the host name) plus the preset."""
+    return f"{os.environ.get(settings.MACHINE) or platform.node() or 'machine'}-{preset}"
+
+
+def publish(config, env, html_dir, progress=None):
+    """asv publish into a fresh folder, then swap it in: an interrupted publish leaves the old site."""
+    html_dir = Path(html_dir).resolve()
+    staging, old = html_dir.with_name(html_dir.name + ".new"), html_dir.with_name(html_dir.name + ".old")
+    for stale in (staging, old):
+        shutil.rmtree(stale, ignore_errors=True)
+    conf = json.loads(Path(config).read_text())
+    # the site follows the ledger's main branch (every point), whatever branch a run measured along
+    conf.update(html_dir=str(staging), branches=load_conf(ROOT / "asv.conf.json")["branches"])
+    results_dir = conf["results_dir"]
+    with regressions.without_retired(results_dir) as shown:
+        Path(config).write_text(json.dumps({**conf, "results_dir": str(shown)}))
+        asv("publish", config=config, env=env, progress=progress)  # offline: asv.conf.json's plugin
+    comparison_page.write(conf["results_dir"], staging)
+    regressions.publish(results_dir, staging)
+    if html_dir.exists():
+        html_dir.rename(old)
+    staging.rename(html_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+MACHINE_KEYS = ("os", "arch", "cpu", "num_cpu", "ram")  # asv's description of a machine beside its name
+
+
+def describe_machine(machine, results_dir, config, env, point=None, progress=None):
+    """asv's machine record (CPU, OS, RAM) plus `mlxvspt info` beside the results: versions, BLAS, GPU,
+    as environment.txt (the latest run) and, for a run of this environment, environment-<point>.txt."""
+    info = devices.environment()
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    asv("machine", "--yes", "--machine", machine, "--os", info["platform"], "--arch", platform.machine(),
+        "--cpu", info["cpu"], "--num_cpu", str(info["cpu_count"]), "--ram", str(ram), config=config, env=env,
+        progress=progress)
+    folder = Path(results_dir) / machine
+    folder.mkdir(parents=True, exist_ok=True)
+    # .txt: asv reads every .json under the results folder as a result file
+    for name in ["environment.txt"] + ([f"environment-{point}.txt"] if point else []):
+        (folder / name).write_text(json.dumps(info, indent=2) + "\n")
+
+
+def modules(benchmark_dir, workloads=None):
+    """The benchmark modules to run (bench_<workload>.py), optionally only some workloads."""
+    names = sorted(p.stem for p in Path(benchmark_dir).glob("bench_*.py"))
+    return [n for n in names if not workloads or n.removeprefix("bench_") in workloads]
+
+
+def publish_results(results_dir, html_dir):
+    """asv publish of a results folder as it is (e.g. after adding another machine's results)."""
+    config = write_conf(results_dir, html_dir)
+    try:
+        publish(config, os.environ, html_dir)
+    finally:
+        config.unlink()
+
+
+def format_seconds(seconds):
+    return time.strftime("%H:%M:%S", time.gmtime(seconds))
+
+
+def record_wall_time(folder, point_name, started, benchmarks, code, resumed, parts=()):
+    """One line per run (a resumed run adds its part) in runs-<point>.jsonl beside the results: how long
+    the run took on this machine and, per part (a workload on a device), its seconds and rows: what the
+    next run's plan estimates from (mlxvspt.track.plan)."""
+    line = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+            "wall_seconds": round(time.time() - started, 1), "benchmarks": benchmarks, "exit_code": code,
+            "resumed": resumed, "parts": list(parts)}
+    with open(folder / f"runs-{point_name}.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps(line) + "\n")
+
+
+def selected(results_dir, workloads=None, only=None, benchmark_dir=ROOT / "benchmarks"):
+    """The benchmarks of the suite's last discovery (benchmarks.json) that a run of these workloads and
+    --bench pattern measures."""
+    names = modules(benchmark_dir, workloads)
+    return [b for b in sorted(results.benchmarks(results_dir)) if b.split(".")[0] in names and re.search(only or "", b)]
+
+
+def restore_damaged(results_dir):
+    """asv rewrites a results file in place at the end of each run: if a kill caught it half-written,
+    put back the copy kept after the last complete run; then keep copies of the good files."""
+    for path in Path(results_dir).glob("*/*.json"):
+        backup = path.with_suffix(".json.bak")
+        try:
+            json.loads(path.read_text())
+        except ValueError:
+            if backup.is_file():
+                shutil.copyfile(backup, path)
+            continue
+        shutil.copyfile(path, backup)
+
+
+@contextmanager
+def stopped_by_sigterm():
+    """SIGTERM (`kill`, `timeout`, a scheduler) stops a run as Ctrl-C does: the exception reaches the asv
+    command in flight, which kills every process asv started (progress.command), and the run's cleanup
+    runs. Without it the asv forkserver and its benchmark processes went on as orphans."""
+    def terminate(signum, frame):
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None, benchmark_dir=None, only=None,
+        verbose=False, log=None, budget=None):
+    """Benchmark, save, publish; returns (machine, exit code: non-zero if any benchmark failed).
+
+    This environment (`points` None) is measured part by part, a part being one workload on one device
+    in one measuring process (mlxvspt.measure.process), its rows recorded as it ends, so an interrupted run keeps
+    what finished and `resume` measures only the rows without a result. `points` names ledger entries
+    instead: asv builds one virtualenv per entry and runs every module in each, a process per row. `only`
+    (a regular expression) keeps the benchmarks whose name it matches. One line per part is printed;
+    the processes' whole output goes to `log` (default `log_path`), and to the terminal too with
+    `verbose`. `budget` (minutes): refuse, before measuring, a selection this machine's last durations
+    say will not fit. Two runs into one results folder at once: the second is refused.
+    """
+    with stopped_by_sigterm(), locks.held(Path(results_dir) / ".run.lock", "mlxvspt run"):
+        if points is None:
+            return _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, only, verbose, log,
+                             budget)
+        return _run_points(preset, results_dir, html_dir, workloads, resume, points, benchmark_dir, verbose, log)
+
+
+def _prepared(preset, results_dir, html_dir, benchmark_dir):
+    """(absolute results folder, asv config, machine name, run folder, environment for the children)."""
+    # absolute: the records and check paths are read by benchmark processes, in their own cwd
+    results_dir = Path(results_dir).resolve()
+    config = write_conf(results_dir, html_dir, benchmark_dir)
+    run_folder = Path(tempfile.mkdtemp(prefix="mlxvspt-run-"))
+    env = {**os.environ, settings.PRESET: preset, settings.RUN_FOLDER: str(run_folder)}
+    return results_dir, config, machine_name(preset), run_folder, env
+
+
+def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, only, verbose, log, budget):
+    """run() of this Python environment: one measuring process per workload and device."""
+    benchmark_dir = Path(benchmark_dir or ROOT / "benchmarks")
+    point_name, point = ledger.point_for_installed(ledger.build())
+    results_dir, config, machine, run_folder, env = _prepared(preset, results_dir, html_dir, benchmark_dir)
+    folder = results_dir / machine
+    env[settings.CHECKS] = str(folder / f"check-{point_name}.jsonl")
+    env[settings.RECORDS] = str(folder / f"records-{point_name}.jsonl")
+    code, done = 0, []
+    progress = Progress(log or log_path("run"), verbose)
+    started = time.time()
+    try:
+        describe_machine(machine, results_dir, config, env, point_name, progress)
+        asv("run", "-E", f"existing:{sys.executable}", "--set-commit-hash", point, "--machine", machine,
+            "--bench", "just-discover", config=config, env=env, progress=progress)
+        planned = plan.parts(results_dir, modules(benchmark_dir, workloads), only)
+        if only and not planned:
+            raise UsageError(f"--bench {only!r}: matches none of the selected benchmarks")
+        if resume:
+            kept = recorder.measured(config, machine, point)
+            planned = {part: [r for r in rows if tuple(r) not in kept] for part, rows in planned.items()}
+            planned = {part: rows for part, rows in planned.items() if rows}
+        estimates = plan.estimate(planned, plan.durations(results_dir, machine))
+        for line in plan.describe(planned, estimates):
+            progress.say(line)
+        plan.within(budget, estimates)
+        if not resume:  # this point's check lines of what is measured now are replaced by the new ones
+            check.keep_others(env[settings.CHECKS], {w for w, _ in planned}, {d for _, d in planned})
+        progress.begin(planned, estimates)
+        for (workload, device), rows in planned.items():
+            part_started = time.time()
+            progress.running(f"{workload} on {device}")
+            lines, failure = measure_part(workload, device, rows, env, run_folder, benchmark_dir, progress)
+            restore_damaged(results_dir)
+            recorder.record(config, machine, point, lines)
+            seconds = time.time() - part_started
+            done.append({"workload": workload, "device": device, "seconds": round(seconds, 1), "rows": len(rows)})
+            code = progress.finished_part((workload, device), lines, seconds, failure) or code
+        restore_damaged(results_dir)
+        record_wall_time(folder, point_name, started, len(planned), code, resume, done)
+        progress.say(f"wall time: {format_seconds(time.time() - started)} (checks and benchmarks)")
+        publish(config, env, html_dir, progress)
+    finally:
+        progress.close()
+        config.unlink()
+        shutil.rmtree(run_folder, ignore_errors=True)
+    return machine, code
+
+
+def measure_part(workload, device, rows, env, run_folder, benchmark_dir, progress):
+    """Every row of one workload on one device, in one measuring process; a process that dies fails only
+    the combination it was on (its "started" line names the rows) and a new one measures the rest.
+    Returns (the rows' lines, why a process died or None)."""
+    out = run_folder / f"{workload}-{device}.jsonl"
+    request = run_folder / f"{workload}-{device}.request.json"
+    lines, remaining, failure, first = [], [list(r) for r in rows], None, True
+    while remaining:
+        seen = out.stat().st_size if out.exists() else 0
+        request.write_text(json.dumps({"workload": workload, "device": device, "rows": remaining, "first": first,
+                                       "benchmark_dir": str(benchmark_dir), "out": str(out),
+                                       "checks": env.get(settings.CHECKS), "cache_root": str(compile_root())}))
+        first = False
+        returned, output = progress.command([sys.executable, "-m", "mlxvspt.measure.process", str(request)], env)
+        with open(out, encoding="utf-8") if out.exists() else open(os.devnull) as f:
+            f.seek(seen)
+            new = [json.loads(text) for text in f.read().splitlines() if text.strip()]
+        lines += [line for line in new if "name" in line]
+        done = {(line["name"], line["idx"]) for line in new if "name" in line}
+        remaining = [r for r in remaining if tuple(r) not in done]
+        if not remaining or (returned == 0 and done):  # a process measures one matmul policy: the next the rest
+            continue
+        last = next((t.strip() for t in reversed(output.splitlines()) if t.strip()), "no output")
+        failure = f"the measuring process exited with code {returned}: {last}"
+        progress.log.write(failure + "\n")
+        begun = [line for line in new if "started" in line]
+        lost = {tuple(r) for r in begun[-1]["rows"]} if begun and returned else {tuple(r) for r in remaining}
+        lines += [{"name": name, "idx": idx, "result": None, "stderr": failure} for name, idx in remaining
+                  if (name, idx) in lost]
+        remaining = [r for r in remaining if tuple(r) not in lost]
+    return lines, failure
+
+
+def compile_root():
+    """Where the measuring processes keep the compilers' caches between runs (mlxvspt.measure.process)."""
+    from ..paths import cache_dir
+
+    return cache_dir() / "compile"
+
+
+def _run_points(preset, results_dir, html_dir, workloads, resume, points, benchmark_dir, verbose, log):
+    """run() of ledger points: asv builds a virtualenv per point and runs every module in it."""
+    benchmark_dir = Path(benchmark_dir or ROOT / "benchmarks")
+    ledger_points = ledger.build()
+    results_dir, config, machine, run_folder, env = _prepared(preset, results_dir, html_dir, benchmark_dir)
+    names = modules(benchmark_dir, workloads)
+    # each virtualenv files its records (and its `mlxvspt info`) under the ledger point it holds
+    env[settings.RECORDS] = str(results_dir / machine / "records-{point}.jsonl")
+    env[settings.RELEASES] = str(ledger.RELEASES)
+    hashes = Path(config).with_suffix(".hashes")
+    hashes.write_text("".join(ledger.resolve(ledger_points, p)[1] + "\n" for p in points))
+    label = f"{len(points)} ledger points, {len(names)} modules"
+    code = 0
+    progress = Progress(log or log_path("history"), verbose)
+    try:
+        describe_machine(machine, results_dir, config, env, None, progress)
+        progress.begin({label: [label]}, {label: None})
+        restore_damaged(results_dir)
+        # forkserver: asv forks each parameter combination from a process that imported the suite once
+        args = ["run", f"HASHFILE:{hashes}", "--machine", machine, "--show-stderr", "--record-samples",
+                "--launch-method", "forkserver", "--bench", "|".join(f"^{name}\\." for name in names)]
+        if resume:
+            args.append("--skip-existing-successful")
+        progress.running(label)
+        code, output = asv(*args, config=config, env=env, check=False, progress=progress)
+        progress.finished(label, output, code)
+        restore_damaged(results_dir)
+        publish(config, env, html_dir, progress)
+    finally:
+        progress.close()
+        config.unlink()
+        hashes.unlink(missing_ok=True)
+        shutil.rmtree(run_folder, ignore_errors=True)
+    return machine, code

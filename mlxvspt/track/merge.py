@@ -1,0 +1,171 @@
+"""Join results folders of one machine measured in parts (e.g. one `mlxvspt run --workload W` per GPU of a
+host, each pinned to its own GPU and cores) into one, as if one run had measured them all.
+
+asv keeps one file per machine, commit and environment with, per benchmark, one entry per parameter
+combination: a part's combinations that another part left n/a (not selected there) are filled from the
+part that measured them, and a combination measured in several parts from the last of them (a re-measure
+replaces the first measurement); where the parts' params grids differ (the suite gained a size), the later
+part's grid stands, as asv would show only entries of the suite's current grid. Records, checks and run
+lines (JSON lines) are concatenated, a line the destination has already left out (merging a part twice adds
+nothing); environment files are taken from the first part that has them,
+machine.json keeps each key as the last part to describe it did, and every result file is described by it.
+"""
+import itertools
+import json
+import shutil
+from pathlib import Path
+
+from .asvrun import MACHINE_KEYS
+from ..errors import UsageError
+
+JSONL = ("records-", "check-", "runs-")
+
+
+def _standing(entry, columns):
+    """Per combination, what this entry knows there: 2 a value, 1 a failure (asv writes null), 0 n/a (NaN:
+    not selected or not runnable in that part)."""
+    result = dict(zip(columns, entry))["result"]
+    return [] if result is None else [0 if v != v else 1 if v is None else 2 for v in result]
+
+
+def on_grid(entry, columns, params):
+    """`entry` with its per-combination columns laid on another params grid, combination by combination
+    (asv lists them in itertools.product order): a param's values changed between versions of the suite
+    (a preset's sizes added) must not pair one combination's figures with another's. Combinations the
+    entry lacks are n/a."""
+    grid = list(itertools.product(*entry[columns.index("params")]))
+    count, at = len(grid), {combination: i for i, combination in enumerate(grid)}
+    where = [at.get(combination) for combination in itertools.product(*params)]
+    laid = []
+    for column, value in zip(columns, entry):
+        if column == "params":
+            value = params
+        elif isinstance(value, list) and len(value) == count:
+            empty = float("nan") if column == "result" else None
+            value = [empty if i is None else value[i] for i in where]
+        laid.append(value)
+    return laid
+
+
+def merge_entries(into, other, columns):
+    """One benchmark's asv entry with `other`'s measured combinations filled in; durations add up. An entry
+    of another benchmark version replaces the whole entry (asv would hide the older one anyway); one of
+    other params is laid on `other`'s params first."""
+    version = columns.index("version")
+    if into is None or into[version] != other[version]:
+        return other
+    # asv drops an entry's trailing empty columns (a result of no samples ends after "duration"): padded,
+    # so zip() below keeps the other's statistics and samples
+    into, other = (list(e) + [None] * (len(columns) - len(e)) for e in (into, other))
+    params = columns.index("params")
+    if into[params] != other[params]:
+        into = on_grid(into, columns, other[params])
+    mine, theirs = _standing(into, columns), _standing(other, columns)
+    if not mine or not theirs:
+        return other if theirs else into
+    took = [b > a or a == b == 2 for a, b in zip(mine, theirs)]
+    merged = []
+    for column, a, b in zip(columns, into, other):
+        if column == "duration":
+            merged.append((a or 0) + (b or 0))
+        elif column == "started_at":
+            merged.append(min((x for x in (a, b) if x is not None), default=None))
+        elif column != "params" and any(isinstance(x, list) and len(x) == len(mine) for x in (a, b)):
+            a, b = (x if isinstance(x, list) else [None] * len(mine) for x in (a, b))
+            merged.append([y if t else x for x, y, t in zip(a, b, took)])
+        else:
+            merged.append(a)
+    return merged
+
+
+def merge_result_files(paths, out):
+    """One asv result file from several of the same machine, commit and environment."""
+    merged = None
+    for path in paths:
+        data = json.loads(Path(path).read_text())
+        if merged is None:
+            merged = data
+            continue
+        if data["result_columns"] != merged["result_columns"]:
+            raise UsageError(f"{path}: another asv result format than {paths[0]}")
+        columns = merged["result_columns"]
+        for name, entry in data["results"].items():
+            merged["results"][name] = merge_entries(merged["results"].get(name), entry, columns)
+        merged["durations"] = {**data.get("durations", {}), **merged.get("durations", {})}
+    Path(out).write_text(json.dumps(merged, indent=None))
+
+
+def merge(dest, parts):
+    """Merge the machine folders `parts` into `dest` (created; files already there count as a first part)."""
+    dest = Path(dest)
+    folders = [Path(p) for p in parts]
+    for folder in folders:
+        if folder.resolve() == dest.resolve():
+            raise UsageError(f"{folder}: is the destination itself (its files already count as a first part)")
+        if description(folder / "machine.json") is None:
+            raise UsageError(f"{folder}: not a machine's results folder (no readable machine.json)")
+    names = sorted({p.name for folder in folders for p in folder.iterdir()
+                    if p.is_file() and p.suffix != ".bak"})  # .bak: asvrun.restore_damaged's copies
+    for path in (folder / n for folder in [dest, *folders] for n in names if n.endswith(".json")):
+        if path.is_file() and not isinstance(read_json(path), dict):  # before anything is written
+            raise UsageError(f"{path}: not a readable asv result file (a copy cut short?)")
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        sources = [folder / name for folder in folders if (folder / name).is_file()]
+        target = dest / name
+        if name.endswith(".jsonl") and name.startswith(JSONL):
+            have = set(target.read_text().splitlines()) if target.is_file() else set()
+            with open(target, "a", encoding="utf-8") as f:
+                for line in (line for source in sources for line in source.read_text().splitlines()):
+                    if line not in have:
+                        have.add(line)
+                        f.write(line + "\n")
+        elif name == "machine.json":
+            described = {}
+            for source in [target] + sources:  # each key as last described
+                described.update(description(source) or {})
+            target.write_text(json.dumps(described, indent=4))
+        elif name.endswith(".json"):
+            merge_result_files(([target] if target.is_file() else []) + sources, target)
+        elif not target.is_file():
+            shutil.copyfile(sources[0], target)
+    one_machine(dest)
+
+
+def read_json(path):
+    """A JSON file's contents, or None where it is missing or cut short."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def description(path):
+    """A machine.json's contents, or None where it is missing or not asv's machine description."""
+    described = read_json(path)
+    return described if isinstance(described, dict) and "machine" in described else None
+
+
+def one_machine(folder):
+    """Every result file of `folder` (and its .bak copy, which asvrun.restore_damaged may put back) described
+    as its machine.json describes the machine: asv draws one graph line per distinct description, so a file
+    of a run whose description lacked or changed a key (the H200's first runs had no num_cpu, a kernel update
+    changes `os`) split a benchmark's history in two and its releases were never graphed side by side. `asv
+    machine` records only the values that differ from what it detects itself, so a part pinned to a 16-core
+    share of a 64-core host has num_cpu and one on a 16-core host has none: merge keeps each key as last
+    described. A file that does not read as asv's results is left as it is (restore_damaged's to mend)."""
+    folder = Path(folder)
+    machine = {k: v for k, v in description(folder / "machine.json").items() if k != "version"}
+    for path in [*folder.glob("*-*.json"), *folder.glob("*-*.json.bak")]:
+        try:
+            data = json.loads(path.read_text())
+            params = data["params"]
+        except (ValueError, TypeError, KeyError):
+            continue
+        if not isinstance(params, dict):
+            continue
+        described = {**{k: v for k, v in params.items() if k not in {"machine", *MACHINE_KEYS, *machine}},
+                     **machine}
+        if described != params:
+            data["params"] = described
+            path.write_text(json.dumps(data, indent=None))

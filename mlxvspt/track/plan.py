@@ -1,0 +1,107 @@
+"""What a run will measure, and how long it should take on this machine, before anything runs.
+
+A run is made of parts, one measuring process each: a workload on a device (mlxvspt.measure.process). Each run
+writes every part's wall time and row count into the point's `runs-<point>.jsonl` beside its results;
+the plan takes the latest figure per part from this machine's files (any point), scaled by the rows asked
+now, and `--budget` refuses a selection whose estimate exceeds it, naming the parts that would fit.
+"""
+import itertools
+import json
+import re
+from pathlib import Path
+
+from ..measure import settings
+from ..measure.devices import DEVICES, FRAMEWORKS
+from ..errors import UsageError
+
+
+def unquote(value):
+    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"" else value
+
+
+def parts(results_dir, modules, only=None, devices=None):
+    """{(workload, device): [[benchmark, param index], ...]} of the benchmarks of the last discovery
+    (results/benchmarks.json) in `modules` whose name `only` matches, on the chosen devices and
+    frameworks; the rows another selection leaves out are not asked for at all."""
+    path = Path(results_dir) / "benchmarks.json"
+    known = json.loads(path.read_text()) if path.is_file() else {}
+    devices = devices or settings.devices() or list(DEVICES)
+    frameworks = settings.frameworks() or list(FRAMEWORKS)
+    found = {}
+    for name in sorted(known):
+        module = name.split(".")[0]
+        if name == "version" or module not in modules or not re.search(only or "", name):
+            continue
+        names = known[name].get("param_names", [])
+        for idx, params in enumerate(itertools.product(*known[name]["params"])):
+            named = dict(zip(names, map(unquote, params)))
+            framework, device = named.get("framework"), named.get("device", "cpu")
+            if device in devices and framework in frameworks + [None]:
+                found.setdefault((module.removeprefix("bench_"), device), []).append([name, idx])
+    return found
+
+
+def durations(results_dir, machine):
+    """{(workload, device): (seconds, rows)}: the latest measured duration of each part on `machine`; for a
+    machine that has none (a fresh clone), those of the machines of the same preset in the results (a
+    reference machine's, e.g. linux-2core-small's for vm-small), the most recent of each part."""
+    mine = durations_of(Path(results_dir).glob(f"{machine}/runs-*.jsonl"))
+    if mine:
+        return mine
+    preset = machine.rsplit("-", 1)[-1]
+    return durations_of(Path(results_dir).glob(f"*-{preset}/runs-*.jsonl"))
+
+
+def durations_of(paths):
+    latest = {}
+    for path in sorted(paths):
+        for text in path.read_text().splitlines():
+            try:
+                line = json.loads(text)
+            except ValueError:
+                continue
+            for part in line.get("parts", []):
+                key = (part["workload"], part["device"])
+                if key not in latest or line["started"] >= latest[key][0]:
+                    latest[key] = (line["started"], part["seconds"], part["rows"])
+    return {key: (seconds, rows) for key, (_, seconds, rows) in latest.items()}
+
+
+def estimate(planned, known):
+    """{part: seconds or None (never measured here)}: the last duration scaled by the rows asked now."""
+    return {part: (known[part][0] * len(rows) / max(known[part][1], 1) if part in known else None)
+            for part, rows in planned.items()}
+
+
+def minutes(seconds):
+    return "?" if seconds is None else f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+
+
+def describe(planned, estimates):
+    """The plan's lines: each part with its rows and estimate, then the total."""
+    lines = [f"  {workload} on {device}: {len(planned[(workload, device)])} rows, ~{minutes(seconds)}"
+             for (workload, device), seconds in estimates.items()]
+    known = [s for s in estimates.values() if s is not None]
+    unknown = [f"{w} on {d}" for (w, d), s in estimates.items() if s is None]
+    total = f"~{minutes(sum(known))}" if known else "no estimate"
+    total += f" (no earlier duration of {', '.join(unknown)})" if unknown else ""
+    return [f"plan: {len(planned)} parts, {sum(map(len, planned.values()))} rows, {total}"] + lines
+
+
+def within(budget_minutes, estimates):
+    """Refuse (UsageError) a selection whose known estimate exceeds the budget, naming what would fit."""
+    if budget_minutes is None:
+        return
+    if not budget_minutes > 0:
+        raise UsageError(f"--budget {budget_minutes:g}: give a positive number of minutes")
+    known = {part: s for part, s in estimates.items() if s is not None}
+    need = sum(known.values())
+    if need <= budget_minutes * 60:
+        return
+    fits, spent = [], 0.0
+    for part, seconds in sorted(known.items(), key=lambda kv: kv[1]):
+        if spent + seconds <= budget_minutes * 60:
+            fits.append(f"--workload {part[0]} --device {part[1]}")
+            spent += seconds
+    hint = f"; within it: {' / '.join(fits)} (~{minutes(spent)})" if fits else "; no part fits it"
+    raise UsageError(f"--budget {budget_minutes:g} min: this selection needs ~{minutes(need)} here{hint}")

@@ -1,0 +1,81 @@
+"""asv's result files from the measuring processes' lines, written by asv's own Results class.
+
+`asv run` would fork a process per row and time it there; `mlxvspt run` measures each workload and
+device in one process (mlxvspt.measure.process) and hands each row's samples to asv here, in the form asv's
+runner hands them over (`BenchmarkResult`: value or True plus samples and `number`), so the files, their
+statistics and everything that reads them (`asv publish`, `asv compare`, the site) are as `asv run
+--record-samples -E existing:PYTHON --set-commit-hash POINT` writes them.
+"""
+import datetime
+import itertools
+import math
+import sys
+
+from asv import environment
+from asv.benchmarks import Benchmarks
+from asv.config import Config
+from asv.machine import Machine
+from asv.repo import get_repo
+from asv.results import Results
+from asv.runner import BenchmarkResult
+
+
+def result_of(line):
+    """(value, samples, number, errcode) of one row's line, as asv's runner reads a benchmark's output."""
+    if "samples" in line:
+        return True, line["samples"], line["number"], 0
+    value = line.get("result")
+    if value == "n/a":
+        return math.nan, None, None, 0
+    return value, None, None, 0 if value is not None else 1
+
+
+def record(config_path, machine, commit, lines):
+    """Add the rows' lines (dicts with name, idx and the outcome) to this environment's result file of
+    `machine` at ledger commit `commit`, keeping every other row's earlier result."""
+    conf, results = results_file(config_path, machine, commit)
+    benchmarks = Benchmarks.load(conf)
+    by_name = {}
+    for line in lines:
+        by_name.setdefault(line["name"], {})[line["idx"]] = line
+    for name, rows in by_name.items():
+        benchmark = benchmarks[name]
+        count = len(list(itertools.product(*benchmark["params"])))
+        outcomes = [result_of(rows[i]) if i in rows else (math.nan, None, None, 0) for i in range(count)]
+        stderr = "\n".join(f"{rows[i]['name']}-{i}: {rows[i]['stderr']}" for i in sorted(rows)
+                           if rows[i].get("stderr") and rows[i].get("result") != "n/a")
+        started = min(rows[i].get("started_at") or 0 for i in rows)
+        results.add_result(
+            benchmark,
+            BenchmarkResult(result=[o[0] for o in outcomes], samples=[o[1] for o in outcomes],
+                            number=[o[2] for o in outcomes], errcode=max(o[3] for o in outcomes),
+                            stderr=stderr, profile=None),
+            selected_idx=set(rows),
+            started_at=datetime.datetime.fromtimestamp(started, datetime.timezone.utc) if started else None,
+            duration=max(rows[i].get("duration") or 0 for i in rows),
+            record_samples=True,
+        )
+    results.save(conf.results_dir)
+
+
+def results_file(config_path, machine, commit):
+    """This environment's asv Results of `machine` at `commit` (earlier rows loaded, if any)."""
+    conf = Config.load(str(config_path))
+    env = next(environment.get_environments(conf, [f"existing:{sys.executable}"], verbose=False))
+    params = {**Machine.load(machine_name=machine).__dict__, "python": env.python, **env.requirements}
+    results = Results(params, env.requirements, commit, get_repo(conf).get_date(commit), env.python, env.name,
+                      env.env_vars)
+    results.load_data(conf.results_dir)
+    return conf, results
+
+
+def measured(config_path, machine, commit):
+    """{(benchmark, param index)} that have a value in this environment's results at `commit` (what
+    `--resume` keeps): n/a and failed rows are asked again."""
+    _, results = results_file(config_path, machine, commit)
+    kept = set()
+    for name in results.get_result_keys(Benchmarks.load(Config.load(str(config_path)))):
+        for idx, value in enumerate(results.get_result_value(name, results.get_result_params(name))):
+            if value is not None and not (isinstance(value, float) and math.isnan(value)):
+                kept.add((name, idx))
+    return kept
