@@ -8,6 +8,7 @@ import math
 import os
 import re
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 from .track import asvrun, bisect, confirm, merge, plan, update
@@ -26,8 +27,14 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+def framework_name(value):
+    """--framework's value: mlx or torch, `pytorch` read as torch (what people call it)."""
+    return "torch" if value.lower() == "pytorch" else value
+
+
 def parser():
     p = Parser(prog="mlxvspt", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"mlxvspt {version('mlxvspt')}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
     run = sub.add_parser("run", help="run the asv suite here, save results, publish html/, print the table")
     history = sub.add_parser("history", help="run the suite in one asv virtualenv per release-ledger entry")
@@ -36,7 +43,8 @@ def parser():
     for cmd in (run, history, check):
         cmd.add_argument("--preset", help=f"{' | '.join(presets.NAMES)} (default: ${settings.PRESET} or "
                                           f"{presets.DEFAULT}; check defaults to tiny)")
-        cmd.add_argument("--framework", action="append", help="mlx | torch (repeatable; default both)")
+        cmd.add_argument("--framework", action="append", type=framework_name,
+                         help="mlx | torch (or pytorch; repeatable; default both)")
         cmd.add_argument("--device", action="append", help="cpu | gpu (repeatable; default both)")
         cmd.add_argument("--precision", action="append",
                          help=f"{' | '.join(devices.PRECISIONS)} (repeatable; default every one the preset has)")
@@ -81,7 +89,8 @@ def parser():
     prof.add_argument("param", nargs="*", help="NAME=VALUE: precision=tf32 and size overrides, e.g. n=1024 "
                                                "compile=True path=best")
     prof.add_argument("--preset", help=f"{' | '.join(presets.NAMES)} (default: {presets.DEFAULT})")
-    prof.add_argument("--framework", action="append", help="mlx | torch (repeatable; default both)")
+    prof.add_argument("--framework", action="append", type=framework_name,
+                      help="mlx | torch (or pytorch; repeatable; default both)")
     prof.add_argument("--steps", type=int, default=3, help="unprofiled and profiled steps each (default 3)")
     prof.add_argument("--out", help="folder for the Chrome traces and profile.md (default profiles/<machine>)")
     over = sub.add_parser("overhead", help="the suite's best training step vs a standalone best-practice script: "
@@ -90,7 +99,8 @@ def parser():
     over.add_argument("--preset", default=presets.DEFAULT,
                       help=f"{' | '.join(presets.NAMES)} (default {presets.DEFAULT})")
     over.add_argument("--device", default="cpu", help="cpu | gpu (default cpu)")
-    over.add_argument("--framework", action="append", help="mlx | torch (repeatable; default both)")
+    over.add_argument("--framework", action="append", type=framework_name,
+                      help="mlx | torch (or pytorch; repeatable; default both)")
     over.add_argument("--precision", help="fp32 | tf32 | bf16 | bf16-mixed (default tf32 on gpu, fp32 on cpu)")
     over.add_argument("--eager", action="store_true", help="not compiled (default: compiled, the best path)")
     over.add_argument("--steps", type=int, default=20, help="timed steps per measurement (default 20)")
@@ -443,6 +453,10 @@ def check_outputs(args):
 
 def main(argv=None):
     try:
+        argv = sys.argv[1:] if argv is None else argv
+        if not argv:  # a bare `mlxvspt`: where to start
+            parser().print_help()
+            return 2
         args = parser().parse_args(argv)
         check_outputs(args)
         return {"run": cmd_run, "history": cmd_history, "check": cmd_check, "report": cmd_report,

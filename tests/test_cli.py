@@ -48,7 +48,6 @@ BAD = [
     ["bisect", "mlx-0.31.2", "mlx-0.32.4", "time_"],
     ["confirm", "mlx-0.31.2", "mlx-0.32.4", "no.such.row"],
     ["frobnicate"],
-    [],
 ]
 
 
@@ -140,3 +139,19 @@ def test_a_bench_pattern_matching_no_benchmark_of_the_suite_is_refused_first(tmp
     assert cli.main(argv) == 2
     assert "matches none of the selected benchmarks" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["benchmarks.json", "results"]
+
+
+def test_a_bare_mlxvspt_prints_where_to_start(capsys):
+    assert cli.main([]) == 2
+    out = capsys.readouterr().out
+    assert out.startswith("usage: mlxvspt") and "run" in out and "report" in out
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.startswith("mlxvspt 0.")
+
+
+def test_pytorch_is_read_as_torch():
+    assert cli.parser().parse_args(["run", "--framework", "PyTorch", "--framework", "mlx"]).framework == ["torch", "mlx"]
