@@ -177,16 +177,19 @@ def selection(args):
 
 def cmd_run(args):
     preset = selection(args)
+    chosen = asvrun.modules(asvrun.ROOT / "benchmarks", args.workload)
     if args.bench:
         try:
             re.compile(args.bench)
         except re.error as exc:
             raise UsageError(f"--bench {args.bench!r}: not a regular expression ({exc})") from None
-        known = asvrun.selected(args.results_dir, args.workload)  # the suite's last discovery
-        if known and not asvrun.selected(args.results_dir, args.workload, args.bench):
-            raise UsageError(f"--bench {args.bench!r}: matches none of the selected benchmarks (e.g. {known[0]})")
+        every = list(devices.DEVICES)  # the suite's last discovery, on any device
+        known = plan.parts(args.results_dir, chosen, devices=every)
+        if known and not plan.parts(args.results_dir, chosen, args.bench, devices=every):
+            example = next(iter(known.values()))[0][0]
+            raise UsageError(f"--bench {args.bench!r}: matches none of the selected benchmarks (e.g. {example})")
     if args.budget is not None:  # from the last discovery, before anything is written (asvrun asks again)
-        planned = plan.parts(args.results_dir, asvrun.modules(asvrun.ROOT / "benchmarks", args.workload), args.bench)
+        planned = plan.parts(args.results_dir, chosen, args.bench)
         plan.within(args.budget, plan.estimate(planned, plan.durations(args.results_dir, asvrun.machine_name(preset))))
     machine, code = asvrun.run(preset, args.results_dir, args.html_dir, args.workload, args.resume, only=args.bench,
                                verbose=args.verbose, budget=args.budget)

@@ -1,6 +1,7 @@
 """The measuring process: one build per combination, checked then timed on the same objects, the two
 frameworks' samples alternating; a process that dies loses only its combination; the compile caches'
 state in the records; the plan's budget; one run per results folder."""
+import itertools
 import json
 import os
 import textwrap
@@ -56,7 +57,7 @@ def matmul_rows(n=64, precision="fp32"):
     rows = []
     for name in names:
         cls = process.benchmark_class(BENCHMARKS, *name.split(".")[:2])
-        for idx, params in enumerate(__import__("itertools").product(*cls.params)):
+        for idx, params in enumerate(itertools.product(*cls.params)):
             if params[1:] == ("cpu", precision, n):
                 rows.append([name, idx])
     return rows
@@ -210,7 +211,7 @@ def test_frameworks_that_do_not_fit_together_are_measured_one_after_the_other_an
         (target.framework, asvbench._built.cache_info().currsize)) or build(target, sizes, *a))
     cls = process.benchmark_class(BENCHMARKS, "bench_lm_train", "LMTrain")
     rows = [["bench_lm_train.LMTrain.time_step", idx] for idx, params in
-            enumerate(__import__("itertools").product(*cls.params)) if params[1:] == ("cpu", "best", False, "fp32")]
+            enumerate(itertools.product(*cls.params)) if params[1:] == ("cpu", "best", False, "fp32")]
     process.Measurement(request(run_env, rows, workload="lm_train")).run()
     assert alive[:2] == [("mlx", 0), ("torch", 0)]
     records = [json.loads(t) for t in (run_env / "records.jsonl").read_text().splitlines()]

@@ -13,15 +13,13 @@ import hashlib
 import json
 import math
 import os
-import time
 from contextlib import contextmanager
 
 from . import check, settings
 from .devices import DEVICES, FRAMEWORKS, Target, environment
 from ..errors import Unavailable, device_limits
 from .presets import FIGURE_SAMPLES, NAMES, SAMPLE_SECONDS, TABLE, sizes
-from .timing import (STEADY, WARMUP_CAP_SECONDS, WARMUP_CAP_STEPS, WARMUP_MIN_SECONDS,  # noqa: F401 (the classes' names)
-                     WARMUP_UNSTEADY_SECONDS, warm_up)
+from .timing import WARMUP_CAP_STEPS, warm_up
 from ..workloads import spec
 
 

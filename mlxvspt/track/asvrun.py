@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..measure import check, devices, settings
-from ..publish import comparison_page, regressions, results
+from ..publish import comparison_page, regressions
 from .. import ledger
 from . import locks, plan, recorder
 from ..errors import UsageError
@@ -136,13 +136,6 @@ def record_wall_time(folder, point_name, started, benchmarks, code, resumed, par
             "resumed": resumed, "parts": list(parts)}
     with open(folder / f"runs-{point_name}.jsonl", "a", encoding="utf-8") as f:
         f.write(json.dumps(line) + "\n")
-
-
-def selected(results_dir, workloads=None, only=None, benchmark_dir=ROOT / "benchmarks"):
-    """The benchmarks of the suite's last discovery (benchmarks.json) that a run of these workloads and
-    --bench pattern measures."""
-    names = modules(benchmark_dir, workloads)
-    return [b for b in sorted(results.benchmarks(results_dir)) if b.split(".")[0] in names and re.search(only or "", b)]
 
 
 def restore_damaged(results_dir):
@@ -270,9 +263,8 @@ def measure_part(workload, device, rows, env, run_folder, benchmark_dir, progres
                                        "checks": env.get(settings.CHECKS), "cache_root": str(compile_root())}))
         first = False
         returned, output = progress.command([sys.executable, "-m", "mlxvspt.measure.process", str(request)], env)
-        with open(out, encoding="utf-8") if out.exists() else open(os.devnull) as f:
-            f.seek(seen)
-            new = [json.loads(text) for text in f.read().splitlines() if text.strip()]
+        written = out.read_bytes()[seen:].decode() if out.exists() else ""
+        new = [json.loads(text) for text in written.splitlines() if text.strip()]
         lines += [line for line in new if "name" in line]
         done = {(line["name"], line["idx"]) for line in new if "name" in line}
         remaining = [r for r in remaining if tuple(r) not in done]

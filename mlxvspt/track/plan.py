@@ -10,13 +10,10 @@ import json
 import re
 from pathlib import Path
 
+from ..errors import UsageError
 from ..measure import settings
 from ..measure.devices import DEVICES, FRAMEWORKS
-from ..errors import UsageError
-
-
-def unquote(value):
-    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"" else value
+from ..publish.results import unquote
 
 
 def parts(results_dir, modules, only=None, devices=None):

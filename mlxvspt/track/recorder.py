@@ -72,9 +72,9 @@ def results_file(config_path, machine, commit):
 def measured(config_path, machine, commit):
     """{(benchmark, param index)} that have a value in this environment's results at `commit` (what
     `--resume` keeps): n/a and failed rows are asked again."""
-    _, results = results_file(config_path, machine, commit)
+    conf, results = results_file(config_path, machine, commit)
     kept = set()
-    for name in results.get_result_keys(Benchmarks.load(Config.load(str(config_path)))):
+    for name in results.get_result_keys(Benchmarks.load(conf)):
         for idx, value in enumerate(results.get_result_value(name, results.get_result_params(name))):
             if value is not None and not (isinstance(value, float) and math.isnan(value)):
                 kept.add((name, idx))
