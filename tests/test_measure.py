@@ -91,6 +91,10 @@ def test_each_combination_is_built_once_then_checked_warmed_and_timed_on_that_bu
     assert checks and all(line["ok"] for line in checks)
     records = [json.loads(t) for t in (run_env / "records.jsonl").read_text().splitlines()]
     assert {r["check"] for r in records} == {"passed"} and all(r["interleaved"] for r in records)
+    # where the combination's time went, for the run's log
+    spent = [line["seconds"] for line in lines if "combination" in line]
+    assert len(spent) == 1 and set(spent[0]) == {"mlx build", "mlx check steps", "torch build", "torch check steps",
+                                                 "warm-up and samples", "comparison"}
 
 
 class Call:

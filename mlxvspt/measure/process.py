@@ -196,29 +196,36 @@ class Measurement:
         together = all(getattr(workload, "together", lambda t, s: True)(Target(fw, self.device, precision), sizes)
                        for fw in present)
         observed, failed, started = {}, {}, time.time()
+        phases = Phases()
         for fw in FRAMEWORKS:
             if fw not in present:
                 observed[fw] = self.stand_in(workload, fw, sizes, precision)
                 continue
             try:
                 with device_limits(f"{self.workload} {fw} on {self.device}"):
-                    runner = asvbench.built(self.workload, fw, self.device, precision, **overrides)
-                    observed[fw] = self.observe(workload, fw, runner, sizes, precision, observed)
+                    with phases(f"{fw} build"):
+                        runner = asvbench.built(self.workload, fw, self.device, precision, **overrides)
+                    with phases(f"{fw} check steps"):
+                        observed[fw] = self.observe(workload, fw, runner, sizes, precision, observed)
             except Exception as exc:  # noqa: BLE001 (Unavailable: n/a; else its rows fail with the reason)
                 failed[fw], observed[fw] = exc, None
                 continue
             if not together:  # measured now and freed before the other framework is built
                 mine = [r for r in rows if r.framework == fw]
-                self.sample(mine, failed, interleaved=False)
+                with phases(f"{fw} warm-up and samples"):
+                    self.sample(mine, failed, interleaved=False)
                 self.free(mine, [fw], precision)
         if together:
-            self.sample(rows, failed, interleaved=len(present) == 2 and not failed)
+            with phases("warm-up and samples"):
+                self.sample(rows, failed, interleaved=len(present) == 2 and not failed)
             self.free(rows, present, precision)
-        self.compare(workload, precision, observed, sizes)
+        with phases("comparison"):
+            self.compare(workload, precision, observed, sizes)
         self.finish(rows, started)
+        self.write({"combination": [self.workload, self.device, *map(str, key)], "seconds": phases.seconds})
         print(f"{self.workload} {self.device} {precision} {overrides or ''} {warm}: {len(rows)} rows in "
-              f"{time.time() - started:.1f} s ({'both built at once' if together else 'one after the other'})",
-              flush=True)
+              f"{time.time() - started:.1f} s ({'both built at once' if together else 'one after the other'}; "
+              f"{phases})", flush=True)
 
     def free(self, rows, frameworks, precision):
         """Drop every reference to the combination's builds and hand the allocators' caches back, so the
@@ -334,6 +341,25 @@ class Measurement:
                                         methods=[row.name.rsplit(".", 1)[1]])
             self.write({"name": row.name, "idx": row.idx, "started_at": started,
                         "duration": time.time() - started, **row.out})
+
+
+class Phases:
+    """Seconds per phase of one combination (build, check steps, warm-up and samples, comparison), for its
+    output line and the run's log: where a point's time goes."""
+
+    def __init__(self):
+        self.seconds = {}
+
+    @contextmanager
+    def __call__(self, name):
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0) + time.perf_counter() - began, 2)
+
+    def __str__(self):
+        return ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.seconds.items())
 
 
 @contextmanager
