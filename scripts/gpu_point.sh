@@ -7,7 +7,9 @@
 #                                  after its GPU ("NVIDIA-H100-80GB-HBM3")
 #   gpu_point.sh wait SECONDS      return once the run ended, or after SECONDS; print its progress lines
 #   gpu_point.sh pack OUT          the machine's results and the run's logs as OUT/point.tgz, to bring back
-#                                  and unpack over results/ here
+#                                  and unpack over results/ here; the compile caches as OUT/caches.tgz.*
+#                                  (15 MB parts: a device call returns files of 16 MiB at most), to carry
+#                                  to a later machine for a warm-cache point
 set -uo pipefail
 cd "$(dirname "$0")/.."
 LOG=/tmp/gpu_point.log
@@ -28,6 +30,7 @@ wait)
     ;;
 pack)
     tar czf "$2/point.tgz" "results/$MLXVSPT_MACHINE-full" results/benchmarks.json "$LOG" .asv/logs
+    tar czf - .cache/compile | split -b 15000000 - "$2/caches.tgz."
     ls -la "$2"
     ;;
 *)
