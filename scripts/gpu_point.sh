@@ -6,19 +6,29 @@
 #                                  (ARGS added, e.g. --tier all), in the background, the machine named
 #                                  after its GPU ("NVIDIA-H100-80GB-HBM3")
 #   gpu_point.sh wait SECONDS      return once the run ended, or after SECONDS; print its progress lines
+#                                  and each combination's seconds per phase
 #   gpu_point.sh pack OUT          the machine's results and the run's logs as OUT/point.tgz, to bring back
 #                                  and unpack over results/ here; the compile caches as OUT/caches.tgz.*
 #                                  (15 MB parts: a device call returns files of 16 MiB at most), to carry
 #                                  to a later machine for a warm-cache point
+# The run writes into $POINT (/tmp/gpu-point), not the checkout: each device call copies the working
+# tree over the machine's checkout again, tracked results files included, which undid a detached run's
+# results written there. Its compile caches stay in $MLXVSPT_CACHE (/tmp/gpu-cache) for the next run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-LOG=/tmp/gpu_point.log
+POINT=/tmp/gpu-point
 export MLXVSPT_MACHINE=${MLXVSPT_MACHINE:-$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr ' ' '-')}
+export MLXVSPT_CACHE=${MLXVSPT_CACHE:-/tmp/gpu-cache} MLXVSPT_LOGS=$POINT/logs
+RESULTS=$POINT/results
 case "${1:-}" in
 start)
     shift
+    mkdir -p "$RESULTS" "$MLXVSPT_LOGS"
+    [ -d "$RESULTS/$MLXVSPT_MACHINE-full" ] || cp -r "results/$MLXVSPT_MACHINE-full" "$RESULTS/" 2>/dev/null
+    cp results/benchmarks.json "$RESULTS/"
     setsid nohup python3 -m mlxvspt run --preset full --device gpu --workload matmul --workload switch \
-        --workload whisper --workload llm --workload lm_train --workload bert_train "$@" > "$LOG" 2>&1 < /dev/null &
+        --workload whisper --workload llm --workload lm_train --workload bert_train \
+        --results-dir "$RESULTS" --html-dir "$POINT/html" "$@" > "$POINT/console.log" 2>&1 < /dev/null &
     echo "started: $MLXVSPT_MACHINE-full"
     ;;
 wait)
@@ -26,11 +36,12 @@ wait)
     while [ $SECONDS -lt "$end" ] && pgrep -f "mlxvspt run --preset full" > /dev/null; do
         sleep 5
     done
-    grep -v '^|' "$LOG" | grep -v '^$' | tail -40
+    grep -v '^|' "$POINT/console.log" | grep -v '^$' | tail -20
+    grep -h "rows in" "$MLXVSPT_LOGS"/*.log | cut -c1-300 | tail -40
     ;;
 pack)
-    tar czf "$2/point.tgz" "results/$MLXVSPT_MACHINE-full" results/benchmarks.json "$LOG" .asv/logs
-    tar czf - .cache/compile | split -b 15000000 - "$2/caches.tgz."
+    tar czf "$2/point.tgz" -C "$POINT" results/"$MLXVSPT_MACHINE-full" console.log logs
+    tar czf - -C "$MLXVSPT_CACHE" compile | split -b 15000000 - "$2/caches.tgz."
     ls -la "$2"
     ;;
 *)
