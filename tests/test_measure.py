@@ -1,10 +1,13 @@
 """The measuring process: one build per combination, checked then timed on the same objects, the two
 frameworks' samples alternating; a process that dies loses only its combination; the compile caches'
-state in the records; the plan's budget; one run per results folder."""
+state in the records; the plan's estimates and budget, the time left; one run per results folder."""
+import io
 import itertools
 import json
 import os
+import re
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ from mlxvspt.measure import asvbench, check, process, settings
 from mlxvspt.track import asvrun, locks, plan
 from mlxvspt import cli
 from mlxvspt.errors import UsageError
+from mlxvspt.track import progress as progress_module
 from mlxvspt.track.progress import Progress
 from mlxvspt.workloads.matmul import spec as matmul
 
@@ -147,10 +151,11 @@ def test_records_carry_the_compile_caches_state(run_env):
     assert records and all(r["compile_caches"] == {"torchinductor": "warm"} for r in records)
 
 
-def durations_file(results, machine, seconds):
+def durations_file(results, machine, seconds, rows=144):
+    """A runs file of `machine` whose one run took seconds[workload] for each workload's part on cpu."""
     folder = results / machine
     folder.mkdir(parents=True)
-    parts = [{"workload": "matmul", "device": "cpu", "seconds": seconds, "rows": 144}]
+    parts = [{"workload": w, "device": "cpu", "seconds": s, "rows": rows} for w, s in seconds.items()]
     (folder / "runs-x.jsonl").write_text(json.dumps({"started": "2026-12-01T00:00:00Z", "parts": parts}) + "\n")
 
 
@@ -166,7 +171,7 @@ def test_a_budget_the_last_durations_exceed_is_refused_naming_what_fits():
 def test_run_refuses_a_budget_before_anything_runs(tmp_path, capsys, monkeypatch):
     results = tmp_path / "res"
     monkeypatch.setenv(settings.MACHINE, "box")
-    durations_file(results, "box-tiny", 900.0)
+    durations_file(results, "box-tiny", {"matmul": 900.0})
     (results / "benchmarks.json").write_text((BENCHMARKS.parent / "results" / "benchmarks.json").read_text())
     before = sorted(p.name for p in results.rglob("*"))
     code = cli.main(["run", "--workload", "matmul", "--device", "cpu", "--budget", "5", "--results-dir",
@@ -177,10 +182,27 @@ def test_run_refuses_a_budget_before_anything_runs(tmp_path, capsys, monkeypatch
 
 
 def test_the_plan_estimates_from_this_machines_last_durations(tmp_path):
-    durations_file(tmp_path, "box-small", 60.0)
+    durations_file(tmp_path, "box-small", {"matmul": 60.0})
     known = plan.durations(tmp_path, "box-small")
     assert plan.estimate({("matmul", "cpu"): [[f"b.{i}", i] for i in range(288)]}, known) == {("matmul", "cpu"): 120.0}
     assert plan.estimate({("llm", "cpu"): [["b", 0]]}, known) == {("llm", "cpu"): None}
+
+
+def test_a_machines_own_durations_come_first_and_the_references_follow_at_its_speed(tmp_path):
+    durations_file(tmp_path, "linux-2core-small", {"matmul": 18.0, "llm": 79.0})
+    durations_file(tmp_path, "vm-small", {"matmul": 36.0})  # twice as long as the reference
+    known = plan.durations(tmp_path, "vm-small")
+    assert known[("matmul", "cpu")] == (36.0, 144)
+    assert known[("llm", "cpu")] == (pytest.approx(158.0), 144)
+
+
+def test_parts_a_machine_never_ran_fall_back_to_its_presets_reference_machine(tmp_path):
+    durations_file(tmp_path, "linux-2core-small", {"llm": 79.0, "whisper": 129.0})
+    durations_file(tmp_path, "linux-2core-tiny", {"llm": 5.0, "whisper": 9.0})  # another preset: not used
+    reference = {("llm", "cpu"): (79.0, 144), ("whisper", "cpu"): (129.0, 144)}
+    assert plan.durations(tmp_path, "vm-small") == reference  # a fresh clone
+    durations_file(tmp_path, "vm-small", {"matmul": 20.0})  # then a run of matmul alone
+    assert plan.durations(tmp_path, "vm-small") == {("matmul", "cpu"): (20.0, 144), **reference}
 
 
 def test_an_unknown_tier_is_refused(capsys):
@@ -247,6 +269,40 @@ def test_the_time_left_follows_this_machines_last_durations_at_the_pace_so_far(t
     progress.done = 1
     assert progress.left("a", 50.0) == pytest.approx(250.0)  # half the estimate so far: half of b and c
     progress.close()
+
+
+class Clock:  # parts last what they are told: no sleeping
+    now = 0.0
+    strftime, gmtime = staticmethod(time.strftime), staticmethod(time.gmtime)
+
+    def monotonic(self):
+        return self.now
+
+
+def test_the_time_left_is_within_30_percent_after_a_quarter_where_the_mean_part_is_not(tmp_path, monkeypatch):
+    """Parts of very different cost (a 2-core run at preset small) on a machine 1.5 times as slow as the
+    reference, which ran matmul alone before: the mean part so far misjudges the rest by more than 30%
+    once a quarter is done, the plan's estimates at the pace so far by less."""
+    reference = {"bert_train": 66.0, "llm": 79.0, "lm_train": 81.0, "matmul": 18.0, "whisper": 129.0}
+    durations_file(tmp_path, "linux-2core-small", reference)
+    durations_file(tmp_path, "vm-small", {"matmul": 27.0})
+    took = {(w, "cpu"): 1.5 * s * jitter for (w, s), jitter in zip(reference.items(), (1.1, 0.9, 1.05, 1.0, 0.95))}
+    planned = {part: [["b", i] for i in range(144)] for part in took}
+    clock, stream = Clock(), io.StringIO()
+    monkeypatch.setattr(progress_module, "time", clock)
+    shown = Progress(tmp_path / "log.txt", stream=stream)
+    shown.begin(planned, plan.estimate(planned, plan.durations(tmp_path, "vm-small")))
+    total, errors, mean_errors = sum(took.values()), [], []
+    for done, (part, seconds) in enumerate(took.items(), 1):
+        clock.now += seconds
+        shown.finished_part(part, [], seconds)
+        truth = total - clock.now
+        if clock.now >= total / 4 and truth > 0:
+            minutes, secs = re.findall(r"~(\d+):(\d+) left", stream.getvalue())[-1]
+            errors.append((int(minutes) * 60 + int(secs)) / truth - 1)
+            mean_errors.append(clock.now / done * (len(took) - done) / truth - 1)
+    shown.close()
+    assert max(map(abs, mean_errors)) > 0.3 and max(map(abs, errors)) < 0.3, (mean_errors, errors)
 
 
 def test_a_bench_pattern_that_matches_nothing_is_refused_and_publishes_nothing(tmp_path, capsys):

@@ -2,8 +2,10 @@
 
 A run is made of parts, one measuring process each: a workload on a device (mlxvspt.measure.process). Each run
 writes every part's wall time and row count into the point's `runs-<point>.jsonl` beside its results;
-the plan takes the latest figure per part from this machine's files (any point), scaled by the rows asked
-now, and `--budget` refuses a selection whose estimate exceeds it, naming the parts that would fit.
+the plan takes the latest figure per part from this machine's files (any point), else the same preset's
+reference machine's at this machine's speed, scaled by the rows asked now; the run's time left follows
+it (mlxvspt.track.progress), and `--budget` refuses a selection whose estimate exceeds it, naming the
+parts that would fit.
 """
 import itertools
 import json
@@ -40,13 +42,24 @@ def parts(results_dir, modules, only=None, devices=None):
 
 def durations(results_dir, machine):
     """{(workload, device): (seconds, rows)}: the latest measured duration of each part on `machine`; for a
-    machine that has none (a fresh clone), those of the machines of the same preset in the results (a
-    reference machine's, e.g. linux-2core-small's for vm-small), the most recent of each part."""
-    mine = durations_of(Path(results_dir).glob(f"{machine}/runs-*.jsonl"))
-    if mine:
-        return mine
+    part it has not measured (a fresh clone, a workload run here for the first time), the most recent of
+    the other machines of the same preset in the results (a reference machine's, e.g. linux-2core-small's
+    for vm-small), at this machine's speed relative to them."""
+    results_dir = Path(results_dir)
+    mine = durations_of(results_dir.glob(f"{machine}/runs-*.jsonl"))
     preset = machine.rsplit("-", 1)[-1]
-    return durations_of(Path(results_dir).glob(f"*-{preset}/runs-*.jsonl"))
+    others = durations_of(path for path in results_dir.glob(f"*-{preset}/runs-*.jsonl")
+                          if path.parent.name != machine)
+    speed = relative_speed(mine, others)
+    return {**{part: (seconds * speed, rows) for part, (seconds, rows) in others.items()}, **mine}
+
+
+def relative_speed(mine, others):
+    """How many times as long this machine took as the others on the parts both measured, row for row (1
+    where none): a machine slower than the reference is as much slower on the parts it never ran."""
+    common = mine.keys() & others.keys()
+    theirs = sum(others[part][0] * mine[part][1] / max(others[part][1], 1) for part in common)
+    return sum(mine[part][0] for part in common) / theirs if theirs else 1.0
 
 
 def durations_of(paths):

@@ -79,9 +79,9 @@ class Progress:
         self.say(f"log: {self.log_path}" + ("" if verbose else " (asv's full output; -v shows it here too)"))
 
     def begin(self, planned, estimates):
-        """Start counting the parts of `planned` ({part: rows}); `estimates` ({part: seconds or None}, this
-        machine's last durations) make the time left: the known estimates of the parts to come, scaled by
-        how the finished parts compared with theirs."""
+        """Start counting the parts of `planned` ({part: rows}); `estimates` ({part: seconds or None}, the
+        plan's: this machine's last durations, else its preset's reference machine's) make the time left:
+        the estimates of the parts to come, scaled by how the finished parts compared with theirs."""
         self.total, self.start = len(planned), time.monotonic()
         self.estimates, self.spent, self.expected = dict(estimates), 0.0, 0.0
         # the live bar only on a terminal: in a pipe or file the per-part lines say the same
