@@ -346,8 +346,9 @@ def cmd_profile(args):
     out = Path(args.out or asvrun.ROOT / "profiles" / asvrun.machine_name(preset))
     found = profile.profile(args.workload, args.param, args.framework or list(devices.FRAMEWORKS), args.steps, out)
     env = devices.environment()
+    gpu = env["nvidia"] or "no NVIDIA driver"
     text = profile.table(args.workload, args.param, found, args.steps) + \
-        f"\n\n{env['nvidia']}; mlx {env.get('mlx')}, torch {env.get('torch')}, preset {preset}"
+        f"\n\n{gpu}; mlx {env.get('mlx')}, torch {env.get('torch')}, preset {preset}"
     print(text)
     if all(isinstance(s, str) for s in found.values()):
         print("mlxvspt: error: no framework could run this combination here (see n/a above)", file=sys.stderr)
