@@ -34,6 +34,7 @@ BAD = [
     ["compare", "mlx-0.26.5", "mlx-0.32.4", "--factor", "-1"],
     ["compare", "mlx-0.26.5", "mlx-0.32.4", "--factor", "fast"],
     ["compare", "mlx-0.26.5"],
+    ["compare", "mlx-0.32.4", "mlx-0.32.4", "--machine", "linux-2core-history"],  # a point with itself
     ["report", "--results-dir", "/nonexistent/results"],
     ["report", "--machine", "no-such-machine"],
     ["publish", "--results-dir", "/nonexistent/results"],
