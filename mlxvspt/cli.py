@@ -47,7 +47,7 @@ def parser():
     p.add_argument("--version", action="version", version=f"mlxvspt {version('mlxvspt')}")
     # the commands are listed by group in the description (overview), not in argparse's one flat list
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND",
-                           help=argparse.SUPPRESS)
+                           help=argparse.SUPPRESS, prog="mlxvspt")
 
     def command(name, what, **kwargs):
         return sub.add_parser(name, description=what, **kwargs)

@@ -182,7 +182,7 @@ def test_every_subcommand_help_says_in_one_line_what_it_is_for(monkeypatch):
         what = sub.description
         assert what and "\n" not in what and len(what) <= 100, (name, what)
         help_text = sub.format_help()
-        assert what in help_text, name
+        assert help_text.startswith(f"usage: mlxvspt {name} ") and what in help_text, name
         entries = [" ".join(e.split()) for e in re.split(r"\n  (?=-)", help_text)]  # one per option
         for action in sub._actions:
             if {"--results-dir", "--html-dir", "--port"} & set(action.option_strings):
