@@ -157,8 +157,9 @@ def folders(cmd, results=True, site=True):
         cmd.add_argument("--results-dir", default=str(asvrun.ROOT / "results"),
                          help="the results folder (default: %(default)s)")
     if site:
-        cmd.add_argument("--html-dir", default=str(asvrun.ROOT / "html"),
-                         help="the site's folder, replaced whole when published (default: %(default)s)")
+        cmd.add_argument("--html-dir", default=str(asvrun.SITE),
+                         help="the site's folder, which publishing replaces whole; the default is one git ignores, "
+                              "the project's published site is html (default: %(default)s)")
 
 
 def overview(commands):
@@ -247,7 +248,8 @@ def finish(args, code):
     print("\n".join(lines) if lines else f"no results of {machine} in {args.results_dir}")
     print(f"every row: `mlxvspt report --machine {machine} --full{where}` (--records: what each framework ran); "
           "how to read a verdict: docs/methodology.md")
-    print(f"site: {Path(args.html_dir) / 'index.html'} (view it with `mlxvspt serve --html-dir {args.html_dir}`)")
+    serve = "" if Path(args.html_dir) == asvrun.SITE else f" --html-dir {args.html_dir}"
+    print(f"site: {Path(args.html_dir) / 'index.html'} (view it with `mlxvspt serve{serve}`)")
     if code:
         print(f"some benchmarks failed (asv exit code {code}): their lines above say why, the log has the rest",
               file=sys.stderr)

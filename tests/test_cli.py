@@ -188,3 +188,9 @@ def test_every_subcommand_help_says_in_one_line_what_it_is_for(monkeypatch):
             if {"--results-dir", "--html-dir", "--port"} & set(action.option_strings):
                 entry = next(e for e in entries if e.startswith(action.option_strings[0]))
                 assert f"(default: {action.default})" in entry, (name, entry)
+
+
+def test_serve_before_any_run_names_the_projects_published_site(tmp_path, capsys):
+    assert cli.main(["serve", "--html-dir", str(tmp_path / "site")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "publish the site first" in err[0] and "--html-dir html" in err[0], err
