@@ -97,8 +97,8 @@ def profile(workload, assignments, frameworks, steps, out_dir):
     spec(workload)  # an unknown name is a UsageError before anything loads
     precision, overrides = bind(assignments)
     if not any(devices.framework_module(fw).gpu_backend() for fw in frameworks):
-        raise UsageError(f"no GPU here ({' and '.join(frameworks)}: no GPU backend in this install), so nothing "
-                         "was profiled: profile times kernels on a GPU")
+        raise UsageError(f"nothing profiled: profile times GPU kernels, and there is no GPU here "
+                         f"({' and '.join(frameworks)}: no GPU backend in this install)")
     out_dir = Path(out_dir)
     found = {}
     for framework in frameworks:
