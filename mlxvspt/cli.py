@@ -8,6 +8,7 @@ import math
 import os
 import re
 import sys
+import textwrap
 from importlib.metadata import version
 from pathlib import Path
 
@@ -20,6 +21,14 @@ from .errors import Unavailable, UsageError
 
 SELECT_ENV = {"framework": settings.FRAMEWORKS, "device": settings.DEVICES, "precision": settings.PRECISIONS}
 TIERS = {"standard": "standard", "cold": "cold", "all": "standard,cold"}
+TAGLINE = "MLX vs PyTorch, measured the same way, release after release."
+START = "New here? Start with `mlxvspt run`: it measures both frameworks and prints the table."
+GROUPS = {  # the top-level help lists every command in one of these
+    "measure": ("run", "check", "profile", "overhead", "info", "fetch"),
+    "compare": ("report", "compare"),
+    "track releases": ("history", "update", "confirm", "bisect", "ledger"),
+    "publish": ("publish", "serve", "merge"),
+}
 
 
 class Parser(argparse.ArgumentParser):
@@ -33,13 +42,20 @@ def framework_name(value):
 
 
 def parser():
-    p = Parser(prog="mlxvspt", description=__doc__.splitlines()[0])
+    p = Parser(prog="mlxvspt", usage="%(prog)s [-h] [--version] COMMAND ...",
+               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"mlxvspt {version('mlxvspt')}")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
-    run = sub.add_parser("run", help="run the asv suite here, save results, publish html/, print the table")
-    history = sub.add_parser("history", help="run the suite in one asv virtualenv per release-ledger entry")
+    # the commands are listed by group in the description (overview), not in argparse's one flat list
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND",
+                           help=argparse.SUPPRESS, prog="mlxvspt")
+
+    def command(name, what, **kwargs):
+        return sub.add_parser(name, description=what, **kwargs)
+
+    run = command("run", "measure both frameworks here, publish the site, print the table")
+    history = command("history", "measure release sets of the ledger, each in its own asv virtualenv")
     history.add_argument("points", nargs="*", help="ledger entries (default: all in releases.json)")
-    check = sub.add_parser("check", help="run every workload small in both frameworks and compare outputs")
+    check = command("check", "cross-check every workload's outputs in both frameworks, untimed")
     for cmd in (run, history, check):
         cmd.add_argument("--preset", help=f"{' | '.join(presets.NAMES)} (default: ${settings.PRESET} or "
                                           f"{presets.DEFAULT}; check defaults to tiny)")
@@ -58,15 +74,13 @@ def parser():
     for cmd in (run, history):
         cmd.add_argument("--tier", choices=TIERS, default="standard",
                          help="standard (default) | cold: the first step of a fresh process (minutes a sample) | all")
-        cmd.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
-        cmd.add_argument("--html-dir", default=str(asvrun.ROOT / "html"))
+        folders(cmd)
         cmd.add_argument("--resume", action="store_true", help="keep finished results, run only what is missing")
         cmd.add_argument("-v", "--verbose", action="store_true",
                          help="show asv's full output here too (it always goes to the log file named first)")
-    what = ("MLX-vs-PyTorch tables from saved results: this machine's headline by default; every row with --full; "
-            f"the README's headline and the pages per machine with `{report.REGENERATE}`")
-    rep = sub.add_parser("report", help=what, description=what)
-    rep.add_argument("--results-dir", default=str(asvrun.ROOT / "results"), help="(default: %(default)s)")
+    rep = command("report", "MLX-vs-PyTorch tables from saved results (this machine's headline)",
+                  epilog=f"The README's headline and the pages per machine: `{report.REGENERATE}`")
+    folders(rep, site=False)
     rep.add_argument("--machine", action="append",
                      help="only this machine's results (repeatable; default: this host's machines if it has results, "
                           "else every machine not retired; the README and pages: every machine not retired)")
@@ -76,15 +90,14 @@ def parser():
     rep.add_argument("--pages", metavar="DIR", help="write a page per committed machine there (docs/results)")
     rep.add_argument("--readme", metavar="FILE",
                      help="replace the headline between the README's report markers (needs --pages: it links them)")
-    what = "per-benchmark ratios between two release sets (ledger points) of one machine; exit 1 if slower"
-    cmp = sub.add_parser("compare", help=what, description=what)
+    cmp = command("compare", "ratios between two release sets of one machine; exit 1 if worse")
     cmp.add_argument("a", help="ledger entry name (or commit prefix): the baseline")
     cmp.add_argument("b", help="ledger entry name (or commit prefix): the candidate")
-    cmp.add_argument("--factor", type=float, default=1.1, help="slower by more than this fails (default 1.1)")
+    cmp.add_argument("--factor", type=float, default=1.1, help="worse by more than this fails (default 1.1)")
     cmp.add_argument("--machine", help="machine of A (default: the only machine not retired with results at A and B)")
     cmp.add_argument("--machine-b", help="machine of B when comparing two machines (default: --machine)")
-    cmp.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
-    prof = sub.add_parser("profile", help="kernel time vs host time of one workload combination on an NVIDIA GPU")
+    folders(cmp, site=False)
+    prof = command("profile", "kernel vs host time of one workload combination on an NVIDIA GPU")
     prof.add_argument("workload", help=f"{' | '.join(workloads.NAMES)}")
     prof.add_argument("param", nargs="*", help="NAME=VALUE: precision=tf32 and size overrides, e.g. n=1024 "
                                                "compile=True path=best")
@@ -93,8 +106,7 @@ def parser():
                       help="mlx | torch (or pytorch; repeatable; default both)")
     prof.add_argument("--steps", type=int, default=3, help="unprofiled and profiled steps each (default 3)")
     prof.add_argument("--out", help="folder for the Chrome traces and profile.md (default profiles/<machine>)")
-    over = sub.add_parser("overhead", help="the suite's best training step vs a standalone best-practice script: "
-                                           "ms/step of each and their ratio")
+    over = command("overhead", "the suite's best training step vs a standalone best-practice script")
     over.add_argument("--workload", default="lm_train", help="lm_train (default)")
     over.add_argument("--preset", default=presets.DEFAULT,
                       help=f"{' | '.join(presets.NAMES)} (default {presets.DEFAULT})")
@@ -105,31 +117,26 @@ def parser():
     over.add_argument("--eager", action="store_true", help="not compiled (default: compiled, the best path)")
     over.add_argument("--steps", type=int, default=20, help="timed steps per measurement (default 20)")
     over.add_argument("--rounds", type=int, default=3, help="suite/standalone pairs, alternating (default 3)")
-    pub = sub.add_parser("publish", help="rebuild html/ from results/ as they are (e.g. results copied from "
-                                         "another machine)")
-    pub.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
-    pub.add_argument("--html-dir", default=str(asvrun.ROOT / "html"))
-    mrg = sub.add_parser("merge", help="join a machine's results measured in parts (e.g. one workload per GPU "
-                                       "of a host) into one results folder")
+    pub = command("publish", "rebuild the site from the results as they are (e.g. copied in)")
+    folders(pub)
+    mrg = command("merge", "join a machine's results measured in parts into one folder")
     mrg.add_argument("dest", help="the machine's folder under results/, e.g. results/NVIDIA-H100-80GB-HBM3-full")
     mrg.add_argument("parts", nargs="+", help="the parts' machine folders (each with its machine.json)")
-    srv = sub.add_parser("serve", help="serve the published site on 127.0.0.1 (works offline)")
-    srv.add_argument("--html-dir", default=str(asvrun.ROOT / "html"))
-    srv.add_argument("--port", type=int, default=8080)
-    get = sub.add_parser("fetch", help="download a real dataset or checkpoint (verified, cached) and print "
-                                       "the flag that uses it")
+    srv = command("serve", "serve the published site on 127.0.0.1 (works offline)")
+    folders(srv, results=False)
+    srv.add_argument("--port", type=int, default=8080, help="the port on 127.0.0.1 (default: %(default)s)")
+    get = command("fetch", "download a real dataset or checkpoint, print the flag that uses it")
     get.add_argument("what", choices=sorted(fetch.SOURCES))
-    upd = sub.add_parser("update", help="add the releases the package index has and the ledger lacks, measure "
-                                        "them, publish, compare; exit 1 on a confirmed regression")
+    upd = command("update", "measure releases the ledger lacks; exit 1 on a confirmed regression")
     upd.add_argument("--dry-run", action="store_true", help="only list what would be added")
-    con = sub.add_parser("confirm", help="re-measure one benchmark row at two ledger points as an interleaved A/B")
+    con = command("confirm", "re-measure one row at two ledger points as an interleaved A/B")
     con.add_argument("a", help="ledger entry: the baseline")
     con.add_argument("b", help="ledger entry: the candidate")
     con.add_argument("row", help="the row's asv name, e.g. \"bench_matmul.Matmul.time_matmul('mlx', 'cpu', 'fp32', 256)\"")
     con.add_argument("--python", action="append", metavar="ENTRY=PATH",
                      help="a python holding ledger entry ENTRY's release set, used instead of a virtualenv built "
                           "for it (a machine without network: scripts/device_install.sh side writes one)")
-    bis = sub.add_parser("bisect", help="find the ledger point between A and B that made one benchmark row slower")
+    bis = command("bisect", "find the ledger point between A and B that made one row slower")
     bis.add_argument("a", help="ledger entry before the slowdown")
     bis.add_argument("b", help="ledger entry after it")
     bis.add_argument("bench", help="regular expression matching one row's asv name")
@@ -137,11 +144,32 @@ def parser():
         cmd.add_argument("--preset", help=f"{' | '.join(presets.NAMES)} (default: history)")
         cmd.add_argument("--device", action="append", help="cpu | gpu (repeatable; default both)")
         cmd.add_argument("--factor", type=float, default=1.1, help="slower by more than this counts (default 1.1)")
-        cmd.add_argument("--results-dir", default=str(asvrun.ROOT / "results"))
-        cmd.add_argument("--html-dir", default=str(asvrun.ROOT / "html"))
-    sub.add_parser("ledger", help="write .ledger/ from releases.json and list its points")
-    sub.add_parser("info", help="print what results depend on: versions, BLAS, CPU, GPU")
+        folders(cmd)
+    command("ledger", "write .ledger/ from releases.json and list its points")
+    command("info", "print what results depend on: versions, BLAS, CPU, GPU")
+    p.description = overview(sub.choices)
     return p
+
+
+def folders(cmd, results=True, site=True):
+    """--results-dir and --html-dir, their defaults shown."""
+    if results:
+        cmd.add_argument("--results-dir", default=str(asvrun.ROOT / "results"),
+                         help="the results folder (default: %(default)s)")
+    if site:
+        cmd.add_argument("--html-dir", default=str(asvrun.SITE),
+                         help="the site's folder, which publishing replaces whole; the default is one git ignores, "
+                              "the project's published site is html (default: %(default)s)")
+
+
+def overview(commands):
+    """The top-level help: where to start, then every command in its group with the line its --help opens with."""
+    lines = [TAGLINE, "", START]
+    for group, names in GROUPS.items():
+        lines += ["", f"{group}:"]
+        lines += [textwrap.fill(commands[name].description, 79, initial_indent=f"  {name:<9} ",
+                                subsequent_indent=" " * 12) for name in names]
+    return "\n".join(lines + ["", "`mlxvspt COMMAND --help`: what COMMAND is for and its options"])
 
 
 def selection(args):
@@ -220,7 +248,8 @@ def finish(args, code):
     print("\n".join(lines) if lines else f"no results of {machine} in {args.results_dir}")
     print(f"every row: `mlxvspt report --machine {machine} --full{where}` (--records: what each framework ran); "
           "how to read a verdict: docs/methodology.md")
-    print(f"site: {Path(args.html_dir) / 'index.html'} (view it with `mlxvspt serve --html-dir {args.html_dir}`)")
+    serve = "" if Path(args.html_dir) == asvrun.SITE else f" --html-dir {args.html_dir}"
+    print(f"site: {Path(args.html_dir) / 'index.html'} (view it with `mlxvspt serve{serve}`)")
     if code:
         print(f"some benchmarks failed (asv exit code {code}): their lines above say why, the log has the rest",
               file=sys.stderr)
@@ -319,8 +348,9 @@ def cmd_profile(args):
     out = Path(args.out or asvrun.ROOT / "profiles" / asvrun.machine_name(preset))
     found = profile.profile(args.workload, args.param, args.framework or list(devices.FRAMEWORKS), args.steps, out)
     env = devices.environment()
+    gpu = env["nvidia"] or "no NVIDIA driver"
     text = profile.table(args.workload, args.param, found, args.steps) + \
-        f"\n\n{env['nvidia']}; mlx {env.get('mlx')}, torch {env.get('torch')}, preset {preset}"
+        f"\n\n{gpu}; mlx {env.get('mlx')}, torch {env.get('torch')}, preset {preset}"
     print(text)
     if all(isinstance(s, str) for s in found.values()):
         print("mlxvspt: error: no framework could run this combination here (see n/a above)", file=sys.stderr)

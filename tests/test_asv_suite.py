@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -104,3 +105,29 @@ def test_host_bound_figures_alternate_both_frameworks_in_one_process(tmp_path):
     rows = [r for r in snap.rows if r.benchmark.endswith("WhisperDecoder.track_decode_ms_per_token")
             and r.mlx.ok and r.torch.ok]
     assert rows and all(r.mlx.n == r.torch.n == 5 for r in rows)
+
+
+def test_a_local_run_changes_no_tracked_file(tmp_path):
+    """`make bench` in a fresh clone: its results are new files under results/<machine>/ and its site goes
+    where git ignores it, so the next `git pull` meets no local change; and the committed
+    results/benchmarks.json is what asv's discovery writes for this code (a run rewrites it)."""
+    clone = tmp_path / "clone"
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=asvrun.ROOT, capture_output=True, text=True, check=True)
+    for name in filter(None, tracked.stdout.split("\0")):  # the working tree's tracked files, as they are now
+        if (asvrun.ROOT / name).is_file():
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(asvrun.ROOT / name, clone / name)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "clone"]):
+        subprocess.run(git + args, cwd=clone, check=True)
+    out = subprocess.run([sys.executable, "-m", "mlxvspt", "run", "--preset", "tiny", "--workload", "matmul", "--bench",
+                          r"Matmul\.time_matmul"], capture_output=True, text=True, timeout=900, cwd=clone,
+                         env={**os.environ, "PYTHONPATH": str(clone)})  # the clone's own code
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=clone,
+                            capture_output=True, text=True, check=True).stdout.splitlines()
+    changed = [line for line in status if not line.startswith("??")]
+    assert not changed, f"{changed} (results/benchmarks.json stale? commit {clone}/results/benchmarks.json)"
+    machine = asvrun.machine_name("tiny")
+    assert status and all(line[3:].startswith(f"results/{machine}/") for line in status), status
+    assert (clone / ".asv" / "html" / "index.html").is_file() and "mlxvspt serve`" in out.stdout

@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 
@@ -33,6 +34,7 @@ BAD = [
     ["compare", "mlx-0.26.5", "mlx-0.32.4", "--factor", "-1"],
     ["compare", "mlx-0.26.5", "mlx-0.32.4", "--factor", "fast"],
     ["compare", "mlx-0.26.5"],
+    ["compare", "mlx-0.32.4", "mlx-0.32.4", "--machine", "linux-2core-history"],  # a point with itself
     ["report", "--results-dir", "/nonexistent/results"],
     ["report", "--machine", "no-such-machine"],
     ["publish", "--results-dir", "/nonexistent/results"],
@@ -155,3 +157,40 @@ def test_version(capsys):
 
 def test_pytorch_is_read_as_torch():
     assert cli.parser().parse_args(["run", "--framework", "PyTorch", "--framework", "mlx"]).framework == ["torch", "mlx"]
+
+
+def subcommands():
+    """{name: parser} of every `mlxvspt` subcommand."""
+    return next(a for a in cli.parser()._actions if a.dest == "command").choices
+
+
+def test_the_top_level_help_groups_every_command_once_and_says_where_to_start(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = capsys.readouterr().out
+    assert "start with `mlxvspt run`" in out.lower()
+    listed = [line.split()[0] for line in out.splitlines() if line.startswith("  ") and not line.startswith("   ")
+              and not line.lstrip().startswith("-")]
+    assert sorted(listed) == sorted(subcommands()), listed  # each command once
+    headings = [line for line in out.splitlines() if line.endswith(":") and not line.startswith(" ")]
+    assert [h.rstrip(":") for h in headings[:4]] == list(cli.GROUPS), headings
+
+
+def test_every_subcommand_help_says_in_one_line_what_it_is_for(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # no wrapping: each option's help on one line
+    for name, sub in subcommands().items():
+        what = sub.description
+        assert what and "\n" not in what and len(what) <= 100, (name, what)
+        help_text = sub.format_help()
+        assert help_text.startswith(f"usage: mlxvspt {name} ") and what in help_text, name
+        entries = [" ".join(e.split()) for e in re.split(r"\n  (?=-)", help_text)]  # one per option
+        for action in sub._actions:
+            if {"--results-dir", "--html-dir", "--port"} & set(action.option_strings):
+                entry = next(e for e in entries if e.startswith(action.option_strings[0]))
+                assert f"(default: {action.default})" in entry, (name, entry)
+
+
+def test_serve_before_any_run_names_the_projects_published_site(tmp_path, capsys):
+    assert cli.main(["serve", "--html-dir", str(tmp_path / "site")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "publish the site first" in err[0] and "--html-dir html" in err[0], err

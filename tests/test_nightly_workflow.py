@@ -52,4 +52,5 @@ def test_publishes_html_to_github_pages_after_every_machine():
     uses = [step.get("uses", "") for step in publish["steps"]]
     upload = next(s for s in publish["steps"] if s.get("uses", "").startswith("actions/upload-pages-artifact"))
     assert upload["with"]["path"] == "html" and any(u.startswith("actions/deploy-pages") for u in uses)
+    assert "mlxvspt publish --html-dir html" in runs(publish)  # the folder uploaded, not a local run's site
     assert WORKFLOW["permissions"]["pages"] == "write" and WORKFLOW["permissions"]["id-token"] == "write"

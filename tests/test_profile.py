@@ -46,19 +46,49 @@ def test_bind_reads_precision_and_typed_overrides():
 
 
 def test_rows_this_machine_cannot_run_are_n_a(tmp_path):
+    if not devices.gpu_anywhere():
+        with pytest.raises(UsageError, match="no GPU here"):
+            profile.profile("matmul", ["precision=fp32", "n=64"], ["mlx", "torch"], 1, tmp_path / "p")
+        assert not (tmp_path / "p").exists()
+        return
     found = profile.profile("matmul", ["precision=fp32", "n=64"], ["mlx", "torch"], 1, tmp_path)
     for framework, summary in found.items():
         runs_here = devices.framework_module(framework).gpu_backend() is not None
         assert isinstance(summary, dict) if runs_here else summary.startswith("n/a:"), (framework, summary)
 
 
-def test_cli_row_no_framework_can_run_exits_1_and_writes_no_table(tmp_path, capsys):
-    if torch.cuda.is_available():
-        pytest.skip("this machine has a CUDA GPU")
+def test_cli_without_a_gpu_refuses_in_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    if devices.gpu_anywhere():
+        pytest.skip("this machine has a GPU backend")
     from mlxvspt import cli
+    from mlxvspt.track import asvrun
 
-    assert cli.main(["profile", "matmul", "precision=fp32", "n=64", "--preset", "tiny",
-                     "--out", str(tmp_path)]) == 1
-    assert "no framework could run" in capsys.readouterr().err
-    assert not (tmp_path / "profile.md").exists()
+    monkeypatch.setattr(asvrun, "ROOT", tmp_path)  # the default --out: profiles/<machine> under it
+    default = tmp_path / "profiles" / asvrun.machine_name("tiny")
+    for out in ([], ["--out", str(tmp_path / "p")]):
+        assert cli.main(["profile", "matmul", "precision=fp32", "n=64", "--preset", "tiny", *out]) == 2
+        captured = capsys.readouterr()
+        assert not captured.out  # no table of n/a rows, no stray None
+        err = captured.err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("mlxvspt: error:") and "no GPU" in err[0], err
+    assert not default.exists() and not (tmp_path / "p").exists()
     assert cli.main(["profile", "nope", "--out", str(tmp_path)]) == 2
+
+
+def test_cli_a_gpu_where_no_framework_can_run_the_combination_exits_1_and_writes_nothing(tmp_path, monkeypatch,
+                                                                                      capsys):
+    from mlxvspt import cli
+    from mlxvspt.measure import asvbench
+    from mlxvspt.measure.frameworks import mlx, torch as torch_fw
+
+    for fw in (mlx, torch_fw):
+        monkeypatch.setattr(fw, "gpu_backend", lambda: "cuda")
+    monkeypatch.setattr(asvbench, "unavailable", lambda *args: "too large for this GPU")
+    # a GPU no NVIDIA driver reports (Apple's): its line names no driver, and never as "None"
+    monkeypatch.setattr(devices, "environment", lambda: {"nvidia": None, "mlx": "0.32.4", "torch": "2.13.0"})
+    assert cli.main(["profile", "matmul", "precision=fp32", "n=64", "--preset", "tiny",
+                     "--out", str(tmp_path / "p")]) == 1
+    captured = capsys.readouterr()
+    assert "n/a: too large for this GPU" in captured.out and "None" not in captured.out
+    assert "no framework could run" in captured.err
+    assert not (tmp_path / "p").exists()

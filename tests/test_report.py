@@ -195,6 +195,12 @@ def test_the_end_of_a_run_shows_only_this_machines_table_in_sixty_lines(monkeypa
     assert "mlxvspt serve --html-dir html" in out and "asv preview" not in out
 
 
+def test_an_accuracy_row_shows_its_values_and_no_timing_verdict(capsys):
+    assert cli.main(["report", "--machine", "linux-2core-small", "--full"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| Matmul.track_relative_error")]
+    assert rows and all(re.search(r"\d rel\. error \|.*\| accuracy: no timing verdict \|$", row) for row in rows), rows
+
+
 def test_methodology_states_the_tolerances_the_code_applies():
     text = (ROOT / "docs" / "methodology.md").read_text()
     rows = {line.split("|")[1].split(" (")[0].strip(): [float(c) for c in line.split("|")[2:-1]]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import fabricate as fab
+from mlxvspt.errors import UsageError
 from mlxvspt.publish import release_diff, report, results
 
 STEP = "bench_lm_train.LMTrain.time_step"
@@ -192,10 +193,39 @@ def test_compare_flags_slowdowns_beyond_the_factor_and_calls_overlap_noise(folde
                                                       cell("mlx", "bf16"): [1.5, 0.7, 1.9, 0.6, 1.6, 1.45],
                                                       MATMUL_MLX: fab.steady(2 * 64**3 / 1e9)})
     lines, slower = release_diff.compare(folder, OLD, NEW, factor=1.1, machine=MACHINE)
-    assert slower and any("| mlx, cpu, False, fp32 |" in line and line.endswith("| slower |") for line in lines)
-    assert any("| mlx, cpu, False, bf16 |" in line and line.endswith("| noise |") for line in lines)
-    assert any("| torch, cpu, False, fp32 |" in line and line.endswith("|  |") for line in lines)
+    assert slower and any("| framework=mlx, device=cpu, compile=False, precision=fp32 |" in line
+                          and line.endswith("| slower |") for line in lines)
+    assert any("| framework=mlx, device=cpu, compile=False, precision=bf16 |" in line and line.endswith("| noise |")
+               for line in lines)
+    assert any("| framework=torch, device=cpu, compile=False, precision=fp32 |" in line and line.endswith("|  |")
+               for line in lines)
     assert not release_diff.compare(folder, OLD, NEW, factor=2.5, machine=MACHINE)[1]
+
+
+FIGURES = {"seconds": ("slower", "faster"), "bytes": ("more memory", "less memory"),
+           "rel. error": ("higher error", "lower error")}
+
+
+def test_compare_says_slower_only_of_times_and_more_memory_of_memory(tmp_path):
+    benches = [fab.benchmark(f"bench_demo.Demo.track_{i}", {"framework": ["mlx"], "n": [64]}, unit=unit)
+               for i, unit in enumerate(FIGURES)]
+    for point, value in ((OLD, 1.0), (NEW, 2.0)):
+        fab.write_results(tmp_path, MACHINE, point, benches, {(b["name"], ("mlx", "64")): fab.steady(value)
+                                                              for b in benches})
+    fab.write_benchmarks(tmp_path, benches)
+    for a, b, word in ((OLD, NEW, 0), (NEW, OLD, 1)):
+        lines, slower = release_diff.compare(tmp_path, a, b, factor=1.1, machine=MACHINE)
+        marks = [line.rsplit("|", 2)[1].strip() for line in lines if line.startswith("| bench_demo.")]
+        assert marks == [words[word] for words in FIGURES.values()], lines
+        assert slower == (word == 0)
+
+
+def test_comparing_a_point_with_itself_is_refused_unless_two_machines(folder):
+    with pytest.raises(UsageError, match="the same ledger point"):
+        release_diff.compare(folder, NEW, NEW, machine=MACHINE)
+    fab.write_results(folder, "other-tiny", NEW, BENCHES, {cell("mlx"): fab.steady(1.0)})
+    lines, _ = release_diff.compare(folder, NEW, NEW, machine=MACHINE, machine_b="other-tiny")
+    assert f"{NEW} ({MACHINE}) -> {NEW} (other-tiny)" in lines[0]
 
 
 RENDERERS = ("report", "release_diff", "charts", "comparison_page", "site")

@@ -101,3 +101,9 @@ def test_the_interval_needs_the_mann_whitney_tail_within_1_percent():
     from each end of 100 (P(U <= 16) = 0.0045, P(U <= 17) = 0.0058)."""
     assert [results._cut(n, n) for n in (4, 5, 6, 7, 10)] == [0, 1, 3, 5, 17]
     assert results._cut(5, 4) == 0 and results._cut(10, 3) == 1
+
+
+def test_an_accuracy_figure_is_one_value_not_too_few_samples():
+    """track_relative_error is one deterministic number a framework computes, not a timing: no samples to want."""
+    torch, mlx = (results.Cell(value, None, None, {"check": "passed"}) for value in (5.4e-7, 1.3e-6))
+    assert results.verdict(torch, mlx, "rel. error") == "accuracy: no timing verdict"

@@ -89,13 +89,17 @@ def measure(call, synchronize, steps, trace_path):
 
 def profile(workload, assignments, frameworks, steps, out_dir):
     """Profile one workload combination on the GPU per framework, built, warmed up and verified the way its
-    benchmarks are (asvbench.prepared); returns {framework: summary or the n/a reason}."""
+    benchmarks are (asvbench.prepared); returns {framework: summary or the n/a reason}. Without a GPU
+    backend in any of `frameworks` it is refused before anything is written; `out_dir` is made only for a
+    trace."""
     from . import asvbench
 
     spec(workload)  # an unknown name is a UsageError before anything loads
     precision, overrides = bind(assignments)
+    if not any(devices.framework_module(fw).gpu_backend() for fw in frameworks):
+        raise UsageError(f"nothing profiled: profile times GPU kernels, and there is no GPU here "
+                         f"({' and '.join(frameworks)}: no GPU backend in this install)")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     found = {}
     for framework in frameworks:
         try:
@@ -108,6 +112,7 @@ def profile(workload, assignments, frameworks, steps, out_dir):
             continue
         fw = devices.framework_module(framework)
         label = "-".join([workload, framework, precision, *(f"{k}={v}" for k, v in sorted(overrides.items()))])
+        out_dir.mkdir(parents=True, exist_ok=True)
         found[framework] = measure(runner.step, lambda: fw.synchronize("gpu"), steps, out_dir / f"{label}.trace.json")
     return found
 

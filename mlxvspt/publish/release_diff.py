@@ -13,6 +13,9 @@ from . import regressions, results
 from ..errors import UsageError
 from .report import fmt
 
+# how a table says mark()'s "slower" / "faster" of a figure, by its unit; any other unit is a time
+WORDS = {"bytes": ("more memory", "less memory"), "rel. error": ("higher error", "lower error")}
+
 
 def mark(a, b, a_ss, b_ss, factor):
     """"slower", "faster" (asv's test on the samples agrees), "noise" (beyond the factor, but the test
@@ -31,6 +34,12 @@ def measured(snapshot):
     """{(benchmark, framework, parameter values): (Cell, unit)} of every measured cell of a snapshot."""
     return {(row.benchmark, framework, tuple(row.params.values())): (cell, row.unit)
             for row in snapshot.rows for framework, cell in row.cells.items() if cell.ok}
+
+
+def said(mark_, unit):
+    """mark() in the words of the figure's unit: "slower" only of a time, "more memory" of a peak memory."""
+    worse, better = WORDS.get(unit, ("slower", "faster"))
+    return {"slower": worse, "faster": better}.get(mark_, mark_)
 
 
 def change(a, b, factor):
@@ -97,10 +106,16 @@ class Row:
     b: float
     b_stats: tuple
     unit: str
+    param_names: tuple = ()
 
     @property
     def name(self):
         return row_name(self.benchmark, self.combo)
+
+    @property
+    def params(self):
+        """"framework=mlx, compile=True": each value with its parameter's name."""
+        return ", ".join(f"{name}={results.unquote(value)}" for name, value in zip(self.param_names, self.combo))
 
     def mark(self, factor):
         return mark(self.a, self.b, self.a_stats, self.b_stats, factor)
@@ -110,6 +125,9 @@ def rows(results_dir, a, b, machine=None, machine_b=None):
     """((name A, machine A), (name B, machine B), [Row]) for every row measured at both points."""
     points = ledger.build()
     (name_a, hash_a), (name_b, hash_b) = ledger.resolve(points, a), ledger.resolve(points, b)
+    if hash_a == hash_b and machine_b in (None, machine):
+        raise UsageError(f"{a} and {b}: the same ledger point ({name_a}) of the same machine, nothing to compare; "
+                         "name two points, or a second machine with --machine-b")
     machine_a = pick_machine(results_dir, machine or measured_both(results_dir, hash_a, hash_b))
     machine_b = pick_machine(results_dir, machine_b or machine_a, "--machine-b")
     base, new = values(results_dir, machine_a, hash_a), values(results_dir, machine_b, hash_b)
@@ -117,14 +135,15 @@ def rows(results_dir, a, b, machine=None, machine_b=None):
         empty = name_a if not base else name_b
         raise UsageError(f"no results for {empty} on {machine_a if not base else machine_b}: run "
                          f"`mlxvspt history {empty}` first")
-    units = {k: v.get("unit", "") for k, v in results.benchmarks(results_dir).items()}
-    found = [Row(key, combo, *base[key, combo], *new[key, combo], units.get(key, ""))
+    meta = results.benchmarks(results_dir)
+    found = [Row(key, combo, *base[key, combo], *new[key, combo], meta[key].get("unit", ""),
+                 tuple(meta[key].get("param_names", ())))
              for key, combo in sorted(base.keys() & new.keys())]
     return (name_a, machine_a), (name_b, machine_b), found
 
 
 def compare(results_dir, a, b, factor=1.1, machine=None, machine_b=None):
-    """(lines of a markdown table, whether anything is slower than `factor`)."""
+    """(lines of a markdown table, whether any row got worse than `factor`: slower, more memory, higher error)."""
     (name_a, machine_a), (name_b, machine_b), found = rows(results_dir, a, b, machine, machine_b)
     lines = [f"{name_a} ({machine_a}) -> {name_b} ({machine_b}), factor {factor}", "",
              "| Benchmark | Params | A | B | B / A | |", "|---|---|---|---|---|---|"]
@@ -132,9 +151,10 @@ def compare(results_dir, a, b, factor=1.1, machine=None, machine_b=None):
     for row in found:
         mark_ = row.mark(factor)
         slower |= mark_ == "slower"
-        lines.append(f"| {row.benchmark} | {', '.join(c.strip(chr(39)) for c in row.combo)} | "
-                     f"{fmt(row.a, row.unit)} | {fmt(row.b, row.unit)} | {row.b / row.a:.3f} | {mark_} |")
+        lines.append(f"| {row.benchmark} | {row.params} | {fmt(row.a, row.unit)} | {fmt(row.b, row.unit)} | "
+                     f"{row.b / row.a:.3f} | {said(mark_, row.unit)} |")
     lines.append("")
     lines.append("noise: beyond the factor, but asv's test on the samples finds A and B no different")
-    lines.append(f"{'SLOWER: some benchmarks regressed by more than ' + str(factor) + 'x' if slower else 'no regression beyond ' + str(factor) + 'x'}")
+    lines.append(f"REGRESSED: some rows got worse by more than {factor}x" if slower else
+                 f"no regression beyond {factor}x")
     return lines, slower

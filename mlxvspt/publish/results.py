@@ -32,6 +32,8 @@ LEVEL = 0.99  # the ratio interval's confidence: the strictest that MIN_SAMPLES 
 MIN_EFFECT = 1.01  # the least factor a verdict names: a smaller one could print as "1x faster"
 NOISE = "≈ (within noise)"
 UNTIMED_UNITS = ("bytes", "rel. error")  # figures the minute they were taken in and warm-up jitter do not move
+ACCURACY_UNIT = "rel. error"  # one deterministic number a framework computes: a value to read, not a timing
+ACCURACY = "accuracy: no timing verdict"
 DTYPES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
 
 
@@ -225,7 +227,8 @@ def verdict(torch, mlx, unit):
     """"MLX 1.3x faster" only where both cells were cross-checked and, for a timing (not a peak memory or an
     error), taken alternately in one process where their class alternates on the device and after a
     steady warm-up; and the ratio's LEVEL interval lies wholly on one side of 1 and the medians differ by
-    MIN_EFFECT at least; otherwise why not. The factor is the medians' ratio, as the pages show it."""
+    MIN_EFFECT at least; otherwise why not (an accuracy figure: none, it is read as its value). The factor is
+    the medians' ratio, as the pages show it."""
     if not (torch.ok and mlx.ok) or min(torch.value, mlx.value) <= 0:
         return ""
     checks = {torch.check, mlx.check}
@@ -233,6 +236,8 @@ def verdict(torch, mlx, unit):
         return "check failed"
     if checks != {"passed"}:
         return "unchecked"
+    if unit == ACCURACY_UNIT:
+        return ACCURACY
     if not (torch.sampled and mlx.sampled):
         return f"too few samples ({min(torch.n, mlx.n)})"
     if unit not in UNTIMED_UNITS:

@@ -135,7 +135,8 @@ def make_server(html_dir, port=0, host="127.0.0.1"):
     the one chosen is server.server_address[1]). Call serve_forever() / shutdown() / server_close()."""
     html_dir = Path(html_dir).resolve()
     if not (html_dir / "index.html").is_file():
-        raise UsageError(f"{html_dir}/index.html not found: publish the site first (mlxvspt run)")
+        raise UsageError(f"{html_dir}/index.html not found: publish the site first (mlxvspt run), or serve the "
+                         "project's published site with --html-dir html")
     try:
         return ThreadingHTTPServer((host, port), partial(Handler, directory=str(html_dir)))
     except OSError as e:
