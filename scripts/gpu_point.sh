@@ -2,7 +2,7 @@
 # When: on an NVIDIA device machine, once per release point of the one-GPU suite.
 # One release point of the one-GPU suite on an NVIDIA device machine (scripts/device_install.sh installs
 # the release first). A point outlasts one device call (10 minutes), so it runs detached:
-#   gpu_point.sh start [ARGS...]   `mlxvspt run --preset full --device gpu` over the six one-GPU workloads
+#   gpu_point.sh start [ARGS...]   `mlxvspt run --preset full --device gpu` over the seven one-GPU workloads
 #                                  (ARGS added, e.g. --tier all), in the background, the machine named
 #                                  after its GPU ("NVIDIA-H100-80GB-HBM3")
 #   gpu_point.sh wait SECONDS      return once the run ended, or after SECONDS; print its progress lines
@@ -16,7 +16,7 @@ case "${1:-}" in
 start)
     shift
     setsid nohup python3 -m mlxvspt run --preset full --device gpu --workload matmul --workload switch \
-        --workload whisper --workload llm --workload lm_train --workload bert_train "$@" > "$LOG" 2>&1 < /dev/null &
+        --workload whisper --workload llm --workload llm_quant --workload lm_train --workload bert_train "$@" > "$LOG" 2>&1 < /dev/null &
     echo "started: $MLXVSPT_MACHINE-full"
     ;;
 wait)
