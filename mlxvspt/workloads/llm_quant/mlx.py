@@ -8,7 +8,7 @@ from mlx.utils import tree_flatten
 from mlx_lm.utils import quantize_model
 
 from ..llm import mlx as llm
-from .spec import GROUP_SIZE, model_config, one
+from .spec import GROUP_SIZE, one
 
 # What each scheme's QuantizedLinear layers read back as (spec.expected holds `quantized()` to it).
 LAYOUT = {"int4": {"bits": 4, "group_size": GROUP_SIZE, "format": "QuantizedLinear affine", "packed_dtype": "uint32"},
@@ -21,19 +21,20 @@ def lacks(target, scheme):
     return None
 
 
-def linear_only(path, module, *config):
-    """Quantize the Linear layers only, as torchao's weight-only configs do (mlx-lm's predicate takes the
-    model's config too before 0.27)."""
-    return isinstance(module, nn.Linear)
+def quantize(model, scheme):
+    """mlx-lm's quantization of the scheme on the Linear layers only, as torchao's weight-only configs
+    quantize (older mlx-lm passes its predicate the model's config as a third argument). The config it
+    returns, for saving the model, is not needed: it is given none."""
+    layout = LAYOUT[scheme]
+    quantize_model(model, {}, layout["group_size"], layout["bits"],
+                   quant_predicate=lambda path, module, *config: isinstance(module, nn.Linear))
+    mx.eval(model.parameters())
 
 
 class Generator(llm.Generator):
     def __init__(self, target, folder, path, scheme):
         super().__init__(target, folder, path)
-        layout = LAYOUT[scheme]
-        quantize_model(self.model, model_config(folder), layout["group_size"], layout["bits"],
-                       quant_predicate=linear_only)
-        mx.eval(self.model.parameters())
+        quantize(self.model, scheme)
 
     def weights_dtypes(self):
         """The float parameters' dtypes (the embedding, norms, the groups' scales and biases)."""

@@ -40,7 +40,6 @@ from ..llm import checkpoint, spec as llm
 from . import perplexity
 
 GROUP_SIZE = 64  # mlx-lm's default group; tinygemm's int4 kernel takes 32, 64, 128 or 256
-COMPILED = {"generate": "none", "static-compile": "decode-forward"}
 
 
 def generation_path(framework, sizes, device):
@@ -91,7 +90,7 @@ def expected(target, sizes):
     path = generation_path(target.framework, sizes, target.device)
     layout = implementation("llm_quant", target.framework).LAYOUT[sizes["path"]]
     return {"weights_dtype": target.weights_dtype_name, "compute_dtype": target.dtype_name, "state_dtype": None,
-            "compiled": COMPILED[path], "path": path, "batch": sizes.get("batch", 1), "new_tokens": [sizes["tokens"]],
+            "compiled": llm.COMPILED[path], "path": path, "batch": sizes.get("batch", 1), "new_tokens": [sizes["tokens"]],
             "quantized": {"layers": linear_layers(sizes), "float_linear": 0, **layout}}
 
 

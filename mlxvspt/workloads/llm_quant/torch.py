@@ -51,21 +51,21 @@ def lacks(target, scheme):
     return None
 
 
-def config(scheme):
-    """torchao's config of the scheme: round-to-nearest, weight-only."""
-    from torchao.quantization import Int4WeightOnlyConfig, Int8WeightOnlyConfig, PerRow
+def quantize(model, scheme):
+    """torchao's weight-only config of the scheme, round-to-nearest, on every nn.Linear (quantize_'s default
+    filter: the embedding stays float)."""
+    from torchao.quantization import Int4WeightOnlyConfig, Int8WeightOnlyConfig, PerRow, quantize_
 
     if scheme == "int4":
-        return Int4WeightOnlyConfig(group_size=GROUP_SIZE, int4_packing_format="tile_packed_to_4d")
-    return Int8WeightOnlyConfig(granularity=PerRow(), version=2)
+        quantize_(model, Int4WeightOnlyConfig(group_size=GROUP_SIZE, int4_packing_format="tile_packed_to_4d"))
+    else:
+        quantize_(model, Int8WeightOnlyConfig(granularity=PerRow(), version=2))
 
 
 class Generator(llm.Generator):
     def __init__(self, target, folder, path, scheme):
         super().__init__(target, folder, path)
-        from torchao.quantization import quantize_
-
-        quantize_(self.model, config(scheme))  # every nn.Linear (its default filter); the embedding stays float
+        quantize(self.model, scheme)
 
     def weights_dtypes(self):
         """The float parameters' dtypes (the embedding, norms); quantized weights are read back by `quantized`."""
