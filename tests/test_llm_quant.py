@@ -132,6 +132,22 @@ def test_the_text_is_ptb_test_when_given_else_a_seeded_stream(tmp_path, monkeypa
     assert words[0].tolist() == (expected * 4)[:32]
 
 
+def test_a_checkpoints_tokenizer_tokenizes_the_ptb_text(tmp_path, monkeypatch):
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    folder = checkpoint.write_checkpoint(tmp_path / "ckpt", checkpoint.config("toy64"))
+    words = sorted(set(" ".join(LINES).split()))
+    vocab = {w: i for i, w in enumerate(["<unk>", "<s>", "</s>"] + words)}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>").save_pretrained(folder)
+    monkeypatch.setenv("MLXVSPT_PTB", str(ptb(tmp_path / "ptb")))
+    ids, source = spec.text_windows(TINY, folder)
+    assert source == "PTB test, the checkpoint's tokenizer"
+    assert ids[0].tolist() == ([vocab[w] for w in " ".join(LINES).split()] * 4)[:32]  # no <s>, no <eos> word
+
+
 def test_both_unquantized_models_give_the_same_perplexity(tmp_path, monkeypatch):
     """The same seeded weights in both frameworks, the same PTB windows, one formula: fp32 perplexities agree
     far inside the loss tolerance the check holds them to."""

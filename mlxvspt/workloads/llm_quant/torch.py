@@ -30,9 +30,11 @@ def torchao_version():
 def lacks(target, scheme):
     """Why torchao cannot run the scheme here (None if it can): not installed, a release before the scheme's
     config, or no kernel on the device: int4's tinygemm kernel is CUDA-only (compute capability 8.0 or more)
-    and takes bfloat16 only. torchao 0.18 has no other int4 weight-only kernel a CPU or MPS could run: its
-    CPU int4 layout (Int4OpaqueTensor) was in 0.14 alone, and its low-bit CPU kernels quantize activations
-    too (Int8DynamicActivationIntxWeightConfig) and need C++ kernels its x86-64 wheel does not ship."""
+    and takes bfloat16 only. torchao 0.18 has no int4 weight-only kernel for a CPU or MPS: its CPU int4
+    layout (Int4OpaqueTensor, torch's _weight_int4pack_mm_for_cpu) was in 0.14 alone; IntxWeightOnlyConfig
+    keeps int4 values one a byte and dequantizes the whole weight before each matmul (an export format);
+    its packed low-bit CPU kernels quantize activations too (Int8DynamicActivationIntxWeightConfig) and need
+    C++ kernels (ARM, KleidiAI) its x86-64 wheel does not ship."""
     installed = torchao_version()
     if installed is None:
         return "torchao is not installed: pip install 'mlxvspt[quant]' (constraints.txt pins the release tested)"
@@ -42,7 +44,8 @@ def lacks(target, scheme):
     if scheme == "int4":
         if target.backend() != "cuda":
             return (f"torchao {installed}'s int4 weight-only kernel (tinygemm's _weight_int4pack_mm) is CUDA-only: "
-                    f"none for the {target.backend().upper()}")
+                    f"none for the {target.backend().upper()} (its IntxWeightOnlyConfig int4 dequantizes each weight "
+                    f"before the matmul, no kernel)")
         if target.precision != "bf16":
             return f"torchao's int4 tinygemm kernel takes bfloat16 only, not {target.dtype_name}"
         if torch.cuda.get_device_capability() < (8, 0):
