@@ -90,8 +90,8 @@ def expected(target, sizes):
     path = generation_path(target.framework, sizes, target.device)
     layout = implementation("llm_quant", target.framework).LAYOUT[sizes["path"]]
     return {"weights_dtype": target.weights_dtype_name, "compute_dtype": target.dtype_name, "state_dtype": None,
-            "compiled": llm.COMPILED[path], "path": path, "batch": sizes.get("batch", 1), "new_tokens": [sizes["tokens"]],
-            "quantized": {"layers": linear_layers(sizes), "float_linear": 0, **layout}}
+            "compiled": llm.COMPILED[path], "path": path, "batch": sizes.get("batch", 1),
+            "new_tokens": [sizes["tokens"]], "quantized": {"layers": linear_layers(sizes), "float_linear": 0, **layout}}
 
 
 class Runner(llm.Runner):
