@@ -5,9 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 PRESET ?=
 ARGS ?=
-# Which MLX: Metal on macOS, CUDA 13 where an NVIDIA driver is present, else the CPU build.
+# Which MLX: Metal on macOS, CUDA 13 where an NVIDIA driver is present (with torchao for llm_quant and
+# nvidia-ml-py for the energy figures), else the CPU build.
 MLX_EXTRA := $(shell if [ "$$(uname -s)" = Darwin ]; then echo metal; \
-	elif command -v nvidia-smi >/dev/null 2>&1; then echo cuda13; else echo cpu; fi)
+	elif command -v nvidia-smi >/dev/null 2>&1; then echo cuda13,quant,energy; else echo cpu; fi)
 
 .PHONY: setup bench test check clean
 

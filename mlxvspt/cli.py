@@ -199,7 +199,7 @@ def selection(args):
     os.environ[settings.PRESET] = preset
     if getattr(args, "tier", None):
         os.environ[settings.TIERS] = TIERS[args.tier]
-    inputs.check_all(preset)
+    inputs.check_all(preset, args.workload)
     return preset
 
 

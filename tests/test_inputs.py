@@ -58,8 +58,8 @@ def not_gzip(folder):
     return folder
 
 
-def llama(folder):
-    return llm.write_checkpoint(folder, llm.config("toy"))
+def llama(folder, model="toy64"):
+    return llm.write_checkpoint(folder, llm.config(model))
 
 
 def whisper_pt(path, drop=None, state_as=None, dims_as=None):
@@ -165,6 +165,8 @@ BAD = {
     "llm truncated": ("--llm-checkpoint", lambda t: truncated_llama(t / "llama"), "model.safetensors"),
     "llm config does not match": ("--llm-checkpoint", lambda t: llama_config(t / "llama", hidden_size=128),
                                   "config.json"),
+    "llm widths unfit for int4 groups": ("--llm-checkpoint", lambda t: llama(t / "llama", "toy"),
+                                         "intermediate_size 176 is not a multiple of 64"),
     "llm no attention heads": ("--llm-checkpoint", lambda t: llama_config(t / "llama", num_attention_heads=0),
                                "num_attention_heads is 0"),
     "llm negative layers": ("--llm-checkpoint", lambda t: llama_config(t / "llama", num_hidden_layers=-1),

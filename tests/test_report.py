@@ -210,6 +210,13 @@ def test_methodology_states_the_tolerances_the_code_applies():
     assert [c.strip() for c in header.split("|")[2:-1]] == list(check.TOLERANCES["loss"])
 
 
+def test_methodology_states_the_perplexity_margins_the_code_applies():
+    text = (ROOT / "docs" / "methodology.md").read_text()
+    rows = {line.split("|")[1].strip(): float(line.split("|")[2]) for line in text.splitlines()
+            if re.match(r"\| int\d ", line)}
+    assert rows == {scheme: limit for scheme, (limit, _) in check.PERPLEXITY_MARGIN.items()}
+
+
 def test_every_test_the_docs_name_exists():
     """The methodology and findings name the test that enforces each rule: each must be there."""
     import ast

@@ -377,10 +377,15 @@ class MeasuredOnce(WorkloadBenchmark):
 
     def figure(self, name, key=None):
         """What a track_ method returns: each measurement's figure `name` (its entry `key` where the
-        figure is a table, e.g. seconds per message size) as asv samples."""
+        figure is a table, e.g. seconds per message size) as asv samples. A figure the device cannot give
+        is the reason, a str (an energy figure without NVML's counter): asv's n/a with it."""
         if name.startswith("peak_") and not rss_is_the_rows(self.device, self.launches):
             raise NotImplementedError(SHARED_RSS)
-        return self.as_samples(self.values(name, key))
+        values = self.values(name, key)
+        reason = next((value for value in values if isinstance(value, str)), None)
+        if reason:
+            raise NotImplementedError(reason)
+        return self.as_samples(values)
 
     @staticmethod
     def as_samples(values):
@@ -485,3 +490,33 @@ class StepMemory(MeasuredOnce):
         return self.figure("peak_memory_bytes")
 
     track_peak_memory.unit = "bytes"
+
+
+class GenerationFigures(MeasuredOnce):
+    """The figures of a text-generation step (mlxvspt/workloads/llm/spec.py, `Runner.step`), shared by the
+    LLM's classes (llm, llm_quant). Subclass it as `asvbench.GenerationFigures`: a name imported into a
+    benchmark module is itself discovered by asv as a benchmark."""
+
+    alternate_on = ("gpu",)  # host-bound decode; on a CPU peak memory is the process's max RSS
+
+    def track_prefill(self, *params):
+        return self.figure("prefill_ms_per_token")
+
+    def track_decode(self, *params):
+        return self.figure("decode_ms_per_token")
+
+    def track_time_to_first_token(self, *params):
+        return self.figure("ttft_ms")
+
+    def track_peak_memory(self, *params):
+        """Bytes: the allocator's peak on a GPU; on CPU the process's max RSS (see the workload's docstring)."""
+        return self.figure("peak_memory_bytes")
+
+    def track_energy_per_token(self, *params):
+        """Joules per generated token from NVML's energy counter (NVIDIA GPUs only; n/a with the reason elsewhere)."""
+        return self.figure("energy_j_per_token")
+
+    track_prefill.unit = track_decode.unit = "ms/token"
+    track_time_to_first_token.unit = "ms"
+    track_peak_memory.unit = "bytes"
+    track_energy_per_token.unit = "J/token"

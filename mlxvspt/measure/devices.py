@@ -186,9 +186,10 @@ def host_load():
     return {"load_1min": round(load, 2), "other_gpu_processes": gpu, "shared": busy}
 
 
-# The libraries two workloads compare (transformers vs mlx-lm, openai-whisper vs mlx-whisper) and what
-# the others build on: each result depends on their versions as much as on the frameworks'.
-LIBRARIES = ("mlx", "mlx-lm", "mlx-whisper", "torch", "transformers", "openai-whisper", "numpy")
+# The libraries the workloads compare (transformers vs mlx-lm, openai-whisper vs mlx-whisper, torchao vs
+# mlx-lm's quantization) and what the others build on: each result depends on their versions as much as on
+# the frameworks'.
+LIBRARIES = ("mlx", "mlx-lm", "mlx-whisper", "torch", "transformers", "openai-whisper", "torchao", "numpy")
 
 
 def library_versions():

@@ -149,6 +149,30 @@ TABLE = {
         "history": {"model": "toy", "prompt_tokens": 16, "prefill_tokens": 512, "tokens": 64, "batches": [1],
                     "precisions": ["fp32"], "static_compile": False},
     },
+    # Quantized TinyLlama generation (llm_quant): llm's generation sizes on weight-only quantized models,
+    # `schemes` int4 and int8 (llm_quant/spec.py); each framework's fast path: mlx-lm's generation,
+    # torchao under transformers' static-cache torch.compile (`static_compile`). The perplexity check scores
+    # `ppl_windows` windows of `ppl_window` tokens. GPUs: fp16 and bf16 (torchao's int4 kernel takes
+    # bfloat16 only). A CPU measures nothing at `small` and `full` (schemes []): torchao's int8 is a fast
+    # path only compiled, longer than the CPU's budget, and its int4 kernel is CUDA-only, so no row could
+    # be compared; `tiny` (tests) runs MLX's rows there. `toy64`: the toy with widths a multiple of the
+    # quantization group (the toy's intermediate 176 is not).
+    "llm_quant": {
+        "tiny": {"model": "toy64", "prompt_tokens": 16, "prefill_tokens": 32, "tokens": 16, "batches": [1, 2],
+                 "precisions": ["fp32"], "schemes": ["int4", "int8"], "static_compile": True, "ppl_window": 32,
+                 "ppl_windows": 4, "cpu": {"static_compile": False}},
+        "small": {"model": "tinyllama", "layers": 4, "prompt_tokens": 16, "prefill_tokens": 16, "tokens": 8,
+                  "batches": [1, 8], "precisions": ["fp16", "bf16"], "schemes": ["int4", "int8"],
+                  "static_compile": True, "ppl_window": 256, "ppl_windows": 8,
+                  "cpu": {"schemes": [], "batches": [1], "precisions": ["fp32"], "static_compile": False}},
+        "full": {"model": "tinyllama", "prompt_tokens": 128, "prefill_tokens": 1024, "tokens": 128,
+                 "batches": [1, 8], "precisions": ["fp16", "bf16"], "schemes": ["int4", "int8"],
+                 "static_compile": True, "ppl_window": 1024, "ppl_windows": 32,
+                 "cpu": {"schemes": [], "batches": [1], "precisions": ["fp32"], "static_compile": False}},
+        "history": {"model": "toy64", "prompt_tokens": 16, "prefill_tokens": 512, "tokens": 64, "batches": [1],
+                    "precisions": ["fp32"], "schemes": [], "static_compile": False, "ppl_window": 32,
+                    "ppl_windows": 4},
+    },
 }
 NAMES = ("tiny", "small", "full", "history")
 

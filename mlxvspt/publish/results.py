@@ -312,7 +312,7 @@ def preset_of(machine, environment):
 
 # What a run's environment record says of the interpreter that ran asv rather than of the machine
 RELEASES = ("numpy", "mlx", "mlx_gpu_backend", "mlx_blas", "torch", "torch_gpu_backend", "torch_blas",
-            "torch_threads", "mlx-lm", "mlx-whisper", "transformers", "openai-whisper")
+            "torch_threads", "mlx-lm", "mlx-whisper", "transformers", "openai-whisper", "torchao")
 
 
 def environment(results_dir, machine, point=None):

@@ -60,15 +60,28 @@ def hosts(path, preset):
     read_hosts(path)
 
 
+def llm_quantizable(folder, preset):
+    from .llm.checkpoint import validate_checkpoint, validate_groups
+    from .llm_quant.spec import GROUP_SIZE
+
+    validate_groups(validate_checkpoint(folder), GROUP_SIZE, str(folder))
+
+
 CHECKS = {"ptb": ptb, "nli": nli, "audio": audio, "llm_checkpoint": llm_checkpoint,
           "whisper_checkpoint": whisper_checkpoint, "hosts": hosts}
+# What a workload needs of an input beyond what every workload reading it does, checked where it is selected.
+NEEDS = {("llm_checkpoint", "llm_quant"): llm_quantizable}
 
 
-def check(name, path, preset):
-    """Raise one UsageError, on one line and naming the flag, if `path` is not a usable input `name`."""
+def check(name, path, preset, workloads=None):
+    """Raise one UsageError, on one line and naming the flag, if `path` is not a usable input `name` for the
+    chosen workloads (default: every one)."""
     flag = f"--{name.replace('_', '-')}"
     try:
         CHECKS[name](Path(path), preset)
+        for (needed, workload), need in NEEDS.items():
+            if needed == name and (not workloads or workload in workloads):
+                need(Path(path), preset)
     except UsageError as exc:
         message = " ".join(str(exc).split())
         if not message.startswith(flag):
@@ -76,8 +89,9 @@ def check(name, path, preset):
         raise UsageError(message) from None
 
 
-def check_all(preset):
-    """Check every input the environment names (the CLI has exported the user's flags there)."""
+def check_all(preset, workloads=None):
+    """Check every input the environment names (the CLI has exported the user's flags there) for the chosen
+    workloads (default: every one)."""
     for name, (variable, _) in paths.INPUTS.items():
         if os.environ.get(variable):
-            check(name, paths.checked(name, os.environ[variable]), preset)
+            check(name, paths.checked(name, os.environ[variable]), preset, workloads)

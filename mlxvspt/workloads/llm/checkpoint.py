@@ -12,10 +12,13 @@ from ... import paths
 from ...measure import weights
 from ...errors import UsageError
 
-# Llama shapes (Hugging Face config.json keys); "tinyllama" = TinyLlama-1.1B-Chat.
+# Llama shapes (Hugging Face config.json keys); "tinyllama" = TinyLlama-1.1B-Chat; "toy64": the toy with every
+# width a multiple of 64, as quantization in groups of 64 needs (llm_quant).
 MODELS = {
     "toy": {"hidden_size": 64, "intermediate_size": 176, "num_hidden_layers": 2, "num_attention_heads": 4,
             "num_key_value_heads": 2, "vocab_size": 512},
+    "toy64": {"hidden_size": 64, "intermediate_size": 192, "num_hidden_layers": 2, "num_attention_heads": 4,
+              "num_key_value_heads": 2, "vocab_size": 512},
     "tinyllama": {"hidden_size": 2048, "intermediate_size": 5632, "num_hidden_layers": 22,
                   "num_attention_heads": 32, "num_key_value_heads": 4, "vocab_size": 32000},
 }
@@ -51,6 +54,19 @@ def parameter_shapes(cfg):
                        p + "mlp.gate_proj.weight": (inter, h), p + "mlp.up_proj.weight": (inter, h),
                        p + "mlp.down_proj.weight": (h, inter)})
     return shapes
+
+
+def validate_groups(cfg, group_size, where):
+    """One UsageError unless every Linear layer's input width is a multiple of `group_size`: weights are
+    quantized in groups along it, and mlx-lm and torchao both leave a layer that does not fit in float
+    without a word (so the quantized models would not be the ones compared)."""
+    head_dim = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
+    widths = {"hidden_size": cfg["hidden_size"], "intermediate_size": cfg["intermediate_size"],
+              "num_attention_heads x head_dim": cfg["num_attention_heads"] * head_dim}
+    bad = next((name for name, width in widths.items() if width % group_size), None)
+    if bad:
+        raise UsageError(f"{where}: {bad} {widths[bad]} is not a multiple of {group_size}, the group size llm_quant "
+                         f"quantizes weights in; leave llm_quant out (e.g. --workload llm)")
 
 
 def write_checkpoint(folder, cfg, seed=0):

@@ -19,7 +19,10 @@ Figures of a step (`Runner.step`), the same definition in both frameworks:
 - decode ms/token = (last - first token timestamp) / ((G - 1) x batch): per generated token, so a
   batched decode reads as its throughput;
 - peak memory over the generation call: MLX's allocator peak; PyTorch's allocator peak on CUDA, the
-  process's max RSS on CPU (interpreter and libraries included; it cannot be reset).
+  process's max RSS on CPU (interpreter and libraries included; it cannot be reset);
+- energy J/token = the GPU's energy over the generation call (NVML's counter, measure/energy.py) / (G x
+  batch): its prompt's prefill included, as in its time to first token; on a device without the counter,
+  the reason (n/a).
 
 Weights: seeded (checkpoint.py) or the user's --llm-checkpoint folder, whose tokenizer and chat template
 then turn PROMPTS into the generation prompts (transformers left-pads prompts of unequal length, mlx-lm's
@@ -33,6 +36,7 @@ import numpy as np
 from ... import paths
 from ...measure.check import TOLERANCES, CheckResult, path_label
 from ...measure.devices import Target
+from ...measure.energy import meter
 from ...errors import Unavailable, UsageError
 from ...measure.presets import on_device, sizes as preset_sizes
 from .. import cross_check, implementation
@@ -66,7 +70,10 @@ def prompt_ids(tok, count, length, vocab, seed=0):
 
 
 def inputs(sizes):
-    """(folder, generation prompts, prefill prompts): the user's checkpoint, if given, replaces the seeded one."""
+    """(folder, generation prompts, prefill prompts): the user's checkpoint, if given, replaces the seeded one.
+    The request is checked before anything is loaded: at least 2 new tokens, a valid checkpoint."""
+    if sizes["tokens"] < 2:
+        raise UsageError("llm needs at least 2 new tokens to time decoding")
     folder = paths.user_input("llm_checkpoint")
     if folder is None:
         folder = checkpoint.seeded_checkpoint(sizes["model"], sizes.get("layers"))
@@ -95,6 +102,7 @@ class Runner:
         self.target, self.generator, self.path = target, generator, path
         self.prompts, self.prefill_prompts, self.tokens = prompts, prefill_prompts, tokens
         self.outputs, self.compute_dtype = [], None
+        self.meter = meter(target)
 
     def prefill(self, prompts):
         """Logits (framework array) of one synchronised forward over equal-length prompts."""
@@ -120,12 +128,14 @@ class Runner:
         prefill = time.perf_counter() - start
         self.target.reset_peak_memory()
         stamps = []
-        start = time.perf_counter()
-        self.generate(stamps)
+        with self.meter.reading() as energy:  # the counter is read outside the timed span
+            start = time.perf_counter()
+            self.generate(stamps)
         return {"prefill_ms_per_token": 1e3 * prefill / (batch * len(self.prefill_prompts[0])),
                 "ttft_ms": 1e3 * (stamps[0] - start),
                 "decode_ms_per_token": 1e3 * (stamps[-1] - stamps[0]) / ((self.tokens - 1) * batch),
-                "peak_memory_bytes": self.target.peak_memory()}
+                "peak_memory_bytes": self.target.peak_memory(),
+                "energy_j_per_token": energy.per(self.tokens * batch)}
 
     def ran(self):
         """Read back after a step: parameter dtypes, logits dtype, what the library compiled, the work done."""
@@ -159,8 +169,6 @@ def expected(target, sizes):
 
 def build(target, sizes):
     path = sizes.get("path", "generate")
-    if sizes["tokens"] < 2:
-        raise UsageError("llm needs at least 2 new tokens to time decoding")
     folder, prompts, prefill = inputs(sizes)
     probe(target)
     generator = implementation("llm", target.framework).Generator(target, folder, path)

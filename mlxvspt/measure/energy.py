@@ -1,0 +1,82 @@
+"""Energy a block of GPU work used, from NVML's total-energy counter (nvidia-ml-py's
+`nvmlDeviceGetTotalEnergyConsumption`: millijoules since the driver loaded, NVIDIA Volta and later), so a
+workload can give joules per step or per token beside its times.
+
+Where there is no such counter (a CPU, Metal or MPS, no nvidia-ml-py, no NVIDIA driver, a GPU or MIG slice
+without it) a reading's figure is the reason instead, which a benchmark reports as n/a
+(asvbench.MeasuredOnce.figure). The counter is the whole GPU's: another process's work on it counts too (a
+run's environment record says whether one shared the GPU: devices.host_load).
+"""
+import os
+from contextlib import contextmanager
+
+from ..errors import Unavailable
+
+INSTALL = "pip install 'mlxvspt[energy]'"
+
+
+class Reading:
+    """The joules one block used, once it has ended; or the reason there is no figure."""
+
+    def __init__(self, reason=None):
+        self.joules, self.reason = None, reason
+
+    def per(self, count):
+        """Joules per unit of the block's work (`count` steps or tokens); the reason (a str) where unmeasured."""
+        return self.reason if self.reason else self.joules / count
+
+
+class Meter:
+    """Reads a counter of millijoules around a block (`read`), or gives every reading `reason`."""
+
+    def __init__(self, read=None, reason=None):
+        self.read, self.reason = read, reason
+
+    @contextmanager
+    def reading(self):
+        """A Reading of the block: the counter read before and after it. The block must end synchronised
+        (the GPU done with its work), as every timed block of the suite does."""
+        if self.reason:
+            yield Reading(self.reason)
+            return
+        reading, before = Reading(), self.read()
+        yield reading
+        reading.joules = (self.read() - before) / 1e3
+
+
+def meter(target):
+    """A Meter of the GPU `target` runs on; one that gives the reason where that GPU has no energy counter."""
+    try:
+        return Meter(read=counter(target))
+    except Unavailable as exc:
+        return Meter(reason=str(exc))
+
+
+def counter(target):
+    """A function returning the GPU's total energy in millijoules; Unavailable with the reason where none."""
+    if target.device == "cpu":
+        raise Unavailable("energy is read from NVIDIA's NVML counter: n/a on the CPU")
+    backend = target.backend()
+    if backend != "cuda":
+        raise Unavailable(f"energy is read from NVIDIA's NVML counter: n/a on {backend}")
+    try:
+        import pynvml
+    except ImportError:
+        raise Unavailable(f"energy: nvidia-ml-py (pynvml) is not installed ({INSTALL})") from None
+    try:
+        pynvml.nvmlInit()
+        handle = visible_gpu(pynvml)
+        pynvml.nvmlDeviceGetTotalEnergyConsumption(handle)  # NVMLError_NotSupported where the GPU has none
+    except pynvml.NVMLError as exc:
+        raise Unavailable(f"energy: NVML gives no total-energy counter for this GPU ({exc})") from None
+    return lambda: pynvml.nvmlDeviceGetTotalEnergyConsumption(handle)
+
+
+def visible_gpu(pynvml):
+    """NVML's handle of the GPU both frameworks use: the first of CUDA_VISIBLE_DEVICES (an index or a
+    GPU-/MIG- UUID), else GPU 0. NVML numbers GPUs by PCI bus, as CUDA does with CUDA_DEVICE_ORDER=PCI_BUS_ID
+    (the same order on a host of one kind of GPU)."""
+    first = os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")[0].strip()
+    if first.startswith(("GPU-", "MIG-")):
+        return pynvml.nvmlDeviceGetHandleByUUID(first)
+    return pynvml.nvmlDeviceGetHandleByIndex(int(first) if first.isdigit() else 0)

@@ -1,0 +1,196 @@
+"""Quantized TinyLlama generation (issue 31): mlx-lm's weight-only quantization against torchao's, from the
+same safetensors as llm (seeded, or the user's --llm-checkpoint), each library on its fast path.
+
+A combination's `path` is its scheme. Every Linear layer's weight (attention, MLP, lm_head) is quantized
+round-to-nearest; the token embedding and the norms stay in the run's precision, as torchao's weight-only
+configs leave them (mlx-lm's own conversion would quantize the embedding too); activations are in the run's
+precision:
+- int4: 4 bits in groups of GROUP_SIZE (64) inputs. MLX: mlx-lm's affine quantization (what
+  `mlx_lm.convert -q` runs), packed in uint32 with a scale and a bias per group. PyTorch: torchao's
+  Int4WeightOnlyConfig packed for tinygemm's `_weight_int4pack_mm` (Int4TilePackedTo4dTensor): CUDA with
+  compute capability 8.0 or more, bfloat16 only.
+- int8: 8 bits. MLX: the same affine quantization in groups of 64. PyTorch: torchao's Int8WeightOnlyConfig
+  per output channel (PerRow, one scale a row): its fast path; its per-group form dequantizes every weight
+  on every call. The bit width is the same, the grouping each library's own.
+Generation, each library's fast path: mlx-lm's (llm's "generate" path); transformers' generate with a static
+cache, for which it torch.compiles the decoding forward (llm's "static-compile"), as gpt-fast runs torchao.
+Where a preset leaves compiling out on a device (`static_compile`), PyTorch's rows are n/a: uncompiled,
+torchao's int8 converts each weight to float on every call, slower than the float model.
+
+Figures: llm's (`Runner.step`: prefill and decode ms/token, time to first token, peak memory, energy).
+
+Quality instead of equal tokens (the two libraries round differently, so greedy tokens may differ): the
+check measures perplexity (perplexity.py: the same tokens, windows and formula in both frameworks) of each
+framework's quantized model and of its own unquantized model at the same precision. The two unquantized
+perplexities must agree within the loss tolerance (the same computation on the same weights), and each
+quantized one must stay within check.PERPLEXITY_MARGIN of its framework's unquantized one; a row gets a
+verdict only where its check passed.
+"""
+import gc
+import hashlib
+import json
+
+from ... import paths
+from ...errors import Unavailable
+from ...measure.check import PERPLEXITY_MARGIN, CheckResult
+from ...measure.devices import Target
+from ...measure.presets import on_device, sizes as preset_sizes
+from .. import cross_check, implementation
+from ..llm import checkpoint, spec as llm
+from . import perplexity
+
+GROUP_SIZE = 64  # mlx-lm's default group; tinygemm's int4 kernel takes 32, 64, 128 or 256
+
+
+def generation_path(framework, sizes, device):
+    """mlx-lm's generate for MLX; for PyTorch the static-cache compiled path, or its eager generate where the
+    preset does not compile on this device (built by the tests only: `unavailable` makes those rows n/a)."""
+    compiles = on_device(sizes, device)["static_compile"]
+    return "static-compile" if framework == "torch" and compiles else "generate"
+
+
+def one(values):
+    """The one value every quantized layer reads back, or all of them joined (no request asks that: it fails)."""
+    values = sorted(set(values), key=str)
+    return values[0] if len(values) == 1 else "/".join(map(str, values))
+
+
+def model_config(folder):
+    return json.loads((folder / "config.json").read_text())
+
+
+def linear_layers(sizes):
+    """How many Linear layers the model quantized has (7 a decoder layer, lm_head unless tied)."""
+    folder = paths.user_input("llm_checkpoint")
+    cfg = model_config(folder) if folder else checkpoint.config(sizes["model"], sizes.get("layers"))
+    return 7 * cfg["num_hidden_layers"] + (0 if cfg.get("tie_word_embeddings") else 1)
+
+
+def unavailable(target, sizes):
+    """Why this combination is n/a here: a scheme, precision or batch the preset leaves out on the device, a
+    quantization or kernel the installed library lacks, or PyTorch's compile left out on the device."""
+    scheme, batch = sizes["path"], sizes.get("batch", 1)
+    here = on_device(sizes, target.device)
+    where = f"at this preset on the {target.device.upper()}"
+    for kind, values, value in (("scheme", "schemes", scheme), ("precision", "precisions", target.precision),
+                                ("batch", "batches", batch)):
+        if value not in here[values]:
+            return f"{kind} {value} is not measured {where} (measured: {', '.join(map(str, here[values])) or 'none'})"
+    lacks = implementation("llm_quant", target.framework).lacks(target, scheme) or \
+        implementation("llm", target.framework).lacks(target, batch)
+    if lacks:
+        return lacks
+    if target.framework == "torch" and not here["static_compile"]:
+        return (f"torchao's weight-only {scheme} is a fast path only under torch.compile (uncompiled it converts "
+                f"each weight to float on every call), and compiling is left out {where}")
+    return None
+
+
+def expected(target, sizes):
+    path = generation_path(target.framework, sizes, target.device)
+    layout = implementation("llm_quant", target.framework).LAYOUT[sizes["path"]]
+    return {"weights_dtype": target.weights_dtype_name, "compute_dtype": target.dtype_name, "state_dtype": None,
+            "compiled": llm.COMPILED[path], "path": path, "batch": sizes.get("batch", 1),
+            "new_tokens": [sizes["tokens"]], "quantized": {"layers": linear_layers(sizes), "float_linear": 0, **layout}}
+
+
+class Runner(llm.Runner):
+    """llm's step and figures on a quantized model; what ran adds the quantized weights as read back."""
+
+    def __init__(self, target, generator, path, prompts, prefill_prompts, tokens, folder):
+        super().__init__(target, generator, path, prompts, prefill_prompts, tokens)
+        self.folder = folder
+
+    def ran(self):
+        return {**super().ran(), "quantized": self.generator.quantized()}
+
+
+def build(target, sizes):
+    folder, prompts, prefill = llm.inputs(sizes)
+    checkpoint.validate_groups(model_config(folder), GROUP_SIZE, f"llm_quant's checkpoint {folder}")
+    llm.probe(target)
+    path = generation_path(target.framework, sizes, target.device)
+    generator = implementation("llm_quant", target.framework).Generator(target, folder, path, sizes["path"])
+    return Runner(target, generator, path, prompts, prefill, sizes["tokens"], folder)
+
+
+def text_windows(sizes, folder):
+    """(windows [count, length] of token ids, where the text came from): the same for both frameworks."""
+    length, count = sizes["ppl_window"], sizes["ppl_windows"]
+    ids, source = perplexity.tokens(paths.user_input("ptb"), folder, model_config(folder)["vocab_size"],
+                                    length * count)
+    return perplexity.windows(ids, length, count), source
+
+
+def of_generator(generator, windows):
+    """Perplexity of a generator's model (llm's forward into a fresh cache, logits to float32 numpy)."""
+    return perplexity.perplexity(lambda w: generator.numpy(generator.forward([w.tolist()]))[0], windows)
+
+
+_unquantized = {}
+
+
+def unquantized(target, folder, windows):
+    """Perplexity of the framework's unquantized model (llm's generator) at the run's precision, on the same
+    windows; computed once a process per target, weights and windows (every scheme and batch shares it)."""
+    key = (target, str(folder), hashlib.sha1(windows.tobytes()).hexdigest())
+    if key not in _unquantized:
+        generator = implementation("llm", target.framework).Generator(target, folder, "generate")
+        _unquantized[key] = of_generator(generator, windows)
+        del generator
+        gc.collect()
+        target.release_memory()
+    return _unquantized[key]
+
+
+def observe(runner, sizes, earlier):
+    """The runner's work once (its prefill forward and generation), what ran read back ("ran", held to
+    "asked"), and its quantized model's perplexity beside its framework's unquantized model's
+    ("reference"), on the same windows ("scored" tokens of "text")."""
+    runner.prefill(runner.prefill_prompts)
+    runner.generate([])
+    windows, source = text_windows(sizes, runner.folder)
+    return {"ran": runner.ran(), "asked": expected(runner.target, sizes),
+            "perplexity": of_generator(runner.generator, windows),
+            "reference": unquantized(runner.target, runner.folder, windows),
+            "scored": windows.shape[0] * (windows.shape[1] - 1), "text": source}
+
+
+def compare(result, observed, sizes, device):
+    """What each framework ran against what was asked; the unquantized perplexities against each other
+    (the same computation); each quantized perplexity against its own framework's unquantized one."""
+    scheme, batch = sizes["path"], sizes.get("batch", 1)
+    for framework, seen in observed.items():
+        wrong = [f"{k} asked {v!r}, ran {seen['ran'].get(k)!r}" for k, v in seen["asked"].items()
+                 if seen["ran"].get(k) != v]
+        result.require(f"{framework} ran what was asked, batch {batch}", not wrong,
+                       "; ".join(wrong) or ", ".join(f"{k} {v}" for k, v in seen["ran"].items()))
+    mlx, torch = observed["mlx"], observed["torch"]
+    where = f" ({mlx['scored']} tokens of {mlx['text']})"
+    result.loss("unquantized perplexity: the same formula, tokens and weights" + where, mlx["reference"],
+                torch["reference"])
+    limit, why = PERPLEXITY_MARGIN[scheme]
+    for framework, seen in observed.items():
+        rise = seen["perplexity"] / seen["reference"] - 1
+        detail = f"{seen['perplexity']:.6g} against {seen['reference']:.6g} unquantized; value: the rise"
+        result.record(f"{framework} {scheme} perplexity within {limit:.0%} of its unquantized model's", rise <= limit,
+                      rise, limit, detail if rise <= limit else f"{detail}; limit because {why}")
+
+
+def check(preset="tiny", device="cpu"):
+    """On `device`, for every scheme, precision and batch the preset publishes there: what each framework
+    ran, and the perplexities, each framework's quantized model against its unquantized one."""
+    base = preset_sizes("llm_quant", preset)
+    here = on_device(base, device)
+    result = CheckResult("llm_quant", device)
+    for scheme in here["schemes"]:
+        for precision in here["precisions"]:
+            for batch in here["batches"]:
+                sizes = {**base, "path": scheme, "batch": batch}
+                with result.combination(scheme, precision, f"batch {batch}: "):
+                    reason = unavailable(Target("torch", device, precision), sizes) or \
+                        unavailable(Target("mlx", device, precision), sizes)
+                    if reason:
+                        raise Unavailable(reason)
+                    cross_check("llm_quant", result, sizes, device, precision)
+    return result

@@ -1,0 +1,91 @@
+"""Quantized TinyLlama generation with transformers and torchao: llm's Generator (transformers' loader and
+generate, on the static-cache torch.compile path) on a model whose Linear layers torchao's `quantize_`
+turned into weight-only quantized tensor subclasses, as gpt-fast runs them: int4 packed for tinygemm
+(Int4TilePackedTo4dTensor, groups of 64), int8 per output channel (Int8Tensor). torchao is optional
+(`pip install 'mlxvspt[quant]'`): without it, or without the kernel on a device, the rows are n/a."""
+from importlib.metadata import PackageNotFoundError, version
+
+import torch
+from packaging.version import Version
+
+from ..llm import torch as llm
+from .spec import GROUP_SIZE, one
+
+# What each scheme's quantized Linear weights read back as (spec.expected holds `quantized()` to it).
+LAYOUT = {"int4": {"bits": 4, "group_size": GROUP_SIZE, "format": "Int4TilePackedTo4dTensor", "packed_dtype": "int32"},
+          "int8": {"bits": 8, "group_size": "per-row", "format": "Int8Tensor", "packed_dtype": "int8"}}
+# The torchao release that added each scheme's config as used here.
+NEEDS = {"int4": ("0.14.0", "Int4WeightOnlyConfig's tile_packed_to_4d packing (tinygemm)"),
+         "int8": ("0.15.0", "Int8WeightOnlyConfig version 2 (Int8Tensor)")}
+BITS = {"Int4TilePackedTo4dTensor": 4, "Int8Tensor": 8}  # torchao's subclasses hold no bit width of their own
+
+
+def torchao_version():
+    try:
+        return version("torchao")
+    except PackageNotFoundError:
+        return None
+
+
+def lacks(target, scheme):
+    """Why torchao cannot run the scheme here (None if it can): not installed, a release before the scheme's
+    config, or no kernel on the device: int4's tinygemm kernel is CUDA-only (compute capability 8.0 or more)
+    and takes bfloat16 only. torchao 0.18 has no int4 weight-only kernel for a CPU or MPS: its CPU int4
+    layout (Int4OpaqueTensor, torch's _weight_int4pack_mm_for_cpu) was in 0.14 alone; IntxWeightOnlyConfig
+    keeps int4 values one a byte and dequantizes the whole weight before each matmul (an export format);
+    its packed low-bit CPU kernels quantize activations too (Int8DynamicActivationIntxWeightConfig) and need
+    C++ kernels (ARM, KleidiAI) its x86-64 wheel does not ship."""
+    installed = torchao_version()
+    if installed is None:
+        return "torchao is not installed: pip install 'mlxvspt[quant]' (constraints.txt pins the release tested)"
+    need, what = NEEDS[scheme]
+    if Version(installed) < Version(need):
+        return f"torchao {installed} has no {what}: needs torchao >= {need}"
+    if scheme == "int4":
+        if target.backend() != "cuda":
+            return (f"torchao {installed}'s int4 weight-only kernel (tinygemm's _weight_int4pack_mm) is CUDA-only: "
+                    f"none for the {target.backend().upper()} (its IntxWeightOnlyConfig int4 dequantizes each weight "
+                    f"before the matmul, no kernel)")
+        if target.precision != "bf16":
+            return f"torchao's int4 tinygemm kernel takes bfloat16 only, not {target.dtype_name}"
+        if torch.cuda.get_device_capability() < (8, 0):
+            return f"torchao's int4 tinygemm kernel needs compute capability 8.0, this GPU has " \
+                   f"{'.'.join(map(str, torch.cuda.get_device_capability()))}"
+    return None
+
+
+def quantize(model, scheme):
+    """torchao's weight-only config of the scheme, round-to-nearest, on every nn.Linear (quantize_'s default
+    filter: the embedding stays float)."""
+    from torchao.quantization import Int4WeightOnlyConfig, Int8WeightOnlyConfig, PerRow, quantize_
+
+    if scheme == "int4":
+        quantize_(model, Int4WeightOnlyConfig(group_size=GROUP_SIZE, int4_packing_format="tile_packed_to_4d"))
+    else:
+        quantize_(model, Int8WeightOnlyConfig(granularity=PerRow(), version=2))
+
+
+class Generator(llm.Generator):
+    def __init__(self, target, folder, path, scheme):
+        super().__init__(target, folder, path)
+        quantize(self.model, scheme)
+
+    def weights_dtypes(self):
+        """The float parameters' dtypes (the embedding, norms); quantized weights are read back by `quantized`."""
+        from torchao.utils import TorchAOBaseTensor
+
+        return {self.target.fw.dtype_name(p) for p in self.model.parameters() if not isinstance(p, TorchAOBaseTensor)}
+
+    def quantized(self):
+        """Read back from the layers: how many Linear weights are torchao tensors and how many stayed float;
+        each one's subclass (its layout), bits, group (block size along the inputs, 'per-row' where it spans
+        them all) and the dtype of its packed data."""
+        from torchao.utils import TorchAOBaseTensor
+
+        linear = [m.weight for m in self.model.modules() if isinstance(m, torch.nn.Linear)]
+        layers = [w for w in linear if isinstance(w, TorchAOBaseTensor)]
+        return {"layers": len(layers), "float_linear": len(linear) - len(layers),
+                "bits": one(BITS.get(type(w).__name__, "unknown") for w in layers),
+                "group_size": one("per-row" if w.block_size[-1] == w.shape[-1] else w.block_size[-1] for w in layers),
+                "format": one(type(w).__name__ for w in layers),
+                "packed_dtype": one(self.target.fw.dtype_name(w.qdata) for w in layers)}
