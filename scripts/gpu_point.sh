@@ -2,7 +2,7 @@
 # When: on an NVIDIA device machine, once per release point of the one-GPU suite.
 # One release point of the one-GPU suite on an NVIDIA device machine (scripts/device_install.sh installs
 # the release first). A point outlasts one device call (10 minutes), so it runs detached:
-#   gpu_point.sh start [ARGS...]   `mlxvspt run --preset full --device gpu` over the seven one-GPU workloads
+#   gpu_point.sh start [ARGS...]   `mlxvspt run --preset full --device gpu` over the six one-GPU workloads
 #                                  (ARGS added, e.g. --tier all, or --workload llm_quant
 #                                  where torchao is installed), in the background, the machine named
 #                                  after its GPU ("NVIDIA-H100-80GB-HBM3")
