@@ -259,14 +259,16 @@ def test_check_skips_tf32_on_cpu_with_the_reason(monkeypatch):
 
 
 def test_together_only_where_both_steps_fit():
-    """Both runners at once where 5x the float32 floor fits: not at `full` on an 80 GB H100 (MLX's step
-    peaked at ~70 GiB, PyTorch's at ~25 GiB), yes on a 141 GB H200 and at `tiny` on this CPU."""
+    """Both runners at once where 5x the floor at the precision's dtypes fits: in float32 not at `full` on
+    an 80 GB H100 (MLX's step peaked at ~70 GiB, PyTorch's at ~25 GiB), yes on a 141 GB H200; in bf16 and
+    bf16-mixed (MLX 25-34 GB, PyTorch 15-20 GB there) on both; at `tiny` on this CPU."""
     full = preset_sizes("lm_train", "full", "gpu")
     assert spec.together(Target("torch", "cpu"), preset_sizes("lm_train", "tiny"))
-    for memory, fits in ((80e9, False), (141e9, True)):
+    for memory, fits in ((80e9, {"fp32": False, "tf32": False, "bf16": True, "bf16-mixed": True}),
+                         (141e9, {"fp32": True, "tf32": True, "bf16": True, "bf16-mixed": True})):
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(spec, "available_memory", lambda target: memory)
-            assert spec.together(Target("mlx", "gpu", "bf16"), full) is fits
+            assert {p: spec.together(Target("mlx", "gpu", p), full) for p in fits} == fits
             assert spec.together(Target("mlx", "gpu"), preset_sizes("lm_train", "small", "gpu"))
 
 

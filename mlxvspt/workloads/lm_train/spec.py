@@ -44,8 +44,9 @@ HYPER = {"lr": 3e-4, "weight_decay": 1e-5, "eps": 1e-8, "betas": (0.9, 0.999)}
 PATHS = ("seed", "best")
 COMPILED = "forward+backward+optimizer"
 ITEMSIZE = {"float32": 4, "float16": 2, "bfloat16": 2}
-# A step's peak over memory_floor at float32: at `full` on an H100 MLX's peaked at ~70 GiB and PyTorch's at
-# ~25 GiB over a floor of 20 GiB (3.5x and 1.25x), so both runners at once need about 5x.
+# A step's peak over memory_floor: at `full` on an H100 MLX's peaked at ~70 GiB and PyTorch's at ~25 GiB
+# over a float32 floor of 20 GiB (3.5x and 1.25x), so both runners at once need about 5x; in bfloat16
+# (floor 11 GiB) 25 + 15 GB, with float32 weights (floor 12.5 GiB) 34 + 20 GB: within 5x too.
 TOGETHER = 5
 
 
@@ -308,11 +309,12 @@ def check_updates(result, mlx, torch, steps, reordered=None, repeated=None):
 
 
 def together(target, sizes):
-    """Whether both frameworks' runners fit the device at once: TOGETHER x the float32 memory floor within
-    its memory (float32 at every precision: the peaks were measured there). At `full`: 100 GiB, so no on an
-    80 GB H100, yes on a 141 GB H200."""
+    """Whether both frameworks' runners fit the device at once: TOGETHER x the memory floor at the target's
+    weight and compute dtypes within its memory. At `full`: 100 GiB in float32 (and tf32), so no on an
+    80 GB H100, yes on a 141 GB H200; 56 GiB in bf16 and 62 GiB in bf16-mixed, yes on both."""
     have = available_memory(target)
-    return have is not None and TOGETHER * memory_floor(sizes, 4, 4) <= have
+    floor = memory_floor(sizes, ITEMSIZE[target.weights_dtype_name], ITEMSIZE[target.dtype_name])
+    return have is not None and TOGETHER * floor <= have
 
 
 def check(preset="tiny", device="cpu"):
