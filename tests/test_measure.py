@@ -310,3 +310,26 @@ def test_a_bench_pattern_that_matches_nothing_is_refused_and_publishes_nothing(t
                      "--html-dir", str(tmp_path / "html")])
     assert code == 2 and "--bench 'Nope'" in capsys.readouterr().err
     assert not (tmp_path / "html").exists()
+
+
+def test_an_interrupted_run_keeps_its_finished_parts_durations_for_the_next_plan(tmp_path, monkeypatch):
+    """A run stopped in its second part (a device lease ending, Ctrl-C) leaves the first part's seconds and
+    rows in runs-<point>.jsonl, so the next plan has an estimate for it."""
+    results = tmp_path / "res"
+    monkeypatch.setenv(settings.MACHINE, "box")
+    calls = []
+
+    def measure_part(workload, device, rows, *args):
+        calls.append(workload)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return [{"name": name, "idx": idx, "result": "n/a", "stderr": "stub"} for name, idx in rows], None
+
+    monkeypatch.setattr(asvrun, "measure_part", measure_part)
+    monkeypatch.setattr(asvrun.recorder, "record", lambda *args: None)
+    with pytest.raises(KeyboardInterrupt):
+        asvrun.run("tiny", results, tmp_path / "html", workloads=["matmul", "switch"])
+    known = plan.durations(results, "box-tiny")
+    assert len(calls) == 2 and set(known) == {(calls[0], "cpu")}
+    line = json.loads(next((results / "box-tiny").glob("runs-*.jsonl")).read_text().splitlines()[-1])
+    assert line["exit_code"] == "interrupted" and [p["workload"] for p in line["parts"]] == calls[:1]

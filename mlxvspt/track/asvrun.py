@@ -133,7 +133,8 @@ def format_seconds(seconds):
 def record_wall_time(folder, point_name, started, benchmarks, code, resumed, parts=()):
     """One line per run (a resumed run adds its part) in runs-<point>.jsonl beside the results: how long
     the run took on this machine and, per part (a workload on a device), its seconds and rows: what the
-    next run's plan estimates from (mlxvspt.track.plan)."""
+    next run's plan estimates from (mlxvspt.track.plan). `code` "interrupted": the parts that ended before
+    the run was stopped."""
     line = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             "wall_seconds": round(time.time() - started, 1), "benchmarks": benchmarks, "exit_code": code,
             "resumed": resumed, "parts": list(parts)}
@@ -211,7 +212,7 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
     folder = results_dir / machine
     env[settings.CHECKS] = str(folder / f"check-{point_name}.jsonl")
     env[settings.RECORDS] = str(folder / f"records-{point_name}.jsonl")
-    code, done = 0, []
+    code, done, planned = 0, [], {}
     progress = Progress(log or log_path("run"), verbose)
     started = time.time()
     try:
@@ -243,9 +244,12 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
             code = progress.finished_part((workload, device), lines, seconds, failure) or code
         restore_damaged(results_dir)
         record_wall_time(folder, point_name, started, len(planned), code, resume, done)
+        done = None
         progress.say(f"wall time: {format_seconds(time.time() - started)} (checks and benchmarks)")
         publish(config, env, html_dir, progress)
     finally:
+        if done:  # an interrupted run keeps its finished parts' durations for the next plan
+            record_wall_time(folder, point_name, started, len(planned), "interrupted", resume, done)
         progress.close()
         config.unlink()
         shutil.rmtree(run_folder, ignore_errors=True)
