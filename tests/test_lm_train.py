@@ -202,6 +202,31 @@ def test_the_check_names_mlxs_own_run_to_run_distance_of_the_updates(seed_observ
     assert "identical second run: 0 (bit-identical)" in noted.entries[0].detail
 
 
+def test_equal_and_opposite_update_elements_are_set_aside_only_while_rare():
+    """One element of 100,000 with MLX's update the negative of PyTorch's (Adam's +-lr of a gradient at
+    rounding) fails the flat limit as it is, passes set aside and is named; 1% of them stays a failure, and
+    updates 5% larger are no flips at all."""
+    rng = np.random.default_rng(0)
+    torch_updates = {"w": rng.standard_normal(100_000), "b": np.zeros(10)}
+    one = {"w": torch_updates["w"].copy(), "b": np.zeros(10)}
+    one["w"][7] *= -1.0
+    many = {"w": torch_updates["w"] * np.where(rng.random(100_000) < 0.01, -1.0, 1.0), "b": np.zeros(10)}
+
+    def passes(mlx):
+        result = CheckResult("lm_train").at("seed", "fp32")
+        kept, flips = spec.set_aside_flips(mlx, torch_updates)
+        spec.check_updates(result, kept, torch_updates, 10, flips=flips)
+        return result.passed, result.entries[0].detail
+
+    raw = CheckResult("lm_train").at("seed", "fp32")
+    spec.check_updates(raw, one, torch_updates, 10)
+    assert not raw.passed
+    ok, detail = passes(one)
+    assert ok and "1 equal and opposite element(s) set aside" in detail
+    assert passes(many) == (False, passes(many)[1]) and "set aside" not in passes(many)[1]
+    assert spec.set_aside_flips({k: 1.05 * v for k, v in torch_updates.items()}, torch_updates)[1] == 0
+
+
 def test_reversed_rows_reorder_sums_but_not_arithmetic():
     """PyTorch trained on the same batches with rows reversed: the same losses to rounding, updates not
     bit-identical (else it could not measure reordering)."""

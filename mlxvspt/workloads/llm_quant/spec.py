@@ -1,4 +1,4 @@
-"""Quantized TinyLlama generation (issue 31): mlx-lm's weight-only quantization against torchao's, from the
+"""Quantized TinyLlama generation: mlx-lm's weight-only quantization against torchao's, from the
 same safetensors as llm (seeded, or the user's --llm-checkpoint), each library on its fast path.
 
 A combination's `path` is its scheme. Every Linear layer's weight (attention, MLP, lm_head) is quantized
