@@ -233,7 +233,7 @@ HEADLINE = (
     ("TinyLlama decode, {scheme} weights, batch {batch}, {precision}, mlx-lm vs torchao",
      "bench_llm_quant.QuantizedGeneration.track_decode", _each(scheme="int8", batch="1", precision="bf16"), {}),
     ("Matmul {n}³, {precision}", "bench_matmul.Matmul.time_matmul",
-     _each(n="8192", precision="bf16") + _each(n="1024", precision="fp32"), {}),
+     _each(n="8192", precision="bf16") + _each(n=("1024", "512"), precision="fp32"), {}),
     ("CPU↔GPU switch loop", "bench_switch.Switch.time_loop", [{}], {}),
 )
 
