@@ -40,9 +40,10 @@ def folder(tmp_path):
            for fw, t in (("mlx", 1.0), ("torch", 2.0)) for c in (False, True) for p in ("fp32", "bf16")}
     gpu.update({(DECODE, ("mlx", "gpu", "generate", "float16")): fab.steady(3.0),
                 (DECODE, ("torch", "gpu", "generate", "float16")): fab.steady(15.0),
-                (MEMORY, ("mlx", "gpu", "generate", "float16")): [3.5 * 2**30],
+                (MEMORY, ("mlx", "gpu", "generate", "float16")): fab.steady(3.5 * 2**30),
                 (MEMORY, ("torch", "gpu", "generate", "float16")): [2.5 * 2**30]})
-    fab.write_results(results, GPU, OLD, BENCHES, {**gpu, step("mlx", "gpu", False, "fp32"): fab.steady(1.0 / 1.5)})
+    fab.write_results(results, GPU, OLD, BENCHES, {**gpu, step("mlx", "gpu", False, "fp32"): fab.steady(1.0 / 1.5),
+                                                   (MEMORY, ("mlx", "gpu", "generate", "float16")): fab.steady(2**30)})
     fab.write_results(results, GPU, NEW, BENCHES, gpu)
     fab.write_records(results, GPU, NEW, [fab.record(STEP, framework=fw, device="gpu", compile=c, precision=p)
                                           for fw in ("mlx", "torch") for c in ("False", "True") for p in ("fp32", "bf16")])
@@ -71,7 +72,7 @@ def test_page_data_rows_verdicts_memory_history_and_changes(folder):
     assert re.fullmatch(r"0\.5 \(0\.4\d*–0\.5\d*\)", eager["ratio_text"]), eager["ratio_text"]
     decode = rows["Generation.track_decode (device=gpu, path=generate, dtype=float16)"]
     assert decode["precision"] == "fp16" and decode["verdict"] == "unchecked"  # no record for it
-    assert decode["memory"] == {"torch": "2560 MiB", "mlx": "3584 MiB"}
+    assert decode["memory"] == {"torch": "2560 MiB", "mlx": "3584 MiB ±0.5%"}
     url = urlsplit(eager["asv"])
     assert url.path == "index.html" and url.fragment.startswith(STEP + "?")
     assert unquote(url.fragment).split("?")[1].split("&") == [
@@ -83,9 +84,11 @@ def test_page_data_rows_verdicts_memory_history_and_changes(folder):
     assert series[eager["label"]]["borrowed"] == [False, False]
     changes = gpu["changes"]
     assert (changes["from"], changes["to"]) == (OLD, NEW) and changes["releases"]
-    assert [m["mark"] for m in changes["moved"]] == ["slower"]
-    assert changes["untested"] == 2  # each framework's peak memory: one sample at each point
-    assert changes["moved"][0]["text"].startswith("MLX LMTrain.time_step (gpu, False, fp32): 667 ms → 1 s")
+    # a peak memory that grew reads "more memory", a time "slower"; each parameter named
+    assert [(m["mark"], m["said"]) for m in changes["moved"]] == [("slower", "more memory"), ("slower", "slower")]
+    assert changes["untested"] == 1  # PyTorch's peak memory: one sample at each point
+    assert changes["moved"][1]["text"].startswith(
+        "MLX LMTrain.time_step (device=gpu, compile=False, precision=fp32): 667 ms → 1 s")
     assert machine(data, CPU)["changes"] is None and len(machine(data, CPU)["rows"]) == 1
 
 

@@ -132,9 +132,10 @@ def changes(snaps):
         mark = release_diff.change(cell_a, cell_b, CHANGE_FACTOR)
         if mark in ("slower", "faster"):
             benchmark, framework, params = key
+            named = ", ".join(f"{name}={results.unquote(value)}" for name, value in params)
             moved.append({"text": f"{'MLX' if framework == 'mlx' else 'PyTorch'} {benchmark.split('.', 1)[1]} "
-                                  f"({', '.join(params)}): {report.fmt(cell_a.value, unit)} → "
-                                  f"{report.fmt(cell_b.value, unit)}", "mark": mark})
+                                  f"({named}): {report.fmt(cell_a.value, unit)} → {report.fmt(cell_b.value, unit)}",
+                          "mark": mark, "said": release_diff.said(mark, unit)})
         else:
             same += 1
     return {"from": before.point, "to": after.point, "releases": releases, "moved": moved, "unchanged": same,

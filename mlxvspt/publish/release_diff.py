@@ -31,8 +31,8 @@ def mark(a, b, a_ss, b_ss, factor):
 
 
 def measured(snapshot):
-    """{(benchmark, framework, parameter values): (Cell, unit)} of every measured cell of a snapshot."""
-    return {(row.benchmark, framework, tuple(row.params.values())): (cell, row.unit)
+    """{(benchmark, framework, ((parameter, value), ...)): (Cell, unit)} of every measured cell of a snapshot."""
+    return {(row.benchmark, framework, tuple(row.params.items())): (cell, row.unit)
             for row in snapshot.rows for framework, cell in row.cells.items() if cell.ok}
 
 
