@@ -1,6 +1,7 @@
 """llm_quant on a CPU: bits, group size and dtypes read back from the quantized weights (MLX always, torchao
 where installed), perplexity computed one way in both frameworks, the check's lines and what fails them,
 n/a reasons, and a checkpoint unfit for int4 groups refused before anything runs."""
+import json
 import math
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 
 from mlxvspt import cli
 from mlxvspt.errors import UsageError
-from mlxvspt.measure import asvbench
+from mlxvspt.measure import asvbench, check
 from mlxvspt.measure.check import PERPLEXITY_MARGIN, TOLERANCES, CheckResult
 from mlxvspt.measure.devices import Target
 from mlxvspt.measure.presets import sizes
@@ -171,7 +172,22 @@ def compared(observed, scheme="int4"):
     return result
 
 
-def test_the_check_passes_within_the_margin_and_fails_beyond_it_or_on_other_work():
+@pytest.fixture
+def real_checkpoint(monkeypatch):
+    """compare as it runs on a checkpoint the user gave (the observations stand for its models')."""
+    monkeypatch.setattr(spec, "seeded", lambda: False)
+
+
+def test_on_seeded_weights_the_quality_check_is_na_so_no_verdict():
+    """Seeded weights' perplexity hardly moves with quantization: the combination is n/a, so its rows are
+    unchecked (no verdict), whatever the observations say."""
+    result = compared({"mlx": observation(11.0, 10.0), "torch": observation(10.5, 10.0)})
+    assert [line.what for line in result.entries] == ["n/a"] and "real checkpoint" in result.entries[0].detail
+    stored = [json.loads(text) for text in check.dump(result.entries).splitlines()]
+    assert check.status(stored, "llm_quant", "cpu", "int4", "fp32") == "unchecked"
+
+
+def test_the_check_passes_within_the_margin_and_fails_beyond_it_or_on_other_work(real_checkpoint):
     limit = PERPLEXITY_MARGIN["int4"][0]
     good = compared({"mlx": observation(11.0, 10.0), "torch": observation(10.5, 10.0)})
     assert good.passed and len(good.entries) == 5, good.lines
@@ -179,13 +195,16 @@ def test_the_check_passes_within_the_margin_and_fails_beyond_it_or_on_other_work
     beyond = compared({"mlx": observation(10.0 * (1 + limit) * 1.01, 10.0), "torch": observation(10.5, 10.0)})
     assert [line.what for line in beyond.entries if not line.ok] == \
         [f"mlx int4 perplexity within {limit:.0%} of its unquantized model's"]
+    below = compared({"mlx": observation(10.0 * (1 - limit) * 0.99, 10.0), "torch": observation(10.5, 10.0)})
+    assert [line.what for line in below.entries if not line.ok] == \
+        [f"mlx int4 perplexity within {limit:.0%} of its unquantized model's"]  # either direction
     apart = compared({"mlx": observation(11.0, 10.0), "torch": observation(11.0, 10.1)})
     assert [line.what.split(":")[0] for line in apart.entries if not line.ok] == ["unquantized perplexity"]
     other = compared({"mlx": observation(11.0, 10.0), "torch": observation(11.0, 10.0, ran={"bits": 8})})
     assert [line.what for line in other.entries if not line.ok] == ["torch ran what was asked, batch 2"]
 
 
-def test_the_check_of_real_builds_passes_and_a_coarser_quantization_fails_it(monkeypatch):
+def test_the_check_of_real_builds_passes_and_a_coarser_quantization_fails_it(monkeypatch, real_checkpoint):
     """Both frameworks' int8 builds observed as the measuring process observes them; then MLX's int8 made
     2-bit behind the check's back: its read-back fails the check (its perplexity moves too; on seeded
     weights, whose logits are all near 0, not necessarily beyond the margin)."""
@@ -261,6 +280,31 @@ def test_a_checkpoint_unfit_for_int4_groups_is_refused_before_anything_runs(tmp_
     monkeypatch.setattr(spec, "implementation", started)
     with pytest.raises(UsageError, match="not a multiple of 64"):
         spec.build(Target("mlx", "cpu"), {**SIZES, "path": "int4"})
+
+
+def test_a_checkpoint_silent_on_tied_embeddings_is_refused(tmp_path):
+    """mlx-lm ties the head to the embedding where config.json does not say, transformers does not: one would
+    quantize a head the other lacks."""
+    cfg = {k: v for k, v in checkpoint.config("toy64").items() if k != "tie_word_embeddings"}
+    folder = checkpoint.write_checkpoint(tmp_path / "ckpt", cfg)
+    with pytest.raises(UsageError, match="does not say tie_word_embeddings"):
+        inputs.check("llm_checkpoint", folder, "tiny", ["llm_quant"])
+    inputs.check("llm_checkpoint", folder, "tiny", ["llm"])
+
+
+def test_a_head_tied_to_the_embedding_stays_float_in_both():
+    """A tied head is the float embedding in mlx-lm, so torchao leaves transformers' tied lm_head alone."""
+    torchao()
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from mlxvspt.workloads.llm_quant import torch as quant_torch
+
+    cfg = {k: v for k, v in checkpoint.config("toy64").items() if k in LlamaConfig().to_dict()}
+    for tied, quantized in ((True, False), (False, True)):
+        model = LlamaForCausalLM(LlamaConfig(**{**cfg, "tie_word_embeddings": tied}))
+        quant_torch.quantize(model, "int8")
+        assert (type(model.lm_head.weight).__name__ != "Parameter") is quantized
+        assert type(model.model.layers[0].mlp.down_proj.weight).__name__ != "Parameter"
 
 
 def test_the_benchmark_rows_map_to_schemes_and_say_why_they_are_na():

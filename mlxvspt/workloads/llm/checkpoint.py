@@ -63,6 +63,9 @@ def validate_groups(cfg, group_size, where):
     head_dim = cfg.get("head_dim") or cfg["hidden_size"] // cfg["num_attention_heads"]
     widths = {"hidden_size": cfg["hidden_size"], "intermediate_size": cfg["intermediate_size"],
               "num_attention_heads x head_dim": cfg["num_attention_heads"] * head_dim}
+    if "tie_word_embeddings" not in cfg:  # mlx-lm ties the head to the embedding then, transformers does not
+        raise UsageError(f"{where}: config.json does not say tie_word_embeddings, and mlx-lm and transformers "
+                         "read its absence differently (one quantizes a head the other lacks); add it")
     bad = next((name for name, width in widths.items() if width % group_size), None)
     if bad:
         raise UsageError(f"{where}: {bad} {widths[bad]} is not a multiple of {group_size}, the group size llm_quant "

@@ -55,14 +55,18 @@ def lacks(target, scheme):
 
 
 def quantize(model, scheme):
-    """torchao's weight-only config of the scheme, round-to-nearest, on every nn.Linear (quantize_'s default
-    filter: the embedding stays float)."""
+    """torchao's weight-only config of the scheme, round-to-nearest, on every nn.Linear but a head tied to
+    the embedding (the embedding stays float; mlx-lm's model has no head of its own then: it reuses the
+    float embedding, so quantizing transformers' tied `lm_head` would be work MLX does not do)."""
     from torchao.quantization import Int4WeightOnlyConfig, Int8WeightOnlyConfig, PerRow, quantize_
 
+    tied = model.config.tie_word_embeddings
+    linear = lambda module, name: isinstance(module, torch.nn.Linear) and not (tied and name == "lm_head")  # noqa: E731
     if scheme == "int4":
-        quantize_(model, Int4WeightOnlyConfig(group_size=GROUP_SIZE, int4_packing_format="tile_packed_to_4d"))
+        config = Int4WeightOnlyConfig(group_size=GROUP_SIZE, int4_packing_format="tile_packed_to_4d")
     else:
-        quantize_(model, Int8WeightOnlyConfig(granularity=PerRow(), version=2))
+        config = Int8WeightOnlyConfig(granularity=PerRow(), version=2)
+    quantize_(model, config, filter_fn=linear)
 
 
 class Generator(llm.Generator):
