@@ -189,7 +189,8 @@ def test_the_check_names_mlxs_own_run_to_run_distance_of_the_updates(seed_observ
     monkeypatch.setattr(spec, "eager_reference", lambda *a: runs.append(a[-1]) or reference(*a))
     observed, chosen = seed_observations
     assert compared(observed, chosen).passed and runs == []
-    off = {**observed, "mlx": {**observed["mlx"], "updates": {k: 1.05 * v for k, v in observed["mlx"]["updates"].items()}}}
+    larger = {k: 1.05 * v for k, v in observed["mlx"]["updates"].items()}
+    off = {**observed, "mlx": {**observed["mlx"], "updates": larger}}
     line = compared(off, chosen).entries[-1]
     assert runs == ["reordered updates", "mlx again"] and not line.ok
     assert "MLX's own distance from an identical second run: " in line.detail

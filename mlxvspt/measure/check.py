@@ -40,8 +40,8 @@ TOLERANCES = {
         "bf16-mixed": (6e-2, "bfloat16 compute (8 bits)"),
     },
 }
-# scheme -> (limit, why): how far a quantized model's perplexity may move, either way, from its own framework's unquantized
-# model's (quantized / unquantized - 1, same precision, tokens and windows) for its row to get a verdict
+# scheme -> (limit, why): how far a quantized model's perplexity may move, either way, from its own framework's
+# unquantized model's (quantized / unquantized - 1, same precision, tokens and windows) for its row to get a verdict
 # (llm_quant). PROVISIONAL until measured on a GPU (TinyLlama, PTB test): set from published
 # round-to-nearest results on Llama models, not from this suite's runs.
 PERPLEXITY_MARGIN = {
