@@ -3,6 +3,8 @@ where installed), perplexity computed one way in both frameworks, the check's li
 n/a reasons, and a checkpoint unfit for int4 groups refused before anything runs."""
 import json
 import math
+import sys
+import types
 
 import numpy as np
 import pytest
@@ -224,12 +226,22 @@ def test_the_check_of_real_builds_passes_and_a_coarser_quantization_fails_it(mon
     assert coarse["perplexity"] != observed["mlx"]["perplexity"]
 
 
+def importable_torchao(monkeypatch):
+    """torchao's import succeeds (stand-in modules where it is not installed): the n/a reasons past it."""
+    for name in ("torchao", "torchao.quantization"):
+        if sys.modules.get(name) is None:
+            monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+
+
 def test_unavailable_says_why(monkeypatch):
     from mlxvspt.workloads.llm_quant import torch as quant_torch
 
     cpu = {**TINY, "batch": 1}
     assert spec.unavailable(Target("mlx", "cpu"), {**cpu, "path": "int4"}) is None
     monkeypatch.setattr(quant_torch, "torchao_version", lambda: "0.18.0")
+    monkeypatch.setitem(sys.modules, "torchao", None)  # installed, yet its import fails (built for another torch)
+    assert "torchao 0.18.0 cannot be imported here" in spec.unavailable(Target("torch", "cpu"), {**cpu, "path": "int8"})
+    importable_torchao(monkeypatch)
     assert "int4 weight-only kernel (tinygemm's _weight_int4pack_mm) is CUDA-only: none for the CPU" in \
         spec.unavailable(Target("torch", "cpu"), {**cpu, "path": "int4"})
     assert "only under torch.compile" in spec.unavailable(Target("torch", "cpu"), {**cpu, "path": "int8"})
@@ -254,6 +266,7 @@ def test_torchaos_int4_kernel_wants_bfloat16_and_an_ampere_gpu(monkeypatch):
             return "cuda"
 
     monkeypatch.setattr(quant_torch, "torchao_version", lambda: "0.18.0")
+    importable_torchao(monkeypatch)
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda: (9, 0))
     assert quant_torch.lacks(CudaTarget("torch", "gpu", "bf16"), "int4") is None
     assert "bfloat16 only, not float16" in quant_torch.lacks(CudaTarget("torch", "gpu", "fp16"), "int4")

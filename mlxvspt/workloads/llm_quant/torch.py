@@ -41,6 +41,10 @@ def lacks(target, scheme):
     need, what = NEEDS[scheme]
     if Version(installed) < Version(need):
         return f"torchao {installed} has no {what}: needs torchao >= {need}"
+    try:  # installed for another torch, or broken: its rows n/a with the reason, not failed builds
+        import torchao.quantization  # noqa: F401
+    except (ImportError, OSError) as exc:
+        return f"torchao {installed} cannot be imported here: {exc}"
     if scheme == "int4":
         if target.backend() != "cuda":
             return (f"torchao {installed}'s int4 weight-only kernel (tinygemm's _weight_int4pack_mm) is CUDA-only: "
