@@ -63,6 +63,13 @@ def test_joules_of_a_block_per_step_and_per_token(nvml):
     assert used.per(1) == pytest.approx(1.5) and used.per(10) == pytest.approx(0.15)
 
 
+def test_a_counter_that_did_not_advance_gives_a_reason_not_zero_joules(nvml):
+    nvml.step = 0
+    with energy.meter(Cuda("torch", "gpu")).reading() as used:
+        pass
+    assert "did not advance" in used.per(10)
+
+
 @pytest.mark.parametrize("visible, opened", [("2,3", ("index", 2)), ("GPU-8f2c", ("uuid", "GPU-8f2c")),
                                              ("", ("index", 0))])
 def test_the_gpu_read_is_the_first_visible_one(nvml, monkeypatch, visible, opened):

@@ -22,8 +22,14 @@ class Reading:
         self.joules, self.reason = None, reason
 
     def per(self, count):
-        """Joules per unit of the block's work (`count` steps or tokens); the reason (a str) where unmeasured."""
-        return self.reason if self.reason else self.joules / count
+        """Joules per unit of the block's work (`count` steps or tokens); the reason (a str) where unmeasured,
+        or where the counter did not advance over the block (NVML updates it periodically: a block shorter
+        than that period reads 0, which is no figure)."""
+        if self.reason:
+            return self.reason
+        if self.joules <= 0:
+            return "energy: NVML's counter did not advance over the block (shorter than its update period)"
+        return self.joules / count
 
 
 class Meter:

@@ -203,15 +203,21 @@ def observe(runner, sizes, earlier):
             "forced": None if mlx is None else teacher_forced(runner, mlx["tokens"])}
 
 
+def ran_as_asked(result, framework, observation, batch):
+    """A line saying whether the generator ran what was asked (dtypes, path, compile, batch, tokens): what
+    differs, else what ran."""
+    ran, asked = observation["ran"], observation["asked"]
+    wrong = [f"{k} asked {v!r}, ran {ran.get(k)!r}" for k, v in asked.items() if ran.get(k) != v]
+    result.require(f"{framework} ran what was asked, batch {batch}", not wrong,
+                   "; ".join(wrong) or ", ".join(f"{k} {v}" for k, v in ran.items()))
+
+
 def compare(result, observed, sizes, device):
     """What each framework that has this path ran against what was asked; the prefill logits; the
     generation, as `compare_generation` says."""
     path, batch = sizes.get("path", "generate"), sizes.get("batch", 1)
     for framework in PATHS[path]:
-        ran, asked = observed[framework]["ran"], observed[framework]["asked"]
-        wrong = [f"{k} asked {v!r}, ran {ran.get(k)!r}" for k, v in asked.items() if ran.get(k) != v]
-        result.require(f"{framework} ran what was asked, batch {batch}", not wrong,
-                       "; ".join(wrong) or ", ".join(f"{k} {v}" for k, v in ran.items()))
+        ran_as_asked(result, framework, observed[framework], batch)
     mlx, torch = observed["mlx"], observed["torch"]
     result.output(f"prefill logits, batch {batch}", mlx["prefill"], torch["prefill"])
     compare_generation(result, mlx, torch, path)

@@ -177,10 +177,7 @@ def compare(result, observed, sizes, device):
         return
     scheme, batch = sizes["path"], sizes.get("batch", 1)
     for framework, seen in observed.items():
-        wrong = [f"{k} asked {v!r}, ran {seen['ran'].get(k)!r}" for k, v in seen["asked"].items()
-                 if seen["ran"].get(k) != v]
-        result.require(f"{framework} ran what was asked, batch {batch}", not wrong,
-                       "; ".join(wrong) or ", ".join(f"{k} {v}" for k, v in seen["ran"].items()))
+        llm.ran_as_asked(result, framework, seen, batch)
     mlx, torch = observed["mlx"], observed["torch"]
     where = f" ({mlx['scored']} tokens of {mlx['text']})"
     result.loss("unquantized perplexity: the same formula, tokens and weights" + where, mlx["reference"],
