@@ -49,7 +49,7 @@ def verify(workload, target, sizes, ran):
     want = getattr(spec(workload), "expected", lambda target, sizes: {})(target, sizes)
     if target.precision == "fp32":  # the label promises IEEE float32 matmuls: MLX's CUDA default is TF32
         want = {**want, "matmul_mode": "ieee"}
-    if target.precision == "tf32":  # ... and TF32 ones: MLX reads its switch once a process (measure.py)
+    if target.precision == "tf32":  # ... and TF32 ones: MLX reads its switch once a process (process.py)
         want = {**want, "matmul_mode": "tf32"}
     wrong = [f"{key} asked {value!r}, ran {ran.get(key)!r}" for key, value in want.items() if ran.get(key) != value]
     if wrong:

@@ -177,8 +177,7 @@ class CheckResult:
         if set(mlx_tensors) != set(torch_tensors):
             odd = sorted(set(mlx_tensors) ^ set(torch_tensors))
             return self.record(what, False, detail=f"tensor names differ ({len(odd)}, first {odd[0]})")
-        floor = norm_floor(torch_tensors)
-        gaps = {k: relative_l2(mlx_tensors[k], t, floor) for k, t in torch_tensors.items()}
+        floor, gaps = tensor_gaps(mlx_tensors, torch_tensors)
         base, why = TOLERANCES[kind][self.precision]
         own = {k: 0.0 for k in gaps}
         if reference is not None:
@@ -201,9 +200,8 @@ class CheckResult:
         the line's verdict, and a caller may skip computing one (a reference costs a training run)."""
         if set(mlx_tensors) != set(torch_tensors):
             return False
-        floor = norm_floor(torch_tensors)
         base = TOLERANCES[kind][self.precision][0]
-        return all(relative_l2(mlx_tensors[k], t, floor) <= base for k, t in torch_tensors.items())
+        return all(gap <= base for gap in tensor_gaps(mlx_tensors, torch_tensors)[1].values())
 
     def equal(self, what, mlx_value, torch_value):
         a, b = np.asarray(mlx_value), np.asarray(torch_value)
@@ -225,6 +223,12 @@ class CheckResult:
     def unavailable(self, reason):
         """A combination this device cannot run: not a failure, and no verdict either."""
         self.entries.append(Line(self.workload, self.device, self.path, self.precision, "n/a", True, detail=reason))
+
+
+def tensor_gaps(mlx_tensors, torch_tensors):
+    """(the norm floor, {name: relative L2 of MLX's tensor from PyTorch's}) as `tensors` judges them."""
+    floor = norm_floor(torch_tensors)
+    return floor, {k: relative_l2(mlx_tensors[k], t, floor) for k, t in torch_tensors.items()}
 
 
 LINE_KEYS = {"workload", "device", "path", "precision", "what", "ok"}

@@ -212,7 +212,7 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
     folder = results_dir / machine
     env[settings.CHECKS] = str(folder / f"check-{point_name}.jsonl")
     env[settings.RECORDS] = str(folder / f"records-{point_name}.jsonl")
-    code, done, planned = 0, [], {}
+    code, done = 0, []
     progress = Progress(log or log_path("run"), verbose)
     started = time.time()
     try:
@@ -233,23 +233,26 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
         if not resume:  # this point's check lines of what is measured now are replaced by the new ones
             check.keep_others(env[settings.CHECKS], {w for w, _ in planned}, {d for _, d in planned})
         progress.begin(planned, estimates)
-        for (workload, device), rows in planned.items():
-            part_started = time.time()
-            progress.running(f"{workload} on {device}")
-            lines, failure = measure_part(workload, device, rows, env, run_folder, benchmark_dir, progress)
-            restore_damaged(results_dir)
-            recorder.record(config, machine, point, lines)
-            seconds = time.time() - part_started
-            done.append({"workload": workload, "device": device, "seconds": round(seconds, 1), "rows": len(rows)})
-            code = progress.finished_part((workload, device), lines, seconds, failure) or code
+        try:
+            for (workload, device), rows in planned.items():
+                part_started = time.time()
+                progress.running(f"{workload} on {device}")
+                lines, failure = measure_part(workload, device, rows, env, run_folder, benchmark_dir, progress)
+                restore_damaged(results_dir)
+                recorder.record(config, machine, point, lines)
+                seconds = time.time() - part_started
+                done.append({"workload": workload, "device": device, "seconds": round(seconds, 1),
+                             "rows": len(rows)})
+                code = progress.finished_part((workload, device), lines, seconds, failure) or code
+        except BaseException:  # an interrupted run keeps its finished parts' durations for the next plan
+            if done:
+                record_wall_time(folder, point_name, started, len(planned), "interrupted", resume, done)
+            raise
         restore_damaged(results_dir)
         record_wall_time(folder, point_name, started, len(planned), code, resume, done)
-        done = None
         progress.say(f"wall time: {format_seconds(time.time() - started)} (checks and benchmarks)")
         publish(config, env, html_dir, progress)
     finally:
-        if done:  # an interrupted run keeps its finished parts' durations for the next plan
-            record_wall_time(folder, point_name, started, len(planned), "interrupted", resume, done)
         progress.close()
         config.unlink()
         shutil.rmtree(run_folder, ignore_errors=True)

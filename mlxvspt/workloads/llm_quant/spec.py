@@ -143,19 +143,6 @@ def unquantized(target, folder, windows):
     return _unquantized[key]
 
 
-def observe(runner, sizes, earlier):
-    """The runner's work once (its prefill forward and generation), what ran read back ("ran", held to
-    "asked"), and its quantized model's perplexity beside its framework's unquantized model's
-    ("reference"), on the same windows ("scored" tokens of "text")."""
-    runner.prefill(runner.prefill_prompts)
-    runner.generate([])
-    windows, source = text_windows(sizes, runner.folder)
-    return {"ran": runner.ran(), "asked": expected(runner.target, sizes),
-            "perplexity": of_generator(runner.generator, windows),
-            "reference": unquantized(runner.target, runner.folder, windows),
-            "scored": windows.shape[0] * (windows.shape[1] - 1), "text": source}
-
-
 # Seeded random weights give perplexities near the vocabulary size that quantization hardly moves: MLX's
 # 2-bit model of the 4-layer TinyLlama read 12% *below* its unquantized one, its int4 2.8% above; so no
 # quality verdict rests on them.
@@ -166,6 +153,21 @@ SEEDED = ("quality is judged on a real checkpoint only (--llm-checkpoint): on se
 def seeded():
     """Whether this run's models are seeded random weights (no --llm-checkpoint)."""
     return paths.user_input("llm_checkpoint") is None
+
+
+def observe(runner, sizes, earlier):
+    """The runner's work once (its prefill forward and generation), what ran read back ("ran", held to
+    "asked"), and, on a real checkpoint, its quantized model's perplexity beside its framework's unquantized
+    model's ("reference"), on the same windows ("scored" tokens of "text")."""
+    runner.prefill(runner.prefill_prompts)
+    runner.generate([])
+    seen = {"ran": runner.ran(), "asked": expected(runner.target, sizes)}
+    if seeded():  # compare judges no quality there: the perplexities and the unquantized build are not needed
+        return seen
+    windows, source = text_windows(sizes, runner.folder)
+    return {**seen, "perplexity": of_generator(runner.generator, windows),
+            "reference": unquantized(runner.target, runner.folder, windows),
+            "scored": windows.shape[0] * (windows.shape[1] - 1), "text": source}
 
 
 def compare(result, observed, sizes, device):
