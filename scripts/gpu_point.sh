@@ -2,25 +2,29 @@
 # When: on an NVIDIA device machine, once per release point of the one-GPU suite.
 # One release point of the one-GPU suite on an NVIDIA device machine (scripts/device_install.sh installs
 # the release first). A point outlasts one device call (10 minutes), so it runs detached:
-#   gpu_point.sh start [ARGS...]   `mlxvspt run --preset full --device gpu` over the six one-GPU workloads
-#                                  (ARGS added, e.g. --tier all, or --workload llm_quant
-#                                  where torchao is installed), in the background, the machine named
-#                                  after its GPU ("NVIDIA-H100-80GB-HBM3")
+#   gpu_point.sh start [ARGS...]   `mlxvspt run --preset full --device gpu` over the six one-GPU workloads,
+#                                  the cheap ones first (ARGS added, e.g. --tier all, --resume, or
+#                                  --workload llm_quant where torchao is installed), in the background,
+#                                  the machine named after its GPU ("NVIDIA-H100-80GB-HBM3")
+#   gpu_point.sh stop              stop the run as Ctrl-C does (it records the combinations that ended, so
+#                                  `start --resume` on a later machine measures only the rest)
 #   gpu_point.sh wait SECONDS      return once the run ended, or after SECONDS; print its progress lines
 #                                  and each combination's seconds per phase
 #   gpu_point.sh pack OUT          the machine's results and the run's logs as OUT/point.tgz, to bring back
-#                                  and unpack over results/ here; the compile caches as OUT/caches.tgz.*
-#                                  (15 MB parts: a device call returns files of 16 MiB at most), to carry
-#                                  to a later machine for a warm-cache point
+#                                  and unpack over results/ here; the compile caches in 15 MB parts
+#                                  (caches.tgz.aa, ...: a device call returns 8 files of 16 MiB at most,
+#                                  64 MiB in all), the first three in OUT, to carry to a later machine
+#                                  for a warm-cache point
+#   gpu_point.sh caches OUT N      the cache parts from the Nth on, four of them, in OUT (the next call's)
 # The run writes into $POINT (/tmp/gpu-point), not the checkout: each device call copies the working
 # tree over the machine's checkout again, tracked results files included, which undid a detached run's
 # results written there. Its compile caches stay in $MLXVSPT_CACHE (/tmp/gpu-cache) for the next run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-POINT=/tmp/gpu-point
+POINT=${GPU_POINT:-/tmp/gpu-point}  # another folder (GPU_POINT=...) for a second run of the same release
 export MLXVSPT_MACHINE=${MLXVSPT_MACHINE:-$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr ' ' '-')}
 export MLXVSPT_CACHE=${MLXVSPT_CACHE:-/tmp/gpu-cache} MLXVSPT_LOGS=$POINT/logs
-RESULTS=$POINT/results
+RESULTS=$POINT/results PARTS=/tmp/gpu-cache-parts
 case "${1:-}" in
 start)
     shift
@@ -32,6 +36,11 @@ start)
         --results-dir "$RESULTS" --html-dir "$POINT/html" "$@" > "$POINT/console.log" 2>&1 < /dev/null &
     echo "started: $MLXVSPT_MACHINE-full"
     ;;
+stop)
+    pkill -TERM -f "mlxvspt run --preset full"
+    for _ in $(seq 60); do pgrep -f "mlxvspt run --preset full" > /dev/null || break; sleep 1; done
+    tail -3 "$POINT/console.log"
+    ;;
 wait)
     end=$((SECONDS + $2))
     while [ $SECONDS -lt "$end" ] && pgrep -f "mlxvspt run --preset full" > /dev/null; do
@@ -42,11 +51,18 @@ wait)
     ;;
 pack)
     tar czf "$2/point.tgz" -C "$POINT" results/"$MLXVSPT_MACHINE-full" console.log logs
-    tar czf - -C "$MLXVSPT_CACHE" compile | split -b 15000000 - "$2/caches.tgz."
+    du -sh "$MLXVSPT_CACHE"/compile/*
+    rm -rf "$PARTS" && mkdir -p "$PARTS"
+    tar czf - -C "$MLXVSPT_CACHE" compile | split -b 15000000 - "$PARTS/caches.tgz."
+    ls "$PARTS" | head -3 | while read -r part; do cp "$PARTS/$part" "$2/"; done
+    ls -la "$2" "$PARTS"
+    ;;
+caches)
+    ls "$PARTS" | tail -n +"$3" | head -4 | while read -r part; do cp "$PARTS/$part" "$2/"; done
     ls -la "$2"
     ;;
 *)
-    echo "usage: gpu_point.sh start [ARGS...] | wait SECONDS | pack OUT" >&2
+    echo "usage: gpu_point.sh start [ARGS...] | stop | wait SECONDS | pack OUT | caches OUT N" >&2
     exit 2
     ;;
 esac

@@ -312,6 +312,42 @@ def test_a_bench_pattern_that_matches_nothing_is_refused_and_publishes_nothing(t
     assert not (tmp_path / "html").exists()
 
 
+def test_parts_run_in_the_order_their_workloads_are_named(tmp_path, monkeypatch):
+    """`--workload switch --workload matmul` measures switch first (the cheap parts first, before a lease ends)."""
+    monkeypatch.setenv(settings.MACHINE, "box")
+    calls = []
+
+    def measure_part(workload, device, rows, *args):
+        calls.append(workload)
+        return [{"name": name, "idx": idx, "result": "n/a", "stderr": "stub"} for name, idx in rows], None
+
+    monkeypatch.setattr(asvrun, "measure_part", measure_part)
+    monkeypatch.setattr(asvrun.recorder, "record", lambda *args: None)
+    asvrun.run("tiny", tmp_path / "res", tmp_path / "html", workloads=["switch", "matmul"])
+    assert list(dict.fromkeys(calls)) == ["switch", "matmul"]
+    assert asvrun.modules(asvrun.ROOT / "benchmarks") == sorted(asvrun.modules(asvrun.ROOT / "benchmarks"))
+
+
+def test_a_run_stopped_mid_part_records_the_combinations_that_ended(tmp_path, monkeypatch):
+    """Stopped while a part's process measures its second combination: the first combination's rows (their
+    lines written) are recorded, so --resume redoes only the rest; the cut-short line is not."""
+    monkeypatch.setenv(settings.MACHINE, "box")
+    recorded = []
+
+    def measure_part(workload, device, rows, env, run_folder, *args):
+        (name, idx), *_ = rows
+        done = json.dumps({"name": name, "idx": idx, "samples": [1.0] * 5, "number": 1})
+        (run_folder / f"{workload}-{device}.jsonl").write_text(
+            json.dumps({"started": [workload], "rows": rows[:1]}) + "\n" + done + "\n" + '{"name": "cut')
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(asvrun, "measure_part", measure_part)
+    monkeypatch.setattr(asvrun.recorder, "record", lambda config, machine, point, lines: recorded.append(lines))
+    with pytest.raises(KeyboardInterrupt):
+        asvrun.run("tiny", tmp_path / "res", tmp_path / "html", workloads=["matmul"])
+    assert len(recorded) == 1 and len(recorded[0]) == 1 and recorded[0][0]["samples"] == [1.0] * 5
+
+
 def test_an_interrupted_run_keeps_its_finished_parts_durations_for_the_next_plan(tmp_path, monkeypatch):
     """A run stopped in its second part (a device lease ending, Ctrl-C) leaves the first part's seconds and
     rows in runs-<point>.jsonl, so the next plan has an estimate for it."""

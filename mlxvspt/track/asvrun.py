@@ -112,9 +112,13 @@ def describe_machine(machine, results_dir, config, env, point=None, progress=Non
 
 
 def modules(benchmark_dir, workloads=None):
-    """The benchmark modules to run (bench_<workload>.py), optionally only some workloads."""
+    """The benchmark modules to run (bench_<workload>.py): every one in name order, or only the chosen
+    workloads' in the order they were named (a run measures its parts in that order: the cheap ones first
+    where a device lease may end before the run does)."""
     names = sorted(p.stem for p in Path(benchmark_dir).glob("bench_*.py"))
-    return [n for n in names if not workloads or n.removeprefix("bench_") in workloads]
+    if not workloads:
+        return names
+    return [f"bench_{w}" for w in dict.fromkeys(workloads) if f"bench_{w}" in names]
 
 
 def publish_results(results_dir, html_dir):
@@ -237,7 +241,14 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
             for (workload, device), rows in planned.items():
                 part_started = time.time()
                 progress.running(f"{workload} on {device}")
-                lines, failure = measure_part(workload, device, rows, env, run_folder, benchmark_dir, progress)
+                try:
+                    lines, failure = measure_part(workload, device, rows, env, run_folder, benchmark_dir, progress)
+                except BaseException:  # stopped mid-part: its finished combinations are kept for --resume
+                    kept = finished_lines(run_folder, workload, device)
+                    if kept:
+                        restore_damaged(results_dir)
+                        recorder.record(config, machine, point, kept)
+                    raise
                 restore_damaged(results_dir)
                 recorder.record(config, machine, point, lines)
                 seconds = time.time() - part_started
@@ -289,6 +300,23 @@ def measure_part(workload, device, rows, env, run_folder, benchmark_dir, progres
                   if (name, idx) in lost]
         remaining = [r for r in remaining if tuple(r) not in lost]
     return lines, failure
+
+
+def finished_lines(run_folder, workload, device):
+    """The row lines a part's measuring processes wrote before the run was stopped: the combinations
+    that ended (a combination writes its rows' lines only once all of them are measured)."""
+    out = run_folder / f"{workload}-{device}.jsonl"
+    if not out.is_file():
+        return []
+    lines = []
+    for text in out.read_text().splitlines():
+        try:
+            line = json.loads(text)
+        except ValueError:  # the last line, cut short by the stop
+            continue
+        if "name" in line:
+            lines.append(line)
+    return lines
 
 
 def compile_root():

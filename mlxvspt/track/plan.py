@@ -21,7 +21,7 @@ from ..publish.results import unquote
 def parts(results_dir, modules, only=None, devices=None):
     """{(workload, device): [[benchmark, param index], ...]} of the benchmarks of the last discovery
     (results/benchmarks.json) in `modules` whose name `only` matches, on the chosen devices and
-    frameworks; the rows another selection leaves out are not asked for at all."""
+    frameworks, in the order of `modules`; the rows another selection leaves out are not asked for at all."""
     path = Path(results_dir) / "benchmarks.json"
     known = json.loads(path.read_text()) if path.is_file() else {}
     devices = devices or settings.devices() or list(DEVICES)
@@ -37,7 +37,8 @@ def parts(results_dir, modules, only=None, devices=None):
             framework, device = named.get("framework"), named.get("device", "cpu")
             if device in devices and framework in frameworks + [None]:
                 found.setdefault((module.removeprefix("bench_"), device), []).append([name, idx])
-    return found
+    order = {module: i for i, module in enumerate(modules)}
+    return dict(sorted(found.items(), key=lambda item: order[f"bench_{item[0][0]}"]))
 
 
 def durations(results_dir, machine):
