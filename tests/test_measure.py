@@ -151,6 +151,30 @@ def test_records_carry_the_compile_caches_state(run_env):
     assert records and all(r["compile_caches"] == {"torchinductor": "warm"} for r in records)
 
 
+def test_records_say_how_many_files_their_combination_added_to_each_compile_cache(run_env, monkeypatch, tmp_path):
+    """A folder warm from other kernels does not make a combination's compile warm: its record counts the
+    cache files its own build, check and samples added (1 for the first combination, whose build writes one; 0 for the next)."""
+    folder = tmp_path / "inductor"
+    folder.mkdir()
+    (folder / "other-workload").write_text("kernel")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(folder))
+    for variable in ("TRITON_CACHE_DIR", "MLX_PTX_CACHE_DIR"):
+        monkeypatch.delenv(variable, raising=False)
+    build = matmul.build
+
+    def compiling_build(target, sizes):
+        if target.framework == "torch" and sizes["n"] == 64:
+            (folder / "matmul-64").write_text("kernel")  # the first combination compiles; the second finds it
+        return build(target, sizes)
+
+    monkeypatch.setattr(matmul, "build", compiling_build)
+    rows = matmul_rows(64, "fp32") + matmul_rows(64, "bf16")
+    process.Measurement({**request(run_env, rows), "caches": {"torchinductor": "warm"}}).run()
+    records = [json.loads(t) for t in (run_env / "records.jsonl").read_text().splitlines()]
+    added = {r["params"]["precision"]: r["compiled_into_caches"]["torchinductor"] for r in records}
+    assert added == {"'fp32'": 1, "'bf16'": 0}
+
+
 def durations_file(results, machine, seconds, rows=144):
     """A runs file of `machine` whose one run took seconds[workload] for each workload's part on cpu."""
     folder = results / machine
@@ -346,6 +370,8 @@ def test_a_run_stopped_mid_part_records_the_combinations_that_ended(tmp_path, mo
     with pytest.raises(KeyboardInterrupt):
         asvrun.run("tiny", tmp_path / "res", tmp_path / "html", workloads=["matmul"])
     assert len(recorded) == 1 and len(recorded[0]) == 1 and recorded[0][0]["samples"] == [1.0] * 5
+    line = json.loads(next((tmp_path / "res" / "box-tiny").glob("runs-*.jsonl")).read_text())
+    assert line["exit_code"] == "interrupted" and line["parts"][0]["rows"] == 1 and line["parts"][0]["stopped"]
 
 
 def test_an_interrupted_run_keeps_its_finished_parts_durations_for_the_next_plan(tmp_path, monkeypatch):

@@ -1,4 +1,5 @@
 """The seed-style headline table, read from the committed results: same cells as the full table."""
+import json
 import re
 from pathlib import Path
 
@@ -128,6 +129,26 @@ def test_pages_name_the_machine_and_hold_every_table_the_check_and_what_ran(tmp_
         assert part in page, part
     assert "existing-py" not in page and "env_name" not in page
     assert "No cross-check stored" in (pages / "linux-2core-history.md").read_text()
+
+
+def test_a_page_lists_each_run_with_its_parts_wall_times_and_the_host(tmp_path):
+    """Which run measured which workload, what it cost, and whether other work shared the host: a run
+    stopped mid-part names the rows it kept; runs from before parts were recorded are left out."""
+    folder = tmp_path / "box-full"
+    folder.mkdir()
+    runs = [{"started": "2026-11-27T05:15:04Z", "wall_seconds": 953.0, "exit_code": 0},
+            {"started": "2026-12-06T07:24:41Z", "wall_seconds": 1427.6, "exit_code": "interrupted", "resumed": False,
+             "parts": [{"workload": "matmul", "device": "gpu", "seconds": 109.1, "rows": 144},
+                       {"workload": "lm_train", "device": "gpu", "seconds": 329.5, "rows": 12, "stopped": True}]}]
+    (folder / "runs-p.jsonl").write_text("".join(json.dumps(run) + "\n" for run in runs))
+    lines = report.runs_list(tmp_path, "box-full", "p")
+    assert lines[0] == "## Runs" and len([line for line in lines if line.startswith("- ")]) == 1
+    assert ("- 2026-12-06 07:24:41 UTC, 23:47 in all, interrupted after its last part below: matmul 1:49, "
+            "lm_train 5:29 (stopped with 12 rows measured)") in lines
+    assert report.runs_list(tmp_path, "other-full", "p") == []
+    host = {"host_cores": 16, "host_load": {"load_1min": 0.48, "other_gpu_processes": 0, "shared": False}}
+    assert report.host_line(host) == "16 cores, load 0.48 at the start, no other GPU process"
+    assert report.host_line({}) is None
 
 
 def test_a_machine_whose_results_git_does_not_track_is_shown_but_gets_no_page(tmp_path, capsys):

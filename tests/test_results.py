@@ -132,6 +132,9 @@ def test_too_few_samples_give_no_verdict(folder):
     ({"alternates": True, "environment": {"pid": 7}}, {"alternates": True, "environment": {"pid": 8}},
      "not interleaved"),  # a class that alternates, its two cells taken in separate processes
     ({"environment": {"pid": 7}}, {"environment": {"pid": 8}}, "MLX 2x faster"),  # a class that does not
+    ({"alternates": True, "interleaved": True, "environment": {"pid": 7}},
+     {"alternates": True, "interleaved": False, "environment": {"pid": 7}},
+     "not interleaved"),  # one process, but one cell measured alone (another combination's, paired by the headline)
     ({"warmup": {"steady": False}}, {"warmup": {"steady": True}}, "unsteady warm-up"),
 ])
 def test_verdict_needs_interleaved_samples_where_the_class_alternates_and_a_steady_warm_up(folder, mlx, torch,

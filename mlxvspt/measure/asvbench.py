@@ -165,7 +165,8 @@ def append_records(benchmark, params, record, force=False, methods=None):
                          "params": {k: repr(v) for k, v in params.items()},
                          "ran": record["ran"], "warmup": record["warmup"], "check": status, "check_key": key,
                          "alternates": params["device"] in getattr(benchmark, "alternate_on", ()),
-                         **{k: record[k] for k in ("interleaved", "compile_caches") if k in record},
+                         **{k: record[k] for k in ("interleaved", "compile_caches", "compiled_into_caches")
+                            if k in record},
                          "environment": {k: record[k] for k in ("preset", "pid", "tf32_env", "versions")}})
              for method in methods]
     with locked(where) as f:

@@ -60,6 +60,17 @@ def compile_caches(root):
     return state
 
 
+def cache_files():
+    """{cache name: files in its folder} of the compile caches this process points at (`compile_caches`):
+    a combination that adds none found every kernel it compiled in the caches (or compiled nothing)."""
+    counts = {}
+    for variable, name in COMPILE_CACHES.items():
+        folder = os.environ.get(variable)
+        if folder and Path(folder).is_dir():
+            counts[name] = sum(len(files) for _, _, files in os.walk(folder))
+    return counts
+
+
 @dataclass
 class Row:
     """One asv row: a benchmark method of a class at one parameter set."""
@@ -196,7 +207,7 @@ class Measurement:
         together = all(getattr(workload, "together", lambda t, s: True)(Target(fw, self.device, precision), sizes)
                        for fw in present)
         observed, failed, started = {}, {}, time.time()
-        phases = Phases()
+        phases, files_before = Phases(), cache_files()
         for fw in FRAMEWORKS:
             if fw not in present:
                 observed[fw] = self.stand_in(workload, fw, sizes, precision)
@@ -221,6 +232,10 @@ class Measurement:
             self.free(rows, present, precision)
         with phases("comparison"):
             self.compare(workload, precision, observed, sizes)
+        added = {name: count - files_before.get(name, 0) for name, count in cache_files().items()}
+        for row in rows:
+            if row.record is not None and self.caches:
+                row.record["compiled_into_caches"] = added
         self.finish(rows, started)
         self.write({"combination": [self.workload, self.device, *map(str, key)], "seconds": phases.seconds})
         print(f"{self.workload} {self.device} {precision} {overrides or ''} {warm}: {len(rows)} rows in "

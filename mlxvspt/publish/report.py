@@ -8,6 +8,7 @@ headline (HEADLINE: the rows people ask about first), the README one headline ta
 (GPU, CPU) with a column per machine, and docs/results/<machine>.md every row, the check summary and what
 each framework ran. A machine is named as a person reads it (`device_name`), never by asv's environment.
 """
+import json
 import os
 import re
 import subprocess
@@ -404,9 +405,52 @@ def environment_list(snapshot):
                                            if env.get(k))),
              ("GPU backends", ", ".join(f"{n} {env[k]}" for n, k in (("MLX", "mlx_gpu_backend"),
                                                                       ("PyTorch", "torch_gpu_backend")) if env.get(k))),
+             ("Host", host_line(env)),
              ("Preset", results.preset_of(snapshot.machine, env)),
              ("Release set", snapshot.point or snapshot.commit[:8])]
     return [f"- **{name}:** {value}" for name, value in items if value] + [""]
+
+
+def host_line(environment):
+    """"16 cores, load 0.48 at the start, no other GPU process": whether other work shared the machine
+    when the latest run began (devices.host_load); None for results from before it was recorded."""
+    load = environment.get("host_load")
+    if not load:
+        return None
+    others = load.get("other_gpu_processes")
+    shared = {0: "no other GPU process", None: None}.get(others, f"{others} other GPU process(es)")
+    parts = [f"{environment.get('host_cores', '?')} cores", f"load {load.get('load_1min', '?')} at the start", shared]
+    return ", ".join(part for part in parts if part)
+
+
+def runs_list(results_dir, machine, point):
+    """The runs of this release set on the machine, from runs-<point>.jsonl: when each began, how it ended
+    and each part's wall time, so a reader sees which run measured which workload and what a point costs."""
+    path = Path(results_dir) / machine / f"runs-{point}.jsonl"
+    lines = []
+    for text in (path.read_text().splitlines() if path.is_file() else []):
+        try:
+            run = json.loads(text)
+        except ValueError:
+            continue
+        if not run.get("parts"):  # a run from before parts were recorded
+            continue
+        ended = {0: "ended", "interrupted": "interrupted after its last part below"}.get(
+            run.get("exit_code"), f"ended with exit code {run.get('exit_code')}")
+        parts = ", ".join(f"{part['workload']} {minutes(part['seconds'])}"
+                          + (f" (stopped with {part['rows']} rows measured)" if part.get("stopped") else "")
+                          for part in run["parts"])
+        lines.append(f"- {run['started'].replace('T', ' ').rstrip('Z')} UTC, {minutes(run['wall_seconds'])} "
+                     f"in all, {ended}{' (resumed)' if run.get('resumed') else ''}: {parts}")
+    if not lines:
+        return []
+    return ["## Runs", "", "Each run of this release set here and its parts' wall times (m:ss, checks included). "
+            "Rows of combinations these runs did not reach come from earlier runs of the same release set.", "",
+            *lines, ""]
+
+
+def minutes(seconds):
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
 
 
 def page(results_dir, snapshot, charts=()):
@@ -421,6 +465,7 @@ def page(results_dir, snapshot, charts=()):
     out += ["## Every row", "", verdict_counts(snapshot) + ".", "", *ROW_HEADER,
             *(row_line(row.label, row) for row in measured_rows(snapshot)), "", LEGEND, "",
             *derived_table(snapshot), *not_run_note(snapshot), *stale_note(snapshot)]
+    out += runs_list(results_dir, machine, snapshot.point)
     out += ["## Cross-check", "", *check_summary(results_dir, machine, snapshot.point)]
     if charts:
         out += ["## Charts", "", *(f"![{Path(chart).stem}]({chart})\n" for chart in charts)]

@@ -118,6 +118,11 @@ class Cell:
         return bool((self.record or {}).get("alternates"))
 
     @property
+    def interleaved(self):
+        """Whether its samples alternated with the other framework's (None: a record from before it was kept)."""
+        return (self.record or {}).get("interleaved")
+
+    @property
     def steady(self):
         """False where warm-up hit its cap before two consecutive steps agreed (asvbench.warm_up)."""
         return ((self.record or {}).get("warmup") or {}).get("steady") is not False
@@ -241,7 +246,8 @@ def verdict(torch, mlx, unit):
     if not (torch.sampled and mlx.sampled):
         return f"too few samples ({min(torch.n, mlx.n)})"
     if unit not in UNTIMED_UNITS:
-        if (torch.alternates or mlx.alternates) and torch.pid != mlx.pid:
+        if (torch.alternates or mlx.alternates) and (torch.pid != mlx.pid or False in (torch.interleaved,
+                                                                                     mlx.interleaved)):
             return "not interleaved"  # the frameworks' timings were taken in different minutes
         if not (torch.steady and mlx.steady):
             return "unsteady warm-up"

@@ -248,6 +248,8 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
                     if kept:
                         restore_damaged(results_dir)
                         recorder.record(config, machine, point, kept)
+                        done.append({"workload": workload, "device": device, "seconds":
+                                     round(time.time() - part_started, 1), "rows": len(kept), "stopped": True})
                     raise
                 restore_damaged(results_dir)
                 recorder.record(config, machine, point, lines)
