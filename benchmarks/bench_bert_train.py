@@ -1,6 +1,6 @@
-"""BERT-tiny pair classifier training on NLI: seconds per training step (samples/s = batch / time) and its
-peak memory on each path (seed, pairs-batched, best), eager or compiled, per precision; seconds per epoch
-and per validation pass. Pre-tokenised batches; dropout 0.1 while training."""
+"""BERT-tiny pair classifier training on NLI: seconds per training step (samples/s = batch / time), its
+peak memory and its joules (NVIDIA GPUs) on each path (seed, pairs-batched, best), eager or compiled, per
+precision; seconds per epoch and per validation pass. Pre-tokenised batches; dropout 0.1 while training."""
 from mlxvspt.measure import asvbench
 from mlxvspt.measure.asvbench import WorkloadBenchmark, preset_values
 
@@ -25,7 +25,7 @@ class BertTrainStep(BertTrainCombinations, WorkloadBenchmark):
     optimizer state in bfloat16, bf16-mixed = bfloat16 compute over float32 weights and AdamW."""
 
     version = "3"  # 2: the precision parameter; 3: the path parameter, compile False/True (was "off"/"on")
-    leaves_memory = True
+    leaves_memory = leaves_energy = True
 
     def time_step(self, framework, device, path, compile, precision):
         self.runner.step()
@@ -33,6 +33,10 @@ class BertTrainStep(BertTrainCombinations, WorkloadBenchmark):
 
 class BertTrainMemory(BertTrainCombinations, asvbench.StepMemory):
     """Peak memory of one training step, per combination (measured by BertTrainStep's processes)."""
+
+
+class BertTrainEnergy(BertTrainCombinations, asvbench.StepEnergy):
+    """Joules per training step, per combination, read around BertTrainStep's time_ samples."""
 
 
 class BertTrainEpoch(WorkloadBenchmark):

@@ -1,7 +1,8 @@
-"""TransformerLM training (mlx-examples transformer_lm): seconds per step and the step's peak memory per
-path (seed / best), compile and precision; the first compiled step, cold and warm compiler caches;
-seconds per validation pass. Tokens/s and MFU are derived in the report from these times, batch x
-context and `mlxvspt.workloads.lm_train.spec.flops_per_step`. Definitions: mlxvspt/workloads/lm_train/spec.py."""
+"""TransformerLM training (mlx-examples transformer_lm): seconds per step, the step's peak memory and its
+joules (NVIDIA GPUs) per path (seed / best), compile and precision; the first compiled step, cold and warm
+compiler caches; seconds per validation pass. Tokens/s and MFU are derived in the report from these times,
+batch x context and `mlxvspt.workloads.lm_train.spec.flops_per_step`. Definitions:
+mlxvspt/workloads/lm_train/spec.py."""
 from mlxvspt.measure import asvbench
 from mlxvspt.measure.asvbench import MeasuredOnce, WorkloadBenchmark, preset_values
 
@@ -23,13 +24,20 @@ class StepParams:
 
 class LMTrain(StepParams, WorkloadBenchmark):
     workload = "lm_train"
-    leaves_memory = True
+    leaves_memory = leaves_energy = True
 
     def time_step(self, *params):
         self.runner.step()
 
 
 class LMTrainMemory(StepParams, asvbench.StepMemory):
+    workload = "lm_train"
+    version = "1"
+
+
+class LMTrainEnergy(StepParams, asvbench.StepEnergy):
+    """Joules per step, read around LMTrain's time_ samples."""
+
     workload = "lm_train"
     version = "1"
 

@@ -1,5 +1,6 @@
 """Whisper speech-to-text: seconds per 30-s window of each phase, decoder ms/token, real-time factor, peak
-memory, per precision and path (definitions in mlxvspt/workloads/whisper/spec.py)."""
+memory, joules per audio second (NVIDIA GPUs), per precision and path (definitions in
+mlxvspt/workloads/whisper/spec.py)."""
 from mlxvspt.measure.asvbench import MeasuredOnce, WorkloadBenchmark
 from mlxvspt.workloads.whisper.spec import PATHS, PHASES, PRECISIONS
 
@@ -43,5 +44,10 @@ class WhisperClips(MeasuredOnce, WhisperBase):
         (neither framework keeps CPU allocator statistics)."""
         return self.figure("peak_memory_bytes")
 
+    def track_energy_per_audio_second(self, *params):
+        """Over the passes the real-time factor's samples time (NVIDIA GPUs only; n/a with the reason elsewhere)."""
+        return self.pooled("energy_j", "audio_seconds")
+
     track_real_time_factor.unit = "compute s / audio s"
     track_peak_memory.unit = "bytes"
+    track_energy_per_audio_second.unit = "J/audio s"

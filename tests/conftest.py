@@ -2,6 +2,7 @@ import os
 
 import pytest
 
+from mlxvspt.measure import asvbench, settings
 from mlxvspt.paths import INPUTS
 
 
@@ -24,3 +25,16 @@ def isolated_cache(restored_environment, tmp_path, monkeypatch):
     for variable in ("MLXVSPT_FRAMEWORKS", "MLXVSPT_DEVICES", "MLXVSPT_RUN_FOLDER", "MLXVSPT_RECORDS", "MLXVSPT_RELEASES", "MLXVSPT_CHECKS", *(v for v, _ in INPUTS.values())):
         monkeypatch.delenv(variable, raising=False)
     return tmp_path / "cache"
+
+
+@pytest.fixture
+def run_env(tmp_path, monkeypatch):
+    """What `mlxvspt run` tells a measuring process: preset, run folder, check and records files."""
+    for variable, value in ((settings.PRESET, "tiny"), (settings.RUN_FOLDER, tmp_path / "run"),
+                            (settings.CHECKS, tmp_path / "check.jsonl"), (settings.RECORDS, tmp_path / "records.jsonl"),
+                            (settings.DEVICES, "cpu")):
+        monkeypatch.setenv(variable, str(value))
+    (tmp_path / "run").mkdir()
+    monkeypatch.setattr(asvbench, "defer_records", True)
+    yield tmp_path
+    asvbench.release()

@@ -1,14 +1,21 @@
-"""The energy reader on a fake NVML (never the real library): joules around a block, per step or token, the
-GPU it reads, and the reason wherever there is no counter; the LLM step's energy figure and its n/a."""
+"""The energy reader on a fake NVML (never the real library): joules around a block, per step, token or
+audio second, the GPU it reads, and the reason wherever there is no counter; the LLM step's energy figure
+and its n/a; a training step's joules read around its time_ samples in the measuring process, pooled."""
+import json
 import sys
+import textwrap
 import types
 
 import pytest
 
-from mlxvspt.measure import asvbench, energy
+from benchmarks.bench_bert_train import BertTrainEnergy, BertTrainStep
+from benchmarks.bench_lm_train import LMTrain, LMTrainEnergy
+from benchmarks.bench_whisper import WhisperClips
+from mlxvspt.measure import asvbench, energy, process
 from mlxvspt.measure.devices import Target
 from mlxvspt.measure.presets import sizes
 from mlxvspt.workloads.llm import spec
+from mlxvspt.workloads.whisper import spec as whisper
 
 
 class FakeNVML(types.ModuleType):
@@ -114,3 +121,114 @@ def test_a_figure_given_as_its_reason_is_asvs_na(monkeypatch):
         bench.figure("energy_j_per_token")
     monkeypatch.setattr(bench, "values", lambda name, key=None: [0.5, 0.25])
     assert bench.figure("energy_j_per_token") == {"samples": [0.5, 0.25], "number": 1}
+
+
+def test_a_rows_figure_pools_its_samples_joules_over_their_work():
+    """A periodic counter gives short samples 0 or a whole update's joules: the figure is their sum over
+    the work of all of them, one value; a counter that advanced over none of them is a reason, never 0 J."""
+    assert energy.pooled([0.0, 0.9, 0.0, 0.0, 0.9], [4] * 5) == pytest.approx(1.8 / 20)
+    assert "did not advance" in energy.pooled([0.0] * 5, [4] * 5)
+    reason = "energy is read from NVIDIA's NVML counter: n/a on the CPU"
+    assert energy.pooled([reason] * 2, [4, 4]) == reason
+
+
+# A time_ class of the matmul workload that leaves its samples' joules, and its energy row.
+STEP_AND_JOULES = '''
+from mlxvspt.measure import asvbench
+from mlxvspt.measure.asvbench import WorkloadBenchmark
+
+
+class Sizes:
+    workload = "matmul"
+    params = [["mlx", "torch"], ["cpu"], ["fp32"], [64]]
+    param_names = ["framework", "device", "precision", "n"]
+
+    def overrides(self, precision, n):
+        return precision, {"n": n}
+
+
+class Step(Sizes, WorkloadBenchmark):
+    leaves_energy = True
+
+    def time_step(self, *params):
+        self.runner.step()
+
+
+class StepJoules(Sizes, asvbench.StepEnergy):
+    pass
+'''
+
+
+def measured(folder):
+    """{(method, framework index): line} of the measuring process over both classes' rows."""
+    (folder / "bench").mkdir()
+    (folder / "bench" / "bench_joules.py").write_text(textwrap.dedent(STEP_AND_JOULES))
+    rows = [[f"bench_joules.{name}", idx] for name in ("Step.time_step", "StepJoules.track_energy_per_step")
+            for idx in (0, 1)]
+    out = folder / "out.jsonl"
+    process.Measurement({"workload": "matmul", "device": "cpu", "rows": rows, "benchmark_dir": str(folder / "bench"),
+                         "out": str(out), "checks": str(folder / "check.jsonl")}).run()
+    lines = [json.loads(text) for text in out.read_text().splitlines()]
+    return {(line["name"].rsplit(".", 1)[1], line["idx"]): line for line in lines if "name" in line}
+
+
+@pytest.fixture
+def on_nvidia(nvml, monkeypatch):
+    """The measuring process's meters read the fake NVML, as on an NVIDIA GPU."""
+    real = energy.meter
+    monkeypatch.setattr(energy, "meter", lambda target: real(Cuda(target.framework, "gpu", target.precision)))
+    return nvml
+
+
+def test_a_training_steps_joules_are_read_around_its_time_samples_and_pooled(run_env, on_nvidia):
+    lines = measured(run_env)
+    for idx in (0, 1):
+        timed = lines["time_step", idx]
+        # every sample reads 1.5 J (the fake gains 1500 mJ at each read): per step, 1.5 J / its steps
+        assert lines["track_energy_per_step", idx]["samples"] == pytest.approx([1.5 / timed["number"]])
+    # read twice a time_ sample and once as each meter opens: no steps, no reads besides the time's own
+    reads = (on_nvidia.total - 10_000) / on_nvidia.step
+    assert reads == sum(2 * len(lines["time_step", idx]["samples"]) + 1 for idx in (0, 1))
+
+
+@pytest.mark.parametrize("gpu, words", [(False, "energy is read from NVIDIA's NVML counter: n/a on the CPU"),
+                                        (True, "NVML's counter did not advance")])
+def test_a_training_steps_energy_row_is_na_with_the_reason(run_env, nvml, monkeypatch, request, gpu, words):
+    if gpu:  # NVIDIA's counter, still over every sample
+        request.getfixturevalue("on_nvidia").step = 0
+    lines = measured(run_env)
+    for idx in (0, 1):
+        assert lines["time_step", idx]["samples"]
+        energy_row = lines["track_energy_per_step", idx]
+        assert energy_row["result"] == "n/a" and words in energy_row["stderr"]
+
+
+def test_outside_the_measuring_process_a_step_energy_row_says_why_and_takes_no_step(nvml, request):
+    bench = LMTrainEnergy()
+    bench.args, bench.device = ("torch", "cpu", "seed", False, "fp32"), "cpu"
+    with pytest.raises(NotImplementedError, match="n/a on the CPU"):
+        bench.track_energy_per_step(*bench.args)
+    request.getfixturevalue("on_nvidia")
+    with pytest.raises(NotImplementedError, match=r"read around the time_ samples of the measuring process"):
+        bench.track_energy_per_step(*bench.args)
+    assert not hasattr(bench, "runner")  # nothing built, no step taken
+
+
+def test_the_training_steps_energy_rows_share_their_time_rows_params():
+    for timed, joules in ((LMTrain, LMTrainEnergy), (BertTrainStep, BertTrainEnergy)):
+        assert timed.leaves_energy and joules.params == timed.params and joules.param_names == timed.param_names
+        assert joules.track_energy_per_step.unit == "J/step"
+
+
+def test_whisper_gives_joules_per_audio_second_pooled_over_its_clips_passes(nvml, monkeypatch):
+    runner = whisper.build(Target("torch", "cpu").activate(), sizes("whisper", "tiny", "cpu"))
+    assert runner.step()["energy_j"] == "energy is read from NVIDIA's NVML counter: n/a on the CPU"
+    runner.meter = energy.meter(Cuda("torch", "gpu"))  # as on an NVIDIA GPU
+    figures = runner.step()
+    assert figures["energy_j"] == pytest.approx(1.5) and figures["audio_seconds"] == runner.audio_seconds
+    bench = WhisperClips()
+    bench.device = "gpu"
+    kept = {"energy_j": [0.0, 1.5, 0.0, 1.5], "audio_seconds": [2.0] * 4}
+    monkeypatch.setattr(bench, "values", lambda name, key=None: kept[name])
+    assert bench.track_energy_per_audio_second() == {"samples": [pytest.approx(3.0 / 8)], "number": 1}
+    assert WhisperClips.track_energy_per_audio_second.unit == "J/audio s"

@@ -64,7 +64,7 @@ def test_mlx_weights_read_back_as_quantized_linear_of_the_scheme(scheme, bits):
     assert ran["quantized"] == {"layers": 15, "float_linear": 0, "bits": bits, "group_size": 64,
                                 "format": "QuantizedLinear affine", "packed_dtype": "uint32"}
     assert ran["weights_dtype"] == ran["compute_dtype"] == "float32"
-    assert ran == spec.expected(runner.target, {**SIZES, "path": scheme})
+    assert ran == {**spec.expected(runner.target, {**SIZES, "path": scheme}), "padded_inputs": "none"}
     asvbench.verify("llm_quant", runner.target, {**SIZES, "path": scheme}, {**ran, "matmul_mode": "ieee"})
 
 
@@ -83,9 +83,39 @@ def test_torchao_int8_weights_read_back_as_int8_tensors_per_row():
     runner.step()
     ran = runner.ran()
     assert ran["quantized"] == {"layers": 15, "float_linear": 0, "bits": 8, "group_size": "per-row",
-                                "format": "Int8Tensor", "packed_dtype": "int8"}
-    assert ran == spec.expected(runner.target, {**SIZES, "path": "int8"})
+                                "format": "Int8Tensor", "packed_dtype": "int8", "scales_dtype": "float32"}
+    assert ran == {**spec.expected(runner.target, {**SIZES, "path": "int8"}), "padded_inputs": "none"}
     assert ran["compiled"] == "none"  # `tiny` on a CPU: generate eagerly (such rows are n/a in a run)
+
+
+def test_torchaos_bits_are_read_from_its_packed_data_not_its_format():
+    torchao()
+    runner = built("torch", "int8")
+    weight = runner.generator.model.model.layers[0].self_attn.q_proj.weight
+    weight.qdata = weight.qdata[:, :weight.shape[-1] // 2].contiguous()  # as if two 4-bit values a byte
+    assert runner.generator.quantized()["bits"] == "4/8"
+
+
+def test_torchaos_int4_padding_of_the_inputs_is_read_back():
+    """tinygemm's int4 pads a weight's inputs to a multiple of 1024 (its kernel is CUDA-only: the weight is
+    made here as torchao packs it, 1088 inputs held as 2048); its bits are those of the padded weight."""
+    torchao()
+    import torch
+    from torchao.quantization import Int4TilePackedTo4dTensor
+
+    from mlxvspt.workloads.llm_quant.torch import Generator
+
+    rows, inputs, held = 32, 1088, 2048
+    weight = Int4TilePackedTo4dTensor(torch.zeros(rows // 8, held // 128, 32, 4, dtype=torch.int32),
+                                      torch.zeros(held // 64, rows, 2, dtype=torch.bfloat16), [1, 64],
+                                      torch.Size([rows, inputs]))
+    generator = Generator.__new__(Generator)  # its read-back alone, on one layer
+    generator.model, generator.target = torch.nn.Linear(inputs, rows, bias=False), Target("torch", "cpu")
+    generator.model.weight = torch.nn.Parameter(weight, requires_grad=False)
+    assert generator.padded_inputs() == "1088->2048"
+    assert generator.quantized() == {"layers": 1, "float_linear": 0, "bits": 4, "group_size": 64,
+                                     "format": "Int4TilePackedTo4dTensor", "packed_dtype": "int32",
+                                     "scales_dtype": "bfloat16"}
 
 
 def test_torchao_int8_on_the_compiled_static_cache_path_reads_back_compiled():
@@ -98,7 +128,7 @@ def test_torchao_int8_on_the_compiled_static_cache_path_reads_back_compiled():
     runner.step()
     ran = runner.ran()
     assert ran["compiled"] == "decode-forward" and ran["quantized"]["format"] == "Int8Tensor"
-    assert ran == spec.expected(runner.target, {**chosen, "path": "int8"})
+    assert ran == {**spec.expected(runner.target, {**chosen, "path": "int8"}), "padded_inputs": "none"}
 
 
 def test_the_perplexity_formula():

@@ -42,19 +42,6 @@ class Dies(WorkloadBenchmark):
 '''
 
 
-@pytest.fixture
-def run_env(tmp_path, monkeypatch):
-    """What `mlxvspt run` tells a measuring process: preset, run folder, check and records files."""
-    for variable, value in ((settings.PRESET, "tiny"), (settings.RUN_FOLDER, tmp_path / "run"),
-                            (settings.CHECKS, tmp_path / "check.jsonl"), (settings.RECORDS, tmp_path / "records.jsonl"),
-                            (settings.DEVICES, "cpu")):
-        monkeypatch.setenv(variable, str(value))
-    (tmp_path / "run").mkdir()
-    monkeypatch.setattr(asvbench, "defer_records", True)
-    yield tmp_path
-    asvbench.release()
-
-
 def matmul_rows(n=64, precision="fp32"):
     """[name, idx] of Matmul.time_matmul and MatmulMemory for both frameworks on the CPU at one size."""
     names = ["bench_matmul.Matmul.time_matmul", "bench_matmul.MatmulMemory.track_peak_memory"]

@@ -15,7 +15,7 @@ import math
 import os
 from contextlib import contextmanager
 
-from . import check, settings
+from . import check, energy, settings
 from .devices import DEVICES, FRAMEWORKS, Target, environment
 from ..errors import Unavailable, device_limits
 from .presets import FIGURE_SAMPLES, NAMES, SAMPLE_SECONDS, TABLE, sizes
@@ -206,6 +206,14 @@ def memo_entry(figures, record, *recorded):
     return {"figures": figures, "record": record, "recorded": [repr(params) for params in recorded]}
 
 
+def memo_once(memo, figures, record, *recorded):
+    """Write `memo`'s entry unless a process wrote one first; `figures` is called only then (it may take steps)."""
+    with locked(memo) as f:
+        f.seek(0)
+        if not f.read():
+            f.write(json.dumps(memo_entry(figures(), record, *recorded)))
+
+
 def step_peaks(runner, target, samples):
     """The peak memory of each of `samples` steps after warm-up, as MeasuredOnce figures: the allocator's
     peak since a reset on a GPU; on a CPU the process's max RSS (no reset lowers it)."""
@@ -246,6 +254,7 @@ class WorkloadBenchmark:
     warm = "step"  # the runner method the timed methods call: warmed up to steady state in setup
     tier = "standard"  # or "cold": the first step of a fresh process, measured on request (`--tier cold`)
     leaves_memory = False  # a training step's time_ class: also measures its StepMemory twin's figures
+    leaves_energy = False  # ... and reads NVML's counter around its time_ samples for its StepEnergy twin
 
     def overrides(self, *extra):
         """(precision, {size overrides}) for this class's extra params."""
@@ -297,7 +306,7 @@ class WorkloadBenchmark:
                                                     **overrides)
         except Unavailable as exc:
             raise NotImplementedError(str(exc)) from None
-        record = self.record
+        record, self.target = self.record, Target(framework, device, precision)
         # asv re-reads `number` after the first setup() (a parameterised benchmark may set it there), then
         # runs setup() again before each call of a sample and times only the calls
         self.number = self.calls or calls_per_sample(record["warmup"]["last_warmup_step_seconds"])
@@ -307,7 +316,7 @@ class WorkloadBenchmark:
             append_records(self, params, record)
             record["appended"] = True
             if self.leaves_memory:
-                self.leave_memory(Target(framework, device, precision), overrides, record)
+                self.leave_memory(self.target, overrides, record)
 
     def teardown(self, *params):
         record_environment()
@@ -319,10 +328,16 @@ class WorkloadBenchmark:
                          StepMemory.figures)
         if memo is None or not rss_is_the_rows(target.device):
             return
-        with locked(memo) as f:
-            f.seek(0)
-            if not f.read():
-                f.write(json.dumps(memo_entry(step_peaks(self.runner, target, StepMemory().sample_count()), record)))
+        memo_once(memo, lambda: step_peaks(self.runner, target, StepMemory().sample_count()), record)
+
+    def leave_energy(self, readings):
+        """Keep the joules read around each of this row's time_ samples (energy.Reading, `number` steps a
+        sample) for the StepEnergy class of the same params to pool: the measuring process reads them
+        (process.time_samples), so the energy is that of the samples the time is, with no steps of its own."""
+        precision, overrides = self.overrides(*self.ready_for[2:])
+        memo = memo_file(self.workload, *self.ready_for[:2], precision, overrides, StepEnergy.figures)
+        if memo is not None:
+            memo_once(memo, lambda: [{"energy_j": r.total(), "steps": self.number} for r in readings], self.record)
 
 
 def combined(figures, peak=False):
@@ -378,19 +393,25 @@ class MeasuredOnce(WorkloadBenchmark):
 
     def figure(self, name, key=None):
         """What a track_ method returns: each measurement's figure `name` (its entry `key` where the
-        figure is a table, e.g. seconds per message size) as asv samples. A figure the device cannot give
-        is the reason, a str (an energy figure without NVML's counter): asv's n/a with it."""
+        figure is a table, e.g. seconds per message size) as asv samples."""
         if name.startswith("peak_") and not rss_is_the_rows(self.device, self.launches):
             raise NotImplementedError(SHARED_RSS)
-        values = self.values(name, key)
-        reason = next((value for value in values if isinstance(value, str)), None)
-        if reason:
-            raise NotImplementedError(reason)
-        return self.as_samples(values)
+        return self.as_samples(self.values(name, key))
+
+    def pooled(self, joules, work):
+        """An energy figure: the figure `joules` summed over every measurement, over `work` summed likewise,
+        as one asv sample (energy.pooled says why one)."""
+        return self.as_samples([energy.pooled(self.values(joules), self.values(work))])
 
     @staticmethod
     def as_samples(values):
-        return {"samples": list(values), "number": 1}
+        """asv's samples of `values`. A figure the device cannot give is the reason, a str (an energy figure
+        without NVML's counter): asv's n/a with it."""
+        values = list(values)
+        reason = next((value for value in values if isinstance(value, str)), None)
+        if reason:
+            raise NotImplementedError(reason)
+        return {"samples": values, "number": 1}
 
     def measured(self):
         """Whether this run has this row's combination's figures already (its memo is written)."""
@@ -467,10 +488,7 @@ class MeasuredOnce(WorkloadBenchmark):
 
     def keep(self, figures):
         """Store the figures this row's twin measured for it, with this row's run record."""
-        with locked(self.memo()) as f:
-            f.seek(0)
-            if not f.read():
-                f.write(json.dumps(memo_entry(figures, self.record, self.named(self.args))))
+        memo_once(self.memo(), lambda: figures, self.record, self.named(self.args))
 
 
 class StepMemory(MeasuredOnce):
@@ -491,6 +509,26 @@ class StepMemory(MeasuredOnce):
         return self.figure("peak_memory_bytes")
 
     track_peak_memory.unit = "bytes"
+
+
+class StepEnergy(MeasuredOnce):
+    """Joules per training step: NVML's counter read around its time_ twin's samples (`leaves_energy`, same
+    params and overrides) by the measuring process of `mlxvspt run`, pooled over them (energy.pooled); no
+    steps of its own, so elsewhere (plain `asv run`) n/a with the reason. Subclass it as
+    `asvbench.StepEnergy` (see StepMemory)."""
+
+    figures = "energy"
+
+    def measure(self):
+        precision, _ = self.overrides(*self.args[2:])
+        reason = energy.meter(Target(*self.args[:2], precision)).reason
+        raise NotImplementedError(reason or "energy per step is read around the time_ samples of the measuring "
+                                  "process (`mlxvspt run`): none were taken for this row")
+
+    def track_energy_per_step(self, *params):
+        return self.pooled("energy_j", "steps")
+
+    track_energy_per_step.unit = "J/step"
 
 
 class GenerationFigures(MeasuredOnce):

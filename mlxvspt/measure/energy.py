@@ -1,6 +1,6 @@
 """Energy a block of GPU work used, from NVML's total-energy counter (nvidia-ml-py's
 `nvmlDeviceGetTotalEnergyConsumption`: millijoules since the driver loaded, NVIDIA Volta and later), so a
-workload can give joules per step or per token beside its times.
+workload can give joules per step, per token or per audio second beside its times.
 
 Where there is no such counter (a CPU, Metal or MPS, no nvidia-ml-py, no NVIDIA driver, a GPU or MIG slice
 without it) a reading's figure is the reason instead, which a benchmark reports as n/a
@@ -30,6 +30,27 @@ class Reading:
         if self.joules <= 0:
             return "energy: NVML's counter did not advance over the block (shorter than its update period)"
         return self.joules / count
+
+    def total(self):
+        """What a sample keeps for `pooled`: the joules, 0 included, or the reason where unmeasured."""
+        return self.reason or self.joules
+
+
+def pooled(totals, work):
+    """Joules per unit of work over a row's samples: their joules (`Reading.total`s) summed over their work
+    (steps, audio seconds) summed; the reason where unmeasured or where the counter advanced over none.
+
+    One figure, not one a sample: NVML's counter advances only at its periodic updates, so a sample shorter
+    than the period (a 50 ms time_ sample) reads 0 or a whole period's joules: per sample that would be
+    quantisation, not spread, and dropping the zeros would keep only the over-counts. Over back-to-back
+    samples the updates add up to their span's energy, give or take a period at either end. The counter
+    lags the work by up to a period, so where samples that short alternate with the other framework's,
+    some of one framework's joules land in the other's: the figure is sound where a framework's samples
+    last many periods."""
+    reason = next((total for total in totals if isinstance(total, str)), None)
+    reading = Reading(reason)
+    reading.joules = None if reason else sum(totals)
+    return reading.per(sum(work))
 
 
 class Meter:

@@ -53,3 +53,7 @@ class Generator(llm.Generator):
                 "group_size": one(m.group_size for m in layers),
                 "format": one(f"{type(m).__name__} {m.mode}" for m in layers),
                 "packed_dtype": one(self.target.fw.dtype_name(m.weight) for m in layers)}
+
+    def padded_inputs(self):
+        """mlx-lm packs each weight's inputs as they are (its groups divide them): 'none'."""
+        return "none"

@@ -8,7 +8,8 @@ precision:
 - int4: 4 bits in groups of GROUP_SIZE (64) inputs. MLX: mlx-lm's affine quantization (what
   `mlx_lm.convert -q` runs), packed in uint32 with a scale and a bias per group. PyTorch: torchao's
   Int4WeightOnlyConfig packed for tinygemm's `_weight_int4pack_mm` (Int4TilePackedTo4dTensor): CUDA with
-  compute capability 8.0 or more, bfloat16 only.
+  compute capability 8.0 or more, bfloat16 only; it pads each weight's inputs to a multiple of 1024
+  (TinyLlama's MLP down projection: 5632 to 6144), which what ran discloses (`padded_inputs`).
 - int8: 8 bits. MLX: the same affine quantization in groups of 64. PyTorch: torchao's Int8WeightOnlyConfig
   per output channel (PerRow, one scale a row): its fast path; its per-group form dequantizes every weight
   on every call. The bit width is the same, the grouping each library's own.
@@ -95,14 +96,16 @@ def expected(target, sizes):
 
 
 class Runner(llm.Runner):
-    """llm's step and figures on a quantized model; what ran adds the quantized weights as read back."""
+    """llm's step and figures on a quantized model; what ran adds the quantized weights as read back (held to
+    `expected`) and, disclosed beside them, where the packing padded their inputs."""
 
     def __init__(self, target, generator, path, prompts, prefill_prompts, tokens, folder):
         super().__init__(target, generator, path, prompts, prefill_prompts, tokens)
         self.folder = folder
 
     def ran(self):
-        return {**super().ran(), "quantized": self.generator.quantized()}
+        return {**super().ran(), "quantized": self.generator.quantized(),
+                "padded_inputs": self.generator.padded_inputs()}
 
 
 def build(target, sizes):

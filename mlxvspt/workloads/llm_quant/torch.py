@@ -11,13 +11,18 @@ from packaging.version import Version
 from ..llm import torch as llm
 from .spec import GROUP_SIZE, one
 
-# What each scheme's quantized Linear weights read back as (spec.expected holds `quantized()` to it).
-LAYOUT = {"int4": {"bits": 4, "group_size": GROUP_SIZE, "format": "Int4TilePackedTo4dTensor", "packed_dtype": "int32"},
-          "int8": {"bits": 8, "group_size": "per-row", "format": "Int8Tensor", "packed_dtype": "int8"}}
+# What each scheme's quantized Linear weights read back as (spec.expected holds `quantized()` to it): int8's
+# scales are float32 at every precision (torchao's choice), tinygemm's int4 scales and zeros bfloat16.
+LAYOUT = {"int4": {"bits": 4, "group_size": GROUP_SIZE, "format": "Int4TilePackedTo4dTensor", "packed_dtype": "int32",
+                   "scales_dtype": "bfloat16"},
+          "int8": {"bits": 8, "group_size": "per-row", "format": "Int8Tensor", "packed_dtype": "int8",
+                   "scales_dtype": "float32"}}
 # The torchao release that added each scheme's config as used here.
 NEEDS = {"int4": ("0.14.0", "Int4WeightOnlyConfig's tile_packed_to_4d packing (tinygemm)"),
          "int8": ("0.15.0", "Int8WeightOnlyConfig version 2 (Int8Tensor)")}
-BITS = {"Int4TilePackedTo4dTensor": 4, "Int8Tensor": 8}  # torchao's subclasses hold no bit width of their own
+# Where each torchao subclass keeps its scales, and their axes of rows and of groups of inputs: tinygemm's
+# int4 scale_and_zero is [groups, rows, 2], Int8Tensor's scale [rows, groups].
+SCALES = {"Int4TilePackedTo4dTensor": ("scale_and_zero", 1, 0), "Int8Tensor": ("scale", 0, 1)}
 
 
 def torchao_version():
@@ -58,6 +63,29 @@ def lacks(target, scheme):
     return None
 
 
+def scales(weight):
+    """A torchao weight's scales (one a row and group of inputs); an error names a subclass not known here."""
+    if type(weight).__name__ not in SCALES:
+        raise RuntimeError(f"torchao's {type(weight).__name__}: where it keeps its scales is not known here")
+    return getattr(weight, SCALES[type(weight).__name__][0])
+
+
+def packed_shape(weight):
+    """(rows, inputs) of the weight its packed data holds, from its scales: the weight's own, or padded
+    where the packing pads (tinygemm's int4: inputs to a multiple of 1024, rows to one of 8)."""
+    held = scales(weight)
+    _, rows, groups = SCALES[type(weight).__name__]
+    return held.shape[rows], held.shape[groups] * weight.block_size[-1]
+
+
+def bits(weight):
+    """Bits a weight value takes in the packed data (torchao's subclasses hold no bit width of their own):
+    the data's bits over the values of the (padded) weight it packs."""
+    rows, inputs = packed_shape(weight)
+    held, values = weight.qdata.numel() * weight.qdata.element_size() * 8, rows * inputs
+    return held // values if held % values == 0 else held / values
+
+
 def quantize(model, scheme):
     """torchao's weight-only config of the scheme, round-to-nearest, on every nn.Linear but a head tied to
     the embedding (the embedding stays float; mlx-lm's model has no head of its own then: it reuses the
@@ -86,14 +114,25 @@ class Generator(llm.Generator):
 
     def quantized(self):
         """Read back from the layers: how many Linear weights are torchao tensors and how many stayed float;
-        each one's subclass (its layout), bits, group (block size along the inputs, 'per-row' where it spans
-        them all) and the dtype of its packed data."""
+        each one's subclass (its layout), bits (from its packed data), group (block size along the inputs,
+        'per-row' where it spans them all) and the dtypes of its packed data and of its scales."""
+        linear, layers = self.linear_weights()
+        return {"layers": len(layers), "float_linear": len(linear) - len(layers),
+                "bits": one(map(bits, layers)),
+                "group_size": one("per-row" if w.block_size[-1] == w.shape[-1] else w.block_size[-1] for w in layers),
+                "format": one(type(w).__name__ for w in layers),
+                "packed_dtype": one(self.target.fw.dtype_name(w.qdata) for w in layers),
+                "scales_dtype": one(self.target.fw.dtype_name(scales(w)) for w in layers)}
+
+    def padded_inputs(self):
+        """Where the packing pads a weight's inputs (tinygemm's int4: to a multiple of 1024, so the kernel
+        does that much more work): 'inputs->padded' of each such weight, else 'none'. Read back, not asked."""
+        padded = [(w.shape[-1], packed_shape(w)[1]) for w in self.linear_weights()[1]]
+        return one(f"{inputs}->{held}" for inputs, held in padded if held != inputs) or "none"
+
+    def linear_weights(self):
+        """(every Linear layer's weight, those that are torchao tensors)."""
         from torchao.utils import TorchAOBaseTensor
 
         linear = [m.weight for m in self.model.modules() if isinstance(m, torch.nn.Linear)]
-        layers = [w for w in linear if isinstance(w, TorchAOBaseTensor)]
-        return {"layers": len(layers), "float_linear": len(linear) - len(layers),
-                "bits": one(BITS.get(type(w).__name__, "unknown") for w in layers),
-                "group_size": one("per-row" if w.block_size[-1] == w.shape[-1] else w.block_size[-1] for w in layers),
-                "format": one(type(w).__name__ for w in layers),
-                "packed_dtype": one(self.target.fw.dtype_name(w.qdata) for w in layers)}
+        return linear, [w for w in linear if isinstance(w, TorchAOBaseTensor)]

@@ -17,6 +17,9 @@ Paths: fp16 is not one policy in the two libraries as their users call them.
   fp16-weights     PyTorch holds float16 weights too (model.half(); LayerNorm's stay float32, as
                    openai-whisper's LayerNorm computes in float32); MLX as its default.
 At fp32 both paths hold and compute float32: fp16-weights is n/a there.
+
+Energy (NVIDIA GPUs): NVML's counter read around each clips pass, outside its timed span (measure/energy.py);
+the figure is J per audio second pooled over the passes (energy.pooled), n/a with the reason elsewhere.
 """
 import time
 
@@ -24,6 +27,7 @@ import numpy as np
 
 from ...measure.check import CheckResult, path_label
 from ...measure.devices import FRAMEWORKS, Target, choose
+from ...measure.energy import meter
 from ...errors import Unavailable
 from ...paths import user_input
 from ...measure.presets import sizes as preset_sizes
@@ -115,6 +119,7 @@ class Runner:
         self.audio_seconds = sum(len(c) for c in clip_set.values()) / audio.RATE
         self.phases = {}
         self.results = []
+        self.meter = meter(target)
         self.mel = whisper.mel(self.windows[0]) if phase == "encoder" else None
         self.features = whisper.array(stand_in_features(whisper.model.dims)) if phase == "decoder" else None
 
@@ -141,21 +146,28 @@ class Runner:
 
     def step(self):
         """One timed unit, synchronised. Phases clips and decoder return their figures for the track_
-        benchmarks: real-time factor (compute s per audio s over the clip set), decode ms per token (one
-        window's decode call, the library's setup included) and peak memory over the step; mel and
-        encoder return nothing, keeping their short timed phases free of the memory counters."""
+        benchmarks: real-time factor (compute s per audio s over the clip set) with the pass's joules and
+        audio seconds (pooled into J per audio second), decode ms per token (one window's decode call, the
+        library's setup included) and peak memory over the step; mel and encoder return nothing, keeping
+        their short timed phases free of the memory counters (the decoder, timed as a time_ row too, of the
+        energy counter)."""
         if self.phase in ("mel", "encoder"):
             return self.run_phase()
         self.target.reset_peak_memory()
+        if self.phase == "decoder":
+            seconds = self.timed_phase()
+            return {"peak_memory_bytes": self.target.peak_memory(),
+                    "decode_ms_per_token": 1000 * seconds / self.tokens}
+        with self.meter.reading() as energy:  # the counter is read outside the timed span
+            seconds = self.timed_phase()
+        return {"peak_memory_bytes": self.target.peak_memory(), "real_time_factor": seconds / self.audio_seconds,
+                "energy_j": energy.total(), "audio_seconds": self.audio_seconds}
+
+    def timed_phase(self):
+        """Seconds of one `run_phase`."""
         start = time.perf_counter()
         self.run_phase()
-        seconds = time.perf_counter() - start
-        figures = {"peak_memory_bytes": self.target.peak_memory()}
-        if self.phase == "clips":
-            figures["real_time_factor"] = seconds / self.audio_seconds
-        else:
-            figures["decode_ms_per_token"] = 1000 * seconds / self.tokens
-        return figures
+        return time.perf_counter() - start
 
     def ran(self):
         """After a step, read from the model and the arrays it produced: the parameters' dtypes and the
