@@ -2,6 +2,7 @@
 import hashlib
 import http.server
 import io
+import itertools
 import json
 import os
 import re
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from mlxvspt.measure import settings
 from mlxvspt.track import asvrun, progress
 from mlxvspt.workloads import download
 from mlxvspt.publish import report, results as results_layer
@@ -95,6 +97,35 @@ def slow_graphs(html):
 
 def log_lines(path):
     return path.read_text().splitlines() if path.exists() else []
+
+
+GRID_SUITE = """
+class Grid:
+    params = [["mlx", "torch"], ["cpu", "gpu"], {sizes}]
+    param_names = ["framework", "device", "n"]
+    number, repeat, rounds, warmup_time, version = 1, 1, 1, 0, "1"  # a version of its own: results carry over
+
+    def time_n(self, framework, device, n):
+        pass
+"""
+
+
+def test_a_parameter_value_added_since_is_na_where_a_run_does_not_measure_it(tmp_path, monkeypatch):
+    """A size added to a benchmark after a point was measured, on a device this run leaves out (a GPU point
+    measured with --device gpu while the CPU gained a size): n/a in the results file, not 'failed'."""
+    results, html = tmp_path / "results", tmp_path / "html"
+    monkeypatch.setenv(settings.DEVICES, "cpu")
+    for sizes in ([1, 3], [1, 2, 3]):
+        (tmp_path / f"v{len(sizes)}").mkdir()
+        bench = suite(tmp_path / f"v{len(sizes)}", {"grid": GRID_SUITE.format(sizes=sizes)})
+        asvrun.run("tiny", results, html, benchmark_dir=bench)
+    stored = json.loads(next(p for p in (results / asvrun.machine_name("tiny")).glob("*.json")
+                             if p.name != "machine.json").read_text())
+    values = stored["results"]["bench_grid.Grid.time_n"][0]
+    grid = list(itertools.product(["mlx", "torch"], ["cpu", "gpu"], [1, 2, 3]))
+    for (framework, device, n), value in zip(grid, values):
+        assert value is not None, (framework, device, n)  # None: asv's "failed"
+        assert (value == value) == (device == "cpu"), (framework, device, n, value)  # NaN: n/a, never measured
 
 
 def test_failures_are_isolated_recorded_and_resume_skips_finished(tmp_path, monkeypatch, capsys):

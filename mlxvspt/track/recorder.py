@@ -41,7 +41,9 @@ def record(config_path, machine, commit, lines):
     for name, rows in by_name.items():
         benchmark = benchmarks[name]
         count = len(list(itertools.product(*benchmark["params"])))
-        outcomes = [result_of(rows[i]) if i in rows else (math.nan, None, None, 0) for i in range(count)]
+        new = {i: {"name": name, "idx": i, "result": "n/a"} for i in never_measured(results, benchmark)}
+        filled = {**new, **rows}
+        outcomes = [result_of(filled[i]) if i in filled else (math.nan, None, None, 0) for i in range(count)]
         stderr = "\n".join(f"{rows[i]['name']}-{i}: {rows[i]['stderr']}" for i in sorted(rows)
                            if rows[i].get("stderr") and rows[i].get("result") != "n/a")
         started = min(rows[i].get("started_at") or 0 for i in rows)
@@ -50,7 +52,7 @@ def record(config_path, machine, commit, lines):
             BenchmarkResult(result=[o[0] for o in outcomes], samples=[o[1] for o in outcomes],
                             number=[o[2] for o in outcomes], errcode=max(o[3] for o in outcomes),
                             stderr=stderr, profile=None),
-            selected_idx=set(rows),
+            selected_idx=set(filled),
             started_at=datetime.datetime.fromtimestamp(started, datetime.timezone.utc) if started else None,
             duration=max(rows[i].get("duration") or 0 for i in rows),
             record_samples=True,
@@ -79,3 +81,13 @@ def measured(config_path, machine, commit):
             if value is not None and not (isinstance(value, float) and math.isnan(value)):
                 kept.add((name, idx))
     return kept
+
+
+def never_measured(results, benchmark):
+    """Indices of parameter combinations that this file's earlier results of the benchmark do not have (a
+    parameter value added since): n/a until a run measures them, where asv would carry them over as failed."""
+    name = benchmark["name"]
+    if name not in results.get_all_result_keys():
+        return []
+    earlier = set(itertools.product(*results.get_result_params(name)))
+    return [i for i, params in enumerate(itertools.product(*benchmark["params"])) if params not in earlier]
