@@ -181,8 +181,8 @@ def test_fp32_updates_are_held_to_pytorchs_own_reordered_distance():
 
 def test_the_check_names_mlxs_own_run_to_run_distance_of_the_updates(seed_observations, monkeypatch):
     """A second identical MLX run's distance is information in the line (whether MLX's own sums vary), not
-    a limit: the same updates pass or fail as without it. Both reference runs happen only where the
-    updates exceed the flat limit."""
+    a limit: the same updates pass or fail as without it. PyTorch's reordered run happens only where the
+    updates exceed the flat limit, MLX's second only where they fail against that reference too."""
     runs = []
     train, reference = spec.train, spec.eager_reference
     monkeypatch.setattr(spec, "train", lambda framework, *a, **k: runs.append(framework) or train(framework, *a, **k))
@@ -202,6 +202,21 @@ def test_the_check_names_mlxs_own_run_to_run_distance_of_the_updates(seed_observ
                        repeated={"w": torch_updates["w"] * 1.01})
     assert [line.ok for line in plain.entries] == [line.ok for line in noted.entries] == [False]
     assert "identical second run: 0 (bit-identical)" in noted.entries[0].detail
+
+
+def test_mlxs_second_run_happens_only_where_the_updates_fail_against_the_reordered_reference(seed_observations,
+                                                                                            monkeypatch):
+    """Updates 0.2% from PyTorch's fail the flat limit, so PyTorch's reordered run (0.15% from its own) is
+    taken, and they pass against it: MLX's second run, which would only explain a failure, is not taken."""
+    observed, chosen = seed_observations
+    rng = np.random.default_rng(0)
+    nudge = lambda size: {k: v + size * np.linalg.norm(v) / np.sqrt(v.size) * rng.standard_normal(v.shape)  # noqa: E731
+                          for k, v in observed["torch"]["updates"].items()}
+    runs, train = [], spec.train
+    monkeypatch.setattr(spec, "train", lambda framework, *a, **k: runs.append(framework) or train(framework, *a, **k))
+    monkeypatch.setattr(spec, "eager_reference", lambda *a: runs.append(a[-1]) or nudge(1.5e-3))
+    result = compared({**observed, "mlx": {**observed["mlx"], "updates": nudge(2e-3)}}, chosen)
+    assert result.passed and runs == ["reordered updates"], (runs, result.lines)
 
 
 def test_equal_and_opposite_update_elements_are_set_aside_only_while_rare():

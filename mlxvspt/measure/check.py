@@ -177,12 +177,8 @@ class CheckResult:
         if set(mlx_tensors) != set(torch_tensors):
             odd = sorted(set(mlx_tensors) ^ set(torch_tensors))
             return self.record(what, False, detail=f"tensor names differ ({len(odd)}, first {odd[0]})")
-        floor, gaps = tensor_gaps(mlx_tensors, torch_tensors)
+        gaps, limits, own = self.tensor_limits(mlx_tensors, torch_tensors, kind, reference)
         base, why = TOLERANCES[kind][self.precision]
-        own = {k: 0.0 for k in gaps}
-        if reference is not None:
-            own = {k: relative_l2(t, reference[k], floor) for k, t in torch_tensors.items()}
-        limits = {k: min(ROUNDING_CEILING, max(base, ROUNDING_MARGIN * own[k])) for k in gaps}
         name = worst(gaps, limits)
         ok = gaps[name] <= limits[name]
         detail = f"relative L2 per tensor, {len(gaps)} tensors; worst {name}"
@@ -195,13 +191,23 @@ class CheckResult:
         detail += note
         return self.record(what, ok, gaps[name], limits[name], detail if ok else f"{detail}; limit because {why}")
 
-    def within_base(self, mlx_tensors, torch_tensors, kind="tensor"):
-        """Whether every tensor is within the flat limit of `tensors` already: then no reference can change
-        the line's verdict, and a caller may skip computing one (a reference costs a training run)."""
+    def tensor_limits(self, mlx_tensors, torch_tensors, kind="tensor", reference=None):
+        """({name: MLX's gap}, {name: its limit}, {name: PyTorch's own distance from `reference`}), as
+        `tensors` judges them (names must match)."""
+        floor, gaps = tensor_gaps(mlx_tensors, torch_tensors)
+        base = TOLERANCES[kind][self.precision][0]
+        own = {k: 0.0 for k in gaps}
+        if reference is not None:
+            own = {k: relative_l2(t, reference[k], floor) for k, t in torch_tensors.items()}
+        return gaps, {k: min(ROUNDING_CEILING, max(base, ROUNDING_MARGIN * own[k])) for k in gaps}, own
+
+    def tensors_pass(self, mlx_tensors, torch_tensors, kind="tensor", reference=None):
+        """Whether `tensors` would pass these tensors: a caller may skip computing what only explains a
+        failure (a reference or a diagnostic run costs a training run). Without `reference`, the flat limit."""
         if set(mlx_tensors) != set(torch_tensors):
             return False
-        base = TOLERANCES[kind][self.precision][0]
-        return all(gap <= base for gap in tensor_gaps(mlx_tensors, torch_tensors)[1].values())
+        gaps, limits, _ = self.tensor_limits(mlx_tensors, torch_tensors, kind, reference)
+        return all(gaps[k] <= limits[k] for k in gaps)
 
     def equal(self, what, mlx_value, torch_value):
         a, b = np.asarray(mlx_value), np.asarray(torch_value)

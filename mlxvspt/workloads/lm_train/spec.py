@@ -266,11 +266,14 @@ def compare(result, observed, sizes, device):
     with own_builds(device, precision):  # before any line: a reference out of memory leaves the combination n/a
         if precision == "fp32":
             updates, flips = set_aside_flips(m["updates"], t["updates"])
-            # two more training runs, needed only where the updates exceed the flat limit (each a build and 10
-            # steps of 0.84-0.93 s on an H100 at `full`, at each of a point's 4 fp32 combinations)
-            if not result.within_base(updates, t["updates"]):
+            # more training runs (each a build and 10 steps of 0.84-0.93 s on an H100 at `full`), only where
+            # they can matter: PyTorch's reordered one (once a path) where the updates exceed the flat limit,
+            # MLX's second one (20 s a combination, which explains a failure and judges nothing) only where
+            # they fail against that reference too
+            if not result.tensors_pass(updates, t["updates"]):
                 reordered = eager_reference(device, reference_key(sizes), "reordered updates")
-                repeated = train("mlx", device, "fp32", sizes, steps)["updates"]
+                if not result.tensors_pass(updates, t["updates"], reference=reordered):
+                    repeated = train("mlx", device, "fp32", sizes, steps)["updates"]
         else:
             reference = eager_reference(device, reference_key(sizes), "gradients")
     for fw, run in (("mlx", m), ("torch", t)):
