@@ -16,6 +16,8 @@
 #                                  64 MiB in all), the first three in OUT, to carry to a later machine
 #                                  for a warm-cache point
 #   gpu_point.sh caches OUT N      the cache parts from the Nth on, four of them, in OUT (the next call's)
+#   gpu_point.sh warm FOLDER       unpack cache parts carried in FOLDER (caches.tgz.aa, ...) into the run's
+#                                  cache folder, before `start`: a warm-cache point
 # The run writes into $POINT (/tmp/gpu-point), not the checkout: each device call copies the working
 # tree over the machine's checkout again, tracked results files included, which undid a detached run's
 # results written there. Its compile caches stay in $MLXVSPT_CACHE (/tmp/gpu-cache) for the next run.
@@ -57,12 +59,17 @@ pack)
     ls "$PARTS" | head -3 | while read -r part; do cp "$PARTS/$part" "$2/"; done
     ls -la "$2" "$PARTS"
     ;;
+warm)
+    mkdir -p "$MLXVSPT_CACHE"
+    cat "$2"/caches.tgz.* | tar xzf - -C "$MLXVSPT_CACHE"
+    du -sh "$MLXVSPT_CACHE"/compile/*
+    ;;
 caches)
     ls "$PARTS" | tail -n +"$3" | head -4 | while read -r part; do cp "$PARTS/$part" "$2/"; done
     ls -la "$2"
     ;;
 *)
-    echo "usage: gpu_point.sh start [ARGS...] | stop | wait SECONDS | pack OUT | caches OUT N" >&2
+    echo "usage: gpu_point.sh start [ARGS...] | stop | wait SECONDS | pack OUT | caches OUT N | warm FOLDER" >&2
     exit 2
     ;;
 esac
