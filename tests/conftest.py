@@ -38,3 +38,16 @@ def run_env(tmp_path, monkeypatch):
     monkeypatch.setattr(asvbench, "defer_records", True)
     yield tmp_path
     asvbench.release()
+
+
+@pytest.fixture
+def static_compile_on_cpu(monkeypatch):
+    """The llm's static-compile combination on the CPU at `tiny` (fp32, batch 1): transformers' own
+    static-cache generate, its torch.compile of the decoding forward handing the forward back uncompiled
+    (compiling the toy takes 37 s on a CPU, the reason the preset leaves it out there)."""
+    import torch
+
+    from mlxvspt.measure.presets import TABLE
+
+    monkeypatch.setitem(TABLE["llm"]["tiny"], "cpu", {"static_compile": True, "precisions": ["fp32"], "batches": [1]})
+    monkeypatch.setattr(torch, "compile", lambda forward, **options: forward)

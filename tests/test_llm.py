@@ -115,12 +115,25 @@ def test_observations_of_the_timed_builds_agree_and_wrong_ones_fail(precision):
     assert [line.what for line in unasked.entries if not line.ok] == ["mlx ran what was asked, batch 2"]
 
 
-def test_mlx_generate_stands_in_where_mlx_lacks_the_path_and_pytorch_is_observed_without_mlx():
+def test_mlx_runs_its_generate_where_it_lacks_the_path_and_pytorch_is_observed_without_mlx():
     compiled = {**SIZES, "path": "static-compile"}
-    assert spec.stand_in("mlx", compiled) == {**SIZES, "path": "generate"}
-    assert spec.stand_in("torch", compiled) is None and spec.stand_in("mlx", SIZES) is None
+    target = Target("mlx", "cpu").activate()
+    runner = spec.build(target, compiled)
+    runner.step()
+    assert runner.ran() == spec.expected(target, compiled) == spec.expected(target, SIZES)  # path generate
+    assert spec.expected(Target("torch", "cpu"), compiled)["path"] == "static-compile"
     alone = spec.build(Target("torch", "cpu").activate(), SIZES)  # MLX n/a here: no tokens to teacher-force on
     assert spec.observe(alone, SIZES, {"mlx": None})["forced"] is None
+
+
+def test_the_check_holds_mlx_generate_to_pytorchs_static_compile(static_compile_on_cpu):
+    """Each framework's line says what it ran in the static-compile combination: MLX its generate."""
+    result = spec.check("tiny")
+    assert result.passed, result.lines
+    lines = {line.what: line.detail for line in result.entries if line.path == "static-compile"}
+    assert "path generate" in lines["mlx ran what was asked, batch 1"]
+    assert "compiled decode-forward, path static-compile" in lines["torch ran what was asked, batch 1"]
+    assert "PyTorch static-compile generation logits vs MLX teacher-forced, while the contexts agree" in lines
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
@@ -250,13 +263,15 @@ def test_bad_checkpoint_is_one_usage_error(tmp_path, monkeypatch, damage):
 
 def test_unavailable_says_why():
     cpu = {**sizes("llm", "tiny"), "path": "generate", "batch": 1}
-    assert "no 'static-compile'" in spec.unavailable(Target("mlx", "cpu"), {**cpu, "path": "static-compile"})
-    assert "left out at this preset on the CPU" in spec.unavailable(Target("torch", "cpu"), {**cpu, "path": "static-compile"})
+    for framework in ("mlx", "torch"):  # MLX's static-compile rows are measured beside PyTorch's
+        assert "left out at this preset on the CPU" in spec.unavailable(Target(framework, "cpu"),
+                                                                         {**cpu, "path": "static-compile"})
     assert "fp16 is not measured" in spec.unavailable(Target("torch", "cpu", "fp16"), cpu)
     assert "batch 8 is not measured" in spec.unavailable(Target("torch", "cpu"), {**cpu, "batch": 8})
     assert spec.unavailable(Target("mlx", "cpu", "bf16"), cpu) is None
     full = {**sizes("llm", "full"), "path": "static-compile", "batch": 8}
     assert spec.unavailable(Target("torch", "gpu", "fp16"), full) is None
+    assert spec.unavailable(Target("mlx", "gpu", "fp16"), full) is None
     assert spec.unavailable(Target("torch", "gpu", "bf16"), {**sizes("llm", "small"), "path": "static-compile",
                                                               "batch": 8}) is None  # what `run --preset full` checks
     assert "fp16 is not measured" in spec.unavailable(Target("torch", "cpu", "fp16"), {**full, "path": "generate"})

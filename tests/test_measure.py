@@ -106,6 +106,29 @@ def test_the_two_frameworks_samples_alternate():
     assert [len(o["samples"]) for o in out] == [6, 6]
 
 
+def test_mlx_generate_is_built_checked_and_sampled_beside_pytorchs_static_compile(run_env, static_compile_on_cpu,
+                                                                                   monkeypatch):
+    """MLX lacks the static-compile path: its rows there are its generate, taken alternately with PyTorch's
+    static-compile samples in that one combination, so the pair is interleaved (a CPU alternates here as a
+    GPU does)."""
+    monkeypatch.setattr(asvbench.GenerationFigures, "alternate_on", ("gpu", "cpu"))
+    taken, sample = [], asvbench.MeasuredOnce.sample
+    monkeypatch.setattr(asvbench.MeasuredOnce, "sample", lambda bench: taken.append(bench.args[0]) or sample(bench))
+    cls = process.benchmark_class(BENCHMARKS, "bench_llm", "Generation")
+    rows = [[f"bench_llm.Generation.{method}", idx] for method in ("track_decode", "track_prefill")
+            for idx, params in enumerate(itertools.product(*cls.params))
+            if params[1:] == ("cpu", "static-compile", "fp32", 1)]
+    process.Measurement(request(run_env, rows, workload="llm")).run()
+    assert taken == (["mlx", "torch", "torch", "mlx"] * 3)[:10]  # 5 samples a side, once for every figure
+    records = [json.loads(t) for t in (run_env / "records.jsonl").read_text().splitlines()]
+    assert len(records) == 4 and all(r["interleaved"] and r["alternates"] and r["check"] == "passed" for r in records)
+    ran = {r["params"]["framework"]: r["ran"] for r in records}
+    assert (ran["'mlx'"]["path"], ran["'mlx'"]["compiled"]) == ("generate", "none")
+    assert (ran["'torch'"]["path"], ran["'torch'"]["compiled"]) == ("static-compile", "decode-forward")
+    lines = {line["what"]: line for line in check.load(run_env / "check.jsonl") if line["path"] == "static-compile"}
+    assert lines["mlx ran what was asked, batch 1"]["ok"] and all(line["ok"] for line in lines.values())
+
+
 def test_a_process_that_dies_loses_only_its_combination(run_env):
     bench = run_env / "bench"
     bench.mkdir()

@@ -29,8 +29,40 @@ def test_headline_pairs_mlx_with_pytorchs_fastest_path_and_keeps_to_twenty_rows(
     fastest = rows["TinyLlama decode, batch 1, fp16, vs static cache + torch.compile"]
     static = snap.row("bench_llm.Generation.track_decode", device="gpu", path="static-compile", precision="fp16",
                      batch="1")
-    assert fastest.torch is static.torch and fastest.mlx is eager.mlx  # MLX has one path: one measurement
+    assert fastest.torch is static.torch and fastest.mlx is eager.mlx  # results from before MLX's rows there
     assert 10 <= len(rows) <= 20 and report.device_name(snap.environment).startswith("NVIDIA H200 · mlx ")
+
+
+def test_the_static_compile_headline_pairs_the_cells_measured_beside_and_falls_back_for_older_results(tmp_path):
+    """Where MLX's static-compile cell exists (its generate, measured beside PyTorch's static-compile) the
+    headline takes both cells from that row and can name a winner; an older result, MLX n/a there, pairs
+    MLX's generate row's cell, measured in another process: no verdict."""
+    import fabricate as fab
+
+    decode = "bench_llm.Generation.track_decode"
+    bench = fab.benchmark(decode, {"framework": ["mlx", "torch"], "device": ["gpu"],
+                                   "path": ["generate", "static-compile"], "precision": ["fp16"], "batch": [1]},
+                          unit="ms/token", version="2")
+    fab.write_benchmarks(tmp_path, [bench])
+    pids = {"generate": 7, "static-compile": 8}
+    for machine, mlx_beside in (("new-full", fab.steady(1.0)), ("old-full", fab.NA)):
+        fab.write_results(tmp_path, machine, fab.POINTS[-1][0], [bench], {
+            (decode, ("mlx", "gpu", "generate", "fp16", "1")): fab.steady(1.1),
+            (decode, ("torch", "gpu", "generate", "fp16", "1")): fab.steady(4.0),
+            (decode, ("mlx", "gpu", "static-compile", "fp16", "1")): mlx_beside,
+            (decode, ("torch", "gpu", "static-compile", "fp16", "1")): fab.steady(2.0)})
+        fab.write_records(tmp_path, machine, fab.POINTS[-1][0], [
+            {**fab.record(decode, framework=fw, device="gpu", path=path, precision="fp16", batch="1"),
+             "alternates": True, "interleaved": True, "environment": {"pid": pid}}
+            for fw in ("mlx", "torch") for path, pid in pids.items()])
+    title = "TinyLlama decode, batch 1, fp16, vs static cache + torch.compile"
+    for machine, mlx_path, verdict in (("new-full", "static-compile", "MLX 2x lower"),
+                                       ("old-full", "generate", "not interleaved")):
+        snap = results.latest(tmp_path, [machine])[machine]
+        row = dict(report.headline_rows(snap))[title]
+        static = snap.row(decode, path="static-compile")
+        assert row.torch is static.torch and row.mlx is snap.row(decode, path=mlx_path).mlx
+        assert row.verdict == verdict
 
 
 def test_headline_skips_rows_neither_framework_ran():

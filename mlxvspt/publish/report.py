@@ -196,8 +196,10 @@ def _each(**choices):
 
 
 # (title, benchmark, candidate parameters (the first both frameworks ran wins, a GPU before a CPU),
-# parameters PyTorch's cell comes from instead): each framework as its users run it, eager and compiled,
-# and the LLM once more against PyTorch's fastest documented path. At most 20 rows a machine.
+# parameters MLX's cell comes from where its own is n/a): each framework as its users run it, eager and
+# compiled, and the LLM once more against PyTorch's fastest documented path, static-compile, where MLX's
+# cell is its generate measured beside it (results from before that take MLX's generate row's cell, measured
+# in another combination: `not interleaved`). At most 20 rows a machine.
 LM, BERT, LLM = "bench_lm_train.LMTrain.time_step", "bench_bert_train.BertTrainStep.time_step", \
     "bench_llm.Generation.track_decode"
 HEADLINE = (
@@ -222,11 +224,11 @@ HEADLINE = (
     ("TinyLlama decode, batch {batch}, {precision}, vs transformers `generate`", LLM,
      _each(path="generate", batch="1", precision=("fp16", "fp32")), {}),
     ("TinyLlama decode, batch {batch}, {precision}, vs static cache + torch.compile", LLM,
-     _each(path="generate", batch="1", precision=("fp16", "fp32")), {"path": "static-compile"}),
+     _each(path="static-compile", batch="1", precision=("fp16", "fp32")), {"path": "generate"}),
     ("TinyLlama decode, batch {batch}, {precision}, vs transformers `generate`", LLM,
      _each(path="generate", batch="8", precision="bf16"), {}),
     ("TinyLlama decode, batch {batch}, {precision}, vs static cache + torch.compile", LLM,
-     _each(path="generate", batch="8", precision="bf16"), {"path": "static-compile"}),
+     _each(path="static-compile", batch="8", precision="bf16"), {"path": "generate"}),
     ("TinyLlama prefill, batch {batch}, {precision}", "bench_llm.Generation.track_prefill",
      _each(path="generate", batch=("8", "1"), precision=("bf16", "fp32")), {}),
     ("TinyLlama decode, {scheme} weights, batch {batch}, {precision}, mlx-lm vs torchao",
@@ -242,9 +244,9 @@ HEADLINE = (
 def headline_rows(snapshot):
     """[(title, Row)]: the HEADLINE rows this machine has, each at the first candidate both frameworks ran."""
     out = []
-    for title, name, candidates, torch_from in HEADLINE:
+    for title, name, candidates, mlx_from in HEADLINE:
         for params in candidates:
-            row = next(filter(both_ran, (substituted(snapshot, name, {**params, "device": d}, torch_from)
+            row = next(filter(both_ran, (substituted(snapshot, name, {**params, "device": d}, mlx_from)
                                          for d in ("gpu", "cpu"))), None)
             if row:
                 compiled = "compiled, " if row.params.get("compile") == "True" else "eager, "
@@ -255,12 +257,13 @@ def headline_rows(snapshot):
     return out
 
 
-def substituted(snapshot, name, params, torch_from):
-    """The row of `name` at `params`, its PyTorch cell from the row at `torch_from` where given."""
+def substituted(snapshot, name, params, mlx_from):
+    """The row of `name` at `params`; where its MLX cell is n/a and `mlx_from` is given, that cell from the
+    row at `mlx_from`."""
     row = snapshot.row(name, **params)
-    if row and torch_from:
-        other = snapshot.row(name, **{**row.params, **torch_from})
-        row = results.Row(row.benchmark, row.params, row.unit, other.torch if other else results.Cell(), row.mlx)
+    if row and mlx_from and row.mlx.status == "n/a":
+        other = snapshot.row(name, **{**row.params, **mlx_from})
+        row = results.Row(row.benchmark, row.params, row.unit, row.torch, other.mlx if other else results.Cell())
     return row
 
 

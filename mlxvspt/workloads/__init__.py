@@ -16,8 +16,8 @@ Every spec module offers
   CheckResult positioned at its path label and precision) from {"mlx": ..., "torch": ...} observations;
   it may build references of its own (PyTorch's eager float32 gradients);
 - optionally `stand_in(framework, sizes)` -> the sizes of the combination whose observation of
-  `framework` the check uses where that framework lacks this combination's path (the LLM: MLX's
-  `generate` for PyTorch's static-compile), and `together(target, sizes)` -> False where the two
+  `framework` the check uses where the preset leaves that framework's combination out (bert_train:
+  PyTorch's eager step for its compiled one), and `together(target, sizes)` -> False where the two
   frameworks cannot hold their builds on the device at once (measured one after the other).
 
 So `mlxvspt check` and the measuring process (`mlxvspt.measure.process`) compare the same observations: the check

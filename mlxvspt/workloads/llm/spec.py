@@ -10,6 +10,9 @@ Work of one step, in the run's precision (fp32, fp16 or bf16: weights and activa
    "static-compile": `cache_implementation="static"`, for which generate torch.compiles the decoding
    forward); mlx-lm's `generate_step` for one prompt (what its `generate`/`stream_generate` run) and its
    `BatchGenerator` for several (what its `batch_generate` runs).
+   A path a framework lacks is measured with that framework's own generation path beside the other's:
+   MLX's static-compile rows are mlx-lm's generation (what ran says path "generate"), built, checked and
+   timed in PyTorch's static-compile combination, samples alternating, so the pair shares its minutes.
 
 Figures of a step (`Runner.step`), the same definition in both frameworks:
 - prefill ms/token = prefill seconds / (batch x prefill_tokens);
@@ -51,7 +54,8 @@ PROMPTS = (
     "Write a Python function that checks whether a string is a palindrome, and explain it.",
 )
 
-# Generation paths: which frameworks have each one, and what each compiles.
+# Generation paths: which frameworks have each one (a framework without one runs its `generate` there,
+# beside the other's: `generation_path`), and what each compiles.
 PATHS = {"generate": ("mlx", "torch"), "static-compile": ("torch",)}
 COMPILED = {"generate": "none", "static-compile": "decode-forward"}
 PRECISIONS = ("fp32", "fp16", "bf16")
@@ -144,13 +148,18 @@ class Runner:
                 "path": self.path, "batch": len(self.outputs), "new_tokens": sorted({len(o) for o in self.outputs})}
 
 
+def generation_path(framework, path):
+    """The generation path `framework` runs in a combination of `path`: that path where its library has it,
+    else its own `generate`, measured beside the other framework's `path`."""
+    return path if framework in PATHS[path] else "generate"
+
+
 def unavailable(target, sizes):
-    """Why this combination is n/a here: a path the framework's library lacks, or one the preset leaves out."""
+    """Why this combination is n/a here: one the preset leaves out (for both frameworks: MLX's static-compile
+    rows are measured beside PyTorch's), or an older library release."""
     path, batch = sizes.get("path", "generate"), sizes.get("batch", 1)
     here = on_device(sizes, target.device)  # a CPU's narrower batches, precisions and static_compile
     where = f"at this preset on the {target.device.upper()}"
-    if target.framework not in PATHS[path]:
-        return f"{target.framework} has no {path!r} generation path (only {', '.join(PATHS[path])})"
     if path == "static-compile" and not here["static_compile"]:
         return (f"static-cache torch.compile is left out {where}: compiling takes longer than its budget on a CPU "
                 "(37 s for the toy model)")
@@ -162,23 +171,17 @@ def unavailable(target, sizes):
 
 
 def expected(target, sizes):
-    path = sizes.get("path", "generate")
+    path = generation_path(target.framework, sizes.get("path", "generate"))
     return {"weights_dtype": target.weights_dtype_name, "compute_dtype": target.dtype_name, "state_dtype": None,
             "compiled": COMPILED[path], "path": path, "batch": sizes.get("batch", 1), "new_tokens": [sizes["tokens"]]}
 
 
 def build(target, sizes):
-    path = sizes.get("path", "generate")
+    path = generation_path(target.framework, sizes.get("path", "generate"))
     folder, prompts, prefill = inputs(sizes)
     probe(target)
     generator = implementation("llm", target.framework).Generator(target, folder, path)
     return Runner(target, generator, path, prompts, prefill, sizes["tokens"])
-
-
-def stand_in(framework, sizes):
-    """MLX has no static-compile path: its `generate` observation is what PyTorch's compiled decoding is
-    held to. None where the framework has the combination's path."""
-    return None if framework in PATHS[sizes.get("path", "generate")] else {**sizes, "path": "generate"}
 
 
 def teacher_forced(runner, tokens):
@@ -213,11 +216,11 @@ def ran_as_asked(result, framework, observation, batch):
 
 
 def compare(result, observed, sizes, device):
-    """What each framework that has this path ran against what was asked; the prefill logits; the
-    generation, as `compare_generation` says."""
+    """What each framework ran against what was asked (MLX's `generate` on static-compile); the prefill
+    logits; the generation, as `compare_generation` says."""
     path, batch = sizes.get("path", "generate"), sizes.get("batch", 1)
-    for framework in PATHS[path]:
-        ran_as_asked(result, framework, observed[framework], batch)
+    for framework, seen in observed.items():
+        ran_as_asked(result, framework, seen, batch)
     mlx, torch = observed["mlx"], observed["torch"]
     result.output(f"prefill logits, batch {batch}", mlx["prefill"], torch["prefill"])
     compare_generation(result, mlx, torch, path)
@@ -258,25 +261,18 @@ def compare_generation(result, mlx, torch, path):
 
 def check(preset="tiny", device="cpu"):
     """On `device`, for every precision, path and batch the preset publishes: the prefill forward's logits,
-    teacher-forced and generation logits and the greedy tokens, MLX against each PyTorch path (static-compile
-    included, MLX's `generate` standing in), and what each framework ran against what was asked."""
+    teacher-forced and generation logits and the greedy tokens, MLX's generation against each PyTorch path,
+    and what each framework ran against what was asked."""
     base = preset_sizes("llm", preset)
     result = CheckResult("llm", device)
     for precision in PRECISIONS:
         for batch in on_device(base, device)["batches"]:
-            observed = {}
             for path in PATHS:
                 sizes = {**base, "batch": batch, "path": path}
-                stand = stand_in("mlx", sizes)
                 with result.combination(path_label(path, False), precision, f"batch {batch}: "):
                     reason = unavailable(Target("torch", device, precision), sizes) or \
-                        unavailable(Target("mlx", device, precision), stand or sizes)
+                        unavailable(Target("mlx", device, precision), sizes)
                     if reason:
                         raise Unavailable(reason)
-                    if stand is None:
-                        observed = cross_check("llm", result, sizes, device, precision)
-                        continue
-                    mlx = observed.get("mlx") or \
-                        cross_check("llm", None, stand, device, precision, {"torch": None})["mlx"]
-                    cross_check("llm", result, sizes, device, precision, {"mlx": mlx})
+                    cross_check("llm", result, sizes, device, precision)
     return result

@@ -44,10 +44,10 @@ GROUP_SIZE = 64  # mlx-lm's default group; tinygemm's int4 kernel takes 32, 64, 
 
 
 def generation_path(framework, sizes, device):
-    """mlx-lm's generate for MLX; for PyTorch the static-cache compiled path, or its eager generate where the
-    preset does not compile on this device (built by the tests only: `unavailable` makes those rows n/a)."""
+    """llm's static-compile path (mlx-lm's generate for MLX), or its eager generate where the preset does not
+    compile on this device (built by the tests only: `unavailable` makes PyTorch's rows n/a there)."""
     compiles = on_device(sizes, device)["static_compile"]
-    return "static-compile" if framework == "torch" and compiles else "generate"
+    return llm.generation_path(framework, "static-compile" if compiles else "generate")
 
 
 def one(values):
