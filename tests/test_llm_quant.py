@@ -118,17 +118,23 @@ def test_torchaos_int4_padding_of_the_inputs_is_read_back():
                                      "scales_dtype": "bfloat16"}
 
 
-def test_torchao_int8_on_the_compiled_static_cache_path_reads_back_compiled():
+def test_torchao_int8_compiled_decoding_reads_back_and_agrees_with_the_scored_forward(real_checkpoint):
     """What the GPU rows run: torchao's tensors under transformers' static-cache torch.compile (on a CPU here:
-    the compile takes ~25 s for the toy model)."""
+    the compile takes ~25 s for the toy model); the logits its compiled decoding gives are those of the eager
+    forward perplexity scores, on the same tokens."""
     torchao()
-    chosen = {**SIZES, "batch": 1, "static_compile": True}
+    chosen = {**SIZES, "batch": 1, "static_compile": True, "path": "int8"}
     runner = built("torch", "int8", chosen)
     assert runner.path == "static-compile"
-    runner.step()
-    ran = runner.ran()
+    observed = {"mlx": spec.observe(built("mlx", "int8", chosen), chosen, {}),
+                "torch": spec.observe(runner, chosen, {})}
+    ran = observed["torch"]["ran"]
     assert ran["compiled"] == "decode-forward" and ran["quantized"]["format"] == "Int8Tensor"
-    assert ran == {**spec.expected(runner.target, {**chosen, "path": "int8"}), "padded_inputs": "none"}
+    assert ran == {**spec.expected(runner.target, chosen), "padded_inputs": "none"}
+    result = CheckResult("llm_quant").at("int8", "fp32")
+    spec.compare(result, observed, chosen, "cpu")
+    assert result.passed, result.lines
+    assert "torch int8 timed generation's logits (static-compile)" in result.lines[-2]
 
 
 def test_the_perplexity_formula():
@@ -192,10 +198,13 @@ def test_both_unquantized_models_give_the_same_perplexity(tmp_path, monkeypatch)
     assert abs(mlx - torch) / torch < 1e-6 < TOLERANCES["loss"]["fp32"][0]
 
 
-def observation(perplexity_, reference, ran=None):
+FORCED = np.random.default_rng(0).standard_normal((2, 4, 16))  # logits [batch, G, vocab]
+
+
+def observation(perplexity_, reference, ran=None, generated=FORCED):
     ran = ran or {"bits": 4}
     return {"ran": ran, "asked": {"bits": 4}, "perplexity": perplexity_, "reference": reference, "scored": 124,
-            "text": "a seeded Zipf stream (no --ptb)"}
+            "text": "a seeded Zipf stream (no --ptb)", "generated": generated, "forced": FORCED}
 
 
 def compared(observed, scheme="int4"):
@@ -222,8 +231,8 @@ def test_on_seeded_weights_the_quality_check_is_na_so_no_verdict():
 def test_the_check_passes_within_the_margin_and_fails_beyond_it_or_on_other_work(real_checkpoint):
     limit = PERPLEXITY_MARGIN["int4"][0]
     good = compared({"mlx": observation(11.0, 10.0), "torch": observation(10.5, 10.0)})
-    assert good.passed and len(good.entries) == 5, good.lines
-    assert [line.value for line in good.entries[-2:]] == pytest.approx([0.1, 0.05])
+    assert good.passed and len(good.entries) == 7, good.lines
+    assert [line.value for line in good.entries if "perplexity within" in line.what] == pytest.approx([0.1, 0.05])
     beyond = compared({"mlx": observation(10.0 * (1 + limit) * 1.01, 10.0), "torch": observation(10.5, 10.0)})
     assert [line.what for line in beyond.entries if not line.ok] == \
         [f"mlx int4 perplexity within {limit:.0%} of its unquantized model's"]
@@ -234,6 +243,12 @@ def test_the_check_passes_within_the_margin_and_fails_beyond_it_or_on_other_work
     assert [line.what.split(":")[0] for line in apart.entries if not line.ok] == ["unquantized perplexity"]
     other = compared({"mlx": observation(11.0, 10.0), "torch": observation(11.0, 10.0, ran={"bits": 8})})
     assert [line.what for line in other.entries if not line.ok] == ["torch ran what was asked, batch 2"]
+    shifted = compared({"mlx": observation(11.0, 10.0, generated=FORCED - 3.0), "torch": observation(10.5, 10.0)})
+    assert shifted.passed  # log-probabilities for logits: the same softmax
+    off = FORCED * (1 + 2 * TOLERANCES["output"]["fp32"][0])
+    timed = compared({"mlx": observation(11.0, 10.0), "torch": observation(10.5, 10.0, generated=off)})
+    assert [line.what for line in timed.entries if not line.ok] == \
+        ["torch int4 timed generation's logits (generate) against the scored forward's on its tokens, centred"]
 
 
 def test_the_check_of_real_builds_passes_and_a_coarser_quantization_fails_it(monkeypatch, real_checkpoint):
@@ -244,7 +259,7 @@ def test_the_check_of_real_builds_passes_and_a_coarser_quantization_fails_it(mon
     chosen = {**SIZES, "path": "int8"}
     observed = {fw: spec.observe(built(fw, "int8"), chosen, {}) for fw in ("mlx", "torch")}
     result = compared(observed, "int8")
-    assert result.passed and len(result.entries) == 5, result.lines
+    assert result.passed and len(result.entries) == 7, result.lines
     from mlxvspt.workloads.llm_quant import mlx as quant_mlx
 
     with monkeypatch.context() as patched:
@@ -254,6 +269,33 @@ def test_the_check_of_real_builds_passes_and_a_coarser_quantization_fails_it(mon
     failed = [line.what for line in result.entries if not line.ok]
     assert failed[0] == "mlx ran what was asked, batch 2" and "'bits': 2" in result.entries[0].detail
     assert coarse["perplexity"] != observed["mlx"]["perplexity"]
+
+
+def drift(runner):
+    """The runner's generation gives its step logits as a timed path computing other numbers would (a compiled
+    kernel 1% off); its tokens and the forward perplexity scores stay as they were."""
+    generate = runner.generator.generate
+
+    def other(prompts, tokens, stamps, logits):
+        out = generate(prompts, tokens, stamps, logits)
+        logits[:] = [step * 1.01 for step in logits]
+        return out
+
+    runner.generator.generate = other
+
+
+@pytest.mark.parametrize("framework", ["mlx", "torch"])
+def test_a_timed_path_whose_logits_differ_from_the_scored_forwards_fails_the_check(framework, real_checkpoint):
+    """The perplexity scores the forward, so it cannot see a timed path (transformers' compiled decoding,
+    mlx-lm's one-token steps) that computes other logits: the line holding the two together does."""
+    torchao()
+    chosen = {**SIZES, "path": "int8"}
+    runners = {fw: built(fw, "int8") for fw in ("mlx", "torch")}
+    drift(runners[framework])
+    result = compared({fw: spec.observe(runner, chosen, {}) for fw, runner in runners.items()}, "int8")
+    failed = [line for line in result.entries if not line.ok]
+    assert [line.what.split(" (")[0] for line in failed] == [f"{framework} int8 timed generation's logits"]
+    assert failed[0].value == pytest.approx(0.01, rel=1e-3)
 
 
 def importable_torchao(monkeypatch):

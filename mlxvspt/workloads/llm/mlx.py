@@ -84,17 +84,30 @@ class Generator:
     def numpy(self, logits):
         return np.array(logits.astype(mx.float32))
 
-    def generate(self, prompts, tokens, stamps):
+    def generate(self, prompts, tokens, stamps, logits=None):
         """Greedy, exactly `tokens` new tokens per prompt (EOS never stops them); a timestamp whenever a step's
-        tokens reach Python."""
-        if len(prompts) == 1:
-            out = []
-            stream = {"stream": self.stream} if STREAM_ARGUMENT else {}  # else it is generation_stream (lacks)
-            for token, _ in generate_step(mx.array(prompts[0]), self.model, max_tokens=tokens, **stream):
-                stamps.append(time.perf_counter())
-                out.append(token)
-            self.synchronize()  # generate_step has queued one more forward than it yielded
-            return [out]
+        tokens reach Python. `logits` (a list), if given, receives each step's log-probabilities [batch, vocab]
+        as mlx-lm yields them (its logits less their log-normaliser; the checks)."""
+        steps = None if logits is None else []  # each step's log-probabilities, one a prompt, held until the end
+        outputs = (self.single if len(prompts) == 1 else self.batched)(prompts, tokens, stamps, steps)
+        if logits is not None:
+            logits += [self.numpy(mx.stack(step)) for step in steps]
+        return outputs
+
+    def single(self, prompts, tokens, stamps, steps):
+        """`generate` of one prompt: mlx-lm's generate_step."""
+        out = []
+        stream = {"stream": self.stream} if STREAM_ARGUMENT else {}  # else it is generation_stream (lacks)
+        for token, logprobs in generate_step(mx.array(prompts[0]), self.model, max_tokens=tokens, **stream):
+            stamps.append(time.perf_counter())
+            out.append(token)
+            if steps is not None:
+                steps.append([logprobs])
+        self.synchronize()  # generate_step has queued one more forward than it yielded
+        return [out]
+
+    def batched(self, prompts, tokens, stamps, steps):
+        """`generate` of several prompts: mlx-lm's BatchGenerator, its responses put back in the prompts' order."""
         gen = mlx_lm_generate.BatchGenerator(self.model, max_tokens=tokens, stream=self.stream,
                                              prefill_batch_size=len(prompts), completion_batch_size=len(prompts))
         uids = gen.insert(prompts)
@@ -103,6 +116,9 @@ class Generator:
             stamps.append(time.perf_counter())
             for r in responses:
                 out[r.uid].append(r.token)
+            if steps is not None:
+                step = {r.uid: r.logprobs for r in responses}
+                steps.append([step[uid] for uid in uids])
         gen.close()
         self.synchronize()
         return [out[uid] for uid in uids]

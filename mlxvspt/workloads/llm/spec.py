@@ -115,9 +115,9 @@ class Runner:
         return logits
 
     def generate(self, stamps, logits=None):
-        """Greedy tokens of every prompt; `logits` (PyTorch only) receives each step's logits (the check)."""
-        extra = () if logits is None else (logits,)
-        self.outputs = self.generator.generate(self.prompts, self.tokens, stamps, *extra)
+        """Greedy tokens of every prompt; `logits`, if given, receives each step's logits [batch, vocab] (the
+        checks; mlx-lm yields log-probabilities, the logits less their log-normaliser)."""
+        self.outputs = self.generator.generate(self.prompts, self.tokens, stamps, logits)
         counts = sorted({len(o) for o in self.outputs})
         if len(stamps) != self.tokens or counts != [self.tokens]:
             raise RuntimeError(f"{self.target.framework} produced {counts} tokens in {len(stamps)} steps, "

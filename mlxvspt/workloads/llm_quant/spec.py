@@ -24,12 +24,26 @@ Quality instead of equal tokens (the two libraries round differently, so greedy 
 check measures perplexity (perplexity.py: the same tokens, windows and formula in both frameworks) of each
 framework's quantized model and of its own unquantized model at the same precision. The two unquantized
 perplexities must agree within the loss tolerance (the same computation on the same weights), and each
-quantized one must stay within check.PERPLEXITY_MARGIN of its framework's unquantized one; a row gets a
-verdict only where its check passed.
+quantized one must stay within check.PERPLEXITY_MARGIN of its framework's unquantized one.
+
+Perplexity is scored by each framework's forward over a window into a fresh cache (`Generator.forward`:
+mlx-lm's model call, transformers' eager forward), not by the generation that is timed, which runs other
+kernels on the same weights: mlx-lm's generate_step decodes one token a step (quantized matrix-vector
+products, not the window's matrix products); transformers' static-cache generate decodes through the
+forward it torch.compiled (inductor around torchao's tensors), a one-token step into a static cache kept
+on a private attribute, no way to score a window. So the record proves the two paths agree: the generation
+call, run once as it is timed, keeps each step's logits (transformers' `output_logits`; mlx-lm's
+log-probabilities, its logits less their log-normaliser), and the scored forward, teacher-forced on the
+prompts and those same tokens, must give the same logits, centred over the vocabulary (all that softmax,
+so perplexity, depends on), within the output tolerance of the precision. Where they disagree the
+perplexity does not stand for what was timed and the row gets no verdict: a row gets one only where every
+line of its check passed.
 """
 import gc
 import hashlib
 import json
+
+import numpy as np
 
 from ... import paths
 from ...errors import Unavailable
@@ -161,22 +175,33 @@ def seeded():
 def observe(runner, sizes, earlier):
     """The runner's work once (its prefill forward and generation), what ran read back ("ran", held to
     "asked"), and, on a real checkpoint, its quantized model's perplexity beside its framework's unquantized
-    model's ("reference"), on the same windows ("scored" tokens of "text")."""
+    model's ("reference"), on the same windows ("scored" tokens of "text"), and the generation's logits
+    ("generated") beside the scored forward's on the same tokens ("forced"): both [batch, G, vocab]."""
     runner.prefill(runner.prefill_prompts)
-    runner.generate([])
+    steps = []
+    tokens = runner.generate([], steps)
     seen = {"ran": runner.ran(), "asked": expected(runner.target, sizes)}
     if seeded():  # compare judges no quality there: the perplexities and the unquantized build are not needed
         return seen
     windows, source = text_windows(sizes, runner.folder)
     return {**seen, "perplexity": of_generator(runner.generator, windows),
             "reference": unquantized(runner.target, runner.folder, windows),
-            "scored": windows.shape[0] * (windows.shape[1] - 1), "text": source}
+            "scored": windows.shape[0] * (windows.shape[1] - 1), "text": source,
+            "generated": np.stack(steps, axis=1), "forced": llm.teacher_forced(runner, tokens)}
+
+
+def centred(logits):
+    """Logits less their mean over the vocabulary: all softmax depends on, the same whether a library yields
+    logits (transformers) or log-probabilities (mlx-lm)."""
+    logits = np.asarray(logits, np.float64)
+    return logits - logits.mean(axis=-1, keepdims=True)
 
 
 def compare(result, observed, sizes, device):
     """What each framework ran against what was asked; the unquantized perplexities against each other
-    (the same computation); each quantized perplexity against its own framework's unquantized one, in
-    either direction. On seeded weights the combination is n/a (SEEDED): its rows carry no verdict."""
+    (the same computation); each framework's timed generation against the forward its perplexity scores;
+    each quantized perplexity against its own framework's unquantized one, in either direction. On seeded
+    weights the combination is n/a (SEEDED): its rows carry no verdict."""
     if seeded():
         result.unavailable(SEEDED)
         return
@@ -189,6 +214,9 @@ def compare(result, observed, sizes, device):
                 torch["reference"])
     limit, why = PERPLEXITY_MARGIN[scheme]
     for framework, seen in observed.items():
+        path = generation_path(framework, sizes, device)
+        result.output(f"{framework} {scheme} timed generation's logits ({path}) against the scored forward's on "
+                      "its tokens, centred", centred(seen["generated"]), centred(seen["forced"]))
         rise = seen["perplexity"] / seen["reference"] - 1
         ok = abs(rise) <= limit
         detail = f"{seen['perplexity']:.6g} against {seen['reference']:.6g} unquantized; value: the change"
@@ -198,7 +226,8 @@ def compare(result, observed, sizes, device):
 
 def check(preset="tiny", device="cpu"):
     """On `device`, for every scheme, precision and batch the preset publishes there: what each framework
-    ran, and the perplexities, each framework's quantized model against its unquantized one."""
+    ran, its timed generation against the forward it scores, and the perplexities, each framework's
+    quantized model against its unquantized one."""
     base = preset_sizes("llm_quant", preset)
     here = on_device(base, device)
     result = CheckResult("llm_quant", device)
