@@ -154,6 +154,20 @@ def test_compile_caches_are_kept_in_the_run_cache_folder_and_their_state_recorde
     assert process.compile_caches(tmp_path)["torchinductor"] == "warm"
 
 
+def test_step_memory_is_the_peak_of_the_time_samples_with_no_steps_of_its_own(run_env, monkeypatch):
+    """On a GPU (where the allocator's peak is the row's own) a step's peak memory comes from the time_ samples:
+    as many figures as time samples, and no step taken for it alone (step_peaks is what took them)."""
+    monkeypatch.setattr(asvbench, "rss_is_the_rows", lambda device, launches=False: True)
+    monkeypatch.setattr(asvbench, "step_peaks", lambda *a: pytest.fail("steps taken for peak memory alone"))
+    run = process.Measurement(request(run_env, matmul_rows()))
+    run.run()
+    lines = [json.loads(t) for t in (run_env / "out.jsonl").read_text().splitlines() if '"name"' in t]
+    timed = {line["idx"]: line for line in lines if line["name"].endswith("time_matmul")}
+    peaks = [line for line in lines if line["name"].endswith("track_peak_memory")]
+    assert len(peaks) == 2 and all(len(line["samples"]) == len(next(iter(timed.values()))["samples"])
+                                   and min(line["samples"]) > 0 for line in peaks), lines
+
+
 def test_records_carry_the_compile_caches_state(run_env):
     run = process.Measurement({**request(run_env, matmul_rows()), "caches": {"torchinductor": "warm"}})
     run.run()

@@ -253,7 +253,7 @@ class WorkloadBenchmark:
     timeout = 3600
     warm = "step"  # the runner method the timed methods call: warmed up to steady state in setup
     tier = "standard"  # or "cold": the first step of a fresh process, measured on request (`--tier cold`)
-    leaves_memory = False  # a training step's time_ class: also measures its StepMemory twin's figures
+    leaves_memory = False  # a training step's time_ class: its samples' peaks are its StepMemory twin's figures
     leaves_energy = False  # ... and reads NVML's counter around its time_ samples for its StepEnergy twin
 
     def overrides(self, *extra):
@@ -315,29 +315,31 @@ class WorkloadBenchmark:
             params = self.named((framework, device, *extra))
             append_records(self, params, record)
             record["appended"] = True
-            if self.leaves_memory:
-                self.leave_memory(self.target, overrides, record)
 
     def teardown(self, *params):
         record_environment()
 
-    def leave_memory(self, target, overrides, record):
-        """Measure the step's peak memory here, after warm-up, for the StepMemory class of the same params
-        to read (it records the row itself): the model is built, compiled and warmed up once per combination."""
-        memo = memo_file(self.workload, target.framework, target.device, target.precision, overrides,
-                         StepMemory.figures)
-        if memo is None or not rss_is_the_rows(target.device):
-            return
-        memo_once(memo, lambda: step_peaks(self.runner, target, StepMemory().sample_count()), record)
+    def leave_memory(self, peaks):
+        """Keep the allocator's peak over each of this row's time_ samples (bytes, read around them by the
+        measuring process: process.time_samples) for the StepMemory class of the same params: the step's
+        peak after warm-up, at no step of its own (10 more steps a framework and combination, a minute of
+        a GPU point in the LM's float32 steps and the switch loop's CPU half, before)."""
+        if rss_is_the_rows(self.target.device):
+            self.leave(StepMemory.figures, [{"peak_memory_bytes": peak} for peak in peaks])
 
     def leave_energy(self, readings):
         """Keep the joules read around each of this row's time_ samples (energy.Reading, `number` steps a
         sample) for the StepEnergy class of the same params to pool: the measuring process reads them
         (process.time_samples), so the energy is that of the samples the time is, with no steps of its own."""
+        self.leave(StepEnergy.figures, [{"energy_j": r.total(), "steps": self.number} for r in readings])
+
+    def leave(self, figures, measured):
+        """`measured` (figures of this row's time_ samples) into the memo of the class of the same params
+        that reports them (its `figures`), within a run; nothing outside one."""
         precision, overrides = self.overrides(*self.ready_for[2:])
-        memo = memo_file(self.workload, *self.ready_for[:2], precision, overrides, StepEnergy.figures)
+        memo = memo_file(self.workload, *self.ready_for[:2], precision, overrides, figures)
         if memo is not None:
-            memo_once(memo, lambda: [{"energy_j": r.total(), "steps": self.number} for r in readings], self.record)
+            memo_once(memo, lambda: measured, self.record)
 
 
 def combined(figures, peak=False):
@@ -494,8 +496,8 @@ class MeasuredOnce(WorkloadBenchmark):
 class StepMemory(MeasuredOnce):
     """Peak memory of one training step after warm-up: the allocator's peak on a GPU; on a CPU the
     process's max RSS (interpreter, data and warm-up included: neither framework keeps CPU allocator
-    statistics). Within `mlxvspt run` its time_ twin (leaves_memory, same params and overrides)
-    measured it already; plain `asv run` measures here. Subclass it as `asvbench.StepMemory`: a name
+    statistics). Within `mlxvspt run` its figures are the peaks of its time_ twin's samples (leaves_memory,
+    same params and overrides); plain `asv run` measures steps here. Subclass it as `asvbench.StepMemory`: a name
     imported into a benchmark module is itself discovered by asv as a benchmark."""
 
     figures = "peaks"

@@ -396,13 +396,14 @@ def deadline(seconds):
 def time_samples(rows):
     """Samples of time_ rows set up already, as asv's TimeBenchmark takes them (each the mean of `number`
     calls, at least repeat[0], at most repeat[1], no new sample after repeat[2] seconds: the rows share
-    that time, their samples alternating A B, then B A, ...). Where a row's class leaves energy figures,
-    NVML's counter is read around each of its samples, outside the timed calls, and the readings handed to
-    it (asvbench.WorkloadBenchmark.leave_energy): joules of the very samples the time is, at no extra step."""
+    that time, their samples alternating A B, then B A, ...). Where a row's class leaves energy or memory
+    figures, NVML's counter and the allocator's peak are read around each of its samples, outside the timed
+    calls, and handed to it (asvbench.WorkloadBenchmark.leave_energy, leave_memory): the joules and the peak
+    of the very samples the time is, at no extra step."""
     repeat = getattr(rows[0].bench, "repeat", asvbench.WorkloadBenchmark.repeat)
     least, most, seconds = (repeat, repeat, math.inf) if isinstance(repeat, int) else repeat
-    samples, readings = [[] for _ in rows], [[] for _ in rows]
-    meters = [energy.meter(row.bench.target) if leaves_energy(row) else energy.Meter(reason="unread")
+    samples, readings, peaks = [[] for _ in rows], [[] for _ in rows], [[] for _ in rows]
+    meters = [energy.meter(row.bench.target) if leaves(row, "energy") else energy.Meter(reason="unread")
               for row in rows]
     began = time.perf_counter()
     while True:
@@ -410,21 +411,28 @@ def time_samples(rows):
         for i, row in order if len(samples[0]) % 2 == 0 else order[::-1]:
             call = functools.partial(row.method, *row.params)
             number = getattr(row.bench, "number", 1) or 1
+            if leaves(row, "memory"):
+                row.bench.target.reset_peak_memory()
             with meters[i].reading() as reading:
                 samples[i].append(timeit.Timer(call).timeit(number) / number)
             readings[i].append(reading)
+            if leaves(row, "memory"):
+                peaks[i].append(row.bench.target.peak_memory())
         taken = len(samples[0])
         if taken >= most or (taken >= least and time.perf_counter() - began > seconds):
             break
-    for row, read in zip(rows, readings):
-        if leaves_energy(row):
+    for row, read, peak in zip(rows, readings, peaks):
+        if leaves(row, "energy"):
             row.bench.leave_energy(read)
+        if leaves(row, "memory"):
+            row.bench.leave_memory(peak)
     return [{"samples": s, "number": getattr(row.bench, "number", 1) or 1} for s, row in zip(samples, rows)]
 
 
-def leaves_energy(row):
-    """Whether the row's class keeps its time_ samples' joules for an energy row (a plain asv class: no)."""
-    return getattr(row.bench, "leaves_energy", False)
+def leaves(row, figures):
+    """Whether the row's class keeps its time_ samples' "energy" or "memory" for a row of its own (a plain asv
+    class: no)."""
+    return getattr(row.bench, f"leaves_{figures}", False)
 
 
 def track(row):
