@@ -71,6 +71,8 @@ def parser():
     run.add_argument("--bench", metavar="REGEX", help="only benchmarks whose name matches, e.g. BertTrainStep")
     run.add_argument("--budget", type=float, metavar="MINUTES",
                      help="refuse a selection that this machine's last durations say will not fit")
+    run.add_argument("--headline", action="store_true",
+                     help="only the combinations of the headline's rows (a fraction of a GPU point's time)")
     for cmd in (run, history):
         cmd.add_argument("--tier", choices=TIERS, default="standard",
                          help="standard (default) | cold: the first step of a fresh process (minutes a sample) | all")
@@ -217,10 +219,10 @@ def cmd_run(args):
             example = next(iter(known.values()))[0][0]
             raise UsageError(f"--bench {args.bench!r}: matches none of the selected benchmarks (e.g. {example})")
     if args.budget is not None:  # from the last discovery, before anything is written (asvrun asks again)
-        planned = plan.parts(args.results_dir, chosen, args.bench)
+        planned = plan.parts(args.results_dir, chosen, args.bench, headline_at=preset if args.headline else None)
         plan.within(args.budget, plan.estimate(planned, plan.durations(args.results_dir, asvrun.machine_name(preset))))
     machine, code = asvrun.run(preset, args.results_dir, args.html_dir, args.workload, args.resume, only=args.bench,
-                               verbose=args.verbose, budget=args.budget)
+                               verbose=args.verbose, budget=args.budget, headline=args.headline)
     return finish(args, code)
 
 

@@ -376,6 +376,52 @@ def test_parts_run_in_the_order_their_workloads_are_named(tmp_path, monkeypatch)
     assert asvrun.modules(asvrun.ROOT / "benchmarks") == sorted(asvrun.modules(asvrun.ROOT / "benchmarks"))
 
 
+HEADLINE_LM = {("seed", "False", "tf32"), ("best", "True", "tf32"), ("best", "True", "bf16-mixed"),
+               ("best", "True", "bf16")}
+
+
+def headline_combinations(selected, workload, device):
+    """The (path, compile, precision) combinations and the classes of a selection's rows of `workload`."""
+    known = json.loads((BENCHMARKS.parent / "results" / "benchmarks.json").read_text())
+    rows = selected.get((workload, device), [])
+    params = [dict(zip(known[n]["param_names"], next(itertools.islice(itertools.product(*known[n]["params"]), i,
+                                                                       None)))) for n, i in rows]
+    return ({tuple(p[k].strip("'") for k in ("path", "compile", "precision")) for p in params},
+            {n.split(".")[1] for n, _ in rows})
+
+
+def test_the_headline_selection_is_the_headlines_combinations_each_devices_first_choice():
+    """`run --headline` on a GPU at `full`: the LM's four headline combinations (every class of them: time,
+    memory, energy; no validation or first step), BERT without its epoch, no data-parallel rows; on a CPU at
+    `small`, which has no tf32 and no bf16, the LM rows fall back to fp32."""
+    modules = asvrun.modules(BENCHMARKS)
+    results = BENCHMARKS.parent / "results"
+    gpu = plan.parts(results, modules, devices=["gpu"], headline_at="full")
+    combos, classes = headline_combinations(gpu, "lm_train", "gpu")
+    assert combos == HEADLINE_LM and classes == {"LMTrain", "LMTrainMemory", "LMTrainEnergy"}
+    assert "BertTrainEpoch" not in headline_combinations(gpu, "bert_train", "gpu")[1]
+    assert ("dp_train", "gpu") not in gpu
+    assert sum(map(len, gpu.values())) < sum(map(len, plan.parts(results, modules, devices=["gpu"]).values())) / 4
+    cpu = plan.parts(results, modules, devices=["cpu"], headline_at="small")
+    assert headline_combinations(cpu, "lm_train", "cpu")[0] == {("seed", "False", "fp32"), ("best", "True", "fp32")}
+
+
+def test_run_headline_measures_only_the_headline_rows(tmp_path, monkeypatch):
+    monkeypatch.setenv(settings.MACHINE, "box")
+    asked = {}
+
+    def measure_part(workload, device, rows, *args):
+        asked[(workload, device)] = rows
+        return [{"name": name, "idx": idx, "result": "n/a", "stderr": "stub"} for name, idx in rows], None
+
+    monkeypatch.setattr(asvrun, "measure_part", measure_part)
+    monkeypatch.setattr(asvrun.recorder, "record", lambda *args: None)
+    asvrun.run("tiny", tmp_path / "res", tmp_path / "html", workloads=["lm_train"], headline=True)
+    assert asked and asked == plan.parts(tmp_path / "res", ["bench_lm_train"], headline_at="tiny")
+    assert headline_combinations(asked, "lm_train", "cpu")[0] == {("seed", "False", "fp32"), ("best", "True", "fp32"),
+                                                                 ("best", "True", "bf16-mixed"), ("best", "True", "bf16")}
+
+
 def test_a_run_stopped_mid_part_records_the_combinations_that_ended(tmp_path, monkeypatch):
     """Stopped while a part's process measures its second combination: the first combination's rows (their
     lines written) are recorded, so --resume redoes only the rest; the cut-short line is not."""

@@ -179,7 +179,7 @@ def stopped_by_sigterm():
 
 
 def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None, benchmark_dir=None, only=None,
-        verbose=False, log=None, budget=None):
+        verbose=False, log=None, budget=None, headline=False):
     """Benchmark, save, publish; returns (machine, exit code: non-zero if any benchmark failed).
 
     This environment (`points` None) is measured part by part, a part being one workload on one device
@@ -189,12 +189,13 @@ def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None
     (a regular expression) keeps the benchmarks whose name it matches. One line per part is printed;
     the processes' whole output goes to `log` (default `log_path`), and to the terminal too with
     `verbose`. `budget` (minutes): refuse, before measuring, a selection this machine's last durations
-    say will not fit. Two runs into one results folder at once: the second is refused.
+    say will not fit. `headline`: only the headline's combinations (plan.in_headline). Two runs into one
+    results folder at once: the second is refused.
     """
     with stopped_by_sigterm(), locks.held(Path(results_dir) / ".run.lock", "mlxvspt run"):
         if points is None:
             return _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, only, verbose, log,
-                             budget)
+                             budget, headline)
         return _run_points(preset, results_dir, html_dir, workloads, resume, points, benchmark_dir, verbose, log)
 
 
@@ -208,7 +209,8 @@ def _prepared(preset, results_dir, html_dir, benchmark_dir):
     return results_dir, config, machine_name(preset), run_folder, env
 
 
-def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, only, verbose, log, budget):
+def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, only, verbose, log, budget,
+              headline):
     """run() of this Python environment: one measuring process per workload and device."""
     benchmark_dir = Path(benchmark_dir or ROOT / "benchmarks")
     point_name, point = ledger.point_for_installed(ledger.build())
@@ -223,7 +225,8 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
         describe_machine(machine, results_dir, config, env, point_name, progress)
         asv("run", "-E", f"existing:{sys.executable}", "--set-commit-hash", point, "--machine", machine,
             "--bench", "just-discover", config=config, env=env, progress=progress)
-        planned = plan.parts(results_dir, modules(benchmark_dir, workloads), only)
+        planned = plan.parts(results_dir, modules(benchmark_dir, workloads), only,
+                             headline_at=preset if headline else None)
         if only and not planned:
             raise UsageError(f"--bench {only!r}: matches none of the selected benchmarks")
         if resume:

@@ -13,15 +13,17 @@ import re
 from pathlib import Path
 
 from ..errors import UsageError
-from ..measure import settings
+from .. import headline
+from ..measure import presets, settings
 from ..measure.devices import DEVICES, FRAMEWORKS
 from ..publish.results import unquote
 
 
-def parts(results_dir, modules, only=None, devices=None):
+def parts(results_dir, modules, only=None, devices=None, headline_at=None):
     """{(workload, device): [[benchmark, param index], ...]} of the benchmarks of the last discovery
     (results/benchmarks.json) in `modules` whose name `only` matches, on the chosen devices and
-    frameworks, in the order of `modules`; the rows another selection leaves out are not asked for at all."""
+    frameworks, in the order of `modules`; the rows another selection leaves out are not asked for at all.
+    `headline_at` (a preset): only the rows of the headline's combinations at that preset (`in_headline`)."""
     path = Path(results_dir) / "benchmarks.json"
     known = json.loads(path.read_text()) if path.is_file() else {}
     devices = devices or settings.devices() or list(DEVICES)
@@ -35,10 +37,33 @@ def parts(results_dir, modules, only=None, devices=None):
         for idx, params in enumerate(itertools.product(*known[name]["params"])):
             named = dict(zip(names, map(unquote, params)))
             framework, device = named.get("framework"), named.get("device", "cpu")
+            if headline_at and not in_headline(module, named, headline_at, device):
+                continue
             if device in devices and framework in frameworks + [None]:
                 found.setdefault((module.removeprefix("bench_"), device), []).append([name, idx])
     order = {module: i for i, module in enumerate(modules)}
     return dict(sorted(found.items(), key=lambda item: order[f"bench_{item[0][0]}"]))
+
+
+# The preset's list of the values a parameter takes on a device (presets.TABLE), per parameter name.
+PRESET_LISTS = {"path": "paths", "precision": "precisions", "batch": "batches", "n": "sizes", "scheme": "schemes"}
+
+
+def in_headline(module, named, preset, device):
+    """Whether a row (its benchmark module and named parameters) is of a headline row's combination on
+    `device` at `preset`: a class of the headline benchmark's module at that row's chosen parameters (its
+    time, memory, energy and other figures alike), the headline's first candidate the preset measures there."""
+    workload = module.removeprefix("bench_")
+    if workload not in presets.TABLE:
+        return False
+    sizes = presets.sizes(workload, preset, device)
+
+    def measured(key, value):
+        listed = sizes.get(PRESET_LISTS.get(key), None)
+        return listed is None or value in map(str, listed)
+
+    return any(name.split(".")[0] == module and all(named.get(k) == v for k, v in params.items())
+               for name, chosen in headline.first_choices(measured).items() for params in chosen)
 
 
 def durations(results_dir, machine):
