@@ -38,16 +38,17 @@ start)
     # shellcheck disable=SC2046 (one --workload per word)
     setsid nohup python3 -m mlxvspt run --preset full --device gpu $(printf -- '--workload %s ' $WORKLOADS) \
         --results-dir "$RESULTS" --html-dir "$POINT/html" "$@" > "$POINT/console.log" 2>&1 < /dev/null &
+    echo $! > "$POINT/pid"
     echo "started: $MLXVSPT_MACHINE-full"
     ;;
-stop)
-    pkill -TERM -f "mlxvspt run --preset full"
-    for _ in $(seq 60); do pgrep -f "mlxvspt run --preset full" > /dev/null || break; sleep 1; done
+stop)  # this point folder's run only (another folder's may be running)
+    kill -TERM "$(cat "$POINT/pid")"
+    for _ in $(seq 60); do kill -0 "$(cat "$POINT/pid")" 2> /dev/null || break; sleep 1; done
     tail -3 "$POINT/console.log"
     ;;
 wait)
     end=$((SECONDS + $2))
-    while [ $SECONDS -lt "$end" ] && pgrep -f "mlxvspt run --preset full" > /dev/null; do
+    while [ $SECONDS -lt "$end" ] && kill -0 "$(cat "$POINT/pid")" 2> /dev/null; do
         sleep 5
     done
     grep -v '^|' "$POINT/console.log" | grep -v '^$' | tail -20
@@ -63,7 +64,7 @@ pack)
     ;;
 warm)
     mkdir -p "$MLXVSPT_CACHE"
-    cat "$2"/caches.tgz.* | tar xzf - -C "$MLXVSPT_CACHE"
+    cat "$2"/caches.tgz.* | tar xzf - -C "$MLXVSPT_CACHE" || { echo "cache parts missing or incomplete" >&2; exit 1; }
     du -sh "$MLXVSPT_CACHE"/compile/*
     ;;
 caches)

@@ -1,6 +1,6 @@
 """The energy reader on a fake NVML (never the real library): joules around a block, per step, token or
 audio second, the GPU it reads, and the reason wherever there is no counter; the LLM step's energy figure
-and its n/a; a training step's joules read around its time_ samples in the measuring process, pooled."""
+and its n/a; a training step's joules over a block of its own steps in the measuring process."""
 import json
 import sys
 import textwrap
@@ -66,8 +66,18 @@ def test_joules_of_a_block_per_step_and_per_token(nvml):
     assert meter.reason is None and nvml.opened == [("index", 0)]
     with meter.reading() as used:
         pass
-    assert used.joules == pytest.approx(1.5)  # one read before, one after: 1500 mJ apart
-    assert used.per(1) == pytest.approx(1.5) and used.per(10) == pytest.approx(0.15)
+    # each edge waits for the counter's next update (the fake's next read): reads 2 and 4, 3000 mJ apart
+    assert used.joules == pytest.approx(3.0)
+    assert used.per(1) == pytest.approx(3.0) and used.per(10) == pytest.approx(0.3)
+
+
+def test_a_reading_starts_and_ends_at_the_counters_updates():
+    """Read mid-period the counter lacks the work since its last update (here 30 J of the other framework's
+    just before the block, and the block's last 60 J until after it): the reading waits for the updates."""
+    counter = iter([100_000, 130_000, 130_000, 190_000])
+    with energy.Meter(read=lambda: next(counter)).reading() as used:
+        pass
+    assert used.joules == pytest.approx(60.0)
 
 
 def test_a_counter_that_did_not_advance_gives_a_reason_not_zero_joules(nvml):
@@ -109,7 +119,7 @@ def test_the_llm_step_gives_joules_per_generated_token(nvml):
     runner = spec.build(Target("mlx", "cpu").activate(), chosen)
     assert runner.step()["energy_j_per_token"] == "energy is read from NVIDIA's NVML counter: n/a on the CPU"
     runner.meter = energy.meter(Cuda("mlx", "gpu"))  # as on an NVIDIA GPU
-    assert runner.step()["energy_j_per_token"] == pytest.approx(1.5 / (4 * 2))  # the generation call's, a token
+    assert runner.step()["energy_j_per_token"] == pytest.approx(3.0 / (4 * 2))  # the generation call's, a token
 
 
 def test_a_figure_given_as_its_reason_is_asvs_na(monkeypatch):
@@ -180,15 +190,16 @@ def on_nvidia(nvml, monkeypatch):
     return nvml
 
 
-def test_a_training_steps_joules_are_read_around_its_time_samples_and_pooled(run_env, on_nvidia):
+def test_a_training_steps_joules_come_from_a_block_of_its_own_steps(run_env, on_nvidia, monkeypatch):
+    """After both frameworks' samples, each one's steps alone (one step: a block of 0 s) between two of the
+    counter's updates: 3 J (the fake gains 1.5 J a read) a step; no read around the alternating samples."""
+    monkeypatch.setattr(process, "ENERGY_BLOCK_SECONDS", 0.0)
     lines = measured(run_env)
     for idx in (0, 1):
-        timed = lines["time_step", idx]
-        # every sample reads 1.5 J (the fake gains 1500 mJ at each read): per step, 1.5 J / its steps
-        assert lines["track_energy_per_step", idx]["samples"] == pytest.approx([1.5 / timed["number"]])
-    # read twice a time_ sample and once as each meter opens: no steps, no reads besides the time's own
-    reads = (on_nvidia.total - 10_000) / on_nvidia.step
-    assert reads == sum(2 * len(lines["time_step", idx]["samples"]) + 1 for idx in (0, 1))
+        assert lines["time_step", idx]["samples"]
+        assert lines["track_energy_per_step", idx]["samples"] == pytest.approx([3.0])
+    # a framework's meter reads once as it opens and twice at each edge of its block
+    assert (on_nvidia.total - 10_000) / on_nvidia.step == 2 * 5
 
 
 @pytest.mark.parametrize("gpu, words", [(False, "energy is read from NVIDIA's NVML counter: n/a on the CPU"),
@@ -209,7 +220,7 @@ def test_outside_the_measuring_process_a_step_energy_row_says_why_and_takes_no_s
     with pytest.raises(NotImplementedError, match="n/a on the CPU"):
         bench.track_energy_per_step(*bench.args)
     request.getfixturevalue("on_nvidia")
-    with pytest.raises(NotImplementedError, match=r"read around the time_ samples of the measuring process"):
+    with pytest.raises(NotImplementedError, match=r"read after the time_ samples of the measuring process"):
         bench.track_energy_per_step(*bench.args)
     assert not hasattr(bench, "runner")  # nothing built, no step taken
 
@@ -225,7 +236,7 @@ def test_whisper_gives_joules_per_audio_second_pooled_over_its_clips_passes(nvml
     assert runner.step()["energy_j"] == "energy is read from NVIDIA's NVML counter: n/a on the CPU"
     runner.meter = energy.meter(Cuda("torch", "gpu"))  # as on an NVIDIA GPU
     figures = runner.step()
-    assert figures["energy_j"] == pytest.approx(1.5) and figures["audio_seconds"] == runner.audio_seconds
+    assert figures["energy_j"] == pytest.approx(3.0) and figures["audio_seconds"] == runner.audio_seconds
     bench = WhisperClips()
     bench.device = "gpu"
     kept = {"energy_j": [0.0, 1.5, 0.0, 1.5], "audio_seconds": [2.0] * 4}

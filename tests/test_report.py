@@ -175,8 +175,8 @@ def test_a_page_lists_each_run_with_its_parts_wall_times_and_the_host(tmp_path):
     (folder / "runs-p.jsonl").write_text("".join(json.dumps(run) + "\n" for run in runs))
     lines = report.runs_list(tmp_path, "box-full", "p")
     assert lines[0] == "## Runs" and len([line for line in lines if line.startswith("- ")]) == 1
-    assert ("- 2026-12-06 07:24:41 UTC, 23:47 in all, interrupted after its last part below: matmul 1:49, "
-            "lm_train 5:29 (stopped with 12 rows measured)") in lines
+    assert ("- 2026-12-06 07:24:41 UTC, 23:47 in all, interrupted after its last part below: matmul on gpu 1:49, "
+            "lm_train on gpu 5:29 (stopped with 12 rows measured)") in lines
     assert report.runs_list(tmp_path, "other-full", "p") == []
     host = {"host_cores": 16, "host_load": {"load_1min": 0.48, "other_gpu_processes": 0, "shared": False}}
     assert report.host_line(host) == "16 cores, load 0.48 at the start, no other GPU process"

@@ -254,7 +254,7 @@ class WorkloadBenchmark:
     warm = "step"  # the runner method the timed methods call: warmed up to steady state in setup
     tier = "standard"  # or "cold": the first step of a fresh process, measured on request (`--tier cold`)
     leaves_memory = False  # a training step's time_ class: its samples' peaks are its StepMemory twin's figures
-    leaves_energy = False  # ... and reads NVML's counter around its time_ samples for its StepEnergy twin
+    leaves_energy = False  # ... and reads NVML's counter over a block of its steps for its StepEnergy twin
 
     def overrides(self, *extra):
         """(precision, {size overrides}) for this class's extra params."""
@@ -327,11 +327,10 @@ class WorkloadBenchmark:
         if rss_is_the_rows(self.target.device):
             self.leave(StepMemory.figures, [{"peak_memory_bytes": peak} for peak in peaks])
 
-    def leave_energy(self, readings):
-        """Keep the joules read around each of this row's time_ samples (energy.Reading, `number` steps a
-        sample) for the StepEnergy class of the same params to pool: the measuring process reads them
-        (process.time_samples), so the energy is that of the samples the time is, with no steps of its own."""
-        self.leave(StepEnergy.figures, [{"energy_j": r.total(), "steps": self.number} for r in readings])
+    def leave_energy(self, reading, steps):
+        """Keep the joules of a block of `steps` of this row's steps (energy.Reading), read by the measuring
+        process after its time_ samples (process.energy_block), for the StepEnergy class of the same params."""
+        self.leave(StepEnergy.figures, [{"energy_j": reading.total(), "steps": steps}])
 
     def leave(self, figures, measured):
         """`measured` (figures of this row's time_ samples) into the memo of the class of the same params
@@ -514,17 +513,17 @@ class StepMemory(MeasuredOnce):
 
 
 class StepEnergy(MeasuredOnce):
-    """Joules per training step: NVML's counter read around its time_ twin's samples (`leaves_energy`, same
-    params and overrides) by the measuring process of `mlxvspt run`, pooled over them (energy.pooled); no
-    steps of its own, so elsewhere (plain `asv run`) n/a with the reason. Subclass it as
-    `asvbench.StepEnergy` (see StepMemory)."""
+    """Joules per training step: NVML's counter read around a block of its time_ twin's steps after that
+    twin's samples (`leaves_energy`, same params and overrides; process.energy_block) by the measuring process
+    of `mlxvspt run`; elsewhere (plain `asv run`) n/a with the reason. One sample: no verdict, a figure
+    shown beside the time. Subclass it as `asvbench.StepEnergy` (see StepMemory)."""
 
     figures = "energy"
 
     def measure(self):
         precision, _ = self.overrides(*self.args[2:])
         reason = energy.meter(Target(*self.args[:2], precision)).reason
-        raise NotImplementedError(reason or "energy per step is read around the time_ samples of the measuring "
+        raise NotImplementedError(reason or "energy per step is read after the time_ samples of the measuring "
                                   "process (`mlxvspt run`): none were taken for this row")
 
     def track_energy_per_step(self, *params):

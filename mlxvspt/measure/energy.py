@@ -8,6 +8,7 @@ without it) a reading's figure is the reason instead, which a benchmark reports 
 run's environment record says whether one shared the GPU: devices.host_load).
 """
 import os
+import time
 from contextlib import contextmanager
 
 from ..errors import Unavailable
@@ -40,17 +41,16 @@ def pooled(totals, work):
     """Joules per unit of work over a row's samples: their joules (`Reading.total`s) summed over their work
     (steps, audio seconds) summed; the reason where unmeasured or where the counter advanced over none.
 
-    One figure, not one a sample: NVML's counter advances only at its periodic updates, so a sample shorter
-    than the period (a 50 ms time_ sample) reads 0 or a whole period's joules: per sample that would be
-    quantisation, not spread, and dropping the zeros would keep only the over-counts. Over back-to-back
-    samples the updates add up to their span's energy, give or take a period at either end. The counter
-    lags the work by up to a period, so where samples that short alternate with the other framework's,
-    some of one framework's joules land in the other's: the figure is sound where a framework's samples
-    last many periods."""
+    One figure, not one a sample: NVML's counter advances only at its periodic updates, so per sample the
+    joules of short blocks would be quantisation, not spread."""
     reason = next((total for total in totals if isinstance(total, str)), None)
     reading = Reading(reason)
     reading.joules = None if reason else sum(totals)
     return reading.per(sum(work))
+
+
+# The longest wait for the counter's next update at a block's edge (NVML refreshes it every few tens of ms).
+SETTLE_SECONDS = 0.25
 
 
 class Meter:
@@ -61,14 +61,27 @@ class Meter:
 
     @contextmanager
     def reading(self):
-        """A Reading of the block: the counter read before and after it. The block must end synchronised
-        (the GPU done with its work), as every timed block of the suite does."""
+        """A Reading of the block, from the counter's first update after it starts waiting before the block
+        to its first update after the block. The block must end synchronised (the GPU done with its work),
+        as every timed block of the suite does. Read mid-period, the counter still lacks the work since its
+        last update: where the frameworks alternate, the other's work just before the block would land in
+        this reading and this block's last work in the next one. Waiting for the updates keeps each
+        framework's joules in its own reading, at the cost of up to a period of idle GPU after the block."""
         if self.reason:
             yield Reading(self.reason)
             return
-        reading, before = Reading(), self.read()
+        reading, before = Reading(), self.settled()
         yield reading
-        reading.joules = (self.read() - before) / 1e3
+        reading.joules = (self.settled() - before) / 1e3
+
+    def settled(self):
+        """The counter at its next update (at most SETTLE_SECONDS away: else as it reads then)."""
+        first = value = self.read()
+        deadline = time.perf_counter() + SETTLE_SECONDS
+        while value == first and time.perf_counter() < deadline:
+            time.sleep(0.001)
+            value = self.read()
+        return value
 
 
 def meter(target):

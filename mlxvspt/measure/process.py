@@ -396,15 +396,14 @@ def deadline(seconds):
 def time_samples(rows):
     """Samples of time_ rows set up already, as asv's TimeBenchmark takes them (each the mean of `number`
     calls, at least repeat[0], at most repeat[1], no new sample after repeat[2] seconds: the rows share
-    that time, their samples alternating A B, then B A, ...). Where a row's class leaves energy or memory
-    figures, NVML's counter and the allocator's peak are read around each of its samples, outside the timed
-    calls, and handed to it (asvbench.WorkloadBenchmark.leave_energy, leave_memory): the joules and the peak
-    of the very samples the time is, at no extra step."""
+    that time, their samples alternating A B, then B A, ...). Where a row's class leaves memory figures, the
+    allocator's peak is reset before and read after each sample, outside the timed calls, and handed to it
+    (asvbench.WorkloadBenchmark.leave_memory): the peak of the very samples the time is, at no extra step.
+    Where it leaves energy figures, its joules come from a block of its own steps after the samples
+    (`energy_block`)."""
     repeat = getattr(rows[0].bench, "repeat", asvbench.WorkloadBenchmark.repeat)
     least, most, seconds = (repeat, repeat, math.inf) if isinstance(repeat, int) else repeat
-    samples, readings, peaks = [[] for _ in rows], [[] for _ in rows], [[] for _ in rows]
-    meters = [energy.meter(row.bench.target) if leaves(row, "energy") else energy.Meter(reason="unread")
-              for row in rows]
+    samples, peaks = [[] for _ in rows], [[] for _ in rows]
     began = time.perf_counter()
     while True:
         order = list(enumerate(rows))
@@ -413,25 +412,43 @@ def time_samples(rows):
             number = getattr(row.bench, "number", 1) or 1
             if leaves(row, "memory"):
                 row.bench.target.reset_peak_memory()
-            with meters[i].reading() as reading:
-                samples[i].append(timeit.Timer(call).timeit(number) / number)
-            readings[i].append(reading)
+            samples[i].append(timeit.Timer(call).timeit(number) / number)
             if leaves(row, "memory"):
                 peaks[i].append(row.bench.target.peak_memory())
         taken = len(samples[0])
         if taken >= most or (taken >= least and time.perf_counter() - began > seconds):
             break
-    for row, read, peak in zip(rows, readings, peaks):
-        if leaves(row, "energy"):
-            row.bench.leave_energy(read)
+    for row, peak in zip(rows, peaks):
         if leaves(row, "memory"):
             row.bench.leave_memory(peak)
+        if leaves(row, "energy"):
+            row.bench.leave_energy(*energy_block(row))
     return [{"samples": s, "number": getattr(row.bench, "number", 1) or 1} for s, row in zip(samples, rows)]
 
 
+# The block of a framework's own steps its joules a step come from: NVML's counter updates every few tens
+# of ms, and a 50 ms time_ sample alternating with the other framework's would share its updates.
+ENERGY_BLOCK_SECONDS = 0.5
+
+
+def energy_block(row):
+    """(energy.Reading, steps) of the row's steps for ENERGY_BLOCK_SECONDS (at least one) after its samples,
+    the other framework idle; where the device has no counter, its reason and no step."""
+    meter = energy.meter(row.bench.target)
+    if meter.reason:
+        return energy.Reading(meter.reason), 0
+    call, steps = functools.partial(row.method, *row.params), 0
+    with meter.reading() as reading:
+        began = time.perf_counter()
+        while not steps or time.perf_counter() - began < ENERGY_BLOCK_SECONDS:
+            call()
+            steps += 1
+    return reading, steps
+
+
 def leaves(row, figures):
-    """Whether the row's class keeps its time_ samples' "energy" or "memory" for a row of its own (a plain asv
-    class: no)."""
+    """Whether the row's class keeps "energy" or "memory" figures of its time_ samples for a row of its own
+    (a plain asv class: no)."""
     return getattr(row.bench, f"leaves_{figures}", False)
 
 

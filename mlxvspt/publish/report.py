@@ -387,9 +387,9 @@ def runs_list(results_dir, machine, point):
             continue
         ended = {0: "ended", "interrupted": "interrupted after its last part below"}.get(
             run.get("exit_code"), f"ended with exit code {run.get('exit_code')}")
-        parts = ", ".join(f"{part['workload']} {minutes(part['seconds'])}"
-                          + (f" (stopped with {part['rows']} rows measured)" if part.get("stopped") else "")
-                          for part in run["parts"])
+        parts = ", ".join(f"{part['workload']} on {part['device']} {minutes(part['seconds'])}"
+                          + (f" (stopped with {part.get('measured', part['rows'])} rows measured)"
+                             if part.get("stopped") else "") for part in run["parts"])
         lines.append(f"- {run['started'].replace('T', ' ').rstrip('Z')} UTC, {minutes(run['wall_seconds'])} "
                      f"in all, {ended}{' (resumed)' if run.get('resumed') else ''}: {parts}")
     if not lines:

@@ -252,7 +252,8 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
                         restore_damaged(results_dir)
                         recorder.record(config, machine, point, kept)
                         done.append({"workload": workload, "device": device, "seconds":
-                                     round(time.time() - part_started, 1), "rows": len(kept), "stopped": True})
+                                     round(time.time() - part_started, 1), "rows": len(kept), "stopped": True,
+                                     "measured": sum(line.get("result") != "n/a" for line in kept)})
                     raise
                 restore_damaged(results_dir)
                 recorder.record(config, machine, point, lines)

@@ -89,6 +89,8 @@ def relative_speed(mine, others):
 
 
 def durations_of(paths):
+    """The latest duration of each part in runs files, a part a stopped run cut short only where no run
+    measured it whole (its rows are those that ended, often the cheap ones first)."""
     latest = {}
     for path in sorted(paths):
         for text in path.read_text().splitlines():
@@ -97,10 +99,10 @@ def durations_of(paths):
             except ValueError:
                 continue
             for part in line.get("parts", []):
-                key = (part["workload"], part["device"])
-                if key not in latest or line["started"] >= latest[key][0]:
-                    latest[key] = (line["started"], part["seconds"], part["rows"])
-    return {key: (seconds, rows) for key, (_, seconds, rows) in latest.items()}
+                key, whole = (part["workload"], part["device"]), not part.get("stopped")
+                if key not in latest or (whole, line["started"]) >= latest[key][:2]:
+                    latest[key] = (whole, line["started"], part["seconds"], part["rows"])
+    return {key: (seconds, rows) for key, (_, _, seconds, rows) in latest.items()}
 
 
 def estimate(planned, known):

@@ -130,7 +130,7 @@ class Runner:
         self.losses = []
 
     def step(self):
-        """One training step (its peak memory: asvbench.step_peaks)."""
+        """One training step."""
         inputs, targets = next(self.batches)
         with device_limits("lm_train: a training step"):
             self.losses.append(self.trainer.step(inputs, targets))
@@ -319,8 +319,8 @@ def set_aside_flips(mlx, torch):
 
 def check_updates(result, mlx, torch, steps, reordered=None, repeated=None, flips=0):
     """The fp32 weight updates, each tensor within the flat limit or ROUNDING_MARGIN x the distance of
-    PyTorch's updates from `reordered` (its own, sums reordered; `compare` computes it, and `repeated`, only
-    where a tensor exceeds the flat limit). Adam's m / sqrt(v) is +-lr wherever a
+    PyTorch's updates from `reordered` (its own, sums reordered; `compare` computes it only where a tensor
+    exceeds the flat limit, and `repeated` only where one fails against it too). Adam's m / sqrt(v) is +-lr wherever a
     gradient is mostly rounding, so reordered sums grow through 10 steps of the full model: on an H100 MLX's
     and PyTorch's updates were 0.14-0.29% apart (flat limit 0.1%, found at small on a CPU) while their
     first-step gradients agreed to 1e-4 and the loss curves to 7e-7; on a CPU at small, PyTorch with
