@@ -202,6 +202,19 @@ def test_a_training_steps_joules_come_from_a_block_of_its_own_steps(run_env, on_
     assert (on_nvidia.total - 10_000) / on_nvidia.step == 2 * 5
 
 
+def test_an_nvml_read_that_fails_costs_the_energy_row_not_the_time_row(run_env, on_nvidia, monkeypatch):
+    """The counter opened fine, then a read fails mid-run (a GPU fallen off the bus): the time rows stand."""
+    def lost():
+        raise on_nvidia.NVMLError("GPU lost")
+
+    monkeypatch.setattr(process, "ENERGY_BLOCK_SECONDS", 0.0)
+    monkeypatch.setattr(energy, "counter", lambda target: lost)
+    lines = measured(run_env)
+    for idx in (0, 1):
+        assert lines["time_step", idx]["samples"]
+        assert "reading NVML's counter failed (NVMLError: GPU lost)" in lines["track_energy_per_step", idx]["stderr"]
+
+
 @pytest.mark.parametrize("gpu, words", [(False, "energy is read from NVIDIA's NVML counter: n/a on the CPU"),
                                         (True, "NVML's counter did not advance")])
 def test_a_training_steps_energy_row_is_na_with_the_reason(run_env, nvml, monkeypatch, request, gpu, words):

@@ -438,11 +438,14 @@ def energy_block(row):
     if meter.reason:
         return energy.Reading(meter.reason), 0
     call, steps = functools.partial(row.method, *row.params), 0
-    with meter.reading() as reading:
-        began = time.perf_counter()
-        while not steps or time.perf_counter() - began < ENERGY_BLOCK_SECONDS:
-            call()
-            steps += 1
+    try:
+        with meter.reading() as reading:
+            began = time.perf_counter()
+            while not steps or time.perf_counter() - began < ENERGY_BLOCK_SECONDS:
+                call()
+                steps += 1
+    except Exception as exc:  # noqa: BLE001 (an NVML read failing costs the energy row, not the time rows)
+        return energy.Reading(f"energy: reading NVML's counter failed ({type(exc).__name__}: {exc})"), 0
     return reading, steps
 
 
