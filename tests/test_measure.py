@@ -393,7 +393,7 @@ def headline_combinations(selected, workload, device):
 def test_the_headline_selection_is_the_headlines_combinations_each_devices_first_choice():
     """`run --headline` on a GPU at `full`: the LM's four headline combinations (every class of them: time,
     memory, energy; no validation or first step), BERT without its epoch, no data-parallel rows; on a CPU at
-    `small`, which has no tf32 and no bf16, the LM rows fall back to fp32."""
+    `small`, which has no tf32 and no bf16, the LM rows fall back to fp32, and at `full` tf32 too."""
     modules = asvrun.modules(BENCHMARKS)
     results = BENCHMARKS.parent / "results"
     gpu = plan.parts(results, modules, devices=["gpu"], headline_at="full")
@@ -404,6 +404,8 @@ def test_the_headline_selection_is_the_headlines_combinations_each_devices_first
     assert sum(map(len, gpu.values())) < sum(map(len, plan.parts(results, modules, devices=["gpu"]).values())) / 4
     cpu = plan.parts(results, modules, devices=["cpu"], headline_at="small")
     assert headline_combinations(cpu, "lm_train", "cpu")[0] == {("seed", "False", "fp32"), ("best", "True", "fp32")}
+    cpu_full = plan.parts(results, modules, devices=["cpu"], headline_at="full")  # full lists tf32: a GPU mode
+    assert {c[2] for c in headline_combinations(cpu_full, "lm_train", "cpu")[0]} == {"fp32", "bf16-mixed", "bf16"}
 
 
 def test_run_headline_measures_only_the_headline_rows(tmp_path, monkeypatch):
