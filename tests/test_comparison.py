@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import threading
+import time
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -137,7 +138,12 @@ def choose(driver, select, value):
 
 
 def open_page(driver, base):
+    """The comparison page, loaded: `get` can return while a large page (every machine's rows) still loads
+    on a busy 2-core machine, so its readyState is awaited, up to 30 s."""
     driver.get(base + "compare.html")
+    deadline = time.monotonic() + 30
+    while driver.execute_script("return document.readyState") != "complete" and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert driver.execute_script("return document.readyState") == "complete"
 
 
