@@ -333,8 +333,8 @@ class WorkloadBenchmark:
         self.leave(StepEnergy.figures, [{"energy_j": reading.total(), "steps": steps}])
 
     def leave(self, figures, measured):
-        """`measured` (figures of this row's time_ samples) into the memo of the class of the same params
-        that reports them (its `figures`), within a run; nothing outside one."""
+        """`measured` (figures the measuring process took beside this row's time_ samples) into the memo of
+        the class of the same params that reports them (its `figures`), within a run; nothing outside one."""
         precision, overrides = self.overrides(*self.ready_for[2:])
         memo = memo_file(self.workload, *self.ready_for[:2], precision, overrides, figures)
         if memo is not None:

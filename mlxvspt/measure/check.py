@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import jsonlines
 from ..errors import Unavailable
 
 # kind -> precision -> (limit, why). "loss": |mlx - torch| / |torch| of a scalar loss; "tensor": relative
@@ -273,16 +274,7 @@ def own_builds(device, precision):
 def load(path):
     """The check lines stored in a JSON-lines file ([] if there is none; a line a killed run left
     half-written, or anything else that is not a check line, is skipped)."""
-    lines = []
-    if path and Path(path).is_file():
-        for text in Path(path).read_text().splitlines():
-            try:
-                line = json.loads(text)
-            except ValueError:
-                continue
-            if isinstance(line, dict) and LINE_KEYS <= line.keys():
-                lines.append(line)
-    return lines
+    return [line for line in jsonlines.read(path) if isinstance(line, dict) and LINE_KEYS <= line.keys()]
 
 
 def keep_others(path, workloads, devices):

@@ -8,15 +8,16 @@ headline (HEADLINE: the rows people ask about first), the README one headline ta
 (GPU, CPU) with a column per machine, and docs/results/<machine>.md every row, the check summary and what
 each framework ran. A machine is named as a person reads it (`device_name`), never by asv's environment.
 """
-import json
 import os
 import re
 import subprocess
 from pathlib import Path
 
 from ..measure import check
+from .. import jsonlines
 from . import regressions, results
 from ..headline import HEADLINE
+from ..jsonlines import minutes
 from ..errors import UsageError
 
 
@@ -376,13 +377,8 @@ def host_line(environment):
 def runs_list(results_dir, machine, point):
     """The runs of this release set on the machine, from runs-<point>.jsonl: when each began, how it ended
     and each part's wall time, so a reader sees which run measured which workload and what a point costs."""
-    path = Path(results_dir) / machine / f"runs-{point}.jsonl"
     lines = []
-    for text in (path.read_text().splitlines() if path.is_file() else []):
-        try:
-            run = json.loads(text)
-        except ValueError:
-            continue
+    for run in jsonlines.read(Path(results_dir) / machine / f"runs-{point}.jsonl"):
         if not run.get("parts"):  # a run from before parts were recorded
             continue
         ended = {0: "ended", "interrupted": "interrupted after its last part below"}.get(
@@ -397,10 +393,6 @@ def runs_list(results_dir, machine, point):
     return ["## Runs", "", "Each run of this release set here and its parts' wall times (m:ss, checks included). "
             "Rows of combinations these runs did not reach come from earlier runs of the same release set.", "",
             *lines, ""]
-
-
-def minutes(seconds):
-    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
 
 
 def page(results_dir, snapshot, charts=()):

@@ -25,7 +25,7 @@ from pathlib import Path
 from asv import results as asv_results
 
 from ..measure import check, presets
-from .. import ledger, workloads
+from .. import jsonlines, ledger, workloads
 
 MIN_SAMPLES = 5
 LEVEL = 0.99  # the ratio interval's confidence: the strictest that MIN_SAMPLES against MIN_SAMPLES reach (99.2%)
@@ -345,9 +345,8 @@ def records(results_dir, machine, point):
     out = {}
     if not point or not path.is_file():
         return out
-    for line in path.read_text().splitlines():
+    for rec in jsonlines.read(path):
         try:
-            rec = json.loads(line)
             key = rec["benchmark"], frozenset((k, unquote(v)) for k, v in rec["params"].items())
         except (ValueError, KeyError, TypeError, AttributeError):
             continue  # a line a killed run left half-written: the cells it named stay unchecked

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..measure import check, devices, settings
 from ..publish import comparison_page, regressions
-from .. import ledger
+from .. import jsonlines, ledger
 from . import locks, plan, recorder
 from ..errors import UsageError
 from .progress import Progress
@@ -311,18 +311,7 @@ def measure_part(workload, device, rows, env, run_folder, benchmark_dir, progres
 def finished_lines(run_folder, workload, device):
     """The row lines a part's measuring processes wrote before the run was stopped: the combinations
     that ended (a combination writes its rows' lines only once all of them are measured)."""
-    out = run_folder / f"{workload}-{device}.jsonl"
-    if not out.is_file():
-        return []
-    lines = []
-    for text in out.read_text().splitlines():
-        try:
-            line = json.loads(text)
-        except ValueError:  # the last line, cut short by the stop
-            continue
-        if "name" in line:
-            lines.append(line)
-    return lines
+    return [line for line in jsonlines.read(run_folder / f"{workload}-{device}.jsonl") if "name" in line]
 
 
 def compile_root():

@@ -7,13 +7,15 @@ reference machine's at this machine's speed, scaled by the rows asked now; the r
 it (mlxvspt.track.progress), and `--budget` refuses a selection whose estimate exceeds it, naming the
 parts that would fit.
 """
+import functools
 import itertools
 import json
 import re
 from pathlib import Path
 
 from ..errors import UsageError
-from .. import headline
+from .. import headline, jsonlines
+from ..jsonlines import minutes
 from ..measure import presets, settings
 from ..measure.devices import DEVICES, FRAMEWORKS
 from ..publish.results import unquote
@@ -53,9 +55,15 @@ def in_headline(module, named, preset, device):
     """Whether a row (its benchmark module and named parameters) is of a headline row's combination on
     `device` at `preset`: a class of the headline benchmark's module at that row's chosen parameters (its
     time, memory, energy and other figures alike), the headline's first candidate the preset measures there."""
+    return any(all(named.get(k) == v for k, v in params.items()) for params in headline_params(module, preset, device))
+
+
+@functools.lru_cache(maxsize=None)
+def headline_params(module, preset, device):
+    """The headline's chosen parameters of the benchmarks of `module` on `device` at `preset` (once each)."""
     workload = module.removeprefix("bench_")
     if workload not in presets.TABLE:
-        return False
+        return ()
     sizes = presets.sizes(workload, preset, device)
 
     def measured(key, value):
@@ -64,8 +72,8 @@ def in_headline(module, named, preset, device):
         listed = sizes.get(PRESET_LISTS.get(key), None)
         return listed is None or value in map(str, listed)
 
-    return any(name.split(".")[0] == module and all(named.get(k) == v for k, v in params.items())
-               for name, chosen in headline.first_choices(measured).items() for params in chosen)
+    return tuple(params for name, chosen in headline.first_choices(measured).items() if name.split(".")[0] == module
+                 for params in chosen)
 
 
 def durations(results_dir, machine):
@@ -95,11 +103,7 @@ def durations_of(paths):
     measured it whole (its rows are those that ended, often the cheap ones first)."""
     latest = {}
     for path in sorted(paths):
-        for text in path.read_text().splitlines():
-            try:
-                line = json.loads(text)
-            except ValueError:
-                continue
+        for line in jsonlines.read(path):
             for part in line.get("parts", []):
                 key, whole = (part["workload"], part["device"]), not part.get("stopped")
                 if key not in latest or (whole, line["started"]) >= latest[key][:2]:
@@ -111,10 +115,6 @@ def estimate(planned, known):
     """{part: seconds or None (never measured here)}: the last duration scaled by the rows asked now."""
     return {part: (known[part][0] * len(rows) / max(known[part][1], 1) if part in known else None)
             for part, rows in planned.items()}
-
-
-def minutes(seconds):
-    return "?" if seconds is None else f"{int(seconds // 60)}:{int(seconds % 60):02d}"
 
 
 def describe(planned, estimates):
