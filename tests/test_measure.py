@@ -106,6 +106,73 @@ def test_the_two_frameworks_samples_alternate():
     assert [len(o["samples"]) for o in out] == [6, 6]
 
 
+class Held:
+    """A framework's allocator as Alternation sees it: released or not."""
+
+    def __init__(self, log, framework):
+        self.log, self.framework = log, framework
+
+    def release_memory(self):
+        self.log.append(f"release {self.framework}")
+
+
+def test_apart_each_sample_follows_the_others_release_and_an_untimed_call(monkeypatch):
+    """Two builds that fit the device one step at a time: a framework's step never runs while the other
+    holds its cache, and the first call after a switch (re-taking the memory) is not timed."""
+    log = []
+    rows = [process.Row("b.C.time_x", i, Call(log, fw), None, (fw, "cpu")) for i, fw in enumerate(("mlx", "torch"))]
+    for row in rows:
+        row.method, row.bench.repeat, row.bench.target = row.bench, (4, 4, 60.0), Held(log, row.framework)
+    timer = process.timeit.Timer
+    monkeypatch.setattr(process.timeit, "Timer", lambda call: log.append("timed:") or timer(call))
+    process.time_samples(rows, process.Alternation())
+    assert " ".join(log).replace("timed: ", "timed-") == (
+        "mlx timed-mlx release mlx torch timed-torch timed-torch release torch mlx timed-mlx timed-mlx "
+        "release mlx torch timed-torch timed-torch release torch mlx timed-mlx")
+    log.clear()
+    process.time_samples(rows)  # builds that fit together: nothing released, every call timed
+    assert "release" not in " ".join(log) and log.count("timed:") == len(log) / 2
+
+
+def lm_train_apart(run_env, monkeypatch, free):
+    """Measure LMTrain's best eager fp32 rows on the CPU as a GPU whose free memory is `free` (each
+    framework's step needs 1000 bytes more than its build holds) would: the builds do not fit together.
+    Returns (framework and builds alive at each build, the order of the frameworks' steps, records)."""
+    from mlxvspt.workloads.lm_train import spec as lm_train
+
+    monkeypatch.setattr(lm_train, "together", lambda target, sizes: False)
+    monkeypatch.setattr(process, "memory_need", lambda target: 1000)
+    monkeypatch.setattr(process.Target, "free_memory", lambda self: free)
+    alive, steps = [], []
+    build, step = lm_train.build, lm_train.Runner.step
+    monkeypatch.setattr(lm_train, "build", lambda target, sizes, *a: alive.append(
+        (target.framework, len(asvbench._BUILDS))) or build(target, sizes, *a))
+    monkeypatch.setattr(lm_train.Runner, "step", lambda self: steps.append(self.target.framework) or step(self))
+    cls = process.benchmark_class(BENCHMARKS, "bench_lm_train", "LMTrain")
+    rows = [["bench_lm_train.LMTrain.time_step", idx] for idx, params in
+            enumerate(itertools.product(*cls.params)) if params[1:] == ("cpu", "best", False, "fp32")]
+    process.Measurement(request(run_env, rows, workload="lm_train")).run()
+    records = [json.loads(t) for t in (run_env / "records.jsonl").read_text().splitlines()]
+    assert len(records) == 2 and {r["check"] for r in records} == {"passed"}
+    return alive, steps, records
+
+
+def test_builds_that_fit_one_step_at_a_time_are_built_once_and_sampled_alternately(run_env, monkeypatch):
+    alive, steps, records = lm_train_apart(run_env, monkeypatch, free=10_000)
+    assert alive == [("mlx", 0), ("torch", 1)]  # MLX's build kept, checked, beside PyTorch's: one build each
+    switches = [b for a, b in zip(steps, steps[1:]) if a != b]
+    assert len(switches) >= 5  # check steps, warm-ups, then samples A B B A ...
+    assert all(r["interleaved"] and r["caches_released_between_samples"] for r in records)
+
+
+def test_builds_whose_steps_do_not_fit_beside_the_other_are_sampled_one_after_the_other(run_env, monkeypatch):
+    alive, steps, records = lm_train_apart(run_env, monkeypatch, free=500)
+    assert alive == [("mlx", 0), ("torch", 1)]  # no second build of either
+    runs = [fw for i, fw in enumerate(steps) if i == 0 or steps[i - 1] != fw]
+    assert runs == ["mlx", "torch", "mlx"]  # checks, then PyTorch's samples (checked beside MLX), then MLX alone
+    assert not any(r["interleaved"] or r.get("caches_released_between_samples") for r in records)
+
+
 def test_mlx_generate_is_built_checked_and_sampled_beside_pytorchs_static_compile(run_env, static_compile_on_cpu,
                                                                                    monkeypatch):
     """MLX lacks the static-compile path: its rows there are its generate, taken alternately with PyTorch's
@@ -282,7 +349,7 @@ def test_frameworks_that_do_not_fit_together_are_measured_one_after_the_other_an
     build = lm_train.build
     # (framework, builds alive in this process when it is built): MLX's is freed before PyTorch's is built
     monkeypatch.setattr(lm_train, "build", lambda target, sizes, *a: alive.append(
-        (target.framework, asvbench._built.cache_info().currsize)) or build(target, sizes, *a))
+        (target.framework, len(asvbench._BUILDS))) or build(target, sizes, *a))
     cls = process.benchmark_class(BENCHMARKS, "bench_lm_train", "LMTrain")
     rows = [["bench_lm_train.LMTrain.time_step", idx] for idx, params in
             enumerate(itertools.product(*cls.params)) if params[1:] == ("cpu", "best", False, "fp32")]

@@ -7,7 +7,6 @@ row if it is not what was asked, then append that record (with the cross-check's
 combination) to the run's records file beside asv's results.
 """
 import fcntl
-import functools
 import gc
 import hashlib
 import json
@@ -65,34 +64,36 @@ def combination(sizes):
 def built(workload, framework, device, precision="fp32", **overrides):
     """A workload runner, built once per process for the combination: the measuring process observes it
     for the cross-check (mlxvspt.measure.process) before `prepared` warms the same object up and times it."""
-    return _built(workload, framework, device, precision, tuple(sorted(overrides.items())))
+    key = (workload, framework, device, precision, tuple(sorted(overrides.items())))
+    if key not in _BUILDS:
+        target = Target(framework, device, precision).activate()
+        _BUILDS[key] = spec(workload).build(target, {**sizes(workload, settings.preset(), device), **overrides})
+    return _BUILDS[key]
 
 
-@functools.lru_cache(maxsize=None)
-def _built(workload, framework, device, precision, overrides):
-    """`built`, its overrides in one order whichever class named them."""
-    target = Target(framework, device, precision).activate()
-    chosen = {**sizes(workload, settings.preset(), device), **dict(overrides)}
-    return spec(workload).build(target, chosen)
+# This process's builds and prepared runners, keyed (workload, framework, device, precision, overrides[,
+# warm]): kept until `release`.
+_BUILDS, _PREPARED = {}, {}
 
 
-def release():
-    """Forget every build of this process (the measuring process, between combinations)."""
-    _built.cache_clear()
-    _prepared.cache_clear()
+def release(framework=None):
+    """Forget this process's builds (the measuring process, between combinations), or one framework's."""
+    for cache in (_BUILDS, _PREPARED):
+        for key in [k for k in cache if framework in (None, k[1])]:
+            del cache[key]
 
 
 def prepared(workload, framework, device, precision="fp32", warm="step", **overrides):
     """The combination's runner (`built`), with `warm` (the timed method) brought to steady state and
     what it ran read back, once per process. Returns (runner, record)."""
-    return _prepared(workload, framework, device, precision, warm, tuple(sorted(overrides.items())))
+    key = (workload, framework, device, precision, tuple(sorted(overrides.items())), warm)
+    if key not in _PREPARED:
+        _PREPARED[key] = _prepare(workload, framework, device, precision, warm, overrides)
+    return _PREPARED[key]
 
 
-@functools.lru_cache(maxsize=None)
-def _prepared(workload, framework, device, precision, warm, overrides):
-    """`prepared`, its overrides in one order."""
+def _prepare(workload, framework, device, precision, warm, overrides):
     target = Target(framework, device, precision).activate()
-    overrides = dict(overrides)
     chosen = {**sizes(workload, settings.preset(), device), **overrides}
     runner = built(workload, framework, device, precision, **overrides)
     # The matmul mode is measured before warm-up: its float64 reference wakes numpy's BLAS threads,
@@ -165,7 +166,8 @@ def append_records(benchmark, params, record, force=False, methods=None):
                          "params": {k: repr(v) for k, v in params.items()},
                          "ran": record["ran"], "warmup": record["warmup"], "check": status, "check_key": key,
                          "alternates": params["device"] in getattr(benchmark, "alternate_on", ()),
-                         **{k: record[k] for k in ("interleaved", "compile_caches", "compiled_into_caches")
+                         **{k: record[k] for k in ("interleaved", "caches_released_between_samples", "compile_caches",
+                                                     "compiled_into_caches")
                             if k in record},
                          "environment": {k: record[k] for k in ("preset", "pid", "tf32_env", "versions")}})
              for method in methods]

@@ -99,6 +99,12 @@ class Target:
     def release_memory(self):
         self.fw.release_memory(self.device)
 
+    def memory_in_use(self):
+        return self.fw.memory_in_use(self.device)
+
+    def free_memory(self):
+        return self.fw.free_memory(self.device)
+
     def backend(self):
         """The concrete backend name: cpu, cuda, metal or mps."""
         return "cpu" if self.device == "cpu" else (self.fw.gpu_backend() or "none")

@@ -11,12 +11,17 @@ returns); `asvrun` records the lines into asv's own result files.
 
 A combination is what one build serves: workload x framework x device x precision x the class's
 overrides (path, compile, ...). For each one, in this order, on the same objects:
-1. build each framework's runner (MLX first; both at once unless the workload's `together` says they
-   do not fit the device, then one after the other);
-2. observe it for the cross-check (`spec.observe`, at the sizes it times, before any warm-up) and
-   compare the two (`spec.compare`): the lines go to the run's check file before any row is recorded;
+1. build each framework's runner (MLX first) and
+2. observe it for the cross-check (`spec.observe`, at the sizes it times, before any warm-up); the two
+   observations are compared (`spec.compare`) and the lines go to the run's check file before any row
+   is recorded;
 3. warm up (asvbench.prepared) and take every row's samples, the two frameworks' alternately
-   (A B B A ...) where both are built: host-bound figures on a shared machine move minutes apart;
+   (A B B A ...): host-bound figures on a shared machine move minutes apart. Where the workload's
+   `together` says the two do not fit the device at their peaks (the LM's float32 step at `full` on an
+   80 GB card: MLX 75 GB, PyTorch 26 GB), each framework's cache is released after its check steps and
+   they still alternate if each one's step fits beside the other's build (`Alternation`: the other's
+   cache released before each sample, one untimed call after each switch); else, or where the device
+   gives no free-memory figure, one after the other;
 4. write each row's record (what ran, warm-up, check status, compile caches) and free the builds.
 """
 import functools
@@ -207,29 +212,40 @@ class Measurement:
         together = all(getattr(workload, "together", lambda t, s: True)(Target(fw, self.device, precision), sizes)
                        for fw in present)
         observed, failed, started = {}, {}, time.time()
-        phases, files_before = Phases(), cache_files()
+        phases, files_before, needs = Phases(), cache_files(), {}
         for fw in FRAMEWORKS:
             if fw not in present:
                 observed[fw] = self.stand_in(workload, fw, sizes, precision)
                 continue
+            target = Target(fw, self.device, precision)
             try:
                 with device_limits(f"{self.workload} {fw} on {self.device}"):
                     with phases(f"{fw} build"):
                         runner = asvbench.built(self.workload, fw, self.device, precision, **overrides)
+                    target.reset_peak_memory()
                     with phases(f"{fw} check steps"):
                         observed[fw] = self.observe(workload, fw, runner, sizes, precision, observed)
             except Exception as exc:  # noqa: BLE001 (Unavailable: n/a; else its rows fail with the reason)
                 failed[fw], observed[fw] = exc, None
                 continue
-            if not together:  # measured now and freed before the other framework is built
-                mine = [r for r in rows if r.framework == fw]
-                with phases(f"{fw} warm-up and samples"):
-                    self.sample(mine, failed, interleaved=False)
-                self.free(mine, [fw], precision)
+            if not together:
+                target.release_memory()  # its cache back: the other framework's build and check steps next
+                needs[fw] = memory_need(target)
+                if needs[fw] is None:  # no device-wide memory figure: measured now and freed before the other's build
+                    mine = [r for r in rows if r.framework == fw]
+                    with phases(f"{fw} warm-up and samples"):
+                        self.sample(mine, failed, interleaved=False)
+                    self.free(mine, [fw], precision)
+        apart = [fw for fw, need in needs.items() if need is not None]
         if together:
             with phases("warm-up and samples"):
                 self.sample(rows, failed, interleaved=len(present) == 2 and not failed)
             self.free(rows, present, precision)
+        elif apart:
+            self.sample_apart(rows, {fw: needs[fw] for fw in apart}, precision, failed, phases)
+        for row in rows:
+            if not row.out and row.framework in failed:
+                self.fail(row, failed[row.framework])
         with phases("comparison"):
             self.compare(workload, precision, observed, sizes)
         added = {name: count - files_before.get(name, 0) for name, count in cache_files().items()}
@@ -238,16 +254,37 @@ class Measurement:
                 row.record["compiled_into_caches"] = added
         self.finish(rows, started)
         self.write({"combination": [self.workload, self.device, *map(str, key)], "seconds": phases.seconds})
+        how = "both built at once" if together else "alternately, caches released between" if \
+            any(r.out.get("interleaved") for r in rows) else "one after the other"
         print(f"{self.workload} {self.device} {precision} {overrides or ''} {warm}: {len(rows)} rows in "
-              f"{time.time() - started:.1f} s ({'both built at once' if together else 'one after the other'}; "
-              f"{phases})", flush=True)
+              f"{time.time() - started:.1f} s ({how}; {phases})", flush=True)
+
+    def sample_apart(self, rows, needs, precision, failed, phases):
+        """The rows of a combination whose two builds do not fit the device together at their peaks (built,
+        checked and each one's cache released by `group`; `needs`: memory_need of each): where each
+        framework's step fits beside the other's build, their samples alternate, each framework's cache
+        released before the other's sample (`Alternation`); else the framework built last (its check steps
+        ran beside the other's build) is measured and freed first, then the other alone."""
+        if len(needs) == 2 and fits_alternately(needs, self.device, precision):
+            with phases("warm-up and samples, alternately"):
+                self.sample(rows, failed, interleaved=True, alternation=Alternation())
+            self.free(rows, list(needs), precision)
+            return
+        for fw in reversed(list(needs)):
+            mine = [r for r in rows if r.framework == fw]
+            with phases(f"{fw} warm-up and samples"):
+                self.sample(mine, failed, interleaved=False)
+            self.free(mine, [fw], precision)
 
     def free(self, rows, frameworks, precision):
-        """Drop every reference to the combination's builds and hand the allocators' caches back, so the
-        next build (the other framework's, or the next combination's) has the device's memory."""
+        """Drop every reference to the frameworks' builds of the combination and hand their allocators'
+        caches back, so the next build (the other framework's, or the next combination's) has the device's
+        memory."""
         for row in rows:
-            vars(row.bench).pop("runner", None)
-        asvbench.release()
+            if row.framework in frameworks:
+                vars(row.bench).pop("runner", None)
+        for fw in frameworks:
+            asvbench.release(fw)
         gc.collect()
         for fw in frameworks:
             Target(fw, self.device, precision).release_memory()
@@ -290,42 +327,46 @@ class Measurement:
                     result.record("comparison ran", False, detail=f"{type(exc).__name__}: {exc}")
         self.store_lines(result.entries)
 
-    def sample(self, rows, failed, interleaved):
+    def sample(self, rows, failed, interleaved, alternation=None):
         """Every row's samples and run record: time_ rows first (a training step's time_ class leaves its
         step's peak memory for the StepMemory class), each framework's rows of one benchmark and
         parameters taken alternately where both frameworks are built here."""
         asvbench.interleave = interleaved
         try:
-            self.sample_pairs(rows, failed, interleaved)
+            self.sample_pairs(rows, failed, interleaved, alternation or Alternation(apart=False))
         finally:
             asvbench.interleave = True
 
-    def sample_pairs(self, rows, failed, interleaved):
+    def sample_pairs(self, rows, failed, interleaved, alternation):
         pairs = {}
         for row in sorted(rows, key=lambda r: (not r.timed, r.name)):
             pairs.setdefault((row.name, row.params[1:]), []).append(row)
         for pair in pairs.values():
             try:
                 with deadline(max(getattr(row.bench, "timeout", 60) for row in pair)):
-                    self.sample_pair(pair, failed, interleaved)
+                    self.sample_pair(pair, failed, interleaved, alternation)
             except TimeoutError as exc:
                 for row in pair:
                     if not row.out:
                         self.fail(row, exc)
 
-    def sample_pair(self, pair, failed, interleaved):
+    def sample_pair(self, pair, failed, interleaved, alternation):
         """One benchmark's rows at one parameter set but the framework."""
         live = []
         for row in pair:
             try:
                 if row.framework in failed:
                     raise failed[row.framework]
+                if row.timed:  # its warm-up takes the memory: the other framework's cache goes back first
+                    alternation.before(row, untimed=False)
                 row.bench.setup(*row.params)  # time_: build, warm up; track_: selection only
+                if row.timed:
+                    alternation.ran(row)
                 live.append(row)
             except Exception as exc:  # noqa: BLE001 (one row failing never takes down the rest)
                 self.fail(row, exc)
         try:
-            outs = time_samples(live) if live and live[0].timed else [track(row) for row in live]
+            outs = time_samples(live, alternation) if live and live[0].timed else [track(row) for row in live]
         except Exception as exc:  # noqa: BLE001
             for row in live:
                 self.fail(row, exc)
@@ -333,6 +374,8 @@ class Measurement:
         for row, out in zip(live, outs):
             row.out = {**out, "interleaved": interleaved and len(live) == 2}
             row.record = self.record_of(row)
+            if alternation.apart and row.timed:
+                row.record["caches_released_between_samples"] = True
 
     def fail(self, row, exc):
         """n/a (Unavailable, NotImplementedError) or failed, with the reason; a failure's traceback goes to
@@ -393,7 +436,53 @@ def deadline(seconds):
         signal.signal(signal.SIGALRM, previous)
 
 
-def time_samples(rows):
+def memory_need(target):
+    """Bytes the target's framework needs on top of what it holds to run its step again: its peak since
+    `reset_peak_memory` less what its build holds now (its cache released); None where the device gives
+    no free-memory figure (a CPU, Apple's unified memory)."""
+    in_use = target.memory_in_use()
+    return None if in_use is None else max(target.peak_memory() - in_use, 0)
+
+
+# The share of the device's free memory a framework's step may count on beside the other's build: the
+# rest for fragmentation and the CUDA contexts' growth.
+ALTERNATE_HEADROOM = 0.95
+
+
+def fits_alternately(needs, device, precision):
+    """Whether each framework's step fits in the device's free memory with both builds held and both
+    caches released (`needs`: {framework: memory_need})."""
+    targets = [Target(fw, device, precision) for fw in FRAMEWORKS]
+    for target in targets:
+        target.synchronize()  # released buffers go back to the device once freed (MLX frees asynchronously)
+    free = next(filter(None, (target.free_memory() for target in targets)), None)
+    return free is not None and all(need <= ALTERNATE_HEADROOM * free for need in needs.values())
+
+
+class Alternation:
+    """Samples of two builds that fit the device only one step at a time: before a framework's sample (or
+    its warm-up, or its energy block) that follows the other's, the other's allocator cache is handed back
+    and one untimed call takes the memory again, so no timed call pays for the allocation."""
+
+    def __init__(self, apart=True):
+        self.apart, self.holding = apart, None  # the row whose framework holds its cache now
+
+    def before(self, row, untimed=True):
+        if not self.apart or (self.holding is not None and self.holding.framework == row.framework):
+            return
+        if self.holding is not None:
+            self.holding.bench.target.release_memory()
+        if untimed:
+            row.method(*row.params)
+        self.holding = row
+
+    def ran(self, row):
+        """`row`'s framework ran outside `before` (a warm-up): it holds its cache now."""
+        if self.apart:
+            self.holding = row
+
+
+def time_samples(rows, alternation=None):
     """Samples of time_ rows set up already, as asv's TimeBenchmark takes them (each the mean of `number`
     calls, at least repeat[0], at most repeat[1], no new sample after repeat[2] seconds: the rows share
     that time, their samples alternating A B, then B A, ...). Where a row's class leaves memory figures, the
@@ -401,6 +490,7 @@ def time_samples(rows):
     (asvbench.WorkloadBenchmark.leave_memory): the peak of the very samples the time is, at no extra step.
     Where it leaves energy figures, its joules come from a block of its own steps after the samples
     (`energy_block`)."""
+    alternation = alternation or Alternation(apart=False)
     repeat = getattr(rows[0].bench, "repeat", asvbench.WorkloadBenchmark.repeat)
     least, most, seconds = (repeat, repeat, math.inf) if isinstance(repeat, int) else repeat
     samples, peaks = [[] for _ in rows], [[] for _ in rows]
@@ -410,6 +500,7 @@ def time_samples(rows):
         for i, row in order if len(samples[0]) % 2 == 0 else order[::-1]:
             call = functools.partial(row.method, *row.params)
             number = getattr(row.bench, "number", 1) or 1
+            alternation.before(row)
             if leaves(row, "memory"):
                 row.bench.target.reset_peak_memory()
             samples[i].append(timeit.Timer(call).timeit(number) / number)
@@ -422,6 +513,7 @@ def time_samples(rows):
         if leaves(row, "memory"):
             row.bench.leave_memory(peak)
         if leaves(row, "energy"):
+            alternation.before(row)
             row.bench.leave_energy(*energy_block(row))
     return [{"samples": s, "number": getattr(row.bench, "number", 1) or 1} for s, row in zip(samples, rows)]
 

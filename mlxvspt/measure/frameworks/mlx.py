@@ -53,6 +53,20 @@ def release_memory(name):
     mx.clear_cache()
 
 
+def memory_in_use(name):
+    """Bytes MLX's allocator holds for live arrays on a CUDA GPU (None elsewhere)."""
+    import mlx.core as mx
+
+    if name == "gpu" and gpu_backend() == "cuda":
+        return int(mx.get_active_memory())
+    return None
+
+
+def free_memory(name):
+    """None: MLX gives no device-wide figure (PyTorch's, in the same process, does)."""
+    return None
+
+
 def peak_memory(name):
     """Peak bytes of MLX's allocator on the GPU; on CPU the process's max RSS, as PyTorch's CPU side
     reports it (PyTorch keeps no CPU allocator statistics), so the two compare like for like."""

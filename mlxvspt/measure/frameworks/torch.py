@@ -57,6 +57,24 @@ def release_memory(name):
         torch.cuda.empty_cache()
 
 
+def memory_in_use(name):
+    """Bytes the allocator holds for live tensors on a CUDA GPU (None elsewhere)."""
+    import torch
+
+    if name == "gpu" and gpu_backend() == "cuda":
+        return int(torch.cuda.memory_allocated())
+    return None
+
+
+def free_memory(name):
+    """Bytes free on the CUDA device, whichever process or framework holds the rest (None elsewhere)."""
+    import torch
+
+    if name == "gpu" and gpu_backend() == "cuda":
+        return int(torch.cuda.mem_get_info()[0])
+    return None
+
+
 def peak_memory(name):
     """Peak bytes on the GPU; on CPU (and MPS, which keeps no peak) the process's max RSS."""
     import torch
