@@ -134,6 +134,17 @@ def test_apart_each_sample_follows_the_others_release_and_an_untimed_call(monkey
     assert "release" not in " ".join(log) and log.count("timed:") == len(log) / 2
 
 
+def test_two_steps_fit_alternately_only_within_the_devices_free_memory(monkeypatch):
+    monkeypatch.setattr(process.Target, "synchronize", lambda self: None)
+    monkeypatch.setattr(process.Target, "free_memory", lambda self: 78e9 if self.framework == "torch" else None)
+    fits, figures = process.fits_alternately({"mlx": 72.4e9, "torch": 23e9}, "gpu", "tf32")
+    assert fits and figures == "mlx needs 72.4 GB, torch needs 23.0 GB; 78.0 GB free"
+    assert not process.fits_alternately({"mlx": 77e9, "torch": 23e9}, "gpu", "tf32")[0]  # no headroom left
+    monkeypatch.setattr(process.Target, "free_memory", lambda self: None)  # no device-wide figure: never
+    assert process.fits_alternately({"mlx": 1, "torch": 1}, "gpu", "tf32") == (False, "mlx needs 0.0 GB, torch "
+                                                                                "needs 0.0 GB; no free-memory figure")
+
+
 def lm_train_apart(run_env, monkeypatch, free):
     """Measure LMTrain's best eager fp32 rows on the CPU as a GPU whose free memory is `free` (each
     framework's step needs 1000 bytes more than its build holds) would: the builds do not fit together.
