@@ -241,3 +241,13 @@ def test_a_step_memory_row_and_a_figures_row_of_one_combination_keep_separate_me
     phases.args, phases.device = ("torch", "gpu", "cpu"), "gpu"
     assert memory.measured() and memory.track_peak_memory("torch", "gpu") == {"samples": [7], "number": 1}
     assert not phases.measured()
+
+
+def test_the_host_record_says_how_fast_a_core_runs_a_fixed_loop(monkeypatch):
+    """Hosts of one machine kind naming the same CPU ran host-bound rows up to 1.8x apart: the record times a
+    fixed loop, so a slower host shows (here a clock that reads 0.5 s a loop on its 2nd of 3 tries)."""
+    ticks = iter([0.0, 0.7, 1.0, 1.5, 2.0, 2.9])
+    monkeypatch.setattr(devices.time, "perf_counter", lambda: next(ticks))
+    assert devices.single_core_seconds() == 0.5
+    monkeypatch.undo()
+    assert set(devices.host_load()) >= {"load_1min", "other_gpu_processes", "shared", "single_core_seconds"}

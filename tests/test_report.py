@@ -181,6 +181,9 @@ def test_a_page_lists_each_run_with_its_parts_wall_times_and_the_host(tmp_path):
     host = {"host_cores": 16, "host_load": {"load_1min": 0.48, "other_gpu_processes": 0, "shared": False}}
     assert report.host_line(host) == "16 cores, load 0.48 at the start, no other GPU process"
     assert report.host_line({}) is None
+    host["host_load"]["single_core_seconds"] = 0.0812
+    assert report.host_line(host).endswith("no other GPU process, single-core probe 0.081 s (devices.single_core_seconds: "
+                                           "lower is a faster host)")
 
 
 def test_a_machine_whose_results_git_does_not_track_is_shown_but_gets_no_page(tmp_path, capsys):

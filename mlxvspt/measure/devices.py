@@ -3,6 +3,7 @@
 `gpu` means Metal (MLX on macOS), CUDA (mlx-cuda, PyTorch CUDA) or MPS (PyTorch on macOS).
 """
 import importlib
+import math
 import os
 import platform
 import shutil
@@ -189,7 +190,21 @@ def host_load():
     except (OSError, subprocess.SubprocessError):
         gpu = 0
     busy = load > 0.5 * (os.cpu_count() or 1) or gpu > 0
-    return {"load_1min": round(load, 2), "other_gpu_processes": gpu, "shared": busy}
+    return {"load_1min": round(load, 2), "other_gpu_processes": gpu, "shared": busy,
+            "single_core_seconds": single_core_seconds()}
+
+
+def single_core_seconds(repeats=3):
+    """Seconds of one fixed pure-Python loop on one core, the best of `repeats`: how fast this host runs
+    host-bound work. Two one-H100 machines of the same kind, both quiet and naming the same CPU ("Intel(R)
+    Xeon(R) Processor", 16 cores), ran the same host-bound rows up to 1.8x apart (MLX's reference-BLAS
+    switch phase 1.53 s against 2.54 s), so the CPU's name does not say it."""
+    best = math.inf
+    for _ in range(repeats):
+        began = time.perf_counter()
+        sum(i * i % 7 for i in range(1_000_000))
+        best = min(best, time.perf_counter() - began)
+    return round(best, 4)
 
 
 # The libraries the workloads compare (transformers vs mlx-lm, openai-whisper vs mlx-whisper, torchao vs

@@ -363,14 +363,17 @@ def environment_list(snapshot):
 
 
 def host_line(environment):
-    """"16 cores, load 0.48 at the start, no other GPU process": whether other work shared the machine
-    when the latest run began (devices.host_load); None for results from before it was recorded."""
+    """"16 cores, load 0.48 at the start, no other GPU process, single-core probe 0.081 s (...)": whether other
+    work shared the machine when the latest run began and how fast its host runs host-bound work
+    (devices.host_load); None for results from before it was recorded."""
     load = environment.get("host_load")
     if not load:
         return None
     others = load.get("other_gpu_processes")
     shared = {0: "no other GPU process", None: None}.get(others, f"{others} other GPU process(es)")
-    parts = [f"{environment.get('host_cores', '?')} cores", f"load {load.get('load_1min', '?')} at the start", shared]
+    speed = load.get("single_core_seconds")
+    parts = [f"{environment.get('host_cores', '?')} cores", f"load {load.get('load_1min', '?')} at the start", shared,
+             f"single-core probe {speed:.3f} s (devices.single_core_seconds: lower is a faster host)" if speed else None]
     return ", ".join(part for part in parts if part)
 
 
