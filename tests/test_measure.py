@@ -500,6 +500,8 @@ def test_run_headline_measures_only_the_headline_rows(tmp_path, monkeypatch):
     assert asked and asked == plan.parts(tmp_path / "res", ["bench_lm_train"], headline_at="tiny")
     assert headline_combinations(asked, "lm_train", "cpu")[0] == {("seed", "False", "fp32"), ("best", "True", "fp32"),
                                                                  ("best", "True", "bf16-mixed"), ("best", "True", "bf16")}
+    line = json.loads(next((tmp_path / "res" / "box-tiny").glob("runs-*.jsonl")).read_text())
+    assert line["selection"] == "headline"  # the pages' Runs section says so
 
 
 def test_a_run_stopped_mid_part_records_the_combinations_that_ended(tmp_path, monkeypatch):

@@ -388,9 +388,10 @@ def runs_list(results_dir, machine, point):
             run.get("exit_code"), f"ended with exit code {run.get('exit_code')}")
         parts = ", ".join(f"{part['workload']} on {part['device']} {minutes(part['seconds'])}"
                           + (f" (stopped with {part.get('measured', part['rows'])} rows measured)"
-                             if part.get("stopped") else "") for part in run["parts"])
+                             if part.get("stopped") else f" ({part['rows']} rows)") for part in run["parts"])
+        selection = " (the headline's rows, `--headline`)" if run.get("selection") == "headline" else ""
         lines.append(f"- {run['started'].replace('T', ' ').rstrip('Z')} UTC, {minutes(run['wall_seconds'])} "
-                     f"in all, {ended}{' (resumed)' if run.get('resumed') else ''}: {parts}")
+                     f"in all{selection}, {ended}{' (resumed)' if run.get('resumed') else ''}: {parts}")
     if not lines:
         return []
     return ["## Runs", "", "Each run of this release set here and its parts' wall times (m:ss, checks included). "

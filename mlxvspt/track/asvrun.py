@@ -134,14 +134,14 @@ def format_seconds(seconds):
     return time.strftime("%H:%M:%S", time.gmtime(seconds))
 
 
-def record_wall_time(folder, point_name, started, benchmarks, code, resumed, parts=()):
+def record_wall_time(folder, point_name, started, benchmarks, code, resumed, parts=(), headline=False):
     """One line per run (a resumed run adds its part) in runs-<point>.jsonl beside the results: how long
     the run took on this machine and, per part (a workload on a device), its seconds and rows: what the
     next run's plan estimates from (mlxvspt.track.plan). `code` "interrupted": the parts that ended before
-    the run was stopped."""
+    the run was stopped; `headline`: the run measured the headline's rows alone (`--headline`)."""
     line = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             "wall_seconds": round(time.time() - started, 1), "benchmarks": benchmarks, "exit_code": code,
-            "resumed": resumed, "parts": list(parts)}
+            "resumed": resumed, "parts": list(parts), **({"selection": "headline"} if headline else {})}
     with open(folder / f"runs-{point_name}.jsonl", "a", encoding="utf-8") as f:
         f.write(json.dumps(line) + "\n")
 
@@ -263,10 +263,10 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
                 code = progress.finished_part((workload, device), lines, seconds, failure) or code
         except BaseException:  # an interrupted run keeps its finished parts' durations for the next plan
             if done:
-                record_wall_time(folder, point_name, started, len(planned), "interrupted", resume, done)
+                record_wall_time(folder, point_name, started, len(planned), "interrupted", resume, done, headline)
             raise
         restore_damaged(results_dir)
-        record_wall_time(folder, point_name, started, len(planned), code, resume, done)
+        record_wall_time(folder, point_name, started, len(planned), code, resume, done, headline)
         progress.say(f"wall time: {format_seconds(time.time() - started)} (checks and benchmarks)")
         publish(config, env, html_dir, progress)
     finally:
