@@ -395,7 +395,8 @@ def runs_list(results_dir, machine, point):
     if not lines:
         return []
     return ["## Runs", "", "Each run of this release set here and its parts' wall times (m:ss, checks included). "
-            "Rows of combinations these runs did not reach come from earlier runs of the same release set.", "",
+            "A row two runs measured shows the later run's value; rows of combinations these runs did not reach come "
+            "from earlier runs of the same release set.", "",
             *lines, ""]
 
 
