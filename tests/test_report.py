@@ -157,7 +157,8 @@ def test_pages_name_the_machine_and_hold_every_table_the_check_and_what_ran(tmp_
     assert page.startswith("# NVIDIA H100 80GB HBM3 · mlx 0.32.4 · torch 2.11.0\n")
     for part in ("## Headline", "## Every row", "| Derived figures |", "## Cross-check", "| lm_train | 95 | 4 |",
                  "FAIL lm_train [gpu seed bf16] first-step gradients", "## What each framework ran",
-                 "| Generation.track_decode (device=gpu, path=static-compile, precision=fp16, batch=1) |"):
+                 "| Generation.track_decode (device=gpu, path=static-compile, precision=fp16, batch=1) ʰ |",
+                 report.HOST_NOTE):
         assert part in page, part
     assert "existing-py" not in page and "env_name" not in page
     assert "No cross-check stored" in (pages / "linux-2core-history.md").read_text()
@@ -305,3 +306,19 @@ def test_each_finding_has_a_standalone_repro_of_at_most_forty_lines():
         imported = {alias.name.split(".")[0] for node in nodes if isinstance(node, ast.Import) for alias in node.names}
         imported |= {node.module.split(".")[0] for node in nodes if isinstance(node, ast.ImportFrom)}
         assert imported - set(sys.stdlib_module_names) <= {"mlx", "torch", "numpy"}, imported
+
+
+def test_host_bound_gpu_rows_are_marked_and_explained_where_a_table_has_one():
+    """Two quiet one-H100 machines of one kind gave host-bound rows values 3-78% apart: those rows say so."""
+    cell = results.Cell(0.01, None, None, {"check": "passed"})
+
+    def row(benchmark, unit="seconds", device="gpu"):
+        return results.Row(benchmark, {"device": device}, unit, cell, cell)
+
+    bert, lm = row("bench_bert_train.BertTrainStep.time_step"), row("bench_lm_train.LMTrain.time_step")
+    assert bert.host_bound and not lm.host_bound
+    assert not row("bench_bert_train.BertTrainMemory.track_peak_memory", unit="bytes").host_bound  # memory: no
+    assert not row("bench_bert_train.BertTrainStep.time_step", device="cpu").host_bound  # a CPU row is the host's
+    assert report.row_line("BERT step", bert).startswith(f"| BERT step{report.HOST_MARK} |")
+    assert report.row_line("LM step", lm).startswith("| LM step |")
+    assert report.host_note([lm, bert]) == [report.HOST_NOTE, ""] and report.host_note([lm]) == []

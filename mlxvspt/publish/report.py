@@ -116,8 +116,21 @@ def device_name(environment):
 ROW_HEADER = ["| Benchmark | PyTorch | MLX | MLX / PyTorch | Verdict |", "|---|---|---|---|---|"]
 
 
+# After a host-bound row's label (results.Row.host_bound), and what it means under a table that has one.
+HOST_MARK = " ʰ"
+HOST_NOTE = ("ʰ host-bound: the figure hangs on the host's CPU as much as on the GPU. Two quiet machines of one "
+             "kind (one H100 each, the same CPU name) gave these rows values 3-78% apart; the verdict holds for "
+             "the host measured (its single-core probe is on the machine's page).")
+
+
 def row_line(label, row):
+    label += HOST_MARK if row.host_bound else ""
     return f"| {label} | {text(row.torch, row.unit)} | {text(row.mlx, row.unit)} | {ratio(row)} | {row.verdict} |"
+
+
+def host_note(rows):
+    """HOST_NOTE (and a blank line) where any of the table's rows is host-bound."""
+    return [HOST_NOTE, ""] if any(row.host_bound for row in rows) else []
 
 
 def measured_rows(snapshot):
@@ -154,7 +167,8 @@ def records_list(snapshot):
 
 def machine_table(snapshot, records=True):
     """Every measured row, the derived figures, (what each framework ran,) and what was n/a."""
-    out = [*ROW_HEADER, *(row_line(row.label, row) for row in measured_rows(snapshot)), ""]
+    out = [*ROW_HEADER, *(row_line(row.label, row) for row in measured_rows(snapshot)), "",
+           *host_note(measured_rows(snapshot))]
     out += derived_table(snapshot)
     if records:
         out += records_list(snapshot)
@@ -221,7 +235,8 @@ def both_ran(row):
 
 def headline_table(snapshot):
     rows = headline_rows(snapshot)
-    return [*ROW_HEADER, *(row_line(title, row) for title, row in rows), ""] if rows else []
+    return [*ROW_HEADER, *(row_line(title, row) for title, row in rows), "",
+            *host_note(row for _, row in rows)] if rows else []
 
 
 def verdict_counts(snapshot):
@@ -308,10 +323,12 @@ def readme_block(snaps, pages):
         out += [f"### {what}", "", "| Workload | " + " | ".join(
             f"[{hardware(snaps[m].environment)}]({pages[m]})" for m in found) + " |",
             "|---" * (len(found) + 1) + "|"]
-        out += [f"| {t} | " + " | ".join(cell_verdict(found[m].get(t)) for m in found) + " |" for t in titles]
+        host = {t for t in titles if any(found[m].get(t) and found[m][t].host_bound for m in found)}
+        out += [f"| {t}{HOST_MARK if t in host else ''} | " + " | ".join(cell_verdict(found[m].get(t)) for m in found)
+                + " |" for t in titles]
         out += ["", "Releases: " + "; ".join(f"{hardware(snaps[m].environment)}: "
                                               f"{device_name(snaps[m].environment).split(' · ', 1)[-1]}"
-                                              for m in found) + ".", ""]
+                                              for m in found) + "." + (f" {HOST_NOTE}" if host else ""), ""]
     out += ["Every row of every machine, its checks and what each framework ran:", ""]
     out += [f"- [{device_name(s.environment)}]({pages[m]}) (`{m}`)" for m, s in snaps.items() if m in pages]
     return "\n".join(out) + "\n"

@@ -155,6 +155,13 @@ class Row:
         return {"torch": self.torch, "mlx": self.mlx}
 
     @property
+    def host_bound(self):
+        """Whether a GPU row's figure hangs on the host's CPU as much as on the GPU (its workload's HOST_BOUND
+        classes; a memory or accuracy figure never does): two hosts of one machine kind need not reproduce it."""
+        spec = workloads.spec(self.workload) if self.workload and self.params.get("device") == "gpu" else None
+        return self.unit not in UNTIMED_UNITS and self.method.split(".")[0] in getattr(spec, "HOST_BOUND", ())
+
+    @property
     def precision(self):
         """fp32 / tf32 / fp16 / bf16 (the LLM's `dtype` names mapped); fp32 where the benchmark has no
         precision parameter (the benchmarks' default)."""
