@@ -2,9 +2,9 @@
 # When: on an NVIDIA device machine, once per release point of the one-GPU suite.
 # One release point of the one-GPU suite on an NVIDIA device machine (scripts/device_install.sh installs
 # the release first). A point outlasts one device call (10 minutes), so it runs detached:
-#   gpu_point.sh start [ARGS...]   `mlxvspt run --preset full --device gpu` over the six one-GPU workloads,
-#                                  the cheap ones first (ARGS added, e.g. --tier all, --resume, or
-#                                  --workload llm_quant where torchao is installed), in the background,
+#   gpu_point.sh start [ARGS...]   `mlxvspt run --preset full --device gpu` over the one-GPU workloads (llm_quant
+#                                  where torchao is installed), the cheap ones first (ARGS added, e.g.
+#                                  --headline, --tier all or --resume), in the background,
 #                                  the machine named after its GPU ("NVIDIA-H100-80GB-HBM3")
 #   gpu_point.sh stop              stop the run as Ctrl-C does (it records the combinations that ended, so
 #                                  `start --resume` on a later machine measures only the rest)
@@ -30,8 +30,10 @@ POINT=${GPU_POINT:-/tmp/gpu-point}  # another folder (GPU_POINT=...) for a secon
 export MLXVSPT_MACHINE=${MLXVSPT_MACHINE:-$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr ' ' '-')}
 export MLXVSPT_CACHE=${MLXVSPT_CACHE:-/tmp/gpu-cache} MLXVSPT_LOGS=$POINT/logs
 RESULTS=$POINT/results PARTS=/tmp/gpu-cache-parts
-# the six one-GPU workloads, the cheap ones first; GPU_WORKLOADS="lm_train bert_train" measures those alone
-WORKLOADS=${GPU_WORKLOADS:-matmul switch whisper llm lm_train bert_train}
+# the one-GPU workloads, the cheap ones first (llm_quant where torchao is installed, last);
+# GPU_WORKLOADS="lm_train bert_train" measures those alone
+QUANT=$(python3 -c "import torchao" 2> /dev/null && echo llm_quant)
+WORKLOADS=${GPU_WORKLOADS:-matmul switch whisper llm lm_train bert_train $QUANT}
 case "${1:-}" in
 start)
     shift
