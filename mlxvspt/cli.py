@@ -71,9 +71,9 @@ def parser():
     run.add_argument("--bench", metavar="REGEX", help="only benchmarks whose name matches, e.g. BertTrainStep")
     run.add_argument("--budget", type=float, metavar="MINUTES",
                      help="refuse a selection that this machine's last durations say will not fit")
-    run.add_argument("--headline", action="store_true",
-                     help="only the combinations of the headline's rows (a fraction of a GPU point's time)")
     for cmd in (run, history):
+        cmd.add_argument("--headline", action="store_true",
+                         help="only the combinations of the headline's rows (a fraction of a GPU point's time)")
         cmd.add_argument("--tier", choices=TIERS, default="standard",
                          help="standard (default) | cold: the first step of a fresh process (minutes a sample) | all")
         folders(cmd)
@@ -131,6 +131,9 @@ def parser():
     get.add_argument("what", choices=sorted(fetch.SOURCES))
     upd = command("update", "measure releases the ledger lacks; exit 1 on a confirmed regression")
     upd.add_argument("--dry-run", action="store_true", help="only list what would be added")
+    upd.add_argument("--headline", action="store_true",
+                     help="measure only the headline's rows of each new release set (each built once, as `run` "
+                          "does): a GPU point in a quarter of an hour")
     con = command("confirm", "re-measure one row at two ledger points as an interleaved A/B")
     con.add_argument("a", help="ledger entry: the baseline")
     con.add_argument("b", help="ledger entry: the candidate")
@@ -231,7 +234,7 @@ def cmd_history(args):
     known = ledger.build()
     points = [ledger.resolve(known, point)[0] for point in args.points] or [name for name, _ in known]
     machine, code = asvrun.run(os.environ[settings.PRESET], args.results_dir, args.html_dir,
-                               args.workload, args.resume, points=points, verbose=args.verbose)
+                               args.workload, args.resume, points=points, verbose=args.verbose, headline=args.headline)
     return finish(args, code)
 
 
@@ -404,7 +407,8 @@ def measurer(args):
     if args.device:
         os.environ[SELECT_ENV["device"]] = ",".join(args.device)
     os.environ[settings.PRESET] = preset
-    return update.AsvMeasurer(preset, args.results_dir, args.html_dir, factor=args.factor, pythons=pythons)
+    return update.AsvMeasurer(preset, args.results_dir, args.html_dir, factor=args.factor, pythons=pythons,
+                              headline=getattr(args, "headline", False))
 
 
 def given_pythons(values):

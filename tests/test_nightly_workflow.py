@@ -43,6 +43,7 @@ def test_each_kind_of_machine_runs_update_on_a_self_hosted_runner():
         assert "commit-results.sh" in runs(jobs[name])
     assert machines == {"mlxvspt-cpu": "ledger", "mlxvspt-nvidia": "gpu", "mlxvspt-apple": "gpu"}
     assert "--preset history" in runs(jobs["ledger"]) and jobs["gpu"]["needs"] == "ledger"
+    assert "--device gpu --headline" in runs(jobs["gpu"])  # a GPU point's headline: a quarter of an hour
     assert (ROOT / ".github" / "commit-results.sh").stat().st_mode & 0o111
 
 

@@ -341,3 +341,36 @@ def test_an_ab_runs_a_given_python_for_its_point_and_builds_no_virtualenv_for_it
     assert a == b == [1.0, 1.0] and built == ["mlx-0.32.4"]
     ran = [(r[r.index("-E") + 1], r[r.index("--set-commit-hash") + 1]) for r in runs if r[0] == "run"]
     assert ("existing:/side/python", points["mlx-0.31.2"]) in ran and ("existing:/venv/python", points["mlx-0.32.4"]) in ran
+
+
+def test_headline_points_are_measured_in_their_own_pythons_one_build_a_combination(tmp_path, monkeypatch):
+    """`update --headline` / `history --headline`: each ledger point's headline rows measured by the measuring
+    processes of a python holding its release set (a given one, else a virtualenv built for it), this
+    checkout's suite on its path, its `mlxvspt info` read in that python, its results filed under the point."""
+    from mlxvspt.measure import settings
+    from mlxvspt.track import asvrun, plan
+
+    monkeypatch.setenv(settings.MACHINE, "box")
+    side = tmp_path / "python"  # a python that is not this process's: the release set installed beside
+    side.write_text(f"#!/bin/sh\nexec {os.sys.executable} \"$@\"\n")
+    side.chmod(0o755)
+    built, parts, filed = [], [], []
+    monkeypatch.setattr(confirm, "environment", lambda entry: built.append(entry["name"]) or side)
+
+    def measure_part(workload, device, rows, env, run_folder, benchmark_dir, progress, python):
+        parts.append((workload, python, env["PYTHONPATH"].split(os.pathsep)[0], rows))
+        return [{"name": name, "idx": idx, "result": "n/a", "stderr": "stub"} for name, idx in rows], None
+
+    monkeypatch.setattr(asvrun, "measure_part", measure_part)
+    monkeypatch.setattr(asvrun.recorder, "record", lambda config, machine, point, lines: filed.append(point))
+    points = dict(ledger.build())
+    asvrun.run("tiny", tmp_path / "res", tmp_path / "html", workloads=["lm_train"], points=["mlx-0.31.2", "mlx-0.32.4"],
+               headline=True, pythons={"mlx-0.31.2": str(side)})
+    assert built == ["mlx-0.32.4"]  # the point without a given python gets a virtualenv
+    assert [p[:3] for p in parts] == [("lm_train", str(side), str(asvrun.ROOT))] * 4  # cpu and gpu, each point
+    assert parts[0][3] == plan.parts(tmp_path / "res", ["bench_lm_train"], headline_at="tiny")[("lm_train", "cpu")]
+    assert filed == [points["mlx-0.31.2"]] * 2 + [points["mlx-0.32.4"]] * 2
+    folder = tmp_path / "res" / "box-tiny"
+    assert {f"environment-{p}.txt" for p in ("mlx-0.31.2", "mlx-0.32.4")} <= {f.name for f in folder.iterdir()}
+    assert [json.loads(line)["selection"] for line in (folder / "runs-mlx-0.32.4.jsonl").read_text().splitlines()] == \
+        ["headline"]

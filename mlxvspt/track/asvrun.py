@@ -96,10 +96,11 @@ def publish(config, env, html_dir, progress=None):
 MACHINE_KEYS = ("os", "arch", "cpu", "num_cpu", "ram")  # asv's description of a machine beside its name
 
 
-def describe_machine(machine, results_dir, config, env, point=None, progress=None):
+def describe_machine(machine, results_dir, config, env, point=None, progress=None, python=None):
     """asv's machine record (CPU, OS, RAM) plus `mlxvspt info` beside the results: versions, BLAS, GPU,
-    as environment.txt (the latest run) and, for a run of this environment, environment-<point>.txt."""
-    info = devices.environment()
+    as environment.txt (the latest run) and, for a run of one release set, environment-<point>.txt; read in
+    `python` where another python than this one holds that set."""
+    info = devices.environment() if python in (None, sys.executable) else environment_of(python, env)
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     asv("machine", "--yes", "--machine", machine, "--os", info["platform"], "--arch", platform.machine(),
         "--cpu", info["cpu"], "--num_cpu", str(info["cpu_count"]), "--ram", str(ram), config=config, env=env,
@@ -109,6 +110,13 @@ def describe_machine(machine, results_dir, config, env, point=None, progress=Non
     # .txt: asv reads every .json under the results folder as a result file
     for name in ["environment.txt"] + ([f"environment-{point}.txt"] if point else []):
         (folder / name).write_text(json.dumps(info, indent=2) + "\n")
+
+
+def environment_of(python, env):
+    """`mlxvspt info`'s record (devices.environment) as another python reads it: its own releases."""
+    code = "import json; from mlxvspt.measure import devices; print(json.dumps(devices.environment()))"
+    out = subprocess.run([python, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def modules(benchmark_dir, workloads=None):
@@ -179,7 +187,7 @@ def stopped_by_sigterm():
 
 
 def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None, benchmark_dir=None, only=None,
-        verbose=False, log=None, budget=None, headline=False):
+        verbose=False, log=None, budget=None, headline=False, pythons=None):
     """Benchmark, save, publish; returns (machine, exit code: non-zero if any benchmark failed).
 
     This environment (`points` None) is measured part by part, a part being one workload on one device
@@ -189,14 +197,38 @@ def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None
     (a regular expression) keeps the benchmarks whose name it matches. One line per part is printed;
     the processes' whole output goes to `log` (default `log_path`), and to the terminal too with
     `verbose`. `budget` (minutes): refuse, before measuring, a selection this machine's last durations
-    say will not fit. `headline`: only the headline's combinations (plan.in_headline). Two runs into one
-    results folder at once: the second is refused.
+    say will not fit. `headline`: only the headline's combinations (plan.in_headline); with `points`, each
+    point is measured as this environment is, in a python holding its release set (`pythons` {point: python},
+    else a virtualenv built for it), not by asv's process per row. Two runs into one results folder at
+    once: the second is refused.
     """
     with stopped_by_sigterm(), locks.held(Path(results_dir) / ".run.lock", "mlxvspt run"):
         if points is None:
             return _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, only, verbose, log,
                              budget, headline)
+        if headline:
+            return _run_each_point(preset, results_dir, html_dir, workloads, resume, points, benchmark_dir, verbose,
+                                   log, budget, pythons)
         return _run_points(preset, results_dir, html_dir, workloads, resume, points, benchmark_dir, verbose, log)
+
+
+def _run_each_point(preset, results_dir, html_dir, workloads, resume, points, benchmark_dir, verbose, log, budget,
+                    pythons):
+    """run() of ledger points' headline rows: each point in a python holding its release set (the one
+    `pythons` names, else a virtualenv built once for the set: confirm.environment), one measuring process
+    per workload and device as for this environment. A GPU point's headline took 13 minutes on an H100 this
+    way; asv's process per row spent over an hour on the whole point."""
+    from .confirm import environment  # confirm measures with asvrun
+
+    entries, known = {e["name"]: e for e in ledger.load()}, ledger.build()
+    machine, code = machine_name(preset), 0
+    for wanted in points:
+        name, commit = ledger.resolve(known, wanted)
+        python = str((pythons or {}).get(name) or environment(entries[name]))
+        machine, failed = _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, None, verbose,
+                                    log, budget, True, python=python, point=(name, commit))
+        code = code or failed
+    return machine, code
 
 
 def _prepared(preset, results_dir, html_dir, benchmark_dir):
@@ -210,11 +242,15 @@ def _prepared(preset, results_dir, html_dir, benchmark_dir):
 
 
 def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, only, verbose, log, budget,
-              headline):
-    """run() of this Python environment: one measuring process per workload and device."""
+              headline, python=sys.executable, point=None):
+    """run() of this Python environment (or of `python`, holding ledger `point` (name, commit)): one
+    measuring process per workload and device."""
     benchmark_dir = Path(benchmark_dir or ROOT / "benchmarks")
-    point_name, point = ledger.point_for_installed(ledger.build())
+    point_name, point = point or ledger.point_for_installed(ledger.build())
     results_dir, config, machine, run_folder, env = _prepared(preset, results_dir, html_dir, benchmark_dir)
+    if python != sys.executable:  # this checkout's suite in that python (asv keeps only ASV_PYTHONPATH's entries)
+        search = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        env.update(PYTHONPATH=search, ASV_PYTHONPATH=search)
     folder = results_dir / machine
     env[settings.CHECKS] = str(folder / f"check-{point_name}.jsonl")
     env[settings.RECORDS] = str(folder / f"records-{point_name}.jsonl")
@@ -222,8 +258,8 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
     progress = Progress(log or log_path("run"), verbose)
     started = time.time()
     try:
-        describe_machine(machine, results_dir, config, env, point_name, progress)
-        asv("run", "-E", f"existing:{sys.executable}", "--set-commit-hash", point, "--machine", machine,
+        describe_machine(machine, results_dir, config, env, point_name, progress, python)
+        asv("run", "-E", f"existing:{python}", "--set-commit-hash", point, "--machine", machine,
             "--bench", "just-discover", config=config, env=env, progress=progress)
         planned = plan.parts(results_dir, modules(benchmark_dir, workloads), only,
                              headline_at=preset if headline else None)
@@ -245,7 +281,8 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
                 part_started = time.time()
                 progress.running(f"{workload} on {device}")
                 try:
-                    lines, failure = measure_part(workload, device, rows, env, run_folder, benchmark_dir, progress)
+                    lines, failure = measure_part(workload, device, rows, env, run_folder, benchmark_dir, progress,
+                                                  python)
                 except BaseException:  # stopped mid-part: its finished combinations are kept for --resume
                     kept = finished_lines(run_folder, workload, device)
                     if kept:
@@ -276,9 +313,9 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
     return machine, code
 
 
-def measure_part(workload, device, rows, env, run_folder, benchmark_dir, progress):
-    """Every row of one workload on one device, in one measuring process; a process that dies fails only
-    the combination it was on (its "started" line names the rows) and a new one measures the rest.
+def measure_part(workload, device, rows, env, run_folder, benchmark_dir, progress, python=sys.executable):
+    """Every row of one workload on one device, in one measuring process (of `python`); a process that dies
+    fails only the combination it was on (its "started" line names the rows) and a new one measures the rest.
     Returns (the rows' lines, why a process died or None)."""
     out = run_folder / f"{workload}-{device}.jsonl"
     request = run_folder / f"{workload}-{device}.request.json"
@@ -289,7 +326,7 @@ def measure_part(workload, device, rows, env, run_folder, benchmark_dir, progres
                                        "benchmark_dir": str(benchmark_dir), "out": str(out),
                                        "checks": env.get(settings.CHECKS), "cache_root": str(compile_root())}))
         first = False
-        returned, output = progress.command([sys.executable, "-m", "mlxvspt.measure.process", str(request)], env)
+        returned, output = progress.command([python, "-m", "mlxvspt.measure.process", str(request)], env)
         written = out.read_bytes()[seen:].decode() if out.exists() else ""
         new = [json.loads(text) for text in written.splitlines() if text.strip()]
         lines += [line for line in new if "name" in line]

@@ -136,9 +136,9 @@ class AsvMeasurer:
     """Measures ledger points with asv (one virtualenv per point, asvrun.run's history path), finds the
     slowdowns between two points with compare, and re-measures one as an interleaved A/B."""
 
-    def __init__(self, preset, results_dir, html_dir, workloads=None, factor=1.1, pythons=None):
+    def __init__(self, preset, results_dir, html_dir, workloads=None, factor=1.1, pythons=None, headline=False):
         self.preset, self.results_dir, self.html_dir = preset, results_dir, html_dir
-        self.workloads, self.factor = workloads, factor
+        self.workloads, self.factor, self.headline = workloads, factor, headline
         self.pythons = pythons  # {ledger entry: a python holding its release set} instead of built virtualenvs
         self.machine = asvrun.machine_name(preset)
         self.commits = {}  # ledger point -> commit hash
@@ -152,7 +152,8 @@ class AsvMeasurer:
         return commit is not None and bool(release_diff.values(self.results_dir, self.machine, commit))
 
     def measure(self, points):
-        return asvrun.run(self.preset, self.results_dir, self.html_dir, self.workloads, points=points)[1]
+        return asvrun.run(self.preset, self.results_dir, self.html_dir, self.workloads, points=points,
+                          headline=self.headline, pythons=self.pythons)[1]
 
     def rows(self, a, b):
         return release_diff.rows(self.results_dir, a, b, self.machine)[2]
