@@ -4,6 +4,7 @@ import json
 import os
 import time
 import zipfile
+from pathlib import Path
 from datetime import datetime, timezone
 
 import pytest
@@ -348,14 +349,14 @@ def test_headline_points_are_measured_in_their_own_pythons_one_build_a_combinati
     processes of a python holding its release set (a given one, else a virtualenv built for it), this
     checkout's suite on its path, its `mlxvspt info` read in that python, its results filed under the point."""
     from mlxvspt.measure import settings
-    from mlxvspt.track import asvrun, plan
+    from mlxvspt.track import asvrun, plan, venvs
 
     monkeypatch.setenv(settings.MACHINE, "box")
     side = tmp_path / "python"  # a python that is not this process's: the release set installed beside
     side.write_text(f"#!/bin/sh\nexec {os.sys.executable} \"$@\"\n")
     side.chmod(0o755)
     built, parts, filed = [], [], []
-    monkeypatch.setattr(confirm, "environment", lambda entry: built.append(entry["name"]) or side)
+    monkeypatch.setattr(venvs, "environment", lambda entry: built.append(entry["name"]) or side)
 
     def measure_part(workload, device, rows, env, run_folder, benchmark_dir, progress, python):
         parts.append((workload, python, env["PYTHONPATH"].split(os.pathsep)[0], rows))
@@ -374,3 +375,24 @@ def test_headline_points_are_measured_in_their_own_pythons_one_build_a_combinati
     assert {f"environment-{p}.txt" for p in ("mlx-0.31.2", "mlx-0.32.4")} <= {f.name for f in folder.iterdir()}
     assert [json.loads(line)["selection"] for line in (folder / "runs-mlx-0.32.4.jsonl").read_text().splitlines()] == \
         ["headline"]
+
+
+def test_a_release_sets_virtualenv_is_built_once_by_the_install_script_asv_uses(tmp_path, monkeypatch):
+    from mlxvspt.track import venvs
+
+    calls = []
+    monkeypatch.setattr(venvs, "ENVS", tmp_path)
+    def run(cmd, check):  # `python -m venv FOLDER` makes the folder; the install script fills it
+        calls.append(cmd)
+        if cmd[1:3] == ["-m", "venv"]:
+            Path(cmd[3]).mkdir(parents=True)
+
+    monkeypatch.setattr(venvs.subprocess, "run", run)
+    entry = ledger.load()[-1]
+    python = venvs.environment(entry)
+    assert python.parent.parent.parent == tmp_path and calls[0][1:3] == ["-m", "venv"]
+    script = Path(calls[1][1])
+    assert script.is_file() and script.name == "install_pins.py"  # the script asv.conf.json names
+    assert script.relative_to(venvs.ROOT).as_posix() in (venvs.ROOT / "asv.conf.json").read_text()
+    venvs.environment(entry)
+    assert len(calls) == 2  # its pins stamped: not built again

@@ -21,7 +21,7 @@ from pathlib import Path
 from ..measure import check, devices, settings
 from ..publish import comparison_page, regressions
 from .. import jsonlines, ledger
-from . import locks, plan, recorder
+from . import locks, plan, recorder, venvs
 from ..errors import UsageError
 from .progress import Progress
 
@@ -215,16 +215,14 @@ def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None
 def _run_each_point(preset, results_dir, html_dir, workloads, resume, points, benchmark_dir, verbose, log, budget,
                     pythons):
     """run() of ledger points' headline rows: each point in a python holding its release set (the one
-    `pythons` names, else a virtualenv built once for the set: confirm.environment), one measuring process
+    `pythons` names, else a virtualenv built once for the set: venvs.environment), one measuring process
     per workload and device as for this environment. A GPU point's headline took 13 minutes on an H100 this
     way; asv's process per row spent over an hour on the whole point."""
-    from .confirm import environment  # confirm measures with asvrun
-
     entries, known = {e["name"]: e for e in ledger.load()}, ledger.build()
     machine, code = machine_name(preset), 0
     for wanted in points:
         name, commit = ledger.resolve(known, wanted)
-        python = str((pythons or {}).get(name) or environment(entries[name]))
+        python = str((pythons or {}).get(name) or venvs.environment(entries[name]))
         machine, failed = _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, None, verbose,
                                     log, budget, True, python=python, point=(name, commit))
         code = code or failed

@@ -3,8 +3,8 @@ alternating A B B A ... (so drift in the machine's load hits both alike), at lea
 each, then tested with asv's own rule (the one `compare` and `asv compare` use: beyond the factor, and the
 two sample sets significantly different).
 
-`interleaved` measures with asv: one virtualenv per release set (built once under .asv/ab/, by the same
-install_pins.py asv uses), each run as asv's "existing" environment with the ledger point's commit hash,
+`interleaved` measures with asv: one virtualenv per release set (venvs.environment), each run as asv's
+"existing" environment with the ledger point's commit hash,
 one sample per call (one process: a track_ figure's several samples count as their median). `verdict` is
 pure: tests feed it samples directly.
 """
@@ -14,7 +14,6 @@ import re
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,13 +22,13 @@ from asv.commands.compare import _is_result_better
 from asv_runner.statistics import compute_stats
 
 from . import asvrun
+from .venvs import environment
 from ..publish import release_diff
 from .. import ledger
 from ..measure import presets, settings
 from ..errors import UsageError
 
 MIN_SAMPLES = 10
-AB_ENVS = asvrun.ROOT / ".asv" / "ab"
 
 
 @dataclass
@@ -56,23 +55,6 @@ def verdict(samples_a, samples_b, factor):
     low = stats_b["ci_99_a"] / stats_a["ci_99_b"] if stats_a["ci_99_b"] > 0 else 0.0
     high = stats_b["ci_99_b"] / stats_a["ci_99_a"] if stats_a["ci_99_a"] > 0 else float("inf")
     return Verdict(slower, b / a, low, high, list(samples_a), list(samples_b))
-
-
-def environment(entry):
-    """The python of a virtualenv holding one ledger entry's release set (built on first use)."""
-    folder = AB_ENVS / entry["name"].replace("+", "_")
-    python, stamp = folder / "bin" / "python", folder / "pins.txt"
-    pins = ledger.pins_text(entry)
-    if not (stamp.is_file() and stamp.read_text() == pins):
-        shutil.rmtree(folder, ignore_errors=True)
-        subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
-        build = Path(tempfile.mkdtemp(prefix="mlxvspt-ab-"))
-        (build / "pins.txt").write_text(pins)
-        subprocess.run([str(python), str(asvrun.ROOT / "mlxvspt" / "install_pins.py"), str(build),
-                        str(asvrun.ROOT)], check=True)
-        shutil.rmtree(build, ignore_errors=True)
-        stamp.write_text(pins)
-    return python
 
 
 def check_holds(entry, python):
