@@ -3,7 +3,6 @@ headless Chromium: offline, no console error, the selectors change the table, re
 import json
 import os
 import re
-import shutil
 import threading
 import time
 from pathlib import Path

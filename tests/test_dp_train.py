@@ -1,6 +1,5 @@
 """Data-parallel training: the 2-rank CPU cross-check (MLX ring vs PyTorch gloo), and a crashed, hung or
 unlaunchable run failing its row with one line and leaving no process behind."""
-import json
 import os
 import socket
 import sys

@@ -13,7 +13,6 @@ import pytest
 from mlxvspt.track import asvrun
 from mlxvspt import cli, workloads
 from mlxvspt.workloads import inputs
-from mlxvspt.workloads.bert_train import data as nli_data
 from mlxvspt.workloads.lm_train import data as ptb_data
 from mlxvspt.workloads.llm import checkpoint as llm
 from mlxvspt.workloads.whisper import checkpoint as whisper

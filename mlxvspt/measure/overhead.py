@@ -6,7 +6,6 @@ warming up to steady state. The figure printed is suite / standalone (goal: <= 1
 
 `python -m mlxvspt.measure.overhead --child ...` is the suite's side of one measurement.
 """
-import argparse
 import json
 import os
 import statistics

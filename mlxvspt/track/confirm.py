@@ -25,7 +25,7 @@ from . import asvrun
 from .venvs import environment
 from ..publish import release_diff
 from .. import ledger
-from ..measure import presets, settings
+from ..measure import settings
 from ..errors import UsageError
 
 MIN_SAMPLES = 10

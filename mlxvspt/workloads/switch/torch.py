@@ -1,5 +1,4 @@
 """The switch in PyTorch: the same arrays, moved with .to() between the GPU and the CPU."""
-import numpy as np
 import torch
 
 
