@@ -135,6 +135,8 @@ def test_too_few_samples_give_no_verdict(folder):
     ({"alternates": True, "interleaved": True, "environment": {"pid": 7}},
      {"alternates": True, "interleaved": False, "environment": {"pid": 7}},
      "not interleaved"),  # one process, but one cell measured alone (another combination's, paired by the headline)
+    ({"interleaved": False, "environment": {"pid": 7}}, {"interleaved": False, "environment": {"pid": 7}},
+     "not interleaved"),  # a time_ class whose two builds did not fit the device together: one after the other
     ({"warmup": {"steady": False}}, {"warmup": {"steady": True}}, "unsteady warm-up"),
 ])
 def test_verdict_needs_interleaved_samples_where_the_class_alternates_and_a_steady_warm_up(folder, mlx, torch,

@@ -195,8 +195,8 @@ def table(results_dir, machines=None, records=True):
 
 LEGEND = (f"`n/a`: skipped on this machine (see the run log for why). `±`: half the interquartile range of the "
           f"samples, as a share of the value. A verdict needs both cells cross-checked (`unchecked` otherwise), "
-          f"at least {results.MIN_SAMPLES} samples each, both taken in one process alternately where the class "
-          f"alternates on that device (`not interleaved` otherwise), a timing's warm-up steady (`unsteady warm-up`), "
+          f"at least {results.MIN_SAMPLES} samples each, a timing's taken alternately (in one process where the "
+          f"class alternates on that device; `not interleaved` otherwise) after a steady warm-up (`unsteady warm-up`), "
           f"and the two to differ beyond noise (`{results.NOISE}` otherwise): the rules are `verdict` in "
           f"mlxvspt/publish/results.py, explained in docs/methodology.md.")
 

@@ -237,8 +237,8 @@ def ratio_interval(torch, mlx):
 
 def verdict(torch, mlx, unit):
     """"MLX 1.3x faster" only where both cells were cross-checked and, for a timing (not a peak memory or an
-    error), taken alternately in one process where their class alternates on the device and after a
-    steady warm-up; and the ratio's LEVEL interval lies wholly on one side of 1 and the medians differ by
+    error), taken alternately (in one process where their class alternates on the device; neither record
+    saying it was measured alone) and after a steady warm-up; and the ratio's LEVEL interval lies wholly on one side of 1 and the medians differ by
     MIN_EFFECT at least; otherwise why not (an accuracy figure: none, it is read as its value). The factor is
     the medians' ratio, as the pages show it."""
     if not (torch.ok and mlx.ok) or min(torch.value, mlx.value) <= 0:
@@ -253,8 +253,8 @@ def verdict(torch, mlx, unit):
     if not (torch.sampled and mlx.sampled):
         return f"too few samples ({min(torch.n, mlx.n)})"
     if unit not in UNTIMED_UNITS:
-        if (torch.alternates or mlx.alternates) and (torch.pid != mlx.pid or False in (torch.interleaved,
-                                                                                     mlx.interleaved)):
+        if False in (torch.interleaved, mlx.interleaved) or ((torch.alternates or mlx.alternates)
+                                                              and torch.pid != mlx.pid):
             return "not interleaved"  # the frameworks' timings were taken in different minutes
         if not (torch.steady and mlx.steady):
             return "unsteady warm-up"
