@@ -230,19 +230,17 @@ class Measurement:
                 continue
             if not together:
                 target.release_memory()  # its cache back: the other framework's build and check steps next
-                needs[fw] = memory_need(target)
-                if needs[fw] is None:  # no device-wide memory figure: measured now and freed before the other's build
-                    mine = [r for r in rows if r.framework == fw]
-                    with phases(f"{fw} warm-up and samples"):
-                        self.sample(mine, failed, interleaved=False)
-                    self.free(mine, [fw], precision)
-        apart = [fw for fw, need in needs.items() if need is not None]
+                need = memory_need(target)
+                if need is None:  # no device-wide memory figure: measured now and freed before the other's build
+                    self.sample_alone(rows, fw, precision, failed, phases)
+                else:
+                    needs[fw] = need
         if together:
             with phases("warm-up and samples"):
                 self.sample(rows, failed, interleaved=len(present) == 2 and not failed)
             self.free(rows, present, precision)
-        elif apart:
-            self.sample_apart(rows, {fw: needs[fw] for fw in apart}, precision, failed, phases)
+        elif needs:
+            self.sample_apart(rows, needs, precision, failed, phases)
         for row in rows:
             if not row.out and row.framework in failed:
                 self.fail(row, failed[row.framework])
@@ -274,10 +272,14 @@ class Measurement:
             self.free(rows, list(needs), precision)
             return
         for fw in reversed(list(needs)):
-            mine = [r for r in rows if r.framework == fw]
-            with phases(f"{fw} warm-up and samples"):
-                self.sample(mine, failed, interleaved=False)
-            self.free(mine, [fw], precision)
+            self.sample_alone(rows, fw, precision, failed, phases)
+
+    def sample_alone(self, rows, fw, precision, failed, phases):
+        """The rows of one framework measured alone, then its builds freed for the other framework's."""
+        mine = [r for r in rows if r.framework == fw]
+        with phases(f"{fw} warm-up and samples"):
+            self.sample(mine, failed, interleaved=False)
+        self.free(mine, [fw], precision)
 
     def free(self, rows, frameworks, precision):
         """Drop every reference to the frameworks' builds of the combination and hand their allocators'
@@ -363,8 +365,6 @@ class Measurement:
                 if row.timed:  # its warm-up takes the memory: the other framework's cache goes back first
                     alternation.before(row, untimed=False)
                 row.bench.setup(*row.params)  # time_: build, warm up; track_: selection only
-                if row.timed:
-                    alternation.ran(row)
                 live.append(row)
             except Exception as exc:  # noqa: BLE001 (one row failing never takes down the rest)
                 self.fail(row, exc)
@@ -475,6 +475,8 @@ class Alternation:
         self.apart, self.holding = apart, None  # the row whose framework holds its cache now
 
     def before(self, row, untimed=True):
+        """Before `row`'s framework runs (`untimed`: a timed call, so first one untimed call of its own; else
+        its warm-up, which is untimed itself)."""
         if not self.apart or (self.holding is not None and self.holding.framework == row.framework):
             return
         if self.holding is not None:
@@ -482,11 +484,6 @@ class Alternation:
         if untimed:
             row.method(*row.params)
         self.holding = row
-
-    def ran(self, row):
-        """`row`'s framework ran outside `before` (a warm-up): it holds its cache now."""
-        if self.apart:
-            self.holding = row
 
 
 def time_samples(rows, alternation=None):

@@ -157,7 +157,8 @@ class Row:
     @property
     def host_bound(self):
         """Whether a GPU row's figure hangs on the host's CPU as much as on the GPU (its workload's HOST_BOUND
-        classes; a memory or accuracy figure never does): two hosts of one machine kind need not reproduce it."""
+        classes; a memory or accuracy figure never does): two hosts of one machine kind need not reproduce it.
+        Quiet one-H100 machines naming the same 16-core Xeon ran such rows up to 1.8x apart (docs/methodology.md)."""
         spec = workloads.spec(self.workload) if self.workload and self.params.get("device") == "gpu" else None
         return self.unit not in UNTIMED_UNITS and self.method.split(".")[0] in getattr(spec, "HOST_BOUND", ())
 
@@ -238,8 +239,8 @@ def ratio_interval(torch, mlx):
 def verdict(torch, mlx, unit):
     """"MLX 1.3x faster" only where both cells were cross-checked and, for a timing (not a peak memory or an
     error), taken alternately (in one process where their class alternates on the device; neither record
-    saying it was measured alone) and after a steady warm-up; and the ratio's LEVEL interval lies wholly on one side of 1 and the medians differ by
-    MIN_EFFECT at least; otherwise why not (an accuracy figure: none, it is read as its value). The factor is
+    saying it was measured alone) and after a steady warm-up; and the ratio's LEVEL interval lies wholly on
+    one side of 1 and the medians differ by MIN_EFFECT at least; otherwise why not (an accuracy figure: none, it is read as its value). The factor is
     the medians' ratio, as the pages show it."""
     if not (torch.ok and mlx.ok) or min(torch.value, mlx.value) <= 0:
         return ""

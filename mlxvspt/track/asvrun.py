@@ -114,9 +114,8 @@ def describe_machine(machine, results_dir, config, env, point=None, progress=Non
 
 def environment_of(python, env):
     """`mlxvspt info`'s record (devices.environment) as another python reads it: its own releases."""
-    code = "import json; from mlxvspt.measure import devices; print(json.dumps(devices.environment()))"
-    out = subprocess.run([python, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    return json.loads(subprocess.run([python, "-m", "mlxvspt", "info"], env=env, capture_output=True, text=True,
+                                     check=True).stdout)
 
 
 def modules(benchmark_dir, workloads=None):

@@ -18,7 +18,9 @@ Every spec module offers
 - optionally `stand_in(framework, sizes)` -> the sizes of the combination whose observation of
   `framework` the check uses where the preset leaves that framework's combination out (bert_train:
   PyTorch's eager step for its compiled one), and `together(target, sizes)` -> False where the two
-  frameworks cannot hold their builds on the device at once (measured one after the other).
+  frameworks' steps do not fit the device at once (their samples then alternate with each one's cache
+  released between them where each step fits beside the other's build, else one after the other:
+  measure/process.py).
 
 So `mlxvspt check` and the measuring process (`mlxvspt.measure.process`) compare the same observations: the check
 on builds of its own, the measuring process on the very builds it then warms up and times.

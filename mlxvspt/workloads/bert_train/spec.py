@@ -41,9 +41,8 @@ from ...measure.weights import cached, seeded
 from .. import cross_check, implementation
 from . import data
 
-# Classes whose figures hang on the host's CPU as much as on the GPU (results.Row.host_bound: the pages mark
-# their rows): on two quiet one-H100 machines of one kind, both naming the same 16-core Xeon, BERT-tiny's 3-18
-# ms steps and their joules moved 8-49%.
+# Host-bound classes (results.Row.host_bound says what that means); between two one-H100 machines: BERT-tiny's
+# 3-18 ms steps and their joules moved 8-49%.
 HOST_BOUND = ("BertTrainStep", "BertTrainEnergy", "BertTrainEpoch", "BertTrainValidation")
 
 # path -> (both sentences in one forward of batch 2B, fused attention and optimizer kernels)

@@ -45,9 +45,8 @@ from ...measure.presets import on_device, sizes as preset_sizes
 from .. import cross_check, implementation
 from . import checkpoint
 
-# Classes whose figures hang on the host's CPU as much as on the GPU (results.Row.host_bound: the pages mark
-# their rows): on two quiet one-H100 machines of one kind, both naming the same 16-core Xeon, decode, time-to-
-# first-token and prefill rows moved up to 71% (PyTorch's static-compile decode at batch 8: 1%).
+# Host-bound classes (results.Row.host_bound says what that means); between two one-H100 machines: decode,
+# time-to-first-token and prefill rows moved up to 71% (PyTorch's static-compile decode at batch 8: 1%).
 HOST_BOUND = ("Generation",)
 
 # The seed's five prompts (chat-templated when a checkpoint brings a tokenizer).

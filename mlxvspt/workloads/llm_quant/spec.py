@@ -54,9 +54,8 @@ from .. import cross_check, implementation
 from ..llm import checkpoint, spec as llm
 from . import perplexity
 
-# Classes whose figures hang on the host's CPU as much as on the GPU (results.Row.host_bound: the pages mark
-# their rows): on two quiet one-H100 machines of one kind, both naming the same 16-core Xeon, llm's generation
-# rows moved up to 71%; these run the same generation loops (not yet measured twice).
+# Host-bound classes (results.Row.host_bound says what that means); between two one-H100 machines: llm's
+# generation rows moved up to 71%; these run the same generation loops (not yet measured twice).
 HOST_BOUND = ("QuantizedGeneration",)
 
 GROUP_SIZE = 64  # mlx-lm's default group; tinygemm's int4 kernel takes 32, 64, 128 or 256

@@ -10,9 +10,8 @@ from ...measure.check import CheckResult
 from ...measure.presets import sizes as preset_sizes
 from .. import cross_check, implementation
 
-# Classes whose figures hang on the host's CPU as much as on the GPU (results.Row.host_bound: the pages mark
-# their rows): on two quiet one-H100 machines of one kind, both naming the same 16-core Xeon, the switch loop's
-# rows moved 8-68% (MLX's CPU phase: 1.53 s and 2.54 s a loop).
+# Host-bound classes (results.Row.host_bound says what that means); between two one-H100 machines: the switch
+# loop's rows moved 8-68% (MLX's CPU phase: 1.53 s and 2.54 s a loop).
 HOST_BOUND = ("Switch", "SwitchPhases")
 
 PHASES = ("gpu", "transfer", "cpu")

@@ -34,9 +34,8 @@ from ...measure.presets import sizes as preset_sizes
 from .. import cross_check, implementation
 from . import audio, checkpoint
 
-# Classes whose figures hang on the host's CPU as much as on the GPU (results.Row.host_bound: the pages mark
-# their rows): on two quiet one-H100 machines of one kind, both naming the same 16-core Xeon, Whisper's rows
-# moved 3-78%.
+# Host-bound classes (results.Row.host_bound says what that means); between two one-H100 machines: Whisper's
+# rows moved 3-78%.
 HOST_BOUND = ("WhisperPhases", "WhisperDecoder", "WhisperClips")
 
 PHASES = ("mel", "encoder", "decoder")
