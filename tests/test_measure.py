@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mlxvspt.measure import asvbench, check, process, settings
+from mlxvspt.measure import asvbench, check, process, settings, timing
 from mlxvspt.track import asvrun, locks, plan
 from mlxvspt import cli
 from mlxvspt.errors import UsageError
@@ -96,7 +96,28 @@ class Call:
         self.log.append(self.name)
 
 
-def test_the_two_frameworks_samples_alternate():
+class Timer:
+    """timeit.Timer whose calls are made and whose time is scripted: `times` in turn (1.0 once they run out)."""
+    times = []
+
+    def __init__(self, call):
+        self.call = call
+
+    def timeit(self, number):
+        for _ in range(number):
+            self.call()
+        return (Timer.times.pop(0) if Timer.times else 1.0) * number
+
+
+@pytest.fixture
+def scripted(monkeypatch):
+    """Samples of scripted times (Timer.times; equal by default, so no settling round)."""
+    monkeypatch.setattr(process.timeit, "Timer", Timer)
+    monkeypatch.setattr(Timer, "times", [])
+    return Timer
+
+
+def test_the_two_frameworks_samples_alternate(scripted):
     taken = []
     rows = [process.Row("b.C.time_x", i, Call(taken, fw), None, (fw, "cpu")) for i, fw in enumerate(("mlx", "torch"))]
     for row in rows:
@@ -116,7 +137,7 @@ class Held:
         self.log.append(f"release {self.framework}")
 
 
-def test_apart_each_sample_follows_the_others_release_and_an_untimed_call(monkeypatch):
+def test_apart_each_sample_follows_the_others_release_and_an_untimed_call(scripted, monkeypatch):
     """Two builds that fit the device one step at a time: a framework's step never runs while the other
     holds its cache, and the first call after a switch (re-taking the memory) is not timed."""
     log = []
@@ -132,6 +153,63 @@ def test_apart_each_sample_follows_the_others_release_and_an_untimed_call(monkey
     log.clear()
     process.time_samples(rows)  # builds that fit together: nothing released, every call timed
     assert "release" not in " ".join(log) and log.count("timed:") == len(log) / 2
+
+
+def test_a_slow_start_leaves_the_window_in_rounds_the_frameworks_share(scripted):
+    """Both frameworks' first 3 samples ran 2x slower (a transient on the host): settling takes rounds,
+    alternating as before, until the last 6 of each are within the CPU's limit, and keeps those."""
+    taken = []
+    rows = [process.Row("b.C.time_x", i, Call(taken, fw), None, (fw, "cpu")) for i, fw in enumerate(("mlx", "torch"))]
+    for row in rows:
+        row.method, row.bench.repeat = row.bench, (6, 6, 60.0)
+    scripted.times = [2.0] * 6  # three rounds of both
+    out = process.time_samples(rows)
+    assert [o["samples"] for o in out] == [[1.0] * 6, [1.0] * 6]
+    assert out[0]["settled"] == (3, True)
+    assert taken == ["mlx", "torch", "torch", "mlx"] * 4 + ["mlx", "torch"]  # 9 rounds, still alternating
+
+
+def test_noise_that_never_settles_costs_half_the_samples_again_and_is_recorded_unsteady(scripted):
+    rows = [process.Row("b.C.time_x", i, Call([], fw), None, (fw, "cpu")) for i, fw in enumerate(("mlx", "torch"))]
+    for row in rows:
+        row.method, row.bench.repeat = row.bench, (6, 6, 60.0)
+    scripted.times = [1.0, 1.0, 2.0, 2.0] * 10
+    out = process.time_samples(rows)
+    assert out[0]["settled"] == (3, False) and [len(o["samples"]) for o in out] == [6, 6]
+    assert scripted.times  # no more rounds than half the window
+
+
+def test_the_spread_is_judged_on_each_time_figure_not_on_memory_or_energy():
+    slow_start = [{"decode_ms": 2.0, "peak_memory_bytes": 5}] * 2 + [{"decode_ms": 1.0, "peak_memory_bytes": 9}] * 6
+    assert timing.watched(slow_start) == [[2.0, 2.0] + [1.0] * 6]
+    assert timing.spread([1.0, 1.0, 2.0, 2.0]) > timing.SPREAD_LIMIT["gpu"] > timing.spread([1.0] * 4) == 0.0
+
+
+def test_a_figure_class_settles_its_samples_and_its_twins_together(monkeypatch):
+    """MeasuredOnce on a GPU: both frameworks' samples alternate, a slow first round is dropped from
+    both, and both records say so."""
+    class Figures(asvbench.MeasuredOnce):
+        samples, alternate_on, record = 4, ("gpu",), {"warmup": {"steady": True}}
+
+        def sample(self):
+            order.append(self.args[0])
+            return {"decode_ms": 3.0 if len(order) <= 2 else 1.0}
+
+        def keep(self, figures):
+            kept.extend(figures)
+
+    order, kept = [], []
+    mine = Figures()
+    mine.args, mine.device = ("mlx", "gpu"), "gpu"
+    twin = Figures()
+    twin.args, twin.device = ("torch", "gpu"), "gpu"
+    monkeypatch.setattr(asvbench.WorkloadBenchmark, "setup", lambda self, *args: None)
+    monkeypatch.setattr(Figures, "twin", lambda self: twin)
+    monkeypatch.setattr(asvbench, "FIGURE_SAMPLES", {})
+    assert mine.measure() == [{"decode_ms": 1.0}] * 4 and kept == [{"decode_ms": 1.0}] * 4
+    assert order == ["mlx", "torch", "torch", "mlx", "mlx", "torch", "torch", "mlx", "mlx", "torch"]
+    assert mine.record["warmup"] == twin.record["warmup"] == {"steady": True, "settle_rounds": 1,
+                                                              "samples_steady": True}
 
 
 def test_two_steps_fit_alternately_only_within_the_devices_free_memory(monkeypatch):
@@ -197,7 +275,8 @@ def test_mlx_generate_is_built_checked_and_sampled_beside_pytorchs_static_compil
             for idx, params in enumerate(itertools.product(*cls.params))
             if params[1:] == ("cpu", "static-compile", "fp32", 1)]
     process.Measurement(request(run_env, rows, workload="llm")).run()
-    assert taken == (["mlx", "torch", "torch", "mlx"] * 3)[:10]  # 5 samples a side, once for every figure
+    # 5 samples a side, once for every figure, and up to 2 settling rounds (timing.settle), still alternating
+    assert len(taken) in (10, 12, 14) and taken == (["mlx", "torch", "torch", "mlx"] * 4)[:len(taken)]
     records = [json.loads(t) for t in (run_env / "records.jsonl").read_text().splitlines()]
     assert len(records) == 4 and all(r["interleaved"] and r["alternates"] and r["check"] == "passed" for r in records)
     ran = {r["params"]["framework"]: r["ran"] for r in records}

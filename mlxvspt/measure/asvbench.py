@@ -14,7 +14,7 @@ import math
 import os
 from contextlib import contextmanager
 
-from . import check, energy, settings
+from . import check, energy, settings, timing
 from .devices import DEVICES, FRAMEWORKS, Target, environment
 from ..errors import Unavailable, device_limits
 from .presets import FIGURE_SAMPLES, NAMES, SAMPLE_SECONDS, TABLE, sizes
@@ -447,17 +447,27 @@ class MeasuredOnce(WorkloadBenchmark):
         return [v for value in picked for v in (value if isinstance(value, list) else [value])]
 
     def measure(self):
+        """sample_count() samples (alternating with the twin's where it has one), settled
+        (timing.settle) unless a sample is a launch."""
         super().setup(*self.args)
         twin = self.twin()
-        if twin is None:
-            return [self.sample() for _ in range(self.sample_count())]
-        mine, theirs = [], []
-        for sample in range(self.sample_count()):
-            pair = ((self, mine), (twin, theirs))
-            for bench, taken in (pair if sample % 2 == 0 else pair[::-1]):
-                taken.append(bench.sample())
-        twin.keep(theirs)
-        return mine
+        benches = [self] if twin is None else [self, twin]
+        taken = [[] for _ in benches]
+
+        def take_round():
+            pairs = list(zip(benches, taken))
+            for bench, samples in (pairs if len(taken[0]) % 2 == 0 else pairs[::-1]):
+                samples.append(bench.sample())
+
+        for _ in range(self.sample_count()):
+            take_round()
+        if not self.launches:
+            done = timing.settled(*timing.settle(taken, take_round, timing.spread_limit(self.device)))
+            for bench in benches:
+                bench.record = {**bench.record, "warmup": {**bench.record["warmup"], **done}}
+        if twin is not None:
+            twin.keep(taken[1])
+        return taken[0]
 
     def sample(self):
         """One sample's figures: a step's, or the mean of as many steps as fill the preset's SAMPLE_SECONDS

@@ -40,7 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import asvbench, check, energy, settings
+from . import asvbench, check, energy, settings, timing
 from .devices import FRAMEWORKS, TF32_ALLOWED, Target
 from ..errors import Unavailable, device_limits
 from .presets import sizes as preset_sizes
@@ -392,6 +392,8 @@ class Measurement:
     def record_of(self, row):
         """The row's run record (what ran, its warm-up), the compile caches' state and its interleaving."""
         record = getattr(row.bench, "record", None) or json.loads(row.bench.memo().read_text())["record"]
+        if "settled" in row.out:  # a time_ row's: its own samples' (a track_ row's record holds its class's)
+            record = {**record, "warmup": {**record.get("warmup", {}), **timing.settled(*row.out["settled"])}}
         return {**record, "compile_caches": self.caches, "interleaved": row.out["interleaved"]}
 
     def finish(self, rows, started):
@@ -498,8 +500,8 @@ def time_samples(rows, alternation=None):
     repeat = getattr(rows[0].bench, "repeat", asvbench.WorkloadBenchmark.repeat)
     least, most, seconds = (repeat, repeat, math.inf) if isinstance(repeat, int) else repeat
     samples, peaks = [[] for _ in rows], [[] for _ in rows]
-    began = time.perf_counter()
-    while True:
+
+    def take_round():
         order = list(enumerate(rows))
         for i, row in order if len(samples[0]) % 2 == 0 else order[::-1]:
             call = functools.partial(row.method, *row.params)
@@ -510,16 +512,29 @@ def time_samples(rows, alternation=None):
             samples[i].append(timeit.Timer(call).timeit(number) / number)
             if leaves(row, "memory"):
                 peaks[i].append(row.bench.target.peak_memory())
+
+    began = time.perf_counter()
+    while True:
+        take_round()
         taken = len(samples[0])
         if taken >= most or (taken >= least and time.perf_counter() - began > seconds):
             break
+    settled = timing.settle(samples, take_round, spread_limit(rows[0]))
+    for peak in peaks:  # the peaks of the samples kept
+        del peak[:len(peak) - len(samples[0])]
     for row, peak in zip(rows, peaks):
         if leaves(row, "memory"):
             row.bench.leave_memory(peak)
         if leaves(row, "energy"):
             alternation.before(row)
             row.bench.leave_energy(*energy_block(row))
-    return [{"samples": s, "number": getattr(row.bench, "number", 1) or 1} for s, row in zip(samples, rows)]
+    return [{"samples": s, "number": getattr(row.bench, "number", 1) or 1, "settled": settled}
+            for s, row in zip(samples, rows)]
+
+
+def spread_limit(row):
+    """The spread the row's samples may show on its device (a plain asv class has none)."""
+    return timing.spread_limit(getattr(getattr(row.bench, "target", None), "device", None))
 
 
 # The block of a framework's own steps its joules a step come from: NVML's counter updates every few tens

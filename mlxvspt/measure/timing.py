@@ -1,4 +1,5 @@
 """Warm-up to steady state: the timing primitive the asv classes and the standalone overhead tools share."""
+import statistics
 import time
 
 STEADY = 0.10  # two consecutive warm-up steps within 10% of each other: steady state
@@ -39,3 +40,57 @@ def warm_up(step, cap_steps=WARMUP_CAP_STEPS, cap_seconds=WARMUP_CAP_SECONDS, mi
             break
     return {"warmup_steps": len(times), "steady": steady, "first_step_seconds": times[0],
             "last_warmup_step_seconds": times[-1]}
+
+
+# The spread a published cell may show (half its samples' interquartile range over their median, the report's
+# +-): in one run on a quiet H100 host, 26 of 99 cells spread more than 5%; TinyLlama's fp16 decode at batch 1
+# spread 22% in both frameworks at once: its first 5 samples of each ran 1.6x slower than the last 5.
+SPREAD_LIMIT = {"gpu": 0.05, "cpu": 0.08}
+
+
+def spread_limit(device):
+    """SPREAD_LIMIT of the device; a CPU's where there is none (a plain asv class has no device)."""
+    return SPREAD_LIMIT.get(device, SPREAD_LIMIT["cpu"])
+
+
+def spread(values):
+    """Half the interquartile range over the median (0 for fewer than two values or a zero median)."""
+    if len(values) < 2:
+        return 0.0
+    q25, _, q75 = statistics.quantiles(values, n=4)
+    median = statistics.median(values)
+    return (q75 - q25) / 2 / abs(median) if median else 0.0
+
+
+def watched(samples):
+    """The series a window's steadiness is judged on: the samples themselves (numbers), or each numeric
+    figure of them (dicts of figures) but memory and energy, which are not times."""
+    if not samples or not isinstance(samples[0], dict):
+        return [samples]
+    return [[s[name] for s in samples] for name, value in samples[0].items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool)
+            and not name.startswith(("peak_", "energy_"))]
+
+
+def settle(taken, take_round, limit):
+    """Warm-up's second half, decided on the samples: while the last n samples (n: as many as each list in
+    `taken` holds now, one list a framework) of any framework spread more than `limit`, take another round
+    (`take_round()` appends one sample to each list, the frameworks alternating as before), at most n // 2
+    rounds; then keep each list's last n. A transient on a shared host (a slower first half) leaves the
+    window; a noise that never settles costs half the samples again, no more. The frameworks' windows are
+    the same rounds, so the ratio still compares the same minutes. Returns (rounds taken, whether the
+    window kept is within the limit)."""
+    n, rounds = len(taken[0]), 0
+    steady = lambda: all(spread(series) <= limit for s in taken for series in watched(s[-n:]))  # noqa: E731
+    while rounds < n // 2 and not steady():
+        take_round()
+        rounds += 1
+    for samples in taken:
+        del samples[:len(samples) - n]
+    return rounds, steady()
+
+
+def settled(rounds, steady):
+    """What `settle` did, for a row's warm-up record: the rounds it took (dropping as many from the front),
+    and whether the samples kept are within the limit."""
+    return {"settle_rounds": rounds, "samples_steady": steady}
