@@ -7,6 +7,7 @@ import pytest
 import fabricate as fab
 from mlxvspt import cli
 from mlxvspt.publish import results
+from mlxvspt.track import asvrun
 
 STEP = "bench_lm_train.LMTrain.time_step"
 MATMUL = "bench_matmul.Matmul.time_matmul"
@@ -177,3 +178,10 @@ def test_merging_a_part_again_adds_nothing_and_a_damaged_part_is_refused_before_
     assert cli.main(["merge", str(dest), str(cut)]) == 2
     assert "not a readable asv result file" in capsys.readouterr().err
     assert {p.name: p.read_text() for p in dest.iterdir()} == before
+
+
+def test_a_machine_lent_again_with_another_kernel_build_keeps_one_description():
+    """Two leases of one H100 came with kernel builds v1272 and v1294: asv filed each run's graphs apart."""
+    lent = [asvrun.os_family(f"Linux-6.18.44-fc-v{build}-gpu-x86_64-with-glibc2.39") for build in (1272, 1294)]
+    assert lent == ["Linux-6.18-x86_64"] * 2
+    assert asvrun.os_family("macOS-15.1-arm64-arm-64bit") == "macOS-15.1-arm64"

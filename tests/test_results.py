@@ -263,3 +263,24 @@ def test_a_history_point_without_its_own_environment_record_names_no_releases(tm
     (folder / "environment-torch-2.15.0.txt").write_text(json.dumps({**latest, "torch": "2.15.0"}))
     assert results.environment(tmp_path, "box-history", "torch-2.15.0")["torch"] == "2.15.0"
     assert report.device_name(results.environment(tmp_path, "box-history", "torch-2.14.1")) == "Xeon, 2 cores"
+
+
+@pytest.mark.parametrize("speeds, said", [((0.053, 0.054), "hosts alike: the single-core loop took 0.053 s at A, 0.054 s at B"),
+                                          ((0.053, 0.09), "loop took 0.053 s at A, 0.09 s at B, so a host-bound"),
+                                          ((0.053, None), "not timed at both points, so a host-bound")])
+def test_compare_marks_host_bound_rows_and_says_whether_the_two_hosts_were_alike(tmp_path, speeds, said):
+    """An H100 point measured on a faster host than the one before it: PyTorch, the same release at both
+    points, read up to 2.4x slower in its host-bound rows."""
+    benches = [fab.benchmark("bench_switch.Switch.time_loop", {"framework": ["torch"], "device": ["gpu"]}),
+               fab.benchmark("bench_matmul.MatmulMemory.track_peak_memory", {"framework": ["torch"], "device": ["gpu"]},
+                             unit="bytes")]
+    for (point, _), speed in zip(fab.POINTS[-2:], speeds):
+        fab.write_results(tmp_path, MACHINE, point, benches, {(b["name"], ("torch", "gpu")): fab.steady(1.0)
+                                                              for b in benches})
+        host = {} if speed is None else {"host_load": {"single_core_seconds": speed}}
+        (tmp_path / MACHINE / f"environment-{point}.txt").write_text(json.dumps(host))
+    fab.write_benchmarks(tmp_path, benches)
+    lines, _ = release_diff.compare(tmp_path, OLD, NEW, machine=MACHINE)
+    assert any(line.startswith("| bench_switch.Switch.time_loop ʰ |") for line in lines)
+    assert any(line.startswith("| bench_matmul.MatmulMemory.track_peak_memory |") for line in lines)
+    assert report.HOST_NOTE in lines and any(said in line for line in lines if line.startswith("hosts")), lines

@@ -11,7 +11,7 @@ from asv.commands.compare import _is_result_better  # asv compare's decision rul
 from .. import ledger
 from . import regressions, results
 from ..errors import UsageError
-from .report import fmt
+from .report import HOST_MARK, HOST_NOTE, fmt
 
 # how a table says mark()'s "slower" / "faster" of a figure, by its unit; any other unit is a time
 WORDS = {"bytes": ("more memory", "less memory"), "rel. error": ("higher error", "lower error")}
@@ -120,6 +120,30 @@ class Row:
     def mark(self, factor):
         return mark(self.a, self.b, self.a_stats, self.b_stats, factor)
 
+    @property
+    def host_bound(self):
+        named = dict(zip(self.param_names, map(results.unquote, self.combo)))
+        return results.Row(self.benchmark, named, self.unit, None, None).host_bound
+
+
+# Hosts whose single-core loop (devices.single_core_seconds) differs by more than this are not alike.
+HOST_SPEED_DIFF = 0.10
+
+
+def hosts(results_dir, a, b):
+    """Whether the hosts of points a and b ((name, machine) each) were alike: host-bound rows compare hosts
+    as well as releases where they were not, and `confirm` re-measures such a row at both points on one host."""
+    speeds = [(results.environment(results_dir, machine, name).get("host_load") or {}).get("single_core_seconds")
+              for name, machine in (a, b)]
+    if None in speeds:
+        said_ = "the host's single-core loop was not timed at both points"
+    elif max(speeds) > (1 + HOST_SPEED_DIFF) * min(speeds):
+        said_ = f"the host's single-core loop took {speeds[0]:.3g} s at A, {speeds[1]:.3g} s at B"
+    else:
+        return f"hosts alike: the single-core loop took {speeds[0]:.3g} s at A, {speeds[1]:.3g} s at B"
+    return (f"hosts: {said_}, so a host-bound row's change may be the host's; `mlxvspt confirm` measures a row "
+            "at both points interleaved on one host")
+
 
 def rows(results_dir, a, b, machine=None, machine_b=None):
     """((name A, machine A), (name B, machine B), [Row]) for every row measured at both points."""
@@ -151,10 +175,12 @@ def compare(results_dir, a, b, factor=1.1, machine=None, machine_b=None):
     for row in found:
         mark_ = row.mark(factor)
         slower |= mark_ == "slower"
-        lines.append(f"| {row.benchmark} | {row.params} | {fmt(row.a, row.unit)} | {fmt(row.b, row.unit)} | "
-                     f"{row.b / row.a:.3f} | {said(mark_, row.unit)} |")
+        lines.append(f"| {row.benchmark}{HOST_MARK if row.host_bound else ''} | {row.params} | {fmt(row.a, row.unit)} | "
+                     f"{fmt(row.b, row.unit)} | {row.b / row.a:.3f} | {said(mark_, row.unit)} |")
     lines.append("")
     lines.append("noise: beyond the factor, but asv's test on the samples finds A and B no different")
+    if any(row.host_bound for row in found):
+        lines += [HOST_NOTE, hosts(results_dir, (name_a, machine_a), (name_b, machine_b))]
     lines.append(f"REGRESSED: some rows got worse by more than {factor}x" if slower else
                  f"no regression beyond {factor}x")
     return lines, slower

@@ -102,7 +102,7 @@ def describe_machine(machine, results_dir, config, env, point=None, progress=Non
     `python` where another python than this one holds that set."""
     info = devices.environment() if python in (None, sys.executable) else environment_of(python, env)
     ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    asv("machine", "--yes", "--machine", machine, "--os", info["platform"], "--arch", platform.machine(),
+    asv("machine", "--yes", "--machine", machine, "--os", os_family(info["platform"]), "--arch", platform.machine(),
         "--cpu", info["cpu"], "--num_cpu", str(info["cpu_count"]), "--ram", str(ram), config=config, env=env,
         progress=progress)
     folder = Path(results_dir) / machine
@@ -110,6 +110,16 @@ def describe_machine(machine, results_dir, config, env, point=None, progress=Non
     # .txt: asv reads every .json under the results folder as a result file
     for name in ["environment.txt"] + ([f"environment-{point}.txt"] if point else []):
         (folder / name).write_text(json.dumps(info, indent=2) + "\n")
+
+
+def os_family(platform_string):
+    """The OS as asv's machine record keeps it: system, kernel major.minor and architecture
+    ("Linux-6.18.44-fc-v1294-gpu-x86_64-with-glibc2.39" -> "Linux-6.18-x86_64"). asv files graphs under it, and
+    a GPU machine lent again came with another kernel build, which split one machine's history in two;
+    the whole string stays in environment.txt."""
+    system, release, *rest = platform_string.split("-")
+    arch = next((part for part in rest if part in ("x86_64", "aarch64", "arm64")), None)
+    return "-".join([system, ".".join(release.split(".")[:2])] + ([arch] if arch else []))
 
 
 def environment_of(python, env):
