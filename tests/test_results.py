@@ -265,9 +265,10 @@ def test_a_history_point_without_its_own_environment_record_names_no_releases(tm
     assert report.device_name(results.environment(tmp_path, "box-history", "torch-2.14.1")) == "Xeon, 2 cores"
 
 
-@pytest.mark.parametrize("speeds, said", [((0.053, 0.054), "hosts alike: the single-core loop took 0.053 s at A, 0.054 s at B"),
-                                          ((0.053, 0.09), "loop took 0.053 s at A, 0.09 s at B, so a host-bound"),
-                                          ((0.053, None), "not timed at both points, so a host-bound")])
+@pytest.mark.parametrize("speeds, said", [
+    ((0.053, 0.054), "hosts alike: the single-core loop took 0.053 s at A, 0.054 s at B"),
+    ((0.053, 0.09), "loop took 0.053 s at A, 0.09 s at B, so a host-bound"),
+    ((0.053, None), "not timed at both points, so a host-bound")])
 def test_compare_marks_host_bound_rows_and_says_whether_the_two_hosts_were_alike(tmp_path, speeds, said):
     """An H100 point measured on a faster host than the one before it: PyTorch, the same release at both
     points, read up to 2.4x slower in its host-bound rows."""

@@ -175,8 +175,9 @@ def compare(results_dir, a, b, factor=1.1, machine=None, machine_b=None):
     for row in found:
         mark_ = row.mark(factor)
         slower |= mark_ == "slower"
-        lines.append(f"| {row.benchmark}{HOST_MARK if row.host_bound else ''} | {row.params} | {fmt(row.a, row.unit)} | "
-                     f"{fmt(row.b, row.unit)} | {row.b / row.a:.3f} | {said(mark_, row.unit)} |")
+        name = row.benchmark + (HOST_MARK if row.host_bound else "")
+        lines.append(f"| {name} | {row.params} | {fmt(row.a, row.unit)} | {fmt(row.b, row.unit)} | "
+                     f"{row.b / row.a:.3f} | {said(mark_, row.unit)} |")
     lines.append("")
     lines.append("noise: beyond the factor, but asv's test on the samples finds A and B no different")
     if any(row.host_bound for row in found):
