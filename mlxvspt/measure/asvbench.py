@@ -455,8 +455,7 @@ class MeasuredOnce(WorkloadBenchmark):
         taken = [[] for _ in benches]
 
         def take_round():
-            pairs = list(zip(benches, taken))
-            for bench, samples in (pairs if len(taken[0]) % 2 == 0 else pairs[::-1]):
+            for bench, samples in timing.in_turn(list(zip(benches, taken)), len(taken[0])):
                 samples.append(bench.sample())
 
         for _ in range(self.sample_count()):

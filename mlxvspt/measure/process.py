@@ -502,8 +502,7 @@ def time_samples(rows, alternation=None):
     samples, peaks = [[] for _ in rows], [[] for _ in rows]
 
     def take_round():
-        order = list(enumerate(rows))
-        for i, row in order if len(samples[0]) % 2 == 0 else order[::-1]:
+        for i, row in timing.in_turn(list(enumerate(rows)), len(samples[0])):
             call = functools.partial(row.method, *row.params)
             number = getattr(row.bench, "number", 1) or 1
             alternation.before(row)

@@ -72,6 +72,12 @@ def watched(samples):
             and not name.startswith(("peak_", "energy_"))]
 
 
+def in_turn(items, rounds_taken):
+    """The order of a round's samples: A B after an even number of rounds, B A after an odd one (A B B A ...),
+    so neither framework always runs right after the other."""
+    return items if rounds_taken % 2 == 0 else items[::-1]
+
+
 def settle(taken, take_round, limit):
     """Warm-up's second half, decided on the samples: while the last n samples (n: as many as each list in
     `taken` holds now, one list a framework) of any framework spread more than `limit`, take another round

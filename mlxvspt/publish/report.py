@@ -167,8 +167,8 @@ def records_list(snapshot):
 
 def machine_table(snapshot, records=True):
     """Every measured row, the derived figures, (what each framework ran,) and what was n/a."""
-    out = [*ROW_HEADER, *(row_line(row.label, row) for row in measured_rows(snapshot)), "",
-           *host_note(measured_rows(snapshot))]
+    rows = measured_rows(snapshot)
+    out = [*ROW_HEADER, *(row_line(row.label, row) for row in rows), "", *host_note(rows)]
     out += derived_table(snapshot)
     if records:
         out += records_list(snapshot)

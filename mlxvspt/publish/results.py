@@ -240,8 +240,8 @@ def verdict(torch, mlx, unit):
     """"MLX 1.3x faster" only where both cells were cross-checked and, for a timing (not a peak memory or an
     error), taken alternately (in one process where their class alternates on the device; neither record
     saying it was measured alone) and after a steady warm-up; and the ratio's LEVEL interval lies wholly on
-    one side of 1 and the medians differ by MIN_EFFECT at least; otherwise why not (an accuracy figure: none, it is read as its value). The factor is
-    the medians' ratio, as the pages show it."""
+    one side of 1 and the medians differ by MIN_EFFECT at least; otherwise why not (an accuracy figure: none,
+    it is read as its value). The factor is the medians' ratio, as the pages show it."""
     if not (torch.ok and mlx.ok) or min(torch.value, mlx.value) <= 0:
         return ""
     checks = {torch.check, mlx.check}

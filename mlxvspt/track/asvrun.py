@@ -25,7 +25,7 @@ from . import locks, plan, recorder, venvs
 from ..errors import UsageError
 from .progress import Progress
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = ledger.ROOT
 # Where a run publishes its site unless told: git ignores .asv/, so a run leaves html/, the project's
 # published site (`mlxvspt publish --html-dir html` rebuilds it), as it is in the clone.
 SITE = ROOT / ".asv" / "html"

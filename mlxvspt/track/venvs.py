@@ -8,8 +8,8 @@ import tempfile
 from pathlib import Path
 
 from .. import ledger
+from ..ledger import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 ENVS = ROOT / ".asv" / "ab"
 
 
