@@ -13,9 +13,11 @@ class BertTrainCombinations:
                                          preset_values("bert_train", "precisions")]
     param_names = ["framework", "device", "path", "compile", "precision"]
 
+    def tier_of(self, path, compile, precision):
+        return self.pair_tier(path, compile)
+
     def overrides(self, path, compile, precision):
         self.measured_here("paths", path)
-        self.compiled_here(path, compile)
         self.measured_here("precisions", precision)
         return precision, {"path": path, "compile": compile}
 

@@ -15,9 +15,11 @@ class StepParams:
     param_names = ["framework", "device", "path", "compile", "precision"]
     version = "2"  # 2: path param (results of version 1 migrated as path "seed"), compile scope incl. AdamW
 
+    def tier_of(self, path, compile, precision):
+        return self.pair_tier(path, compile)
+
     def overrides(self, path, compile, precision):
         self.measured_here("paths", path)
-        self.compiled_here(path, compile)
         self.measured_here("precisions", precision)
         return precision, {"path": path, "compile": compile}
 

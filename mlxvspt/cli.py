@@ -20,7 +20,7 @@ from . import ledger, paths, workloads
 from .errors import Unavailable, UsageError
 
 SELECT_ENV = {"framework": settings.FRAMEWORKS, "device": settings.DEVICES, "precision": settings.PRECISIONS}
-TIERS = {"standard": "standard", "cold": "cold", "all": "standard,cold"}
+TIERS = {"standard": "standard", "cold": "cold", "diagnostic": "diagnostic", "all": "standard,cold,diagnostic"}
 TAGLINE = "MLX vs PyTorch, measured the same way, release after release."
 START = "New here? Start with `mlxvspt run`: it measures both frameworks and prints the table."
 GROUPS = {  # the top-level help lists every command in one of these
@@ -75,7 +75,8 @@ def parser():
         cmd.add_argument("--headline", action="store_true",
                          help="only the combinations of the headline's rows (a fraction of a GPU point's time)")
         cmd.add_argument("--tier", choices=TIERS, default="standard",
-                         help="standard (default) | cold: the first step of a fresh process (minutes a sample) | all")
+                         help="standard (default) | cold: the first step of a fresh process (minutes a sample) | "
+                              "diagnostic: the training paths' other compile settings (seed compiled, best eager) | all")
         folders(cmd)
         cmd.add_argument("--resume", action="store_true", help="keep finished results, run only what is missing")
         cmd.add_argument("-v", "--verbose", action="store_true",

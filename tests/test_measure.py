@@ -422,6 +422,29 @@ def test_cold_rows_run_only_on_request(monkeypatch):
         cls().refuse("torch", "cpu")
 
 
+@pytest.mark.parametrize("module, cls_name, pairs", [
+    ("bench_lm_train", "LMTrain", {("seed", False): "standard", ("best", True): "standard",
+                                   ("seed", True): "diagnostic", ("best", False): "diagnostic"}),
+    ("bench_bert_train", "BertTrainStep", {("seed", False): "standard", ("pairs-batched", False): "standard",
+                                           ("best", True): "standard", ("seed", True): "diagnostic",
+                                           ("pairs-batched", True): "diagnostic", ("best", False): "diagnostic"})])
+def test_each_training_path_runs_as_its_users_run_it_and_the_other_compile_setting_on_request(
+        monkeypatch, module, cls_name, pairs):
+    """At `full` on a GPU the standard tier measures the seed's paths eager and the best path compiled;
+    `--tier diagnostic` measures only the other pairs, `--tier all` every one. Asked before anything is built."""
+    cls = process.benchmark_class(BENCHMARKS, module, cls_name)
+    monkeypatch.setenv(settings.PRESET, "full")
+    for tiers, runs in (("standard", {"standard"}), ("diagnostic", {"diagnostic"}), (cli.TIERS["all"], {"standard", "diagnostic"})):
+        monkeypatch.setenv(settings.TIERS, tiers)
+        for (path, compile), tier in pairs.items():
+            if tier in runs:
+                assert cls().refuse("torch", "gpu", path, compile, "fp32", runnable=True) == \
+                    ("fp32", {"path": path, "compile": compile})
+            else:
+                with pytest.raises(NotImplementedError, match=f"a {tier} row: run with --tier {tier}"):
+                    cls().refuse("torch", "gpu", path, compile, "fp32", runnable=True)
+
+
 def test_a_second_run_into_the_same_results_is_refused_naming_the_first(tmp_path):
     with locks.held(tmp_path / ".run.lock", "mlxvspt run"):
         with pytest.raises(UsageError, match=rf"mlxvspt run \(pid {os.getpid()}\) is writing these results"):

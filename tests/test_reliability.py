@@ -128,6 +128,40 @@ def test_a_parameter_value_added_since_is_na_where_a_run_does_not_measure_it(tmp
         assert (value == value) == (device == "cpu"), (framework, device, n, value)  # NaN: n/a, never measured
 
 
+TIERED_SUITE = """
+import os
+
+
+class Tiered:
+    params = [["mlx", "torch"]]
+    param_names = ["framework"]
+    number, repeat, rounds, warmup_time = 1, 1, 1, 0
+
+    def setup(self, framework):
+        if framework in os.environ.get("FAKE_NA", ""):
+            raise NotImplementedError("a diagnostic row: run with --tier diagnostic")
+
+    def time_ok(self, framework):
+        pass
+"""
+
+
+def test_a_row_na_in_a_later_run_keeps_what_an_earlier_run_measured_at_the_point(tmp_path, monkeypatch):
+    """A run of one tier (or framework) at a point another run measured: the rows it leaves out are n/a to
+    it, and their earlier values stay; a row never measured is n/a."""
+    bench = suite(tmp_path, {"tiered": TIERED_SUITE})
+    results, html = tmp_path / "results", tmp_path / "html"
+    monkeypatch.setenv("FAKE_NA", "torch")
+    machine, _ = asvrun.run("tiny", results, html, benchmark_dir=bench)
+    row = results_layer.latest(results)[machine].row("bench_tiered.Tiered.time_ok")
+    assert row.cells["torch"].status == "n/a" and row.cells["mlx"].value > 0
+    first = row.cells["mlx"].value
+    monkeypatch.setenv("FAKE_NA", "mlx")  # the other tier's run at the same point
+    asvrun.run("tiny", results, html, benchmark_dir=bench)
+    row = results_layer.latest(results)[machine].row("bench_tiered.Tiered.time_ok")
+    assert row.cells["mlx"].value == first and row.cells["torch"].value > 0
+
+
 def test_failures_are_isolated_recorded_and_resume_skips_finished(tmp_path, monkeypatch, capsys):
     bench = suite(tmp_path, {"fake": FAKE_SUITE})
     log = tmp_path / "log.txt"

@@ -254,7 +254,7 @@ class WorkloadBenchmark:
     warmup_time = 0
     timeout = 3600
     warm = "step"  # the runner method the timed methods call: warmed up to steady state in setup
-    tier = "standard"  # or "cold": the first step of a fresh process, measured on request (`--tier cold`)
+    tier = "standard"  # or "cold": the first step of a fresh process, measured on request (`--tier cold`); see tier_of
     leaves_memory = False  # a training step's time_ class: its samples' peaks are its StepMemory twin's figures
     leaves_energy = False  # ... and reads NVML's counter over a block of its steps for its StepEnergy twin
 
@@ -266,11 +266,16 @@ class WorkloadBenchmark:
         """A row's params by name, as records and memo files list them."""
         return dict(zip(self.param_names, args))
 
-    def compiled_here(self, path, compile):
-        """Skip (asv's n/a) a path x compile pair the current preset leaves out on this row's device."""
-        if [path, compile] not in sizes(self.workload, settings.preset(), self.device).get("compiles", [[path, compile]]):
-            raise NotImplementedError(f"{path} {'compiled' if compile else 'eager'} is not measured at this preset "
-                                      f"on the {self.device.upper()}")
+    def pair_tier(self, path, compile):
+        """The tier of a path x compile pair on this row's device: "standard" where the preset lists it
+        (`compiles`: each path as its users run it) or lists none, else "diagnostic" (a seed path compiled,
+        a best path eager: they tell what the path does from what the compiler does), run on request."""
+        listed = sizes(self.workload, settings.preset(), self.device).get("compiles")
+        return "standard" if listed is None or [path, compile] in listed else "diagnostic"
+
+    def tier_of(self, *extra):
+        """The row's tier (a class whose params reach into another tier answers per row): its class's."""
+        return self.tier
 
     def measured_here(self, key, value):
         """Skip (asv's n/a) a param value of `preset_values(workload, key)` the current preset leaves out
@@ -287,10 +292,10 @@ class WorkloadBenchmark:
         for value, chosen in ((framework, settings.frameworks()), (device, settings.devices())):
             if chosen and value not in chosen:
                 raise NotImplementedError(f"{value} not selected or not available here ({', '.join(chosen)} only)")
-        if self.tier not in settings.tiers():
-            raise NotImplementedError(f"a {self.tier} row: run with --tier {self.tier} (this run: "
-                                      f"{', '.join(settings.tiers())})")
         self.device = device
+        tier = self.tier_of(*extra)
+        if tier not in settings.tiers():
+            raise NotImplementedError(f"a {tier} row: run with --tier {tier} (this run: {', '.join(settings.tiers())})")
         precision, overrides = self.overrides(*extra)
         selected(precision)
         reason = None if runnable else unavailable(self.workload, Target(framework, device, precision), overrides)

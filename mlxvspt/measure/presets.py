@@ -29,6 +29,8 @@ SAMPLE_SECONDS = {"tiny": 0.05, "small": 0.25, "full": 0.05, "history": 0.3}
 # ratio interval (results.verdict) separates a 3% difference between cells whose spread is under 1%
 # (5 samples a side reach only +-0.5%, 7 +-0.9%, 10 +-1%).
 FIGURE_SAMPLES = {"history": 11, "full": 10}
+# BERT's standard [path, compile] pairs (`compiles`, below): the seed's two eager paths, the best compiled.
+BERT_COMPILES = [["seed", False], ["pairs-batched", False], ["best", True]]
 
 TABLE = {
     # CPU<->GPU switch. The seed ran N=10000 for 50 loops; MLX's CPU half runs on the reference BLAS
@@ -52,8 +54,10 @@ TABLE = {
     # TransformerLM training (mlx-examples transformer_lm); `full` is the seed's model and batch. `steps`:
     # the loss curve the cross-check compares (short: it runs every path x compile x precision);
     # `first_step_rows`: measure the cold and warm first compiled step (1-2 minutes a sample on 2 cores).
-    # `compiles` (lm_train, bert_train): the [path, compile] pairs measured where not every one is; the
-    # default run on a 2-core CPU keeps the seed's eager step and the best path compiled (within 8 minutes).
+    # `compiles` (lm_train, bert_train): the [path, compile] pairs of the standard tier, each path as its
+    # users run it (the seed's eager step, the best path compiled); the other pairs (seed compiled, best
+    # eager) tell the path's effect from the compiler's and run on request (`--tier diagnostic`): on an
+    # H100 at `full` they are 17 of the GPU point's 72 combinations, about 6 minutes warm).
     "lm_train": {
         "tiny": {"layers": 2, "dim": 32, "heads": 2, "context": 16, "batch": 2, "vocab": 200, "steps": 6,
                  "warmup": 5, "eval_batches": 2, "paths": ["seed", "best"],
@@ -61,10 +65,11 @@ TABLE = {
         "small": {"layers": 2, "dim": 128, "heads": 4, "context": 64, "batch": 4, "vocab": 10000, "steps": 10,
                   "warmup": 200, "eval_batches": 2, "paths": ["seed", "best"],
                   "precisions": ["fp32", "tf32", "bf16", "bf16-mixed"], "first_step_rows": False,
-                  "cpu": {"precisions": ["fp32"], "compiles": [["seed", False], ["best", True]]}},
+                  "compiles": [["seed", False], ["best", True]], "cpu": {"precisions": ["fp32"]}},
         "full": {"layers": 12, "dim": 1024, "heads": 16, "context": 1024, "batch": 32, "vocab": 10000,
                  "steps": 10, "warmup": 200, "eval_batches": 2, "paths": ["seed", "best"],
-                 "precisions": ["fp32", "tf32", "bf16", "bf16-mixed"], "first_step_rows": True},
+                 "precisions": ["fp32", "tf32", "bf16", "bf16-mixed"], "first_step_rows": True,
+                 "compiles": [["seed", False], ["best", True]]},
         "history": {"layers": 2, "dim": 128, "heads": 4, "context": 64, "batch": 4, "vocab": 10000, "steps": 10,
                     "warmup": 200, "eval_batches": 2, "paths": ["seed"], "precisions": ["fp32"],
                     "first_step_rows": False},
@@ -100,12 +105,12 @@ TABLE = {
         "small": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
                   "batch": 4, "pairs": 24, "dev_pairs": 16, "epochs": 1, "dropout": 0.1, "check_steps": 5,
                   "torch_compile": True, "paths": ["seed", "pairs-batched", "best"],
-                  "precisions": ["fp32", "bf16", "bf16-mixed"],
-                  "cpu": {"precisions": ["fp32"], "torch_compile": False, "paths": ["seed", "best"],
-                          "compiles": [["seed", False], ["best", True]]}},
+                  "precisions": ["fp32", "bf16", "bf16-mixed"], "compiles": BERT_COMPILES,
+                  "cpu": {"precisions": ["fp32"], "torch_compile": False, "paths": ["seed", "best"]}},
         "full": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
                  "batch": 8, "pairs": 4096, "dev_pairs": 2048, "epochs": 5, "dropout": 0.1, "check_steps": 20,
-                 "torch_compile": True, "paths": ["seed", "pairs-batched", "best"], "precisions": ["fp32", "bf16", "bf16-mixed"]},
+                 "torch_compile": True, "paths": ["seed", "pairs-batched", "best"], "precisions": ["fp32", "bf16", "bf16-mixed"],
+                 "compiles": BERT_COMPILES},
         "history": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
                     "batch": 4, "pairs": 16, "dev_pairs": 16, "epochs": 1, "dropout": 0.1, "check_steps": 5,
                     "torch_compile": False, "paths": ["seed"], "precisions": ["fp32"]},

@@ -12,7 +12,8 @@ PRESET = "MLXVSPT_PRESET"
 FRAMEWORKS = "MLXVSPT_FRAMEWORKS"
 DEVICES = "MLXVSPT_DEVICES"
 PRECISIONS = "MLXVSPT_PRECISIONS"  # --precision: only these of each preset's precisions
-TIERS = "MLXVSPT_TIERS"  # --tier: which tiers of rows run (default: standard; cold: a fresh process's first step)
+TIERS = "MLXVSPT_TIERS"  # --tier: which tiers of rows run (default: standard; cold: a fresh process's first step;
+# diagnostic: the training paths' other compile settings)
 RUN_ID = "MLXVSPT_RUN_ID"
 RUN_FOLDER = "MLXVSPT_RUN_FOLDER"  # where MeasuredOnce shares one measurement between methods
 RECORDS = "MLXVSPT_RECORDS"  # the records file (JSON lines) this run appends to; "{point}": the installed one's
@@ -48,7 +49,8 @@ def precisions():
 
 
 def tiers():
-    """The tiers of rows this run measures: "standard" unless --tier chose (cold rows cost minutes each)."""
+    """The tiers of rows this run measures: "standard" unless --tier chose (cold rows cost minutes each,
+    diagnostic ones are a quarter of a GPU point's combinations)."""
     return _listed(TIERS) or ["standard"]
 
 

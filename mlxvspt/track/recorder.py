@@ -38,7 +38,12 @@ def record(config_path, machine, commit, lines):
     by_name = {}
     for line in lines:
         by_name.setdefault(line["name"], {})[line["idx"]] = line
+    kept = measured_in(results, benchmarks)
     for name, rows in by_name.items():
+        # an n/a row (another tier's, a framework left out) never replaces what an earlier run measured
+        rows = {i: row for i, row in rows.items() if row.get("result") != "n/a" or (name, i) not in kept}
+        if not rows:
+            continue
         benchmark = benchmarks[name]
         count = len(list(itertools.product(*benchmark["params"])))
         new = {i: {"name": name, "idx": i, "result": "n/a"} for i in never_measured(results, benchmark)}
@@ -75,8 +80,13 @@ def measured(config_path, machine, commit):
     """{(benchmark, param index)} that have a value in this environment's results at `commit` (what
     `--resume` keeps): n/a and failed rows are asked again."""
     conf, results = results_file(config_path, machine, commit)
+    return measured_in(results, Benchmarks.load(conf))
+
+
+def measured_in(results, benchmarks):
+    """{(benchmark, param index)} with a value in asv Results."""
     kept = set()
-    for name in results.get_result_keys(Benchmarks.load(conf)):
+    for name in results.get_result_keys(benchmarks):
         for idx, value in enumerate(results.get_result_value(name, results.get_result_params(name))):
             if value is not None and not (isinstance(value, float) and math.isnan(value)):
                 kept.add((name, idx))
