@@ -445,6 +445,22 @@ def test_each_training_path_runs_as_its_users_run_it_and_the_other_compile_setti
                     cls().refuse("torch", "gpu", path, compile, "fp32", runnable=True)
 
 
+def test_a_combination_checked_again_replaces_its_lines_and_keeps_every_other_combinations(tmp_path):
+    """A point measured again, or one tier of it: the check file keeps the lines of what the run does not
+    measure now (a diagnostic pair's, another workload's), and a combination checked again has only its new ones."""
+    stored = tmp_path / "check-point.jsonl"
+
+    def line(path, ok, workload="lm_train"):
+        return check.Line(workload, "gpu", path, "fp32", "first-step loss", ok)
+
+    check.replace_combinations(stored, [line("seed", False), line("seed+compiled", True), line("seed", True, "bert_train")])
+    check.replace_combinations(stored, [line("seed", True)])
+    lines = check.load(stored)
+    assert check.status(lines, "lm_train", "gpu", "seed", "fp32") == "passed"
+    assert check.status(lines, "lm_train", "gpu", "seed+compiled", "fp32") == "passed"
+    assert check.status(lines, "bert_train", "gpu", "seed", "fp32") == "passed" and len(lines) == 3
+
+
 def test_a_second_run_into_the_same_results_is_refused_naming_the_first(tmp_path):
     with locks.held(tmp_path / ".run.lock", "mlxvspt run"):
         with pytest.raises(UsageError, match=rf"mlxvspt run \(pid {os.getpid()}\) is writing these results"):

@@ -288,10 +288,28 @@ def keep_others(path, workloads, devices):
     staging.replace(path)
 
 
+def replace_combinations(path, lines):
+    """Write check Lines into the JSON-lines file `path` (created), in place of the stored lines of the
+    combinations (workload, device, path, precision) they compare: a point measured again, or one tier of
+    it, keeps the lines of every combination it does not measure now. Atomic: a kill leaves the old file or
+    the new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = [asdict(line) for line in lines]
+    replaced = {combination_key(line) for line in new}
+    kept = [line for line in load(path) if combination_key(line) not in replaced]
+    staging = path.with_name(path.name + ".new")
+    staging.write_text("".join(json.dumps(line) + "\n" for line in kept + new))
+    staging.replace(path)
+
+
+def combination_key(line):
+    return line["workload"], line["device"], line["path"], line["precision"]
+
+
 def of_combination(lines, workload, device, path, precision):
     """The stored Line dicts that compared one combination (its n/a lines left out)."""
-    return [l for l in lines if (l["workload"], l["device"], l["path"], l["precision"]) ==
-            (workload, device, path, precision) and l["what"] != "n/a"]
+    return [l for l in lines if combination_key(l) == (workload, device, path, precision) and l["what"] != "n/a"]
 
 
 def failures(lines, *combination):

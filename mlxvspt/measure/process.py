@@ -199,9 +199,10 @@ class Measurement:
         self.store_lines(lines)
 
     def store_lines(self, lines):
+        """The check lines of a combination (or of a workload's own check) in place of that combination's
+        earlier ones in the point's check file."""
         if self.checks and lines:
-            with asvbench.locked(Path(self.checks)) as f:
-                f.write(check.dump(lines))
+            check.replace_combinations(self.checks, lines)
 
     def group(self, key, rows):
         precision, overrides, warm = key

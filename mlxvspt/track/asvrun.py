@@ -18,7 +18,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..measure import check, devices, settings
+from ..measure import devices, settings
 from ..publish import comparison_page, regressions
 from .. import jsonlines, ledger
 from . import locks, plan, recorder, venvs
@@ -280,8 +280,6 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
         for line in plan.describe(planned, estimates):
             progress.say(line)
         plan.within(budget, estimates)
-        if not resume:  # this point's check lines of what is measured now are replaced by the new ones
-            check.keep_others(env[settings.CHECKS], {w for w, _ in planned}, {d for _, d in planned})
         progress.begin(planned, estimates)
         try:
             for (workload, device), rows in planned.items():
