@@ -376,7 +376,7 @@ def test_a_budget_the_last_durations_exceed_is_refused_naming_what_fits():
 def test_run_refuses_a_budget_before_anything_runs(tmp_path, capsys, monkeypatch):
     results = tmp_path / "res"
     monkeypatch.setenv(settings.MACHINE, "box")
-    durations_file(results, "box-tiny", {"matmul": 900.0})
+    durations_file(results, "box-tiny", {"matmul": 900.0}, rows=1)
     (results / "benchmarks.json").write_text((BENCHMARKS.parent / "results" / "benchmarks.json").read_text())
     before = sorted(p.name for p in results.rglob("*"))
     code = cli.main(["run", "--workload", "matmul", "--device", "cpu", "--budget", "5", "--results-dir",
@@ -389,8 +389,28 @@ def test_run_refuses_a_budget_before_anything_runs(tmp_path, capsys, monkeypatch
 def test_the_plan_estimates_from_this_machines_last_durations(tmp_path):
     durations_file(tmp_path, "box-small", {"matmul": 60.0})
     known = plan.durations(tmp_path, "box-small")
-    assert plan.estimate({("matmul", "cpu"): [[f"b.{i}", i] for i in range(288)]}, known) == {("matmul", "cpu"): 120.0}
-    assert plan.estimate({("llm", "cpu"): [["b", 0]]}, known) == {("llm", "cpu"): None}
+    assert plan.estimate({("matmul", "cpu"): 288}, known) == {("matmul", "cpu"): 120.0}
+    assert plan.estimate({("llm", "cpu"): 1}, known) == {("llm", "cpu"): None}
+
+
+def test_the_plan_counts_only_the_rows_a_run_will_measure_and_the_rows_a_part_measured(tmp_path, monkeypatch):
+    """Another tier's rows, and a preset's left-out values, cost a run nothing: the estimate scales the
+    last duration by the rows to measure now over the rows that part measured then (its n/a ones left out)."""
+    monkeypatch.setenv(settings.PRESET, "full")
+    monkeypatch.delenv(settings.TIERS, raising=False)
+    folder = tmp_path / "box-full"
+    folder.mkdir()
+    (folder / "runs-x.jsonl").write_text(json.dumps({"started": "2026-12-01T00:00:00Z", "parts": [
+        {"workload": "lm_train", "device": "gpu", "seconds": 300.0, "rows": 102, "measured": 50}]}) + "\n")
+    rows = [["bench_lm_train.LMTrain.time_step", i] for i in range(64)]  # framework x device x path x compile x 4
+    planned = {("lm_train", "gpu"): rows}
+    monkeypatch.setenv(settings.DEVICES, "gpu")
+    standard = plan.to_measure(planned, BENCHMARKS)
+    monkeypatch.setenv(settings.TIERS, cli.TIERS["all"])
+    every = plan.to_measure(planned, BENCHMARKS)
+    assert standard == {("lm_train", "gpu"): 16} and every == {("lm_train", "gpu"): 32}
+    assert plan.estimate(standard, plan.durations(tmp_path, "box-full")) == {("lm_train", "gpu"): 96.0}
+    assert plan.describe(planned, standard, {("lm_train", "gpu"): 96.0})[0] == "plan: 1 parts, 64 rows, 16 to measure, ~1:36"
 
 
 def test_a_machines_own_durations_come_first_and_the_references_follow_at_its_speed(tmp_path):
@@ -531,7 +551,7 @@ def test_the_time_left_is_within_30_percent_after_a_quarter_where_the_mean_part_
     durations_file(tmp_path, "linux-2core-small", reference)
     durations_file(tmp_path, "vm-small", {"matmul": 27.0})
     took = {(w, "cpu"): 1.5 * s * jitter for (w, s), jitter in zip(reference.items(), (1.1, 0.9, 1.05, 1.0, 0.95))}
-    planned = {part: [["b", i] for i in range(144)] for part in took}
+    planned = {part: 144 for part in took}
     clock, stream = Clock(), io.StringIO()
     monkeypatch.setattr(progress_module, "time", clock)
     shown = Progress(tmp_path / "log.txt", stream=stream)

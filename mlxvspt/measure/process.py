@@ -99,12 +99,15 @@ class Row:
 
 
 def benchmark_class(benchmark_dir, module, name, _loaded={}):
-    """A class of a benchmark module, imported from its file as asv imports it (once per process)."""
-    if module not in _loaded:
-        where = importlib.util.spec_from_file_location(f"_mlxvspt_bench.{module}", Path(benchmark_dir) / f"{module}.py")
-        _loaded[module] = importlib.util.module_from_spec(where)
-        where.loader.exec_module(_loaded[module])
-    return getattr(_loaded[module], name)
+    """A class of a benchmark module, imported from its file as asv imports it (once per process and version
+    of the file: the run's plan asks a suite's classes in the parent process, which may run another suite)."""
+    path = Path(benchmark_dir) / f"{module}.py"
+    key = (path.resolve(), path.stat().st_mtime_ns)
+    if key not in _loaded:
+        where = importlib.util.spec_from_file_location(f"_mlxvspt_bench.{module}", path)
+        _loaded[key] = importlib.util.module_from_spec(where)
+        where.loader.exec_module(_loaded[key])
+    return getattr(_loaded[key], name)
 
 
 def rows_of(benchmark_dir, wanted):

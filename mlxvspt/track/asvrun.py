@@ -276,8 +276,9 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
             kept = recorder.measured(config, machine, point)
             planned = {part: [r for r in rows if tuple(r) not in kept] for part, rows in planned.items()}
             planned = {part: rows for part, rows in planned.items() if rows}
-        estimates = plan.estimate(planned, plan.durations(results_dir, machine))
-        for line in plan.describe(planned, estimates):
+        counts = plan.to_measure(planned, benchmark_dir)
+        estimates = plan.estimate(counts, plan.durations(results_dir, machine))
+        for line in plan.describe(planned, counts, estimates):
             progress.say(line)
         plan.within(budget, estimates)
         progress.begin(planned, estimates)
@@ -301,7 +302,7 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
                 recorder.record(config, machine, point, lines)
                 seconds = time.time() - part_started
                 done.append({"workload": workload, "device": device, "seconds": round(seconds, 1),
-                             "rows": len(rows)})
+                             "rows": len(rows), "measured": sum(line.get("result") != "n/a" for line in lines)})
                 code = progress.finished_part((workload, device), lines, seconds, failure) or code
         except BaseException:  # an interrupted run keeps its finished parts' durations for the next plan
             if done:

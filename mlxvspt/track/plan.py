@@ -1,9 +1,10 @@
 """What a run will measure, and how long it should take on this machine, before anything runs.
 
 A run is made of parts, one measuring process each: a workload on a device (mlxvspt.measure.process). Each run
-writes every part's wall time and row count into the point's `runs-<point>.jsonl` beside its results;
-the plan takes the latest figure per part from this machine's files (any point), else the same preset's
-reference machine's at this machine's speed, scaled by the rows asked now; the run's time left follows
+writes every part's wall time and row counts (asked, measured) into the point's `runs-<point>.jsonl` beside its
+results; the plan takes the latest figure per part from this machine's files (any point), else the same preset's
+reference machine's at this machine's speed, scaled by the rows to measure now (those no class refuses
+before building: another tier's rows cost nothing); the run's time left follows
 it (mlxvspt.track.progress), and `--budget` refuses a selection whose estimate exceeds it, naming the
 parts that would fit.
 """
@@ -99,33 +100,55 @@ def relative_speed(mine, others):
 
 
 def durations_of(paths):
-    """The latest duration of each part in runs files, a part a stopped run cut short only where no run
-    measured it whole (its rows are those that ended, often the cheap ones first)."""
+    """The latest duration of each part in runs files, with the rows it measured (its rows where the file
+    does not say), a part a stopped run cut short only where no run measured it whole (its rows are those
+    that ended, often the cheap ones first)."""
     latest = {}
     for path in sorted(paths):
         for line in jsonlines.read(path):
             for part in line.get("parts", []):
                 key, whole = (part["workload"], part["device"]), not part.get("stopped")
                 if key not in latest or (whole, line["started"]) >= latest[key][:2]:
-                    latest[key] = (whole, line["started"], part["seconds"], part["rows"])
+                    latest[key] = (whole, line["started"], part["seconds"], part.get("measured", part["rows"]))
     return {key: (seconds, rows) for key, (_, _, seconds, rows) in latest.items()}
 
 
-def estimate(planned, known):
-    """{part: seconds or None (never measured here)}: the last duration scaled by the rows asked now."""
-    return {part: (known[part][0] * len(rows) / max(known[part][1], 1) if part in known else None)
+def to_measure(planned, benchmark_dir):
+    """{part: how many of its rows will be measured}: its rows less those their classes refuse before
+    anything is built (another tier's, a value the preset leaves out, a framework or precision not chosen),
+    which cost a run nothing; a plain asv class's rows all count."""
+    from ..measure import process
+
+    def refused(row):
+        try:
+            getattr(row.bench, "refuse", lambda *params, runnable: None)(*row.params, runnable=True)
+        except NotImplementedError:
+            return True
+        except Exception:  # noqa: BLE001 (the measuring process reports it; the plan counts the row)
+            return False
+        return False
+
+    return {part: sum(not refused(row) for row in process.rows_of(benchmark_dir, rows))
             for part, rows in planned.items()}
 
 
-def describe(planned, estimates):
-    """The plan's lines: each part with its rows and estimate, then the total."""
-    lines = [f"  {workload} on {device}: {len(planned[(workload, device)])} rows, ~{minutes(seconds)}"
-             for (workload, device), seconds in estimates.items()]
+def estimate(counts, known):
+    """{part: seconds or None (never measured here)}: the last duration scaled by the rows to measure now
+    (`to_measure`) over the rows it measured then."""
+    return {part: (known[part][0] * count / max(known[part][1], 1) if part in known else None)
+            for part, count in counts.items()}
+
+
+def describe(planned, counts, estimates):
+    """The plan's lines: each part with its rows, those to measure, and its estimate; then the total."""
+    lines = [f"  {workload} on {device}: {len(planned[(workload, device)])} rows, {counts[(workload, device)]} to "
+             f"measure, ~{minutes(seconds)}" for (workload, device), seconds in estimates.items()]
     known = [s for s in estimates.values() if s is not None]
     unknown = [f"{w} on {d}" for (w, d), s in estimates.items() if s is None]
     total = f"~{minutes(sum(known))}" if known else "no estimate"
     total += f" (no earlier duration of {', '.join(unknown)})" if unknown else ""
-    return [f"plan: {len(planned)} parts, {sum(map(len, planned.values()))} rows, {total}"] + lines
+    return [f"plan: {len(planned)} parts, {sum(map(len, planned.values()))} rows, {sum(counts.values())} to measure, "
+            f"{total}"] + lines
 
 
 def within(budget_minutes, estimates):
