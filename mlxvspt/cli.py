@@ -225,7 +225,8 @@ def cmd_run(args):
     if args.budget is not None:  # from the last discovery, before anything is written (asvrun asks again)
         planned = plan.parts(args.results_dir, chosen, args.bench, headline_at=preset if args.headline else None)
         counts = plan.to_measure(planned, asvrun.ROOT / "benchmarks")
-        plan.within(args.budget, plan.estimate(counts, plan.durations(args.results_dir, asvrun.machine_name(preset))))
+        known = plan.durations(args.results_dir, asvrun.machine_name(preset))
+        plan.within(args.budget, plan.estimate(planned, counts, known))
     machine, code = asvrun.run(preset, args.results_dir, args.html_dir, args.workload, args.resume, only=args.bench,
                                verbose=args.verbose, budget=args.budget, headline=args.headline)
     return finish(args, code)

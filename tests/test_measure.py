@@ -389,8 +389,8 @@ def test_run_refuses_a_budget_before_anything_runs(tmp_path, capsys, monkeypatch
 def test_the_plan_estimates_from_this_machines_last_durations(tmp_path):
     durations_file(tmp_path, "box-small", {"matmul": 60.0})
     known = plan.durations(tmp_path, "box-small")
-    assert plan.estimate({("matmul", "cpu"): 288}, known) == {("matmul", "cpu"): 120.0}
-    assert plan.estimate({("llm", "cpu"): 1}, known) == {("llm", "cpu"): None}
+    asked = {("matmul", "cpu"): [[f"b.{i}", i] for i in range(288)], ("llm", "cpu"): [["b", 0]]}
+    assert plan.estimate(asked, {part: 1 for part in asked}, known) == {("matmul", "cpu"): 120.0, ("llm", "cpu"): None}
 
 
 def test_the_plan_counts_only_the_rows_a_run_will_measure_and_the_rows_a_part_measured(tmp_path, monkeypatch):
@@ -409,7 +409,7 @@ def test_the_plan_counts_only_the_rows_a_run_will_measure_and_the_rows_a_part_me
     monkeypatch.setenv(settings.TIERS, cli.TIERS["all"])
     every = plan.to_measure(planned, BENCHMARKS)
     assert standard == {("lm_train", "gpu"): 16} and every == {("lm_train", "gpu"): 32}
-    assert plan.estimate(standard, plan.durations(tmp_path, "box-full")) == {("lm_train", "gpu"): 96.0}
+    assert plan.estimate(planned, standard, plan.durations(tmp_path, "box-full")) == {("lm_train", "gpu"): 96.0}
     assert plan.describe(planned, standard, {("lm_train", "gpu"): 96.0})[0] == "plan: 1 parts, 64 rows, 16 to measure, ~1:36"
 
 
@@ -417,17 +417,17 @@ def test_a_machines_own_durations_come_first_and_the_references_follow_at_its_sp
     durations_file(tmp_path, "linux-2core-small", {"matmul": 18.0, "llm": 79.0})
     durations_file(tmp_path, "vm-small", {"matmul": 36.0})  # twice as long as the reference
     known = plan.durations(tmp_path, "vm-small")
-    assert known[("matmul", "cpu")] == (36.0, 144)
-    assert known[("llm", "cpu")] == (pytest.approx(158.0), 144)
+    assert known[("matmul", "cpu")] == (36.0, 144, None)
+    assert known[("llm", "cpu")] == (pytest.approx(158.0), 144, None)
 
 
 def test_parts_a_machine_never_ran_fall_back_to_its_presets_reference_machine(tmp_path):
     durations_file(tmp_path, "linux-2core-small", {"llm": 79.0, "whisper": 129.0})
     durations_file(tmp_path, "linux-2core-tiny", {"llm": 5.0, "whisper": 9.0})  # another preset: not used
-    reference = {("llm", "cpu"): (79.0, 144), ("whisper", "cpu"): (129.0, 144)}
+    reference = {("llm", "cpu"): (79.0, 144, None), ("whisper", "cpu"): (129.0, 144, None)}
     assert plan.durations(tmp_path, "vm-small") == reference  # a fresh clone
     durations_file(tmp_path, "vm-small", {"matmul": 20.0})  # then a run of matmul alone
-    assert plan.durations(tmp_path, "vm-small") == {("matmul", "cpu"): (20.0, 144), **reference}
+    assert plan.durations(tmp_path, "vm-small") == {("matmul", "cpu"): (20.0, 144, None), **reference}
 
 
 def test_an_unknown_tier_is_refused(capsys):
@@ -551,11 +551,11 @@ def test_the_time_left_is_within_30_percent_after_a_quarter_where_the_mean_part_
     durations_file(tmp_path, "linux-2core-small", reference)
     durations_file(tmp_path, "vm-small", {"matmul": 27.0})
     took = {(w, "cpu"): 1.5 * s * jitter for (w, s), jitter in zip(reference.items(), (1.1, 0.9, 1.05, 1.0, 0.95))}
-    planned = {part: 144 for part in took}
+    planned = {part: [["b", i] for i in range(144)] for part in took}
     clock, stream = Clock(), io.StringIO()
     monkeypatch.setattr(progress_module, "time", clock)
     shown = Progress(tmp_path / "log.txt", stream=stream)
-    shown.begin(planned, plan.estimate(planned, plan.durations(tmp_path, "vm-small")))
+    shown.begin(planned, plan.estimate(planned, {part: 144 for part in took}, plan.durations(tmp_path, "vm-small")))
     total, errors, mean_errors = sum(took.values()), [], []
     for done, (part, seconds) in enumerate(took.items(), 1):
         clock.now += seconds
@@ -677,7 +677,7 @@ def test_a_part_a_stopped_run_cut_short_does_not_replace_a_whole_ones_duration(t
                                                          {"workload": "llm", "device": "gpu", "seconds": 60.0,
                                                           "rows": 10, "stopped": True}]}]
     (folder / "runs-x.jsonl").write_text("".join(json.dumps(run) + "\n" for run in runs))
-    assert plan.durations(tmp_path, "box-full") == {("lm_train", "gpu"): (1500.0, 102), ("llm", "gpu"): (60.0, 10)}
+    assert plan.durations(tmp_path, "box-full") == {("lm_train", "gpu"): (1500.0, 102, None), ("llm", "gpu"): (60.0, 10, None)}
 
 
 def test_an_interrupted_run_keeps_its_finished_parts_durations_for_the_next_plan(tmp_path, monkeypatch):

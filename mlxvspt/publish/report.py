@@ -394,6 +394,14 @@ def host_line(environment):
     return ", ".join(part for part in parts if part)
 
 
+def rows_of(part):
+    """A runs line's part in words: its rows, how many were measured where the line says (the rest n/a:
+    another tier's, a value the preset leaves out), and whether the run was stopped in it."""
+    if part.get("stopped"):
+        return f"stopped with {part.get('measured', part['rows'])} rows measured"
+    return f"{part['measured']} of {part['rows']} rows measured" if "measured" in part else f"{part['rows']} rows"
+
+
 def runs_list(results_dir, machine, point):
     """The runs of this release set on the machine, from runs-<point>.jsonl: when each began, how it ended
     and each part's wall time, so a reader sees which run measured which workload and what a point costs."""
@@ -403,9 +411,8 @@ def runs_list(results_dir, machine, point):
             continue
         ended = {0: "ended", "interrupted": "interrupted after its last part below"}.get(
             run.get("exit_code"), f"ended with exit code {run.get('exit_code')}")
-        parts = ", ".join(f"{part['workload']} on {part['device']} {minutes(part['seconds'])}"
-                          + (f" (stopped with {part.get('measured', part['rows'])} rows measured)"
-                             if part.get("stopped") else f" ({part['rows']} rows)") for part in run["parts"])
+        parts = ", ".join(f"{part['workload']} on {part['device']} {minutes(part['seconds'])} ({rows_of(part)})"
+                          for part in run["parts"])
         selection = " (the headline's rows, `--headline`)" if run.get("selection") == "headline" else ""
         lines.append(f"- {run['started'].replace('T', ' ').rstrip('Z')} UTC, {minutes(run['wall_seconds'])} "
                      f"in all{selection}, {ended}{' (resumed)' if run.get('resumed') else ''}: {parts}")

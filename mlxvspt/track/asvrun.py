@@ -277,7 +277,7 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
             planned = {part: [r for r in rows if tuple(r) not in kept] for part, rows in planned.items()}
             planned = {part: rows for part, rows in planned.items() if rows}
         counts = plan.to_measure(planned, benchmark_dir)
-        estimates = plan.estimate(counts, plan.durations(results_dir, machine))
+        estimates = plan.estimate(planned, counts, plan.durations(results_dir, machine))
         for line in plan.describe(planned, counts, estimates):
             progress.say(line)
         plan.within(budget, estimates)

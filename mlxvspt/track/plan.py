@@ -78,7 +78,7 @@ def headline_params(module, preset, device):
 
 
 def durations(results_dir, machine):
-    """{(workload, device): (seconds, rows)}: the latest measured duration of each part on `machine`; for a
+    """{(workload, device): (seconds, rows asked, rows measured)}: the latest duration of each part on `machine`; for a
     part it has not measured (a fresh clone, a workload run here for the first time), the most recent of
     the other machines of the same preset in the results (a reference machine's, e.g. linux-2core-small's
     for vm-small), at this machine's speed relative to them."""
@@ -88,7 +88,7 @@ def durations(results_dir, machine):
     others = durations_of(path for path in results_dir.glob(f"*-{preset}/runs-*.jsonl")
                           if path.parent.name != machine)
     speed = relative_speed(mine, others)
-    return {**{part: (seconds * speed, rows) for part, (seconds, rows) in others.items()}, **mine}
+    return {**{part: (seconds * speed, *rows) for part, (seconds, *rows) in others.items()}, **mine}
 
 
 def relative_speed(mine, others):
@@ -100,17 +100,17 @@ def relative_speed(mine, others):
 
 
 def durations_of(paths):
-    """The latest duration of each part in runs files, with the rows it measured (its rows where the file
-    does not say), a part a stopped run cut short only where no run measured it whole (its rows are those
-    that ended, often the cheap ones first)."""
+    """{part: (seconds, rows asked, rows measured or None where the file does not say)}: the latest duration
+    of each part in runs files, a part a stopped run cut short only where no run measured it whole (its rows
+    are those that ended, often the cheap ones first)."""
     latest = {}
     for path in sorted(paths):
         for line in jsonlines.read(path):
             for part in line.get("parts", []):
                 key, whole = (part["workload"], part["device"]), not part.get("stopped")
                 if key not in latest or (whole, line["started"]) >= latest[key][:2]:
-                    latest[key] = (whole, line["started"], part["seconds"], part.get("measured", part["rows"]))
-    return {key: (seconds, rows) for key, (_, _, seconds, rows) in latest.items()}
+                    latest[key] = (whole, line["started"], part["seconds"], part["rows"], part.get("measured"))
+    return {key: tuple(figures) for key, (_, _, *figures) in latest.items()}
 
 
 def to_measure(planned, benchmark_dir):
@@ -132,11 +132,19 @@ def to_measure(planned, benchmark_dir):
             for part, rows in planned.items()}
 
 
-def estimate(counts, known):
+def estimate(planned, counts, known):
     """{part: seconds or None (never measured here)}: the last duration scaled by the rows to measure now
-    (`to_measure`) over the rows it measured then."""
-    return {part: (known[part][0] * count / max(known[part][1], 1) if part in known else None)
-            for part, count in counts.items()}
+    (`counts`, from `to_measure`) over the rows it measured then; where its runs line does not say how many
+    it measured (a run from before they were counted), by the rows asked now over the rows asked then."""
+    estimates = {}
+    for part, rows in planned.items():
+        if part not in known:
+            estimates[part] = None
+            continue
+        seconds, asked, measured = known[part]
+        share = counts[part] / max(measured, 1) if measured is not None else len(rows) / max(asked, 1)
+        estimates[part] = seconds * share
+    return estimates
 
 
 def describe(planned, counts, estimates):
