@@ -76,7 +76,8 @@ def parser():
                          help="only the combinations of the headline's rows (a fraction of a GPU point's time)")
         cmd.add_argument("--tier", choices=TIERS, default="standard",
                          help="standard (default) | cold: the first step of a fresh process (minutes a sample) | "
-                              "diagnostic: the training paths' other compile settings (seed compiled, best eager) | all")
+                              "diagnostic: the training paths' other compile settings (seed compiled, best "
+                              "eager) | all")
         folders(cmd)
         cmd.add_argument("--resume", action="store_true", help="keep finished results, run only what is missing")
         cmd.add_argument("-v", "--verbose", action="store_true",

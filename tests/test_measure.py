@@ -410,7 +410,8 @@ def test_the_plan_counts_only_the_rows_a_run_will_measure_and_the_rows_a_part_me
     every = plan.to_measure(planned, BENCHMARKS)
     assert standard == {("lm_train", "gpu"): 16} and every == {("lm_train", "gpu"): 32}
     assert plan.estimate(planned, standard, plan.durations(tmp_path, "box-full")) == {("lm_train", "gpu"): 96.0}
-    assert plan.describe(planned, standard, {("lm_train", "gpu"): 96.0})[0] == "plan: 1 parts, 64 rows, 16 to measure, ~1:36"
+    assert plan.describe(planned, standard, {("lm_train", "gpu"): 96.0})[0] == \
+        "plan: 1 parts, 64 rows, 16 to measure, ~1:36"
 
 
 def test_a_machines_own_durations_come_first_and_the_references_follow_at_its_speed(tmp_path):
@@ -454,7 +455,8 @@ def test_each_training_path_runs_as_its_users_run_it_and_the_other_compile_setti
     `--tier diagnostic` measures only the other pairs, `--tier all` every one. Asked before anything is built."""
     cls = process.benchmark_class(BENCHMARKS, module, cls_name)
     monkeypatch.setenv(settings.PRESET, "full")
-    for tiers, runs in (("standard", {"standard"}), ("diagnostic", {"diagnostic"}), (cli.TIERS["all"], {"standard", "diagnostic"})):
+    for tiers, runs in (("standard", {"standard"}), ("diagnostic", {"diagnostic"}),
+                        (cli.TIERS["all"], {"standard", "diagnostic"})):
         monkeypatch.setenv(settings.TIERS, tiers)
         for (path, compile), tier in pairs.items():
             if tier in runs:
@@ -473,7 +475,8 @@ def test_a_combination_checked_again_replaces_its_lines_and_keeps_every_other_co
     def line(path, ok, workload="lm_train"):
         return check.Line(workload, "gpu", path, "fp32", "first-step loss", ok)
 
-    check.replace_combinations(stored, [line("seed", False), line("seed+compiled", True), line("seed", True, "bert_train")])
+    check.replace_combinations(stored, [line("seed", False), line("seed+compiled", True),
+                                        line("seed", True, "bert_train")])
     check.replace_combinations(stored, [line("seed", True)])
     lines = check.load(stored)
     assert check.status(lines, "lm_train", "gpu", "seed", "fp32") == "passed"
@@ -677,7 +680,8 @@ def test_a_part_a_stopped_run_cut_short_does_not_replace_a_whole_ones_duration(t
                                                          {"workload": "llm", "device": "gpu", "seconds": 60.0,
                                                           "rows": 10, "stopped": True}]}]
     (folder / "runs-x.jsonl").write_text("".join(json.dumps(run) + "\n" for run in runs))
-    assert plan.durations(tmp_path, "box-full") == {("lm_train", "gpu"): (1500.0, 102, None), ("llm", "gpu"): (60.0, 10, None)}
+    assert plan.durations(tmp_path, "box-full") == {("lm_train", "gpu"): (1500.0, 102, None),
+                                                    ("llm", "gpu"): (60.0, 10, None)}
 
 
 def test_an_interrupted_run_keeps_its_finished_parts_durations_for_the_next_plan(tmp_path, monkeypatch):

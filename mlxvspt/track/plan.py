@@ -4,9 +4,9 @@ A run is made of parts, one measuring process each: a workload on a device (mlxv
 writes every part's wall time and row counts (asked, measured) into the point's `runs-<point>.jsonl` beside its
 results; the plan takes the latest figure per part from this machine's files (any point), else the same preset's
 reference machine's at this machine's speed, scaled by the rows to measure now (those no class refuses
-before building: another tier's rows cost nothing); the run's time left follows
-it (mlxvspt.track.progress), and `--budget` refuses a selection whose estimate exceeds it, naming the
-parts that would fit.
+before building: another tier's rows cost nothing); the run's time left follows it
+(mlxvspt.track.progress), and `--budget` refuses a selection whose estimate exceeds it, naming the parts
+that would fit.
 """
 import functools
 import itertools
@@ -78,10 +78,10 @@ def headline_params(module, preset, device):
 
 
 def durations(results_dir, machine):
-    """{(workload, device): (seconds, rows asked, rows measured)}: the latest duration of each part on `machine`; for a
-    part it has not measured (a fresh clone, a workload run here for the first time), the most recent of
-    the other machines of the same preset in the results (a reference machine's, e.g. linux-2core-small's
-    for vm-small), at this machine's speed relative to them."""
+    """{(workload, device): (seconds, rows asked, rows measured)}: the latest duration of each part on
+    `machine`; for a part it has not measured (a fresh clone, a workload run here for the first time), the
+    most recent of the other machines of the same preset in the results (a reference machine's, e.g.
+    linux-2core-small's for vm-small), at this machine's speed relative to them."""
     results_dir = Path(results_dir)
     mine = durations_of(results_dir.glob(f"{machine}/runs-*.jsonl"))
     preset = machine.rsplit("-", 1)[-1]
