@@ -280,12 +280,7 @@ def load(path):
 def keep_others(path, workloads, devices):
     """Rewrite the JSON-lines file `path` (created) without the lines of these workloads on these devices:
     a check about to run them replaces just those. Atomic: a kill leaves the old file or the new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    kept = [line for line in load(path) if not (line["workload"] in workloads and line["device"] in devices)]
-    staging = path.with_name(path.name + ".new")
-    staging.write_text("".join(json.dumps(line) + "\n" for line in kept))
-    staging.replace(path)
+    rewrite(path, [line for line in load(path) if not (line["workload"] in workloads and line["device"] in devices)])
 
 
 def replace_combinations(path, lines):
@@ -293,13 +288,17 @@ def replace_combinations(path, lines):
     combinations (workload, device, path, precision) they compare: a point measured again, or one tier of
     it, keeps the lines of every combination it does not measure now. Atomic: a kill leaves the old file or
     the new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     new = [asdict(line) for line in lines]
     replaced = {combination_key(line) for line in new}
-    kept = [line for line in load(path) if combination_key(line) not in replaced]
+    rewrite(path, [line for line in load(path) if combination_key(line) not in replaced] + new)
+
+
+def rewrite(path, lines):
+    """Write stored Line dicts as the JSON-lines file `path` (created) through a staging file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.with_name(path.name + ".new")
-    staging.write_text("".join(json.dumps(line) + "\n" for line in kept + new))
+    staging.write_text("".join(json.dumps(line) + "\n" for line in lines))
     staging.replace(path)
 
 

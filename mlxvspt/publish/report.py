@@ -394,7 +394,7 @@ def host_line(environment):
     return ", ".join(part for part in parts if part)
 
 
-def rows_of(part):
+def part_rows(part):
     """A runs line's part in words: its rows, how many were measured where the line says (the rest n/a:
     another tier's, a value the preset leaves out), and whether the run was stopped in it."""
     if part.get("stopped"):
@@ -411,7 +411,7 @@ def runs_list(results_dir, machine, point):
             continue
         ended = {0: "ended", "interrupted": "interrupted after its last part below"}.get(
             run.get("exit_code"), f"ended with exit code {run.get('exit_code')}")
-        parts = ", ".join(f"{part['workload']} on {part['device']} {minutes(part['seconds'])} ({rows_of(part)})"
+        parts = ", ".join(f"{part['workload']} on {part['device']} {minutes(part['seconds'])} ({part_rows(part)})"
                           for part in run["parts"])
         selection = " (the headline's rows, `--headline`)" if run.get("selection") == "headline" else ""
         lines.append(f"- {run['started'].replace('T', ' ').rstrip('Z')} UTC, {minutes(run['wall_seconds'])} "
