@@ -2,24 +2,14 @@
 peak memory and its joules (NVIDIA GPUs) on each path (seed, pairs-batched, best), eager or compiled, per
 precision; seconds per epoch and per validation pass. Pre-tokenised batches; dropout 0.1 while training."""
 from mlxvspt.measure import asvbench
-from mlxvspt.measure.asvbench import WorkloadBenchmark, preset_values
+from mlxvspt.measure.asvbench import WorkloadBenchmark
 
 
-class BertTrainCombinations:
-    """The params of a training step: path, compile (the whole step) and precision."""
+class BertTrainCombinations(asvbench.TrainingStepParams):
+    """A training step's params: path, compile (the whole step) and precision."""
 
     workload = "bert_train"
-    params = WorkloadBenchmark.params + [preset_values("bert_train", "paths"), [False, True],
-                                         preset_values("bert_train", "precisions")]
-    param_names = ["framework", "device", "path", "compile", "precision"]
-
-    def tier_of(self, path, compile, precision):
-        return self.pair_tier(path, compile)
-
-    def overrides(self, path, compile, precision):
-        self.measured_here("paths", path)
-        self.measured_here("precisions", precision)
-        return precision, {"path": path, "compile": compile}
+    params = asvbench.training_params("bert_train")
 
 
 class BertTrainStep(BertTrainCombinations, WorkloadBenchmark):

@@ -4,24 +4,12 @@ compiler caches; seconds per validation pass. Tokens/s and MFU are derived in th
 batch x context and `mlxvspt.workloads.lm_train.spec.flops_per_step`. Definitions:
 mlxvspt/workloads/lm_train/spec.py."""
 from mlxvspt.measure import asvbench
-from mlxvspt.measure.asvbench import MeasuredOnce, WorkloadBenchmark, preset_values
+from mlxvspt.measure.asvbench import MeasuredOnce, WorkloadBenchmark
 
 
-class StepParams:
-    """path x compile x precision (each as the preset publishes it) -> the runner's overrides."""
-
-    params = WorkloadBenchmark.params + [preset_values("lm_train", "paths"), [False, True],
-                                         preset_values("lm_train", "precisions")]
-    param_names = ["framework", "device", "path", "compile", "precision"]
+class StepParams(asvbench.TrainingStepParams):
+    params = asvbench.training_params("lm_train")
     version = "2"  # 2: path param (results of version 1 migrated as path "seed"), compile scope incl. AdamW
-
-    def tier_of(self, path, compile, precision):
-        return self.pair_tier(path, compile)
-
-    def overrides(self, path, compile, precision):
-        self.measured_here("paths", path)
-        self.measured_here("precisions", precision)
-        return precision, {"path": path, "compile": compile}
 
 
 class LMTrain(StepParams, WorkloadBenchmark):

@@ -254,7 +254,7 @@ class WorkloadBenchmark:
     warmup_time = 0
     timeout = 3600
     warm = "step"  # the runner method the timed methods call: warmed up to steady state in setup
-    tier = "standard"  # or "cold": the first step of a fresh process, measured on request (`--tier cold`); see tier_of
+    tier = "standard"  # or "cold": a fresh process's first step, on request (`--tier cold`); see tier_of
     leaves_memory = False  # a training step's time_ class: its samples' peaks are its StepMemory twin's figures
     leaves_energy = False  # ... and reads NVML's counter over a block of its steps for its StepEnergy twin
 
@@ -265,13 +265,6 @@ class WorkloadBenchmark:
     def named(self, args):
         """A row's params by name, as records and memo files list them."""
         return dict(zip(self.param_names, args))
-
-    def pair_tier(self, path, compile):
-        """The tier of a path x compile pair on this row's device: "standard" where the preset lists it
-        (`compiles`: each path as its users run it) or lists none, else "diagnostic" (a seed path compiled,
-        a best path eager: they tell what the path does from what the compiler does), run on request."""
-        listed = sizes(self.workload, settings.preset(), self.device).get("compiles")
-        return "standard" if listed is None or [path, compile] in listed else "diagnostic"
 
     def tier_of(self, *extra):
         """The row's tier (a class whose params reach into another tier answers per row): its class's."""
@@ -361,6 +354,32 @@ def combined(figures, peak=False):
     if isinstance(first, (int, float)) and not isinstance(first, bool):
         return max(figures) if peak else sum(figures) / len(figures)
     return first
+
+
+def training_params(workload):
+    """A training step's params: framework, device, then path, compile and precision (the paths and
+    precisions as the presets publish them), as TrainingStepParams reads them."""
+    return WorkloadBenchmark.params + [preset_values(workload, "paths"), [False, True],
+                                       preset_values(workload, "precisions")]
+
+
+class TrainingStepParams:
+    """A training step's path x compile x precision -> the runner's overrides, and each path x compile
+    pair's tier on the row's device (mixed into a workload's step, memory and energy classes)."""
+
+    param_names = ["framework", "device", "path", "compile", "precision"]
+
+    def tier_of(self, path, compile, precision):
+        """"standard" where the preset lists the pair (`compiles`: each path as its users run it) or lists
+        none, else "diagnostic" (a seed path compiled, a best path eager: they tell what the path does from
+        what the compiler does), run on request."""
+        listed = sizes(self.workload, settings.preset(), self.device).get("compiles")
+        return "standard" if listed is None or [path, compile] in listed else "diagnostic"
+
+    def overrides(self, path, compile, precision):
+        self.measured_here("paths", path)
+        self.measured_here("precisions", precision)
+        return precision, {"path": path, "compile": compile}
 
 
 class MeasuredOnce(WorkloadBenchmark):

@@ -294,15 +294,12 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
                     if kept:
                         restore_damaged(results_dir)
                         recorder.record(config, machine, point, kept)
-                        done.append({"workload": workload, "device": device, "seconds":
-                                     round(time.time() - part_started, 1), "rows": len(kept), "stopped": True,
-                                     "measured": sum(line.get("result") != "n/a" for line in kept)})
+                        done.append(part_record(workload, device, part_started, len(kept), kept, stopped=True))
                     raise
                 restore_damaged(results_dir)
                 recorder.record(config, machine, point, lines)
                 seconds = time.time() - part_started
-                done.append({"workload": workload, "device": device, "seconds": round(seconds, 1),
-                             "rows": len(rows), "measured": sum(line.get("result") != "n/a" for line in lines)})
+                done.append(part_record(workload, device, part_started, len(rows), lines))
                 code = progress.finished_part((workload, device), lines, seconds, failure) or code
         except BaseException:  # an interrupted run keeps its finished parts' durations for the next plan
             if done:
@@ -317,6 +314,13 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
         config.unlink()
         shutil.rmtree(run_folder, ignore_errors=True)
     return machine, code
+
+
+def part_record(workload, device, started, rows, lines, **more):
+    """A part's entry in the runs line: its wall time, the rows asked and those that ran (not n/a), which
+    the next plan's estimate scales by."""
+    return {"workload": workload, "device": device, "seconds": round(time.time() - started, 1), "rows": rows,
+            **more, "measured": sum(line.get("result") != "n/a" for line in lines)}
 
 
 def measure_part(workload, device, rows, env, run_folder, benchmark_dir, progress, python=sys.executable):
