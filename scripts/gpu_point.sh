@@ -10,11 +10,12 @@
 #                                  `start --resume` on a later machine measures only the rest)
 #   gpu_point.sh wait SECONDS      return once the run ended, or after SECONDS; print its progress lines
 #                                  and each combination's seconds per phase
-#   gpu_point.sh pack OUT          the machine's results and the run's logs as OUT/point.tgz, to bring back
-#                                  and unpack over results/ here; the compile caches in 15 MB parts
-#                                  (caches.tgz.aa, ...: a device call returns 8 files of 16 MiB at most,
-#                                  64 MiB in all), the first three in OUT, to carry to a later machine
-#                                  for a warm-cache point
+#   gpu_point.sh pack OUT          the machine's results and the run's logs (logs/host-trace.csv: the GPU's
+#                                  clocks, power and clock-event reasons, the load and CPU MHz every 2 s) as
+#                                  OUT/point.tgz, to bring back and unpack over results/ here; the compile
+#                                  caches in 15 MB parts (caches.tgz.aa, ...: a device call returns 8 files
+#                                  of 16 MiB at most, 64 MiB in all), the first three in OUT, to carry to a
+#                                  later machine for a warm-cache point
 #   gpu_point.sh caches OUT N      the cache parts from the Nth on, four of them, in OUT (the next call's)
 #   gpu_point.sh warm FOLDER       unpack cache parts carried in FOLDER (caches.tgz.aa, ...) into the run's
 #                                  cache folder, before `start`: a warm-cache point
@@ -44,6 +45,14 @@ start)
     setsid nohup python3 -m mlxvspt run --preset full --device gpu $(printf -- '--workload %s ' $WORKLOADS) \
         --results-dir "$RESULTS" --html-dir "$POINT/html" "$@" > "$POINT/console.log" 2>&1 < /dev/null &
     echo $! > "$POINT/pid"
+    # the host beside the run, every 2 s until it ends (logs/host-trace.csv): GPU clocks, power and throttle
+    # reasons, the load and the CPU's mean MHz, to tell a drift of host-bound rows from the host's own
+    query=clocks.sm,clocks.mem,power.draw,temperature.gpu,utilization.gpu,clocks_event_reasons.active
+    setsid nohup bash -c 'while kill -0 "$1" 2> /dev/null; do
+        gpu=$(nvidia-smi --query-gpu="$2" --format=csv,noheader,nounits | head -1)
+        mhz=$(awk "/MHz/ {s+=\$4; n++} END {printf \"%.0f\", s/n}" /proc/cpuinfo)
+        echo "$(date +%s),$gpu,$(cut -d" " -f1 /proc/loadavg),$mhz"
+        sleep 2; done' trace "$(cat "$POINT/pid")" "$query" > "$MLXVSPT_LOGS/host-trace.csv" 2>&1 < /dev/null &
     echo "started: $MLXVSPT_MACHINE-full"
     ;;
 stop)  # this point folder's run only (another folder's may be running)
