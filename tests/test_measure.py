@@ -6,6 +6,7 @@ import itertools
 import json
 import os
 import re
+import statistics
 import textwrap
 import time
 from pathlib import Path
@@ -157,16 +158,17 @@ def test_apart_each_sample_follows_the_others_release_and_an_untimed_call(script
 
 def test_a_slow_start_leaves_the_window_in_rounds_the_frameworks_share(scripted):
     """Both frameworks' first 3 samples ran 2x slower (a transient on the host): settling takes rounds,
-    alternating as before, until the last 6 of each are within the CPU's limit, and keeps those."""
+    alternating as before, until the last 6 of each spread within the CPU's limit as the page shows the
+    spread (asv's quartiles: one slow sample of 6 lies outside them), and keeps those."""
     taken = []
     rows = [process.Row("b.C.time_x", i, Call(taken, fw), None, (fw, "cpu")) for i, fw in enumerate(("mlx", "torch"))]
     for row in rows:
         row.method, row.bench.repeat = row.bench, (6, 6, 60.0)
     scripted.times = [2.0] * 6  # three rounds of both
     out = process.time_samples(rows)
-    assert [o["samples"] for o in out] == [[1.0] * 6, [1.0] * 6]
-    assert out[0]["settled"] == (3, True)
-    assert taken == ["mlx", "torch", "torch", "mlx"] * 4 + ["mlx", "torch"]  # 9 rounds, still alternating
+    assert [o["samples"] for o in out] == [[2.0] + [1.0] * 5, [2.0] + [1.0] * 5]
+    assert out[0]["settled"] == (2, True)
+    assert taken == ["mlx", "torch", "torch", "mlx"] * 4  # 8 rounds, still alternating
 
 
 def test_noise_that_never_settles_costs_half_the_samples_again_and_is_recorded_unsteady(scripted):
@@ -177,6 +179,18 @@ def test_noise_that_never_settles_costs_half_the_samples_again_and_is_recorded_u
     out = process.time_samples(rows)
     assert out[0]["settled"] == (3, False) and [len(o["samples"]) for o in out] == [6, 6]
     assert scripted.times  # no more rounds than half the window
+
+
+@pytest.mark.parametrize("samples", [[9.65, 9.79, 9.89, 10.45, 29.2], [1.0, 1.1, 0.9, 1.3, 1.0, 0.7, 1.2],
+                                     [2.0, 2.1, 2.05, 1.95, 2.3, 2.0, 2.02, 1.98, 2.6, 2.01]])
+def test_the_settle_judges_the_spread_the_page_shows(samples):
+    """timing.spread (what the settle and the spread target read) against the page's ±: asv's own quartiles
+    of the same samples, half their range over the median."""
+    from asv_runner.statistics import compute_stats
+
+    stats = compute_stats(samples, 1)[1]
+    shown = (stats["q_75"] - stats["q_25"]) / 2 / statistics.median(samples)
+    assert timing.spread(samples) == pytest.approx(shown)
 
 
 def test_the_spread_is_judged_on_each_time_figure_not_on_memory_or_energy():
@@ -482,6 +496,47 @@ def test_a_combination_checked_again_replaces_its_lines_and_keeps_every_other_co
     assert check.status(lines, "lm_train", "gpu", "seed", "fp32") == "passed"
     assert check.status(lines, "lm_train", "gpu", "seed+compiled", "fp32") == "passed"
     assert check.status(lines, "bert_train", "gpu", "seed", "fp32") == "passed" and len(lines) == 3
+
+
+def test_each_case_of_a_combination_keeps_its_own_lines_and_a_case_that_failed_stays_failed(run_env, monkeypatch):
+    """Two sizes of one path and precision (matmul 64^3 and 256^3) in one measuring process: the second
+    size's check lines do not replace the first's, and a row takes its status from its own size's lines
+    only, in its record and in the check file the pages read."""
+    from mlxvspt.measure.presets import TABLE
+
+    monkeypatch.setitem(TABLE["matmul"], "tiny", {"sizes": [64, 256]})
+    compare = matmul.compare
+
+    def disagreeing_at_64(result, observed, sizes, device):
+        compare(result, observed, sizes, device)
+        if sizes["n"] == 64:
+            result.record("a disagreement at 64^3", False)
+
+    monkeypatch.setattr(matmul, "compare", disagreeing_at_64)
+    process.Measurement(request(run_env, matmul_rows(64) + matmul_rows(256))).run()
+    lines = check.load(run_env / "check.jsonl")
+    assert {line["case"] for line in lines} == {"n 64", "n 256"}
+    records = [json.loads(t) for t in (run_env / "records.jsonl").read_text().splitlines()]
+    status = {r["params"]["n"]: (r["check"], check.status(lines, *r["check_key"])) for r in records}
+    assert status == {"64": ("failed", "failed"), "256": ("passed", "passed")}
+
+
+def test_a_case_checked_again_replaces_the_lines_that_covered_every_case(tmp_path):
+    """Lines without a case (a workload's own check, an earlier harness's run) stand for every case of their
+    combination until one case is checked again; a record from before cases reads every case's lines."""
+    stored = tmp_path / "check-point.jsonl"
+
+    def line(ok, case=""):
+        return check.Line("llm", "gpu", "generate", "fp16", "greedy tokens", ok, case=case)
+
+    check.replace_combinations(stored, [line(False)])
+    assert check.status(check.load(stored), "llm", "gpu", "generate", "fp16", "batch 1") == "failed"
+    check.replace_combinations(stored, [line(True, "batch 1")])
+    check.replace_combinations(stored, [line(False, "batch 8")])
+    lines = check.load(stored)
+    assert len(lines) == 2 and check.status(lines, "llm", "gpu", "generate", "fp16", "batch 1") == "passed"
+    assert check.status(lines, "llm", "gpu", "generate", "fp16", "batch 8") == "failed"
+    assert check.status(lines, "llm", "gpu", "generate", "fp16") == "failed"
 
 
 def test_a_second_run_into_the_same_results_is_refused_naming_the_first(tmp_path):

@@ -61,6 +61,12 @@ def combination(sizes):
     return check.path_label(sizes.get("path", "default"), sizes.get("compile", False))
 
 
+def check_case(workload, overrides):
+    """The case a combination's check lines and its rows' records share (check.case_of, by the workload's
+    CHECK_CASE)."""
+    return check.case_of(overrides, getattr(spec(workload), "CHECK_CASE", ()))
+
+
 def built(workload, framework, device, precision="fp32", **overrides):
     """A workload runner, built once per process for the combination: the measuring process observes it
     for the cross-check (mlxvspt.measure.process) before `prepared` warms the same object up and times it."""
@@ -105,7 +111,7 @@ def _prepare(workload, framework, device, precision, warm, overrides):
     verify(workload, target, chosen, ran)
     record = {"ran": ran, "warmup": warmup, "preset": settings.preset(), "pid": os.getpid(),
               "tf32_env": os.environ.get("MLX_ENABLE_TF32"), "versions": settings.library_versions(),
-              "path": combination(chosen), "precision": precision}
+              "path": combination(chosen), "precision": precision, "case": check_case(workload, overrides)}
     return runner, record
 
 
@@ -152,13 +158,13 @@ def rss_is_the_rows(device, launches=False):
 
 def append_records(benchmark, params, record, force=False, methods=None):
     """One line per benchmark method of the class into the run's records file (settings.RECORDS), with
-    the cross-check's status for the row's device, path and precision, and that combination (`check_key`),
+    the cross-check's status for the row's device, path, precision and case, and that combination (`check_key`),
     so checks that end after the row (a full-size check beside the run) still count. Params as asv writes
     them (repr). In the measuring process only its own calls (`force`) write."""
     where = settings.records_file()
     if where is None or (defer_records and not force):
         return
-    key = [benchmark.workload, params["device"], record["path"], record["precision"]]
+    key = [benchmark.workload, params["device"], record["path"], record["precision"], record.get("case", "")]
     status = check.status(settings.check_lines(), *key)
     module = type(benchmark).__module__.rsplit(".", 1)[-1]
     methods = methods or [n for n in dir(benchmark) if n.startswith(("time_", "track_", "peakmem_", "mem_"))]

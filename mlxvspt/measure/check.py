@@ -93,35 +93,37 @@ class Line:
     value: float | None = None
     limit: float | None = None
     detail: str = ""
+    case: str = ""  # the combination's other parameters (`case_of`); "" in lines that cover all of them
 
     def text(self):
         measured = "" if self.value is None else f"{self.value:.3g}" + \
             ("" if self.limit is None else f" (limit {self.limit:g})")
         parts = [p for p in (measured, self.detail) if p]
         mark = "n/a " if self.what == "n/a" else "ok  " if self.ok else "FAIL"
-        return (f"{mark} {self.workload} [{self.device} {self.path} {self.precision}] "
-                f"{self.what}: {'; '.join(parts)}")
+        where = " ".join(p for p in (self.device, self.path, self.precision, self.case) if p)
+        return f"{mark} {self.workload} [{where}] {self.what}: {'; '.join(parts)}"
 
 
 @dataclass
 class CheckResult:
-    """The lines of one workload's check; `at(path, precision)` selects the combination being recorded."""
+    """The lines of one workload's check; `at(path, precision, case)` selects the combination being recorded."""
 
     workload: str
     device: str = "cpu"
     path: str = "-"
     precision: str = "fp32"
     entries: list = field(default_factory=list)
+    case: str = ""
 
-    def at(self, path, precision):
-        self.path, self.precision = path, precision
+    def at(self, path, precision, case=""):
+        self.path, self.precision, self.case = path, precision, case
         return self
 
     @contextmanager
-    def combination(self, path, precision, reason_prefix=""):
+    def combination(self, path, precision, reason_prefix="", case=""):
         """Select a combination; what its device cannot do mid-way (Unavailable: out of memory, a missing
         op) makes it n/a with the reason, and the check goes on with the next one."""
-        self.at(path, precision)
+        self.at(path, precision, case)
         try:
             yield self
         except Unavailable as exc:
@@ -138,7 +140,7 @@ class CheckResult:
     def record(self, what, ok, value=None, limit=None, detail=""):
         number = lambda x: None if x is None else float(x)  # numpy scalars too: the lines are stored as JSON
         self.entries.append(Line(self.workload, self.device, self.path, self.precision, what, bool(ok),
-                                 number(value), number(limit), detail))
+                                 number(value), number(limit), detail, self.case))
         return bool(ok)
 
     def within(self, what, value, kind, detail=""):
@@ -229,7 +231,8 @@ class CheckResult:
 
     def unavailable(self, reason):
         """A combination this device cannot run: not a failure, and no verdict either."""
-        self.entries.append(Line(self.workload, self.device, self.path, self.precision, "n/a", True, detail=reason))
+        self.entries.append(Line(self.workload, self.device, self.path, self.precision, "n/a", True, detail=reason,
+                                 case=self.case))
 
 
 def tensor_gaps(mlx_tensors, torch_tensors):
@@ -239,6 +242,14 @@ def tensor_gaps(mlx_tensors, torch_tensors):
 
 
 LINE_KEYS = {"workload", "device", "path", "precision", "what", "ok"}
+
+
+def case_of(overrides, keys):
+    """A combination's case, as its lines and records name it: its values of `keys`, the parameters its
+    workload checks separately (a spec's CHECK_CASE: matmul's size, the LLM's batch), e.g. "batch 8"; ""
+    where it has none. One batch's or size's check never stands for another's, while rows that share
+    their combination's check (Whisper's phases, BERT's validation) keep sharing it."""
+    return ", ".join(f"{k} {overrides[k]}" for k in keys if k in overrides)
 
 
 def path_label(path, compiled):
@@ -285,11 +296,13 @@ def keep_others(path, workloads, devices):
 
 def replace_combinations(path, lines):
     """Write check Lines into the JSON-lines file `path` (created), in place of the stored lines of the
-    combinations (workload, device, path, precision) they compare: a point measured again, or one tier of
-    it, keeps the lines of every combination it does not measure now. Atomic: a kill leaves the old file or
-    the new one."""
+    combinations (workload, device, path, precision, case) they compare, and of the lines without a case
+    that covered those: a point measured again, or one tier of it, keeps the lines of every combination
+    it does not measure now, another batch or size of the same path and precision included. Atomic: a kill
+    leaves the old file or the new one."""
     new = [asdict(line) for line in lines]
     replaced = {combination_key(line) for line in new}
+    replaced |= {key[:4] + ("",) for key in replaced}
     rewrite(path, [line for line in load(path) if combination_key(line) not in replaced] + new)
 
 
@@ -303,12 +316,15 @@ def rewrite(path, lines):
 
 
 def combination_key(line):
-    return line["workload"], line["device"], line["path"], line["precision"]
+    return line["workload"], line["device"], line["path"], line["precision"], line.get("case") or ""
 
 
-def of_combination(lines, workload, device, path, precision):
-    """The stored Line dicts that compared one combination (its n/a lines left out)."""
-    return [l for l in lines if combination_key(l) == (workload, device, path, precision) and l["what"] != "n/a"]
+def of_combination(lines, workload, device, path, precision, case=None):
+    """The stored Line dicts that compared one combination (its n/a lines left out): those of its case and
+    those without one (a workload's own check, an earlier run's lines, which covered every case); every
+    case's where `case` is None (a record from before cases)."""
+    return [l for l in lines if combination_key(l)[:4] == (workload, device, path, precision)
+            and (case is None or combination_key(l)[4] in ("", case)) and l["what"] != "n/a"]
 
 
 def failures(lines, *combination):
@@ -319,8 +335,8 @@ def failures(lines, *combination):
 
 
 def status(lines, *combination):
-    """'passed', 'failed' or 'unchecked' for one combination (workload, device, path, precision), from
-    stored Line dicts."""
+    """'passed', 'failed' or 'unchecked' for one combination (workload, device, path, precision[, case]),
+    from stored Line dicts."""
     mine = of_combination(lines, *combination)
     if not mine:
         return "unchecked"

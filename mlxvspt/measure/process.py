@@ -249,7 +249,7 @@ class Measurement:
             if not row.out and row.framework in failed:
                 self.fail(row, failed[row.framework])
         with phases("comparison"):
-            self.compare(workload, precision, observed, sizes)
+            self.compare(workload, precision, observed, sizes, asvbench.check_case(self.workload, overrides))
         added = {name: count - files_before.get(name, 0) for name, count in cache_files().items()}
         for row in rows:
             if row.record is not None and self.caches:
@@ -324,12 +324,12 @@ class Measurement:
                 self.observations[key] = None
         return self.observations[key]
 
-    def compare(self, workload, precision, observed, sizes):
+    def compare(self, workload, precision, observed, sizes, case):
         """The combination's check lines, from both frameworks' observations, into the run's check file
         (before any of its rows is recorded, so the records carry its status)."""
         result = check.CheckResult(self.workload, self.device)
         if hasattr(workload, "observe") and all(observed.get(fw) is not None for fw in FRAMEWORKS):
-            with result.combination(asvbench.combination(sizes), precision):
+            with result.combination(asvbench.combination(sizes), precision, case=case):
                 try:
                     workload.compare(result, observed, sizes, self.device)
                 except Exception as exc:  # noqa: BLE001 (a check that cannot run has not passed)

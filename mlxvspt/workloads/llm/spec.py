@@ -37,7 +37,7 @@ import time
 import numpy as np
 
 from ... import paths
-from ...measure.check import TOLERANCES, CheckResult, path_label
+from ...measure.check import TOLERANCES, CheckResult, case_of, path_label
 from ...measure.devices import Target
 from ...measure.energy import meter
 from ...errors import Unavailable, UsageError
@@ -48,6 +48,7 @@ from . import checkpoint
 # Host-bound classes (results.Row.host_bound says what that means); between two one-H100 machines: decode,
 # time-to-first-token and prefill rows moved up to 71% (PyTorch's static-compile decode at batch 8: 1%).
 HOST_BOUND = ("Generation",)
+CHECK_CASE = ("batch",)  # each batch is checked on its own (check.case_of)
 
 # The seed's five prompts (chat-templated when a checkpoint brings a tokenizer).
 PROMPTS = (
@@ -273,7 +274,8 @@ def check(preset="tiny", device="cpu"):
         for batch in on_device(base, device)["batches"]:
             for path in PATHS:
                 sizes = {**base, "batch": batch, "path": path}
-                with result.combination(path_label(path, False), precision, f"batch {batch}: "):
+                with result.combination(path_label(path, False), precision, f"batch {batch}: ",
+                                        case_of(sizes, CHECK_CASE)):
                     reason = unavailable(Target("torch", device, precision), sizes) or \
                         unavailable(Target("mlx", device, precision), sizes)
                     if reason:

@@ -47,7 +47,7 @@ import numpy as np
 
 from ... import paths
 from ...errors import Unavailable
-from ...measure.check import PERPLEXITY_MARGIN, CheckResult
+from ...measure.check import PERPLEXITY_MARGIN, CheckResult, case_of
 from ...measure.devices import Target
 from ...measure.presets import on_device, sizes as preset_sizes
 from .. import cross_check, implementation
@@ -57,6 +57,7 @@ from . import perplexity
 # Host-bound classes (results.Row.host_bound says what that means); between two one-H100 machines: llm's
 # generation rows moved up to 71%; these run the same generation loops (not yet measured twice).
 HOST_BOUND = ("QuantizedGeneration",)
+CHECK_CASE = ("batch",)  # each batch is checked on its own (check.case_of)
 
 GROUP_SIZE = 64  # mlx-lm's default group; tinygemm's int4 kernel takes 32, 64, 128 or 256
 
@@ -239,7 +240,7 @@ def check(preset="tiny", device="cpu"):
         for precision in here["precisions"]:
             for batch in here["batches"]:
                 sizes = {**base, "path": scheme, "batch": batch}
-                with result.combination(scheme, precision, f"batch {batch}: "):
+                with result.combination(scheme, precision, f"batch {batch}: ", case_of(sizes, CHECK_CASE)):
                     reason = unavailable(Target("torch", device, precision), sizes) or \
                         unavailable(Target("mlx", device, precision), sizes)
                     if reason:

@@ -6,13 +6,14 @@ workloads' model TFLOP/s by it (MFU).
 """
 import numpy as np
 
-from ...measure.check import CheckResult
+from ...measure.check import CheckResult, case_of
 from ...measure.devices import FRAMEWORKS, Target
 from ...errors import Unavailable
 from ...measure.presets import sizes as preset_sizes
 from .. import cross_check, implementation
 
 PRECISIONS = ("fp32", "tf32", "fp16", "bf16")
+CHECK_CASE = ("n",)  # each size is checked on its own (check.case_of)
 # Error against float64 of the inputs as rounded to the run's dtype: float32 kept as IEEE must stay
 # near its unit roundoff (6e-8, times sqrt(n) for the sums); TF32 keeps 10 mantissa bits (~3e-4 seen).
 IEEE_FLOAT32_ERROR = 1e-5
@@ -91,7 +92,7 @@ def check(preset="tiny", device="cpu"):
     chosen = preset_sizes("matmul", preset, device)
     for precision in PRECISIONS:
         for n in chosen["sizes"]:
-            with result.combination("default", precision):
+            with result.combination("default", precision, case=case_of({"n": n}, CHECK_CASE)):
                 reason = unavailable(Target("mlx", device, precision), {"n": n})
                 if reason:
                     raise Unavailable(reason)
