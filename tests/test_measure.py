@@ -537,6 +537,10 @@ def test_a_case_checked_again_replaces_the_lines_that_covered_every_case(tmp_pat
     assert len(lines) == 2 and check.status(lines, "llm", "gpu", "generate", "fp16", "batch 1") == "passed"
     assert check.status(lines, "llm", "gpu", "generate", "fp16", "batch 8") == "failed"
     assert check.status(lines, "llm", "gpu", "generate", "fp16") == "failed"
+    # check files merged from several runs (track/merge.py appends) may hold both: a case's own lines decide
+    merged = lines + [json.loads(check.dump([line(False)]))]
+    assert check.status(merged, "llm", "gpu", "generate", "fp16", "batch 1") == "passed"
+    assert check.status(merged, "llm", "gpu", "generate", "fp16", "batch 2") == "failed"
 
 
 def test_a_second_run_into_the_same_results_is_refused_naming_the_first(tmp_path):

@@ -164,7 +164,7 @@ def append_records(benchmark, params, record, force=False, methods=None):
     where = settings.records_file()
     if where is None or (defer_records and not force):
         return
-    key = [benchmark.workload, params["device"], record["path"], record["precision"], record.get("case", "")]
+    key = [benchmark.workload, params["device"], record["path"], record["precision"], record.get("case")]
     status = check.status(settings.check_lines(), *key)
     module = type(benchmark).__module__.rsplit(".", 1)[-1]
     methods = methods or [n for n in dir(benchmark) if n.startswith(("time_", "track_", "peakmem_", "mem_"))]

@@ -320,11 +320,14 @@ def combination_key(line):
 
 
 def of_combination(lines, workload, device, path, precision, case=None):
-    """The stored Line dicts that compared one combination (its n/a lines left out): those of its case and
-    those without one (a workload's own check, an earlier run's lines, which covered every case); every
-    case's where `case` is None (a record from before cases)."""
-    return [l for l in lines if combination_key(l)[:4] == (workload, device, path, precision)
-            and (case is None or combination_key(l)[4] in ("", case)) and l["what"] != "n/a"]
+    """The stored Line dicts that compared one combination (its n/a lines left out): those of its case, or
+    where it has none, those without a case (a workload's own check, an earlier run's lines, which covered
+    every case; check files merged from several runs may hold both); every case's where `case` is None (a
+    record from before cases)."""
+    mine = [l for l in lines if combination_key(l)[:4] == (workload, device, path, precision) and l["what"] != "n/a"]
+    if case is None:
+        return mine
+    return [l for l in mine if combination_key(l)[4] == case] or [l for l in mine if not combination_key(l)[4]]
 
 
 def failures(lines, *combination):

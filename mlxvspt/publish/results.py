@@ -85,7 +85,9 @@ class Cell:
             return None
         if self.stats and self.stats.get("q_25") is not None:
             return self.stats["q_25"], self.stats["q_75"]
-        q = statistics.quantiles(self.samples, n=4)
+        if len(self.kept) < 2:
+            return None
+        q = statistics.quantiles(self.kept, n=4, method="inclusive")  # as asv's and timing.spread's
         return q[0], q[2]
 
     @property
