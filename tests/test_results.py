@@ -233,6 +233,19 @@ def test_comparing_a_point_with_itself_is_refused_unless_two_machines(folder):
     assert f"{NEW} ({MACHINE}) -> {NEW} (other-tiny)" in lines[0]
 
 
+def test_a_rerun_on_a_second_machine_says_how_many_values_it_reproduced(tmp_path):
+    """The same point measured again as another machine of one kind: one value of the three moved 8%."""
+    benches = [fab.benchmark("bench_matmul.Matmul.time_matmul", {"framework": ["mlx", "torch"], "n": [64]}),
+               fab.benchmark("bench_switch.Switch.time_loop", {"framework": ["torch"], "device": ["gpu"]})]
+    fab.write_benchmarks(tmp_path, benches)
+    for machine, moved in ((MACHINE, 1.0), ("rerun-tiny", 1.08)):
+        fab.write_results(tmp_path, machine, NEW, benches, {
+            (benches[0]["name"], ("mlx", "64")): fab.steady(1.0), (benches[0]["name"], ("torch", "64")): fab.steady(2.0),
+            (benches[1]["name"], ("torch", "gpu")): fab.steady(moved)})
+    lines, _ = release_diff.compare(tmp_path, NEW, NEW, machine=MACHINE, machine_b="rerun-tiny")
+    assert "B within 5% of A: 2 of 3 values (host-bound rows: 0 of 1)" in lines
+
+
 RENDERERS = ("report", "release_diff", "charts", "comparison_page", "site")
 
 

@@ -128,6 +128,17 @@ class Row:
 
 # Hosts whose single-core loop (devices.single_core_seconds) differs by more than this are not alike.
 HOST_SPEED_DIFF = 0.10
+# A re-run of a point (the same release set as a second machine, --machine-b) reproduces a value this close.
+REPRODUCED = 0.05
+
+
+def reproduced(found, within=REPRODUCED):
+    """How many of the rows' B values lie within `within` of their A values, host-bound rows apart: what a
+    re-run of a point on a second machine of one kind reproduced (docs/methodology.md gives the figures)."""
+    pairs = [(abs(row.b / row.a - 1) <= within, row.host_bound) for row in found if row.a > 0]
+    bound = [close for close, host_bound in pairs if host_bound]
+    return (f"B within {within:.0%} of A: {sum(close for close, _ in pairs)} of {len(pairs)} values "
+            f"(host-bound rows: {sum(bound)} of {len(bound)})")
 
 
 def hosts(results_dir, a, b):
@@ -180,6 +191,7 @@ def compare(results_dir, a, b, factor=1.1, machine=None, machine_b=None):
                      f"{row.b / row.a:.3f} | {said(mark_, row.unit)} |")
     lines.append("")
     lines.append("noise: beyond the factor, but asv's test on the samples finds A and B no different")
+    lines.append(reproduced(found))
     if any(row.host_bound for row in found):
         lines += [HOST_NOTE, hosts(results_dir, (name_a, machine_a), (name_b, machine_b))]
     lines.append(f"REGRESSED: some rows got worse by more than {factor}x" if slower else
