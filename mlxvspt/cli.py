@@ -225,9 +225,9 @@ def cmd_run(args):
             raise UsageError(f"--bench {args.bench!r}: matches none of the selected benchmarks (e.g. {example})")
     if args.budget is not None:  # from the last discovery, before anything is written (asvrun asks again)
         planned = plan.parts(args.results_dir, chosen, args.bench, headline_at=preset if args.headline else None)
-        counts = plan.to_measure(planned, asvrun.ROOT / "benchmarks")
-        known = plan.durations(args.results_dir, asvrun.machine_name(preset))
-        plan.within(args.budget, plan.estimate(planned, counts, known))
+        _, estimates = plan.forecast(planned, asvrun.ROOT / "benchmarks", args.results_dir,
+                                     asvrun.machine_name(preset))
+        plan.within(args.budget, estimates)
     machine, code = asvrun.run(preset, args.results_dir, args.html_dir, args.workload, args.resume, only=args.bench,
                                verbose=args.verbose, budget=args.budget, headline=args.headline)
     return finish(args, code)

@@ -276,8 +276,7 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
             kept = recorder.measured(config, machine, point)
             planned = {part: [r for r in rows if tuple(r) not in kept] for part, rows in planned.items()}
             planned = {part: rows for part, rows in planned.items() if rows}
-        counts = plan.to_measure(planned, benchmark_dir)
-        estimates = plan.estimate(planned, counts, plan.durations(results_dir, machine))
+        counts, estimates = plan.forecast(planned, benchmark_dir, results_dir, machine)
         for line in plan.describe(planned, counts, estimates):
             progress.say(line)
         plan.within(budget, estimates)
@@ -294,12 +293,13 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
                     if kept:
                         restore_damaged(results_dir)
                         recorder.record(config, machine, point, kept)
-                        done.append(part_record(workload, device, part_started, len(kept), kept, stopped=True))
+                        done.append(part_record(workload, device, time.time() - part_started, len(kept), kept,
+                                                stopped=True))
                     raise
                 restore_damaged(results_dir)
                 recorder.record(config, machine, point, lines)
                 seconds = time.time() - part_started
-                done.append(part_record(workload, device, part_started, len(rows), lines))
+                done.append(part_record(workload, device, seconds, len(rows), lines))
                 code = progress.finished_part((workload, device), lines, seconds, failure) or code
         except BaseException:  # an interrupted run keeps its finished parts' durations for the next plan
             if done:
@@ -316,10 +316,10 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
     return machine, code
 
 
-def part_record(workload, device, started, rows, lines, **more):
+def part_record(workload, device, seconds, rows, lines, **more):
     """A part's entry in the runs line: its wall time, the rows asked and those that ran (not n/a), which
     the next plan's estimate scales by."""
-    return {"workload": workload, "device": device, "seconds": round(time.time() - started, 1), "rows": rows,
+    return {"workload": workload, "device": device, "seconds": round(seconds, 1), "rows": rows,
             **more, "measured": sum(line.get("result") != "n/a" for line in lines)}
 
 

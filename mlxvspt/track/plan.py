@@ -147,6 +147,14 @@ def estimate(planned, counts, known):
     return estimates
 
 
+def forecast(planned, benchmark_dir, results_dir, machine):
+    """(counts, estimates) of a selection on `machine`: the rows each part will measure (`to_measure`) and
+    its estimated seconds from the machine's last durations (`estimate`), as the plan line and `--budget`
+    read them."""
+    counts = to_measure(planned, benchmark_dir)
+    return counts, estimate(planned, counts, durations(results_dir, machine))
+
+
 def describe(planned, counts, estimates):
     """The plan's lines: each part with its rows, those to measure, and its estimate; then the total."""
     lines = [f"  {workload} on {device}: {len(planned[(workload, device)])} rows, {counts[(workload, device)]} to "
