@@ -53,20 +53,14 @@ def spread_limit(device):
     return SPREAD_LIMIT.get(device, SPREAD_LIMIT["cpu"])
 
 
-def quartiles(values):
-    """(25th, 75th percentile) of two or more values, interpolated between them as asv's stats (q_25, q_75)
-    are, and so the pages' ±. (Python's default quartiles lie further out: of 5 samples [9.65, 9.79, 9.89,
-    10.45, 29.2] they gave a 51% spread where the page shows 3.3%.)"""
-    q25, _, q75 = statistics.quantiles(values, n=4, method="inclusive")
-    return q25, q75
-
-
 def spread(values):
-    """Half the interquartile range (`quartiles`) over the median (0 for fewer than two values or a zero
-    median): the settle judges the spread that is published."""
+    """Half the interquartile range over the median (0 for fewer than two values or a zero median), the
+    quartiles interpolated between samples as asv's stats (q_25, q_75) and so the pages' ± take them: the
+    settle judges the spread that is published. (Python's default quartiles lie further out: of 5 samples
+    [9.65, 9.79, 9.89, 10.45, 29.2] they gave a 51% spread where the page shows 3.3%.)"""
     if len(values) < 2:
         return 0.0
-    q25, q75 = quartiles(values)
+    q25, _, q75 = statistics.quantiles(values, n=4, method="inclusive")
     median = statistics.median(values)
     return (q75 - q25) / 2 / abs(median) if median else 0.0
 

@@ -17,13 +17,14 @@ import itertools
 import json
 import math
 import re
+import statistics
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from asv import results as asv_results
 
-from ..measure import check, presets, timing
+from ..measure import check, presets
 from .. import jsonlines, ledger, workloads
 
 MIN_SAMPLES = 5
@@ -84,7 +85,10 @@ class Cell:
             return None
         if self.stats and self.stats.get("q_25") is not None:
             return self.stats["q_25"], self.stats["q_75"]
-        return timing.quartiles(self.kept) if len(self.kept) >= 2 else None
+        if len(self.kept) < 2:
+            return None
+        q = statistics.quantiles(self.kept, n=4, method="inclusive")  # as asv's (publish reads no measure.timing)
+        return q[0], q[2]
 
     @property
     def interval(self):
