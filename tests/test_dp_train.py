@@ -14,18 +14,33 @@ from mlxvspt.errors import Unavailable, UsageError
 from mlxvspt.workloads.dp_train import launch, rank, spec
 from mlxvspt.workloads.lm_train import spec as lm_train
 
-# Stands in for the rank module: records its pid, then rank 1 crashes or every rank hangs.
+# Stands in for the rank module: records its pid, then rank 1 raises, aborts in C++ or is killed by a
+# signal, or every rank hangs.
 FAKE_RANK = """
-import json, os, sys, time
+import json, os, signal, sys, time
 from pathlib import Path
 rank = os.environ.get("MLX_RANK", os.environ.get("RANK"))
 folder = Path(json.loads(sys.argv[1])["figures"]).parent
 (folder / f"rank{rank}.pid").write_text(str(os.getpid()))
-if os.environ["MLXVSPT_TEST_MODE"] == "crash" and rank == "1":
+mode = os.environ["MLXVSPT_TEST_MODE"]
+if mode != "hang" and rank == "1":
     time.sleep(0.5)
-    raise RuntimeError("rank 1 crashed on purpose")
+    if mode == "crash":
+        raise RuntimeError("rank 1 crashed on purpose")
+    if mode == "abort":
+        sys.stderr.write("terminate called after throwing an instance of 'gloo::IoException'\\n"
+                         "  what():  [pair.cc:598] Connection closed by peer [127.0.0.1]:54168\\n")
+        sys.stderr.flush()
+        os.abort()
+    os.kill(os.getpid(), signal.SIGSEGV)
 time.sleep(600)
 """
+# What each way of failing must read as, in one line, per launcher.
+FAILURE_SAYS = {"crash": {"mlx": "rank 1 crashed on purpose", "torch": "rank 1 crashed on purpose"},
+                "abort": {"mlx": "gloo::IoException: [pair.cc:598] Connection closed by peer",
+                          "torch": "gloo::IoException: [pair.cc:598] Connection closed by peer"},
+                "signal": {"mlx": "Node with rank 1 exited with code -11",
+                           "torch": "rank 1 (local_rank: 1): exitcode -11"}}
 
 
 def test_two_ranks_agree_with_one_process_and_across_frameworks():
@@ -93,6 +108,8 @@ def fake_rank(tmp_path, monkeypatch):
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
 @pytest.mark.parametrize("framework, mode, timeout", [("mlx", "crash", 60), ("torch", "crash", 60),
+                                                      ("mlx", "abort", 60), ("torch", "abort", 60),
+                                                      ("mlx", "signal", 60), ("torch", "signal", 60),
                                                       ("mlx", "hang", 5), ("torch", "hang", 9)])
 def test_failed_rank_fails_the_row_and_leaves_nothing_running(fake_rank, monkeypatch, framework, mode, timeout):
     monkeypatch.setenv("MLXVSPT_TEST_MODE", mode)
@@ -103,8 +120,8 @@ def test_failed_rank_fails_the_row_and_leaves_nothing_running(fake_rank, monkeyp
     elapsed = time.monotonic() - start
     message = str(failure.value)
     assert "\n" not in message and message.startswith(f"dp_train: {framework} cpu 2 ranks")
-    if mode == "crash":
-        assert "rank 1 crashed on purpose" in message and elapsed < timeout
+    if mode != "hang":
+        assert FAILURE_SAYS[mode][framework] in message and elapsed < timeout
     else:
         assert "no result within" in message and timeout <= elapsed < timeout + 10
     folder = next(Path(os.environ["MLXVSPT_CACHE"], "dp_train").glob(f"{framework}-cpu-fp32-r2"))

@@ -27,9 +27,11 @@ from ...measure.processes import family, stop
 PORT_ENV = "MLXVSPT_DP_PORT"  # a fixed first port (e.g. one a firewall lets through); default: a free one
 ENTRY = ["-m", "mlxvspt.workloads.dp_train.rank"]
 LOCAL = ("127.0.0.1", "localhost")
-# What a failed run's log says: the first exception raised (the cause; peers' and launchers' follow),
-# else the launchers' last word.
+# What a failed run's log says (see failure_line).
 RAISED = re.compile(r"^[\w.]*(Error|Exception|Interrupt)\b")
+LAUNCHER_RAISED = re.compile(r"^torch\.distributed\.elastic\.\S*ChildFailedError\b")
+TERMINATE = re.compile(r"^terminate called after throwing an instance of '(.+)'")
+TORCHRUN_FIELD = re.compile(r"^(rank|exitcode|traceback)\s*:\s*(.*)$")
 LAUNCHER_SAID = re.compile(r"error:|exited with code", re.IGNORECASE)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -194,9 +196,40 @@ def signal_group(leader, sig):
 
 
 def failure_line(log):
-    """The line of a launcher's log that says what went wrong."""
+    """The line of a launcher's log that says what went wrong, in this order: a rank's C++ abort; a rank
+    killed by a signal (torchrun's root cause: a crash prints no exception, and its peers' errors follow
+    from it); the first exception a rank printed (peers' and launchers' follow); torchrun's root cause;
+    the first rank mlx.launch saw exit; the launchers' last word."""
     lines = [ANSI.sub("", line).strip() for line in Path(log).read_text(errors="replace").splitlines()]
     lines = [line for line in lines if line]
-    raised = [line for line in lines if RAISED.search(line)]
+    aborted = [f"{TERMINATE.match(line)[1]}: {what_of(lines, n)}" for n, line in enumerate(lines)
+               if TERMINATE.match(line)]
+    root = torchrun_root_cause(lines)
+    roots = [root] if root else []
+    signalled = [root for root in roots if "Signal" in root]
+    raised = [line for line in lines if RAISED.search(line) and not LAUNCHER_RAISED.search(line)]
+    exited = [line for line in lines if "exited with code" in line]
     said = [line for line in lines if LAUNCHER_SAID.search(line)]
-    return (raised[:1] or said[-1:] or lines[-1:] or ["no output"])[0][:300]
+    for found in (aborted, signalled, raised, roots, exited, said[-1:], lines[-1:]):
+        if found:
+            return found[0][:300]
+    return "no output"
+
+
+def torchrun_root_cause(lines):
+    """torchrun's summary of the first rank to fail ("rank 1 (local_rank: 1): exitcode -6 ...: Signal 6
+    (SIGABRT) received by PID ..."), or None."""
+    start = next((n for n, line in enumerate(lines) if line.startswith("Root Cause")), None)
+    if start is None:
+        return None
+    fields = {}
+    for line in lines[start + 1:]:
+        match = TORCHRUN_FIELD.match(line)
+        if match:
+            fields.setdefault(match[1], " ".join(match[2].split()))
+    return f"rank {fields.get('rank', '?')}: exitcode {fields.get('exitcode', '?')}: {fields.get('traceback', '')}"
+
+
+def what_of(lines, n):
+    """The `what():` line that follows a C++ terminate at lines[n]."""
+    return next((line.split("what():", 1)[1].strip() for line in lines[n + 1:n + 4] if "what():" in line), "")
