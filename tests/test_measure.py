@@ -156,6 +156,20 @@ def test_apart_each_sample_follows_the_others_release_and_an_untimed_call(script
     assert "release" not in " ".join(log) and log.count("timed:") == len(log) / 2
 
 
+def test_a_sample_of_several_calls_after_the_other_frameworks_follows_one_untimed_call(scripted, monkeypatch):
+    """Builds that fit together: a sample of several calls that follows the other framework's first makes
+    one untimed call (the switch's cost); one after its own framework's, or a sample of one call, makes none."""
+    log = []
+    rows = [process.Row("b.C.time_x", i, Call(log, fw), None, (fw, "cpu")) for i, fw in enumerate(("mlx", "torch"))]
+    for row, number in zip(rows, (1, 3)):
+        row.method, row.bench.repeat, row.bench.number = row.bench, (4, 4, 60.0), number
+    timer = process.timeit.Timer
+    monkeypatch.setattr(process.timeit, "Timer", lambda call: log.append("timed:") or timer(call))
+    process.time_samples(rows)
+    mlx, torch = ["timed:", "mlx"], ["timed:", "torch", "torch", "torch"]
+    assert log == (mlx + ["torch"] + torch + torch + mlx) * 2  # rounds A B, B A, A B, B A
+
+
 def test_a_slow_start_leaves_the_window_in_rounds_the_frameworks_share(scripted):
     """Both frameworks' first 3 samples ran 2x slower (a transient on the host): settling takes rounds,
     alternating as before, until the last 6 of each spread within the CPU's limit as the page shows the
