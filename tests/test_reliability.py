@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from mlxvspt.measure import settings
-from mlxvspt.track import asvrun, progress
+from mlxvspt.track import asvrun, progress, scratch
 from mlxvspt.workloads import download
 from mlxvspt.publish import report, results as results_layer
 from mlxvspt.measure.asvbench import WorkloadBenchmark
@@ -226,15 +227,39 @@ def test_killed_run_keeps_earlier_results_and_site_then_resumes(tmp_path, sig):
     assert "slow mlx" in log_lines(log)
     os.killpg(proc.pid, sig)
     proc.wait(timeout=60)
+    left = scratch_of(proc.pid)
+    assert bool(left) == (sig == signal.SIGKILL)  # a SIGKILLed run runs no cleanup
     assert (html / "index.json").read_text() == site_before
     for path, data in saved.items():
         assert json.loads(path.read_text()) == data
     subprocess.run(command(resume=True), env={**env, "SLOW_SECONDS": "0.1"}, check=True, capture_output=True,
                    timeout=300)
     assert log_lines(log).count("good mlx") == 1  # finished before the kill: not redone
+    assert not scratch_of(proc.pid)  # the next run removed what the killed one left
     snap = next(iter(results_layer.latest(results).values()))
     assert snap.row("bench_a_slow.Slow.time_slow").ratio > 0
     assert slow_graphs(html)
+
+
+def scratch_of(pid):
+    """A run's scratch: its asv configuration in the checkout and its run folder."""
+    return [*asvrun.ROOT.glob(f".asv-run-{pid}-*"), *Path(tempfile.gettempdir()).glob(f"mlxvspt-run-{pid}-*")]
+
+
+def test_scratch_of_processes_gone_is_removed_and_of_living_ones_kept(tmp_path):
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    orphans = [tmp_path / f".asv-run-{gone}-x.json", tmp_path / f"mlxvspt-run-{gone}-y"]
+    kept = [tmp_path / f".asv-run-{os.getpid()}-z.json", tmp_path / ".asv-run-nopid.json"]
+    orphans[0].write_text("{}")
+    orphans[1].mkdir()
+    (orphans[1] / "part.jsonl").write_text("")
+    for path in kept:
+        path.write_text("{}")
+    made = scratch.file(tmp_path, ".asv-run-", ".json")
+    scratch.remove_orphans(tmp_path, "mlxvspt-run-")
+    assert made.name.startswith(f".asv-run-{os.getpid()}-") and made.suffix == ".json"
+    assert not any(path.exists() for path in orphans) and all(path.exists() for path in kept)
 
 
 def tagged(tag):

@@ -12,7 +12,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -21,7 +20,7 @@ from pathlib import Path
 from ..measure import devices, settings
 from ..publish import comparison_page, regressions
 from .. import jsonlines, ledger
-from . import locks, plan, recorder, venvs
+from . import locks, plan, recorder, scratch, venvs
 from ..errors import UsageError
 from .progress import Progress
 
@@ -61,10 +60,9 @@ def write_conf(results_dir, html_dir, benchmark_dir=ROOT / "benchmarks"):
     conf.update(repo=str(ledger.LEDGER), benchmark_dir=str(benchmark_dir), env_dir=str(ROOT / ".asv" / "env"),
                 results_dir=str(Path(results_dir).resolve()), html_dir=str(Path(html_dir).resolve()))
     # In ROOT, because asv's {conf_dir} (where install_pins.py is found) is the config file's folder.
-    fd, path = tempfile.mkstemp(prefix=".asv-run-", suffix=".json", dir=ROOT)
-    with os.fdopen(fd, "w") as f:
-        json.dump(conf, f)
-    return Path(path)
+    path = scratch.file(ROOT, ".asv-run-", ".json")
+    path.write_text(json.dumps(conf))
+    return path
 
 
 def machine_name(preset):
@@ -243,7 +241,7 @@ def _prepared(preset, results_dir, html_dir, benchmark_dir):
     # absolute: the records and check paths are read by benchmark processes, in their own cwd
     results_dir = Path(results_dir).resolve()
     config = write_conf(results_dir, html_dir, benchmark_dir)
-    run_folder = Path(tempfile.mkdtemp(prefix="mlxvspt-run-"))
+    run_folder = scratch.folder("mlxvspt-run-")
     env = {**os.environ, settings.PRESET: preset, settings.RUN_FOLDER: str(run_folder)}
     return results_dir, config, machine_name(preset), run_folder, env
 

@@ -14,14 +14,13 @@ import re
 import shutil
 import statistics
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from asv.commands.compare import _is_result_better
 from asv_runner.statistics import compute_stats
 
-from . import asvrun
+from . import asvrun, scratch
 from .venvs import environment
 from ..publish import release_diff
 from .. import ledger
@@ -84,15 +83,15 @@ def interleaved(row_name, point_a, point_b, machine, preset, results_dir, sample
     entries = {e["name"]: e for e in ledger.load()}
     pair = [ledger.resolve(points, p) for p in (point_a, point_b)]
     pythons = {name: (pythons or {}).get(name) or environment(entries[name]) for name, _ in pair}
-    scratch = Path(tempfile.mkdtemp(prefix="mlxvspt-ab-results-"))
-    (scratch / machine).mkdir()
-    shutil.copyfile(Path(results_dir) / machine / "machine.json", scratch / machine / "machine.json")
-    config = asvrun.write_conf(scratch, scratch / "html")
+    workspace = scratch.folder("mlxvspt-ab-results-")
+    (workspace / machine).mkdir()
+    shutil.copyfile(Path(results_dir) / machine / "machine.json", workspace / machine / "machine.json")
+    config = asvrun.write_conf(workspace, workspace / "html")
     env = {**os.environ, settings.PRESET: preset}
     bench = "^" + re.escape(row_name) + "$"
     try:
         # asv runs only on a machine it knows (~/.asv-machine.json): the one the history was measured on
-        known = json.loads((scratch / machine / "machine.json").read_text())
+        known = json.loads((workspace / machine / "machine.json").read_text())
         asvrun.asv("machine", "--yes", "--machine", machine, config=config, env=env,
                    *(arg for key in asvrun.MACHINE_KEYS if known.get(key)
                      for arg in (f"--{key}", str(known[key]))))
@@ -102,11 +101,11 @@ def interleaved(row_name, point_a, point_b, machine, preset, results_dir, sample
                 asvrun.asv("run", "-E", f"existing:{pythons[name]}", "--set-commit-hash", commit, "--machine",
                            machine, "--bench", bench, "-a", "rounds=1", "-a", "repeat=1",
                            "--record-samples", "--show-stderr", config=config, env=env)
-                found[commit].append(call_sample(scratch, machine, commit, row_name))
+                found[commit].append(call_sample(workspace, machine, commit, row_name))
         return tuple(found[commit] for _, commit in pair)
     finally:
         config.unlink()
-        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(workspace, ignore_errors=True)
 
 
 def call_sample(results_dir, machine, commit, row_name):

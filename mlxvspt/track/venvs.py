@@ -4,10 +4,9 @@ install_pins.py that asv's own environments use. confirm's A/B and the `--headli
 import shutil
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
 from .. import ledger
+from . import scratch
 from ..ledger import ROOT
 
 ENVS = ROOT / ".asv" / "ab"
@@ -21,7 +20,7 @@ def environment(entry):
     if not (stamp.is_file() and stamp.read_text() == pins):
         shutil.rmtree(folder, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
-        build = Path(tempfile.mkdtemp(prefix="mlxvspt-ab-"))
+        build = scratch.folder("mlxvspt-ab-")
         (build / "pins.txt").write_text(pins)
         subprocess.run([str(python), str(ROOT / "mlxvspt" / "track" / "install_pins.py"), str(build), str(ROOT)],
                        check=True)
