@@ -31,6 +31,7 @@ if mode != "hang" and rank == "1":
         sys.stderr.write("terminate called after throwing an instance of 'gloo::IoException'\\n"
                          "  what():  [pair.cc:598] Connection closed by peer [127.0.0.1]:54168\\n")
         sys.stderr.flush()
+        time.sleep(0.5)  # mlx.launch prints ranks' output from a queue: it may end before printing a last line
         os.abort()
     os.kill(os.getpid(), signal.SIGSEGV)
 time.sleep(600)
@@ -129,6 +130,34 @@ def test_failed_rank_fails_the_row_and_leaves_nothing_running(fake_rank, monkeyp
     assert pids, "the fake ranks never started"
     assert not [pid for pid in pids if alive(pid)]
     assert not running_with(fake_rank)
+
+
+TORCHRUN_SUMMARY = """torch.distributed.elastic.multiprocessing.errors.ChildFailedError:
+============================================================
+Root Cause (first observed failure):
+[0]:
+  rank      : 1 (local_rank: 1)
+  exitcode  : -11 (pid: 4321)
+  error_file: <N/A>
+  traceback : Signal 11 (SIGSEGV) received by PID 4321
+============================================================
+  rank      : 0 (local_rank: 0)
+"""
+
+
+@pytest.mark.parametrize("log, says", [
+    ("Traceback (most recent call last):\nRuntimeError: out of memory on rank 1\n"
+     "terminate called after throwing an instance of 'gloo::IoException'\n  what():  Connection closed by peer\n",
+     "RuntimeError: out of memory on rank 1"),
+    ("RuntimeError: [pair.cc:598] Connection closed by peer\n" + TORCHRUN_SUMMARY,
+     "rank 1 (local_rank: 1): exitcode -11 (pid: 4321): Signal 11 (SIGSEGV) received by PID 4321; "
+     "first error printed: RuntimeError: [pair.cc:598] Connection closed by peer"),
+    ("terminate called after throwing an instance of 'std::bad_alloc'\n",
+     "terminate called after throwing std::bad_alloc"),
+], ids=["an abort at the exit of a rank that raised", "a crash and its peer's error", "an abort without what()"])
+def test_a_failed_runs_line_names_the_first_error_and_the_signal_that_killed_a_rank(tmp_path, log, says):
+    (tmp_path / "launch.log").write_text(log)
+    assert launch.failure_line(tmp_path / "launch.log") == says
 
 
 def test_missing_launcher_is_one_clear_error(tmp_path, monkeypatch):

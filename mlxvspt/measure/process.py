@@ -477,7 +477,8 @@ class Alternation:
     the other's, one untimed call of its own takes the cost of the switch (its threads and caches woken
     again) where a sample is the mean of several calls: on 2 cores PyTorch's BERT step, 4 calls a sample,
     ran 56-57 ms alone but 55-72 ms alternating with MLX's step, and 57-59 ms (one outlier in 12) with
-    that call. A sample of one call (as long as a sample itself) carries the switch in its own length.
+    that call. A sample of one call gets none, for its cost: the call would double the sample's time (a
+    step that long is as long as a sample, SAMPLE_SECONDS, so the switch weighs less in it).
     `apart`: two builds that fit the device only one step at a time; the other's allocator cache is
     handed back first, and the untimed call is made whatever the sample's length, so no timed call pays
     for taking the memory again."""
@@ -492,7 +493,7 @@ class Alternation:
             return
         if self.apart and self.last is not None:
             self.last.bench.target.release_memory()
-        if untimed and (self.apart or (getattr(row.bench, "number", 1) or 1) > 1):
+        if untimed and (self.apart or calls_per_sample(row) > 1):
             row.method(*row.params)
         self.last = row
 
@@ -513,7 +514,7 @@ def time_samples(rows, alternation=None):
     def take_round():
         for i, row in timing.in_turn(list(enumerate(rows)), len(samples[0])):
             call = functools.partial(row.method, *row.params)
-            number = getattr(row.bench, "number", 1) or 1
+            number = calls_per_sample(row)
             alternation.before(row)
             if leaves(row, "memory"):
                 row.bench.target.reset_peak_memory()
@@ -534,10 +535,13 @@ def time_samples(rows, alternation=None):
         if leaves(row, "memory"):
             row.bench.leave_memory(peak)
         if leaves(row, "energy"):
-            alternation.before(row)
-            row.bench.leave_energy(*energy_block(row))
-    return [{"samples": s, "number": getattr(row.bench, "number", 1) or 1, "settled": settled}
-            for s, row in zip(samples, rows)]
+            row.bench.leave_energy(*energy_block(row, alternation))
+    return [{"samples": s, "number": calls_per_sample(row), "settled": settled} for s, row in zip(samples, rows)]
+
+
+def calls_per_sample(row):
+    """asv's `number` of a time_ row (set per combination in its setup): the calls a sample is the mean of."""
+    return getattr(row.bench, "number", 1) or 1
 
 
 def spread_limit(row):
@@ -550,12 +554,14 @@ def spread_limit(row):
 ENERGY_BLOCK_SECONDS = 0.5
 
 
-def energy_block(row):
+def energy_block(row, alternation):
     """(energy.Reading, steps) of the row's steps for ENERGY_BLOCK_SECONDS (at least one) after its samples,
-    the other framework idle; where the device has no counter, its reason and no step."""
+    the other framework idle (its turn taken as before a sample); where the device has no counter, its
+    reason and no step."""
     meter = energy.meter(row.bench.target)
     if meter.reason:
         return energy.Reading(meter.reason), 0
+    alternation.before(row)
     call, steps = functools.partial(row.method, *row.params), 0
     try:
         with meter.reading() as reading:

@@ -32,6 +32,7 @@ RAISED = re.compile(r"^[\w.]*(Error|Exception|Interrupt)\b")
 LAUNCHER_RAISED = re.compile(r"^torch\.distributed\.elastic\.\S*ChildFailedError\b")
 TERMINATE = re.compile(r"^terminate called after throwing an instance of '(.+)'")
 TORCHRUN_FIELD = re.compile(r"^(rank|exitcode|traceback)\s*:\s*(.*)$")
+SIGNALLED = re.compile(r"(exitcode|exited with code):? -\d")  # a negative exit code: killed by a signal
 LAUNCHER_SAID = re.compile(r"error:|exited with code", re.IGNORECASE)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -196,40 +197,46 @@ def signal_group(leader, sig):
 
 
 def failure_line(log):
-    """The line of a launcher's log that says what went wrong, in this order: a rank's C++ abort; a rank
-    killed by a signal (torchrun's root cause: a crash prints no exception, and its peers' errors follow
-    from it); the first exception a rank printed (peers' and launchers' follow); torchrun's root cause;
-    the first rank mlx.launch saw exit; the launchers' last word."""
+    """The line of a launcher's log that says what went wrong: the first error a rank printed (a Python
+    exception or a C++ abort; peers' and launchers' follow, as does an abort at the exit of a rank that
+    raised), and before it the rank a signal killed where one did (a crash prints nothing itself, so a
+    peer's error may be all that was printed); else torchrun's root cause, the first rank mlx.launch saw
+    exit, the launchers' last word."""
     lines = [ANSI.sub("", line).strip() for line in Path(log).read_text(errors="replace").splitlines()]
     lines = [line for line in lines if line]
-    aborted = [f"{TERMINATE.match(line)[1]}: {what_of(lines, n)}" for n, line in enumerate(lines)
-               if TERMINATE.match(line)]
+    printed = [aborted(lines, n) if TERMINATE.match(line) else line for n, line in enumerate(lines)
+               if TERMINATE.match(line) or (RAISED.search(line) and not LAUNCHER_RAISED.search(line))]
     root = torchrun_root_cause(lines)
-    roots = [root] if root else []
-    signalled = [root for root in roots if "Signal" in root]
-    raised = [line for line in lines if RAISED.search(line) and not LAUNCHER_RAISED.search(line)]
     exited = [line for line in lines if "exited with code" in line]
+    first_out = [root] if root else exited[:1]  # the first rank to end (others may be stopped after it)
+    killed = [line for line in first_out if SIGNALLED.search(line)]
     said = [line for line in lines if LAUNCHER_SAID.search(line)]
-    for found in (aborted, signalled, raised, roots, exited, said[-1:], lines[-1:]):
+    if killed and printed:
+        return f"{killed[0]}; first error printed: {printed[0]}"[:300]
+    for found in (killed, printed, [root] if root else [], exited, said[-1:], lines[-1:]):
         if found:
             return found[0][:300]
     return "no output"
 
 
 def torchrun_root_cause(lines):
-    """torchrun's summary of the first rank to fail ("rank 1 (local_rank: 1): exitcode -6 ...: Signal 6
-    (SIGABRT) received by PID ..."), or None."""
+    """torchrun's summary of the first rank to fail ("rank 1 (local_rank: 1): exitcode -6 (pid: ...)
+    (SIGABRT): Signal 6 (SIGABRT) received by PID ..."), or None."""
     start = next((n for n, line in enumerate(lines) if line.startswith("Root Cause")), None)
     if start is None:
         return None
     fields = {}
     for line in lines[start + 1:]:
+        if line.startswith("===="):  # the summary's end
+            break
         match = TORCHRUN_FIELD.match(line)
         if match:
             fields.setdefault(match[1], " ".join(match[2].split()))
     return f"rank {fields.get('rank', '?')}: exitcode {fields.get('exitcode', '?')}: {fields.get('traceback', '')}"
 
 
-def what_of(lines, n):
-    """The `what():` line that follows a C++ terminate at lines[n]."""
-    return next((line.split("what():", 1)[1].strip() for line in lines[n + 1:n + 4] if "what():" in line), "")
+def aborted(lines, n):
+    """A C++ terminate at lines[n] and the `what():` line that follows it, as one line."""
+    kind = TERMINATE.match(lines[n])[1]
+    what = next((line.split("what():", 1)[1].strip() for line in lines[n + 1:n + 4] if "what():" in line), "")
+    return f"{kind}: {what}" if what else f"terminate called after throwing {kind}"

@@ -57,7 +57,7 @@ def allreduce_seconds(nbytes, iterations, calls):
 
 
 def finish():
-    """Nothing to tear down: MLX closes its group at exit."""
+    """Nothing to tear down: the group's connections close with the process."""
 
 
 def gpu_count():

@@ -91,13 +91,14 @@ def main(text):
         tmp = Path(config["figures"] + ".tmp")
         tmp.write_text(json.dumps(figures))
         os.replace(tmp, config["figures"])
+    dist.barrier()  # no rank leaves while rank 0 still writes (a peer gone mid-write could abort it)
     dist.finish()
 
 
 if __name__ == "__main__":
     main(sys.argv[1])
-    # Leave without interpreter finalisation: the rank's figures and weights are on disk and its group is
-    # torn down, but threads a process group leaves behind (gloo's loop, the store client) race Python's
+    # Leave without interpreter finalisation: the figures and weights are on disk, but threads a process
+    # group leaves behind (gloo's loop, the store client, even after destroy_process_group) race Python's
     # and the libraries' destructors there and can abort a finished run (pytorch/pytorch#179291).
     sys.stdout.flush()
     sys.stderr.flush()
