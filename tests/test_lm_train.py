@@ -386,6 +386,7 @@ def test_batches_are_seeded_and_shifted():
     for _ in range(3):
         (xa, ya), (xb, yb) = next(a), next(b)
         np.testing.assert_array_equal(xa, xb)
+        np.testing.assert_array_equal(ya, yb)
         np.testing.assert_array_equal(xa[:, 1:], ya[:, :-1])
         assert xa.shape == (4, 8) and xa.dtype == np.int32
 
