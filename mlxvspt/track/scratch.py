@@ -5,6 +5,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..measure.processes import processes
+
 
 def file(folder, prefix, suffix=""):
     """A new file `prefix<pid>-*suffix` in `folder` (its path), after removing the orphans of `prefix`."""
@@ -22,20 +24,11 @@ def folder(prefix):
 
 def remove_orphans(where, prefix):
     """Remove the entries `prefix<pid>-*` in `where` whose process no longer runs."""
+    living = processes()
     for path in Path(where).glob(f"{prefix}*-*"):
         pid = path.name[len(prefix):].split("-", 1)[0]
-        if pid.isdigit() and not running(int(pid)):
+        if pid.isdigit() and int(pid) not in living:
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)
-
-
-def running(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True

@@ -33,7 +33,7 @@ LAUNCHER_RAISED = re.compile(r"^torch\.distributed\.elastic\.\S*ChildFailedError
 TERMINATE = re.compile(r"^terminate called after throwing an instance of '(.+)'")
 TORCHRUN_FIELD = re.compile(r"^(rank|exitcode|traceback)\s*:\s*(.*)$")
 SIGNALLED = re.compile(r"(exitcode|exited with code):? -\d")  # a negative exit code: killed by a signal
-LAUNCHER_SAID = re.compile(r"error:|exited with code", re.IGNORECASE)
+LAUNCHER_SAID = re.compile(r"error:", re.IGNORECASE)
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
