@@ -83,6 +83,25 @@ def test_runners_report_what_they_ran():
             assert matmul.expected(target, {}).items() <= runner.ran().items()
 
 
+@pytest.mark.parametrize("framework", ["mlx", "torch"])
+def test_a_matmul_step_frees_the_last_product_before_making_the_next(framework):
+    """Equal work for the peak-memory row: at a step's peak each framework holds one product (PyTorch's
+    step had kept the last one until the next was made, MLX's had not)."""
+    runner = matmul.build(Target(framework, "cpu", "fp32").activate(), {"n": 16})
+    runner.step()
+    a, held = runner.a, []
+
+    class Left:  # the step's left operand: notes whether a product is still held as the next is made
+        def __matmul__(self, b):
+            held.append(runner.product is not None)
+            return a @ b
+
+    runner.a = Left()
+    runner.step()
+    assert held == [False]
+    np.testing.assert_allclose(runner.result(), runner.inputs[0] @ runner.inputs[1], rtol=1e-5, atol=1e-5)
+
+
 def test_tolerances_follow_precision_and_a_wrong_output_fails():
     from mlxvspt.measure.check import CheckResult
 

@@ -10,6 +10,7 @@ class Matmul:
         self.product = None
 
     def step(self):
+        self.product = None  # the last product freed first: a step's peak memory holds one, not two
         self.product = self.a @ self.b
         self.target.synchronize()
 
