@@ -149,7 +149,8 @@ def test_measured_once_returns_each_measurement_as_an_asv_sample():
 
 def test_a_short_step_makes_a_sample_of_several_steps(monkeypatch):
     """A track_ sample fills the preset's SAMPLE_SECONDS as a time_ sample does: a 0.1 s step at the
-    history preset's 0.3 s is the mean of 3 steps, its peak memory their largest; a long step stays one."""
+    history preset's 0.3 s is the mean of 3 steps, its peak memory their largest; a long step stays one.
+    After the other framework's sample, a sample of several steps follows one unmeasured step."""
     from mlxvspt.measure import asvbench, settings
 
     steps = iter([{"ms": 1.0, "peak_memory_bytes": 5, "per_size": {"64": [1]}},
@@ -163,6 +164,12 @@ def test_a_short_step_makes_a_sample_of_several_steps(monkeypatch):
     bench.record = {"warmup": {"last_warmup_step_seconds": 0.5}}
     steps = iter([{"ms": 4.0}])
     assert bench.sample() == {"ms": 4.0}
+    steps = iter([{"ms": 9.0}, {"ms": 1.0}, {"ms": 2.0}, {"ms": 6.0}])  # after the other framework's sample:
+    bench.record = {"warmup": {"last_warmup_step_seconds": 0.1}}
+    assert bench.sample(switched=True) == {"ms": 3.0}  # one step first, unmeasured (the switch's cost)
+    steps = iter([{"ms": 4.0}])
+    bench.record = {"warmup": {"last_warmup_step_seconds": 0.5}}
+    assert bench.sample(switched=True) == {"ms": 4.0}  # a sample of one step takes none
     assert bench.sample_count() == 11  # the history preset's FIGURE_SAMPLES
     monkeypatch.setattr(settings, "preset", lambda: "full")
     assert bench.sample_count() == 10  # full: the verdict's ratio interval reaches a 3% difference

@@ -214,19 +214,20 @@ def test_the_spread_is_judged_on_each_time_figure_not_on_memory_or_energy():
 
 
 def test_a_figure_class_settles_its_samples_and_its_twins_together(monkeypatch):
-    """MeasuredOnce on a GPU: both frameworks' samples alternate, a slow first round is dropped from
-    both, and both records say so."""
+    """MeasuredOnce on a GPU: both frameworks' samples alternate, each told whether the other's came last,
+    a slow first round is dropped from both, and both records say so."""
     class Figures(asvbench.MeasuredOnce):
         samples, alternate_on, record = 4, ("gpu",), {"warmup": {"steady": True}}
 
-        def sample(self):
+        def sample(self, switched=False):
             order.append(self.args[0])
+            switches.append(switched)
             return {"decode_ms": 3.0 if len(order) <= 2 else 1.0}
 
         def keep(self, figures):
             kept.extend(figures)
 
-    order, kept = [], []
+    order, kept, switches = [], [], []
     mine = Figures()
     mine.args, mine.device = ("mlx", "gpu"), "gpu"
     twin = Figures()
@@ -236,6 +237,7 @@ def test_a_figure_class_settles_its_samples_and_its_twins_together(monkeypatch):
     monkeypatch.setattr(asvbench, "FIGURE_SAMPLES", {})
     assert mine.measure() == [{"decode_ms": 1.0}] * 4 and kept == [{"decode_ms": 1.0}] * 4
     assert order == ["mlx", "torch", "torch", "mlx", "mlx", "torch", "torch", "mlx", "mlx", "torch"]
+    assert switches == [False, True, False, True] * 2 + [False, True]  # after the other's sample (Alternation)
     assert mine.record["warmup"] == twin.record["warmup"] == {"steady": True, "settle_rounds": 1,
                                                               "samples_steady": True}
 

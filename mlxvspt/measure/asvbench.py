@@ -482,11 +482,12 @@ class MeasuredOnce(WorkloadBenchmark):
         super().setup(*self.args)
         twin = self.twin()
         benches = [self] if twin is None else [self, twin]
-        taken = [[] for _ in benches]
+        taken, last = [[] for _ in benches], [self]
 
         def take_round():
             for bench, samples in timing.in_turn(list(zip(benches, taken)), len(taken[0])):
-                samples.append(bench.sample())
+                samples.append(bench.sample(switched=bench is not last[0]))
+                last[0] = bench
 
         for _ in range(self.sample_count()):
             take_round()
@@ -498,12 +499,15 @@ class MeasuredOnce(WorkloadBenchmark):
             twin.keep(taken[1])
         return taken[0]
 
-    def sample(self):
+    def sample(self, switched=False):
         """One sample's figures: a step's, or the mean of as many steps as fill the preset's SAMPLE_SECONDS
         (as a time_ sample is), so a short host-bound figure (a toy model's decode of 1.5 ms a token) is
         not one noisy call; a peak is the largest of them. The garbage collector waits meanwhile, as it
-        does while asv (timeit) times a time_ sample."""
+        does while asv (timeit) times a time_ sample. `switched`: the other framework's sample came last;
+        a sample of several steps then follows one step of its own, unmeasured (process.Alternation)."""
         calls = calls_per_sample(self.record["warmup"]["last_warmup_step_seconds"])
+        if switched and calls > 1:
+            self.runner.step()
         gc.collect()
         gc.disable()
         try:
