@@ -299,7 +299,7 @@ def test_mlx_generate_is_built_checked_and_sampled_beside_pytorchs_static_compil
     GPU does)."""
     monkeypatch.setattr(asvbench.GenerationFigures, "alternate_on", ("gpu", "cpu"))
     taken, sample = [], asvbench.MeasuredOnce.sample
-    monkeypatch.setattr(asvbench.MeasuredOnce, "sample", lambda bench: taken.append(bench.args[0]) or sample(bench))
+    monkeypatch.setattr(asvbench.MeasuredOnce, "sample", lambda bench, **kw: taken.append(bench.args[0]) or sample(bench, **kw))
     cls = process.benchmark_class(BENCHMARKS, "bench_llm", "Generation")
     rows = [[f"bench_llm.Generation.{method}", idx] for method in ("track_decode", "track_prefill")
             for idx, params in enumerate(itertools.product(*cls.params))
