@@ -309,7 +309,7 @@ def test_each_finding_has_a_standalone_repro_of_at_most_forty_lines():
 
 
 def test_host_bound_gpu_rows_are_marked_and_explained_where_a_table_has_one():
-    """Two quiet one-H100 machines of one kind gave host-bound rows values 3-78% apart: those rows say so."""
+    """Two quiet one-H100 machines of one kind gave host-bound rows values up to 2x apart: those rows say so."""
     cell = results.Cell(0.01, None, None, {"check": "passed"})
 
     def row(benchmark, unit="seconds", device="gpu"):

@@ -118,8 +118,8 @@ ROW_HEADER = ["| Benchmark | PyTorch | MLX | MLX / PyTorch | Verdict |", "|---|-
 
 # After a host-bound row's label (results.Row.host_bound), and what it means under a table that has one.
 HOST_MARK = " ʰ"
-HOST_NOTE = ("ʰ host-bound: the figure hangs on the host's CPU as much as on the GPU. Two quiet machines of one "
-             "kind (one H100 each, the same CPU name) gave these rows values 3-78% apart; the verdict holds for "
+HOST_NOTE = ("ʰ host-bound: the figure hangs on the host's CPU as much as on the GPU. Quiet machines of one "
+             "kind (one H100 each, the same CPU name) gave these rows values up to 2x apart; the verdict holds for "
              "the host measured (its single-core probe is on the machine's page).")
 
 
