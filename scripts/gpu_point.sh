@@ -16,6 +16,9 @@
 #                                  caches in 15 MB parts (caches.tgz.aa, ...: a device call returns 8 files
 #                                  of 16 MiB at most, 64 MiB in all), the first three in OUT, to carry to a
 #                                  later machine for a warm-cache point
+#   gpu_point.sh finish OUT        the lease's last call, when its device time runs out: `stop` if the run still
+#                                  runs, then OUT/point.tgz and OUT/host-trace.csv as `pack` gives them, without
+#                                  the caches (taring them took longer than the seconds left)
 #   gpu_point.sh caches OUT N      the cache parts from the Nth on, four of them, in OUT (the next call's)
 #   gpu_point.sh warm FOLDER       unpack cache parts carried in FOLDER (caches.tgz.aa, ...) into the run's
 #                                  cache folder, before `start`: a warm-cache point
@@ -35,6 +38,12 @@ RESULTS=$POINT/results PARTS=/tmp/gpu-cache-parts
 # GPU_WORKLOADS="lm_train bert_train" measures those alone
 QUANT=$(python3 -c "import torchao" 2> /dev/null && echo llm_quant)
 WORKLOADS=${GPU_WORKLOADS:-matmul switch whisper llm lm_train bert_train $QUANT}
+stop_run() {  # this point folder's run only (another folder's may be running), as Ctrl-C stops it
+    kill -TERM "$(cat "$POINT/pid")"
+    for _ in $(seq 60); do kill -0 "$(cat "$POINT/pid")" 2> /dev/null || break; sleep 1; done
+    tail -3 "$POINT/console.log"
+}
+
 case "${1:-}" in
 start)
     shift
@@ -55,10 +64,8 @@ start)
         sleep 2; done' trace "$(cat "$POINT/pid")" "$query" > "$MLXVSPT_LOGS/host-trace.csv" 2>&1 < /dev/null &
     echo "started: $MLXVSPT_MACHINE-full"
     ;;
-stop)  # this point folder's run only (another folder's may be running)
-    kill -TERM "$(cat "$POINT/pid")"
-    for _ in $(seq 60); do kill -0 "$(cat "$POINT/pid")" 2> /dev/null || break; sleep 1; done
-    tail -3 "$POINT/console.log"
+stop)
+    stop_run
     ;;
 wait)
     end=$((SECONDS + $2))
@@ -67,6 +74,12 @@ wait)
     done
     grep -v '^|' "$POINT/console.log" | grep -v '^$' | tail -20
     grep -h "rows in" "$MLXVSPT_LOGS"/*.log | cut -c1-300 | tail -40
+    ;;
+finish)
+    if kill -0 "$(cat "$POINT/pid")" 2> /dev/null; then stop_run; fi
+    tar czf "$2/point.tgz" -C "$POINT" results/"$MLXVSPT_MACHINE-full" console.log logs
+    cp "$MLXVSPT_LOGS/host-trace.csv" "$2/"
+    ls -la "$2"
     ;;
 pack)
     tar czf "$2/point.tgz" -C "$POINT" results/"$MLXVSPT_MACHINE-full" console.log logs
@@ -86,7 +99,7 @@ caches)
     ls -la "$2"
     ;;
 *)
-    echo "usage: gpu_point.sh start [ARGS...] | stop | wait SECONDS | pack OUT | caches OUT N | warm FOLDER" >&2
+    echo "usage: gpu_point.sh start [ARGS...] | stop | wait SECONDS | finish OUT | pack OUT | caches OUT N | warm FOLDER" >&2
     exit 2
     ;;
 esac
