@@ -17,13 +17,13 @@
 #                                  of 16 MiB at most, 64 MiB in all), the first three in OUT, to carry to a
 #                                  later machine for a warm-cache point
 #   gpu_point.sh finish OUT        the lease's last call, when its device time runs out: `stop` if the run still
-#                                  runs, then OUT/point.tgz and OUT/host-trace.csv as `pack` gives them, without
-#                                  the caches (taring them took longer than the seconds left)
+#                                  runs, then OUT/point.tgz as `pack` gives it, without the caches (taring them
+#                                  takes longer than the seconds a lease's end leaves)
 #   gpu_point.sh caches OUT N      the cache parts from the Nth on, four of them, in OUT (the next call's)
 #   gpu_point.sh warm FOLDER       unpack cache parts carried in FOLDER (caches.tgz.aa, ...) into the run's
 #                                  cache folder, before `start`: a warm-cache point
 # The device machine goes back 30 s after a call returns, and a detached run with it: follow `start` with
-# `wait` calls back to back, and `pack` in the last one. `start --headline` (the headline's rows) took 13:06
+# `wait` calls back to back, and `pack` (or `finish`) in the last one. `start --headline` (the headline's rows) took 13:06
 # on one H100 with cold caches, 10:25 warm, and 12:21 warm with llm_quant (4:27 of it, where torchao is installed).
 # The run writes into $POINT (/tmp/gpu-point), not the checkout: each device call copies the working
 # tree over the machine's checkout again, tracked results files included, which undid a detached run's
@@ -41,7 +41,12 @@ WORKLOADS=${GPU_WORKLOADS:-matmul switch whisper llm lm_train bert_train $QUANT}
 stop_run() {  # this point folder's run only (another folder's may be running), as Ctrl-C stops it
     kill -TERM "$(cat "$POINT/pid")"
     for _ in $(seq 60); do kill -0 "$(cat "$POINT/pid")" 2> /dev/null || break; sleep 1; done
+    if kill -0 "$(cat "$POINT/pid")" 2> /dev/null; then echo "the run still runs after 60 s" >&2; fi
     tail -3 "$POINT/console.log"
+}
+
+pack_point() {  # OUT/point.tgz: the machine's results, the console and the logs (host trace included)
+    tar czf "$1/point.tgz" -C "$POINT" results/"$MLXVSPT_MACHINE-full" console.log logs || exit 1
 }
 
 case "${1:-}" in
@@ -76,13 +81,13 @@ wait)
     grep -h "rows in" "$MLXVSPT_LOGS"/*.log | cut -c1-300 | tail -40
     ;;
 finish)
+    out=${2:?usage: gpu_point.sh finish OUT}
     if kill -0 "$(cat "$POINT/pid")" 2> /dev/null; then stop_run; fi
-    tar czf "$2/point.tgz" -C "$POINT" results/"$MLXVSPT_MACHINE-full" console.log logs
-    cp "$MLXVSPT_LOGS/host-trace.csv" "$2/"
-    ls -la "$2"
+    pack_point "$out"
+    ls -la "$out"
     ;;
 pack)
-    tar czf "$2/point.tgz" -C "$POINT" results/"$MLXVSPT_MACHINE-full" console.log logs
+    pack_point "$2"
     du -sh "$MLXVSPT_CACHE"/compile/*
     rm -rf "$PARTS" && mkdir -p "$PARTS"
     tar czf - -C "$MLXVSPT_CACHE" compile | split -b 15000000 - "$PARTS/caches.tgz."

@@ -237,7 +237,7 @@ def test_a_figure_class_settles_its_samples_and_its_twins_together(monkeypatch):
     monkeypatch.setattr(asvbench, "FIGURE_SAMPLES", {})
     assert mine.measure() == [{"decode_ms": 1.0}] * 4 and kept == [{"decode_ms": 1.0}] * 4
     assert order == ["mlx", "torch", "torch", "mlx", "mlx", "torch", "torch", "mlx", "mlx", "torch"]
-    assert switches == [False, True, False, True] * 2 + [False, True]  # after the other's sample (Alternation)
+    assert switches == [True] + [True, False] * 4 + [True]  # the first after the twin's warm-up, then the other's samples
     assert mine.record["warmup"] == twin.record["warmup"] == {"steady": True, "settle_rounds": 1,
                                                               "samples_steady": True}
 

@@ -482,7 +482,7 @@ class MeasuredOnce(WorkloadBenchmark):
         super().setup(*self.args)
         twin = self.twin()
         benches = [self] if twin is None else [self, twin]
-        taken, last = [[] for _ in benches], [self]
+        taken, last = [[] for _ in benches], [None]  # set up last: the twin, or another row
 
         def take_round():
             for bench, samples in timing.in_turn(list(zip(benches, taken)), len(taken[0])):

@@ -120,7 +120,7 @@ ROW_HEADER = ["| Benchmark | PyTorch | MLX | MLX / PyTorch | Verdict |", "|---|-
 HOST_MARK = " ʰ"
 HOST_NOTE = ("ʰ host-bound: the figure hangs on the host's CPU as much as on the GPU. Quiet machines of one "
              "kind (one H100 each, the same CPU name) gave these rows values up to 2x apart; the verdict holds for "
-             "the host measured (its single-core probe is on the machine's page).")
+             "the host measured (the machine's page lists its runs and the latest one's single-core probe).")
 
 
 def row_line(label, row):
@@ -373,7 +373,7 @@ def environment_list(snapshot):
                                            if env.get(k))),
              ("GPU backends", ", ".join(f"{n} {env[k]}" for n, k in (("MLX", "mlx_gpu_backend"),
                                                                       ("PyTorch", "torch_gpu_backend")) if env.get(k))),
-             ("Host", host_line(env)),
+             ("Host of the latest run", host_line(env)),
              ("Preset", results.preset_of(snapshot.machine, env)),
              ("Release set", snapshot.point or snapshot.commit[:8])]
     return [f"- **{name}:** {value}" for name, value in items if value] + [""]
