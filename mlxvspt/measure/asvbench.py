@@ -482,12 +482,13 @@ class MeasuredOnce(WorkloadBenchmark):
         super().setup(*self.args)
         twin = self.twin()
         benches = [self] if twin is None else [self, twin]
-        taken, last = [[] for _ in benches], [None]  # set up last: the twin, or another row
+        taken, last = [[] for _ in benches], None  # set up last: the twin, or another row
 
         def take_round():
+            nonlocal last
             for bench, samples in timing.in_turn(list(zip(benches, taken)), len(taken[0])):
-                samples.append(bench.sample(switched=bench is not last[0]))
-                last[0] = bench
+                samples.append(bench.sample(switched=bench is not last))
+                last = bench
 
         for _ in range(self.sample_count()):
             take_round()

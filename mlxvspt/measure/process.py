@@ -493,7 +493,7 @@ class Alternation:
             return
         if self.apart and self.last is not None:
             self.last.bench.target.release_memory()
-        if untimed and (self.apart or calls_per_sample(row) > 1):
+        if untimed and (self.apart or number_of(row) > 1):
             row.method(*row.params)
         self.last = row
 
@@ -514,7 +514,7 @@ def time_samples(rows, alternation=None):
     def take_round():
         for i, row in timing.in_turn(list(enumerate(rows)), len(samples[0])):
             call = functools.partial(row.method, *row.params)
-            number = calls_per_sample(row)
+            number = number_of(row)
             alternation.before(row)
             if leaves(row, "memory"):
                 row.bench.target.reset_peak_memory()
@@ -536,11 +536,12 @@ def time_samples(rows, alternation=None):
             row.bench.leave_memory(peak)
         if leaves(row, "energy"):
             row.bench.leave_energy(*energy_block(row, alternation))
-    return [{"samples": s, "number": calls_per_sample(row), "settled": settled} for s, row in zip(samples, rows)]
+    return [{"samples": s, "number": number_of(row), "settled": settled} for s, row in zip(samples, rows)]
 
 
-def calls_per_sample(row):
-    """asv's `number` of a time_ row (set per combination in its setup): the calls a sample is the mean of."""
+def number_of(row):
+    """asv's `number` of a time_ row (set per combination in its setup from asvbench.calls_per_sample): the
+    calls a sample is the mean of."""
     return getattr(row.bench, "number", 1) or 1
 
 

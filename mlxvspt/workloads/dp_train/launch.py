@@ -206,14 +206,14 @@ def failure_line(log):
     lines = [line for line in lines if line]
     printed = [aborted(lines, n) if TERMINATE.match(line) else line for n, line in enumerate(lines)
                if TERMINATE.match(line) or (RAISED.search(line) and not LAUNCHER_RAISED.search(line))]
-    root = torchrun_root_cause(lines)
+    root = [cause for cause in [torchrun_root_cause(lines)] if cause]
     exited = [line for line in lines if "exited with code" in line]
-    first_out = [root] if root else exited[:1]  # the first rank to end (others may be stopped after it)
+    first_out = root or exited[:1]  # the first rank to end (others may be stopped after it)
     killed = [line for line in first_out if SIGNALLED.search(line)]
     said = [line for line in lines if LAUNCHER_SAID.search(line)]
     if killed and printed:
         return f"{killed[0]}; first error printed: {printed[0]}"[:300]
-    for found in (killed, printed, [root] if root else [], exited, said[-1:], lines[-1:]):
+    for found in (killed, printed, root, exited, said[-1:], lines[-1:]):
         if found:
             return found[0][:300]
     return "no output"

@@ -12,7 +12,7 @@ class Matmul:
         self.product = None
 
     def step(self):
-        self.product = None  # as torch.py (here the lazy product was made after the assignment freed the last)
+        self.product = None  # the last product freed first: a step's peak memory holds one, not two
         self.product = self.a @ self.b
         mx.eval(self.product)
 
