@@ -8,6 +8,7 @@ from mlxvspt.measure.asvbench import MeasuredOnce, preset_values
 
 class QuantizedGeneration(asvbench.GenerationFigures):
     workload = "llm_quant"
+    version = "2"  # 2: 32 new tokens at `full` (were 64), as llm's Generation
     params = MeasuredOnce.params + [preset_values("llm_quant", "schemes"), preset_values("llm_quant", "precisions"),
                                     preset_values("llm_quant", "batches")]
     param_names = ["framework", "device", "scheme", "precision", "batch"]

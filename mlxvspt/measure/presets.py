@@ -93,8 +93,9 @@ TABLE = {
     # BERT-tiny sentence-pair classifier (Conneau et al. head) on NLI pairs; `pairs` training pairs make
     # one epoch of pairs // batch steps, `dev_pairs` the validation pass, `check_steps` the AdamW steps the
     # cross-check compares from the same weights (MLX's step takes 0.8 s on a 2-core CPU at `small`). `full`
-    # keeps the seed's model, batch and sequence; its epoch is 512 steps (the seed's 50,000 pairs, 6,250 steps, made a 5-sample
-    # row with its warm-up minutes long in each framework: per-step rates do not depend on the count). `small` keeps the model and seq 128
+    # keeps the seed's model, batch and sequence; its epoch is 128 steps (the seed's 50,000 pairs, 6,250 steps, made a 5-sample
+    # row with its warm-up minutes long in each framework, and 512 steps still took 70-100 s of an H100 point:
+    # per-step rates do not depend on the count). `small` keeps the model and seq 128
     # at batch 4 and an epoch of 6 steps: MLX took 1.7 s a step at batch 8 on a 2-core CPU, and leaves
     # torch.compile out (`torch_compile`: inductor took 1-3 minutes to compile the step on 2 cores, even
     # at `tiny` sizes when its cache is cold).
@@ -108,7 +109,7 @@ TABLE = {
                   "precisions": ["fp32", "bf16", "bf16-mixed"], "compiles": BERT_COMPILES,
                   "cpu": {"precisions": ["fp32"], "torch_compile": False, "paths": ["seed", "best"]}},
         "full": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
-                 "batch": 8, "pairs": 4096, "dev_pairs": 2048, "epochs": 5, "dropout": 0.1, "check_steps": 20,
+                 "batch": 8, "pairs": 1024, "dev_pairs": 2048, "epochs": 5, "dropout": 0.1, "check_steps": 20,
                  "torch_compile": True, "paths": ["seed", "pairs-batched", "best"],
                  "precisions": ["fp32", "bf16", "bf16-mixed"], "compiles": BERT_COMPILES},
         "history": {"hidden": 128, "heads": 2, "layers": 2, "intermediate": 512, "vocab": 30522, "seq": 128,
@@ -146,11 +147,12 @@ TABLE = {
                   "cpu": {"batches": [1], "precisions": ["fp32"], "static_compile": False}},
         # The seed answered five prompts with up to 1024 new tokens; rates per token do not depend on the
         # prompt, and transformers' eager path (~18 tokens/s on an H200) would spend 5 minutes a sample,
-        # so `full` times a 128-token prompt and 64 new tokens per sample, alone and as a batch of 8
+        # so `full` times a 128-token prompt and 32 new tokens per sample, alone and as a batch of 8
         # (mlx-lm's batch_generate, transformers' generate on a batch); prefill over 1024-token prompts.
-        # 64, not 128: on an H100 the generate path's samples (10 a side, interleaved) took 45-72 s a
-        # combination at 128 tokens, most of it PyTorch's eager decoding at ~20 ms a token.
-        "full": {"model": "tinyllama", "prompt_tokens": 128, "prefill_tokens": 1024, "tokens": 64,
+        # 32, not 128 or 64: on an H100 the generate path's samples (10 a side, interleaved) took 45-72 s a
+        # combination at 128 tokens, most of it PyTorch's eager decoding at ~20 ms a token, and at 64 the
+        # 12 combinations still took 11 of a cold point's 26 minutes.
+        "full": {"model": "tinyllama", "prompt_tokens": 128, "prefill_tokens": 1024, "tokens": 32,
                  "batches": [1, 8], "precisions": ["fp32", "fp16", "bf16"], "static_compile": True,
                  "cpu": {"batches": [1], "precisions": ["fp32"], "static_compile": False}},
         "history": {"model": "toy", "prompt_tokens": 16, "prefill_tokens": 512, "tokens": 64, "batches": [1],
@@ -172,7 +174,7 @@ TABLE = {
                   "batches": [1, 8], "precisions": ["fp16", "bf16"], "schemes": ["int4", "int8"],
                   "static_compile": True, "ppl_window": 256, "ppl_windows": 8,
                   "cpu": {"schemes": [], "batches": [1], "precisions": ["fp32"], "static_compile": False}},
-        "full": {"model": "tinyllama", "prompt_tokens": 128, "prefill_tokens": 1024, "tokens": 64,
+        "full": {"model": "tinyllama", "prompt_tokens": 128, "prefill_tokens": 1024, "tokens": 32,
                  "batches": [1, 8], "precisions": ["fp16", "bf16"], "schemes": ["int4", "int8"],
                  "static_compile": True, "ppl_window": 1024, "ppl_windows": 32,
                  "cpu": {"schemes": [], "batches": [1], "precisions": ["fp32"], "static_compile": False}},
