@@ -121,6 +121,10 @@ HOST_MARK = " ʰ"
 HOST_NOTE = ("ʰ host-bound: the figure hangs on the host's CPU as much as on the GPU. Quiet machines of one "
              "kind (one H100 each, the same CPU name) gave these rows values up to 2x apart; the verdict holds for "
              "the host measured (the machine's page lists its runs and the latest one's single-core probe).")
+# A headline row a machine lacks: never measured there, or measured at an older version of its benchmark
+# (a definition changed: the page counts those results as skipped until the machine is measured again).
+MISSING_NOTE = ("—: no result at the benchmark's current version on that machine (its page names the older "
+                "results it skips).")
 
 
 def row_line(label, row):
@@ -326,9 +330,11 @@ def readme_block(snaps, pages):
         host = {t for t in titles if any(found[m].get(t) and found[m][t].host_bound for m in found)}
         out += [f"| {t}{HOST_MARK if t in host else ''} | " + " | ".join(cell_verdict(found[m].get(t)) for m in found)
                 + " |" for t in titles]
+        missing = any(t not in found[m] for t in titles for m in found)
         out += ["", "Releases: " + "; ".join(f"{hardware(snaps[m].environment)}: "
                                               f"{device_name(snaps[m].environment).split(' · ', 1)[-1]}"
-                                              for m in found) + "." + (f" {HOST_NOTE}" if host else ""), ""]
+                                              for m in found) + "." + (f" {HOST_NOTE}" if host else "")
+                + (f" {MISSING_NOTE}" if missing else ""), ""]
     out += ["Every row of every machine, its checks and what each framework ran:", ""]
     out += [f"- [{device_name(s.environment)}]({pages[m]}) (`{m}`)" for m, s in snaps.items() if m in pages]
     return "\n".join(out) + "\n"
