@@ -53,7 +53,11 @@ case "${1:-}" in
 start)
     shift
     mkdir -p "$RESULTS" "$MLXVSPT_LOGS"
-    [ -d "$RESULTS/$MLXVSPT_MACHINE-full" ] || cp -r "results/$MLXVSPT_MACHINE-full" "$RESULTS/" 2>/dev/null
+    # this machine's results, and the other GPU machines' (the plan estimates a part this machine never
+    # measured from theirs, at this machine's relative speed: track/plan.durations)
+    for machine in results/*-full; do
+        [ -d "$RESULTS/$(basename "$machine")" ] || cp -r "$machine" "$RESULTS/"
+    done
     cp results/benchmarks.json "$RESULTS/"
     # shellcheck disable=SC2046 (one --workload per word)
     setsid nohup python3 -m mlxvspt run --preset full --device gpu $(printf -- '--workload %s ' $WORKLOADS) \

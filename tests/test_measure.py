@@ -745,7 +745,8 @@ def test_a_run_stopped_mid_part_records_the_combinations_that_ended(tmp_path, mo
 
 def test_a_part_a_stopped_run_cut_short_does_not_replace_a_whole_ones_duration(tmp_path):
     """The plan estimates from the latest whole measurement of a part; a later stopped one (its rows the
-    combinations that ended first) counts only where none measured the part whole."""
+    combinations that ended first) counts only where none measured the part whole, and not where it measured
+    no row."""
     folder = tmp_path / "box-full"
     folder.mkdir()
     runs = [{"started": "2026-12-01T00:00:00Z", "parts": [{"workload": "lm_train", "device": "gpu", "seconds": 1500.0,
@@ -753,10 +754,12 @@ def test_a_part_a_stopped_run_cut_short_does_not_replace_a_whole_ones_duration(t
             {"started": "2026-12-06T00:00:00Z", "parts": [{"workload": "lm_train", "device": "gpu", "seconds": 329.0,
                                                           "rows": 40, "stopped": True},
                                                          {"workload": "llm", "device": "gpu", "seconds": 60.0,
-                                                          "rows": 10, "stopped": True}]}]
+                                                          "rows": 10, "stopped": True},
+                                                         {"workload": "whisper", "device": "gpu", "seconds": 66.0,
+                                                          "rows": 56, "stopped": True, "measured": 0}]}]
     (folder / "runs-x.jsonl").write_text("".join(json.dumps(run) + "\n" for run in runs))
     assert plan.durations(tmp_path, "box-full") == {("lm_train", "gpu"): (1500.0, 102, None),
-                                                    ("llm", "gpu"): (60.0, 10, None)}
+                                                    ("llm", "gpu"): (60.0, 10, None)}  # whisper: none measured
 
 
 def test_an_interrupted_run_keeps_its_finished_parts_durations_for_the_next_plan(tmp_path, monkeypatch):

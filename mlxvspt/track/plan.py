@@ -102,11 +102,14 @@ def relative_speed(mine, others):
 def durations_of(paths):
     """{part: (seconds, rows asked, rows measured or None where the file does not say)}: the latest duration
     of each part in runs files, a part a stopped run cut short only where no run measured it whole (its rows
-    are those that ended, often the cheap ones first)."""
+    are those that ended, often the cheap ones first) and never where it measured none (a lease that ended
+    as the part began: its seconds over no row would estimate anything)."""
     latest = {}
     for path in sorted(paths):
         for line in jsonlines.read(path):
             for part in line.get("parts", []):
+                if part.get("stopped") and part.get("measured") == 0:
+                    continue
                 key, whole = (part["workload"], part["device"]), not part.get("stopped")
                 if key not in latest or (whole, line["started"]) >= latest[key][:2]:
                     latest[key] = (whole, line["started"], part["seconds"], part["rows"], part.get("measured"))
