@@ -123,8 +123,8 @@ HOST_NOTE = ("ʰ host-bound: the figure hangs on the host's CPU as much as on th
              "the host measured (the machine's page lists its runs and the latest one's single-core probe).")
 # A headline row a machine lacks: never measured there, or measured at an older version of its benchmark
 # (a definition changed: the page counts those results as skipped until the machine is measured again).
-MISSING_NOTE = ("—: no result at the benchmark's current version on that machine (its page names the older "
-                "results it skips).")
+MISSING_NOTE = ("—: no row of the benchmark's current version with both frameworks measured on that machine "
+                "(its page names any older results it skips).")
 
 
 def row_line(label, row):
@@ -207,6 +207,9 @@ LEGEND = (f"`n/a`: skipped on this machine (see the run log for why). `±`: half
 
 # ---------------------------------------------------------------- the headline
 
+COMPILED = {"True": "compiled, ", "False": "eager, ", None: "eager, "}  # a headline title's {compiled}
+
+
 def headline_rows(snapshot):
     """[(title, Row)]: the HEADLINE rows this machine has, each at the first candidate both frameworks ran."""
     out = []
@@ -215,12 +218,18 @@ def headline_rows(snapshot):
             row = next(filter(both_ran, (substituted(snapshot, name, {**params, "device": d}, mlx_from)
                                          for d in ("gpu", "cpu"))), None)
             if row:
-                compiled = "compiled, " if row.params.get("compile") == "True" else "eager, "
-                label = title.format(compiled=compiled, **row.params)
+                label = title.format(compiled=COMPILED[row.params.get("compile")], **row.params)
                 if label not in (t for t, _ in out):  # a later entry's first choice may be an earlier's fallback
                     out.append((label, row))
                 break
     return out
+
+
+def headline_place(label):
+    """The HEADLINE entry a headline row's label comes from (its title at one of its candidates), so a table of
+    several machines keeps HEADLINE's order where the first machine lacks a row."""
+    return next(i for i, (title, _, candidates, _) in enumerate(HEADLINE) for params in candidates
+                if title.format(compiled=COMPILED[params.get("compile")], **params) == label)
 
 
 def substituted(snapshot, name, params, mlx_from):
@@ -323,7 +332,7 @@ def readme_block(snaps, pages):
         found = {m: rows for m, rows in found.items() if rows}
         if not found:
             continue
-        titles = list(dict.fromkeys(t for rows in found.values() for t in rows))[:20]
+        titles = sorted(dict.fromkeys(t for rows in found.values() for t in rows), key=headline_place)[:20]
         out += [f"### {what}", "", "| Workload | " + " | ".join(
             f"[{hardware(snaps[m].environment)}]({pages[m]})" for m in found) + " |",
             "|---" * (len(found) + 1) + "|"]

@@ -48,12 +48,15 @@ def on_grid(entry, columns, params):
 
 
 def merge_entries(into, other, columns):
-    """One benchmark's asv entry with `other`'s measured combinations filled in; durations add up. An entry
-    of another benchmark version replaces the whole entry (asv would hide the older one anyway); one of
-    other params is laid on `other`'s params first."""
+    """One benchmark's asv entry with `other`'s measured combinations filled in; durations add up (an entry
+    the destination holds already, as a point that began as a copy of it does, adds nothing). An entry of
+    another benchmark version replaces the whole entry (asv would hide the older one anyway); one of other
+    params is laid on `other`'s params first."""
     version = columns.index("version")
     if into is None or into[version] != other[version]:
         return other
+    if into == other:
+        return into
     # asv drops an entry's trailing empty columns (a result of no samples ends after "duration"): padded,
     # so zip() below keeps the other's statistics and samples
     into, other = (list(e) + [None] * (len(columns) - len(e)) for e in (into, other))
