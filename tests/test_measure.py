@@ -364,7 +364,8 @@ def test_records_carry_the_compile_caches_state(run_env):
 
 def test_records_say_how_many_files_their_combination_added_to_each_compile_cache(run_env, monkeypatch, tmp_path):
     """A folder warm from other kernels does not make a combination's compile warm: its record counts the
-    cache files its own build, check and samples added (1 for the first combination, whose build writes one; 0 for the next)."""
+    cache files its own build, check and samples added (1 for the first combination, whose build writes one; 0 for
+    the next), and calls the cache cold where it added any."""
     folder = tmp_path / "inductor"
     folder.mkdir()
     (folder / "other-workload").write_text("kernel")
@@ -384,6 +385,8 @@ def test_records_say_how_many_files_their_combination_added_to_each_compile_cach
     records = [json.loads(t) for t in (run_env / "records.jsonl").read_text().splitlines()]
     added = {r["params"]["precision"]: r["compiled_into_caches"]["torchinductor"] for r in records}
     assert added == {"'fp32'": 1, "'bf16'": 0}
+    state = {r["params"]["precision"]: r["compile_caches"]["torchinductor"] for r in records}
+    assert state == {"'fp32'": "cold", "'bf16'": "warm"}
 
 
 def durations_file(results, machine, seconds, rows=144):

@@ -252,7 +252,9 @@ class Measurement:
             self.compare(workload, precision, observed, sizes, asvbench.check_case(self.workload, overrides))
         added = {name: count - files_before.get(name, 0) for name, count in cache_files().items()}
         for row in rows:
-            if row.record is not None and self.caches:
+            if row.record is not None and self.caches:  # a cache it added to missed: its compile was cold
+                row.record["compile_caches"] = {name: "cold" if added.get(name) else state
+                                                for name, state in self.caches.items()}
                 row.record["compiled_into_caches"] = added
         self.finish(rows, started)
         self.write({"combination": [self.workload, self.device, *map(str, key)], "seconds": phases.seconds})
