@@ -6,6 +6,7 @@ import pytest
 
 import fabricate as fab
 from mlxvspt import cli
+from mlxvspt.measure import check
 from mlxvspt.publish import results
 from mlxvspt.track import asvrun
 
@@ -63,6 +64,22 @@ def test_a_later_part_remeasuring_a_combination_replaces_it_and_its_record(tmp_p
     assert snap.row(STEP, precision="bf16").mlx.value == pytest.approx(0.7, rel=0.05)  # re-measured
     assert snap.row(STEP, precision="fp32").mlx.value == pytest.approx(1.0, rel=0.05)  # a failure erases nothing
     assert snap.row(STEP, precision="bf16").mlx.check_detail == "again"
+
+
+def test_a_part_measuring_a_combination_again_replaces_its_check_lines_and_keeps_the_others(tmp_path):
+    """As a run's own check file does: the part's lines stand for the combinations they compare (an old FAIL
+    of a combination measured again does not stay beside its new pass); other combinations keep theirs."""
+    def line(precision, ok):
+        return check.Line("lm_train", "gpu", "seed", precision, "first-step loss", ok)
+
+    first = part(tmp_path, "first", {(STEP, ("mlx", "gpu", "fp32")): fab.steady(1.0)}, [])
+    check.replace_combinations(first / f"check-{NEW}.jsonl", [line("fp32", True), line("bf16", False)])
+    again = part(tmp_path, "again", {(STEP, ("mlx", "gpu", "bf16")): fab.steady(0.5)}, [])
+    check.replace_combinations(again / f"check-{NEW}.jsonl", [line("bf16", True)])
+    dest = tmp_path / "results" / MACHINE
+    assert cli.main(["merge", str(dest), str(first), str(again)]) == 0
+    stored = {(l["precision"], l["ok"]) for l in check.load(dest / f"check-{NEW}.jsonl")}
+    assert stored == {("fp32", True), ("bf16", True)}
 
 
 def test_a_newer_benchmark_version_replaces_the_older_entry(tmp_path):

@@ -300,7 +300,11 @@ def replace_combinations(path, lines):
     that covered those: a point measured again, or one tier of it, keeps the lines of every combination
     it does not measure now, another batch or size of the same path and precision included. Atomic: a kill
     leaves the old file or the new one."""
-    new = [asdict(line) for line in lines]
+    replace_stored(path, [asdict(line) for line in lines])
+
+
+def replace_stored(path, new):
+    """`replace_combinations` of stored Line dicts (another check file's, as `mlxvspt merge` joins parts)."""
     replaced = {combination_key(line) for line in new}
     replaced |= {key[:4] + ("",) for key in replaced}
     rewrite(path, [line for line in load(path) if combination_key(line) not in replaced] + new)

@@ -5,9 +5,10 @@ asv keeps one file per machine, commit and environment with, per benchmark, one 
 combination: a part's combinations that another part left n/a (not selected there) are filled from the
 part that measured them, and a combination measured in several parts from the last of them (a re-measure
 replaces the first measurement); where the parts' params grids differ (the suite gained a size), the later
-part's grid stands, as asv would show only entries of the suite's current grid. Records, checks and run
-lines (JSON lines) are concatenated, a line the destination has already left out (merging a part twice adds
-nothing); environment files are taken from the first part that has them,
+part's grid stands, as asv would show only entries of the suite's current grid. Records and run lines (JSON
+lines) are concatenated, a line the destination has already left out (merging a part twice adds nothing); a
+part's check lines replace the destination's of the combinations they compare, as a run's own check does (a
+re-measure's check stands alone); environment files are taken from the first part that has them,
 machine.json keeps each key as the last part to describe it did, and every result file is described by it.
 """
 import itertools
@@ -16,9 +17,10 @@ import shutil
 from pathlib import Path
 
 from .asvrun import MACHINE_KEYS
+from ..measure import check
 from ..errors import UsageError
 
-JSONL = ("records-", "check-", "runs-")
+JSONL = ("records-", "runs-")
 
 
 def _standing(entry, columns):
@@ -116,7 +118,10 @@ def merge(dest, parts):
     for name in names:
         sources = [folder / name for folder in folders if (folder / name).is_file()]
         target = dest / name
-        if name.endswith(".jsonl") and name.startswith(JSONL):
+        if name.startswith("check-") and name.endswith(".jsonl"):  # a part's lines replace its combinations'
+            for source in sources:
+                check.replace_stored(target, check.load(source))
+        elif name.endswith(".jsonl") and name.startswith(JSONL):
             have = set(target.read_text().splitlines()) if target.is_file() else set()
             with open(target, "a", encoding="utf-8") as f:
                 for line in (line for source in sources for line in source.read_text().splitlines()):
