@@ -252,9 +252,12 @@ class Measurement:
             self.compare(workload, precision, observed, sizes, asvbench.check_case(self.workload, overrides))
         added = {name: count - files_before.get(name, 0) for name, count in cache_files().items()}
         for row in rows:
-            if row.record is not None and self.caches:  # a cache it added to missed: its compile was cold
-                row.record["compile_caches"] = {name: "cold" if added.get(name) else state
-                                                for name, state in self.caches.items()}
+            if row.record is None:
+                continue
+            # a cache the combination added to missed: its compile was cold, whatever else the folder held
+            row.record["compile_caches"] = {name: "cold" if added.get(name) else state
+                                            for name, state in self.caches.items()}
+            if self.caches:
                 row.record["compiled_into_caches"] = added
         self.finish(rows, started)
         self.write({"combination": [self.workload, self.device, *map(str, key)], "seconds": phases.seconds})
@@ -396,11 +399,11 @@ class Measurement:
             traceback.print_exception(exc, file=sys.stderr)
 
     def record_of(self, row):
-        """The row's run record (what ran, its warm-up), the compile caches' state and its interleaving."""
+        """The row's run record (what ran, its warm-up) and its interleaving; `group` adds the compile caches'."""
         record = getattr(row.bench, "record", None) or json.loads(row.bench.memo().read_text())["record"]
         if "settled" in row.out:  # a time_ row's: its own samples' (a track_ row's record holds its class's)
             record = {**record, "warmup": {**record.get("warmup", {}), **timing.settled(*row.out["settled"])}}
-        return {**record, "compile_caches": self.caches, "interleaved": row.out["interleaved"]}
+        return {**record, "interleaved": row.out["interleaved"]}
 
     def finish(self, rows, started):
         """Each measured row's record into the records file, then every row's output line."""

@@ -207,7 +207,9 @@ LEGEND = (f"`n/a`: skipped on this machine (see the run log for why). `±`: half
 
 # ---------------------------------------------------------------- the headline
 
-COMPILED = {"True": "compiled, ", "False": "eager, ", None: "eager, "}  # a headline title's {compiled}
+def label_of(title, params):
+    """A headline title at a row's params ({compiled}: "compiled, " or "eager, ")."""
+    return title.format(compiled="compiled, " if params.get("compile") == "True" else "eager, ", **params)
 
 
 def headline_rows(snapshot):
@@ -218,7 +220,7 @@ def headline_rows(snapshot):
             row = next(filter(both_ran, (substituted(snapshot, name, {**params, "device": d}, mlx_from)
                                          for d in ("gpu", "cpu"))), None)
             if row:
-                label = title.format(compiled=COMPILED[row.params.get("compile")], **row.params)
+                label = label_of(title, row.params)
                 if label not in (t for t, _ in out):  # a later entry's first choice may be an earlier's fallback
                     out.append((label, row))
                 break
@@ -229,7 +231,7 @@ def headline_place(label):
     """The HEADLINE entry a headline row's label comes from (its title at one of its candidates), so a table of
     several machines keeps HEADLINE's order where the first machine lacks a row."""
     return next(i for i, (title, _, candidates, _) in enumerate(HEADLINE) for params in candidates
-                if title.format(compiled=COMPILED[params.get("compile")], **params) == label)
+                if label_of(title, params) == label)
 
 
 def substituted(snapshot, name, params, mlx_from):
