@@ -185,14 +185,27 @@ def test_a_slow_start_leaves_the_window_in_rounds_the_frameworks_share(scripted)
     assert taken == ["mlx", "torch", "torch", "mlx"] * 4  # 8 rounds, still alternating
 
 
-def test_noise_that_never_settles_costs_half_the_samples_again_and_is_recorded_unsteady(scripted):
+def test_noise_that_never_settles_costs_a_quarter_of_the_samples_and_is_recorded_unsteady(scripted):
+    """After its first n // 4 rounds the newest half of the window spreads as much as the whole: rounds
+    would not help, and no more are taken (half the window's were, before)."""
     rows = [process.Row("b.C.time_x", i, Call([], fw), None, (fw, "cpu")) for i, fw in enumerate(("mlx", "torch"))]
     for row in rows:
-        row.method, row.bench.repeat = row.bench, (6, 6, 60.0)
+        row.method, row.bench.repeat = row.bench, (8, 8, 60.0)
     scripted.times = [1.0, 1.0, 2.0, 2.0] * 10
     out = process.time_samples(rows)
-    assert out[0]["settled"] == (3, False) and [len(o["samples"]) for o in out] == [6, 6]
-    assert scripted.times  # no more rounds than half the window
+    assert out[0]["settled"] == (2, False) and [len(o["samples"]) for o in out] == [8, 8]
+    assert len(scripted.times) == 40 - 2 * (8 + 2)  # the window's rounds and two more
+
+
+def test_a_settle_goes_on_past_its_first_rounds_while_the_newest_samples_agree(scripted):
+    """A slow stretch in the window's older part leaves it in rounds past the first n // 4 while the newest
+    half agrees (the host's own noise, newest half included, stops them: the test above)."""
+    rows = [process.Row("b.C.time_x", i, Call([], fw), None, (fw, "cpu")) for i, fw in enumerate(("mlx", "torch"))]
+    for row in rows:
+        row.method, row.bench.repeat = row.bench, (8, 8, 60.0)
+    scripted.times = [1.4] * 10  # the first 5 rounds of 8 slow
+    out = process.time_samples(rows)
+    assert out[0]["settled"] == (3, True) and [o["samples"] for o in out] == [[1.4] * 2 + [1.0] * 6] * 2
 
 
 @pytest.mark.parametrize("samples", [[9.65, 9.79, 9.89, 10.45, 29.2], [1.0, 1.1, 0.9, 1.3, 1.0, 0.7, 1.2],
