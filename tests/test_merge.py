@@ -66,6 +66,28 @@ def test_a_later_part_remeasuring_a_combination_replaces_it_and_its_record(tmp_p
     assert snap.row(STEP, precision="bf16").mlx.check_detail == "again"
 
 
+def test_an_entry_measured_again_whole_takes_the_parts_duration_and_one_measured_in_part_adds_it(tmp_path):
+    def with_duration(folder, seconds):
+        path = next(folder.glob("*-*.json"))
+        data = json.loads(path.read_text())
+        data["results"][STEP][data["result_columns"].index("duration")] = seconds
+        path.write_text(json.dumps(data))
+        return folder
+
+    def merged_duration(*parts):
+        dest = tmp_path / "results" / f"{MACHINE}-{len(list(tmp_path.glob('results/*')))}"
+        assert cli.main(["merge", str(dest), *map(str, parts)]) == 0
+        data = json.loads(next(dest.glob("*-*.json")).read_text())
+        return data["results"][STEP][data["result_columns"].index("duration")]
+
+    both = {(STEP, ("mlx", "gpu", p)): fab.steady(1.0) for p in ("fp32", "bf16")}
+    first = with_duration(part(tmp_path, "first", both, []), 30.0)
+    again = with_duration(part(tmp_path, "again", both, []), 20.0)
+    bf16 = with_duration(part(tmp_path, "bf16", {(STEP, ("mlx", "gpu", "bf16")): fab.steady(1.0)}, []), 5.0)
+    assert merged_duration(first, again) == 20.0
+    assert merged_duration(first, bf16) == 35.0
+
+
 def test_a_part_measuring_a_combination_again_replaces_its_check_lines_and_keeps_the_others(tmp_path):
     """As a run's own check file does: the part's lines stand for the combinations they compare (an old FAIL
     of a combination measured again does not stay beside its new pass); other combinations keep theirs."""
