@@ -8,8 +8,12 @@
 #                                  the machine named after its GPU ("NVIDIA-H100-80GB-HBM3")
 #   gpu_point.sh stop              stop the run as Ctrl-C does (it records the combinations that ended, so
 #                                  `start --resume` on a later machine measures only the rest)
-#   gpu_point.sh wait SECONDS      return once the run ended, or after SECONDS; print its progress lines
-#                                  and each combination's seconds per phase
+#   gpu_point.sh wait SECONDS [OUT]  return once the run ended, or after SECONDS; print its progress lines
+#                                  and each combination's seconds per phase; with OUT, also OUT/point.tgz as
+#                                  `pack` gives it so far: the parts that ended (a part's rows are recorded
+#                                  as it ends), so a machine taken back mid-lease, as happened, loses only the
+#                                  parts after the last call's; a result file being written may come back cut
+#                                  (`mlxvspt merge` refuses it, and leaves out a cut JSON-lines line)
 #   gpu_point.sh pack OUT          the machine's results and the run's logs (logs/host-trace.csv: the GPU's
 #                                  clocks, power and clock-event reasons, the load and CPU MHz every 2 s) as
 #                                  OUT/point.tgz, to bring back and unpack over results/ here; the compile
@@ -23,9 +27,10 @@
 #   gpu_point.sh warm FOLDER       unpack cache parts carried in FOLDER (caches.tgz.aa, ...) into the run's
 #                                  cache folder, before `start`: a warm-cache point
 # The device machine goes back 30 s after a call returns, and a detached run with it: follow `start` with
-# `wait` calls back to back, and `pack` (or `finish`) in the last one. `start --headline` (the headline's rows) took 13:06
-# on one H100 with cold caches, 10:25 warm, and 12:21 warm with llm_quant (4:27 of it, where torchao is installed),
-# at 64 new tokens a generation (32 since). The plan's estimates come from the runs files, whatever sizes they ran.
+# `wait SECONDS $OUT` calls back to back, and `pack` (or `finish`) in the last one. `start --headline` (the
+# headline's rows) took 13:06 on one H100 with cold caches, 10:25 warm, and 12:21 warm with llm_quant (4:27
+# of it, where torchao is installed), at 64 new tokens a generation (32 since). The plan's estimates come
+# from the runs files, whatever sizes they ran.
 # The run writes into $POINT (/tmp/gpu-point), not the checkout: each device call copies the working
 # tree over the machine's checkout again, tracked results files included, which undid a detached run's
 # results written there. Its compile caches stay in $MLXVSPT_CACHE (/tmp/gpu-cache) for the next run.
@@ -84,6 +89,7 @@ wait)
     done
     grep -v '^|' "$POINT/console.log" | grep -v '^$' | tail -20
     grep -h "rows in" "$MLXVSPT_LOGS"/*.log | cut -c1-300 | tail -40
+    if [ -n "${3:-}" ]; then pack_point "$3"; fi
     ;;
 finish)
     out=${2:?usage: gpu_point.sh finish OUT}
@@ -109,7 +115,7 @@ caches)
     ls -la "$2"
     ;;
 *)
-    echo "usage: gpu_point.sh start [ARGS...] | stop | wait SECONDS | finish OUT | pack OUT | caches OUT N | warm FOLDER" >&2
+    echo "usage: gpu_point.sh start [ARGS...] | stop | wait SECONDS [OUT] | finish OUT | pack OUT | caches OUT N | warm FOLDER" >&2
     exit 2
     ;;
 esac

@@ -66,6 +66,17 @@ def test_a_later_part_remeasuring_a_combination_replaces_it_and_its_record(tmp_p
     assert snap.row(STEP, precision="bf16").mlx.check_detail == "again"
 
 
+def test_a_part_copied_while_its_run_wrote_brings_only_its_whole_record_lines(tmp_path):
+    """`gpu_point.sh wait N OUT` packs the results while the run measures: a records line cut mid-write is
+    left out, the lines before it merged."""
+    whole = fab.record(STEP, framework="mlx", device="gpu", precision="fp32")
+    cut = json.dumps(fab.record(STEP, framework="mlx", device="gpu", precision="bf16"))[:40]
+    copied = part(tmp_path, "copied", {(STEP, ("mlx", "gpu", "fp32")): fab.steady(1.0)}, [whole, cut])
+    dest = tmp_path / "results" / MACHINE
+    assert cli.main(["merge", str(dest), str(copied)]) == 0
+    assert (dest / f"records-{NEW}.jsonl").read_text().splitlines() == [json.dumps(whole)]
+
+
 def test_an_entry_measured_again_whole_takes_the_parts_duration_and_one_measured_in_part_adds_it(tmp_path):
     def with_duration(folder, seconds):
         path = next(folder.glob("*-*.json"))

@@ -87,11 +87,12 @@ def settle(taken, take_round, limit):
     (`take_round()` appends one sample to each list, the frameworks alternating as before), at most n // 2
     rounds; then keep each list's last n. A transient on a shared host (a slower first stretch) leaves the
     window as rounds come. After n // 4 rounds (at least two: a transient still under way gets them to
-    pass; a CPU's window of 5 settles as before), rounds go on only while each series over the limit has its newest half within it, so that the
-    excess lies in the older samples the rounds push out; where the newest half spreads too, the noise is
-    the host's own and more rounds only cost time (80 of an H200's 120 TinyLlama records took all 5 and
-    still spread more). The frameworks' windows are the same rounds, so the ratio still compares the same
-    minutes. Returns (rounds taken, whether the window kept is within the limit)."""
+    pass; a CPU's window of 5 settles as before), rounds go on only while each series over the limit has
+    its newest half within it, so that the excess lies in the older samples the rounds push out; where the
+    newest half spreads too, the noise is the host's own and more rounds only cost time (80 of an H200's
+    120 TinyLlama records took all 5 and still spread more). The frameworks' windows are the same rounds,
+    so the ratio still compares the same minutes. Returns (rounds taken, whether the window kept is within
+    the limit)."""
     n, rounds = len(taken[0]), 0
     newest, blind = n - n // 2, max(2, n // 4)
 

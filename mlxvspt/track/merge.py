@@ -126,7 +126,7 @@ def merge(dest, parts):
             have = set(target.read_text().splitlines()) if target.is_file() else set()
             with open(target, "a", encoding="utf-8") as f:
                 for line in (line for source in sources for line in source.read_text().splitlines()):
-                    if line not in have:
+                    if line not in have and complete(line):  # a copy taken mid-write ends in a cut line
                         have.add(line)
                         f.write(line + "\n")
         elif name == "machine.json":
@@ -139,6 +139,15 @@ def merge(dest, parts):
         elif not target.is_file():
             shutil.copyfile(sources[0], target)
     one_machine(dest)
+
+
+def complete(line):
+    """Whether a JSON-lines line is whole (jsonlines.read skips the others)."""
+    try:
+        json.loads(line)
+        return True
+    except ValueError:
+        return False
 
 
 def read_json(path):
