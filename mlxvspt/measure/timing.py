@@ -84,13 +84,14 @@ def in_turn(items, rounds_taken):
 def settle(taken, take_round, limit):
     """Warm-up's second half, decided on the samples: while the last n samples (n: as many as each list in
     `taken` holds now, one list a framework) of any framework spread more than `limit`, take another round
-    (`take_round()` appends one sample to each list, the frameworks alternating as before), at most n // 2
+    (`take_round()` appends one sample to each list, the frameworks alternating as before), at most n
     rounds; then keep each list's last n. A transient on a shared host (a slower first stretch) leaves the
     window as rounds come. After n // 4 rounds (at least two: a transient still under way gets them to
-    pass; a CPU's window of 5 settles as before), rounds go on only while each series over the limit has
-    its newest half within it, so that the excess lies in the older samples the rounds push out; where the
-    newest half spreads too, the noise is the host's own and more rounds only cost time (80 of an H200's
-    120 TinyLlama records took all 5 and still spread more). The frameworks' windows are the same rounds,
+    pass), rounds go on only while each series over the limit has its newest half within it, so that the
+    excess lies in the older samples the rounds push out; where the newest half spreads too, the noise is
+    the host's own and more rounds only cost time (80 of an H200's 120 TinyLlama records took 5 and still
+    spread more). So the cap can be the window's length: at n // 2, a 2-core CPU's 5-sample windows kept
+    2 slow first samples of 5 (LM step [1.04, 0.88, 0.67, 0.70, 0.69] s, 13% spread). The frameworks' windows are the same rounds,
     so the ratio still compares the same minutes. Returns (rounds taken, whether the window kept is within
     the limit)."""
     n, rounds = len(taken[0]), 0
@@ -103,7 +104,7 @@ def settle(taken, take_round, limit):
         over = [s for s in windows() if spread(s) > limit]
         return over and (rounds < blind or all(spread(s[-newest:]) <= limit for s in over))
 
-    while rounds < n // 2 and settles():
+    while rounds < n and settles():
         take_round()
         rounds += 1
     for samples in taken:
