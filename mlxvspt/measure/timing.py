@@ -91,9 +91,9 @@ def settle(taken, take_round, limit):
     excess lies in the older samples the rounds push out; where the newest half spreads too, the noise is
     the host's own and more rounds only cost time (80 of an H200's 120 TinyLlama records took 5 and still
     spread more). So the cap can be the window's length: at n // 2, a 2-core CPU's 5-sample windows kept
-    2 slow first samples of 5 (LM step [1.04, 0.88, 0.67, 0.70, 0.69] s, 13% spread). The frameworks' windows are the same rounds,
-    so the ratio still compares the same minutes. Returns (rounds taken, whether the window kept is within
-    the limit)."""
+    2 slow first samples of 5 (LM step [1.04, 0.88, 0.67, 0.70, 0.69] s, 13% spread). The frameworks'
+    windows are the same rounds, so the ratio still compares the same minutes. Returns (rounds taken,
+    whether the window kept is within the limit)."""
     n, rounds = len(taken[0]), 0
     newest, blind = n - n // 2, max(2, n // 4)
 
