@@ -9,14 +9,20 @@ from pathlib import Path
 
 def read(path):
     """The values of the file's complete lines, in order ([] where there is no file)."""
-    values = []
+    return [value for _, value in lines(path)]
+
+
+def lines(path):
+    """(text, value) of the file's complete lines, in order: `read` for those who keep the text as it is
+    (`mlxvspt merge` copies lines, and leaves out a copy's cut last one)."""
+    kept = []
     if path and Path(path).is_file():
         for text in Path(path).read_text().splitlines():
             try:
-                values.append(json.loads(text))
+                kept.append((text, json.loads(text)))
             except ValueError:
                 continue
-    return values
+    return kept
 
 
 def minutes(seconds):

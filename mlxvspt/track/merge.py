@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 
 from .asvrun import MACHINE_KEYS
+from .. import jsonlines
 from ..measure import check
 from ..errors import UsageError
 
@@ -125,8 +126,9 @@ def merge(dest, parts):
         elif name.endswith(".jsonl") and name.startswith(JSONL):
             have = set(target.read_text().splitlines()) if target.is_file() else set()
             with open(target, "a", encoding="utf-8") as f:
-                for line in (line for source in sources for line in source.read_text().splitlines()):
-                    if line not in have and complete(line):  # a copy taken mid-write ends in a cut line
+                # complete lines only: a copy taken mid-write ends in a cut one
+                for line in (text for source in sources for text, _ in jsonlines.lines(source)):
+                    if line not in have:
                         have.add(line)
                         f.write(line + "\n")
         elif name == "machine.json":
@@ -139,15 +141,6 @@ def merge(dest, parts):
         elif not target.is_file():
             shutil.copyfile(sources[0], target)
     one_machine(dest)
-
-
-def complete(line):
-    """Whether a JSON-lines line is whole (jsonlines.read skips the others)."""
-    try:
-        json.loads(line)
-        return True
-    except ValueError:
-        return False
 
 
 def read_json(path):
