@@ -202,6 +202,22 @@ def test_a_key_the_newest_part_leaves_out_keeps_its_last_description(tmp_path):
         assert {k: json.loads(path.read_text())["params"].get(k) for k in ("num_cpu", "os")} == {"num_cpu": "16", "os": "B"}
 
 
+def test_the_environment_files_are_the_latest_parts_so_the_page_names_the_host_that_measured_last(tmp_path):
+    """A later run on another host of the same GPU kind (its single-core loop 2x slower) re-measured rows; the
+    merge kept the first host's description, and the page's "host of the latest run" named the wrong host."""
+    dest = tmp_path / "results" / MACHINE
+    first = part(tmp_path, "first", {(STEP, ("mlx", "gpu", "fp32")): fab.steady(1.0)}, [])
+    later = part(tmp_path, "later", {(STEP, ("mlx", "gpu", "fp32")): fab.steady(1.5)}, [])
+    for folder, speed in ((first, 0.0578), (later, 0.1131)):
+        for name in ("environment.txt", f"environment-{NEW}.txt"):
+            (folder / name).write_text(json.dumps({"host_load": {"single_core_seconds": speed}}))
+    assert cli.main(["merge", str(dest), str(first)]) == 0
+    assert cli.main(["merge", str(dest), str(later)]) == 0
+    for name in ("environment.txt", f"environment-{NEW}.txt"):
+        assert json.loads((dest / name).read_text())["host_load"]["single_core_seconds"] == 0.1131
+    assert results.environment(dest.parent, MACHINE, NEW)["host_load"]["single_core_seconds"] == 0.1131
+
+
 def test_a_folder_without_machine_json_is_refused(tmp_path, capsys):
     assert cli.main(["merge", str(tmp_path / "dest"), str(tmp_path)]) == 2
     assert "not a machine's results folder" in capsys.readouterr().err

@@ -421,7 +421,8 @@ def part_rows(part):
 
 def runs_list(results_dir, machine, point):
     """The runs of this release set on the machine, from runs-<point>.jsonl: when each began, how it ended
-    and each part's wall time, so a reader sees which run measured which workload and what a point costs."""
+    and each part's wall time, so a reader sees which run measured which workload and what a point costs,
+    and, where the run recorded it, how fast its host ran one core (a row's host-bound figure is that host's)."""
     lines = []
     for run in jsonlines.read(Path(results_dir) / machine / f"runs-{point}.jsonl"):
         if not run.get("parts"):  # a run from before parts were recorded
@@ -431,8 +432,10 @@ def runs_list(results_dir, machine, point):
         parts = ", ".join(f"{part['workload']} on {part['device']} {minutes(part['seconds'])} ({part_rows(part)})"
                           for part in run["parts"])
         selection = " (the headline's rows, `--headline`)" if run.get("selection") == "headline" else ""
+        speed = (run.get("host") or {}).get("single_core_seconds")
+        host = f", host's single-core probe {speed:.3f} s" if speed else ""
         lines.append(f"- {run['started'].replace('T', ' ').rstrip('Z')} UTC, {minutes(run['wall_seconds'])} "
-                     f"in all{selection}, {ended}{' (resumed)' if run.get('resumed') else ''}: {parts}")
+                     f"in all{selection}{host}, {ended}{' (resumed)' if run.get('resumed') else ''}: {parts}")
     if not lines:
         return []
     return ["## Runs", "", "Each run of this release set here and its parts' wall times (m:ss, checks included). "

@@ -108,6 +108,7 @@ def describe_machine(machine, results_dir, config, env, point=None, progress=Non
     # .txt: asv reads every .json under the results folder as a result file
     for name in ["environment.txt"] + ([f"environment-{point}.txt"] if point else []):
         (folder / name).write_text(json.dumps(info, indent=2) + "\n")
+    return info
 
 
 def os_family(platform_string):
@@ -149,14 +150,17 @@ def format_seconds(seconds):
     return time.strftime("%H:%M:%S", time.gmtime(seconds))
 
 
-def record_wall_time(folder, point_name, started, benchmarks, code, resumed, parts=(), headline=False):
+def record_wall_time(folder, point_name, started, benchmarks, code, resumed, parts=(), headline=False, host=None):
     """One line per run (a resumed run adds its part) in runs-<point>.jsonl beside the results: how long
     the run took on this machine and, per part (a workload on a device), its seconds and rows: what the
     next run's plan estimates from (mlxvspt.track.plan). `code` "interrupted": the parts that ended before
-    the run was stopped; `headline`: the run measured the headline's rows alone (`--headline`)."""
+    the run was stopped; `headline`: the run measured the headline's rows alone (`--headline`); `host`:
+    devices.host_load at its start, so a page whose rows come from several runs names each run's host
+    (two quiet H100 machines' single-core loops ran 0.058 s and 0.113 s)."""
     line = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             "wall_seconds": round(time.time() - started, 1), "benchmarks": benchmarks, "exit_code": code,
-            "resumed": resumed, "parts": list(parts), **({"selection": "headline"} if headline else {})}
+            "resumed": resumed, "parts": list(parts), **({"selection": "headline"} if headline else {}),
+            **({"host": host} if host else {})}
     with open(folder / f"runs-{point_name}.jsonl", "a", encoding="utf-8") as f:
         f.write(json.dumps(line) + "\n")
 
@@ -263,7 +267,7 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
     progress = Progress(log or log_path("run"), verbose)
     started = time.time()
     try:
-        describe_machine(machine, results_dir, config, env, point_name, progress, python)
+        host = describe_machine(machine, results_dir, config, env, point_name, progress, python).get("host_load")
         asv("run", "-E", f"existing:{python}", "--set-commit-hash", point, "--machine", machine,
             "--bench", "just-discover", config=config, env=env, progress=progress)
         planned = plan.parts(results_dir, modules(benchmark_dir, workloads), only,
@@ -301,10 +305,11 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
                 code = progress.finished_part((workload, device), lines, seconds, failure) or code
         except BaseException:  # an interrupted run keeps its finished parts' durations for the next plan
             if done:
-                record_wall_time(folder, point_name, started, len(planned), "interrupted", resume, done, headline)
+                record_wall_time(folder, point_name, started, len(planned), "interrupted", resume, done, headline,
+                                 host)
             raise
         restore_damaged(results_dir)
-        record_wall_time(folder, point_name, started, len(planned), code, resume, done, headline)
+        record_wall_time(folder, point_name, started, len(planned), code, resume, done, headline, host)
         progress.say(f"wall time: {format_seconds(time.time() - started)} (checks and benchmarks)")
         publish(config, env, html_dir, progress)
     finally:

@@ -8,7 +8,9 @@ replaces the first measurement); where the parts' params grids differ (the suite
 part's grid stands, as asv would show only entries of the suite's current grid. Records and run lines (JSON
 lines) are concatenated, a line the destination has already left out (merging a part twice adds nothing); a
 part's check lines replace the destination's of the combinations they compare, as a run's own check does (a
-re-measure's check stands alone); environment files are taken from the first part that has them,
+re-measure's check stands alone); environment files (the host and releases of the latest run) are taken
+from the last part that has them, as its rows are, so a page's "host of the latest run" is that part's
+(one H100 re-measured on a host whose single-core loop ran 2x slower was described as the first host);
 machine.json keeps each key as the last part to describe it did, and every result file is described by it.
 """
 import itertools
@@ -138,8 +140,8 @@ def merge(dest, parts):
             target.write_text(json.dumps(described, indent=4))
         elif name.endswith(".json"):
             merge_result_files(([target] if target.is_file() else []) + sources, target)
-        elif not target.is_file():
-            shutil.copyfile(sources[0], target)
+        else:  # environment files: the latest run's
+            shutil.copyfile(sources[-1], target)
     one_machine(dest)
 
 
