@@ -226,7 +226,7 @@ def cmd_run(args):
     if args.budget is not None:  # from the last discovery, before anything is written (asvrun asks again)
         planned = plan.parts(args.results_dir, chosen, args.bench, headline_at=preset if args.headline else None)
         _, estimates = plan.forecast(planned, asvrun.ROOT / "benchmarks", args.results_dir,
-                                     asvrun.machine_name(preset))
+                                     asvrun.machine_name(preset), args.headline)
         plan.within(args.budget, estimates)
     machine, code = asvrun.run(preset, args.results_dir, args.html_dir, args.workload, args.resume, only=args.bench,
                                verbose=args.verbose, budget=args.budget, headline=args.headline)

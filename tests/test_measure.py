@@ -786,6 +786,26 @@ def test_a_part_a_stopped_run_cut_short_does_not_replace_a_whole_ones_duration(t
                                                     ("llm", "gpu"): (60.0, 10, None)}  # whisper: none measured
 
 
+def test_a_headline_run_is_estimated_from_the_last_headline_runs_durations_and_a_full_one_from_a_full_ones(tmp_path):
+    """The headline's rows are a part's dearest: one H100's BERT headline (12 rows), estimated at a later full
+    run's seconds a row (290 s for 58), read 0:59 and took 3:35. Another selection's duration still stands in
+    where a part has none of its own."""
+    folder = tmp_path / "box-full"
+    folder.mkdir()
+    bert = lambda seconds, rows, measured: {"workload": "bert_train", "device": "gpu", "seconds": seconds,
+                                            "rows": rows, "measured": measured}
+    runs = [{"started": "2026-12-06T10:09:17Z", "selection": "headline", "parts": [bert(108.0, 12, 12)]},
+            {"started": "2026-12-06T14:32:45Z", "parts": [bert(289.6, 112, 58),
+                                                          {"workload": "matmul", "device": "gpu", "seconds": 90.0,
+                                                           "rows": 144, "measured": 72}]}]
+    (folder / "runs-x.jsonl").write_text("".join(json.dumps(run) + "\n" for run in runs))
+    headline = plan.durations(tmp_path, "box-full", headline=True)
+    assert headline == {("bert_train", "gpu"): (108.0, 12, 12), ("matmul", "gpu"): (90.0, 144, 72)}
+    assert plan.durations(tmp_path, "box-full")[("bert_train", "gpu")] == (289.6, 112, 58)
+    planned = {("bert_train", "gpu"): [["b", i] for i in range(12)]}
+    assert plan.estimate(planned, {("bert_train", "gpu"): 12}, headline) == {("bert_train", "gpu"): 108.0}
+
+
 def test_an_interrupted_run_keeps_its_finished_parts_durations_for_the_next_plan(tmp_path, monkeypatch):
     """A run stopped in its second part (a device lease ending, Ctrl-C) leaves the first part's seconds and
     rows in runs-<point>.jsonl, so the next plan has an estimate for it."""

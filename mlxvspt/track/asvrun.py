@@ -278,7 +278,7 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
             kept = recorder.measured(config, machine, point)
             planned = {part: [r for r in rows if tuple(r) not in kept] for part, rows in planned.items()}
             planned = {part: rows for part, rows in planned.items() if rows}
-        counts, estimates = plan.forecast(planned, benchmark_dir, results_dir, machine)
+        counts, estimates = plan.forecast(planned, benchmark_dir, results_dir, machine, headline)
         for line in plan.describe(planned, counts, estimates):
             progress.say(line)
         plan.within(budget, estimates)

@@ -77,16 +77,17 @@ def headline_params(module, preset, device):
                  for params in chosen)
 
 
-def durations(results_dir, machine):
+def durations(results_dir, machine, headline=False):
     """{(workload, device): (seconds, rows asked, rows measured)}: the latest duration of each part on
-    `machine`; for a part it has not measured (a fresh clone, a workload run here for the first time), the
-    most recent of the other machines of the same preset in the results (a reference machine's, e.g.
-    linux-2core-small's for vm-small), at this machine's speed relative to them."""
+    `machine`, of a run of the same selection (`headline`: `--headline`'s) where there is one; for a part it
+    has not measured (a fresh clone, a workload run here for the first time), the most recent of the other
+    machines of the same preset in the results (a reference machine's, e.g. linux-2core-small's for
+    vm-small), at this machine's speed relative to them."""
     results_dir = Path(results_dir)
-    mine = durations_of(results_dir.glob(f"{machine}/runs-*.jsonl"))
+    mine = durations_of(results_dir.glob(f"{machine}/runs-*.jsonl"), headline)
     preset = machine.rsplit("-", 1)[-1]
-    others = durations_of(path for path in results_dir.glob(f"*-{preset}/runs-*.jsonl")
-                          if path.parent.name != machine)
+    others = durations_of((path for path in results_dir.glob(f"*-{preset}/runs-*.jsonl")
+                           if path.parent.name != machine), headline)
     speed = relative_speed(mine, others)
     return {**{part: (seconds * speed, *rows) for part, (seconds, *rows) in others.items()}, **mine}
 
@@ -99,21 +100,24 @@ def relative_speed(mine, others):
     return sum(mine[part][0] for part in common) / theirs if theirs else 1.0
 
 
-def durations_of(paths):
+def durations_of(paths, headline=False):
     """{part: (seconds, rows asked, rows measured or None where the file does not say)}: the latest duration
-    of each part in runs files, a part a stopped run cut short only where no run measured it whole (its rows
-    are those that ended, often the cheap ones first) and never where it measured none (a lease that ended
-    as the part began: its seconds over no row would estimate anything)."""
+    of each part in runs files, a run of the same selection's (`headline`) first: the headline's rows are a
+    part's dearest (compiled best paths), and one H100's BERT headline, estimated at a full run's seconds a
+    row, took 3:35 for an estimate of 0:59. Then a part a stopped run cut short only where no run measured it
+    whole (its rows are those that ended, often the cheap ones first), and never where it measured none (a
+    lease that ended as the part began: its seconds over no row would estimate anything)."""
     latest = {}
     for path in sorted(paths):
         for line in jsonlines.read(path):
+            same = (line.get("selection") == "headline") == headline
             for part in line.get("parts", []):
                 if part.get("stopped") and part.get("measured") == 0:
                     continue
-                key, whole = (part["workload"], part["device"]), not part.get("stopped")
-                if key not in latest or (whole, line["started"]) >= latest[key][:2]:
-                    latest[key] = (whole, line["started"], part["seconds"], part["rows"], part.get("measured"))
-    return {key: tuple(figures) for key, (_, _, *figures) in latest.items()}
+                key, rank = (part["workload"], part["device"]), (same, not part.get("stopped"), line["started"])
+                if key not in latest or rank >= latest[key][0]:
+                    latest[key] = (rank, part["seconds"], part["rows"], part.get("measured"))
+    return {key: tuple(figures) for key, (_, *figures) in latest.items()}
 
 
 def to_measure(planned, benchmark_dir):
@@ -150,12 +154,12 @@ def estimate(planned, counts, known):
     return estimates
 
 
-def forecast(planned, benchmark_dir, results_dir, machine):
-    """(counts, estimates) of a selection on `machine`: the rows each part will measure (`to_measure`) and
-    its estimated seconds from the machine's last durations (`estimate`), as the plan line and `--budget`
-    read them."""
+def forecast(planned, benchmark_dir, results_dir, machine, headline=False):
+    """(counts, estimates) of a selection on `machine` (`headline`: `--headline`'s): the rows each part will
+    measure (`to_measure`) and its estimated seconds from the machine's last durations (`estimate`), as the
+    plan line and `--budget` read them."""
     counts = to_measure(planned, benchmark_dir)
-    return counts, estimate(planned, counts, durations(results_dir, machine))
+    return counts, estimate(planned, counts, durations(results_dir, machine, headline))
 
 
 def describe(planned, counts, estimates):
