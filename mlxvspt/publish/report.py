@@ -396,6 +396,12 @@ def environment_list(snapshot):
     return [f"- **{name}:** {value}" for name, value in items if value] + [""]
 
 
+def probe(load):
+    """"single-core probe 0.113 s" of a devices.host_load record, None where it was not timed."""
+    speed = load.get("single_core_seconds")
+    return f"single-core probe {speed:.3f} s" if speed else None
+
+
 def host_line(environment):
     """"16 cores, load 0.48 at the start, no other GPU process, single-core probe 0.081 s (...)": whether other
     work shared the machine when the latest run began and how fast its host runs host-bound work
@@ -405,9 +411,9 @@ def host_line(environment):
         return None
     others = load.get("other_gpu_processes")
     shared = {0: "no other GPU process", None: None}.get(others, f"{others} other GPU process(es)")
-    speed = load.get("single_core_seconds")
+    speed = probe(load)
     parts = [f"{environment.get('host_cores', '?')} cores", f"load {load.get('load_1min', '?')} at the start", shared,
-             f"single-core probe {speed:.3f} s (devices.single_core_seconds: lower is a faster host)" if speed else None]
+             f"{speed} (devices.single_core_seconds: lower is a faster host)" if speed else None]
     return ", ".join(part for part in parts if part)
 
 
@@ -432,8 +438,8 @@ def runs_list(results_dir, machine, point):
         parts = ", ".join(f"{part['workload']} on {part['device']} {minutes(part['seconds'])} ({part_rows(part)})"
                           for part in run["parts"])
         selection = " (the headline's rows, `--headline`)" if run.get("selection") == "headline" else ""
-        speed = (run.get("host") or {}).get("single_core_seconds")
-        host = f", host's single-core probe {speed:.3f} s" if speed else ""
+        speed = probe(run.get("host") or {})
+        host = f", host's {speed}" if speed else ""
         lines.append(f"- {run['started'].replace('T', ' ').rstrip('Z')} UTC, {minutes(run['wall_seconds'])} "
                      f"in all{selection}{host}, {ended}{' (resumed)' if run.get('resumed') else ''}: {parts}")
     if not lines:

@@ -53,9 +53,9 @@ def on_grid(entry, columns, params):
 
 
 def merge_entries(into, other, columns):
-    """One benchmark's asv entry with `other`'s measured combinations filled in; durations add up, but where
-    `other` measured again every combination the destination had (its duration is the entry's) or the
-    destination holds the entry already, as a point that began as a copy of it does. An entry of
+    """One benchmark's asv entry with `other`'s measured combinations filled in. Durations add up, except
+    where `other` measured again every combination the destination knew (its duration is then the entry's)
+    or the destination holds the entry already, as a point that began as a copy of it does. An entry of
     another benchmark version replaces the whole entry (asv would hide the older one anyway); one of other
     params is laid on `other`'s params first."""
     version = columns.index("version")
@@ -73,10 +73,11 @@ def merge_entries(into, other, columns):
     if not mine or not theirs:
         return other if theirs else into
     took = [b > a or a == b == 2 for a, b in zip(mine, theirs)]
+    measured_again_whole = all(t for m, t in zip(mine, took) if m)  # each combination the destination knew
     merged = []
     for column, a, b in zip(columns, into, other):
         if column == "duration":
-            merged.append(b if all(t for m, t in zip(mine, took) if m) else (a or 0) + (b or 0))
+            merged.append(b if measured_again_whole else (a or 0) + (b or 0))
         elif column == "started_at":
             merged.append(min((x for x in (a, b) if x is not None), default=None))
         elif column != "params" and any(isinstance(x, list) and len(x) == len(mine) for x in (a, b)):
