@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 
 from ... import paths
-from ...measure import weights
 from ...errors import UsageError
 
 # Llama shapes (Hugging Face config.json keys); "tinyllama" = TinyLlama-1.1B-Chat; "toy64": the toy with every
@@ -76,7 +75,9 @@ def write_checkpoint(folder, cfg, seed=0):
     """A Hugging Face folder (config.json + model.safetensors) of seeded float32 weights.
 
     Tensors are generated and written one at a time (the 1.1B file is 4.4 GB: never all in RAM), into a
-    temporary folder renamed into place, so a reader never sees half a checkpoint.
+    temporary folder renamed into place, so a reader never sees half a checkpoint. They are drawn in float32
+    (`seeded_tensor`), not as measure.weights.seeded's float64 normals: writing the 1.1B file took 24.5 s that
+    way on a 2-core CPU and takes 16.7 s (on an H100's host it was 29 s of a GPU point's first build).
     """
     folder = Path(folder)
     tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
@@ -92,14 +93,22 @@ def write_checkpoint(folder, cfg, seed=0):
     with open(tmp / "model.safetensors", "wb") as f:
         f.write(len(head).to_bytes(8, "little") + head)
         for i, name in enumerate(sorted(shapes)):
-            init = "ones" if name.endswith("norm.weight") else INIT_STD
-            f.write(weights.seeded({name: (shapes[name], init)}, seed=seed + i)[name].data)
+            f.write(seeded_tensor(shapes[name], name.endswith("norm.weight"), seed + i).data)
     (tmp / "config.json").write_text(json.dumps(cfg, indent=1))
     try:
         os.replace(tmp, folder)
     except OSError:  # another process wrote it first
         shutil.rmtree(tmp)
     return folder
+
+
+def seeded_tensor(shape, ones, seed):
+    """One float32 tensor of a seeded checkpoint: ones (the norms' gamma) or normal(0, INIT_STD)."""
+    if ones:
+        return np.ones(shape, np.float32)
+    tensor = np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
+    tensor *= INIT_STD
+    return tensor
 
 
 def seeded_checkpoint(model, layers=None):
