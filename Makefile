@@ -18,8 +18,11 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# torch first, pinned: an unpinned torch on Linux pulls a multi-GB CUDA build on CPU-only machines
-	$(BIN)/python -m pip install -q -c constraints.txt torch
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[$(MLX_EXTRA),test]"
+	$(BIN)/python -m pip install -q --no-compile -c constraints.txt torch
+	$(BIN)/python -m pip install -q --no-compile -c constraints.txt -e ".[$(MLX_EXTRA),test]"
+	# the bytecode pip would write one file at a time, on every core (a 2-core install: 67 s against 97 s);
+	# a file for another Python (torch's py312_intrinsics.py) fails to compile, as pip lets it
+	$(BIN)/python -m compileall -q -j0 $(VENV)/lib > /dev/null || true
 	touch $@
 
 bench: setup
