@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mlxvspt.measure import asvbench, check, process, settings, timing
+from mlxvspt.measure import asvbench, check, presets, process, settings, timing
 from mlxvspt.track import asvrun, locks, plan
 from mlxvspt import cli
 from mlxvspt.errors import UsageError
@@ -806,6 +806,25 @@ def test_a_headline_run_is_estimated_from_the_last_headline_runs_durations_and_a
     assert plan.estimate(planned, {("bert_train", "gpu"): 12}, headline) == {("bert_train", "gpu"): 108.0}
 
 
+def test_a_duration_at_the_presets_present_sizes_is_preferred_to_a_later_one_at_other_sizes(tmp_path, monkeypatch):
+    """TinyLlama's `full` samples went from 64 new tokens to 32: a run at the old sizes, later or not, must not
+    estimate the part where one at the present sizes exists; it still stands in where none does."""
+    folder = tmp_path / "box-full"
+    folder.mkdir()
+    now = plan.sizes_key("llm", "full")
+    llm = lambda seconds, **sizes: {"workload": "llm", "device": "gpu", "seconds": seconds, "rows": 180,
+                                    "measured": 120, **sizes}
+    runs = [{"started": "2026-12-06T10:00:00Z", "parts": [llm(400.0, sizes=now)]},
+            {"started": "2026-12-06T16:35:15Z", "parts": [llm(674.4)]},  # written before parts carried the key
+            {"started": "2026-12-06T18:00:00Z", "parts": [llm(700.0, sizes="0ther5z")]}]
+    (folder / "runs-x.jsonl").write_text("".join(json.dumps(run) + "\n" for run in runs))
+    assert plan.durations(tmp_path, "box-full")[("llm", "gpu")] == (400.0, 180, 120)
+    (folder / "runs-x.jsonl").write_text("".join(json.dumps(run) + "\n" for run in runs[1:]))
+    assert plan.durations(tmp_path, "box-full")[("llm", "gpu")] == (700.0, 180, 120)
+    monkeypatch.setitem(presets.TABLE["llm"], "full", {**presets.TABLE["llm"]["full"], "tokens": 64})
+    assert plan.sizes_key("llm", "full") != now
+
+
 def test_an_interrupted_run_keeps_its_finished_parts_durations_for_the_next_plan(tmp_path, monkeypatch):
     """A run stopped in its second part (a device lease ending, Ctrl-C) leaves the first part's seconds and
     rows in runs-<point>.jsonl, so the next plan has an estimate for it."""
@@ -827,3 +846,4 @@ def test_an_interrupted_run_keeps_its_finished_parts_durations_for_the_next_plan
     assert len(calls) == 2 and set(known) == {(calls[0], "cpu")}
     line = json.loads(next((results / "box-tiny").glob("runs-*.jsonl")).read_text().splitlines()[-1])
     assert line["exit_code"] == "interrupted" and [p["workload"] for p in line["parts"]] == calls[:1]
+    assert line["parts"][0]["sizes"] == plan.sizes_key(calls[0], "tiny")

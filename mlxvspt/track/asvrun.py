@@ -295,13 +295,13 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
                     if kept:
                         restore_damaged(results_dir)
                         recorder.record(config, machine, point, kept)
-                        done.append(part_record(workload, device, time.time() - part_started, len(kept), kept,
-                                                stopped=True))
+                        done.append(part_record(workload, device, preset, time.time() - part_started, len(kept),
+                                                kept, stopped=True))
                     raise
                 restore_damaged(results_dir)
                 recorder.record(config, machine, point, lines)
                 seconds = time.time() - part_started
-                done.append(part_record(workload, device, seconds, len(rows), lines))
+                done.append(part_record(workload, device, preset, seconds, len(rows), lines))
                 code = progress.finished_part((workload, device), lines, seconds, failure) or code
         except BaseException:  # an interrupted run keeps its finished parts' durations for the next plan
             if done:
@@ -319,11 +319,12 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
     return machine, code
 
 
-def part_record(workload, device, seconds, rows, lines, **more):
+def part_record(workload, device, preset, seconds, rows, lines, **more):
     """A part's entry in the runs line: its wall time, the rows asked and those that ran (not n/a), which
-    the next plan's estimate scales by."""
+    the next plan's estimate scales by, and the fingerprint of the sizes it ran (plan.sizes_key)."""
     return {"workload": workload, "device": device, "seconds": round(seconds, 1), "rows": rows,
-            **more, "measured": sum(line.get("result") != "n/a" for line in lines)}
+            **more, "measured": sum(line.get("result") != "n/a" for line in lines),
+            "sizes": plan.sizes_key(workload, preset)}
 
 
 def measure_part(workload, device, rows, env, run_folder, benchmark_dir, progress, python=sys.executable):

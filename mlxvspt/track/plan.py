@@ -9,6 +9,7 @@ before building: another tier's rows cost nothing); the run's time left follows 
 that would fit.
 """
 import functools
+import hashlib
 import itertools
 import json
 import re
@@ -77,17 +78,26 @@ def headline_params(module, preset, device):
                  for params in chosen)
 
 
+def sizes_key(workload, preset):
+    """A short fingerprint of a workload's sizes at a preset (presets.TABLE), which each part's duration in a
+    runs line carries: a duration measured at other sizes (TinyLlama's 64 new tokens a sample at `full`, 32
+    since) stands in only where no run measured the part at these."""
+    table = presets.TABLE.get(workload, {}).get(preset)
+    return hashlib.sha1(json.dumps(table, sort_keys=True).encode()).hexdigest()[:8]
+
+
 def durations(results_dir, machine, headline=False):
     """{(workload, device): (seconds, rows asked, rows measured)}: the latest duration of each part on
-    `machine`, of a run of the same selection (`headline`: `--headline`'s) where there is one; for a part it
+    `machine` at the preset's present sizes (`sizes_key`) where there is one, of a run of the same selection
+    (`headline`: `--headline`'s) where there is one; for a part it
     has not measured (a fresh clone, a workload run here for the first time), the most recent of the other
     machines of the same preset in the results (a reference machine's, e.g. linux-2core-small's for
     vm-small), at this machine's speed relative to them."""
     results_dir = Path(results_dir)
-    mine = durations_of(results_dir.glob(f"{machine}/runs-*.jsonl"), headline)
     preset = machine.rsplit("-", 1)[-1]
+    mine = durations_of(results_dir.glob(f"{machine}/runs-*.jsonl"), headline, preset)
     others = durations_of((path for path in results_dir.glob(f"*-{preset}/runs-*.jsonl")
-                           if path.parent.name != machine), headline)
+                           if path.parent.name != machine), headline, preset)
     speed = relative_speed(mine, others)
     return {**{part: (seconds * speed, *rows) for part, (seconds, *rows) in others.items()}, **mine}
 
@@ -100,13 +110,15 @@ def relative_speed(mine, others):
     return sum(mine[part][0] for part in common) / theirs if theirs else 1.0
 
 
-def durations_of(paths, headline=False):
+def durations_of(paths, headline=False, preset=None):
     """{part: (seconds, rows asked, rows measured or None where the file does not say)}: the latest duration
-    of each part in runs files, a run of the same selection's (`headline`) first: the headline's rows are a
-    part's dearest (compiled best paths), and one H100's BERT headline, estimated at a full run's seconds a
-    row, took 3:35 for an estimate of 0:59. Then a part a stopped run cut short only where no run measured it
-    whole (its rows are those that ended, often the cheap ones first), and never where it measured none (a
-    lease that ended as the part began: its seconds over no row would estimate anything)."""
+    of each part in runs files, preferring one at `preset`'s present sizes (`sizes_key`; a part written
+    before the key was recorded counts as other sizes), then a run of the same selection's (`headline`): the
+    headline's rows are a part's dearest (compiled best paths), and one H100's BERT headline, estimated at a
+    full run's seconds a row, took 3:35 for an estimate of 0:59. Then a part a stopped run cut short only
+    where no run measured it whole (its rows are those that ended, often the cheap ones first), and never
+    where it measured none (a lease that ended as the part began: its seconds over no row would estimate
+    anything)."""
     latest = {}
     for path in sorted(paths):
         for line in jsonlines.read(path):
@@ -114,7 +126,8 @@ def durations_of(paths, headline=False):
             for part in line.get("parts", []):
                 if part.get("stopped") and part.get("measured") == 0:
                     continue
-                key, rank = (part["workload"], part["device"]), (same, not part.get("stopped"), line["started"])
+                sizes = part.get("sizes") == sizes_key(part["workload"], preset)
+                key, rank = (part["workload"], part["device"]), (sizes, same, not part.get("stopped"), line["started"])
                 if key not in latest or rank >= latest[key][0]:
                     latest[key] = (rank, part["seconds"], part["rows"], part.get("measured"))
     return {key: tuple(figures) for key, (_, *figures) in latest.items()}
