@@ -30,7 +30,7 @@
 # `wait SECONDS $OUT` calls back to back, and `pack` (or `finish`) in the last one. `start --headline` (the
 # headline's rows) took 13:06 on one H100 with cold caches, 10:25 warm, and 12:21 warm with llm_quant (4:27
 # of it, where torchao is installed), at 64 new tokens a generation (32 since). The plan's estimates come
-# from the runs files, whatever sizes they ran.
+# from the runs files, at the present sizes where a run recorded them (plan.sizes_key), else at older ones.
 # The run writes into $POINT (/tmp/gpu-point), not the checkout: each device call copies the working
 # tree over the machine's checkout again, tracked results files included, which undid a detached run's
 # results written there. Its compile caches stay in $MLXVSPT_CACHE (/tmp/gpu-cache) for the next run.
