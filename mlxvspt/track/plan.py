@@ -1,8 +1,9 @@
 """What a run will measure, and how long it should take on this machine, before anything runs.
 
 A run is made of parts, one measuring process each: a workload on a device (mlxvspt.measure.process). Each run
-writes every part's wall time and row counts (asked, measured) into the point's `runs-<point>.jsonl` beside its
-results; the plan takes the latest figure per part from this machine's files (any point), else the same preset's
+writes every part's wall time, row counts (asked, measured) and sizes into the point's `runs-<point>.jsonl` beside
+its results; the plan takes the latest figure per part from this machine's files (any point; the present sizes
+first), else the same preset's
 reference machine's at this machine's speed, scaled by the rows to measure now (those no class refuses
 before building: another tier's rows cost nothing); the run's time left follows it
 (mlxvspt.track.progress), and `--budget` refuses a selection whose estimate exceeds it, naming the parts
@@ -88,11 +89,10 @@ def sizes_key(workload, preset):
 
 def durations(results_dir, machine, headline=False):
     """{(workload, device): (seconds, rows asked, rows measured)}: the latest duration of each part on
-    `machine` at the preset's present sizes (`sizes_key`) where there is one, of a run of the same selection
-    (`headline`: `--headline`'s) where there is one; for a part it
-    has not measured (a fresh clone, a workload run here for the first time), the most recent of the other
-    machines of the same preset in the results (a reference machine's, e.g. linux-2core-small's for
-    vm-small), at this machine's speed relative to them."""
+    `machine`, at the preset's present sizes and of a run of the same selection (`headline`: `--headline`'s)
+    where there is one (`durations_of`); for a part it has not measured (a fresh clone, a workload run here
+    for the first time), the most recent of the other machines of the same preset in the results (a
+    reference machine's, e.g. linux-2core-small's for vm-small), at this machine's speed relative to them."""
     results_dir = Path(results_dir)
     preset = machine.rsplit("-", 1)[-1]
     mine = durations_of(results_dir.glob(f"{machine}/runs-*.jsonl"), headline, preset)

@@ -77,7 +77,8 @@ def write_checkpoint(folder, cfg, seed=0):
     Tensors are generated and written one at a time (the 1.1B file is 4.4 GB: never all in RAM), into a
     temporary folder renamed into place, so a reader never sees half a checkpoint. They are drawn in float32
     (`seeded_tensor`), not as measure.weights.seeded's float64 normals: writing the 1.1B file took 24.5 s that
-    way on a 2-core CPU and takes 16.7 s (on an H100's host it was 29 s of a GPU point's first build).
+    way on a 2-core CPU and takes 16.7 s (the GPU point's first TinyLlama build, which writes it, took 29 s on
+    an H100's host).
     """
     folder = Path(folder)
     tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
