@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ... import paths
+from ...measure import weights
 from ...errors import UsageError
 
 # Llama shapes (Hugging Face config.json keys); "tinyllama" = TinyLlama-1.1B-Chat; "toy64": the toy with every
@@ -76,9 +77,8 @@ def write_checkpoint(folder, cfg, seed=0):
 
     Tensors are generated and written one at a time (the 1.1B file is 4.4 GB: never all in RAM), into a
     temporary folder renamed into place, so a reader never sees half a checkpoint. They are drawn in float32
-    (`seeded_tensor`), not as measure.weights.seeded's float64 normals: writing the 1.1B file took 24.5 s that
-    way on a 2-core CPU and takes 16.7 s (the GPU point's first TinyLlama build, which writes it, took 29 s on
-    an H100's host).
+    (weights.seeded_float32: the GPU point's first TinyLlama build, which writes the file, took 29 s on an
+    H100's host).
     """
     folder = Path(folder)
     tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
@@ -94,22 +94,14 @@ def write_checkpoint(folder, cfg, seed=0):
     with open(tmp / "model.safetensors", "wb") as f:
         f.write(len(head).to_bytes(8, "little") + head)
         for i, name in enumerate(sorted(shapes)):
-            f.write(seeded_tensor(shapes[name], name.endswith("norm.weight"), seed + i).data)
+            init = "ones" if name.endswith("norm.weight") else INIT_STD
+            f.write(weights.seeded_float32(shapes[name], init, seed + i).data)
     (tmp / "config.json").write_text(json.dumps(cfg, indent=1))
     try:
         os.replace(tmp, folder)
     except OSError:  # another process wrote it first
         shutil.rmtree(tmp)
     return folder
-
-
-def seeded_tensor(shape, ones, seed):
-    """One float32 tensor of a seeded checkpoint: ones (the norms' gamma) or normal(0, INIT_STD)."""
-    if ones:
-        return np.ones(shape, np.float32)
-    tensor = np.random.default_rng(seed).standard_normal(shape, dtype=np.float32)
-    tensor *= INIT_STD
-    return tensor
 
 
 def seeded_checkpoint(model, layers=None):
