@@ -22,6 +22,9 @@ LEDGER = ROOT / ".ledger"
 IDENTITY = {"GIT_AUTHOR_NAME": "mlxvspt ledger", "GIT_AUTHOR_EMAIL": "ledger@mlxvspt.invalid",
             "GIT_COMMITTER_NAME": "mlxvspt ledger", "GIT_COMMITTER_EMAIL": "ledger@mlxvspt.invalid"}
 REQUIRED = ("mlx", "torch")
+# The pins that make up each framework's side of an entry: a row of a framework whose side two entries pin
+# alike measures the same code at both (its move between them is the host's, never a release's).
+SIDES = {"mlx": ("mlx", "mlx-lm", "mlx-whisper", "numpy"), "torch": ("torch", "transformers", "openai-whisper", "numpy")}
 
 
 def load(path=RELEASES):
@@ -46,6 +49,12 @@ def load(path=RELEASES):
         names.add(name)
         last_date = date
     return entries
+
+
+def same_releases(pins, a, b, framework):
+    """Whether entries a and b ({name: pins}, e.g. `{e["name"]: e["pins"] for e in load()}`) pin the same
+    releases of `framework`'s side."""
+    return a in pins and b in pins and all(pins[a].get(p) == pins[b].get(p) for p in SIDES[framework])
 
 
 def pins_text(entry):

@@ -192,19 +192,58 @@ def test_compare_values_leave_out_results_of_another_benchmark_version_and_zero_
 
 
 def test_compare_flags_slowdowns_beyond_the_factor_and_calls_overlap_noise(folder):
+    """OLD -> NEW changes PyTorch's releases (torch 2.14.1 -> 2.15.0), not MLX's."""
     lines, slower = release_diff.compare(folder, OLD, NEW, factor=1.1, machine=MACHINE)
     assert not slower  # the old point's step is stale: only the matmul is compared, and it did not change
-    fab.write_results(folder, MACHINE, OLD, BENCHES, {cell("mlx"): fab.steady(0.5), cell("torch"): fab.steady(2.0),
-                                                      cell("mlx", "bf16"): [1.5, 0.7, 1.9, 0.6, 1.6, 1.45],
+    fab.write_results(folder, MACHINE, OLD, BENCHES, {cell("torch"): fab.steady(0.5), cell("mlx"): fab.steady(2.0),
+                                                      cell("torch", "bf16"): [1.5, 0.7, 1.9, 0.6, 1.6, 1.45],
                                                       MATMUL_MLX: fab.steady(2 * 64**3 / 1e9)})
     lines, slower = release_diff.compare(folder, OLD, NEW, factor=1.1, machine=MACHINE)
-    assert slower and any("| framework=mlx, device=cpu, compile=False, precision=fp32 |" in line
+    assert slower and any("| framework=torch, device=cpu, compile=False, precision=fp32 |" in line
                           and line.endswith("| slower |") for line in lines)
-    assert any("| framework=mlx, device=cpu, compile=False, precision=bf16 |" in line and line.endswith("| noise |")
+    assert any("| framework=torch, device=cpu, compile=False, precision=bf16 |" in line and line.endswith("| noise |")
                for line in lines)
-    assert any("| framework=torch, device=cpu, compile=False, precision=fp32 |" in line and line.endswith("|  |")
-               for line in lines)
-    assert not release_diff.compare(folder, OLD, NEW, factor=2.5, machine=MACHINE)[1]
+    assert any("| framework=mlx, device=cpu, compile=False, precision=fp32 |" in line
+               and line.endswith("| faster, same release |") for line in lines)
+    assert not release_diff.compare(folder, OLD, NEW, factor=4.5, machine=MACHINE)[1]
+
+
+def test_a_framework_at_the_same_releases_never_regresses_and_is_the_others_control(tmp_path):
+    """A host twice as slow at NEW: MLX, the same releases at both points, reads 2x slower; PyTorch, whose
+    release changed, 2.2x. Only PyTorch's row can regress, and MLX's same row says how much the host moved."""
+    loop = "bench_switch.Switch.time_loop"
+    benches = [fab.benchmark(loop, {"framework": ["mlx", "torch"], "device": ["gpu"]})]
+    fab.write_benchmarks(tmp_path, benches)
+    fab.write_results(tmp_path, MACHINE, OLD, benches, {(loop, (fw, "gpu")): fab.steady(1.0) for fw in ("mlx", "torch")})
+    for torch_at_new, regresses in ((2.2, True), (1.0, False)):
+        fab.write_results(tmp_path, MACHINE, NEW, benches, {(loop, ("mlx", "gpu")): fab.steady(2.0),
+                                                            (loop, ("torch", "gpu")): fab.steady(torch_at_new)})
+        lines, slower = release_diff.compare(tmp_path, OLD, NEW, factor=1.1, machine=MACHINE)
+        by_framework = {fw: next(line for line in lines if f"| framework={fw}, device=gpu |" in line)
+                        for fw in ("mlx", "torch")}
+        assert by_framework["mlx"].endswith("| 2.000 |  | slower, same release |")
+        assert by_framework["torch"].endswith(f"| {torch_at_new:.3f} | 2.000 | {'slower' if regresses else ''} |")
+        assert slower == regresses and lines[-1].startswith("REGRESSED" if regresses else "no regression")
+        assert ("control: MLX's releases (mlx, mlx-lm, mlx-whisper, numpy) are the same at A and B, so its rows' moves "
+                "are the host's (median B / A: 2 over its host-bound rows)") in "\n".join(lines)
+        found = release_diff.rows(tmp_path, OLD, NEW, MACHINE)[2]
+        assert [row.framework for row in release_diff.regressed(found, {"mlx"}, 1.1)] == ["torch"] * regresses
+    assert release_diff.unchanged(OLD, NEW) == {"mlx"}
+
+
+def test_update_confirms_only_rows_of_a_framework_whose_releases_changed(tmp_path, monkeypatch):
+    """An interleaved A/B of a row at the same releases at both points could only measure the host."""
+    from mlxvspt.track import update
+
+    loop = "bench_switch.Switch.time_loop"
+    benches = [fab.benchmark(loop, {"framework": ["mlx", "torch"], "device": ["gpu"]})]
+    fab.write_benchmarks(tmp_path, benches)
+    for point, value in ((OLD, 1.0), (NEW, 2.0)):
+        fab.write_results(tmp_path, MACHINE, point, benches, {(loop, (fw, "gpu")): fab.steady(value)
+                                                              for fw in ("mlx", "torch")})
+    monkeypatch.setenv("MLXVSPT_MACHINE", MACHINE.rsplit("-", 1)[0])
+    measurer = update.AsvMeasurer("tiny", tmp_path, tmp_path / "html")
+    assert [row.name for row in measurer.slowdowns(OLD, NEW)] == [f"{loop}('torch', 'gpu')"]
 
 
 FIGURES = {"seconds": ("slower", "faster"), "bytes": ("more memory", "less memory"),
@@ -212,10 +251,10 @@ FIGURES = {"seconds": ("slower", "faster"), "bytes": ("more memory", "less memor
 
 
 def test_compare_says_slower_only_of_times_and_more_memory_of_memory(tmp_path):
-    benches = [fab.benchmark(f"bench_demo.Demo.track_{i}", {"framework": ["mlx"], "n": [64]}, unit=unit)
+    benches = [fab.benchmark(f"bench_demo.Demo.track_{i}", {"framework": ["torch"], "n": [64]}, unit=unit)
                for i, unit in enumerate(FIGURES)]
     for point, value in ((OLD, 1.0), (NEW, 2.0)):
-        fab.write_results(tmp_path, MACHINE, point, benches, {(b["name"], ("mlx", "64")): fab.steady(value)
+        fab.write_results(tmp_path, MACHINE, point, benches, {(b["name"], ("torch", "64")): fab.steady(value)
                                                               for b in benches})
     fab.write_benchmarks(tmp_path, benches)
     for a, b, word in ((OLD, NEW, 0), (NEW, OLD, 1)):
@@ -242,8 +281,9 @@ def test_a_rerun_on_a_second_machine_says_how_many_values_it_reproduced(tmp_path
         fab.write_results(tmp_path, machine, NEW, benches, {
             (benches[0]["name"], ("mlx", "64")): fab.steady(1.0), (benches[0]["name"], ("torch", "64")): fab.steady(2.0),
             (benches[1]["name"], ("torch", "gpu")): fab.steady(moved)})
-    lines, _ = release_diff.compare(tmp_path, NEW, NEW, machine=MACHINE, machine_b="rerun-tiny")
+    lines, slower = release_diff.compare(tmp_path, NEW, NEW, machine=MACHINE, machine_b="rerun-tiny")
     assert "B within 5% of A: 2 of 3 values (host-bound rows: 0 of 1)" in lines
+    assert not slower and any(line.startswith("no release changed between A and B") for line in lines)
 
 
 RENDERERS = ("report", "release_diff", "charts", "comparison_page", "site")

@@ -22,8 +22,6 @@ NOT_ROWS = {"bytes", "rel. error"}
 NAV_AFTER = '<li id="nav-li-regressions"><a href="#/regressions">Regressions</a></li>'
 NAV_LINK = '<li id="mlxvspt-compare"><a href="compare.html">MLX vs PyTorch</a></li>'
 CHANGE_FACTOR = 1.1  # as `mlxvspt compare` by default
-# The releases.json pins that make up each framework's side of a ledger entry.
-SIDES = {"mlx": ("mlx", "mlx-lm", "mlx-whisper", "numpy"), "torch": ("torch", "transformers", "openai-whisper", "numpy")}
 
 
 def asv_url(meta, row, machine):
@@ -80,11 +78,6 @@ def row_key(row):
     return f"{row.benchmark} {json.dumps(row.params, sort_keys=True)}"
 
 
-def same_releases(pins, a, b, framework):
-    """Whether ledger entries a and b pin the same releases of `framework`'s side."""
-    return a in pins and b in pins and all(pins[a].get(p) == pins[b].get(p) for p in SIDES[framework])
-
-
 def history(snaps):
     """{"points": [ledger entry], "series": [{key, title, label, precision, path, ratios, borrowed}]}:
     the ratio of every shown row at each ledger point the machine has results for (null where not
@@ -103,7 +96,7 @@ def history(snaps):
             for fw, cell in row.cells.items():
                 others = sorted((j for j in range(len(snaps)) if j != i and key in index[j]), key=lambda j: abs(j - i))
                 found = next((index[j][key].cells[fw] for j in others if index[j][key].cells[fw].ok
-                              and same_releases(pins, snap.point, snaps[j].point, fw)), None)
+                              and ledger.same_releases(pins, snap.point, snaps[j].point, fw)), None)
                 if not cell.ok and found:
                     cells[fw], entry["borrowed"][i] = found, True
             if cells["torch"].ok and cells["mlx"].ok and cells["torch"].value > 0:

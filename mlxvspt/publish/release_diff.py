@@ -1,8 +1,11 @@
 """Per-benchmark ratios between two ledger points (or two machines), asv-continuous style: a result
 slower than `factor` times its baseline fails the comparison, unless asv's own test on the recorded
-samples (as in `asv compare`) finds the two no different: then the row says `noise` and passes."""
+samples (as in `asv compare`) finds the two no different: then the row says `noise` and passes. A row of
+a framework whose releases are the same at both points (an MLX release measured against the one before,
+PyTorch unchanged) never fails it: its move is the host's, and it is the control beside the other's row."""
 import itertools
 import math
+import statistics
 from dataclasses import dataclass
 
 from asv import results as asv_results
@@ -121,9 +124,22 @@ class Row:
         return mark(self.a, self.b, self.a_stats, self.b_stats, factor)
 
     @property
+    def named(self):
+        """{parameter: bare value}, e.g. {"framework": "mlx", "compile": "True"}."""
+        return dict(zip(self.param_names, map(results.unquote, self.combo)))
+
+    @property
+    def framework(self):
+        return self.named.get("framework")
+
+    @property
     def host_bound(self):
-        named = dict(zip(self.param_names, map(results.unquote, self.combo)))
-        return results.Row(self.benchmark, named, self.unit, None, None).host_bound
+        return results.Row(self.benchmark, self.named, self.unit, None, None).host_bound
+
+    def of(self, framework):
+        """(benchmark, combo) of the same row measured by `framework`."""
+        i = self.param_names.index("framework")
+        return self.benchmark, self.combo[:i] + (repr(framework),) + self.combo[i + 1:]
 
 
 # Hosts whose single-core loop (devices.single_core_seconds) differs by more than this are not alike.
@@ -156,6 +172,49 @@ def hosts(results_dir, a, b):
             "at both points interleaved on one host")
 
 
+FRAMEWORK_NAMES = {"mlx": "MLX", "torch": "PyTorch"}
+
+
+def unchanged(name_a, name_b):
+    """The frameworks whose side (ledger.SIDES) ledger points a and b pin alike: their rows ran the same
+    code at both, so their moves are the host's (or the harness's), never a release's."""
+    pins = {entry["name"]: entry["pins"] for entry in ledger.load()}
+    return {framework for framework in ledger.SIDES if ledger.same_releases(pins, name_a, name_b, framework)}
+
+
+def regressed(found, same, factor):
+    """The rows worse than `factor` at B (mark "slower", whatever the unit) of a framework whose releases
+    changed: one at the same releases at both points (`same`) never counts."""
+    return [row for row in found if row.framework not in same and row.mark(factor) == "slower"]
+
+
+def controls(found, same):
+    """{(benchmark, combo): the other framework's same row}, for each row of a framework whose releases
+    changed where the other's did not: the control's B / A is how far the host alone moved that figure
+    (on one H100 kind, PyTorch's Whisper decoder read 2x slower at one MLX point than the one before)."""
+    index = {(row.benchmark, row.combo): row for row in found}
+    pairs = {}
+    for row in found:
+        other = next((fw for fw in same if fw != row.framework), None)
+        if row.framework in FRAMEWORK_NAMES and row.framework not in same and other:
+            pairs[row.benchmark, row.combo] = index.get(row.of(other))
+    return {key: control for key, control in pairs.items() if control}
+
+
+def control_line(found, same):
+    """What the rows of unchanged releases say: the host's share of every move between A and B."""
+    if len(same) == len(ledger.SIDES):
+        return "no release changed between A and B: every move is the host's (or the harness's), none is a regression"
+    framework = next(iter(same))
+    moves = {bound: [row.b / row.a for row in found if row.framework == framework and row.host_bound == bound
+                     and row.a > 0] for bound in (True, False)}
+    said_ = ", ".join(f"{statistics.median(ratios):.3g} over its {'host-bound' if bound else 'other'} rows"
+                      for bound, ratios in moves.items() if ratios)
+    return (f"control: {FRAMEWORK_NAMES[framework]}'s releases ({', '.join(ledger.SIDES[framework])}) are the same "
+            f"at A and B, so its rows' moves are the host's (median B / A: {said_}) and never a regression; "
+            "`control` beside the other framework's row is its same row's B / A")
+
+
 def rows(results_dir, a, b, machine=None, machine_b=None):
     """((name A, machine A), (name B, machine B), [Row]) for every row measured at both points."""
     points = ledger.build()
@@ -178,22 +237,28 @@ def rows(results_dir, a, b, machine=None, machine_b=None):
 
 
 def compare(results_dir, a, b, factor=1.1, machine=None, machine_b=None):
-    """(lines of a markdown table, whether any row got worse than `factor`: slower, more memory, higher error)."""
+    """(lines of a markdown table, whether any row got worse than `factor`: slower, more memory, higher error,
+    of a framework whose releases changed)."""
     (name_a, machine_a), (name_b, machine_b), found = rows(results_dir, a, b, machine, machine_b)
+    same = unchanged(name_a, name_b)
+    control = controls(found, same)
     lines = [f"{name_a} ({machine_a}) -> {name_b} ({machine_b}), factor {factor}", "",
-             "| Benchmark | Params | A | B | B / A | |", "|---|---|---|---|---|---|"]
-    slower = False
+             "| Benchmark | Params | A | B | B / A | control | |", "|---|---|---|---|---|---|---|"]
     for row in found:
         mark_ = row.mark(factor)
-        slower |= mark_ == "slower"
+        words = said(mark_, row.unit) + (", same release" if mark_ and row.framework in same else "")
+        other = control.get((row.benchmark, row.combo))
         name = row.benchmark + (HOST_MARK if row.host_bound else "")
         lines.append(f"| {name} | {row.params} | {fmt(row.a, row.unit)} | {fmt(row.b, row.unit)} | "
-                     f"{row.b / row.a:.3f} | {said(mark_, row.unit)} |")
+                     f"{row.b / row.a:.3f} | {f'{other.b / other.a:.3f}' if other and other.a > 0 else ''} | {words} |")
     lines.append("")
     lines.append("noise: beyond the factor, but asv's test on the samples finds A and B no different")
+    if same:
+        lines.append(control_line(found, same))
     lines.append(reproduced(found))
     if any(row.host_bound for row in found):
         lines += [HOST_NOTE, hosts(results_dir, (name_a, machine_a), (name_b, machine_b))]
+    slower = bool(regressed(found, same, factor))
     lines.append(f"REGRESSED: some rows got worse by more than {factor}x" if slower else
                  f"no regression beyond {factor}x")
     return lines, slower

@@ -159,7 +159,9 @@ class AsvMeasurer:
         return release_diff.rows(self.results_dir, a, b, self.machine)[2]
 
     def slowdowns(self, a, b):
-        return [row for row in self.rows(a, b) if row.mark(self.factor) == "slower"]
+        """The rows to confirm: worse beyond the factor, of a framework whose releases changed (an A/B of a
+        row that ran the same releases at both points could only measure the host)."""
+        return release_diff.regressed(self.rows(a, b), release_diff.unchanged(a, b), self.factor)
 
     def ab(self, row, a, b):
         return self.interleaved(row.name, a, b)
