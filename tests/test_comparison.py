@@ -92,6 +92,21 @@ def test_page_data_rows_verdicts_memory_history_and_changes(folder):
     assert machine(data, CPU)["changes"] is None and len(machine(data, CPU)["rows"]) == 1
 
 
+def test_a_framework_at_the_same_releases_at_both_points_moved_with_the_host(tmp_path):
+    """mlx 0.32.3 -> 0.32.4 with PyTorch 2.11.0 at both: PyTorch's step 1.5x slower is the host's move, and
+    the page says so beside MLX's, which may be the release's."""
+    from mlxvspt.publish import results as results_layer
+
+    a, b = "mlx-0.32.3+torch-2.11.0", "mlx-0.32.4+torch-2.11.0"
+    fab.write_benchmarks(tmp_path, BENCHES[:1])
+    base = {step(fw, "gpu", False, "fp32"): fab.steady(1.0) for fw in ("mlx", "torch")}
+    fab.write_results(tmp_path, GPU, a, BENCHES[:1], base)
+    fab.write_results(tmp_path, GPU, b, BENCHES[:1], {key: fab.steady(1.5) for key in base})
+    changes = comparison_page.changes(results_layer.history(tmp_path, GPU))
+    assert [(m["text"].split()[0], m["said"], m["same_release"]) for m in changes["moved"]] == [
+        ("MLX", "slower", False), ("PyTorch", "slower, same release", True)]
+
+
 def test_a_framework_not_rerun_takes_its_value_from_a_point_with_the_same_releases_of_it(folder):
     """MLX alone measured at an earlier MLX release: its ratio uses PyTorch's cell of the point that pins
     the same PyTorch side (and says so); the newest point (another torch) lends nothing."""

@@ -107,7 +107,8 @@ def history(snaps):
 def changes(snaps):
     """What changed from the previous ledger point to the latest: the releases, and every framework
     cell that got slower or faster by more than CHANGE_FACTOR where asv's test on the samples agrees;
-    a cell pair is tested only with MIN_SAMPLES samples each and no failed cross-check (else `untested`)."""
+    a cell pair is tested only with MIN_SAMPLES samples each and no failed cross-check (else `untested`). A
+    cell of a framework at the same releases at both points moved with the host: it says `same release`."""
     if len(snaps) < 2:
         return None
     before, after = snaps[-2], snaps[-1]
@@ -126,9 +127,11 @@ def changes(snaps):
         if mark in ("slower", "faster"):
             benchmark, framework, params = key
             named = ", ".join(f"{name}={results.unquote(value)}" for name, value in params)
-            moved.append({"text": f"{'MLX' if framework == 'mlx' else 'PyTorch'} {benchmark.split('.', 1)[1]} "
+            same_release = ledger.same_releases(pins, before.point, after.point, framework)
+            moved.append({"text": f"{release_diff.FRAMEWORK_NAMES[framework]} {benchmark.split('.', 1)[1]} "
                                   f"({named}): {report.fmt(cell_a.value, unit)} → {report.fmt(cell_b.value, unit)}",
-                          "mark": mark, "said": release_diff.said(mark, unit)})
+                          "mark": mark, "same_release": same_release,
+                          "said": release_diff.said(mark, unit) + (", same release" if same_release else "")})
         else:
             same += 1
     return {"from": before.point, "to": after.point, "releases": releases, "moved": moved, "unchanged": same,
