@@ -763,8 +763,9 @@ def test_a_run_stopped_mid_part_records_the_combinations_that_ended(tmp_path, mo
     line = json.loads(next((tmp_path / "res" / "box-tiny").glob("runs-*.jsonl")).read_text())
     assert line["exit_code"] == "interrupted" and line["parts"][0]["rows"] == 1 and line["parts"][0]["stopped"]
     assert line["parts"][0]["measured"] == 1
-    # the host it ran on, as its page lists each run's (devices.host_load at the start)
+    # the host it ran on, as its page lists each run's (devices.host_load at the start, the probe again at the end)
     assert line["host"]["single_core_seconds"] > 0 and "other_gpu_processes" in line["host"]
+    assert line["host"]["single_core_seconds_end"] > 0
 
 
 def test_a_part_a_stopped_run_cut_short_does_not_replace_a_whole_ones_duration(tmp_path):

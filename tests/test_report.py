@@ -204,7 +204,8 @@ def test_a_page_lists_each_run_with_its_parts_wall_times_and_the_host(tmp_path):
              "parts": [{"workload": "matmul", "device": "gpu", "seconds": 109.1, "rows": 144},
                        {"workload": "lm_train", "device": "gpu", "seconds": 329.5, "rows": 12, "stopped": True}]},
             {"started": "2026-12-06T10:24:28Z", "wall_seconds": 625.7, "exit_code": 0, "selection": "headline",
-             "host": {"load_1min": 0.44, "other_gpu_processes": 0, "shared": False, "single_core_seconds": 0.1131},
+             "host": {"load_1min": 0.44, "other_gpu_processes": 0, "shared": False, "single_core_seconds": 0.1131,
+                      "single_core_seconds_end": 0.0641},
              "parts": [{"workload": "matmul", "device": "gpu", "seconds": 16.2, "rows": 6, "measured": 4}]}]
     (folder / "runs-p.jsonl").write_text("".join(json.dumps(run) + "\n" for run in runs))
     lines = report.runs_list(tmp_path, "box-full", "p")
@@ -212,7 +213,7 @@ def test_a_page_lists_each_run_with_its_parts_wall_times_and_the_host(tmp_path):
     assert ("- 2026-12-06 07:24:41 UTC, 23:47 in all, interrupted after its last part below: matmul on gpu 1:49 "
             "(144 rows), lm_train on gpu 5:29 (stopped with 12 rows measured)") in lines
     assert ("- 2026-12-06 10:24:28 UTC, 10:25 in all (the headline's rows, `--headline`), host's single-core probe "
-            "0.113 s, ended: matmul on gpu 0:16 (4 of 6 rows measured)") in lines
+            "0.113 s at the start, 0.064 s at the end, ended: matmul on gpu 0:16 (4 of 6 rows measured)") in lines
     assert report.runs_list(tmp_path, "other-full", "p") == []
     host = {"host_cores": 16, "host_load": {"load_1min": 0.48, "other_gpu_processes": 0, "shared": False}}
     assert report.host_line(host) == "16 cores, load 0.48 at the start, no other GPU process"

@@ -156,7 +156,10 @@ def record_wall_time(folder, point_name, started, benchmarks, code, resumed, par
     next run's plan estimates from (mlxvspt.track.plan). `code` "interrupted": the parts that ended before
     the run was stopped; `headline`: the run measured the headline's rows alone (`--headline`); `host`:
     devices.host_load at its start, so a page whose rows come from several runs names each run's host
-    (two quiet H100 machines' single-core loops ran 0.058 s and 0.113 s)."""
+    (two quiet H100 machines' single-core loops ran 0.058 s and 0.113 s), with the single-core loop timed
+    again at the end (one H100 host's read 0.118 s as a run began and 0.064 s 17 minutes later)."""
+    if host:
+        host = {**host, "single_core_seconds_end": devices.single_core_seconds()}
     line = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             "wall_seconds": round(time.time() - started, 1), "benchmarks": benchmarks, "exit_code": code,
             "resumed": resumed, "parts": list(parts), **({"selection": "headline"} if headline else {}),
