@@ -15,8 +15,9 @@
 #                                  parts after the last call's; a result file being written may come back cut
 #                                  (`mlxvspt merge` refuses it, and leaves out a cut JSON-lines line)
 #   gpu_point.sh pack OUT          the machine's results and the run's logs (logs/host-trace.csv: the GPU's
-#                                  clocks, power and clock-event reasons, the load, CPU MHz and steal every 2 s) as
-#                                  OUT/point.tgz, to bring back and unpack over results/ here; the compile
+#                                  clocks, power and clock-event reasons, the load and CPU MHz every 2 s, the
+#                                  single-core probe every 10 s) as OUT/point.tgz, to bring back and unpack
+#                                  over results/ here; the compile
 #                                  caches in 15 MB parts (caches.tgz.aa, ...: a device call returns 8 files
 #                                  of 16 MiB at most, 64 MiB in all), the first three in OUT, to carry to a
 #                                  later machine for a warm-cache point
@@ -70,19 +71,20 @@ start)
         --results-dir "$RESULTS" --html-dir "$POINT/html" "$@" > "$POINT/console.log" 2>&1 < /dev/null &
     echo $! > "$POINT/pid"
     # the host beside the run, every 2 s until it ends (logs/host-trace.csv): GPU clocks, power and throttle
-    # reasons, the load, the CPU's mean MHz and the share of CPU time the hypervisor gave other guests
-    # (steal, % of the interval), to tell a drift of host-bound rows from the host's own: one H100 host's
-    # single-core loop read 0.118 s as a run began and 0.064 s 17 minutes later, at a steady 2100 MHz
+    # reasons, the load, the CPU's mean MHz and, every 10 s, one single-core loop's seconds (the runs
+    # line's probe, once): a quiet H100 host's loop read 0.055-0.064 s or 0.08-0.12 s from one process to
+    # the next at a steady 2100 MHz (9 of 22 slow in 160 s; 7-10 of its 16 vCPUs slow in each of three
+    # sweeps 10 s apart, a different set each time), which host-bound rows feel too
     query=clocks.sm,clocks.mem,power.draw,temperature.gpu,utilization.gpu,clocks_event_reasons.active
-    setsid nohup bash -c 'read -ra before < /proc/stat; while kill -0 "$1" 2> /dev/null; do
+    loop="import time; t = time.perf_counter(); sum(i * i % 7 for i in range(10**6))
+print(round(time.perf_counter() - t, 4))"
+    setsid nohup bash -c 'tick=0; while kill -0 "$1" 2> /dev/null; do
         gpu=$(nvidia-smi --query-gpu="$2" --format=csv,noheader,nounits | head -1)
         mhz=$(awk "/MHz/ {s+=\$4; n++} END {printf \"%.0f\", s/n}" /proc/cpuinfo)
-        read -ra now < /proc/stat; total=0
-        for i in 1 2 3 4 5 6 7 8; do total=$((total + now[i] - before[i])); done
-        steal=$(awk -v s=$((now[8] - before[8])) -v t=$total "BEGIN {printf \"%.1f\", t ? 100 * s / t : 0}")
-        before=("${now[@]}")
-        echo "$(date +%s),$gpu,$(cut -d" " -f1 /proc/loadavg),$mhz,$steal"
-        sleep 2; done' trace "$(cat "$POINT/pid")" "$query" > "$MLXVSPT_LOGS/host-trace.csv" 2>&1 < /dev/null &
+        probe=$([ $((tick % 5)) -eq 0 ] && python3 -c "$3")
+        echo "$(date +%s),$gpu,$(cut -d" " -f1 /proc/loadavg),$mhz,$probe"
+        tick=$((tick + 1)); sleep 2; done' trace "$(cat "$POINT/pid")" "$query" "$loop" \
+        > "$MLXVSPT_LOGS/host-trace.csv" 2>&1 < /dev/null &
     echo "started: $MLXVSPT_MACHINE-full"
     ;;
 stop)
