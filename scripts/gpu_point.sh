@@ -73,8 +73,8 @@ start)
     # the host beside the run, every 2 s until it ends (logs/host-trace.csv): GPU clocks, power and throttle
     # reasons, the load, the CPU's mean MHz and, every 10 s, one single-core loop's seconds (the runs
     # line's probe, once): a quiet H100 host's loop read 0.055-0.064 s or 0.08-0.12 s from one process to
-    # the next at a steady 2100 MHz (9 of 22 slow in 160 s; 7-10 of its 16 vCPUs slow in each of three
-    # sweeps 10 s apart, a different set each time), which host-bound rows feel too
+    # the next at a steady 2100 MHz (10 of 22 at 0.08 s or more in 160 s; 7-10 of its 16 vCPUs slow in
+    # each of three sweeps 10 s apart, a different set each time), which host-bound rows feel too
     query=clocks.sm,clocks.mem,power.draw,temperature.gpu,utilization.gpu,clocks_event_reasons.active
     loop="import time; t = time.perf_counter(); sum(i * i % 7 for i in range(10**6))
 print(round(time.perf_counter() - t, 4))"
