@@ -51,9 +51,14 @@ def load(path=RELEASES):
     return entries
 
 
+def pins(path=RELEASES):
+    """{entry name: its pins} of a releases file."""
+    return {entry["name"]: entry["pins"] for entry in load(path)}
+
+
 def same_releases(pins, a, b, framework):
-    """Whether entries a and b ({name: pins}, e.g. `{e["name"]: e["pins"] for e in load()}`) pin the same
-    releases of `framework`'s side."""
+    """Whether entries a and b (`pins`: {name: pins}, as pins() gives it) pin the same releases of
+    `framework`'s side."""
     return a in pins and b in pins and all(pins[a].get(p) == pins[b].get(p) for p in SIDES[framework])
 
 

@@ -74,10 +74,10 @@ start)
     # reasons, the load, the CPU's mean MHz and, every 10 s, one single-core loop's seconds (the runs
     # line's probe, once): a quiet H100 host's loop read 0.055-0.064 s or 0.08-0.12 s from one process to
     # the next at a steady 2100 MHz (10 of 22 at 0.08 s or more in 160 s; 7-10 of its 16 vCPUs slow in
-    # each of three sweeps 10 s apart, a different set each time), which host-bound rows feel too
+    # each of three sweeps 10 s apart, a different set each time), which host-bound rows feel too. The
+    # probe takes one of the 16 cores for about 0.1 s in 10.
     query=clocks.sm,clocks.mem,power.draw,temperature.gpu,utilization.gpu,clocks_event_reasons.active
-    loop="import time; t = time.perf_counter(); sum(i * i % 7 for i in range(10**6))
-print(round(time.perf_counter() - t, 4))"
+    loop="from mlxvspt.measure.devices import single_core_seconds; print(single_core_seconds(repeats=1))"
     setsid nohup bash -c 'tick=0; while kill -0 "$1" 2> /dev/null; do
         gpu=$(nvidia-smi --query-gpu="$2" --format=csv,noheader,nounits | head -1)
         mhz=$(awk "/MHz/ {s+=\$4; n++} END {printf \"%.0f\", s/n}" /proc/cpuinfo)

@@ -18,7 +18,8 @@ BENCHES = [fab.benchmark(STEP, {"framework": ["mlx", "torch"], "device": ["cpu"]
            fab.benchmark(MATMUL, {"framework": ["mlx", "torch"], "device": ["cpu"], "precision": ["fp32"],
                                   "n": [64]})]
 MACHINE = "box-tiny"
-(OLD, _), (NEW, _) = fab.POINTS[-2], fab.POINTS[-1]
+# two neighbouring points of the committed ledger, named: PyTorch's releases change between them, MLX's do not
+OLD, NEW = "torch-2.14.1", "torch-2.15.0"
 MATMUL_MLX = MATMUL, ("mlx", "cpu", "fp32", "64")
 
 
@@ -225,10 +226,23 @@ def test_a_framework_at_the_same_releases_never_regresses_and_is_the_others_cont
         assert by_framework["torch"].endswith(f"| {torch_at_new:.3f} | 2.000 | {'slower' if regresses else ''} |")
         assert slower == regresses and lines[-1].startswith("REGRESSED" if regresses else "no regression")
         assert ("control: MLX's releases (mlx, mlx-lm, mlx-whisper, numpy) are the same at A and B, so its rows' moves "
-                "are the host's (median B / A: 2 over its host-bound rows)") in "\n".join(lines)
+                "are the host's (median B / A: 2 over its host-bound timings)") in "\n".join(lines)
         found = release_diff.rows(tmp_path, OLD, NEW, MACHINE)[2]
         assert [row.framework for row in release_diff.regressed(found, {"mlx"}, 1.1)] == ["torch"] * regresses
     assert release_diff.unchanged(OLD, NEW) == {"mlx"}
+
+
+def test_a_framework_at_the_same_releases_without_a_timing_at_both_points_is_no_control(tmp_path):
+    """A point that measured only the framework that changed (the site takes the other's cells from a point
+    with the same releases of it): no median to show."""
+    loop = "bench_switch.Switch.time_loop"
+    benches = [fab.benchmark(loop, {"framework": ["mlx", "torch"], "device": ["gpu"]})]
+    fab.write_benchmarks(tmp_path, benches)
+    for point, value in ((OLD, 1.0), (NEW, 2.0)):
+        fab.write_results(tmp_path, MACHINE, point, benches, {(loop, ("torch", "gpu")): fab.steady(value)})
+    lines, slower = release_diff.compare(tmp_path, OLD, NEW, factor=1.1, machine=MACHINE)
+    assert slower and ("no control: MLX's releases (mlx, mlx-lm, mlx-whisper, numpy) are the same at A and B, but "
+                       "none of its timings was measured at both") in lines
 
 
 def test_update_confirms_only_rows_of_a_framework_whose_releases_changed(tmp_path, monkeypatch):
@@ -328,7 +342,7 @@ def test_compare_marks_host_bound_rows_and_says_whether_the_two_hosts_were_alike
     benches = [fab.benchmark("bench_switch.Switch.time_loop", {"framework": ["torch"], "device": ["gpu"]}),
                fab.benchmark("bench_matmul.MatmulMemory.track_peak_memory", {"framework": ["torch"], "device": ["gpu"]},
                              unit="bytes")]
-    for (point, _), speed in zip(fab.POINTS[-2:], speeds):
+    for point, speed in zip((OLD, NEW), speeds):
         fab.write_results(tmp_path, MACHINE, point, benches, {(b["name"], ("torch", "gpu")): fab.steady(1.0)
                                                               for b in benches})
         host = {} if speed is None else {"host_load": {"single_core_seconds": speed}}

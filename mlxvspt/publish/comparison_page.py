@@ -83,7 +83,7 @@ def history(snaps):
     the ratio of every shown row at each ledger point the machine has results for (null where not
     measured). Where one framework was not re-run at a point (a new MLX release measured on its own),
     its cell comes from the nearest point with the same releases of that framework: `borrowed` says so."""
-    pins = {e["name"]: e["pins"] for e in ledger.load()}
+    pins = ledger.pins()
     index = [{row_key(r): r for r in snap.rows} for snap in snaps]
     series = {}
     for i, snap in enumerate(snaps):
@@ -112,8 +112,9 @@ def changes(snaps):
     if len(snaps) < 2:
         return None
     before, after = snaps[-2], snaps[-1]
-    pins = {e["name"]: e["pins"] for e in ledger.load()}
+    pins = ledger.pins()
     old, new = pins.get(before.point, {}), pins.get(after.point, {})
+    same_releases = release_diff.unchanged(before.point, after.point)
     releases = [f"{p} {old.get(p, '-')} → {new.get(p, '-')}" for p in sorted(old.keys() | new.keys())
                 if old.get(p) != new.get(p)]
     a, b = release_diff.measured(before), release_diff.measured(after)
@@ -127,11 +128,10 @@ def changes(snaps):
         if mark in ("slower", "faster"):
             benchmark, framework, params = key
             named = ", ".join(f"{name}={results.unquote(value)}" for name, value in params)
-            same_release = ledger.same_releases(pins, before.point, after.point, framework)
             moved.append({"text": f"{release_diff.FRAMEWORK_NAMES[framework]} {benchmark.split('.', 1)[1]} "
                                   f"({named}): {report.fmt(cell_a.value, unit)} → {report.fmt(cell_b.value, unit)}",
-                          "mark": mark, "same_release": same_release,
-                          "said": release_diff.said(mark, unit) + (", same release" if same_release else "")})
+                          "mark": mark, "same_release": framework in same_releases,
+                          "said": release_diff.said(mark, unit, framework in same_releases)})
         else:
             same += 1
     return {"from": before.point, "to": after.point, "releases": releases, "moved": moved, "unchanged": same,

@@ -39,10 +39,12 @@ def measured(snapshot):
             for row in snapshot.rows for framework, cell in row.cells.items() if cell.ok}
 
 
-def said(mark_, unit):
-    """mark() in the words of the figure's unit: "slower" only of a time, "more memory" of a peak memory."""
+def said(mark_, unit, same_release=False):
+    """mark() in the words of the figure's unit: "slower" only of a time, "more memory" of a peak memory;
+    ", same release" after the move of a framework whose releases are the same at both points (the host's)."""
     worse, better = WORDS.get(unit, ("slower", "faster"))
-    return {"slower": worse, "faster": better}.get(mark_, mark_)
+    words = {"slower": worse, "faster": better}.get(mark_, mark_)
+    return words + (", same release" if words and same_release else "")
 
 
 def change(a, b, factor):
@@ -178,13 +180,15 @@ FRAMEWORK_NAMES = {"mlx": "MLX", "torch": "PyTorch"}
 def unchanged(name_a, name_b):
     """The frameworks whose side (ledger.SIDES) ledger points a and b pin alike: their rows ran the same
     code at both, so their moves are the host's (or the harness's), never a release's."""
-    pins = {entry["name"]: entry["pins"] for entry in ledger.load()}
+    pins = ledger.pins()
     return {framework for framework in ledger.SIDES if ledger.same_releases(pins, name_a, name_b, framework)}
 
 
 def regressed(found, same, factor):
     """The rows worse than `factor` at B (mark "slower", whatever the unit) of a framework whose releases
-    changed: one at the same releases at both points (`same`) never counts."""
+    changed: one at the same releases at both points (`same`) never counts, nor any row where no release changed."""
+    if len(same) == len(ledger.SIDES):
+        return []
     return [row for row in found if row.framework not in same and row.mark(factor) == "slower"]
 
 
@@ -206,13 +210,17 @@ def control_line(found, same):
     if len(same) == len(ledger.SIDES):
         return "no release changed between A and B: every move is the host's (or the harness's), none is a regression"
     framework = next(iter(same))
-    moves = {bound: [row.b / row.a for row in found if row.framework == framework and row.host_bound == bound
-                     and row.a > 0] for bound in (True, False)}
-    said_ = ", ".join(f"{statistics.median(ratios):.3g} over its {'host-bound' if bound else 'other'} rows"
+    name, pinned = FRAMEWORK_NAMES[framework], ", ".join(ledger.SIDES[framework])
+    timed = [row for row in found if row.framework == framework and row.unit not in results.UNTIMED_UNITS
+             and row.a > 0]
+    if not timed:
+        return f"no control: {name}'s releases ({pinned}) are the same at A and B, but none of its timings was measured at both"
+    moves = {bound: [row.b / row.a for row in timed if row.host_bound == bound] for bound in (True, False)}
+    said_ = ", ".join(f"{statistics.median(ratios):.3g} over its {'host-bound' if bound else 'other'} timings"
                       for bound, ratios in moves.items() if ratios)
-    return (f"control: {FRAMEWORK_NAMES[framework]}'s releases ({', '.join(ledger.SIDES[framework])}) are the same "
-            f"at A and B, so its rows' moves are the host's (median B / A: {said_}) and never a regression; "
-            "`control` beside the other framework's row is its same row's B / A")
+    return (f"control: {name}'s releases ({pinned}) are the same at A and B, so its rows' moves are the host's "
+            f"(median B / A: {said_}) and never a regression; `control` beside the other framework's row is its "
+            "same row's B / A")
 
 
 def rows(results_dir, a, b, machine=None, machine_b=None):
@@ -246,7 +254,7 @@ def compare(results_dir, a, b, factor=1.1, machine=None, machine_b=None):
              "| Benchmark | Params | A | B | B / A | control | |", "|---|---|---|---|---|---|---|"]
     for row in found:
         mark_ = row.mark(factor)
-        words = said(mark_, row.unit) + (", same release" if mark_ and row.framework in same else "")
+        words = said(mark_, row.unit, row.framework in same)
         other = control.get((row.benchmark, row.combo))
         name = row.benchmark + (HOST_MARK if row.host_bound else "")
         lines.append(f"| {name} | {row.params} | {fmt(row.a, row.unit)} | {fmt(row.b, row.unit)} | "

@@ -158,12 +158,11 @@ def record_wall_time(folder, point_name, started, benchmarks, code, resumed, par
     devices.host_load at its start, so a page whose rows come from several runs names each run's host
     (two quiet H100 machines' single-core loops ran 0.058 s and 0.113 s), with the single-core loop timed
     again at the end (one H100 host's read 0.118 s as a run began and 0.064 s 17 minutes later)."""
-    if host:
-        host = {**host, "single_core_seconds_end": devices.single_core_seconds()}
     line = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             "wall_seconds": round(time.time() - started, 1), "benchmarks": benchmarks, "exit_code": code,
-            "resumed": resumed, "parts": list(parts), **({"selection": "headline"} if headline else {}),
-            **({"host": host} if host else {})}
+            "resumed": resumed, "parts": list(parts), **({"selection": "headline"} if headline else {})}
+    if host:
+        line["host"] = {**host, "single_core_seconds_end": devices.single_core_seconds()}
     with open(folder / f"runs-{point_name}.jsonl", "a", encoding="utf-8") as f:
         f.write(json.dumps(line) + "\n")
 

@@ -202,7 +202,8 @@ def measure_and_confirm(entries, todo, measurer, factor, say=print):
         except UsageError as exc:  # e.g. a point whose releases did not install here
             say(f"{a} -> {b}: not compared: {exc}")
             continue
-        say(f"{a} -> {b}: {len(slow)} row(s) slower than {factor}x in the history run"
+        say(f"{a} -> {b}: {len(slow)} row(s) of a framework whose releases changed slower than {factor}x in the "
+            "history run"
             + (", re-measuring each as an interleaved A/B" if slow else ""))
         for row in slow:
             verdict, report = confirm_row(measurer, row, a, b, by_name, factor)
