@@ -333,7 +333,7 @@ def test_a_history_point_without_its_own_environment_record_names_no_releases(tm
 
 
 @pytest.mark.parametrize("speeds, said", [
-    ((0.053, 0.054), "hosts alike: the single-core loop took 0.053 s at A, 0.054 s at B"),
+    ((0.053, 0.054), "hosts alike as their runs began: the single-core loop took 0.053 s at A, 0.054 s at B"),
     ((0.053, 0.09), "loop took 0.053 s at A, 0.09 s at B, so a host-bound"),
     ((0.053, None), "not timed at both points, so a host-bound")])
 def test_compare_marks_host_bound_rows_and_says_whether_the_two_hosts_were_alike(tmp_path, speeds, said):

@@ -169,7 +169,9 @@ def hosts(results_dir, a, b):
     elif max(speeds) > (1 + HOST_SPEED_DIFF) * min(speeds):
         said_ = f"the host's single-core loop took {speeds[0]:.3g} s at A, {speeds[1]:.3g} s at B"
     else:
-        return f"hosts alike: the single-core loop took {speeds[0]:.3g} s at A, {speeds[1]:.3g} s at B"
+        return (f"hosts alike as their runs began: the single-core loop took {speeds[0]:.3g} s at A, {speeds[1]:.3g} s "
+                "at B (one moment each: a host's loop flipped 2x within seconds; a control line above measures the "
+                "host's move over the rows)")
     return (f"hosts: {said_}, so a host-bound row's change may be the host's; `mlxvspt confirm` measures a row "
             "at both points interleaved on one host")
 
