@@ -209,16 +209,24 @@ def test_compare_flags_slowdowns_beyond_the_factor_and_calls_overlap_noise(folde
     assert not release_diff.compare(folder, OLD, NEW, factor=4.5, machine=MACHINE)[1]
 
 
+LOOP = "bench_switch.Switch.time_loop"
+
+
+def loop_points(folder, seconds):
+    """The switch loop (host-bound) on the GPU at ledger points: `seconds` {point: {framework: seconds a loop}}."""
+    benches = [fab.benchmark(LOOP, {"framework": ["mlx", "torch"], "device": ["gpu"]})]
+    fab.write_benchmarks(folder, benches)
+    for point, by_framework in seconds.items():
+        fab.write_results(folder, MACHINE, point, benches, {(LOOP, (framework, "gpu")): fab.steady(value)
+                                                            for framework, value in by_framework.items()})
+
+
 def test_a_framework_at_the_same_releases_never_regresses_and_is_the_others_control(tmp_path):
     """A host twice as slow at NEW: MLX, the same releases at both points, reads 2x slower; PyTorch, whose
     release changed, 2.2x. Only PyTorch's row can regress, and MLX's same row says how much the host moved."""
-    loop = "bench_switch.Switch.time_loop"
-    benches = [fab.benchmark(loop, {"framework": ["mlx", "torch"], "device": ["gpu"]})]
-    fab.write_benchmarks(tmp_path, benches)
-    fab.write_results(tmp_path, MACHINE, OLD, benches, {(loop, (fw, "gpu")): fab.steady(1.0) for fw in ("mlx", "torch")})
+    loop_points(tmp_path, {OLD: {"mlx": 1.0, "torch": 1.0}})
     for torch_at_new, regresses in ((2.2, True), (1.0, False)):
-        fab.write_results(tmp_path, MACHINE, NEW, benches, {(loop, ("mlx", "gpu")): fab.steady(2.0),
-                                                            (loop, ("torch", "gpu")): fab.steady(torch_at_new)})
+        loop_points(tmp_path, {NEW: {"mlx": 2.0, "torch": torch_at_new}})
         lines, slower = release_diff.compare(tmp_path, OLD, NEW, factor=1.1, machine=MACHINE)
         by_framework = {fw: next(line for line in lines if f"| framework={fw}, device=gpu |" in line)
                         for fw in ("mlx", "torch")}
@@ -235,11 +243,7 @@ def test_a_framework_at_the_same_releases_never_regresses_and_is_the_others_cont
 def test_a_framework_at_the_same_releases_without_a_timing_at_both_points_is_no_control(tmp_path):
     """A point that measured only the framework that changed (the site takes the other's cells from a point
     with the same releases of it): no median to show."""
-    loop = "bench_switch.Switch.time_loop"
-    benches = [fab.benchmark(loop, {"framework": ["mlx", "torch"], "device": ["gpu"]})]
-    fab.write_benchmarks(tmp_path, benches)
-    for point, value in ((OLD, 1.0), (NEW, 2.0)):
-        fab.write_results(tmp_path, MACHINE, point, benches, {(loop, ("torch", "gpu")): fab.steady(value)})
+    loop_points(tmp_path, {OLD: {"torch": 1.0}, NEW: {"torch": 2.0}})
     lines, slower = release_diff.compare(tmp_path, OLD, NEW, factor=1.1, machine=MACHINE)
     assert slower and ("no control: MLX's releases (mlx, mlx-lm, mlx-whisper, numpy) are the same at A and B, but "
                        "none of its timings was measured at both") in lines
@@ -249,15 +253,10 @@ def test_update_confirms_only_rows_of_a_framework_whose_releases_changed(tmp_pat
     """An interleaved A/B of a row at the same releases at both points could only measure the host."""
     from mlxvspt.track import update
 
-    loop = "bench_switch.Switch.time_loop"
-    benches = [fab.benchmark(loop, {"framework": ["mlx", "torch"], "device": ["gpu"]})]
-    fab.write_benchmarks(tmp_path, benches)
-    for point, value in ((OLD, 1.0), (NEW, 2.0)):
-        fab.write_results(tmp_path, MACHINE, point, benches, {(loop, (fw, "gpu")): fab.steady(value)
-                                                              for fw in ("mlx", "torch")})
+    loop_points(tmp_path, {OLD: {"mlx": 1.0, "torch": 1.0}, NEW: {"mlx": 2.0, "torch": 2.0}})
     monkeypatch.setenv("MLXVSPT_MACHINE", MACHINE.rsplit("-", 1)[0])
     measurer = update.AsvMeasurer("tiny", tmp_path, tmp_path / "html")
-    assert [row.name for row in measurer.slowdowns(OLD, NEW)] == [f"{loop}('torch', 'gpu')"]
+    assert [row.name for row in measurer.slowdowns(OLD, NEW)] == [f"{LOOP}('torch', 'gpu')"]
 
 
 FIGURES = {"seconds": ("slower", "faster"), "bytes": ("more memory", "less memory"),

@@ -198,13 +198,12 @@ def controls(found, same):
     """{(benchmark, combo): the other framework's same row}, for each row of a framework whose releases
     changed where the other's did not: the control's B / A is how far the host alone moved that figure
     (on one H100 kind, PyTorch's Whisper decoder read 2x slower at one MLX point than the one before)."""
+    if len(same) != 1:  # both changed, or neither: no control
+        return {}
+    (other,) = same
     index = {(row.benchmark, row.combo): row for row in found}
-    pairs = {}
-    for row in found:
-        other = next((fw for fw in same if fw != row.framework), None)
-        if row.framework in FRAMEWORK_NAMES and row.framework not in same and other:
-            pairs[row.benchmark, row.combo] = index.get(row.of(other))
-    return {key: control for key, control in pairs.items() if control}
+    return {(row.benchmark, row.combo): index[row.of(other)] for row in found
+            if row.framework in FRAMEWORK_NAMES and row.framework != other and row.of(other) in index}
 
 
 def control_line(found, same):
