@@ -181,7 +181,7 @@ def test_a_slow_start_leaves_the_window_in_rounds_the_frameworks_share(scripted)
     scripted.times = [2.0] * 6  # three rounds of both
     out = process.time_samples(rows)
     assert [o["samples"] for o in out] == [[2.0] + [1.0] * 5, [2.0] + [1.0] * 5]
-    assert out[0]["settled"] == (2, True)
+    assert out[0]["settled"][:2] == (2, True)
     assert taken == ["mlx", "torch", "torch", "mlx"] * 4  # 8 rounds, still alternating
 
 
@@ -193,7 +193,7 @@ def test_noise_that_never_settles_costs_a_quarter_of_the_samples_and_is_recorded
         row.method, row.bench.repeat = row.bench, (8, 8, 60.0)
     scripted.times = [1.0, 1.0, 2.0, 2.0] * 10
     out = process.time_samples(rows)
-    assert out[0]["settled"] == (2, False) and [len(o["samples"]) for o in out] == [8, 8]
+    assert out[0]["settled"][:2] == (2, False) and [len(o["samples"]) for o in out] == [8, 8]
     assert len(scripted.times) == 40 - 2 * (8 + 2)  # the window's rounds and two more
 
 
@@ -206,12 +206,12 @@ def test_a_settle_goes_on_past_its_first_rounds_while_the_newest_samples_agree(s
         row.method, row.bench.repeat = row.bench, (8, 8, 60.0)
     scripted.times = [1.4] * 10  # the first 5 rounds of 8 slow
     out = process.time_samples(rows)
-    assert out[0]["settled"] == (3, True) and [o["samples"] for o in out] == [[1.4] * 2 + [1.0] * 6] * 2
+    assert out[0]["settled"][:2] == (3, True) and [o["samples"] for o in out] == [[1.4] * 2 + [1.0] * 6] * 2
     for row in rows:  # a 2-core CPU's window of 5, a slow start fading: 3 rounds (the cap was 2, n // 2)
         row.bench.repeat = (5, 5, 60.0)
     scripted.times = [t for t in (2.0, 1.8, 1.5, 1.3, 1.0, 1.02, 0.98) for _ in range(2)]
     out = process.time_samples(rows)
-    assert out[0]["settled"] == (3, True) and [o["samples"] for o in out] == [[1.3, 1.0, 1.02, 0.98, 1.0]] * 2
+    assert out[0]["settled"][:2] == (3, True) and [o["samples"] for o in out] == [[1.3, 1.0, 1.02, 0.98, 1.0]] * 2
 
 
 @pytest.mark.parametrize("samples", [[9.65, 9.79, 9.89, 10.45, 29.2], [1.0, 1.1, 0.9, 1.3, 1.0, 0.7, 1.2],
@@ -257,8 +257,9 @@ def test_a_figure_class_settles_its_samples_and_its_twins_together(monkeypatch):
     assert mine.measure() == [{"decode_ms": 1.0}] * 4 and kept == [{"decode_ms": 1.0}] * 4
     assert order == ["mlx", "torch", "torch", "mlx", "mlx", "torch", "torch", "mlx", "mlx", "torch"]
     assert switches == [True] + [True, False] * 4 + [True]  # the first after the twin's warm-up, then the other's samples
-    assert mine.record["warmup"] == twin.record["warmup"] == {"steady": True, "settle_rounds": 1,
-                                                              "samples_steady": True}
+    assert mine.record["warmup"] == twin.record["warmup"]
+    assert mine.record["warmup"].pop("sampling_seconds") >= 0  # where a point's time goes
+    assert mine.record["warmup"] == {"steady": True, "settle_rounds": 1, "samples_steady": True}
 
 
 def test_two_steps_fit_alternately_only_within_the_devices_free_memory(monkeypatch):

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import os
+import time
 from contextlib import contextmanager
 
 from . import check, energy, settings, timing
@@ -484,6 +485,7 @@ class MeasuredOnce(WorkloadBenchmark):
         twin = self.twin()
         benches = [self] if twin is None else [self, twin]
         taken, last = [[] for _ in benches], None  # set up last: the twin, or another row
+        began = time.perf_counter()
 
         def take_round():
             nonlocal last
@@ -494,7 +496,8 @@ class MeasuredOnce(WorkloadBenchmark):
         for _ in range(self.sample_count()):
             take_round()
         if not self.launches:
-            done = timing.settled(*timing.settle(taken, take_round, timing.spread_limit(self.device)))
+            done = timing.settled(*timing.settle(taken, take_round, timing.spread_limit(self.device)),
+                                  time.perf_counter() - began)
             for bench in benches:
                 bench.record = {**bench.record, "warmup": {**bench.record["warmup"], **done}}
         if twin is not None:

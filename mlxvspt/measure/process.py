@@ -533,7 +533,7 @@ def time_samples(rows, alternation=None):
         taken = len(samples[0])
         if taken >= most or (taken >= least and time.perf_counter() - began > seconds):
             break
-    settled = timing.settle(samples, take_round, spread_limit(rows[0]))
+    settled = (*timing.settle(samples, take_round, spread_limit(rows[0])), time.perf_counter() - began)
     for peak in peaks:  # the peaks of the samples kept
         del peak[:len(peak) - len(samples[0])]
     for row, peak in zip(rows, peaks):

@@ -39,7 +39,7 @@ def warm_up(step, cap_steps=WARMUP_CAP_STEPS, cap_seconds=WARMUP_CAP_SECONDS, mi
             steady = False
             break
     return {"warmup_steps": len(times), "steady": steady, "first_step_seconds": times[0],
-            "last_warmup_step_seconds": times[-1]}
+            "last_warmup_step_seconds": times[-1], "warmup_seconds": round(spent, 3)}
 
 
 # The spread a published cell may show (half its samples' interquartile range over their median, the report's
@@ -112,7 +112,8 @@ def settle(taken, take_round, limit):
     return rounds, all(spread(s) <= limit for s in windows())
 
 
-def settled(rounds, steady):
+def settled(rounds, steady, seconds):
     """What `settle` did, for a row's warm-up record: the rounds it took (dropping as many from the front),
-    and whether the samples kept are within the limit."""
-    return {"settle_rounds": rounds, "samples_steady": steady}
+    whether the samples kept are within the limit, and the `seconds` all the row's rounds took (the
+    other framework's alternating samples included): where a point's time goes."""
+    return {"settle_rounds": rounds, "samples_steady": steady, "sampling_seconds": round(seconds, 3)}
