@@ -1,6 +1,7 @@
 """The measuring process: one build per combination, checked then timed on the same objects, the two
 frameworks' samples alternating; a process that dies loses only its combination; the compile caches'
 state in the records; the plan's estimates and budget, the time left; one run per results folder."""
+import gc
 import io
 import itertools
 import json
@@ -260,6 +261,28 @@ def test_a_figure_class_settles_its_samples_and_its_twins_together(monkeypatch):
     assert mine.record["warmup"] == twin.record["warmup"]
     assert mine.record["warmup"].pop("sampling_seconds") >= 0  # where a point's time goes
     assert mine.record["warmup"] == {"steady": True, "settle_rounds": 1, "samples_steady": True}
+
+
+def test_a_figure_sample_runs_with_the_collector_paused_and_collects_once_a_measurement(monkeypatch):
+    """The collector waits through every sample's steps, as timeit's does; it collects once before the
+    rounds, not before each sample (a collection took 0.2-0.5 s beside the LLM's models, its steps 0.3 s)."""
+    class Runner:
+        def step(self):
+            paused.append(not gc.isenabled())
+            return {"decode_ms": 1.0}
+
+    class Figures(asvbench.MeasuredOnce):
+        samples, runner, record = 4, Runner(), {"warmup": {"steady": True, "last_warmup_step_seconds": 1.0}}
+
+    paused, collected = [], []
+    bench = Figures()
+    bench.args, bench.device = ("mlx", "gpu"), "gpu"
+    monkeypatch.setattr(asvbench.WorkloadBenchmark, "setup", lambda self, *args: None)
+    monkeypatch.setattr(Figures, "twin", lambda self: None)
+    monkeypatch.setattr(asvbench, "FIGURE_SAMPLES", {})
+    monkeypatch.setattr(asvbench.gc, "collect", lambda: collected.append(1))
+    assert bench.measure() == [{"decode_ms": 1.0}] * 4
+    assert paused == [True] * 4 and gc.isenabled() and collected == [1]
 
 
 def test_two_steps_fit_alternately_only_within_the_devices_free_memory(monkeypatch):
