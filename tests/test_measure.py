@@ -490,12 +490,30 @@ def test_the_plan_counts_only_the_rows_a_run_will_measure_and_the_rows_a_part_me
         "plan: 1 parts, 64 rows, 16 to measure, ~1:36"
 
 
+def test_the_plan_scales_by_the_rows_it_counted_then_where_the_runs_line_says(tmp_path):
+    """A workload that refuses some rows only as it builds (TinyLlama's batch 2 on a GPU: 180 rows counted,
+    120 measured) is estimated by the plan's count then against its count now, the same kind of count: the
+    same selection takes the same time (by the rows measured it read 53 minutes for an H100 point of 31)."""
+    folder = tmp_path / "box-full"
+    folder.mkdir()
+    part = {"workload": "llm", "device": "gpu", "seconds": 660.0, "rows": 180, "measured": 120}
+    (folder / "runs-x.jsonl").write_text(json.dumps({"started": "2026-12-07T09:48:16Z",
+                                                     "parts": [{**part, "planned": 180}]}) + "\n")
+    planned = {("llm", "gpu"): [["b", i] for i in range(180)]}
+    known = plan.durations(tmp_path, "box-full")
+    assert plan.estimate(planned, {("llm", "gpu"): 180}, known) == {("llm", "gpu"): 660.0}
+    assert plan.estimate(planned, {("llm", "gpu"): 90}, known) == {("llm", "gpu"): 330.0}
+    (folder / "runs-x.jsonl").write_text(json.dumps({"started": "2026-12-07T09:48:16Z", "parts": [part]}) + "\n")
+    assert plan.estimate(planned, {("llm", "gpu"): 180}, plan.durations(tmp_path, "box-full")) == \
+        {("llm", "gpu"): 990.0}  # a line from before the count was kept: by the rows measured
+
+
 def test_a_machines_own_durations_come_first_and_the_references_follow_at_its_speed(tmp_path):
     durations_file(tmp_path, "linux-2core-small", {"matmul": 18.0, "llm": 79.0})
     durations_file(tmp_path, "vm-small", {"matmul": 36.0})  # twice as long as the reference
     known = plan.durations(tmp_path, "vm-small")
-    assert known[("matmul", "cpu")] == (36.0, 144, None)
-    assert known[("llm", "cpu")] == (pytest.approx(158.0), 144, None)
+    assert known[("matmul", "cpu")] == (36.0, 144, None, None)
+    assert known[("llm", "cpu")] == (pytest.approx(158.0), 144, None, None)
 
 
 def test_parts_a_machine_never_ran_fall_back_to_its_presets_reference_machine(tmp_path):
@@ -825,8 +843,8 @@ def test_a_headline_run_is_estimated_from_the_last_headline_runs_durations_and_a
                                                            "rows": 144, "measured": 72}]}]
     (folder / "runs-x.jsonl").write_text("".join(json.dumps(run) + "\n" for run in runs))
     headline = plan.durations(tmp_path, "box-full", headline=True)
-    assert headline == {("bert_train", "gpu"): (108.0, 12, 12), ("matmul", "gpu"): (90.0, 144, 72)}
-    assert plan.durations(tmp_path, "box-full")[("bert_train", "gpu")] == (289.6, 112, 58)
+    assert headline == {("bert_train", "gpu"): (108.0, 12, 12, None), ("matmul", "gpu"): (90.0, 144, 72, None)}
+    assert plan.durations(tmp_path, "box-full")[("bert_train", "gpu")] == (289.6, 112, 58, None)
     planned = {("bert_train", "gpu"): [["b", i] for i in range(12)]}
     assert plan.estimate(planned, {("bert_train", "gpu"): 12}, headline) == {("bert_train", "gpu"): 108.0}
 
@@ -843,9 +861,9 @@ def test_a_duration_at_the_presets_present_sizes_is_preferred_to_a_later_one_at_
             {"started": "2026-12-06T16:35:15Z", "parts": [llm(674.4)]},  # written before parts carried the key
             {"started": "2026-12-06T18:00:00Z", "parts": [llm(700.0, sizes="0ther5z")]}]
     (folder / "runs-x.jsonl").write_text("".join(json.dumps(run) + "\n" for run in runs))
-    assert plan.durations(tmp_path, "box-full")[("llm", "gpu")] == (400.0, 180, 120)
+    assert plan.durations(tmp_path, "box-full")[("llm", "gpu")] == (400.0, 180, 120, None)
     (folder / "runs-x.jsonl").write_text("".join(json.dumps(run) + "\n" for run in runs[1:]))
-    assert plan.durations(tmp_path, "box-full")[("llm", "gpu")] == (700.0, 180, 120)
+    assert plan.durations(tmp_path, "box-full")[("llm", "gpu")] == (700.0, 180, 120, None)
     monkeypatch.setitem(presets.TABLE["llm"], "full", {**presets.TABLE["llm"]["full"], "tokens": 64})
     assert plan.sizes_key("llm", "full") != now
 
@@ -872,3 +890,4 @@ def test_an_interrupted_run_keeps_its_finished_parts_durations_for_the_next_plan
     line = json.loads(next((results / "box-tiny").glob("runs-*.jsonl")).read_text().splitlines()[-1])
     assert line["exit_code"] == "interrupted" and [p["workload"] for p in line["parts"]] == calls[:1]
     assert line["parts"][0]["sizes"] == plan.sizes_key(calls[0], "tiny")
+    assert line["parts"][0]["planned"] == known[(calls[0], "cpu")][3] > 0  # the plan's count, for the next

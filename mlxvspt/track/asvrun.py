@@ -303,7 +303,8 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
                 restore_damaged(results_dir)
                 recorder.record(config, machine, point, lines)
                 seconds = time.time() - part_started
-                done.append(part_record(workload, device, preset, seconds, len(rows), lines))
+                done.append(part_record(workload, device, preset, seconds, len(rows), lines,
+                                        planned=counts[(workload, device)]))
                 code = progress.finished_part((workload, device), lines, seconds, failure) or code
         except BaseException:  # an interrupted run keeps its finished parts' durations for the next plan
             if done:
@@ -322,8 +323,9 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
 
 
 def part_record(workload, device, preset, seconds, rows, lines, **more):
-    """A part's entry in the runs line: its wall time, the rows asked and those that ran (not n/a), which
-    the next plan's estimate scales by, and the fingerprint of the sizes it ran (plan.sizes_key)."""
+    """A part's entry in the runs line: its wall time, the rows asked, those that ran (not n/a) and, of a
+    part that ended, those the plan counted to measure (`planned`, plan.to_measure), which the next plan's
+    estimate scales by, and the fingerprint of the sizes it ran (plan.sizes_key)."""
     return {"workload": workload, "device": device, "seconds": round(seconds, 1), "rows": rows,
             **more, "measured": sum(line.get("result") != "n/a" for line in lines),
             "sizes": plan.sizes_key(workload, preset)}

@@ -1,7 +1,7 @@
 """What a run will measure, and how long it should take on this machine, before anything runs.
 
 A run is made of parts, one measuring process each: a workload on a device (mlxvspt.measure.process). Each run
-writes every part's wall time, row counts (asked, measured) and sizes into the point's `runs-<point>.jsonl` beside
+writes every part's wall time, row counts (asked, measured, the plan's count) and sizes into the point's `runs-<point>.jsonl` beside
 its results; the plan takes the latest figure per part from this machine's files (any point; the present sizes
 first), else the same preset's
 reference machine's at this machine's speed, scaled by the rows to measure now (those no class refuses
@@ -111,7 +111,8 @@ def relative_speed(mine, others):
 
 
 def durations_of(paths, headline=False, preset=None):
-    """{part: (seconds, rows asked, rows measured or None where the file does not say)}: the latest duration
+    """{part: (seconds, rows asked, rows measured, rows the plan counted; None where the file does not say)}:
+    the latest duration
     of each part in runs files, preferring one at `preset`'s present sizes (`sizes_key`; a part written
     before the key was recorded counts as other sizes), then a run of the same selection's (`headline`): the
     headline's rows are a part's dearest (compiled best paths), and one H100's BERT headline, estimated at a
@@ -129,7 +130,7 @@ def durations_of(paths, headline=False, preset=None):
                 sizes = part.get("sizes") == sizes_key(part["workload"], preset)
                 key, rank = (part["workload"], part["device"]), (sizes, same, not part.get("stopped"), line["started"])
                 if key not in latest or rank >= latest[key][0]:
-                    latest[key] = (rank, part["seconds"], part["rows"], part.get("measured"))
+                    latest[key] = (rank, part["seconds"], part["rows"], part.get("measured"), part.get("planned"))
     return {key: tuple(figures) for key, (_, *figures) in latest.items()}
 
 
@@ -154,15 +155,19 @@ def to_measure(planned, benchmark_dir):
 
 def estimate(planned, counts, known):
     """{part: seconds or None (never measured here)}: the last duration scaled by the rows to measure now
-    (`counts`, from `to_measure`) over the rows it measured then; where its runs line does not say how many
-    it measured (a run from before they were counted), by the rows asked now over the rows asked then."""
+    (`counts`, from `to_measure`) over the rows the plan counted then, the same count of the same rows (it
+    counts the rows a workload refuses only as it builds, TinyLlama's batch 2 on a GPU, as its rows measured
+    do not: 180 against 120 put a 31-minute H100 point at 53); where its runs line does not say, over the
+    rows it measured then; where it says neither (a run from before they were counted), by the rows asked
+    now over the rows asked then."""
     estimates = {}
     for part, rows in planned.items():
         if part not in known:
             estimates[part] = None
             continue
-        seconds, asked, measured = known[part]
-        share = counts[part] / max(measured, 1) if measured is not None else len(rows) / max(asked, 1)
+        seconds, asked, measured, counted = known[part]
+        then = counted if counted is not None else measured
+        share = counts[part] / max(then, 1) if then is not None else len(rows) / max(asked, 1)
         estimates[part] = seconds * share
     return estimates
 
