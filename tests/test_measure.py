@@ -519,10 +519,10 @@ def test_a_machines_own_durations_come_first_and_the_references_follow_at_its_sp
 def test_parts_a_machine_never_ran_fall_back_to_its_presets_reference_machine(tmp_path):
     durations_file(tmp_path, "linux-2core-small", {"llm": 79.0, "whisper": 129.0})
     durations_file(tmp_path, "linux-2core-tiny", {"llm": 5.0, "whisper": 9.0})  # another preset: not used
-    reference = {("llm", "cpu"): (79.0, 144, None), ("whisper", "cpu"): (129.0, 144, None)}
+    reference = {("llm", "cpu"): (79.0, 144, None, None), ("whisper", "cpu"): (129.0, 144, None, None)}
     assert plan.durations(tmp_path, "vm-small") == reference  # a fresh clone
     durations_file(tmp_path, "vm-small", {"matmul": 20.0})  # then a run of matmul alone
-    assert plan.durations(tmp_path, "vm-small") == {("matmul", "cpu"): (20.0, 144, None), **reference}
+    assert plan.durations(tmp_path, "vm-small") == {("matmul", "cpu"): (20.0, 144, None, None), **reference}
 
 
 def test_an_unknown_tier_is_refused(capsys):
@@ -825,8 +825,8 @@ def test_a_part_a_stopped_run_cut_short_does_not_replace_a_whole_ones_duration(t
                                                          {"workload": "whisper", "device": "gpu", "seconds": 66.0,
                                                           "rows": 56, "stopped": True, "measured": 0}]}]
     (folder / "runs-x.jsonl").write_text("".join(json.dumps(run) + "\n" for run in runs))
-    assert plan.durations(tmp_path, "box-full") == {("lm_train", "gpu"): (1500.0, 102, None),
-                                                    ("llm", "gpu"): (60.0, 10, None)}  # whisper: none measured
+    assert plan.durations(tmp_path, "box-full") == {("lm_train", "gpu"): (1500.0, 102, None, None),
+                                                    ("llm", "gpu"): (60.0, 10, None, None)}  # whisper: none measured
 
 
 def test_a_headline_run_is_estimated_from_the_last_headline_runs_durations_and_a_full_one_from_a_full_ones(tmp_path):
