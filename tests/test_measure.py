@@ -264,8 +264,9 @@ def test_a_figure_class_settles_its_samples_and_its_twins_together(monkeypatch):
 
 
 def test_a_figure_sample_runs_with_the_collector_paused_and_collects_once_a_measurement(monkeypatch):
-    """The collector waits through every sample's steps, as timeit's does; it collects once before the
-    rounds, not before each sample (a collection took 0.2-0.5 s beside the LLM's models, its steps 0.3 s)."""
+    """The collector waits through every sample's steps, as timeit's does; it collects in full once before
+    the rounds, not before each sample (on an H100, TinyLlama's rounds took 0.1-1 s a sample more than their
+    steps), and before each sample only its young generations, where the last sample's cycles are."""
     class Runner:
         def step(self):
             paused.append(not gc.isenabled())
@@ -280,9 +281,9 @@ def test_a_figure_sample_runs_with_the_collector_paused_and_collects_once_a_meas
     monkeypatch.setattr(asvbench.WorkloadBenchmark, "setup", lambda self, *args: None)
     monkeypatch.setattr(Figures, "twin", lambda self: None)
     monkeypatch.setattr(asvbench, "FIGURE_SAMPLES", {})
-    monkeypatch.setattr(asvbench.gc, "collect", lambda: collected.append(1))
+    monkeypatch.setattr(asvbench.gc, "collect", lambda generation=2: collected.append(generation))
     assert bench.measure() == [{"decode_ms": 1.0}] * 4
-    assert paused == [True] * 4 and gc.isenabled() and collected == [1]
+    assert paused == [True] * 4 and gc.isenabled() and collected == [2, 1, 1, 1, 1]
 
 
 def test_two_steps_fit_alternately_only_within_the_devices_free_memory(monkeypatch):
@@ -471,7 +472,8 @@ def test_the_plan_estimates_from_this_machines_last_durations(tmp_path):
 
 def test_the_plan_counts_only_the_rows_a_run_will_measure_and_the_rows_a_part_measured(tmp_path, monkeypatch):
     """Another tier's rows, and a preset's left-out values, cost a run nothing: the estimate scales the
-    last duration by the rows to measure now over the rows that part measured then (its n/a ones left out)."""
+    last duration by the rows to measure now over the plan's count then or, where the runs line lacks it
+    (as here), the rows that part measured then (its n/a ones left out)."""
     monkeypatch.setenv(settings.PRESET, "full")
     monkeypatch.delenv(settings.TIERS, raising=False)
     folder = tmp_path / "box-full"
@@ -493,7 +495,7 @@ def test_the_plan_counts_only_the_rows_a_run_will_measure_and_the_rows_a_part_me
 def test_the_plan_scales_by_the_rows_it_counted_then_where_the_runs_line_says(tmp_path):
     """A workload that refuses some rows only as it builds (TinyLlama's batch 2 on a GPU: 180 rows counted,
     120 measured) is estimated by the plan's count then against its count now, the same kind of count: the
-    same selection takes the same time (by the rows measured it read 53 minutes for an H100 point of 31)."""
+    same selection takes the same time (by the rows measured it read 17:53 for the 11:00 an H100 took)."""
     folder = tmp_path / "box-full"
     folder.mkdir()
     part = {"workload": "llm", "device": "gpu", "seconds": 660.0, "rows": 180, "measured": 120}
@@ -868,7 +870,7 @@ def test_a_duration_at_the_presets_present_sizes_is_preferred_to_a_later_one_at_
     assert plan.sizes_key("llm", "full") != now
 
 
-def test_an_interrupted_run_keeps_its_finished_parts_durations_for_the_next_plan(tmp_path, monkeypatch):
+def test_an_interrupted_run_keeps_its_finished_parts_durations_for_the_next_plan(tmp_path, monkeypatch, capsys):
     """A run stopped in its second part (a device lease ending, Ctrl-C) leaves the first part's seconds and
     rows in runs-<point>.jsonl, so the next plan has an estimate for it."""
     results = tmp_path / "res"
@@ -890,4 +892,5 @@ def test_an_interrupted_run_keeps_its_finished_parts_durations_for_the_next_plan
     line = json.loads(next((results / "box-tiny").glob("runs-*.jsonl")).read_text().splitlines()[-1])
     assert line["exit_code"] == "interrupted" and [p["workload"] for p in line["parts"]] == calls[:1]
     assert line["parts"][0]["sizes"] == plan.sizes_key(calls[0], "tiny")
-    assert line["parts"][0]["planned"] == known[(calls[0], "cpu")][3] > 0  # the plan's count, for the next
+    planned = re.search(rf"  {calls[0]} on cpu: \d+ rows, (\d+) to measure", capsys.readouterr().out)
+    assert line["parts"][0]["planned"] == int(planned.group(1)) > 0  # the count the plan printed, for the next

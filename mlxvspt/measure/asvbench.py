@@ -485,7 +485,8 @@ class MeasuredOnce(WorkloadBenchmark):
         twin = self.twin()
         benches = [self] if twin is None else [self, twin]
         taken, last = [[] for _ in benches], None  # set up last: the twin, or another row
-        gc.collect()  # once: a collection per sample took 0.2-0.5 s beside the models (0.5 s a sample of 0.3 s)
+        # once: with one before each sample, an H100's TinyLlama rounds took 0.1-1 s a sample beyond their steps
+        gc.collect()
         began = time.perf_counter()
 
         def take_round():
@@ -509,12 +510,14 @@ class MeasuredOnce(WorkloadBenchmark):
         """One sample's figures: a step's, or the mean of as many steps as fill the preset's SAMPLE_SECONDS
         (as a time_ sample is), so a short host-bound figure (a toy model's decode of 1.5 ms a token) is
         not one noisy call; a peak is the largest of them. The garbage collector waits meanwhile, as it
-        does while asv (timeit) times a time_ sample; it collects between samples only where Python's
-        thresholds say so, as between timeit's. `switched`: the other framework's sample came last;
+        does while asv (timeit) times a time_ sample; before it, a collection of the young generations only
+        (a fraction of a millisecond) frees what the last sample left in cycles, so no peak counts it (the
+        full collection, 0.2 s and more beside the models, runs once, before the rounds). `switched`: the other framework's sample came last;
         a sample of several steps then follows one step of its own, unmeasured (process.Alternation)."""
         calls = calls_per_sample(self.record["warmup"]["last_warmup_step_seconds"])
         if switched and calls > 1:
             self.runner.step()
+        gc.collect(1)
         gc.disable()
         try:
             return combined([self.runner.step() for _ in range(calls)])

@@ -510,7 +510,8 @@ def time_samples(rows, alternation=None):
     allocator's peak is reset before and read after each sample, outside the timed calls, and handed to it
     (asvbench.WorkloadBenchmark.leave_memory): the peak of the very samples the time is, at no extra step.
     Where it leaves energy figures, its joules come from a block of its own steps after the samples
-    (`energy_block`)."""
+    (`energy_block`). Returns each row's samples, `number` and `settled`: the settle's rounds, whether the
+    samples kept are steady, and the rounds' seconds (timing.settled)."""
     alternation = alternation or Alternation(apart=False)
     repeat = getattr(rows[0].bench, "repeat", asvbench.WorkloadBenchmark.repeat)
     least, most, seconds = (repeat, repeat, math.inf) if isinstance(repeat, int) else repeat

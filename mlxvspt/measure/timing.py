@@ -24,7 +24,7 @@ def warm_up(step, cap_steps=WARMUP_CAP_STEPS, cap_seconds=WARMUP_CAP_SECONDS, mi
     A step of a millisecond gets as many calls as `min_seconds` takes, above `cap_steps`.
 
     Returns what happened, for the record: steps taken, whether steady state was reached, the first
-    (compiling) and last step's seconds."""
+    (compiling) and last step's seconds, and the seconds it took."""
     times, began = [], time.perf_counter()
     while True:
         start = time.perf_counter()

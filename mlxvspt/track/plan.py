@@ -1,13 +1,13 @@
 """What a run will measure, and how long it should take on this machine, before anything runs.
 
 A run is made of parts, one measuring process each: a workload on a device (mlxvspt.measure.process). Each run
-writes every part's wall time, row counts (asked, measured, the plan's count) and sizes into the point's `runs-<point>.jsonl` beside
-its results; the plan takes the latest figure per part from this machine's files (any point; the present sizes
-first), else the same preset's
-reference machine's at this machine's speed, scaled by the rows to measure now (those no class refuses
-before building: another tier's rows cost nothing); the run's time left follows it
-(mlxvspt.track.progress), and `--budget` refuses a selection whose estimate exceeds it, naming the parts
-that would fit.
+writes every part's wall time, row counts (asked, measured and, of a part that ended, the plan's count) and
+sizes into the point's `runs-<point>.jsonl` beside its results; the plan takes the latest figure per part from
+this machine's files (any point; the present sizes first), else the same preset's reference machine's at this
+machine's speed, scaled by the rows to measure now (those no class refuses before building: another tier's
+rows cost nothing) over the plan's count then (else the rows measured then, else those asked); the run's time
+left follows it (mlxvspt.track.progress), and `--budget` refuses a selection whose estimate exceeds it, naming
+the parts that would fit.
 """
 import functools
 import hashlib
@@ -88,7 +88,8 @@ def sizes_key(workload, preset):
 
 
 def durations(results_dir, machine, headline=False):
-    """{(workload, device): (seconds, rows asked, rows measured)}: the latest duration of each part on
+    """{(workload, device): (seconds, rows asked, rows measured, rows the plan counted)}: the latest duration
+    of each part on
     `machine`, at the preset's present sizes and of a run of the same selection (`headline`: `--headline`'s)
     where there is one (`durations_of`); for a part it has not measured (a fresh clone, a workload run here
     for the first time), the most recent of the other machines of the same preset in the results (a
@@ -112,8 +113,7 @@ def relative_speed(mine, others):
 
 def durations_of(paths, headline=False, preset=None):
     """{part: (seconds, rows asked, rows measured, rows the plan counted; None where the file does not say)}:
-    the latest duration
-    of each part in runs files, preferring one at `preset`'s present sizes (`sizes_key`; a part written
+    the latest duration of each part in runs files, preferring one at `preset`'s present sizes (`sizes_key`; a part written
     before the key was recorded counts as other sizes), then a run of the same selection's (`headline`): the
     headline's rows are a part's dearest (compiled best paths), and one H100's BERT headline, estimated at a
     full run's seconds a row, took 3:35 for an estimate of 0:59. Then a part a stopped run cut short only
@@ -157,8 +157,8 @@ def estimate(planned, counts, known):
     """{part: seconds or None (never measured here)}: the last duration scaled by the rows to measure now
     (`counts`, from `to_measure`) over the rows the plan counted then, the same count of the same rows (it
     counts the rows a workload refuses only as it builds, TinyLlama's batch 2 on a GPU, as its rows measured
-    do not: 180 against 120 put a 31-minute H100 point at 53); where its runs line does not say, over the
-    rows it measured then; where it says neither (a run from before they were counted), by the rows asked
+    do not: 180 against 120 put TinyLlama's 11 minutes of an H100 point at 17:53); where its runs line does
+    not say, over the rows it measured then; where it says neither (a run from before they were counted), by the rows asked
     now over the rows asked then."""
     estimates = {}
     for part, rows in planned.items():
