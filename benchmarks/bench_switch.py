@@ -8,10 +8,10 @@ class Switch(WorkloadBenchmark):
     workload = "switch"
     params = [["mlx", "torch"], ["gpu"]]
     repeat = (7, 10, 60.0)
-    leaves_memory = True
+    leaves_memory = leaves_figures = True  # its samples' peaks and phases: SwitchMemory's, SwitchPhases'
 
     def time_loop(self, framework, device):
-        self.runner.step()
+        return self.runner.step()
 
 
 class SwitchMemory(asvbench.StepMemory):
@@ -22,7 +22,8 @@ class SwitchMemory(asvbench.StepMemory):
 
 
 class SwitchPhases(MeasuredOnce):
-    """Seconds of one loop spent in each phase, all read from the same measured loop."""
+    """Seconds of one loop spent in each phase, all read from the same measured loop (Switch's samples'
+    within a run)."""
 
     workload = "switch"
     params = [["mlx", "torch"], ["gpu"], list(PHASES)]

@@ -20,8 +20,13 @@ class WhisperPhases(WhisperBase):
     params = WhisperBase.params + [list(PHASES)]
     param_names = WhisperBase.param_names + ["phase"]
 
+    @property
+    def leaves_figures(self):
+        """The decoder's samples are WhisperDecoder's too (its ms/token, from the same steps)."""
+        return self.ready_for[-1] == "decoder"
+
     def time_window(self, framework, device, precision, path, phase):
-        self.runner.step()
+        return self.runner.step()
 
 
 class WhisperDecoder(MeasuredOnce, WhisperBase):

@@ -186,6 +186,53 @@ def test_a_slow_start_leaves_the_window_in_rounds_the_frameworks_share(scripted)
     assert taken == ["mlx", "torch", "torch", "mlx"] * 4  # 8 rounds, still alternating
 
 
+class Figures(Call):
+    """A time_ class whose step returns its figures for its figure class (the switch loop's phases); it
+    notes which of its calls a sample timed (`timing`, set by `TimingTimer`)."""
+    leaves_figures, timing = True, False
+
+    def __init__(self, log, name):
+        super().__init__(log, name)
+        self.steps, self.timed, self.left = 0, [], None
+
+    def __call__(self, *params):
+        super().__call__(*params)
+        self.steps += 1
+        if Figures.timing:
+            self.timed.append(self.steps)
+        return {"gpu_s": float(self.steps)}
+
+    def leave_figures(self, figures):
+        self.left = figures
+
+
+class TimingTimer(Timer):
+    def timeit(self, number):
+        Figures.timing = True
+        try:
+            return super().timeit(number)
+        finally:
+            Figures.timing = False
+
+
+def test_a_time_row_leaves_its_kept_samples_own_figures_to_its_figure_class(scripted, monkeypatch):
+    """One set of samples serves the time_ row and its figure class: each sample's figures are its timed
+    calls' own, combined (2 calls a sample: their mean; the untimed call after a switch of framework left
+    out), and the settle's dropped rounds drop theirs too."""
+    monkeypatch.setattr(process.timeit, "Timer", TimingTimer)
+    taken = []
+    rows = [process.Row("b.C.time_x", i, Figures(taken, fw), None, (fw, "cpu")) for i, fw in enumerate(("mlx", "torch"))]
+    for row in rows:
+        row.method, row.bench.repeat, row.bench.number = row.bench, (6, 6, 60.0), 2
+    scripted.times = [2.0] * 6  # three rounds of both, slow: two settle rounds drop the first two
+    out = process.time_samples(rows)
+    assert out[0]["settled"][:2] == (2, True)
+    for row in rows:
+        pairs = [row.bench.timed[i:i + 2] for i in range(0, len(row.bench.timed), 2)]
+        assert len(pairs) == 8 and row.bench.steps > 16  # 8 samples of 2 timed calls, and untimed calls
+        assert row.bench.left == [{"gpu_s": sum(pair) / 2} for pair in pairs[-6:]]
+
+
 def test_noise_that_never_settles_costs_a_quarter_of_the_samples_and_is_recorded_unsteady(scripted):
     """After its first n // 4 rounds the newest half of the window spreads as much as the whole: rounds
     would not help, and no more are taken (half the window's were, before)."""

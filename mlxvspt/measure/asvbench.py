@@ -265,6 +265,7 @@ class WorkloadBenchmark:
     tier = "standard"  # or "cold": a fresh process's first step, on request (`--tier cold`); see tier_of
     leaves_memory = False  # a training step's time_ class: its samples' peaks are its StepMemory twin's figures
     leaves_energy = False  # ... and reads NVML's counter over a block of its steps for its StepEnergy twin
+    leaves_figures = False  # a time_ class whose step returns the figures its MeasuredOnce twin reports
 
     def overrides(self, *extra):
         """(precision, {size overrides}) for this class's extra params."""
@@ -339,6 +340,14 @@ class WorkloadBenchmark:
         """Keep the joules of a block of `steps` of this row's steps (energy.Reading), read by the measuring
         process after its time_ samples (process.energy_block), for the StepEnergy class of the same params."""
         self.leave(StepEnergy.figures, [{"energy_j": reading.total(), "steps": steps}])
+
+    def leave_figures(self, figures):
+        """Keep the figures each of this row's time_ samples' steps returned (combined over its calls, read
+        by the measuring process: process.time_samples) for the MeasuredOnce class of the same params, which
+        then reports them instead of taking samples of its own: the switch loop's phases and Whisper's
+        decode ms/token, each sampled a second time on the same build before (19 s of the switch loop's 46
+        on an H100)."""
+        self.leave(MeasuredOnce.figures, figures)
 
     def leave(self, figures, measured):
         """`measured` (figures the measuring process took beside this row's time_ samples) into the memo of

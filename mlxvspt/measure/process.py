@@ -510,16 +510,19 @@ def time_samples(rows, alternation=None):
     allocator's peak is reset before and read after each sample, outside the timed calls, and handed to it
     (asvbench.WorkloadBenchmark.leave_memory): the peak of the very samples the time is, at no extra step.
     Where it leaves energy figures, its joules come from a block of its own steps after the samples
-    (`energy_block`). Returns each row's samples, `number` and `settled`: the settle's rounds, whether the
+    (`energy_block`). Where it leaves its step's figures (`returned`), each sample's are its calls' own,
+    combined, for the figure class of the same params: one set of samples serves both. Returns each row's samples, `number` and `settled`: the settle's rounds, whether the
     samples kept are steady, and the rounds' seconds (timing.settled)."""
     alternation = alternation or Alternation(apart=False)
     repeat = getattr(rows[0].bench, "repeat", asvbench.WorkloadBenchmark.repeat)
     least, most, seconds = (repeat, repeat, math.inf) if isinstance(repeat, int) else repeat
-    samples, peaks = [[] for _ in rows], [[] for _ in rows]
+    samples, peaks, figures = [[] for _ in rows], [[] for _ in rows], [[] for _ in rows]
 
     def take_round():
         for i, row in timing.in_turn(list(enumerate(rows)), len(samples[0])):
-            call = functools.partial(row.method, *row.params)
+            call, kept = functools.partial(row.method, *row.params), []
+            if leaves(row, "figures"):
+                call = returned(call, kept)
             number = number_of(row)
             alternation.before(row)
             if leaves(row, "memory"):
@@ -527,6 +530,8 @@ def time_samples(rows, alternation=None):
             samples[i].append(timeit.Timer(call).timeit(number) / number)
             if leaves(row, "memory"):
                 peaks[i].append(row.bench.target.peak_memory())
+            if kept:
+                figures[i].append(asvbench.combined(kept))
 
     began = time.perf_counter()
     while True:
@@ -535,14 +540,24 @@ def time_samples(rows, alternation=None):
         if taken >= most or (taken >= least and time.perf_counter() - began > seconds):
             break
     settled = (*timing.settle(samples, take_round, spread_limit(rows[0])), time.perf_counter() - began)
-    for peak in peaks:  # the peaks of the samples kept
-        del peak[:len(peak) - len(samples[0])]
-    for row, peak in zip(rows, peaks):
+    for kept in peaks + figures:  # the peaks and figures of the samples kept
+        del kept[:len(kept) - len(samples[0])]
+    for row, peak, figure in zip(rows, peaks, figures):
         if leaves(row, "memory"):
             row.bench.leave_memory(peak)
+        if leaves(row, "figures"):
+            row.bench.leave_figures(figure)
         if leaves(row, "energy"):
             row.bench.leave_energy(*energy_block(row, alternation))
     return [{"samples": s, "number": number_of(row), "settled": settled} for s, row in zip(samples, rows)]
+
+
+def returned(call, kept):
+    """`call`, keeping what each call returns in `kept` (a list append in the timed loop: tens of
+    nanoseconds beside steps of milliseconds)."""
+    def keeping():
+        kept.append(call())
+    return keeping
 
 
 def number_of(row):
@@ -582,8 +597,8 @@ def energy_block(row, alternation):
 
 
 def leaves(row, figures):
-    """Whether the row's class keeps "energy" or "memory" figures of its time_ samples for a row of its own
-    (a plain asv class: no)."""
+    """Whether the row's class keeps "energy", "memory" or its step's own "figures" of its time_ samples for
+    a row of its own (a plain asv class: no)."""
     return getattr(row.bench, f"leaves_{figures}", False)
 
 
