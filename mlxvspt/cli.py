@@ -94,7 +94,8 @@ def parser():
     rep.add_argument("--pages", metavar="DIR", help="write a page per committed machine there (docs/results)")
     rep.add_argument("--readme", metavar="FILE",
                      help="replace the headline between the README's report markers (needs --pages: it links them)")
-    cmp = command("compare", "ratios between two release sets of one machine; exit 1 if a changed framework's row is worse")
+    cmp = command("compare",
+                  "ratios between two release sets of one machine; exit 1 if a changed framework's row is worse")
     cmp.add_argument("a", help="ledger entry name (or commit prefix): the baseline")
     cmp.add_argument("b", help="ledger entry name (or commit prefix): the candidate")
     cmp.add_argument("--factor", type=float, default=1.1, help="worse by more than this fails (default 1.1)")

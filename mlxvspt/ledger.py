@@ -24,7 +24,8 @@ IDENTITY = {"GIT_AUTHOR_NAME": "mlxvspt ledger", "GIT_AUTHOR_EMAIL": "ledger@mlx
 REQUIRED = ("mlx", "torch")
 # The pins that make up each framework's side of an entry: a row of a framework whose side two entries pin
 # alike measures the same code at both (its move between them is the host's, never a release's).
-SIDES = {"mlx": ("mlx", "mlx-lm", "mlx-whisper", "numpy"), "torch": ("torch", "transformers", "openai-whisper", "numpy")}
+SIDES = {"mlx": ("mlx", "mlx-lm", "mlx-whisper", "numpy"),
+         "torch": ("torch", "transformers", "openai-whisper", "numpy")}
 
 
 def load(path=RELEASES):

@@ -186,7 +186,7 @@ def test_a_slow_start_leaves_the_window_in_rounds_the_frameworks_share(scripted)
     assert taken == ["mlx", "torch", "torch", "mlx"] * 4  # 8 rounds, still alternating
 
 
-class Figures(Call):
+class Returning(Call):
     """A time_ class whose step returns its figures for its figure class (the switch loop's phases); it
     notes which of its calls a sample timed (`timing`, set by `TimingTimer`)."""
     leaves_figures, timing = True, False
@@ -198,7 +198,7 @@ class Figures(Call):
     def __call__(self, *params):
         super().__call__(*params)
         self.steps += 1
-        if Figures.timing:
+        if Returning.timing:
             self.timed.append(self.steps)
         return {"gpu_s": float(self.steps)}
 
@@ -208,11 +208,11 @@ class Figures(Call):
 
 class TimingTimer(Timer):
     def timeit(self, number):
-        Figures.timing = True
+        Returning.timing = True
         try:
             return super().timeit(number)
         finally:
-            Figures.timing = False
+            Returning.timing = False
 
 
 def test_a_time_row_leaves_its_kept_samples_own_figures_to_its_figure_class(scripted, monkeypatch):
@@ -221,7 +221,8 @@ def test_a_time_row_leaves_its_kept_samples_own_figures_to_its_figure_class(scri
     out), and the settle's dropped rounds drop theirs too."""
     monkeypatch.setattr(process.timeit, "Timer", TimingTimer)
     taken = []
-    rows = [process.Row("b.C.time_x", i, Figures(taken, fw), None, (fw, "cpu")) for i, fw in enumerate(("mlx", "torch"))]
+    rows = [process.Row("b.C.time_x", i, Returning(taken, fw), None, (fw, "cpu"))
+            for i, fw in enumerate(("mlx", "torch"))]
     for row in rows:
         row.method, row.bench.repeat, row.bench.number = row.bench, (6, 6, 60.0), 2
     scripted.times = [2.0] * 6  # three rounds of both, slow: two settle rounds drop the first two

@@ -516,13 +516,13 @@ class MeasuredOnce(WorkloadBenchmark):
         return taken[0]
 
     def sample(self, switched=False):
-        """One sample's figures: a step's, or the mean of as many steps as fill the preset's SAMPLE_SECONDS
-        (as a time_ sample is), so a short host-bound figure (a toy model's decode of 1.5 ms a token) is
-        not one noisy call; a peak is the largest of them. The garbage collector waits meanwhile, as it
-        does while asv (timeit) times a time_ sample; before it, a collection of the young generations only
-        (a fraction of a millisecond) frees what the last sample left in cycles, so no peak counts it (the
-        full collection, 0.2 s and more beside the models, runs once, before the rounds). `switched`: the other framework's sample came last;
-        a sample of several steps then follows one step of its own, unmeasured (process.Alternation)."""
+        """One sample's figures: a step's, or the mean of as many steps as fill the preset's SAMPLE_SECONDS (as a time_
+        sample is), so a short host-bound figure (a toy model's decode of 1.5 ms a token) is not one noisy call; a
+        peak is the largest of them. The garbage collector waits meanwhile, as it does while asv (timeit) times a
+        time_ sample; before it, a collection of the young generations only (a fraction of a millisecond) frees
+        what the last sample left in cycles, so no peak counts it (the full collection, 0.2 s and more beside the
+        models, runs once, before the rounds). `switched`: the other framework's sample came last; a sample of
+        several steps then follows one step of its own, unmeasured (process.Alternation)."""
         calls = calls_per_sample(self.record["warmup"]["last_warmup_step_seconds"])
         if switched and calls > 1:
             self.runner.step()

@@ -504,15 +504,15 @@ class Alternation:
 
 
 def time_samples(rows, alternation=None):
-    """Samples of time_ rows set up already, as asv's TimeBenchmark takes them (each the mean of `number`
-    calls, at least repeat[0], at most repeat[1], no new sample after repeat[2] seconds: the rows share
-    that time, their samples alternating A B, then B A, ...). Where a row's class leaves memory figures, the
-    allocator's peak is reset before and read after each sample, outside the timed calls, and handed to it
-    (asvbench.WorkloadBenchmark.leave_memory): the peak of the very samples the time is, at no extra step.
-    Where it leaves energy figures, its joules come from a block of its own steps after the samples
-    (`energy_block`). Where it leaves its step's figures (`returned`), each sample's are its calls' own,
-    combined, for the figure class of the same params: one set of samples serves both. Returns each row's samples, `number` and `settled`: the settle's rounds, whether the
-    samples kept are steady, and the rounds' seconds (timing.settled)."""
+    """Samples of time_ rows set up already, as asv's TimeBenchmark takes them (each the mean of `number` calls, at
+    least repeat[0], at most repeat[1], no new sample after repeat[2] seconds: the rows share that time, their
+    samples alternating A B, then B A, ...). Where a row's class leaves memory figures, the allocator's peak is
+    reset before and read after each sample, outside the timed calls, and handed to it
+    (asvbench.WorkloadBenchmark.leave_memory): the peak of the very samples the time is, at no extra step. Where it
+    leaves energy figures, its joules come from a block of its own steps after the samples (`energy_block`). Where
+    it leaves its step's figures (`returned`), each sample's are its calls' own, combined, for the figure class of
+    the same params: one set of samples serves both. Returns each row's samples, `number` and `settled`: the
+    settle's rounds, whether the samples kept are steady, and the rounds' seconds (timing.settled)."""
     alternation = alternation or Alternation(apart=False)
     repeat = getattr(rows[0].bench, "repeat", asvbench.WorkloadBenchmark.repeat)
     least, most, seconds = (repeat, repeat, math.inf) if isinstance(repeat, int) else repeat

@@ -114,7 +114,7 @@ def changes(snaps):
     before, after = snaps[-2], snaps[-1]
     pins = ledger.pins()
     old, new = pins.get(before.point, {}), pins.get(after.point, {})
-    same_releases = release_diff.unchanged(before.point, after.point)
+    same_releases = release_diff.unchanged(before.point, after.point, pins)
     releases = [f"{p} {old.get(p, '-')} → {new.get(p, '-')}" for p in sorted(old.keys() | new.keys())
                 if old.get(p) != new.get(p)]
     a, b = release_diff.measured(before), release_diff.measured(after)

@@ -179,17 +179,23 @@ def hosts(results_dir, a, b):
 FRAMEWORK_NAMES = {"mlx": "MLX", "torch": "PyTorch"}
 
 
-def unchanged(name_a, name_b):
-    """The frameworks whose side (ledger.SIDES) ledger points a and b pin alike: their rows ran the same
-    code at both, so their moves are the host's (or the harness's), never a release's."""
-    pins = ledger.pins()
+def unchanged(name_a, name_b, pins=None):
+    """The frameworks whose side (ledger.SIDES) ledger points a and b pin alike (`pins`: ledger.pins(), read
+    here unless the caller has them): their rows ran the same code at both, so their moves are the host's (or
+    the harness's), never a release's."""
+    pins = ledger.pins() if pins is None else pins
     return {framework for framework in ledger.SIDES if ledger.same_releases(pins, name_a, name_b, framework)}
+
+
+def none_changed(same):
+    """Whether every framework's releases are the same at both points (`same`: unchanged's)."""
+    return len(same) == len(ledger.SIDES)
 
 
 def regressed(found, same, factor):
     """The rows worse than `factor` at B (mark "slower", whatever the unit) of a framework whose releases
     changed: one at the same releases at both points (`same`) never counts, nor any row where no release changed."""
-    if len(same) == len(ledger.SIDES):
+    if none_changed(same):
         return []
     return [row for row in found if row.framework not in same and row.mark(factor) == "slower"]
 
@@ -208,14 +214,15 @@ def controls(found, same):
 
 def control_line(found, same):
     """What the rows of unchanged releases say: the host's share of every move between A and B."""
-    if len(same) == len(ledger.SIDES):
+    if none_changed(same):
         return "no release changed between A and B: every move is the host's (or the harness's), none is a regression"
     framework = next(iter(same))
     name, pinned = FRAMEWORK_NAMES[framework], ", ".join(ledger.SIDES[framework])
     timed = [row for row in found if row.framework == framework and row.unit not in results.UNTIMED_UNITS
              and row.a > 0]
     if not timed:
-        return f"no control: {name}'s releases ({pinned}) are the same at A and B, but none of its timings was measured at both"
+        return (f"no control: {name}'s releases ({pinned}) are the same at A and B, but none of its timings was "
+                "measured at both")
     moves = {bound: [row.b / row.a for row in timed if row.host_bound == bound] for bound in (True, False)}
     said_ = ", ".join(f"{statistics.median(ratios):.3g} over its {'host-bound' if bound else 'other'} timings"
                       for bound, ratios in moves.items() if ratios)

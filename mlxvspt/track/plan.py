@@ -88,11 +88,10 @@ def sizes_key(workload, preset):
 
 
 def durations(results_dir, machine, headline=False):
-    """{(workload, device): (seconds, rows asked, rows measured, rows the plan counted)}: the latest duration
-    of each part on
-    `machine`, at the preset's present sizes and of a run of the same selection (`headline`: `--headline`'s)
-    where there is one (`durations_of`); for a part it has not measured (a fresh clone, a workload run here
-    for the first time), the most recent of the other machines of the same preset in the results (a
+    """{(workload, device): (seconds, rows asked, rows measured, rows the plan counted)}: the latest duration of each
+    part on `machine`, at the preset's present sizes and of a run of the same selection (`headline`:
+    `--headline`'s) where there is one (`durations_of`); for a part it has not measured (a fresh clone, a workload
+    run here for the first time), the most recent of the other machines of the same preset in the results (a
     reference machine's, e.g. linux-2core-small's for vm-small), at this machine's speed relative to them."""
     results_dir = Path(results_dir)
     preset = machine.rsplit("-", 1)[-1]
@@ -112,14 +111,13 @@ def relative_speed(mine, others):
 
 
 def durations_of(paths, headline=False, preset=None):
-    """{part: (seconds, rows asked, rows measured, rows the plan counted; None where the file does not say)}:
-    the latest duration of each part in runs files, preferring one at `preset`'s present sizes (`sizes_key`; a part written
-    before the key was recorded counts as other sizes), then a run of the same selection's (`headline`): the
-    headline's rows are a part's dearest (compiled best paths), and one H100's BERT headline, estimated at a
-    full run's seconds a row, took 3:35 for an estimate of 0:59. Then a part a stopped run cut short only
-    where no run measured it whole (its rows are those that ended, often the cheap ones first), and never
-    where it measured none (a lease that ended as the part began: its seconds over no row would estimate
-    anything)."""
+    """{part: (seconds, rows asked, rows measured, rows the plan counted; None where the file does not say)}: the
+    latest duration of each part in runs files, preferring one at `preset`'s present sizes (`sizes_key`; a part
+    written before the key was recorded counts as other sizes), then a run of the same selection's (`headline`):
+    the headline's rows are a part's dearest (compiled best paths), and one H100's BERT headline, estimated at a
+    full run's seconds a row, took 3:35 for an estimate of 0:59. Then a part a stopped run cut short only where no
+    run measured it whole (its rows are those that ended, often the cheap ones first), and never where it measured
+    none (a lease that ended as the part began: its seconds over no row would estimate anything)."""
     latest = {}
     for path in sorted(paths):
         for line in jsonlines.read(path):
@@ -154,12 +152,12 @@ def to_measure(planned, benchmark_dir):
 
 
 def estimate(planned, counts, known):
-    """{part: seconds or None (never measured here)}: the last duration scaled by the rows to measure now
-    (`counts`, from `to_measure`) over the rows the plan counted then, the same count of the same rows (it
-    counts the rows a workload refuses only as it builds, TinyLlama's batch 2 on a GPU, as its rows measured
-    do not: 180 against 120 put TinyLlama's 11 minutes of an H100 point at 17:53); where its runs line does
-    not say, over the rows it measured then; where it says neither (a run from before they were counted), by the rows asked
-    now over the rows asked then."""
+    """{part: seconds or None (never measured here)}: the last duration scaled by the rows to measure now (`counts`,
+    from `to_measure`) over the rows the plan counted then, the same count of the same rows (it counts the rows a
+    workload refuses only as it builds, TinyLlama's batch 2 on a GPU, as its rows measured do not: 180 against 120
+    put TinyLlama's 11 minutes of an H100 point at 17:53); where its runs line does not say, over the rows it
+    measured then; where it says neither (a run from before they were counted), by the rows asked now over the rows
+    asked then."""
     estimates = {}
     for part, rows in planned.items():
         if part not in known:
