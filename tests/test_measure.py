@@ -308,7 +308,8 @@ def test_a_figure_class_settles_its_samples_and_its_twins_together(monkeypatch):
     assert switches == [True] + [True, False] * 4 + [True]  # the first after the twin's warm-up, then the other's samples
     assert mine.record["warmup"] == twin.record["warmup"]
     assert mine.record["warmup"].pop("sampling_seconds") >= 0  # where a point's time goes
-    assert mine.record["warmup"] == {"steady": True, "settle_rounds": 1, "samples_steady": True}
+    assert mine.record["warmup"] == {"steady": True, "settle_rounds": 1, "samples_steady": True,
+                                     "decided_at_first_look": False}
 
 
 def test_a_figure_sample_runs_with_the_collector_paused_and_collects_once_a_measurement(monkeypatch):

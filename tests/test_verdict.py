@@ -8,6 +8,7 @@ import pytest
 from asv.commands.compare import _is_result_better
 from asv_runner.statistics import compute_stats
 
+from mlxvspt.measure import timing
 from mlxvspt.publish import results
 
 
@@ -107,3 +108,52 @@ def test_an_accuracy_figure_is_one_value_not_too_few_samples():
     """track_relative_error is one deterministic number a framework computes, not a timing: no samples to want."""
     torch, mlx = (results.Cell(value, None, None, {"check": "passed"}) for value in (5.4e-7, 1.3e-6))
     assert results.verdict(torch, mlx, "rel. error") == "accuracy: no timing verdict"
+
+
+def rounds_of(draw, count=10):
+    """The samples timing.take_rounds keeps of two frameworks whose samples `draw(framework)` gives, and whether
+    it stopped at its first look."""
+    taken = [[], []]
+    first_look = timing.take_rounds(taken, lambda: [s.append(draw(i)) for i, s in enumerate(taken)], count)
+    return taken, first_look
+
+
+def test_rounds_end_at_the_first_look_only_where_every_timed_figure_is_wholly_apart():
+    """Decode 3x apart ends at 7 rounds of 10; a prefill that overlaps keeps all 10; memory, never a time, is
+    not judged; one framework alone (no twin) and a class of 7 samples or fewer take theirs."""
+    rng = random.Random(0)
+
+    def figures(prefill_apart):
+        return lambda i: {"decode_ms": (3.0 if i else 1.0) * rng.uniform(0.9, 1.1),
+                          "prefill_ms": (2.0 if i and prefill_apart else 1.0) * rng.uniform(0.9, 1.1),
+                          "peak_memory_bytes": 5}
+    taken, first_look = rounds_of(figures(True))
+    assert first_look and [len(s) for s in taken] == [timing.FIRST_LOOK] * 2 == [7, 7]
+    taken, first_look = rounds_of(figures(False))
+    assert not first_look and [len(s) for s in taken] == [10, 10]
+    alone = [[]]
+    assert not timing.take_rounds(alone, lambda: alone[0].append(1.0), 10) and len(alone[0]) == 10
+    taken, first_look = rounds_of(lambda i: 3.0 if i else 1.0, count=7)
+    assert not first_look and [len(s) for s in taken] == [7, 7]
+
+
+def test_noise_ends_at_the_first_look_about_as_rarely_as_its_bound_says():
+    """One distribution both sides: 7 against 7 wholly apart has p = 2 / 3432; of 3000 draws about 2 end early
+    (a look at the 99% interval would end 30 or more), so the verdict's 1% grows by at most 0.06%."""
+    rng = random.Random(1)
+    early = sum(rounds_of(lambda i: rng.lognormvariate(0, 0.05))[1] for _ in range(3000))
+    assert early <= 6
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("sigma, rounds", [(0.003, 7), (0.014, 10)])
+def test_3_percent_between_steady_cells_still_gets_its_verdict_over_both_looks(seed, sigma, rounds):
+    """The 10 samples of a normal's shape (spread under 1%) in a random order: wholly apart by 7 rounds (a
+    0.3% sd) or not (1.4%), the cells kept give the verdict."""
+    rng = random.Random(seed)
+    orders = [rng.sample(normal(c, 10, sigma), 10) for c in (1.0, 1.03)]
+    taken, first_look = rounds_of(lambda i: orders[i].pop())
+    assert first_look == (rounds == 7) and len(taken[0]) == rounds
+    fast, slow = (cell(s) for s in taken)
+    assert max(shown_spread(fast), shown_spread(slow)) < 0.01
+    assert results.verdict(slow, fast, "seconds") == "MLX 1.03x faster"

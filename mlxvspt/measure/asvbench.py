@@ -488,8 +488,9 @@ class MeasuredOnce(WorkloadBenchmark):
         return [v for value in picked for v in (value if isinstance(value, list) else [value])]
 
     def measure(self):
-        """sample_count() samples (alternating with the twin's where it has one), settled
-        (timing.settle) unless a sample is a launch."""
+        """sample_count() samples (alternating with the twin's where it has one; timing.FIRST_LOOK of them
+        where the two frameworks' are wholly apart by then: timing.take_rounds), settled (timing.settle)
+        unless a sample is a launch."""
         super().setup(*self.args)
         twin = self.twin()
         benches = [self] if twin is None else [self, twin]
@@ -504,11 +505,10 @@ class MeasuredOnce(WorkloadBenchmark):
                 samples.append(bench.sample(switched=bench is not last))
                 last = bench
 
-        for _ in range(self.sample_count()):
-            take_round()
+        first_look = timing.take_rounds(taken, take_round, self.sample_count())
         if not self.launches:
             done = timing.settled(*timing.settle(taken, take_round, timing.spread_limit(self.device)),
-                                  time.perf_counter() - began)
+                                  time.perf_counter() - began, first_look)
             for bench in benches:
                 bench.record = {**bench.record, "warmup": {**bench.record["warmup"], **done}}
         if twin is not None:
