@@ -505,8 +505,8 @@ class Alternation:
 
 def time_samples(rows, alternation=None):
     """Samples of time_ rows set up already, as asv's TimeBenchmark takes them (each the mean of `number` calls, at
-    least repeat[0], at most repeat[1], no new sample after repeat[2] seconds, timing.FIRST_LOOK where the two
-    frameworks' are wholly apart by then: the rows share that time, their samples alternating A B, B A, ...). Where a row's class leaves memory figures, the allocator's peak is
+    least repeat[0], at most repeat[1], no new sample after repeat[2] seconds: the rows share that time, their
+    samples alternating A B, then B A, ...). Where a row's class leaves memory figures, the allocator's peak is
     reset before and read after each sample, outside the timed calls, and handed to it
     (asvbench.WorkloadBenchmark.leave_memory): the peak of the very samples the time is, at no extra step. Where it
     leaves energy figures, its joules come from a block of its own steps after the samples (`energy_block`). Where
@@ -534,12 +534,12 @@ def time_samples(rows, alternation=None):
                 figures[i].append(asvbench.combined(kept))
 
     began = time.perf_counter()
-
-    def enough():
-        return len(samples[0]) >= least and time.perf_counter() - began > seconds
-
-    first_look = timing.take_rounds(samples, take_round, most, enough)
-    settled = (*timing.settle(samples, take_round, spread_limit(rows[0])), time.perf_counter() - began, first_look)
+    while True:
+        take_round()
+        taken = len(samples[0])
+        if taken >= most or (taken >= least and time.perf_counter() - began > seconds):
+            break
+    settled = (*timing.settle(samples, take_round, spread_limit(rows[0])), time.perf_counter() - began)
     for kept in peaks + figures:  # the peaks and figures of the samples kept
         del kept[:len(kept) - len(samples[0])]
     for row, peak, figure in zip(rows, peaks, figures):

@@ -112,7 +112,8 @@ def settle(taken, take_round, limit):
     return rounds, all(spread(s) <= limit for s in windows())
 
 
-# A figure class's rounds (10 at `full`) may end at this one: where every timed figure of one framework's
+# A figure class's rounds (10 at `full`, 11 at `history`) may end at this one (not a time_ row's: up to 20
+# samples of a short step within 5 s: ended at 7, three of a 2-core CPU's 512^3 matmul cells spread 9-18%): where every timed figure of one framework's
 # samples lies wholly above or below the other's (exact two-sided p = 2 / C(14, 7) = 0.0006 at 7 against 7),
 # more rounds cannot undo the verdict, and on an H100 most TinyLlama and Whisper pairs differ 1.5-5x. A look
 # this strict (Haybittle and Peto's p < 0.001) adds at most 0.06% to the 1% chance that the verdict's 99%
@@ -132,23 +133,20 @@ def decided(taken):
     return len(taken) == 2 and all(apart(a, b) for a, b in zip(watched(taken[0]), watched(taken[1])))
 
 
-def take_rounds(taken, take_round, count, enough=lambda: False):
-    """Rounds of samples (`take_round()` appends one sample to each list in `taken`) until `count`, or until
-    `enough()` (a time_ row's seconds), or FIRST_LOOK where that is fewer and the two frameworks' samples are
-    `decided` by then. Returns whether they were."""
+def take_rounds(taken, take_round, count):
+    """`count` rounds of samples (`take_round()` appends one sample to each list in `taken`), or FIRST_LOOK
+    where that is fewer and the two frameworks' samples are `decided` by then. Returns whether they were."""
     while len(taken[0]) < count:
         take_round()
         if len(taken[0]) == FIRST_LOOK < count and decided(taken):
             return True
-        if enough():
-            break
     return False
 
 
-def settled(rounds, steady, seconds, first_look=False):
+def settled(rounds, steady, seconds, first_look=None):
     """What the rounds did, for a row's warm-up record: the rounds `settle` took (dropping as many from the
     front), whether the samples kept are within the limit, the `seconds` all the row's rounds took (the
-    other framework's alternating samples included: where a point's time goes), and whether they ended at
-    FIRST_LOOK (`take_rounds`)."""
-    return {"settle_rounds": rounds, "samples_steady": steady, "sampling_seconds": round(seconds, 3),
-            "decided_at_first_look": first_look}
+    other framework's alternating samples included: where a point's time goes), and, for a figure class,
+    whether they ended at FIRST_LOOK (`take_rounds`)."""
+    done = {"settle_rounds": rounds, "samples_steady": steady, "sampling_seconds": round(seconds, 3)}
+    return done if first_look is None else {**done, "decided_at_first_look": first_look}
