@@ -919,6 +919,25 @@ def test_a_duration_at_the_presets_present_sizes_is_preferred_to_a_later_one_at_
     assert plan.sizes_key("llm", "full") != now
 
 
+def test_a_full_run_is_estimated_from_a_full_one_at_older_sizes_rather_than_a_headline_at_the_present(tmp_path):
+    """One H100's committed BERT lines: a headline run at the present sizes (142 s for 12 rows) and a full one
+    written before parts carried their sizes (289.6 s for 58). The full run's estimate came out 11:26 from the
+    headline's seconds a row; it took 5:47."""
+    folder = tmp_path / "box-full"
+    folder.mkdir()
+    bert = lambda seconds, rows, measured, **sizes: {"workload": "bert_train", "device": "gpu", "seconds": seconds,
+                                                     "rows": rows, "measured": measured, **sizes}
+    runs = [{"started": "2026-12-06T14:32:45Z", "parts": [bert(289.6, 112, 58)]},
+            {"started": "2026-12-07T07:57:27Z", "selection": "headline",
+             "parts": [bert(142.0, 12, 12, sizes=plan.sizes_key("bert_train", "full"))]}]
+    (folder / "runs-x.jsonl").write_text("".join(json.dumps(run) + "\n" for run in runs))
+    planned = {("bert_train", "gpu"): [["b", i] for i in range(112)]}
+    full = plan.durations(tmp_path, "box-full")
+    assert full[("bert_train", "gpu")] == (289.6, 112, 58, None)
+    assert plan.estimate(planned, {("bert_train", "gpu"): 58}, full) == {("bert_train", "gpu"): 289.6}
+    assert plan.durations(tmp_path, "box-full", headline=True)[("bert_train", "gpu")] == (142.0, 12, 12, None)
+
+
 def test_an_interrupted_run_keeps_its_finished_parts_durations_for_the_next_plan(tmp_path, monkeypatch, capsys):
     """A run stopped in its second part (a device lease ending, Ctrl-C) leaves the first part's seconds and
     rows in runs-<point>.jsonl, so the next plan has an estimate for it."""

@@ -112,12 +112,14 @@ def relative_speed(mine, others):
 
 def durations_of(paths, headline=False, preset=None):
     """{part: (seconds, rows asked, rows measured, rows the plan counted; None where the file does not say)}: the
-    latest duration of each part in runs files, preferring one at `preset`'s present sizes (`sizes_key`; a part
-    written before the key was recorded counts as other sizes), then a run of the same selection's (`headline`):
-    the headline's rows are a part's dearest (compiled best paths), and one H100's BERT headline, estimated at a
-    full run's seconds a row, took 3:35 for an estimate of 0:59. Then a part a stopped run cut short only where no
-    run measured it whole (its rows are those that ended, often the cheap ones first), and never where it measured
-    none (a lease that ended as the part began: its seconds over no row would estimate anything)."""
+    latest duration of each part in runs files, preferring a run of the same selection's (`headline`): the
+    headline's rows are a part's dearest (compiled best paths), and one H100's BERT headline, estimated at a
+    full run's seconds a row, took 3:35 for an estimate of 0:59, while a full BERT run estimated from a headline
+    one's took 5:47 for an estimate of 11:26. Then one at `preset`'s present sizes (`sizes_key`; a part written
+    before the key was recorded counts as other sizes: TinyLlama's halved tokens put its estimate 1.5x over).
+    Then a part a stopped run cut short only where no run measured it whole (its rows are those that ended,
+    often the cheap ones first), and never where it measured none (a lease that ended as the part began: its
+    seconds over no row would estimate anything)."""
     latest = {}
     for path in sorted(paths):
         for line in jsonlines.read(path):
@@ -126,7 +128,7 @@ def durations_of(paths, headline=False, preset=None):
                 if part.get("stopped") and part.get("measured") == 0:
                     continue
                 sizes = part.get("sizes") == sizes_key(part["workload"], preset)
-                key, rank = (part["workload"], part["device"]), (sizes, same, not part.get("stopped"), line["started"])
+                key, rank = (part["workload"], part["device"]), (same, sizes, not part.get("stopped"), line["started"])
                 if key not in latest or rank >= latest[key][0]:
                     latest[key] = (rank, part["seconds"], part["rows"], part.get("measured"), part.get("planned"))
     return {key: tuple(figures) for key, (_, *figures) in latest.items()}
