@@ -112,13 +112,14 @@ def settle(taken, take_round, limit):
     return rounds, all(spread(s) <= limit for s in windows())
 
 
-# A figure class's rounds (10 at `full`, 11 at `history`) may end at this one (not a time_ row's: up to 20
-# samples of a short step within 5 s: ended at 7, three of a 2-core CPU's 512^3 matmul cells spread 9-18%): where every timed figure of one framework's
-# samples lies wholly above or below the other's (exact two-sided p = 2 / C(14, 7) = 0.0006 at 7 against 7),
-# more rounds cannot undo the verdict, and on an H100 most TinyLlama and Whisper pairs differ 1.5-5x. A look
-# this strict (Haybittle and Peto's p < 0.001) adds at most 0.06% to the 1% chance that the verdict's 99%
-# interval, judged on the rounds kept, calls noise a difference; a 3% difference between steady cells that
-# is not wholly apart by 7 rounds gets all 10.
+# A figure class's rounds (10 at `full`, 11 at `history`) may end at this one where every timed figure of one
+# framework's samples lies wholly above or below the other's (exact two-sided p = 2 / C(14, 7) = 0.0006 at 7
+# against 7): on an H100 most TinyLlama and Whisper pairs differ 1.5-5x, and 7 such samples a side give the
+# verdict. A look this strict (Haybittle and Peto's p < 0.001) adds at most 0.06% to the 1% chance that a
+# timed figure's 99% interval, judged on the rounds kept (settle may move them on), calls noise a difference;
+# a memory figure, which the look does not read, keeps its own 1%. A 3% difference between steady cells that
+# is not wholly apart by 7 rounds gets all 10. Not a time_ row's rounds (up to 20 samples of a short step
+# within 5 s): ended at 7, three of a 2-core CPU's 512^3 matmul cells spread 9-18%.
 FIRST_LOOK = 7
 
 
@@ -133,7 +134,9 @@ def decided(taken):
     seconds), not a measurement, and is passed over."""
     if len(taken) != 2:
         return False
-    pairs = [(a, b) for a, b in zip(watched(taken[0]), watched(taken[1])) if len(set(a) | set(b)) > 1]
+    # one value to within rounding: a mean of equal values over another count of calls may differ in its last bit
+    pairs = [(a, b) for a, b in zip(watched(taken[0]), watched(taken[1]))
+             if max(a + b) - min(a + b) > 1e-9 * max(map(abs, a + b))]
     return bool(pairs) and all(apart(a, b) for a, b in pairs)
 
 
