@@ -880,16 +880,19 @@ def test_a_part_a_stopped_run_cut_short_does_not_replace_a_whole_ones_duration(t
                                                     ("llm", "gpu"): (60.0, 10, None, None)}  # whisper: none measured
 
 
+def bert_part(seconds, rows, measured, **more):
+    """A BERT part of a runs line on a GPU, as asvrun.part_record writes it."""
+    return {"workload": "bert_train", "device": "gpu", "seconds": seconds, "rows": rows, "measured": measured, **more}
+
+
 def test_a_headline_run_is_estimated_from_the_last_headline_runs_durations_and_a_full_one_from_a_full_ones(tmp_path):
     """The headline's rows are a part's dearest: one H100's BERT headline (12 rows), estimated at a later full
     run's seconds a row (290 s for 58), read 0:59 and took 3:35. Another selection's duration still stands in
     where a part has none of its own."""
     folder = tmp_path / "box-full"
     folder.mkdir()
-    bert = lambda seconds, rows, measured: {"workload": "bert_train", "device": "gpu", "seconds": seconds,
-                                            "rows": rows, "measured": measured}
-    runs = [{"started": "2026-12-06T10:09:17Z", "selection": "headline", "parts": [bert(108.0, 12, 12)]},
-            {"started": "2026-12-06T14:32:45Z", "parts": [bert(289.6, 112, 58),
+    runs = [{"started": "2026-12-06T10:09:17Z", "selection": "headline", "parts": [bert_part(108.0, 12, 12)]},
+            {"started": "2026-12-06T14:32:45Z", "parts": [bert_part(289.6, 112, 58),
                                                           {"workload": "matmul", "device": "gpu", "seconds": 90.0,
                                                            "rows": 144, "measured": 72}]}]
     (folder / "runs-x.jsonl").write_text("".join(json.dumps(run) + "\n" for run in runs))
@@ -925,11 +928,9 @@ def test_a_full_run_is_estimated_from_a_full_one_at_older_sizes_rather_than_a_he
     headline's seconds a row; it took 5:47."""
     folder = tmp_path / "box-full"
     folder.mkdir()
-    bert = lambda seconds, rows, measured, **sizes: {"workload": "bert_train", "device": "gpu", "seconds": seconds,
-                                                     "rows": rows, "measured": measured, **sizes}
-    runs = [{"started": "2026-12-06T14:32:45Z", "parts": [bert(289.6, 112, 58)]},
+    runs = [{"started": "2026-12-06T14:32:45Z", "parts": [bert_part(289.6, 112, 58)]},
             {"started": "2026-12-07T07:57:27Z", "selection": "headline",
-             "parts": [bert(142.0, 12, 12, sizes=plan.sizes_key("bert_train", "full"))]}]
+             "parts": [bert_part(142.0, 12, 12, sizes=plan.sizes_key("bert_train", "full"))]}]
     (folder / "runs-x.jsonl").write_text("".join(json.dumps(run) + "\n" for run in runs))
     planned = {("bert_train", "gpu"): [["b", i] for i in range(112)]}
     full = plan.durations(tmp_path, "box-full")

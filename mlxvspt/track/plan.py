@@ -1,13 +1,13 @@
 """What a run will measure, and how long it should take on this machine, before anything runs.
 
 A run is made of parts, one measuring process each: a workload on a device (mlxvspt.measure.process). Each run
-writes every part's wall time, row counts (asked, measured and, of a part that ended, the plan's count) and
-sizes into the point's `runs-<point>.jsonl` beside its results; the plan takes the latest figure per part from
-this machine's files (any point; the present sizes first), else the same preset's reference machine's at this
-machine's speed, scaled by the rows to measure now (those no class refuses before building: another tier's
-rows cost nothing) over the plan's count then (else the rows measured then, else those asked); the run's time
-left follows it (mlxvspt.track.progress), and `--budget` refuses a selection whose estimate exceeds it, naming
-the parts that would fit.
+writes every part's wall time, row counts (asked, measured and, of a part that ended, the plan's count) and sizes
+into the point's `runs-<point>.jsonl` beside its results; the plan takes the latest figure per part from this
+machine's files (any point; a run of the same selection first, then one at the present sizes), else the same
+preset's reference machine's at this machine's speed, scaled by the rows to measure now (those no class refuses
+before building: another tier's rows cost nothing) over the plan's count then (else the rows measured then, else
+those asked); the run's time left follows it (mlxvspt.track.progress), and `--budget` refuses a selection whose
+estimate exceeds it, naming the parts that would fit.
 """
 import functools
 import hashlib
@@ -89,8 +89,8 @@ def sizes_key(workload, preset):
 
 def durations(results_dir, machine, headline=False):
     """{(workload, device): (seconds, rows asked, rows measured, rows the plan counted)}: the latest duration of each
-    part on `machine`, at the preset's present sizes and of a run of the same selection (`headline`:
-    `--headline`'s) where there is one (`durations_of`); for a part it has not measured (a fresh clone, a workload
+    part on `machine`, of a run of the same selection (`headline`: `--headline`'s) and at the preset's present
+    sizes where there is one (`durations_of`); for a part it has not measured (a fresh clone, a workload
     run here for the first time), the most recent of the other machines of the same preset in the results (a
     reference machine's, e.g. linux-2core-small's for vm-small), at this machine's speed relative to them."""
     results_dir = Path(results_dir)
