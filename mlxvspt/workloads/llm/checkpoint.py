@@ -4,6 +4,8 @@ before anything is loaded, with its tokenizer when it has one."""
 import json
 import os
 import shutil
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -75,10 +77,11 @@ def validate_groups(cfg, group_size, where):
 def write_checkpoint(folder, cfg, seed=0):
     """A Hugging Face folder (config.json + model.safetensors) of seeded float32 weights.
 
-    Tensors are generated and written one at a time (the 1.1B file is 4.4 GB: never all in RAM), into a
-    temporary folder renamed into place, so a reader never sees half a checkpoint. They are drawn in float32
-    (weights.seeded_float32: the GPU point's first TinyLlama build, which writes the file, took 29 s on an
-    H100's host).
+    Tensors are drawn on a thread a core (each from its own generator, so the bytes do not depend on which thread
+    ends first), at most one a thread ahead of the file they are written to in name order (the 1.1B file is 4.4
+    GB: never all in RAM), into a temporary folder renamed into place, so a reader never sees half a checkpoint.
+    They are drawn in float32 (weights.seeded_float32: the GPU point's first TinyLlama build, which writes the
+    file, took 29 s on an H100's host; 20.4 s on one thread of a 2-core CPU, 11.4 s on both, the same bytes).
     """
     folder = Path(folder)
     tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
@@ -91,11 +94,20 @@ def write_checkpoint(folder, cfg, seed=0):
         offset += size
     head = json.dumps(header).encode()
     head += b" " * (-len(head) % 8)
-    with open(tmp / "model.safetensors", "wb") as f:
+
+    def tensor(i, name):
+        return weights.seeded_float32(shapes[name], "ones" if name.endswith("norm.weight") else INIT_STD, seed + i)
+
+    threads = os.cpu_count() or 1
+    with open(tmp / "model.safetensors", "wb") as f, ThreadPoolExecutor(threads) as pool:
         f.write(len(head).to_bytes(8, "little") + head)
+        drawing = deque()
         for i, name in enumerate(sorted(shapes)):
-            init = "ones" if name.endswith("norm.weight") else INIT_STD
-            f.write(weights.seeded_float32(shapes[name], init, seed + i).data)
+            drawing.append(pool.submit(tensor, i, name))
+            if len(drawing) > threads:  # at most one tensor a thread ahead of the file
+                f.write(drawing.popleft().result().data)
+        while drawing:
+            f.write(drawing.popleft().result().data)
     (tmp / "config.json").write_text(json.dumps(cfg, indent=1))
     try:
         os.replace(tmp, folder)
