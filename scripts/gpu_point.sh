@@ -108,11 +108,9 @@ wait)
     if [ -n "${3:-}" ]; then pack_point "$3"; fi
     ;;
 finish)
-    out=${2:?usage: gpu_point.sh finish OUT}
+    : "${2:?usage: gpu_point.sh finish OUT}"
     if kill -0 "$(cat "$POINT/pid")" 2> /dev/null; then stop_run; fi
-    pack_point "$out"
-    pack_caches "$out"
-    ;;
+    ;&  # then what `pack` does
 pack)
     pack_point "$2"
     pack_caches "$2"

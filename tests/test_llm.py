@@ -2,7 +2,9 @@
 mlx-lm's stream, a Hugging Face checkpoint folder, bad folders refused."""
 import json
 
+import numpy as np
 import pytest
+from safetensors.numpy import load_file
 
 from mlxvspt.measure import asvbench
 from mlxvspt.measure.check import CheckResult
@@ -251,18 +253,12 @@ def test_a_seeded_checkpoint_holds_each_tensors_own_draw_in_name_order_on_any_nu
         tmp_path, monkeypatch, cores):
     """The writer draws tensors on a thread a core, a few ahead of the file: each must still be the draw of
     its own seed (its place in name order), or the two frameworks' checks would compare other weights."""
-    import numpy as np
-    from safetensors.numpy import load_file
-
-    from mlxvspt.measure import weights
-
     monkeypatch.setattr(checkpoint.os, "cpu_count", lambda: cores)
     stored = load_file(checkpoint.write_checkpoint(tmp_path / "ckpt", TOY) / "model.safetensors")
     shapes = checkpoint.parameter_shapes(TOY)
     assert sorted(stored) == sorted(shapes) and len(shapes) > 3 * cores
     for i, name in enumerate(sorted(shapes)):
-        init = "ones" if name.endswith("norm.weight") else checkpoint.INIT_STD
-        np.testing.assert_array_equal(stored[name], weights.seeded_float32(shapes[name], init, i))
+        np.testing.assert_array_equal(stored[name], checkpoint.drawn(name, shapes[name], i))
 
 
 @pytest.mark.parametrize("damage", [break_missing, break_file, break_no_config, break_bad_json, break_architecture,

@@ -121,8 +121,7 @@ def rounds_of(draw, count=10):
 def test_rounds_end_at_the_first_look_only_where_every_timed_figure_is_wholly_apart():
     """Decode 3x apart ends at 7 rounds of 10; a prefill that overlaps keeps all 10; memory, never a time, is
     not judged, nor is the work a sample did (Whisper's audio seconds: the same in both, but for a mean's last
-    bit); one framework alone
-    (no twin) and a class of 7 samples or fewer take theirs."""
+    bit); one framework alone (no twin) and a class of 7 samples or fewer take theirs."""
     rng = random.Random(0)
 
     def figures(prefill_apart):

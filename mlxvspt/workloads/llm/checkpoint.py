@@ -74,36 +74,38 @@ def validate_groups(cfg, group_size, where):
                          f"quantizes weights in; leave llm_quant out (e.g. --workload llm)")
 
 
+def drawn(name, shape, seed):
+    """One tensor of a seeded checkpoint: its norms' weights ones, the rest normals of INIT_STD from `seed`."""
+    return weights.seeded_float32(shape, "ones" if name.endswith("norm.weight") else INIT_STD, seed)
+
+
 def write_checkpoint(folder, cfg, seed=0):
     """A Hugging Face folder (config.json + model.safetensors) of seeded float32 weights.
 
-    Tensors are drawn on a thread a core (each from its own generator, so the bytes do not depend on which thread
-    ends first), at most one a thread ahead of the file they are written to in name order (the 1.1B file is 4.4
-    GB: never all in RAM), into a temporary folder renamed into place, so a reader never sees half a checkpoint.
-    They are drawn in float32 (weights.seeded_float32: the GPU point's first TinyLlama build, which writes the
-    file, took 29 s on an H100's host; 20.4 s on one thread of a 2-core CPU, 11.4 s on both, the same bytes).
+    Tensors are drawn on a thread a core (each from its own generator, `drawn`, so the bytes do not depend on
+    which thread ends first), at most one a thread ahead of the file they are written to in name order (the 1.1B
+    file is 4.4 GB: never all in RAM), into a temporary folder renamed into place, so a reader never sees half a
+    checkpoint. They are drawn in float32 (weights.seeded_float32: the GPU point's first TinyLlama build, which
+    writes the file, took 29 s on an H100's host; 20.4 s on one thread of a 2-core CPU, 11.4 s on both, the same
+    bytes).
     """
     folder = Path(folder)
     tmp = folder.with_name(f"{folder.name}.tmp{os.getpid()}")
     tmp.mkdir(parents=True, exist_ok=True)
     shapes = parameter_shapes(cfg)
+    names, threads = sorted(shapes), os.cpu_count() or 1
     header, offset = {}, 0
-    for name in sorted(shapes):
+    for name in names:
         size = 4 * int(np.prod(shapes[name]))
         header[name] = {"dtype": "F32", "shape": list(shapes[name]), "data_offsets": [offset, offset + size]}
         offset += size
     head = json.dumps(header).encode()
     head += b" " * (-len(head) % 8)
-
-    def tensor(i, name):
-        return weights.seeded_float32(shapes[name], "ones" if name.endswith("norm.weight") else INIT_STD, seed + i)
-
-    threads = os.cpu_count() or 1
     with open(tmp / "model.safetensors", "wb") as f, ThreadPoolExecutor(threads) as pool:
         f.write(len(head).to_bytes(8, "little") + head)
         drawing = deque()
-        for i, name in enumerate(sorted(shapes)):
-            drawing.append(pool.submit(tensor, i, name))
+        for i, name in enumerate(names):
+            drawing.append(pool.submit(drawn, name, shapes[name], seed + i))
             if len(drawing) > threads:  # at most one tensor a thread ahead of the file
                 f.write(drawing.popleft().result().data)
         while drawing:
