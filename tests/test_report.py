@@ -346,11 +346,16 @@ def test_host_bound_gpu_rows_are_marked_and_explained_where_a_table_has_one():
     """Two quiet one-H100 machines of one kind gave host-bound rows values up to 2x apart: those rows say so."""
     cell = results.Cell(0.01, None, None, {"check": "passed"})
 
-    def row(benchmark, unit="seconds", device="gpu"):
-        return results.Row(benchmark, {"device": device}, unit, cell, cell)
+    def row(benchmark, unit="seconds", device="gpu", **params):
+        return results.Row(benchmark, {"device": device, **params}, unit, cell, cell)
 
     bert, lm = row("bench_bert_train.BertTrainStep.time_step"), row("bench_lm_train.LMTrain.time_step")
     assert bert.host_bound and not lm.host_bound
+    # a workload may decide by parameters: a GPU's 1024^3 product is mostly its launch, the 8192^3 one is not
+    matmul = "bench_matmul.Matmul.time_matmul"
+    assert row(matmul, n="1024").host_bound and not row(matmul, n="8192").host_bound
+    assert not row(matmul, device="cpu", n="256").host_bound
+    assert not row("bench_matmul.MatmulMemory.track_peak_memory", unit="bytes", n="1024").host_bound
     assert not row("bench_bert_train.BertTrainMemory.track_peak_memory", unit="bytes").host_bound  # memory: no
     assert not row("bench_bert_train.BertTrainStep.time_step", device="cpu").host_bound  # a CPU row is the host's
     assert report.row_line("BERT step", bert).startswith(f"| BERT step{report.HOST_MARK} |")

@@ -159,10 +159,12 @@ class Row:
     @property
     def host_bound(self):
         """Whether a GPU row's figure hangs on the host's CPU as much as on the GPU (its workload's HOST_BOUND
-        classes; a memory or accuracy figure never does): two hosts of one machine kind need not reproduce it.
-        Quiet one-H100 machines naming the same 16-core Xeon ran such rows up to 1.8x apart (docs/methodology.md)."""
+        classes, or where the workload decides by parameters, its `host_bound(cls, params)`; a memory or accuracy
+        figure never does): two hosts of one machine kind need not reproduce it. Quiet one-H100 machines naming
+        the same 16-core Xeon ran such rows up to 1.8x apart (docs/methodology.md)."""
         spec = workloads.spec(self.workload) if self.workload and self.params.get("device") == "gpu" else None
-        return self.unit not in UNTIMED_UNITS and self.method.split(".")[0] in getattr(spec, "HOST_BOUND", ())
+        rule = getattr(spec, "host_bound", lambda cls, params: cls in getattr(spec, "HOST_BOUND", ()))
+        return self.unit not in UNTIMED_UNITS and rule(self.method.split(".")[0], self.params)
 
     @property
     def precision(self):

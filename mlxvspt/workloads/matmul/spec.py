@@ -20,6 +20,16 @@ IEEE_FLOAT32_ERROR = 1e-5
 
 
 PEAK = "TFLOP/s"  # the figure whose best value per device and precision is the machine's peak
+# On a GPU a product of at most HOST_BOUND_N^3 is host-bound (results.Row.host_bound says what that means): a
+# 1024^3 product is 2-40 us of arithmetic in a call of 23-125 us (its launch and synchronisation), and three
+# runs of one H100 point (2026-12-07, the same releases) put those rows 0.6-1.8x apart from one run to the
+# next where 15 of 16 8192^3 values came within 5%.
+HOST_BOUND_N = 1024
+
+
+def host_bound(cls, params):
+    """Whether a row of class `cls` with `params` (bare values) is host-bound: a product of n <= HOST_BOUND_N."""
+    return cls == "Matmul" and int(params.get("n", 0)) <= HOST_BOUND_N
 
 
 def flops(n):
