@@ -939,6 +939,48 @@ def test_a_full_run_is_estimated_from_a_full_one_at_older_sizes_rather_than_a_he
     assert plan.durations(tmp_path, "box-full", headline=True)[("bert_train", "gpu")] == (142.0, 12, 12, None)
 
 
+def test_a_warm_run_is_estimated_from_a_part_that_compiled_nothing_and_a_cold_one_from_one_that_compiled(tmp_path):
+    """One H100's BERT part took 5:48 with its caches cold and 2:17 warm: where the compile caches hold files
+    the plan takes the latest duration of a part that added none to them, where they hold none one that
+    added some; a line from before the count was kept ranks between, and with the caches unknown the latest
+    stands."""
+    folder = tmp_path / "box-full"
+    folder.mkdir()
+    runs = [{"started": "2026-12-07T12:51:02Z", "parts": [bert_part(347.7, 112, 58, compiled=300)]},
+            {"started": "2026-12-07T13:00:00Z", "parts": [bert_part(137.0, 112, 58, compiled=0)]},
+            {"started": "2026-12-07T15:58:02Z", "parts": [bert_part(348.7, 112, 58, compiled=250)]}]
+
+    def seconds(warm):
+        (folder / "runs-x.jsonl").write_text("".join(json.dumps(run) + "\n" for run in runs))
+        return plan.durations(tmp_path, "box-full", warm=warm)[("bert_train", "gpu")][0]
+
+    assert (seconds(True), seconds(False), seconds(None)) == (137.0, 348.7, 348.7)
+    runs.append({"started": "2026-12-08T00:00:00Z", "parts": [bert_part(200.0, 112, 58)]})  # no count
+    assert (seconds(True), seconds(False), seconds(None)) == (137.0, 348.7, 200.0)
+    del runs[1]  # no warm part left: the uncounted one before a cold one
+    assert seconds(True) == 200.0
+
+
+def test_a_part_counts_the_files_in_the_compile_caches_its_processes_use(tmp_path, monkeypatch):
+    """The runs line's `compiled` is the files a part added to the caches under the run's cache folder (a
+    folder the user set for a compiler instead of its own)."""
+    for variable in process.COMPILE_CACHES:
+        monkeypatch.delenv(variable, raising=False)
+    assert asvrun.compiled_files() == 0
+    root = asvrun.compile_root()
+    (root / "triton" / "abc").mkdir(parents=True)
+    (root / "triton" / "abc" / "kernel.cubin").write_text("x")
+    (root / "mlx-ptx").mkdir()
+    (root / "mlx-ptx" / "kernel.ptx").write_text("x")
+    assert asvrun.compiled_files() == 2
+    own = tmp_path / "inductor"
+    own.mkdir()
+    for name in ("a", "b", "c"):
+        (own / name).write_text("x")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(own))
+    assert asvrun.compiled_files() == 5
+
+
 def test_an_interrupted_run_keeps_its_finished_parts_durations_for_the_next_plan(tmp_path, monkeypatch, capsys):
     """A run stopped in its second part (a device lease ending, Ctrl-C) leaves the first part's seconds and
     rows in runs-<point>.jsonl, so the next plan has an estimate for it."""
@@ -950,6 +992,10 @@ def test_an_interrupted_run_keeps_its_finished_parts_durations_for_the_next_plan
         calls.append(workload)
         if len(calls) == 2:
             raise KeyboardInterrupt
+        kernels = asvrun.compile_root() / "triton" / workload  # as a measuring process compiling 3 kernels
+        kernels.mkdir(parents=True)
+        for name in ("a", "b", "c"):
+            (kernels / name).write_text("x")
         return [{"name": name, "idx": idx, "result": "n/a", "stderr": "stub"} for name, idx in rows], None
 
     monkeypatch.setattr(asvrun, "measure_part", measure_part)
@@ -960,6 +1006,6 @@ def test_an_interrupted_run_keeps_its_finished_parts_durations_for_the_next_plan
     assert len(calls) == 2 and set(known) == {(calls[0], "cpu")}
     line = json.loads(next((results / "box-tiny").glob("runs-*.jsonl")).read_text().splitlines()[-1])
     assert line["exit_code"] == "interrupted" and [p["workload"] for p in line["parts"]] == calls[:1]
-    assert line["parts"][0]["sizes"] == plan.sizes_key(calls[0], "tiny")
+    assert line["parts"][0]["sizes"] == plan.sizes_key(calls[0], "tiny") and line["parts"][0]["compiled"] == 3
     planned = re.search(rf"  {calls[0]} on cpu: \d+ rows, (\d+) to measure", capsys.readouterr().out)
     assert line["parts"][0]["planned"] == int(planned.group(1)) > 0  # the count the plan printed, for the next

@@ -198,24 +198,29 @@ def test_pages_name_the_machine_and_hold_every_table_the_check_and_what_ran(tmp_
 
 def test_a_page_lists_each_run_with_its_parts_wall_times_and_the_host(tmp_path):
     """Which run measured which workload, what it cost, and whether other work shared the host: a run
-    stopped mid-part names the rows it kept; runs from before parts were recorded are left out."""
+    stopped mid-part names the rows it kept, a part what it compiled into the caches where its line says;
+    runs from before parts were recorded are left out."""
     folder = tmp_path / "box-full"
     folder.mkdir()
     runs = [{"started": "2026-11-27T05:15:04Z", "wall_seconds": 953.0, "exit_code": 0},
             {"started": "2026-12-06T07:24:41Z", "wall_seconds": 1427.6, "exit_code": "interrupted", "resumed": False,
              "parts": [{"workload": "matmul", "device": "gpu", "seconds": 109.1, "rows": 144},
-                       {"workload": "lm_train", "device": "gpu", "seconds": 329.5, "rows": 12, "stopped": True}]},
+                       {"workload": "lm_train", "device": "gpu", "seconds": 329.5, "rows": 12, "stopped": True,
+                        "compiled": 57}]},
             {"started": "2026-12-06T10:24:28Z", "wall_seconds": 625.7, "exit_code": 0, "selection": "headline",
              "host": {"load_1min": 0.44, "other_gpu_processes": 0, "shared": False, "single_core_seconds": 0.1131,
                       "single_core_seconds_end": 0.0641},
-             "parts": [{"workload": "matmul", "device": "gpu", "seconds": 16.2, "rows": 6, "measured": 4}]}]
+             "parts": [{"workload": "matmul", "device": "gpu", "seconds": 16.2, "rows": 6, "measured": 4,
+                        "compiled": 0}]}]
     (folder / "runs-p.jsonl").write_text("".join(json.dumps(run) + "\n" for run in runs))
     lines = report.runs_list(tmp_path, "box-full", "p")
     assert lines[0] == "## Runs" and len([line for line in lines if line.startswith("- ")]) == 2
     assert ("- 2026-12-06 07:24:41 UTC, 23:47 in all, interrupted after its last part below: matmul on gpu 1:49 "
-            "(144 rows), lm_train on gpu 5:29 (stopped with 12 rows measured)") in lines
+            "(144 rows), lm_train on gpu 5:29 (stopped with 12 rows measured, 57 files compiled into the "
+            "caches)") in lines
     assert ("- 2026-12-06 10:24:28 UTC, 10:25 in all (the headline's rows, `--headline`), host's single-core probe "
-            "0.113 s at the start, 0.064 s at the end, ended: matmul on gpu 0:16 (4 of 6 rows measured)") in lines
+            "0.113 s at the start, 0.064 s at the end, ended: matmul on gpu 0:16 (4 of 6 rows measured, nothing "
+            "compiled into the caches)") in lines
     assert report.runs_list(tmp_path, "other-full", "p") == []
     host = {"host_cores": 16, "host_load": {"load_1min": 0.48, "other_gpu_processes": 0, "shared": False}}
     assert report.host_line(host) == "16 cores, load 0.48 at the start, no other GPU process"

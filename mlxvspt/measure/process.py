@@ -65,12 +65,13 @@ def compile_caches(root):
     return state
 
 
-def cache_files():
-    """{cache name: files in its folder} of the compile caches this process points at (`compile_caches`):
-    a combination that adds none found every kernel it compiled in the caches (or compiled nothing)."""
+def cache_files(root=None):
+    """{cache name: files in its folder} of the compile caches this process points at (`compile_caches`), or
+    where it points at none, those under `root` (the run's parent, which counts a part's): a combination or
+    part that adds none found every kernel it compiled in the caches (or compiled nothing)."""
     counts = {}
     for variable, name in COMPILE_CACHES.items():
-        folder = os.environ.get(variable)
+        folder = os.environ.get(variable) or (root and str(Path(root) / name))
         if folder and Path(folder).is_dir():
             counts[name] = sum(len(files) for _, _, files in os.walk(folder))
     return counts

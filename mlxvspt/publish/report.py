@@ -422,10 +422,16 @@ def host_line(environment):
 
 def part_rows(part):
     """A runs line's part in words: its rows, how many were measured where the line says (the rest n/a:
-    another tier's, a value the preset leaves out), and whether the run was stopped in it."""
+    another tier's, a value the preset leaves out), whether the run was stopped in it, and how many files it
+    compiled into the caches where the line says (none: its caches were warm, or it compiles nothing)."""
     if part.get("stopped"):
-        return f"stopped with {part.get('measured', part['rows'])} rows measured"
-    return f"{part['measured']} of {part['rows']} rows measured" if "measured" in part else f"{part['rows']} rows"
+        rows = f"stopped with {part.get('measured', part['rows'])} rows measured"
+    else:
+        rows = f"{part['measured']} of {part['rows']} rows measured" if "measured" in part else f"{part['rows']} rows"
+    compiled = part.get("compiled")
+    if compiled is None:  # a line from before it was counted
+        return rows
+    return f"{rows}, {f'{compiled} files' if compiled else 'nothing'} compiled into the caches"
 
 
 def runs_list(results_dir, machine, point):

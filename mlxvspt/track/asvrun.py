@@ -280,14 +280,15 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
             kept = recorder.measured(config, machine, point)
             planned = {part: [r for r in rows if tuple(r) not in kept] for part, rows in planned.items()}
             planned = {part: rows for part, rows in planned.items() if rows}
-        counts, estimates = plan.forecast(planned, benchmark_dir, results_dir, machine, headline)
+        counts, estimates = plan.forecast(planned, benchmark_dir, results_dir, machine, headline,
+                                          warm=compiled_files() > 0)
         for line in plan.describe(planned, counts, estimates):
             progress.say(line)
         plan.within(budget, estimates)
         progress.begin(planned, estimates)
         try:
             for (workload, device), rows in planned.items():
-                part_started = time.time()
+                part_started, files_before = time.time(), compiled_files()
                 progress.running(f"{workload} on {device}")
                 try:
                     lines, failure = measure_part(workload, device, rows, env, run_folder, benchmark_dir, progress,
@@ -298,13 +299,13 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
                         restore_damaged(results_dir)
                         recorder.record(config, machine, point, kept)
                         done.append(part_record(workload, device, preset, time.time() - part_started, len(kept),
-                                                kept, stopped=True))
+                                                kept, stopped=True, compiled=compiled_files() - files_before))
                     raise
                 restore_damaged(results_dir)
                 recorder.record(config, machine, point, lines)
                 seconds = time.time() - part_started
                 done.append(part_record(workload, device, preset, seconds, len(rows), lines,
-                                        planned=counts[(workload, device)]))
+                                        planned=counts[(workload, device)], compiled=compiled_files() - files_before))
                 code = progress.finished_part((workload, device), lines, seconds, failure) or code
         except BaseException:  # an interrupted run keeps its finished parts' durations for the next plan
             if done:
@@ -325,7 +326,8 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
 def part_record(workload, device, preset, seconds, rows, lines, **more):
     """A part's entry in the runs line: its wall time, the rows asked, those that ran (not n/a) and, of a
     part that ended, those the plan counted to measure (`planned`, plan.to_measure), which the next plan's
-    estimate scales by, and the fingerprint of the sizes it ran (plan.sizes_key)."""
+    estimate scales by, the files it added to the compile caches (`compiled`: 0, it ran warm or compiles
+    nothing), and the fingerprint of the sizes it ran (plan.sizes_key)."""
     return {"workload": workload, "device": device, "seconds": round(seconds, 1), "rows": rows,
             **more, "measured": sum(line.get("result") != "n/a" for line in lines),
             "sizes": plan.sizes_key(workload, preset)}
@@ -374,6 +376,13 @@ def compile_root():
     from ..paths import cache_dir
 
     return cache_dir() / "compile"
+
+
+def compiled_files():
+    """How many files the compile caches the measuring processes will use hold now."""
+    from ..measure.process import cache_files
+
+    return sum(cache_files(compile_root()).values())
 
 
 def _run_points(preset, results_dir, html_dir, workloads, resume, points, benchmark_dir, verbose, log):

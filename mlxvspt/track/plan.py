@@ -87,17 +87,18 @@ def sizes_key(workload, preset):
     return hashlib.sha1(json.dumps(table, sort_keys=True).encode()).hexdigest()[:8]
 
 
-def durations(results_dir, machine, headline=False):
+def durations(results_dir, machine, headline=False, warm=None):
     """{(workload, device): (seconds, rows asked, rows measured, rows the plan counted)}: the latest duration of each
-    part on `machine`, of a run of the same selection (`headline`: `--headline`'s) and at the preset's present
-    sizes where there is one (`durations_of`); for a part it has not measured (a fresh clone, a workload
-    run here for the first time), the most recent of the other machines of the same preset in the results (a
-    reference machine's, e.g. linux-2core-small's for vm-small), at this machine's speed relative to them."""
+    part on `machine`, of a run of the same selection (`headline`: `--headline`'s), at the preset's present
+    sizes and with the compile caches as they are now (`warm`) where there is one (`durations_of`); for a part
+    it has not measured (a fresh clone, a workload run here for the first time), the most recent of the other
+    machines of the same preset in the results (a reference machine's, e.g. linux-2core-small's for vm-small),
+    at this machine's speed relative to them."""
     results_dir = Path(results_dir)
     preset = machine.rsplit("-", 1)[-1]
-    mine = durations_of(results_dir.glob(f"{machine}/runs-*.jsonl"), headline, preset)
+    mine = durations_of(results_dir.glob(f"{machine}/runs-*.jsonl"), headline, preset, warm)
     others = durations_of((path for path in results_dir.glob(f"*-{preset}/runs-*.jsonl")
-                           if path.parent.name != machine), headline, preset)
+                           if path.parent.name != machine), headline, preset, warm)
     speed = relative_speed(mine, others)
     return {**{part: (seconds * speed, *rows) for part, (seconds, *rows) in others.items()}, **mine}
 
@@ -110,13 +111,15 @@ def relative_speed(mine, others):
     return sum(mine[part][0] for part in common) / theirs if theirs else 1.0
 
 
-def durations_of(paths, headline=False, preset=None):
+def durations_of(paths, headline=False, preset=None, warm=None):
     """{part: (seconds, rows asked, rows measured, rows the plan counted; None where the file does not say)}: the
     latest duration of each part in runs files, preferring a run of the same selection's (`headline`): the
     headline's rows are a part's dearest (compiled best paths), and one H100's BERT headline, estimated at a
     full run's seconds a row, took 3:35 for an estimate of 0:59, while a full BERT run estimated from a headline
     one's took 5:47 for an estimate of 11:26. Then one at `preset`'s present sizes (`sizes_key`; a part written
     before the key was recorded counts as other sizes: TinyLlama's halved tokens put its estimate 1.5x over).
+    Then one whose compile caches were as they are now (`warm`: whether the caches hold any file; a part that
+    added none to them ran warm): one H100's BERT part took 5:48 with its caches cold and 2:17 warm.
     Then a part a stopped run cut short only where no run measured it whole (its rows are those that ended,
     often the cheap ones first), and never where it measured none (a lease that ended as the part began: its
     seconds over no row would estimate anything)."""
@@ -128,7 +131,9 @@ def durations_of(paths, headline=False, preset=None):
                 if part.get("stopped") and part.get("measured") == 0:
                     continue
                 sizes = part.get("sizes") == sizes_key(part["workload"], preset)
-                key, rank = (part["workload"], part["device"]), (same, sizes, not part.get("stopped"), line["started"])
+                caches = 1 if warm is None or "compiled" not in part else 2 * ((part["compiled"] == 0) == warm)
+                key = (part["workload"], part["device"])
+                rank = (same, sizes, caches, not part.get("stopped"), line["started"])
                 if key not in latest or rank >= latest[key][0]:
                     latest[key] = (rank, part["seconds"], part["rows"], part.get("measured"), part.get("planned"))
     return {key: tuple(figures) for key, (_, *figures) in latest.items()}
@@ -172,12 +177,12 @@ def estimate(planned, counts, known):
     return estimates
 
 
-def forecast(planned, benchmark_dir, results_dir, machine, headline=False):
-    """(counts, estimates) of a selection on `machine` (`headline`: `--headline`'s): the rows each part will
-    measure (`to_measure`) and its estimated seconds from the machine's last durations (`estimate`), as the
-    plan line and `--budget` read them."""
+def forecast(planned, benchmark_dir, results_dir, machine, headline=False, warm=None):
+    """(counts, estimates) of a selection on `machine` (`headline`: `--headline`'s; `warm`: whether the compile
+    caches hold anything now): the rows each part will measure (`to_measure`) and its estimated seconds from the
+    machine's last durations (`estimate`), as the plan line and `--budget` read them."""
     counts = to_measure(planned, benchmark_dir)
-    return counts, estimate(planned, counts, durations(results_dir, machine, headline))
+    return counts, estimate(planned, counts, durations(results_dir, machine, headline, warm))
 
 
 def describe(planned, counts, estimates):
