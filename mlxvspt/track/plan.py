@@ -1,12 +1,13 @@
 """What a run will measure, and how long it should take on this machine, before anything runs.
 
 A run is made of parts, one measuring process each: a workload on a device (mlxvspt.measure.process). Each run
-writes every part's wall time, row counts (asked, measured and, of a part that ended, the plan's count) and sizes
-into the point's `runs-<point>.jsonl` beside its results; the plan takes the latest figure per part from this
-machine's files (any point; a run of the same selection first, then one at the present sizes), else the same
-preset's reference machine's at this machine's speed, scaled by the rows to measure now (those no class refuses
-before building: another tier's rows cost nothing) over the plan's count then (else the rows measured then, else
-those asked); the run's time left follows it (mlxvspt.track.progress), and `--budget` refuses a selection whose
+writes every part's wall time, row counts (asked, measured and, of a part that ended, the plan's count), sizes and
+the files it compiled into the caches into the point's `runs-<point>.jsonl` beside its results; the plan takes the
+latest figure per part from this machine's files (any point; a run of the same selection first, then one at the
+present sizes, then one whose compile caches were warm or empty as they are now), else the same preset's
+reference machine's at this machine's speed, scaled by the rows to measure now (those no class refuses before
+building: another tier's rows cost nothing) over the plan's count then (else the rows measured then, else those
+asked); the run's time left follows it (mlxvspt.track.progress), and `--budget` refuses a selection whose
 estimate exceeds it, naming the parts that would fit.
 """
 import functools
@@ -118,8 +119,8 @@ def durations_of(paths, headline=False, preset=None, warm=None):
     full run's seconds a row, took 3:35 for an estimate of 0:59, while a full BERT run estimated from a headline
     one's took 5:47 for an estimate of 11:26. Then one at `preset`'s present sizes (`sizes_key`; a part written
     before the key was recorded counts as other sizes: TinyLlama's halved tokens put its estimate 1.5x over).
-    Then one whose compile caches were as they are now (`warm`: whether the caches hold any file; a part that
-    added none to them ran warm): one H100's BERT part took 5:48 with its caches cold and 2:17 warm.
+    Then one whose compile caches were as they are now (`caches_as_now`): one H100's BERT part took 5:48 with
+    its caches cold and 2:17 warm.
     Then a part a stopped run cut short only where no run measured it whole (its rows are those that ended,
     often the cheap ones first), and never where it measured none (a lease that ended as the part began: its
     seconds over no row would estimate anything)."""
@@ -131,12 +132,19 @@ def durations_of(paths, headline=False, preset=None, warm=None):
                 if part.get("stopped") and part.get("measured") == 0:
                     continue
                 sizes = part.get("sizes") == sizes_key(part["workload"], preset)
-                caches = 1 if warm is None or "compiled" not in part else 2 * ((part["compiled"] == 0) == warm)
                 key = (part["workload"], part["device"])
-                rank = (same, sizes, caches, not part.get("stopped"), line["started"])
+                rank = (same, sizes, caches_as_now(part, warm), not part.get("stopped"), line["started"])
                 if key not in latest or rank >= latest[key][0]:
                     latest[key] = (rank, part["seconds"], part["rows"], part.get("measured"), part.get("planned"))
     return {key: tuple(figures) for key, (_, *figures) in latest.items()}
+
+
+def caches_as_now(part, warm):
+    """1 where a runs line's part ran with its compile caches as they are now (`warm`: whether they hold any
+    file; a part that added none to them ran warm), 0 where not, 0.5 where either is not known."""
+    if warm is None or "compiled" not in part:
+        return 0.5
+    return float((part["compiled"] == 0) == warm)
 
 
 def to_measure(planned, benchmark_dir):
