@@ -878,6 +878,13 @@ def test_a_part_a_stopped_run_cut_short_does_not_replace_a_whole_ones_duration(t
     (folder / "runs-x.jsonl").write_text("".join(json.dumps(run) + "\n" for run in runs))
     assert plan.durations(tmp_path, "box-full") == {("lm_train", "gpu"): (1500.0, 102, None, None),
                                                     ("llm", "gpu"): (60.0, 10, None, None)}  # whisper: none measured
+    # a stopped part whose caches were as they are now still gives way to a whole one (one H100's matmul:
+    # 59.6 s for 30 of 72 rows, warm, estimated the whole at 2:23; the whole run before it took 1:47)
+    runs.append({"started": "2026-12-07T18:42:24Z", "parts": [{"workload": "lm_train", "device": "gpu",
+                                                               "seconds": 59.6, "rows": 102, "measured": 30,
+                                                               "stopped": True, "compiled": 0}]})
+    (folder / "runs-x.jsonl").write_text("".join(json.dumps(run) + "\n" for run in runs))
+    assert plan.durations(tmp_path, "box-full", warm=True)[("lm_train", "gpu")] == (1500.0, 102, None, None)
 
 
 def bert_part(seconds, rows, measured, **more):

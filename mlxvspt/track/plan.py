@@ -4,11 +4,11 @@ A run is made of parts, one measuring process each: a workload on a device (mlxv
 writes every part's wall time, row counts (asked, measured and, of a part that ended, the plan's count), sizes and
 the files it compiled into the caches into the point's `runs-<point>.jsonl` beside its results; the plan takes the
 latest figure per part from this machine's files (any point; a run of the same selection first, then one at the
-present sizes, then one whose compile caches were warm or empty as they are now), else the same preset's
-reference machine's at this machine's speed, scaled by the rows to measure now (those no class refuses before
-building: another tier's rows cost nothing) over the plan's count then (else the rows measured then, else those
-asked); the run's time left follows it (mlxvspt.track.progress), and `--budget` refuses a selection whose
-estimate exceeds it, naming the parts that would fit.
+present sizes, then one that measured the part whole, then one whose compile caches were warm or empty as they
+are now), else the same preset's reference machine's at this machine's speed, scaled by the rows to measure now
+(those no class refuses before building: another tier's rows cost nothing) over the plan's count then (else the
+rows measured then, else those asked); the run's time left follows it (mlxvspt.track.progress), and `--budget`
+refuses a selection whose estimate exceeds it, naming the parts that would fit.
 """
 import functools
 import hashlib
@@ -119,11 +119,11 @@ def durations_of(paths, headline=False, preset=None, warm=None):
     full run's seconds a row, took 3:35 for an estimate of 0:59, while a full BERT run estimated from a headline
     one's took 5:47 for an estimate of 11:26. Then one at `preset`'s present sizes (`sizes_key`; a part written
     before the key was recorded counts as other sizes: TinyLlama's halved tokens put its estimate 1.5x over).
-    Then one whose compile caches were as they are now (`caches_as_now`): one H100's BERT part took 5:48 with
-    its caches cold and 2:17 warm.
     Then a part a stopped run cut short only where no run measured it whole (its rows are those that ended,
-    often the cheap ones first), and never where it measured none (a lease that ended as the part began: its
-    seconds over no row would estimate anything)."""
+    often the cheap ones first; one H100's warm matmul part, stopped at 30 of its 72 rows, estimated the whole
+    at 2:23 against a whole run's 1:47), and never where it measured none (a lease that ended as the part
+    began: its seconds over no row would estimate anything). Then one whose compile caches were as they are
+    now (`caches_as_now`): one H100's BERT part took 5:48 with its caches cold and 2:17 warm."""
     latest = {}
     for path in sorted(paths):
         for line in jsonlines.read(path):
@@ -133,7 +133,7 @@ def durations_of(paths, headline=False, preset=None, warm=None):
                     continue
                 sizes = part.get("sizes") == sizes_key(part["workload"], preset)
                 key = (part["workload"], part["device"])
-                rank = (same, sizes, caches_as_now(part, warm), not part.get("stopped"), line["started"])
+                rank = (same, sizes, not part.get("stopped"), caches_as_now(part, warm), line["started"])
                 if key not in latest or rank >= latest[key][0]:
                     latest[key] = (rank, part["seconds"], part["rows"], part.get("measured"), part.get("planned"))
     return {key: tuple(figures) for key, (_, *figures) in latest.items()}
