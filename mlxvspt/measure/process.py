@@ -54,12 +54,18 @@ COMPILE_CACHES = {"TORCHINDUCTOR_CACHE_DIR": "torchinductor", "TRITON_CACHE_DIR"
                   "MLX_PTX_CACHE_DIR": "mlx-ptx"}
 
 
+def cache_folder(variable, name, root):
+    """A compiler's cache folder: the one its variable names (the user's, or set by `compile_caches`), else
+    `name` under `root` (None where there is neither)."""
+    return os.environ.get(variable) or (root and str(Path(root) / name))
+
+
 def compile_caches(root):
     """Point the compilers at their folders under `root` (a variable the user set is kept) and say, per
     cache, whether it held anything when this process started: "warm" or "cold"."""
     state = {}
     for variable, name in COMPILE_CACHES.items():
-        folder = Path(os.environ.setdefault(variable, str(Path(root) / name)))
+        folder = Path(os.environ.setdefault(variable, cache_folder(variable, name, root)))
         state[name] = "warm" if folder.is_dir() and any(folder.iterdir()) else "cold"
         folder.mkdir(parents=True, exist_ok=True)
     return state
@@ -71,7 +77,7 @@ def cache_files(root=None):
     part that adds none found every kernel it compiled in the caches (or compiled nothing)."""
     counts = {}
     for variable, name in COMPILE_CACHES.items():
-        folder = os.environ.get(variable) or (root and str(Path(root) / name))
+        folder = cache_folder(variable, name, root)
         if folder and Path(folder).is_dir():
             counts[name] = sum(len(files) for _, _, files in os.walk(folder))
     return counts

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..measure import devices, settings
+from ..measure.process import cache_files
 from ..publish import comparison_page, regressions
 from .. import jsonlines, ledger
 from . import locks, plan, recorder, scratch, venvs
@@ -380,8 +381,6 @@ def compile_root():
 
 def compiled_files():
     """How many files the compile caches the measuring processes will use hold now."""
-    from ..measure.process import cache_files
-
     return sum(cache_files(compile_root()).values())
 
 
