@@ -121,10 +121,10 @@ def test_failed_rank_fails_the_row_and_leaves_nothing_running(fake_rank, monkeyp
     elapsed = time.monotonic() - start
     message = str(failure.value)
     assert "\n" not in message and message.startswith(f"dp_train: {framework} cpu 2 ranks")
-    if mode != "hang":
-        assert FAILURE_SAYS[mode][framework] in message and elapsed < timeout
-    else:
-        assert "no result within" in message and timeout <= elapsed < timeout + 10
+    if mode != "hang":  # the rank's own failure, not the timeout's "no result within"
+        assert FAILURE_SAYS[mode][framework] in message and "no result within" not in message
+    else:  # waited the timeout out, no less (how much longer hangs on the host's load: not a test)
+        assert "no result within" in message and elapsed >= timeout
     folder = next(Path(os.environ["MLXVSPT_CACHE"], "dp_train").glob(f"{framework}-cpu-fp32-r2"))
     pids = [int(p.read_text()) for p in folder.glob("rank*.pid")]
     assert pids, "the fake ranks never started"

@@ -377,8 +377,24 @@ def test_a_checkpoint_silent_on_tied_embeddings_is_refused(tmp_path):
     inputs.check("llm_checkpoint", folder, "tiny", ["llm"])
 
 
-def test_a_head_tied_to_the_embedding_stays_float_in_both():
-    """A tied head is the float embedding in mlx-lm, so torchao leaves transformers' tied lm_head alone."""
+def test_a_head_tied_to_the_embedding_stays_float_in_mlx():
+    """mlx-lm's tied model has no head of its own (it decodes through the float embedding), so its quantized
+    layers are the 14 of the toy's two blocks; an untied head is a 15th."""
+    from mlx_lm.models import llama
+
+    from mlxvspt.workloads.llm_quant import mlx as quant_mlx
+
+    for tied, layers in ((True, 14), (False, 15)):
+        model = llama.Model(llama.ModelArgs.from_dict({**checkpoint.config("toy64"), "tie_word_embeddings": tied}))
+        quant_mlx.quantize(model, "int8")
+        kinds = {name: type(module).__name__ for name, module in model.named_modules()}
+        assert kinds["model.embed_tokens"] == "Embedding" and kinds["model.layers.0.mlp.down_proj"] == "QuantizedLinear"
+        assert kinds.get("lm_head") == (None if tied else "QuantizedLinear")
+        assert sum(kind == "QuantizedLinear" for kind in kinds.values()) == layers
+
+
+def test_a_head_tied_to_the_embedding_stays_float_in_transformers():
+    """A tied head is the float embedding in mlx-lm (above), so torchao leaves transformers' tied lm_head alone."""
     torchao()
     from transformers import LlamaConfig, LlamaForCausalLM
 

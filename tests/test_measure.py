@@ -10,6 +10,7 @@ import re
 import statistics
 import textwrap
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -290,6 +291,7 @@ def test_a_figure_class_settles_its_samples_and_its_twins_together(monkeypatch):
         def sample(self, switched=False):
             order.append(self.args[0])
             switches.append(switched)
+            time.sleep(0.002)  # the rounds' seconds, recorded below, add these up at least
             return {"decode_ms": 3.0 if len(order) <= 2 else 1.0}
 
         def keep(self, figures):
@@ -307,9 +309,53 @@ def test_a_figure_class_settles_its_samples_and_its_twins_together(monkeypatch):
     assert order == ["mlx", "torch", "torch", "mlx", "mlx", "torch", "torch", "mlx", "mlx", "torch"]
     assert switches == [True] + [True, False] * 4 + [True]  # the first after the twin's warm-up, then the other's samples
     assert mine.record["warmup"] == twin.record["warmup"]
-    assert mine.record["warmup"].pop("sampling_seconds") >= 0  # where a point's time goes
+    sampling = mine.record["warmup"].pop("sampling_seconds")  # where a point's time goes: the rounds' seconds
+    assert isinstance(sampling, float) and sampling >= 0.002 * len(order)
     assert mine.record["warmup"] == {"steady": True, "settle_rounds": 1, "samples_steady": True,
                                      "decided_at_first_look": False}
+    assert mine.record["interleaved"] is twin.record["interleaved"] is True
+
+
+def test_a_figure_class_says_whether_its_samples_alternated_and_the_row_keeps_it(monkeypatch):
+    """No twin (the class does not alternate on the device): its record says `interleaved` false, and the
+    measuring process's row record keeps that, though both frameworks' rows were built in one process."""
+    class Figures(asvbench.MeasuredOnce):
+        samples, record = 3, {"warmup": {"steady": True}}
+
+        def sample(self, switched=False):
+            return {"decode_ms": 1.0}
+
+    mine = Figures()
+    mine.args, mine.device = ("mlx", "cpu"), "cpu"
+    monkeypatch.setattr(asvbench.WorkloadBenchmark, "setup", lambda self, *args: None)
+    monkeypatch.setattr(asvbench, "FIGURE_SAMPLES", {})
+    assert mine.measure() == [{"decode_ms": 1.0}] * 3 and mine.record["interleaved"] is False
+    both_built = types.SimpleNamespace(bench=mine, out={"interleaved": True})
+    assert process.Measurement.record_of(None, both_built)["interleaved"] is False
+    mine.record["interleaved"] = True
+    assert process.Measurement.record_of(None, both_built)["interleaved"] is True
+    both_built.out["interleaved"] = False  # one framework's build alone: never interleaved
+    assert process.Measurement.record_of(None, both_built)["interleaved"] is False
+
+
+def test_a_cpu_peak_that_is_the_process_rss_keeps_its_figure_class_from_alternating(monkeypatch, tmp_path):
+    """Outside the measuring process a CPU row's peak memory is the process's max RSS, which the twin's model
+    would swell: no twin there; inside it (where that peak is n/a) the class alternates on the CPU too."""
+    class Figures(asvbench.MeasuredOnce):
+        workload, alternate_on = "llm", ("cpu", "gpu")
+
+        def track_peak_memory(self, *params):
+            return self.figure("peak_memory_bytes")
+
+    mine = Figures()
+    mine.args, mine.device = ("mlx", "cpu"), "cpu"
+    monkeypatch.setattr(asvbench.settings, "run_folder", lambda: tmp_path)
+    monkeypatch.setattr(Figures, "measured", lambda self: False)
+    monkeypatch.setattr(asvbench.WorkloadBenchmark, "setup", lambda self, *args: None)
+    monkeypatch.setattr(asvbench, "defer_records", False)
+    assert mine.twin() is None
+    monkeypatch.setattr(asvbench, "defer_records", True)
+    assert mine.twin().args == ("torch", "cpu")
 
 
 def test_a_figure_sample_runs_with_the_collector_paused_and_collects_once_a_measurement(monkeypatch):

@@ -415,7 +415,8 @@ class MeasuredOnce(WorkloadBenchmark):
     benchmark of the same params and takes the samples of both alternately (A B B A ...), keeping the
     other's in its memo for that framework's rows: host-bound figures moved +-30% between runs minutes
     apart on a shared GPU machine, so the two frameworks must see the same minutes. Not where a figure is
-    the process's max RSS (a CPU's peak memory): both models would count.
+    the process's max RSS (a CPU's peak memory): both models would count. The record says whether they
+    alternated (`interleaved`), which a timing's verdict needs.
     """
 
     samples = 5
@@ -506,11 +507,13 @@ class MeasuredOnce(WorkloadBenchmark):
                 last = bench
 
         first_look = timing.take_rounds(taken, take_round, self.sample_count())
+        done = {}
         if not self.launches:
             done = timing.settled(*timing.settle(taken, take_round, timing.spread_limit(self.device)),
                                   time.perf_counter() - began, first_look)
-            for bench in benches:
-                bench.record = {**bench.record, "warmup": {**bench.record["warmup"], **done}}
+        for bench in benches:  # interleaved: whether these samples alternated with the other framework's
+            bench.record = {**bench.record, "warmup": {**bench.record["warmup"], **done},
+                            "interleaved": twin is not None}
         if twin is not None:
             twin.keep(taken[1])
         return taken[0]
@@ -540,6 +543,8 @@ class MeasuredOnce(WorkloadBenchmark):
         framework, device, *extra = self.args
         if device not in self.alternate_on or settings.run_folder() is None or not interleave:
             return None
+        if device == "cpu" and hasattr(self, "track_peak_memory") and rss_is_the_rows(device, self.launches):
+            return None  # the twin's model would count in this row's peak, the process's max RSS
         other = type(self)()
         other.args, other.device = (next(f for f in FRAMEWORKS if f != framework), device, *extra), device
         try:
@@ -611,7 +616,7 @@ class GenerationFigures(MeasuredOnce):
     LLM's classes (llm, llm_quant). Subclass it as `asvbench.GenerationFigures`: a name imported into a
     benchmark module is itself discovered by asv as a benchmark."""
 
-    alternate_on = ("gpu",)  # host-bound decode; on a CPU peak memory is the process's max RSS
+    alternate_on = ("cpu", "gpu")  # host-bound decode (on a CPU not where its peak is the row's RSS: `twin`)
 
     def track_prefill(self, *params):
         return self.figure("prefill_ms_per_token")

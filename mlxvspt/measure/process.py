@@ -410,7 +410,8 @@ class Measurement:
         record = getattr(row.bench, "record", None) or json.loads(row.bench.memo().read_text())["record"]
         if "settled" in row.out:  # a time_ row's: its own samples' (a track_ row's record holds its class's)
             record = {**record, "warmup": {**record.get("warmup", {}), **timing.settled(*row.out["settled"])}}
-        return {**record, "interleaved": row.out["interleaved"]}
+        # a track_ row's class says whether its samples alternated with its twin's (MeasuredOnce.measure)
+        return {**record, "interleaved": row.out["interleaved"] and record.get("interleaved", True)}
 
     def finish(self, rows, started):
         """Each measured row's record into the records file, then every row's output line."""
