@@ -141,6 +141,8 @@ class Tiered:
     def setup(self, framework):
         if framework in os.environ.get("FAKE_NA", ""):
             raise NotImplementedError("a diagnostic row: run with --tier diagnostic")
+        if framework in os.environ.get("FAKE_FAIL", ""):
+            raise RuntimeError("broke this time")
 
     def time_ok(self, framework):
         pass
@@ -149,7 +151,8 @@ class Tiered:
 
 def test_a_row_na_in_a_later_run_keeps_what_an_earlier_run_measured_at_the_point(tmp_path, monkeypatch):
     """A run of one tier (or framework) at a point another run measured: the rows it leaves out are n/a to
-    it, and their earlier values stay; a row never measured is n/a."""
+    it, and their earlier values stay; a row never measured is n/a; a re-run whose rows fail keeps the values
+    they had (the run's exit code and log carry the failure)."""
     bench = suite(tmp_path, {"tiered": TIERED_SUITE})
     results, html = tmp_path / "results", tmp_path / "html"
     monkeypatch.setenv("FAKE_NA", "torch")
@@ -161,6 +164,12 @@ def test_a_row_na_in_a_later_run_keeps_what_an_earlier_run_measured_at_the_point
     asvrun.run("tiny", results, html, benchmark_dir=bench)
     row = results_layer.latest(results)[machine].row("bench_tiered.Tiered.time_ok")
     assert row.cells["mlx"].value == first and row.cells["torch"].value > 0
+    second = row.cells["torch"].value
+    monkeypatch.setenv("FAKE_NA", "")
+    monkeypatch.setenv("FAKE_FAIL", "mlx torch")  # a re-run that fails both rows: the run says so, the file keeps
+    _, code = asvrun.run("tiny", results, html, benchmark_dir=bench)
+    row = results_layer.latest(results)[machine].row("bench_tiered.Tiered.time_ok")
+    assert code == 1 and (row.cells["mlx"].value, row.cells["torch"].value) == (first, second)
 
 
 def test_failures_are_isolated_recorded_and_resume_skips_finished(tmp_path, monkeypatch, capsys):

@@ -110,6 +110,16 @@ def test_an_accuracy_figure_is_one_value_not_too_few_samples():
     assert results.verdict(torch, mlx, "rel. error") == "accuracy: no timing verdict"
 
 
+@pytest.mark.parametrize("unit", ["J/step", "J/audio s"])
+def test_a_pooled_energy_figure_is_one_value_not_too_few_samples(unit):
+    """A training step's J/step and Whisper's J per audio second are one figure over the row's samples by
+    design (energy.pooled): the cell says so rather than that sampling fell short; J/token, one a
+    generation call, is judged as any figure."""
+    cells = [results.Cell(value, [value], None, {"check": "passed"}) for value in (0.9, 0.5)]
+    assert results.verdict(*cells, unit) == "one pooled figure: no verdict"
+    assert results.verdict(*cells, "J/token") == "too few samples (1)"
+
+
 def rounds_of(draw, count=10):
     """The samples timing.take_rounds keeps of two frameworks whose samples `draw(framework)` gives, and whether
     it stopped at its first look."""

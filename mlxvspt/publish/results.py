@@ -34,6 +34,10 @@ NOISE = "≈ (within noise)"
 UNTIMED_UNITS = ("bytes", "rel. error")  # figures the minute they were taken in and warm-up jitter do not move
 ACCURACY_UNIT = "rel. error"  # one deterministic number a framework computes: a value to read, not a timing
 ACCURACY = "accuracy: no timing verdict"
+# energy over all of a row's samples, one figure (asvbench.MeasuredOnce.pooled: NVML's counter is too coarse
+# for a sample's joules): a value to read beside the timings, with no spread to test
+POOLED_UNITS = ("J/step", "J/audio s")
+POOLED = "one pooled figure: no verdict"
 DTYPES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
 
 
@@ -244,8 +248,8 @@ def verdict(torch, mlx, unit):
     """"MLX 1.3x faster" only where both cells were cross-checked and, for a timing (not a peak memory or an
     error), taken alternately (in one process where their class alternates on the device; neither record
     saying it was measured alone) and after a steady warm-up; and the ratio's LEVEL interval lies wholly on
-    one side of 1 and the medians differ by MIN_EFFECT at least; otherwise why not (an accuracy figure: none,
-    it is read as its value). The factor is the medians' ratio, as the pages show it."""
+    one side of 1 and the medians differ by MIN_EFFECT at least; otherwise why not (an accuracy figure or a
+    pooled energy figure: none, it is read as its value). The factor is the medians' ratio, as the pages show it."""
     if not (torch.ok and mlx.ok) or min(torch.value, mlx.value) <= 0:
         return ""
     checks = {torch.check, mlx.check}
@@ -255,6 +259,8 @@ def verdict(torch, mlx, unit):
         return "unchecked"
     if unit == ACCURACY_UNIT:
         return ACCURACY
+    if unit in POOLED_UNITS:
+        return POOLED
     if not (torch.sampled and mlx.sampled):
         return f"too few samples ({min(torch.n, mlx.n)})"
     if unit not in UNTIMED_UNITS:

@@ -39,9 +39,10 @@ def record(config_path, machine, commit, lines):
     for line in lines:
         by_name.setdefault(line["name"], {})[line["idx"]] = line
     kept = measured_in(results, benchmarks)
-    for name, rows in by_name.items():
-        # an n/a row (another tier's, a framework left out) never replaces what an earlier run measured
-        rows = {i: row for i, row in rows.items() if row.get("result") != "n/a" or (name, i) not in kept}
+    for name, lines_of in by_name.items():
+        # a row without a value (n/a: another tier's, a framework left out; or failed this time) never
+        # replaces what an earlier run measured; a failure's reason still goes into the file's stderr
+        rows = {i: row for i, row in lines_of.items() if (name, i) not in kept or has_value(row)}
         if not rows:
             continue
         benchmark = benchmarks[name]
@@ -49,8 +50,8 @@ def record(config_path, machine, commit, lines):
         new = {i: {"name": name, "idx": i, "result": "n/a"} for i in never_measured(results, benchmark)}
         filled = {**new, **rows}
         outcomes = [result_of(filled[i]) if i in filled else (math.nan, None, None, 0) for i in range(count)]
-        stderr = "\n".join(f"{rows[i]['name']}-{i}: {rows[i]['stderr']}" for i in sorted(rows)
-                           if rows[i].get("stderr") and rows[i].get("result") != "n/a")
+        stderr = "\n".join(f"{row['name']}-{i}: {row['stderr']}" + ("" if i in rows else " (earlier value kept)")
+                           for i, row in sorted(lines_of.items()) if row.get("stderr") and row.get("result") != "n/a")
         started = min(rows[i].get("started_at") or 0 for i in rows)
         results.add_result(
             benchmark,
@@ -63,6 +64,11 @@ def record(config_path, machine, commit, lines):
             record_samples=True,
         )
     results.save(conf.results_dir)
+
+
+def has_value(line):
+    """Whether a row's line carries a measurement (samples or a number), not n/a or a failure."""
+    return "samples" in line or line.get("result") not in (None, "n/a")
 
 
 def results_file(config_path, machine, commit):
