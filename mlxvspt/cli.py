@@ -224,7 +224,9 @@ def cmd_run(args):
         if known and not plan.parts(args.results_dir, chosen, args.bench, devices=every):
             example = next(iter(known.values()))[0][0]
             raise UsageError(f"--bench {args.bench!r}: matches none of the selected benchmarks (e.g. {example})")
-    if args.budget is not None:  # from the last discovery, before anything is written (asvrun asks again)
+    # from the last discovery, before anything is written (asvrun asks again; with --resume it alone, once it
+    # has read which rows the results hold already)
+    if args.budget is not None and not args.resume:
         planned = plan.parts(args.results_dir, chosen, args.bench, headline_at=preset if args.headline else None)
         _, estimates = plan.forecast(planned, asvrun.ROOT / "benchmarks", args.results_dir,
                                      asvrun.machine_name(preset), args.headline)
@@ -511,6 +513,10 @@ def main(argv=None):
     except UsageError as exc:
         print(f"mlxvspt: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback; a run has kept what had ended
+        print("mlxvspt: stopped; a run keeps the combinations that ended (the same command with --resume "
+              "measures the rest)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

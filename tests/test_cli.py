@@ -194,3 +194,27 @@ def test_serve_before_any_run_names_the_projects_published_site(tmp_path, capsys
     assert cli.main(["serve", "--html-dir", str(tmp_path / "site")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "publish the site first" in err[0] and "--html-dir html" in err[0], err
+
+
+def test_ctrl_c_is_one_line_naming_resume_and_exit_130(monkeypatch, tmp_path, capsys):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_run", interrupted)
+    assert cli.main(["run", "--results-dir", str(tmp_path / "r"), "--html-dir", str(tmp_path / "h")]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--resume" in err[0] and "Traceback" not in err[0]
+
+
+def test_a_budget_with_resume_is_judged_by_the_run_on_the_rows_still_missing(monkeypatch, tmp_path):
+    """The CLI's own budget check plans every row; with --resume only the run knows which rows the results
+    hold, so the budget goes to it (asvrun.run refuses there, before measuring)."""
+    from mlxvspt.track import asvrun, plan
+
+    asked = []
+    monkeypatch.setattr(plan, "within", lambda budget, estimates: asked.append("cli"))
+    monkeypatch.setattr(asvrun, "run", lambda *args, budget=None, **kwargs: asked.append(("run", budget)) or ("m", 0))
+    out = ["--results-dir", str(tmp_path / "r"), "--html-dir", str(tmp_path / "h"), "--workload", "matmul"]
+    assert cli.main(["run", "--budget", "5", "--resume", *out]) == 0 and asked == [("run", 5.0)]
+    asked.clear()
+    assert cli.main(["run", "--budget", "5", *out]) == 0 and asked == ["cli", ("run", 5.0)]

@@ -150,7 +150,8 @@ def test_measured_once_returns_each_measurement_as_an_asv_sample():
 def test_a_short_step_makes_a_sample_of_several_steps(monkeypatch):
     """A track_ sample fills the preset's SAMPLE_SECONDS as a time_ sample does: a 0.1 s step at the
     history preset's 0.3 s is the mean of 3 steps, its peak memory their largest; a long step stays one.
-    After the other framework's sample, a sample of several steps follows one unmeasured step."""
+    After the other framework's sample, a sample of several steps follows one unmeasured step, and so does a
+    sample of one step where that step is cheap next to the other framework's."""
     from mlxvspt.measure import asvbench, settings
 
     steps = iter([{"ms": 1.0, "peak_memory_bytes": 5, "per_size": {"64": [1]}},
@@ -170,6 +171,13 @@ def test_a_short_step_makes_a_sample_of_several_steps(monkeypatch):
     steps = iter([{"ms": 4.0}])
     bench.record = {"warmup": {"last_warmup_step_seconds": 0.5}}
     assert bench.sample(switched=True) == {"ms": 4.0}  # a sample of one step takes none
+    steps = iter([{"ms": 9.0}, {"ms": 4.0}])
+    assert bench.sample(switched=True, warm_first=True) == {"ms": 4.0}  # unless it is cheap next to the other's
+    one, other = (asvbench.MeasuredOnce() for _ in range(2))
+    one.record, other.record = ({"warmup": {"last_warmup_step_seconds": s}} for s in (0.6, 16.0))
+    assert asvbench.cheap_next_to(one, [one, other]) and not asvbench.cheap_next_to(other, [one, other])
+    other.record = {"warmup": {"last_warmup_step_seconds": 2.0}}  # 0.6 s is not a quarter of 2 s
+    assert not asvbench.cheap_next_to(one, [one, other]) and not asvbench.cheap_next_to(one, [one])
     assert bench.sample_count() == 11  # the history preset's FIGURE_SAMPLES
     monkeypatch.setattr(settings, "preset", lambda: "full")
     assert bench.sample_count() == 10  # full: the verdict's ratio interval reaches a 3% difference

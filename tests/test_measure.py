@@ -288,7 +288,7 @@ def test_a_figure_class_settles_its_samples_and_its_twins_together(monkeypatch):
     class Figures(asvbench.MeasuredOnce):
         samples, alternate_on, record = 4, ("gpu",), {"warmup": {"steady": True}}
 
-        def sample(self, switched=False):
+        def sample(self, switched=False, warm_first=False):
             order.append(self.args[0])
             switches.append(switched)
             time.sleep(0.002)  # the rounds' seconds, recorded below, add these up at least
@@ -322,7 +322,7 @@ def test_a_figure_class_says_whether_its_samples_alternated_and_the_row_keeps_it
     class Figures(asvbench.MeasuredOnce):
         samples, record = 3, {"warmup": {"steady": True}}
 
-        def sample(self, switched=False):
+        def sample(self, switched=False, warm_first=False):
             return {"decode_ms": 1.0}
 
     mine = Figures()
@@ -543,6 +543,8 @@ def test_a_budget_the_last_durations_exceed_is_refused_naming_what_fits():
     plan.within(15, estimates)
     with pytest.raises(UsageError, match="positive"):
         plan.within(0, estimates)
+    with pytest.raises(UsageError, match="no earlier duration of llm on cpu to estimate it by"):
+        plan.within(60, {**estimates, ("llm", "cpu"): None})  # unknown: not counted as free
 
 
 def test_run_refuses_a_budget_before_anything_runs(tmp_path, capsys, monkeypatch):
@@ -563,6 +565,7 @@ def test_the_plan_estimates_from_this_machines_last_durations(tmp_path):
     known = plan.durations(tmp_path, "box-small")
     asked = {("matmul", "cpu"): [[f"b.{i}", i] for i in range(288)], ("llm", "cpu"): [["b", 0]]}
     assert plan.estimate(asked, {part: 1 for part in asked}, known) == {("matmul", "cpu"): 120.0, ("llm", "cpu"): None}
+    assert plan.estimate(asked, {("matmul", "cpu"): 1, ("llm", "cpu"): 0}, known)[("llm", "cpu")] == 0.0  # none to measure
 
 
 def test_the_plan_counts_only_the_rows_a_run_will_measure_and_the_rows_a_part_measured(tmp_path, monkeypatch):
@@ -920,10 +923,12 @@ def test_a_part_a_stopped_run_cut_short_does_not_replace_a_whole_ones_duration(t
                                                          {"workload": "llm", "device": "gpu", "seconds": 60.0,
                                                           "rows": 10, "stopped": True},
                                                          {"workload": "whisper", "device": "gpu", "seconds": 66.0,
-                                                          "rows": 56, "stopped": True, "measured": 0}]}]
+                                                          "rows": 56, "stopped": True, "measured": 0},
+                                                         {"workload": "matmul", "device": "cpu", "seconds": 6.0,
+                                                          "rows": 12, "measured": 0}]}]
     (folder / "runs-x.jsonl").write_text("".join(json.dumps(run) + "\n" for run in runs))
     assert plan.durations(tmp_path, "box-full") == {("lm_train", "gpu"): (1500.0, 102, None, None),
-                                                    ("llm", "gpu"): (60.0, 10, None, None)}  # whisper: none measured
+                                                    ("llm", "gpu"): (60.0, 10, None, None)}  # whisper, matmul: none measured
     # a stopped part whose caches were as they are now still gives way to a whole one (one H100's matmul:
     # 59.6 s for 30 of 72 rows, warm, estimated the whole at 2:23; the whole run before it took 1:47)
     runs.append({"started": "2026-12-07T18:42:24Z", "parts": [{"workload": "lm_train", "device": "gpu",
@@ -1049,7 +1054,7 @@ def test_an_interrupted_run_keeps_its_finished_parts_durations_for_the_next_plan
         kernels.mkdir(parents=True)
         for name in ("a", "b", "c"):
             (kernels / name).write_text("x")
-        return [{"name": name, "idx": idx, "result": "n/a", "stderr": "stub"} for name, idx in rows], None
+        return [{"name": name, "idx": idx, "samples": [1.0] * 5, "number": 1} for name, idx in rows], None
 
     monkeypatch.setattr(asvrun, "measure_part", measure_part)
     monkeypatch.setattr(asvrun.recorder, "record", lambda *args: None)

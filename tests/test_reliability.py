@@ -285,8 +285,10 @@ def tagged(tag):
 
 
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc")
-def test_sigterm_to_the_run_alone_leaves_no_process_behind(tmp_path):
-    """`kill PID` (or `timeout`) signals mlxvspt only, not its process group: asv's processes go too."""
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_stop_signal_to_the_run_alone_leaves_no_process_behind(tmp_path, sig):
+    """`kill PID` (or `timeout`), or a hang-up, signals mlxvspt only, not its process group: asv's processes go
+    too, and the run's scratch with them."""
     bench = suite(tmp_path, {"a_slow": SLOW_SUITE})
     log, tag = tmp_path / "log.txt", f"MLXVSPT_TEST_TAG={tmp_path.name}"
     env = {**os.environ, "FAKE_LOG": str(log), "SLOW_SECONDS": "120", "MLXVSPT_TEST_TAG": tmp_path.name}
@@ -298,12 +300,12 @@ def test_sigterm_to_the_run_alone_leaves_no_process_behind(tmp_path):
     while "slow mlx" not in log_lines(log) and time.time() < deadline:
         time.sleep(0.5)
     assert "slow mlx" in log_lines(log) and len(tagged(tag)) >= 2  # the run and its measuring process
-    proc.terminate()
-    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    proc.send_signal(sig)
+    assert proc.wait(timeout=60) == 128 + sig
     deadline = time.time() + 30
     while tagged(tag) and time.time() < deadline:
         time.sleep(0.2)
-    assert tagged(tag) == []
+    assert tagged(tag) == [] and not scratch_of(proc.pid)
 
 
 class Files(http.server.SimpleHTTPRequestHandler):

@@ -37,7 +37,8 @@ def test_headline_pairs_mlx_with_pytorchs_fastest_path_and_keeps_to_twenty_rows(
 def test_the_static_compile_headline_pairs_the_cells_measured_beside_and_falls_back_for_older_results(tmp_path):
     """Where MLX's static-compile cell exists (its generate, measured beside PyTorch's static-compile) the
     headline takes both cells from that row and can name a winner; an older result, MLX n/a there, pairs
-    MLX's generate row's cell, measured in another process: no verdict."""
+    MLX's generate row's cell: no verdict, whether measured in another process or in the same one (its
+    samples alternated with PyTorch's generate samples, not these)."""
     import fabricate as fab
 
     decode = "bench_llm.Generation.track_decode"
@@ -45,8 +46,9 @@ def test_the_static_compile_headline_pairs_the_cells_measured_beside_and_falls_b
                                    "path": ["generate", "static-compile"], "precision": ["fp16"], "batch": [1]},
                           unit="ms/token", version="2")
     fab.write_benchmarks(tmp_path, [bench])
-    pids = {"generate": 7, "static-compile": 8}
-    for machine, mlx_beside in (("new-full", fab.steady(1.0)), ("old-full", fab.NA)):
+    for machine, mlx_beside, pids in (("new-full", fab.steady(1.0), {"generate": 7, "static-compile": 8}),
+                                      ("old-full", fab.NA, {"generate": 7, "static-compile": 8}),
+                                      ("old-one-process-full", fab.NA, {"generate": 7, "static-compile": 7})):
         fab.write_results(tmp_path, machine, fab.POINTS[-1][0], [bench], {
             (decode, ("mlx", "gpu", "generate", "fp16", "1")): fab.steady(1.1),
             (decode, ("torch", "gpu", "generate", "fp16", "1")): fab.steady(4.0),
@@ -58,12 +60,13 @@ def test_the_static_compile_headline_pairs_the_cells_measured_beside_and_falls_b
             for fw in ("mlx", "torch") for path, pid in pids.items()])
     title = "TinyLlama decode, batch 1, fp16, vs static cache + torch.compile"
     for machine, mlx_path, verdict in (("new-full", "static-compile", "MLX 2x lower"),
-                                       ("old-full", "generate", "not interleaved")):
+                                       ("old-full", "generate", "not interleaved"),
+                                       ("old-one-process-full", "generate", "not interleaved")):
         snap = results.latest(tmp_path, [machine])[machine]
         row = dict(report.headline_rows(snap))[title]
         static = snap.row(decode, path="static-compile")
-        assert row.torch is static.torch and row.mlx is snap.row(decode, path=mlx_path).mlx
-        assert row.verdict == verdict
+        assert row.torch is static.torch and row.mlx.value == snap.row(decode, path=mlx_path).mlx.value
+        assert row.verdict == verdict and row.ratio == pytest.approx(row.mlx.value / 2.0)
 
 
 def test_headline_skips_rows_neither_framework_ran():

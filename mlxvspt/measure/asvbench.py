@@ -496,6 +496,7 @@ class MeasuredOnce(WorkloadBenchmark):
         twin = self.twin()
         benches = [self] if twin is None else [self, twin]
         taken, last = [[] for _ in benches], None  # set up last: the twin, or another row
+        cheap = {id(bench): cheap_next_to(bench, benches) for bench in benches}
         # once: with one before each sample, an H100's TinyLlama rounds took 0.1-1 s a sample beyond their steps
         gc.collect()
         began = time.perf_counter()
@@ -503,7 +504,7 @@ class MeasuredOnce(WorkloadBenchmark):
         def take_round():
             nonlocal last
             for bench, samples in timing.in_turn(list(zip(benches, taken)), len(taken[0])):
-                samples.append(bench.sample(switched=bench is not last))
+                samples.append(bench.sample(switched=bench is not last, warm_first=cheap[id(bench)]))
                 last = bench
 
         first_look = timing.take_rounds(taken, take_round, self.sample_count())
@@ -518,16 +519,17 @@ class MeasuredOnce(WorkloadBenchmark):
             twin.keep(taken[1])
         return taken[0]
 
-    def sample(self, switched=False):
+    def sample(self, switched=False, warm_first=False):
         """One sample's figures: a step's, or the mean of as many steps as fill the preset's SAMPLE_SECONDS (as a time_
         sample is), so a short host-bound figure (a toy model's decode of 1.5 ms a token) is not one noisy call; a
         peak is the largest of them. The garbage collector waits meanwhile, as it does while asv (timeit) times a
         time_ sample; before it, a collection of the young generations only (a fraction of a millisecond) frees
         what the last sample left in cycles, so no peak counts it (the full collection, 0.2 s and more beside the
         models, runs once, before the rounds). `switched`: the other framework's sample came last; a sample of
-        several steps then follows one step of its own, unmeasured (process.Alternation)."""
+        several steps then follows one step of its own, unmeasured (process.Alternation), and so does a sample
+        of one step where that step is cheap next to the other framework's (`warm_first`, `cheap_next_to`)."""
         calls = calls_per_sample(self.record["warmup"]["last_warmup_step_seconds"])
-        if switched and calls > 1:
+        if switched and (calls > 1 or warm_first):
             self.runner.step()
         gc.collect(1)
         gc.disable()
@@ -609,6 +611,23 @@ def kept_at(method, version):
 
     figure.version = version
     return figure
+
+
+# A step this many times shorter than the other framework's is cheap to take once, untimed, after each switch:
+# on 2 cores PyTorch's one-call samples after MLX's 8-16 s ones (TinyLlama's decode, Whisper's clips) came
+# 10-30% slower than the rest (its threads and caches gone cold), and the settle's extra rounds to push them
+# out cost a whole MLX sample each (27 and 33 s of the default run).
+CHEAP_FACTOR = 4
+
+
+def cheap_next_to(bench, benches):
+    """Whether `bench`'s step takes at most 1 / CHEAP_FACTOR of every other alternating bench's."""
+    def step(b):
+        return b.record["warmup"].get("last_warmup_step_seconds")
+
+    others = [step(b) for b in benches if b is not bench]
+    return bool(others) and None not in (step(bench), *others) and all(
+        step(bench) * CHEAP_FACTOR <= other for other in others)
 
 
 class GenerationFigures(MeasuredOnce):

@@ -11,6 +11,7 @@ each framework ran. A machine is named as a person reads it (`device_name`), nev
 import os
 import re
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 from ..measure import check
@@ -236,11 +237,13 @@ def headline_place(label):
 
 def substituted(snapshot, name, params, mlx_from):
     """The row of `name` at `params`; where its MLX cell is n/a and `mlx_from` is given, that cell from the
-    row at `mlx_from`."""
+    row at `mlx_from`, marked not interleaved: its samples alternated with that row's PyTorch samples, not
+    with these (a timing of it gets no verdict; its value and ratio still show)."""
     row = snapshot.row(name, **params)
     if row and mlx_from and row.mlx.status == "n/a":
         other = snapshot.row(name, **{**row.params, **mlx_from})
-        row = results.Row(row.benchmark, row.params, row.unit, row.torch, other.mlx if other else results.Cell())
+        mlx = replace(other.mlx, record={**(other.mlx.record or {}), "interleaved": False}) if other else results.Cell()
+        row = results.Row(row.benchmark, row.params, row.unit, row.torch, mlx)
     return row
 
 

@@ -182,22 +182,28 @@ def restore_damaged(results_dir):
         shutil.copyfile(path, backup)
 
 
+STOPPING = (signal.SIGTERM, signal.SIGHUP)
+
+
 @contextmanager
 def stopped_by_sigterm():
-    """SIGTERM (`kill`, `timeout`, a scheduler) stops a run as Ctrl-C does: the exception reaches the asv
-    command in flight, which kills every process asv started (progress.command), and the run's cleanup
-    runs. Without it the asv forkserver and its benchmark processes went on as orphans."""
+    """SIGTERM (`kill`, `timeout`, a scheduler) and SIGHUP (the terminal or ssh session closed) stop a run as
+    Ctrl-C does: the exception reaches the asv command in flight, which kills every process asv started
+    (progress.command), and the run's cleanup runs, keeping the finished combinations for --resume. Without
+    it the asv forkserver and its benchmark processes went on as orphans, and a hang-up lost the part's
+    finished lines and left the run's scratch behind."""
     def terminate(signum, frame):
         raise SystemExit(128 + signum)
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, terminate)
+    previous = {signum: signal.signal(signum, terminate) for signum in STOPPING}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None, benchmark_dir=None, only=None,
@@ -325,12 +331,13 @@ def _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, o
 
 
 def part_record(workload, device, preset, seconds, rows, lines, **more):
-    """A part's entry in the runs line: its wall time, the rows asked, those that ran (not n/a) and, of a
+    """A part's entry in the runs line: its wall time, the rows asked, those that got a value (not n/a, not
+    failed: recorder.has_value) and, of a
     part that ended, those the plan counted to measure (`planned`, plan.to_measure), which the next plan's
     estimate scales by, the files it added to the compile caches (`compiled`: 0, it ran warm or compiles
     nothing), and the fingerprint of the sizes it ran (plan.sizes_key)."""
     return {"workload": workload, "device": device, "seconds": round(seconds, 1), "rows": rows,
-            **more, "measured": sum(line.get("result") != "n/a" for line in lines),
+            **more, "measured": sum(map(recorder.has_value, lines)),
             "sizes": plan.sizes_key(workload, preset)}
 
 

@@ -121,15 +121,16 @@ def durations_of(paths, headline=False, preset=None, warm=None):
     before the key was recorded counts as other sizes: TinyLlama's halved tokens put its estimate 1.5x over).
     Then a part a stopped run cut short only where no run measured it whole (its rows are those that ended,
     often the cheap ones first; one H100's warm matmul part, stopped at 30 of its 72 rows, estimated the whole
-    at 2:23 against a whole run's 1:47), and never where it measured none (a lease that ended as the part
-    began: its seconds over no row would estimate anything). Then one whose compile caches were as they are
+    at 2:23 against a whole run's 1:47). Never a part that gave no row a value, stopped or not (a lease that
+    ended as the part began, a part whose rows all failed or were n/a: its seconds over no row would estimate
+    anything; a crashed matmul part's 6 s became the next plan's estimate, and it took 16 s). Then one whose compile caches were as they are
     now (`caches_as_now`): one H100's BERT part took 5:48 with its caches cold and 2:17 warm."""
     latest = {}
     for path in sorted(paths):
         for line in jsonlines.read(path):
             same = (line.get("selection") == "headline") == headline
             for part in line.get("parts", []):
-                if part.get("stopped") and part.get("measured") == 0:
+                if part.get("measured") == 0:
                     continue
                 sizes = part.get("sizes") == sizes_key(part["workload"], preset)
                 key = (part["workload"], part["device"])
@@ -175,8 +176,8 @@ def estimate(planned, counts, known):
     asked then."""
     estimates = {}
     for part, rows in planned.items():
-        if part not in known:
-            estimates[part] = None
+        if part not in known or not counts[part]:
+            estimates[part] = None if counts[part] else 0.0  # nothing to measure costs nothing
             continue
         seconds, asked, measured, counted = known[part]
         then = counted if counted is not None else measured
@@ -206,17 +207,21 @@ def describe(planned, counts, estimates):
 
 
 def within(budget_minutes, estimates):
-    """Refuse (UsageError) a selection whose known estimate exceeds the budget, naming what would fit."""
+    """Refuse (UsageError) a selection whose estimate exceeds the budget, naming what would fit, or that has
+    a part no earlier run here (or on another machine) gives a duration for: a budget cannot vouch for it."""
     if budget_minutes is None:
         return
     if not budget_minutes > 0:
         raise UsageError(f"--budget {budget_minutes:g}: give a positive number of minutes")
-    known = {part: s for part, s in estimates.items() if s is not None}
-    need = sum(known.values())
+    unknown = [f"{workload} on {device}" for (workload, device), s in estimates.items() if s is None]
+    if unknown:
+        raise UsageError(f"--budget {budget_minutes:g} min: no earlier duration of {', '.join(unknown)} to estimate "
+                         f"it by; run it once without --budget")
+    need = sum(estimates.values())
     if need <= budget_minutes * 60:
         return
     fits, spent = [], 0.0
-    for part, seconds in sorted(known.items(), key=lambda kv: kv[1]):
+    for part, seconds in sorted(estimates.items(), key=lambda kv: kv[1]):
         if spent + seconds <= budget_minutes * 60:
             fits.append(f"--workload {part[0]} --device {part[1]}")
             spent += seconds
