@@ -614,9 +614,9 @@ def kept_at(method, version):
 
 
 # A step this many times shorter than the other framework's is cheap to take once, untimed, after each switch:
-# on 2 cores PyTorch's one-call samples after MLX's 8-16 s ones (TinyLlama's decode, Whisper's clips) came
-# 10-30% slower than the rest (its threads and caches gone cold), and the settle's extra rounds to push them
-# out cost a whole MLX sample each (27 and 33 s of the default run).
+# on 2 cores PyTorch's TinyLlama decode after MLX's 7-8 s samples ran 58-77 ms a token (its threads and caches
+# gone cold), and the settle's 3 extra rounds to push those out cost a whole MLX sample each (27 s of the
+# default run); with that call, 56-60 ms and no extra round.
 CHEAP_FACTOR = 4
 
 
