@@ -172,6 +172,44 @@ def test_a_row_na_in_a_later_run_keeps_what_an_earlier_run_measured_at_the_point
     assert code == 1 and (row.cells["mlx"].value, row.cells["torch"].value) == (first, second)
 
 
+HANG_SUITE = """
+import time
+
+
+class Hangs:
+    params = [["mlx", "torch"], ["ok", "hang"]]
+    param_names = ["framework", "kind"]
+    number, repeat, rounds, warmup_time = 1, 1, 1, 0
+
+    def setup(self, framework, kind):
+        if kind == "hang":
+            time.sleep(600)  # a build that never ends: no sampling deadline covers it
+
+    def time_work(self, framework, kind):
+        pass
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="reads /proc")
+def test_a_measuring_process_that_hangs_is_stopped_and_fails_only_its_combination(tmp_path, monkeypatch, capsys):
+    """No line for SILENCE_SECONDS: the process and its children are stopped, the combination it was on fails
+    saying so, and a new process measures the rest."""
+    bench = suite(tmp_path, {"hangs": HANG_SUITE})
+    monkeypatch.setattr(asvrun, "SILENCE_SECONDS", 20)
+    monkeypatch.setenv("MLXVSPT_TEST_TAG", tmp_path.name)
+    results, html = tmp_path / "results", tmp_path / "html"
+    started = time.monotonic()
+    machine, code = asvrun.run("tiny", results, html, benchmark_dir=bench, log=tmp_path / "asv.log")
+    assert code == 1 and time.monotonic() - started < 300
+    snap = results_layer.latest(results)[machine]
+    for framework in ("mlx", "torch"):
+        assert snap.row("bench_hangs.Hangs.time_work", kind="ok").cells[framework].value > 0
+        assert snap.row("bench_hangs.Hangs.time_work", kind="hang").cells[framework].status == "failed"
+    assert "no output for 20 s: stopped as hung" in (tmp_path / "asv.log").read_text()
+    assert "stopped as hung" in capsys.readouterr().out  # the part's line names its first failure
+    assert tagged(f"MLXVSPT_TEST_TAG={tmp_path.name}") == []
+
+
 def test_failures_are_isolated_recorded_and_resume_skips_finished(tmp_path, monkeypatch, capsys):
     bench = suite(tmp_path, {"fake": FAKE_SUITE})
     log = tmp_path / "log.txt"

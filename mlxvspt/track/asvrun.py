@@ -341,10 +341,17 @@ def part_record(workload, device, preset, seconds, rows, lines, **more):
             "sizes": plan.sizes_key(workload, preset)}
 
 
+# A measuring process that writes no line for this long is stopped as hung (`Progress.command`), and fails only
+# the combination it was on, as one that dies: its sampling has a deadline of its own (process.deadline), a
+# build or a check step none. A combination writes a line as it ends; the longest seen took under 10 minutes
+# (the cold first-step tier: 5 pairs of processes compiling, 90 s a pair on an H200).
+SILENCE_SECONDS = 20 * 60
+
+
 def measure_part(workload, device, rows, env, run_folder, benchmark_dir, progress, python=sys.executable):
-    """Every row of one workload on one device, in one measuring process (of `python`); a process that dies
-    fails only the combination it was on (its "started" line names the rows) and a new one measures the rest.
-    Returns (the rows' lines, why a process died or None)."""
+    """Every row of one workload on one device, in one measuring process (of `python`); a process that dies or
+    hangs (SILENCE_SECONDS) fails only the combination it was on (its "started" line names the rows) and a new
+    one measures the rest. Returns (the rows' lines, why a process died or None)."""
     out = run_folder / f"{workload}-{device}.jsonl"
     request = run_folder / f"{workload}-{device}.request.json"
     lines, remaining, failure, first = [], [list(r) for r in rows], None, True
@@ -354,7 +361,8 @@ def measure_part(workload, device, rows, env, run_folder, benchmark_dir, progres
                                        "benchmark_dir": str(benchmark_dir), "out": str(out),
                                        "checks": env.get(settings.CHECKS), "cache_root": str(compile_root())}))
         first = False
-        returned, output = progress.command([python, "-m", "mlxvspt.measure.process", str(request)], env)
+        returned, output = progress.command([python, "-m", "mlxvspt.measure.process", str(request)], env,
+                                            silence=SILENCE_SECONDS)
         written = out.read_bytes()[seen:].decode() if out.exists() else ""
         new = [json.loads(text) for text in written.splitlines() if text.strip()]
         lines += [line for line in new if "name" in line]

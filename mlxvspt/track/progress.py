@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -66,6 +67,29 @@ def outcome(output, code):
     return status, "; ".join(filter(None, (reason, skipped))) or None
 
 
+class Watchdog:
+    """Stops a process and everything it started once `silence` seconds pass without a reset (None: never)."""
+
+    def __init__(self, pid, silence):
+        self.pid, self.silence, self.fired, self.timer = pid, silence, False, None
+        self.reset()
+
+    def reset(self):
+        self.cancel()
+        if self.silence:
+            self.timer = threading.Timer(self.silence, self.fire)
+            self.timer.daemon = True
+            self.timer.start()
+
+    def fire(self):
+        self.fired = True
+        stop(family(self.pid))
+
+    def cancel(self):
+        if self.timer is not None:
+            self.timer.cancel()
+
+
 class Progress:
     """The terminal side of a run: `command` runs one asv call into the log; `finished` prints its line."""
 
@@ -104,15 +128,19 @@ class Progress:
         tqdm.write(f"{RED}{line}{PLAIN}" if color else line, file=self.stream)
         self.stream.flush()
 
-    def command(self, cmd, env=None):
-        """Run `cmd` with its stdout and stderr, in order, into the log; returns (exit code, output)."""
+    def command(self, cmd, env=None, silence=None):
+        """Run `cmd` with its stdout and stderr, in order, into the log; returns (exit code, output). `silence`:
+        seconds without a line of output after which it and every process it started are stopped as hung,
+        the output's last line saying so."""
         self.log.write(f"$ {' '.join(map(str, cmd))}\n")
         self.log.flush()
         lines = []
         with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                               errors="replace", bufsize=1) as proc:
+            watchdog = Watchdog(proc.pid, silence)
             try:
                 for line in proc.stdout:
+                    watchdog.reset()
                     self.log.write(line)
                     self.log.flush()
                     lines.append(line)
@@ -121,6 +149,11 @@ class Progress:
             except BaseException:  # Ctrl-C or SIGTERM: asv and every process it started stop too
                 stop(family(proc.pid))
                 raise
+            finally:
+                watchdog.cancel()
+        if watchdog.fired:
+            lines.append(f"no output for {silence:g} s: stopped as hung\n")
+            self.log.write(lines[-1])
         return proc.returncode, "".join(lines)
 
     def running(self, name):
