@@ -120,11 +120,18 @@ def test_a_pooled_energy_figure_is_one_value_not_too_few_samples(unit):
     assert results.verdict(*cells, "J/token") == "too few samples (1)"
 
 
-def rounds_of(draw, count=10):
-    """The samples timing.take_rounds keeps of two frameworks whose samples `draw(framework)` gives, and whether
-    it stopped at its first look."""
+def rounds_of(draw, count=10, settle_limit=None):
+    """The samples timing.take_rounds keeps of two frameworks whose samples `draw(framework)` gives (then
+    timing.settle's at `settle_limit`, where given), and whether it stopped at its first look."""
     taken = [[], []]
-    first_look = timing.take_rounds(taken, lambda: [s.append(draw(i)) for i, s in enumerate(taken)], count)
+
+    def take_round():
+        for i, samples in enumerate(taken):
+            samples.append(draw(i))
+
+    first_look = timing.take_rounds(taken, take_round, count)
+    if settle_limit is not None:
+        timing.settle(taken, take_round, settle_limit)
     return taken, first_look
 
 
@@ -165,14 +172,7 @@ def test_noise_gets_a_verdict_about_as_rarely_as_the_interval_says_settle_includ
     rng = random.Random(3)
     called = 0
     for _ in range(10_000):
-        taken = [[], []]
-
-        def take_round():
-            for samples in taken:
-                samples.append(rng.lognormvariate(0, 0.08))
-
-        timing.take_rounds(taken, take_round, 10)
-        timing.settle(taken, take_round, timing.SPREAD_LIMIT["gpu"])
+        taken, _ = rounds_of(lambda i: rng.lognormvariate(0, 0.08), settle_limit=timing.SPREAD_LIMIT["gpu"])
         called += results.verdict(cell(taken[0]), cell(taken[1]), "seconds").startswith(("MLX", "PyTorch"))
     assert 0.5 <= 100 * called / 10_000 <= 1.5
 

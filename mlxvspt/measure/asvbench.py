@@ -496,15 +496,15 @@ class MeasuredOnce(WorkloadBenchmark):
         twin = self.twin()
         benches = [self] if twin is None else [self, twin]
         taken, last = [[] for _ in benches], None  # set up last: the twin, or another row
-        cheap = {id(bench): cheap_next_to(bench, benches) for bench in benches}
+        cheap = [cheap_next_to(bench, benches) for bench in benches]
         # once: with one before each sample, an H100's TinyLlama rounds took 0.1-1 s a sample beyond their steps
         gc.collect()
         began = time.perf_counter()
 
         def take_round():
             nonlocal last
-            for bench, samples in timing.in_turn(list(zip(benches, taken)), len(taken[0])):
-                samples.append(bench.sample(switched=bench is not last, warm_first=cheap[id(bench)]))
+            for bench, samples, warm_first in timing.in_turn(list(zip(benches, taken, cheap)), len(taken[0])):
+                samples.append(bench.sample(switched=bench is not last, warm_first=warm_first))
                 last = bench
 
         first_look = timing.take_rounds(taken, take_round, self.sample_count())

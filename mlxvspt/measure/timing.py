@@ -118,9 +118,9 @@ def settle(taken, take_round, limit):
 # verdict. A look this strict (Haybittle and Peto's p < 0.001) adds at most 0.06% to the 1% chance that a
 # timed figure's 99% interval calls noise a difference; the settle's choice of the rounds kept adds more (on
 # noise of 8% a sample, 1.09% of 100,000 pairs against 0.92% without it); a memory figure, which the look does
-# not read, keeps its own 1%. A 3% difference between steady cells that
-# is not wholly apart by 7 rounds gets all 10. Not a time_ row's rounds (up to 20 samples of a short step
-# within 5 s): ended at 7, three of a 2-core CPU's 512^3 matmul cells spread 9-18%.
+# not read, keeps its own 1%. A 3% difference between steady cells that is not wholly apart by 7 rounds gets
+# all 10. Not a time_ row's rounds (up to 20 samples of a short step within 5 s): ended at 7, three of a
+# 2-core CPU's 512^3 matmul cells spread 9-18%.
 FIRST_LOOK = 7
 
 

@@ -186,7 +186,7 @@ STOPPING = (signal.SIGTERM, signal.SIGHUP)
 
 
 @contextmanager
-def stopped_by_sigterm():
+def stopped_like_ctrl_c():
     """SIGTERM (`kill`, `timeout`, a scheduler) and SIGHUP (the terminal or ssh session closed) stop a run as
     Ctrl-C does: the exception reaches the asv command in flight, which kills every process asv started
     (progress.command), and the run's cleanup runs, keeping the finished combinations for --resume. Without
@@ -222,7 +222,7 @@ def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None
     else a virtualenv built for it), not by asv's process per row. Two runs into one results folder at
     once: the second is refused.
     """
-    with stopped_by_sigterm(), locks.held(Path(results_dir) / ".run.lock", "mlxvspt run"):
+    with stopped_like_ctrl_c(), locks.held(Path(results_dir) / ".run.lock", "mlxvspt run"):
         if points is None:
             return _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, only, verbose, log,
                              budget, headline)

@@ -123,8 +123,9 @@ def durations_of(paths, headline=False, preset=None, warm=None):
     often the cheap ones first; one H100's warm matmul part, stopped at 30 of its 72 rows, estimated the whole
     at 2:23 against a whole run's 1:47). Never a part that gave no row a value, stopped or not (a lease that
     ended as the part began, a part whose rows all failed or were n/a: its seconds over no row would estimate
-    anything; a crashed matmul part's 6 s became the next plan's estimate, and it took 16 s). Then one whose compile caches were as they are
-    now (`caches_as_now`): one H100's BERT part took 5:48 with its caches cold and 2:17 warm."""
+    anything; a crashed matmul part's 6 s became the next plan's estimate, and it took 16 s). Then one whose
+    compile caches were as they are now (`caches_as_now`): one H100's BERT part took 5:48 with its caches cold
+    and 2:17 warm."""
     latest = {}
     for path in sorted(paths):
         for line in jsonlines.read(path):
@@ -176,8 +177,11 @@ def estimate(planned, counts, known):
     asked then."""
     estimates = {}
     for part, rows in planned.items():
-        if part not in known or not counts[part]:
-            estimates[part] = None if counts[part] else 0.0  # nothing to measure costs nothing
+        if not counts[part]:  # nothing to measure costs nothing
+            estimates[part] = 0.0
+            continue
+        if part not in known:
+            estimates[part] = None
             continue
         seconds, asked, measured, counted = known[part]
         then = counted if counted is not None else measured
