@@ -233,7 +233,7 @@ def cmd_run(args):
         plan.within(args.budget, estimates)
     machine, code = asvrun.run(preset, args.results_dir, args.html_dir, args.workload, args.resume, only=args.bench,
                                verbose=args.verbose, budget=args.budget, headline=args.headline)
-    return finish(args, code)
+    return finish(args, code, ledger.point_for_installed(ledger.build())[1])
 
 
 def cmd_history(args):
@@ -251,12 +251,13 @@ def shown(results_dir, named=None):
     return named or [m for m in results.machines(results_dir) if m not in regressions.retired(results_dir)]
 
 
-def finish(args, code):
-    """The end of run and history: the table of the machine just measured, where every row and the site are,
-    and exit 1 if any benchmark failed."""
+def finish(args, code, commit=None):
+    """The end of run and history: the table of the machine just measured (at ledger `commit`, the release
+    set a run measured; the newest where None), where every row and the site are, and exit 1 if any
+    benchmark failed."""
     machine = asvrun.machine_name(os.environ[settings.PRESET])
     where = "" if Path(args.results_dir) == asvrun.ROOT / "results" else f" --results-dir {args.results_dir}"
-    lines = report.console(args.results_dir, machine)
+    lines = report.console(args.results_dir, machine, commit)
     print("\n".join(lines) if lines else f"no results of {machine} in {args.results_dir}")
     print(f"every row: `mlxvspt report --machine {machine} --full{where}` (--records: what each framework ran); "
           "how to read a verdict: docs/methodology.md")

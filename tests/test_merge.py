@@ -77,6 +77,43 @@ def test_a_part_copied_while_its_run_wrote_brings_only_its_whole_record_lines(tm
     assert (dest / f"records-{NEW}.jsonl").read_text().splitlines() == [json.dumps(whole)]
 
 
+def test_a_part_begun_as_a_copy_of_the_results_gives_only_the_workloads_its_own_runs_measured(tmp_path):
+    """`gpu_point.sh start` copies the machine's results into the point's folder (the plan's durations,
+    `--resume`): two such points of one lease, one measuring matmul and one the LM, each hold the other's
+    rows as the copy had them. Merged one after the other, each brings only what its runs lines say it
+    measured, its check lines too; a part whose runs lines name no parts brings everything, as before."""
+    def runs(folder, *workloads, old=()):
+        lines = [*old, *({"started": f"new {w}", "parts": [{"workload": w, "device": "gpu", "measured": 2}]}
+                         for w in workloads)]
+        (folder / f"runs-{NEW}.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    def line(workload, ok):
+        return check.Line(workload, "gpu", "seed", "fp32", "output", ok, case="n 64" if workload == "matmul" else "")
+
+    old = {(STEP, ("mlx", "gpu", "fp32")): fab.steady(1.0), (MATMUL, ("mlx", "gpu", "64")): fab.steady(1e-3)}
+    dest = part(tmp_path, "results", old, [])
+    check.replace_combinations(dest / f"check-{NEW}.jsonl", [line("lm_train", False), line("matmul", False)])
+    earlier = {"started": "earlier", "parts": [{"workload": "lm_train", "device": "gpu", "measured": 1}]}
+    runs(dest, old=[earlier])
+    matmul_again = part(tmp_path, "b", {**old, (MATMUL, ("mlx", "gpu", "64")): fab.steady(2e-3)}, [])
+    llm_again = part(tmp_path, "c", {**old, (STEP, ("mlx", "gpu", "fp32")): fab.steady(3.0)}, [])
+    for folder, workload in ((matmul_again, "matmul"), (llm_again, "lm_train")):
+        runs(folder, workload, old=[earlier])
+        check.replace_combinations(folder / f"check-{NEW}.jsonl", [line("lm_train", False), line("matmul", False)])
+        check.replace_combinations(folder / f"check-{NEW}.jsonl", [line(workload, True)])
+    assert cli.main(["merge", str(dest), str(matmul_again)]) == 0
+    assert cli.main(["merge", str(dest), str(llm_again)]) == 0
+    snap = results.latest(dest.parent)[MACHINE]
+    assert snap.row(MATMUL).mlx.value == pytest.approx(2e-3, rel=0.05)  # not put back by c's copy
+    assert snap.row(STEP, precision="fp32").mlx.value == pytest.approx(3.0, rel=0.05)
+    assert {(l["workload"], l["ok"]) for l in check.load(dest / f"check-{NEW}.jsonl")} == \
+        {("matmul", True), ("lm_train", True)}
+    assert len((dest / f"runs-{NEW}.jsonl").read_text().splitlines()) == 3
+    unnamed = part(tmp_path, "unnamed", {(MATMUL, ("mlx", "gpu", "64")): fab.steady(4e-3)}, [])
+    assert cli.main(["merge", str(dest), str(unnamed)]) == 0
+    assert results.latest(dest.parent)[MACHINE].row(MATMUL).mlx.value == pytest.approx(4e-3, rel=0.05)
+
+
 def test_an_entry_measured_again_whole_takes_the_parts_duration_and_one_measured_in_part_adds_it(tmp_path):
     def with_duration(folder, seconds):
         path = next(folder.glob("*-*.json"))

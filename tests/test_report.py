@@ -298,6 +298,25 @@ def test_the_end_of_a_run_shows_only_this_machines_table_in_sixty_lines(monkeypa
     assert "mlxvspt serve --html-dir html" in out and "asv preview" not in out
 
 
+def test_the_end_of_a_run_of_an_older_release_shows_that_releases_table(monkeypatch, capsys):
+    """A GPU machine measures mlx 0.32.3 after 0.32.4 was recorded: its run ends with 0.32.3's rows and
+    heading, not the newest point's."""
+    from argparse import Namespace
+
+    from mlxvspt import ledger
+    from mlxvspt.measure import settings
+
+    monkeypatch.setenv(settings.MACHINE, "NVIDIA-H100-80GB-HBM3")
+    monkeypatch.setenv(settings.PRESET, "full")
+    older = dict(ledger.build())["mlx-0.32.3+torch-2.11.0"]
+    assert cli.finish(Namespace(results_dir=str(RESULTS), html_dir="html"), 0, older) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("NVIDIA H100 80GB HBM3 · mlx 0.32.3 · torch 2.11.0 (machine NVIDIA-H100-80GB-HBM3-full, "
+                          "release set mlx-0.32.3+torch-2.11.0)")
+    snap = next(s for s in results.history(RESULTS, "NVIDIA-H100-80GB-HBM3-full") if s.commit == older)
+    assert report.verdict_counts(snap) in out
+
+
 def test_an_accuracy_row_shows_its_values_and_no_timing_verdict(capsys):
     assert cli.main(["report", "--machine", "linux-2core-small", "--full"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| Matmul.track_relative_error")]

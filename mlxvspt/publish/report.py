@@ -271,12 +271,16 @@ def verdict_counts(snapshot):
                       *(f"{v} {k}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))])
 
 
-def console(results_dir, machine, limit=20):
-    """This machine's rows for a terminal: its headline, else (a run of some workloads) its first `limit`
-    measured rows; then how its rows fared. [] without results of it."""
+def console(results_dir, machine, commit=None, limit=20):
+    """This machine's rows for a terminal at ledger `commit` (the release set a run measured; its newest
+    where None: a run of an older release must not print the newer one's table under its own run), its
+    headline, else (a run of some workloads) its first `limit` measured rows; then how its rows fared. []
+    without results of it."""
     snap = results.latest(results_dir, [machine]).get(machine)
     if snap is None:
         return []
+    if commit and commit != snap.commit:
+        snap = results.snapshot(results_dir, machine, commit)
     chosen = headline_rows(snap) or [(row.label, row) for row in measured_rows(snap)]
     out = [heading(snap), "", *ROW_HEADER, *(row_line(t, r) for t, r in chosen[:limit])]
     if len(chosen) > limit:

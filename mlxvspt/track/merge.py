@@ -2,15 +2,16 @@
 host, each pinned to its own GPU and cores) into one, as if one run had measured them all.
 
 asv keeps one file per machine, commit and environment with, per benchmark, one entry per parameter
-combination: a part's combinations that another part left n/a (not selected there) are filled from the
-part that measured them, and a combination measured in several parts from the last of them (a re-measure
-replaces the first measurement); where the parts' params grids differ (the suite gained a size), the later
-part's grid stands, as asv would show only entries of the suite's current grid. Records and run lines (JSON
-lines) are concatenated, a line the destination has already left out (merging a part twice adds nothing); a
-part's check lines replace the destination's of the combinations they compare, as a run's own check does (a
-re-measure's check stands alone); environment files (the host and releases of the latest run) are taken
-from the last part that has them, as its rows are, so a page's "host of the latest run" is that part's
-(one H100 re-measured on a host whose single-core loop ran 2x slower was described as the first host);
+combination: a part's combinations that another part left n/a (not selected there) are filled from the part
+that measured them, and a combination measured in several parts from the last of them (a re-measure replaces
+the first measurement; a part whose new runs lines name the workloads it measured gives only those, as a part
+may begin as a copy of the machine's results); where the parts' params grids differ (the suite gained a size),
+the later part's grid stands, as asv would show only entries of the suite's current grid. Records and run
+lines (JSON lines) are concatenated, a line the destination has already left out (merging a part twice adds
+nothing); a part's check lines replace the destination's of the combinations they compare, as a run's own
+check does (a re-measure's check stands alone); environment files (the host and releases of the latest run)
+are taken from the last part that has them, as its rows are, so a page's "host of the latest run" is that
+part's (one H100 re-measured on a host whose single-core loop ran 2x slower was described as the first host);
 machine.json keeps each key as the last part to describe it did, and every result file is described by it.
 """
 import itertools
@@ -88,10 +89,11 @@ def merge_entries(into, other, columns):
     return merged
 
 
-def merge_result_files(paths, out):
-    """One asv result file from several of the same machine, commit and environment."""
+def merge_result_files(paths, out, measured=None):
+    """One asv result file from several of the same machine, commit and environment; of a path whose
+    `measured` (a list beside `paths`) names workloads, only those workloads' benchmarks."""
     merged = None
-    for path in paths:
+    for path, workloads in zip(paths, measured or [None] * len(paths)):
         data = json.loads(Path(path).read_text())
         if merged is None:
             merged = data
@@ -100,9 +102,33 @@ def merge_result_files(paths, out):
             raise UsageError(f"{path}: another asv result format than {paths[0]}")
         columns = merged["result_columns"]
         for name, entry in data["results"].items():
-            merged["results"][name] = merge_entries(merged["results"].get(name), entry, columns)
+            if workloads is None or workload_of(name) in workloads:
+                merged["results"][name] = merge_entries(merged["results"].get(name), entry, columns)
         merged["durations"] = {**data.get("durations", {}), **merged.get("durations", {})}
     Path(out).write_text(json.dumps(merged, indent=None))
+
+
+def workload_of(benchmark):
+    """The workload of a benchmark or check line's module name: bench_llm.Generation.track_decode -> llm."""
+    return benchmark.split(".")[0].removeprefix("bench_")
+
+
+def measured_here(folder, dest):
+    """The workloads `folder`'s own runs measured (its runs lines `dest` does not hold yet, parts that
+    measured a row), or None (all of its rows) where none of those lines names its parts. A part folder may
+    begin as a copy of the machine's results (`gpu_point.sh start` copies them in for the plan and for
+    `--resume`): the rows it did not measure are those of the copy, and a later part's copy must not
+    replace what an earlier part measured (an H100's matmul re-measured in one part was put back to its old
+    values by the copy in the next part, which measured only TinyLlama)."""
+    new, named = set(), False
+    for path in folder.glob("runs-*.jsonl"):
+        have = set((dest / path.name).read_text().splitlines()) if (dest / path.name).is_file() else set()
+        for line, run in jsonlines.lines(path):
+            if line in have or "parts" not in run:
+                continue
+            named = True
+            new |= {p["workload"] for p in run["parts"] if p.get("measured", 1)}
+    return new if named else None
 
 
 def merge(dest, parts):
@@ -119,13 +145,16 @@ def merge(dest, parts):
     for path in (folder / n for folder in [dest, *folders] for n in names if n.endswith(".json")):
         if path.is_file() and not isinstance(read_json(path), dict):  # before anything is written
             raise UsageError(f"{path}: not a readable asv result file (a copy cut short?)")
+    measured = {folder: measured_here(folder, dest) for folder in folders}
     dest.mkdir(parents=True, exist_ok=True)
     for name in names:
         sources = [folder / name for folder in folders if (folder / name).is_file()]
         target = dest / name
         if name.startswith("check-") and name.endswith(".jsonl"):  # a part's lines replace its combinations'
             for source in sources:
-                check.replace_stored(target, check.load(source))
+                workloads = measured[source.parent]
+                check.replace_stored(target, [line for line in check.load(source)
+                                              if workloads is None or line["workload"] in workloads])
         elif name.endswith(".jsonl") and name.startswith(JSONL):
             have = set(target.read_text().splitlines()) if target.is_file() else set()
             with open(target, "a", encoding="utf-8") as f:
@@ -140,7 +169,8 @@ def merge(dest, parts):
                 described.update(description(source) or {})
             target.write_text(json.dumps(described, indent=4))
         elif name.endswith(".json"):
-            merge_result_files(([target] if target.is_file() else []) + sources, target)
+            mine = [target] if target.is_file() else []
+            merge_result_files(mine + sources, target, [None] * len(mine) + [measured[s.parent] for s in sources])
         else:  # environment files: the latest run's
             shutil.copyfile(sources[-1], target)
     one_machine(dest)
