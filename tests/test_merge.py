@@ -1,6 +1,7 @@
 """`mlxvspt merge`: a machine's results measured in parts (one framework or workload per GPU) read as one
 run; each combination comes from the part that measured it, records and checks are kept whole."""
 import json
+import shutil
 
 import pytest
 
@@ -77,41 +78,85 @@ def test_a_part_copied_while_its_run_wrote_brings_only_its_whole_record_lines(tm
     assert (dest / f"records-{NEW}.jsonl").read_text().splitlines() == [json.dumps(whole)]
 
 
-def test_a_part_begun_as_a_copy_of_the_results_gives_only_the_workloads_its_own_runs_measured(tmp_path):
+def copied(root, name, dest, point, samples, measured, workload):
+    """A point's folder as `gpu_point.sh start` makes it, a copy of the machine's results, after a run that
+    measured `measured` ({(benchmark, bare params): samples}) at `point`: the result file holds the copy's
+    other rows, a record and a check line for each row measured, the run's line once it ended
+    (`workload` None: packed before)."""
+    folder = root / name / MACHINE
+    shutil.copytree(dest, folder)
+    fab.write_results(folder.parent, MACHINE, point, BENCHES, {**samples, **measured})
+    fab.write_records(folder.parent, MACHINE, point, [
+        {"benchmark": bench, "params": as_recorded(bench, combo), "check_key": check_key(bench, combo)}
+        for bench, combo in measured])
+    check.replace_combinations(folder / f"check-{point}.jsonl", [
+        check_line(bench, combo, True) for bench, combo in measured])
+    if workload:
+        with open(folder / f"runs-{point}.jsonl", "a") as f:
+            f.write(json.dumps({"started": name, "parts": [{"workload": workload, "measured": len(measured)}]}) + "\n")
+    return folder
+
+
+def as_recorded(bench, combo):
+    """A row's params as its record names them: each value as asv lists it (repr)."""
+    names = ("framework", "device", "n" if bench == MATMUL else "precision")
+    return {name: value if value.isdigit() else repr(value) for name, value in zip(names, combo)}
+
+
+def check_key(bench, combo):
+    """(workload, device, path, precision, case) of a row of BENCHES, as its check line names it."""
+    if bench == MATMUL:
+        return ("matmul", "gpu", "-", "fp32", f"n {combo[2]}")
+    return ("lm_train", "gpu", "seed", combo[2], "")
+
+
+def check_line(bench, combo, ok):
+    *key, case = check_key(bench, combo)
+    return check.Line(*key, "output", ok, case=case)
+
+
+def test_a_part_begun_as_a_copy_of_the_results_gives_only_the_rows_it_measured(tmp_path):
     """`gpu_point.sh start` copies the machine's results into the point's folder (the plan's durations,
-    `--resume`): two such points of one lease, one measuring matmul and one the LM, each hold the other's
-    rows as the copy had them. Merged one after the other, each brings only what its runs lines say it
-    measured, its check lines too; a part whose runs lines name no parts brings everything, as before."""
-    def runs(folder, *workloads, old=()):
-        lines = [*old, *({"started": f"new {w}", "parts": [{"workload": w, "device": "gpu", "measured": 2}]}
-                         for w in workloads)]
-        (folder / f"runs-{NEW}.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
-
-    def line(workload, ok):
-        return check.Line(workload, "gpu", "seed", "fp32", "output", ok, case="n 64" if workload == "matmul" else "")
-
-    old = {(STEP, ("mlx", "gpu", "fp32")): fab.steady(1.0), (MATMUL, ("mlx", "gpu", "64")): fab.steady(1e-3)}
+    `--resume`): a part holds the rows it did not measure as the copy had them. Merged one after another,
+    each part brings only the rows its records say it measured (and their check lines), whole workloads or
+    some of their rows, at each release set apart, packed before its run ended, merged twice; a part whose
+    runs lines name no parts (an older harness's) brings everything, as before."""
+    old_point = fab.POINTS[-2][0]
+    fp32, bf16, n64 = (STEP, ("mlx", "gpu", "fp32")), (STEP, ("mlx", "gpu", "bf16")), (MATMUL, ("mlx", "gpu", "64"))
+    old = {fp32: fab.steady(1.0), bf16: fab.steady(1.0), n64: fab.steady(1e-3)}
     dest = part(tmp_path, "results", old, [])
-    check.replace_combinations(dest / f"check-{NEW}.jsonl", [line("lm_train", False), line("matmul", False)])
-    earlier = {"started": "earlier", "parts": [{"workload": "lm_train", "device": "gpu", "measured": 1}]}
-    runs(dest, old=[earlier])
-    matmul_again = part(tmp_path, "b", {**old, (MATMUL, ("mlx", "gpu", "64")): fab.steady(2e-3)}, [])
-    llm_again = part(tmp_path, "c", {**old, (STEP, ("mlx", "gpu", "fp32")): fab.steady(3.0)}, [])
-    for folder, workload in ((matmul_again, "matmul"), (llm_again, "lm_train")):
-        runs(folder, workload, old=[earlier])
-        check.replace_combinations(folder / f"check-{NEW}.jsonl", [line("lm_train", False), line("matmul", False)])
-        check.replace_combinations(folder / f"check-{NEW}.jsonl", [line(workload, True)])
-    assert cli.main(["merge", str(dest), str(matmul_again)]) == 0
-    assert cli.main(["merge", str(dest), str(llm_again)]) == 0
-    snap = results.latest(dest.parent)[MACHINE]
-    assert snap.row(MATMUL).mlx.value == pytest.approx(2e-3, rel=0.05)  # not put back by c's copy
-    assert snap.row(STEP, precision="fp32").mlx.value == pytest.approx(3.0, rel=0.05)
-    assert {(l["workload"], l["ok"]) for l in check.load(dest / f"check-{NEW}.jsonl")} == \
-        {("matmul", True), ("lm_train", True)}
-    assert len((dest / f"runs-{NEW}.jsonl").read_text().splitlines()) == 3
-    unnamed = part(tmp_path, "unnamed", {(MATMUL, ("mlx", "gpu", "64")): fab.steady(4e-3)}, [])
-    assert cli.main(["merge", str(dest), str(unnamed)]) == 0
-    assert results.latest(dest.parent)[MACHINE].row(MATMUL).mlx.value == pytest.approx(4e-3, rel=0.05)
+    fab.write_results(dest.parent, MACHINE, old_point, BENCHES, old)
+    for point in (NEW, old_point):
+        check.replace_combinations(dest / f"check-{point}.jsonl", [
+            check_line(*row, False) for row in old])
+        (dest / f"runs-{point}.jsonl").write_text(json.dumps({"started": "earlier", "parts": []}) + "\n")
+
+    def value(row, point=NEW):
+        snap = next(s for s in results.history(dest.parent, MACHINE) if s.point == point)
+        return snap.row(row[0], **dict(zip(("precision", "n") if row[0] == STEP else ("n",), row[1][2:]))).mlx.value
+
+    def checks(point=NEW):
+        return {line["case"] or line["precision"]: line["ok"] for line in check.load(dest / f"check-{point}.jsonl")}
+
+    # b: matmul again at NEW, the LM's fp32 again at the older release set
+    b = copied(tmp_path, "b", dest, NEW, old, {n64: fab.steady(2e-3)}, "matmul")
+    fab.write_results(b.parent, MACHINE, old_point, BENCHES, {**old, fp32: fab.steady(5.0)})
+    fab.write_records(b.parent, MACHINE, old_point, [{"benchmark": STEP, "params": as_recorded(*fp32),
+                                                      "check_key": check_key(*fp32)}])
+    # c: the LM's bf16 alone at NEW (one row of its workload), packed before its run ended
+    c = copied(tmp_path, "c", dest, NEW, old, {bf16: fab.steady(3.0)}, None)
+    assert cli.main(["merge", str(dest), str(b)]) == 0
+    assert cli.main(["merge", str(dest), str(c)]) == 0
+    assert cli.main(["merge", str(dest), str(b)]) == 0  # again: adds nothing
+    assert value(n64) == pytest.approx(2e-3, rel=0.05)  # not put back by c's copy
+    assert value(bf16) == pytest.approx(3.0, rel=0.05) and value(fp32) == pytest.approx(1.0, rel=0.05)
+    assert value(fp32, old_point) == pytest.approx(5.0, rel=0.05) and value(n64, old_point) == pytest.approx(1e-3, rel=0.05)
+    assert checks() == {"n 64": True, "bf16": True, "fp32": False}
+    assert checks(old_point) == {"n 64": False, "bf16": False, "fp32": False}  # b measured fp32 there, checked nothing
+    older = part(tmp_path, "older", {n64: fab.steady(4e-3)}, [])
+    (older / f"runs-{NEW}.jsonl").write_text(json.dumps({"started": "older", "benchmarks": 1}) + "\n")
+    assert cli.main(["merge", str(dest), str(older)]) == 0
+    assert value(n64) == pytest.approx(4e-3, rel=0.05)
 
 
 def test_an_entry_measured_again_whole_takes_the_parts_duration_and_one_measured_in_part_adds_it(tmp_path):

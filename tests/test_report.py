@@ -315,6 +315,9 @@ def test_the_end_of_a_run_of_an_older_release_shows_that_releases_table(monkeypa
                           "release set mlx-0.32.3+torch-2.11.0)")
     snap = next(s for s in results.history(RESULTS, "NVIDIA-H100-80GB-HBM3-full") if s.commit == older)
     assert report.verdict_counts(snap) in out
+    measured = {s.commit for s in results.history(RESULTS, "NVIDIA-H100-80GB-HBM3-full")}
+    never = next(commit for _, commit in ledger.build() if commit not in measured)
+    assert report.console(RESULTS, "NVIDIA-H100-80GB-HBM3-full", never) == []  # `finish` says: no results of it
 
 
 def test_an_accuracy_row_shows_its_values_and_no_timing_verdict(capsys):

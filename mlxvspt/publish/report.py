@@ -281,6 +281,8 @@ def console(results_dir, machine, commit=None, limit=20):
         return []
     if commit and commit != snap.commit:
         snap = results.snapshot(results_dir, machine, commit)
+        if not snap.rows:
+            return []
     chosen = headline_rows(snap) or [(row.label, row) for row in measured_rows(snap)]
     out = [heading(snap), "", *ROW_HEADER, *(row_line(t, r) for t, r in chosen[:limit])]
     if len(chosen) > limit:

@@ -246,8 +246,9 @@ def ratio_interval(torch, mlx):
 
 def verdict(torch, mlx, unit):
     """"MLX 1.3x faster" only where both cells were cross-checked and, for a timing (not a peak memory or an
-    error), taken alternately (in one process where their class alternates on the device; neither record
-    saying it was measured alone) and after a steady warm-up; and the ratio's LEVEL interval lies wholly on
+    error), taken alternately (in one process: two processes' cells cannot have alternated; where the class
+    alternates on the device, a record without a process counts as another one; neither record saying it was
+    measured alone) and after a steady warm-up; and the ratio's LEVEL interval lies wholly on
     one side of 1 and the medians differ by MIN_EFFECT at least; otherwise why not (an accuracy figure or a
     pooled energy figure: none, it is read as its value). The factor is the medians' ratio, as the pages show it."""
     if not (torch.ok and mlx.ok) or min(torch.value, mlx.value) <= 0:
@@ -264,8 +265,10 @@ def verdict(torch, mlx, unit):
     if not (torch.sampled and mlx.sampled):
         return f"too few samples ({min(torch.n, mlx.n)})"
     if unit not in UNTIMED_UNITS:
-        if False in (torch.interleaved, mlx.interleaved) or ((torch.alternates or mlx.alternates)
-                                                              and torch.pid != mlx.pid):
+        # cells of two measuring processes did not alternate, whatever their records say (an older harness
+        # measured each framework's combination in a process of its own and did not record `interleaved`)
+        apart = torch.pid != mlx.pid and (torch.alternates or mlx.alternates or None not in (torch.pid, mlx.pid))
+        if False in (torch.interleaved, mlx.interleaved) or apart:
             return "not interleaved"  # the frameworks' timings were taken in different minutes
         if not (torch.steady and mlx.steady):
             return "unsteady warm-up"

@@ -4,23 +4,26 @@ host, each pinned to its own GPU and cores) into one, as if one run had measured
 asv keeps one file per machine, commit and environment with, per benchmark, one entry per parameter
 combination: a part's combinations that another part left n/a (not selected there) are filled from the part
 that measured them, and a combination measured in several parts from the last of them (a re-measure replaces
-the first measurement; a part whose new runs lines name the workloads it measured gives only those, as a part
-may begin as a copy of the machine's results); where the parts' params grids differ (the suite gained a size),
-the later part's grid stands, as asv would show only entries of the suite's current grid. Records and run
-lines (JSON lines) are concatenated, a line the destination has already left out (merging a part twice adds
-nothing); a part's check lines replace the destination's of the combinations they compare, as a run's own
-check does (a re-measure's check stands alone); environment files (the host and releases of the latest run)
-are taken from the last part that has them, as its rows are, so a page's "host of the latest run" is that
-part's (one H100 re-measured on a host whose single-core loop ran 2x slower was described as the first host);
-machine.json keeps each key as the last part to describe it did, and every result file is described by it.
+the first measurement). A part folder may begin as a copy of the machine's results: of a part written by the
+present harness (a runs line naming its parts), only the rows its own records lines name (those the
+destination does not hold yet) count as measured there, with their check lines and, at each release set, its
+environment file (`measured_here`). Where the parts' params grids differ (the suite gained a size), the later
+part's grid stands, as asv would show only entries of the suite's current grid. Records and run lines (JSON
+lines) are concatenated, a line the destination has already left out (merging a part twice adds nothing); a
+part's check lines replace the destination's of the combinations they compare, as a run's own check does (a
+re-measure's check stands alone); environment files (the host and releases of the latest run) are taken from
+the last part that has them, as its rows are, so a page's "host of the latest run" is that part's (one H100
+re-measured on a host whose single-core loop ran 2x slower was described as the first host); machine.json
+keeps each key as the last part to describe it did, and every result file is described by it.
 """
 import itertools
 import json
 import shutil
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .asvrun import MACHINE_KEYS
-from .. import jsonlines
+from .. import jsonlines, ledger
 from ..measure import check
 from ..errors import UsageError
 
@@ -53,13 +56,20 @@ def on_grid(entry, columns, params):
     return laid
 
 
-def merge_entries(into, other, columns):
-    """One benchmark's asv entry with `other`'s measured combinations filled in. Durations add up, except
-    where `other` measured again every combination the destination knew (its duration is then the entry's)
-    or the destination holds the entry already, as a point that began as a copy of it does. An entry of
-    another benchmark version replaces the whole entry (asv would hide the older one anyway); one of other
-    params is laid on `other`'s params first."""
+def merge_entries(into, other, columns, kept=None):
+    """One benchmark's asv entry with `other`'s measured combinations filled in (of them, where `kept` is a
+    set, only the combinations it holds: the values of others are a copy's, see `measured_here`; a failure
+    never replaces a value, so `other`'s failures stand). Durations add up, except where `other` measured
+    again every combination the destination knew (its duration is then the entry's) or the destination holds
+    the entry already, as a point that began as a copy of it does. An entry of another benchmark version
+    replaces the whole entry (asv would hide the older one anyway); one of other params is laid on `other`'s
+    params first."""
     version = columns.index("version")
+    if kept is not None and into is not None:
+        combos = itertools.product(*dict(zip(columns, other))["params"])
+        standing = [0 if s == 2 and combo not in kept else s for s, combo in zip(_standing(other, columns), combos)]
+        if 2 not in standing:
+            return into  # nothing measured here: a copy's entry, however old its version
     if into is None or into[version] != other[version]:
         return other
     if into == other:
@@ -71,6 +81,8 @@ def merge_entries(into, other, columns):
     if into[params] != other[params]:
         into = on_grid(into, columns, other[params])
     mine, theirs = _standing(into, columns), _standing(other, columns)
+    if kept is not None:
+        theirs = standing
     if not mine or not theirs:
         return other if theirs else into
     took = [b > a or a == b == 2 for a, b in zip(mine, theirs)]
@@ -91,9 +103,9 @@ def merge_entries(into, other, columns):
 
 def merge_result_files(paths, out, measured=None):
     """One asv result file from several of the same machine, commit and environment; of a path whose
-    `measured` (a list beside `paths`) names workloads, only those workloads' benchmarks."""
+    `measured` (a list beside `paths`) is not None, only the combinations it names ({benchmark: {combo}})."""
     merged = None
-    for path, workloads in zip(paths, measured or [None] * len(paths)):
+    for path, rows in zip(paths, measured or [None] * len(paths)):
         data = json.loads(Path(path).read_text())
         if merged is None:
             merged = data
@@ -102,33 +114,55 @@ def merge_result_files(paths, out, measured=None):
             raise UsageError(f"{path}: another asv result format than {paths[0]}")
         columns = merged["result_columns"]
         for name, entry in data["results"].items():
-            if workloads is None or workload_of(name) in workloads:
-                merged["results"][name] = merge_entries(merged["results"].get(name), entry, columns)
+            kept = None if rows is None else rows.get(name, set())
+            merged["results"][name] = merge_entries(merged["results"].get(name), entry, columns, kept)
         merged["durations"] = {**data.get("durations", {}), **merged.get("durations", {})}
     Path(out).write_text(json.dumps(merged, indent=None))
 
 
-def workload_of(benchmark):
-    """The workload of a benchmark or check line's module name: bench_llm.Generation.track_decode -> llm."""
-    return benchmark.split(".")[0].removeprefix("bench_")
+@dataclass
+class Measured:
+    """What one release set's records in a part say it measured: {benchmark: {combination as asv lists it}}
+    and the check combinations (check_key) of those rows."""
+    rows: dict = field(default_factory=dict)
+    checks: set = field(default_factory=set)
 
 
 def measured_here(folder, dest):
-    """The workloads `folder`'s own runs measured (its runs lines `dest` does not hold yet, parts that
-    measured a row), or None (all of its rows) where none of those lines names its parts. A part folder may
-    begin as a copy of the machine's results (`gpu_point.sh start` copies them in for the plan and for
-    `--resume`): the rows it did not measure are those of the copy, and a later part's copy must not
-    replace what an earlier part measured (an H100's matmul re-measured in one part was put back to its old
-    values by the copy in the next part, which measured only TinyLlama)."""
-    new, named = set(), False
-    for path in folder.glob("runs-*.jsonl"):
+    """{release set: Measured} of the rows `folder` measured itself: its records lines that `dest` does not
+    hold yet (each measured row writes one, naming its benchmark, parameters and check combination), or None
+    (all of its rows) where no runs line of the folder names its parts (a folder of an older harness, or made
+    by hand). A part folder may begin as a copy of the machine's results (`gpu_point.sh start` copies them
+    in, for the plan and for `--resume`): the rows it did not measure are the copy's, and must not replace
+    what another part measured since (an H100's matmul re-measured in one part was put back to its old values
+    by the copy in the next part, which measured only TinyLlama). A part merged again, or packed before its
+    run ended (no runs line yet), brings only what its records say it measured."""
+    if not any("parts" in run for path in folder.glob("runs-*.jsonl") for _, run in jsonlines.lines(path)):
+        return None
+    found = {}
+    for path in folder.glob("records-*.jsonl"):
         have = set((dest / path.name).read_text().splitlines()) if (dest / path.name).is_file() else set()
-        for line, run in jsonlines.lines(path):
-            if line in have or "parts" not in run:
-                continue
-            named = True
-            new |= {p["workload"] for p in run["parts"] if p.get("measured", 1)}
-    return new if named else None
+        here = found.setdefault(path.name.removeprefix("records-").removesuffix(".jsonl"), Measured())
+        for line, record in jsonlines.lines(path):
+            if line not in have and isinstance(record, dict) and "benchmark" in record:
+                here.rows.setdefault(record["benchmark"], set()).add(tuple(record.get("params", {}).values()))
+                key = [*(record.get("check_key") or []), "", "", "", "", ""]
+                here.checks.add((*key[:4], key[4] or ""))  # as check.combination_key names a line's
+    return found
+
+
+def release_set(name):
+    """The release set a file of a machine folder belongs to: "check-mlx-0.32.4+torch-2.11.0.jsonl" ->
+    "mlx-0.32.4+torch-2.11.0"; an asv result file's from its commit; None for a file of every release set."""
+    for prefix in ("check-", "records-", "runs-", "environment-"):
+        if name.startswith(prefix):
+            return name.removeprefix(prefix).rsplit(".", 1)[0]
+    return None
+
+
+def taken(measured, point):
+    """The part's Measured at `point`, nothing where it measured nothing there, or None (take all)."""
+    return None if measured is None else measured.get(point, Measured())
 
 
 def merge(dest, parts):
@@ -152,9 +186,9 @@ def merge(dest, parts):
         target = dest / name
         if name.startswith("check-") and name.endswith(".jsonl"):  # a part's lines replace its combinations'
             for source in sources:
-                workloads = measured[source.parent]
+                here = taken(measured[source.parent], release_set(name))
                 check.replace_stored(target, [line for line in check.load(source)
-                                              if workloads is None or line["workload"] in workloads])
+                                              if here is None or check.combination_key(line) in here.checks])
         elif name.endswith(".jsonl") and name.startswith(JSONL):
             have = set(target.read_text().splitlines()) if target.is_file() else set()
             with open(target, "a", encoding="utf-8") as f:
@@ -170,10 +204,22 @@ def merge(dest, parts):
             target.write_text(json.dumps(described, indent=4))
         elif name.endswith(".json"):
             mine = [target] if target.is_file() else []
-            merge_result_files(mine + sources, target, [None] * len(mine) + [measured[s.parent] for s in sources])
-        else:  # environment files: the latest run's
-            shutil.copyfile(sources[-1], target)
+            point = point_of(sources[0])
+            merge_result_files(mine + sources, target, [None] * len(mine) + [
+                None if (here := taken(measured[s.parent], point)) is None else here.rows for s in sources])
+        else:  # environment files: the latest run's (a part's that measured there)
+            point = release_set(name)
+            fresh = [s for s in sources if measured[s.parent] is None or any(
+                m.rows for p, m in measured[s.parent].items() if point in (None, p))]
+            if fresh:
+                shutil.copyfile(fresh[-1], target)
     one_machine(dest)
+
+
+def point_of(path):
+    """The release set (ledger entry name) of an asv result file, from its commit."""
+    commit = (read_json(path) or {}).get("commit_hash")
+    return next((name for name, c in ledger.build() if c == commit), None)
 
 
 def read_json(path):
