@@ -118,9 +118,10 @@ def check_line(bench, combo, ok):
 def test_a_part_begun_as_a_copy_of_the_results_gives_only_the_rows_it_measured(tmp_path):
     """`gpu_point.sh start` copies the machine's results into the point's folder (the plan's durations,
     `--resume`): a part holds the rows it did not measure as the copy had them. Merged one after another,
-    each part brings only the rows its records say it measured (and their check lines), whole workloads or
-    some of their rows, at each release set apart, packed before its run ended, merged twice; a part whose
-    runs lines name no parts (an older harness's) brings everything, as before."""
+    each part brings only the rows its records say it measured and whose values its result file holds (with
+    their records and check lines), whole workloads or some of their rows, at each release set apart, packed
+    while its run measured and again once it ended, merged twice; a part whose runs lines name no parts (an
+    older harness's) brings everything, as before."""
     old_point = fab.POINTS[-2][0]
     fp32, bf16, n64 = (STEP, ("mlx", "gpu", "fp32")), (STEP, ("mlx", "gpu", "bf16")), (MATMUL, ("mlx", "gpu", "64"))
     old = {fp32: fab.steady(1.0), bf16: fab.steady(1.0), n64: fab.steady(1e-3)}
@@ -143,9 +144,15 @@ def test_a_part_begun_as_a_copy_of_the_results_gives_only_the_rows_it_measured(t
     fab.write_results(b.parent, MACHINE, old_point, BENCHES, {**old, fp32: fab.steady(5.0)})
     fab.write_records(b.parent, MACHINE, old_point, [{"benchmark": STEP, "params": as_recorded(*fp32),
                                                       "check_key": check_key(*fp32)}])
-    # c: the LM's bf16 alone at NEW (one row of its workload), packed before its run ended
-    c = copied(tmp_path, "c", dest, NEW, old, {bf16: fab.steady(3.0)}, None)
+    # c: the LM's bf16 alone at NEW (one row of its workload), packed while its run measured (the row's
+    # record written, its value not yet in the result file, no runs line), then once the run ended
+    c_early = copied(tmp_path, "c_early", dest, NEW, old, {bf16: fab.steady(3.0)}, None)
+    fab.write_results(c_early.parent, MACHINE, NEW, BENCHES, old)
+    c = copied(tmp_path, "c", dest, NEW, old, {bf16: fab.steady(3.0)}, "lm_train")
     assert cli.main(["merge", str(dest), str(b)]) == 0
+    assert cli.main(["merge", str(dest), str(c_early)]) == 0
+    assert value(bf16) == pytest.approx(1.0, rel=0.05) and checks()["bf16"] is False
+    assert not (dest / f"records-{NEW}.jsonl").read_text().count("bf16")  # its record waits for its value
     assert cli.main(["merge", str(dest), str(c)]) == 0
     assert cli.main(["merge", str(dest), str(b)]) == 0  # again: adds nothing
     assert value(n64) == pytest.approx(2e-3, rel=0.05)  # not put back by c's copy
@@ -153,6 +160,12 @@ def test_a_part_begun_as_a_copy_of_the_results_gives_only_the_rows_it_measured(t
     assert value(fp32, old_point) == pytest.approx(5.0, rel=0.05) and value(n64, old_point) == pytest.approx(1e-3, rel=0.05)
     assert checks() == {"n 64": True, "bf16": True, "fp32": False}
     assert checks(old_point) == {"n 64": False, "bf16": False, "fp32": False}  # b measured fp32 there, checked nothing
+    stranger = copied(tmp_path, "stranger", dest, NEW, old, {n64: fab.steady(6e-3)}, "matmul")
+    for result in stranger.glob("*-*.json"):
+        result.write_text(result.read_text().replace(dict(fab.POINTS)[NEW], "f" * 40))
+    before = {path.name: path.read_text() for path in dest.iterdir()}
+    assert cli.main(["merge", str(dest), str(stranger)]) == 2  # a commit no release set here: nothing written
+    assert {path.name: path.read_text() for path in dest.iterdir()} == before
     older = part(tmp_path, "older", {n64: fab.steady(4e-3)}, [])
     (older / f"runs-{NEW}.jsonl").write_text(json.dumps({"started": "older", "benchmarks": 1}) + "\n")
     assert cli.main(["merge", str(dest), str(older)]) == 0

@@ -6,20 +6,20 @@ combination: a part's combinations that another part left n/a (not selected ther
 that measured them, and a combination measured in several parts from the last of them (a re-measure replaces
 the first measurement). A part folder may begin as a copy of the machine's results: of a part written by the
 present harness (a runs line naming its parts), only the rows its own records lines name (those the
-destination does not hold yet) count as measured there, with their check lines and, at each release set, its
-environment file (`measured_here`). Where the parts' params grids differ (the suite gained a size), the later
-part's grid stands, as asv would show only entries of the suite's current grid. Records and run lines (JSON
-lines) are concatenated, a line the destination has already left out (merging a part twice adds nothing); a
-part's check lines replace the destination's of the combinations they compare, as a run's own check does (a
-re-measure's check stands alone); environment files (the host and releases of the latest run) are taken from
-the last part that has them, as its rows are, so a page's "host of the latest run" is that part's (one H100
-re-measured on a host whose single-core loop ran 2x slower was described as the first host); machine.json
-keeps each key as the last part to describe it did, and every result file is described by it.
+destination does not hold yet) count as measured there, once its result file holds them
+(`merge_result_files`), with their check lines and, at each release set, its environment file (`claims_of`).
+Where the parts' params grids differ (the suite gained a size), the later part's grid stands, as asv would
+show only entries of the suite's current grid. Records and run lines (JSON lines) are concatenated, a line the
+destination has already left out (merging a part twice adds nothing); a part's check lines replace the
+destination's of the combinations they compare, as a run's own check does (a re-measure's check stands alone);
+environment files (the host and releases of the latest run) are taken from the last part that has them, as its
+rows are, so a page's "host of the latest run" is that part's (one H100 re-measured on a host whose
+single-core loop ran 2x slower was described as the first host); machine.json keeps each key as the last part
+to describe it did, and every result file is described by it.
 """
 import itertools
 import json
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .asvrun import MACHINE_KEYS
@@ -58,7 +58,7 @@ def on_grid(entry, columns, params):
 
 def merge_entries(into, other, columns, kept=None):
     """One benchmark's asv entry with `other`'s measured combinations filled in (of them, where `kept` is a
-    set, only the combinations it holds: the values of others are a copy's, see `measured_here`; a failure
+    set, only the combinations it holds: the values of others are a copy's, see `claims_of`; a failure
     never replaces a value, so `other`'s failures stand). Durations add up, except where `other` measured
     again every combination the destination knew (its duration is then the entry's) or the destination holds
     the entry already, as a point that began as a copy of it does. An entry of another benchmark version
@@ -68,7 +68,7 @@ def merge_entries(into, other, columns, kept=None):
     if kept is not None and into is not None:
         combos = itertools.product(*dict(zip(columns, other))["params"])
         standing = [0 if s == 2 and combo not in kept else s for s, combo in zip(_standing(other, columns), combos)]
-        if 2 not in standing:
+        if 2 not in standing and (1 not in standing or into[version] != other[version]):
             return into  # nothing measured here: a copy's entry, however old its version
     if into is None or into[version] != other[version]:
         return other
@@ -101,11 +101,15 @@ def merge_entries(into, other, columns, kept=None):
     return merged
 
 
-def merge_result_files(paths, out, measured=None):
-    """One asv result file from several of the same machine, commit and environment; of a path whose
-    `measured` (a list beside `paths`) is not None, only the combinations it names ({benchmark: {combo}})."""
-    merged = None
-    for path, rows in zip(paths, measured or [None] * len(paths)):
+def merge_result_files(paths, out, claims=None):
+    """One asv result file from several of the same machine, commit and environment, written to `out`. Of a
+    path whose `claims` (a list beside `paths`) is not None, only the combinations it claims to have measured
+    ({(benchmark, combo)}), of the workloads whose result file holds them: a run records a workload's rows in
+    it as the workload ends, so a workload none of whose claimed values differs from the file's so far was
+    still being measured when the part was packed (its values are the copy's). Returns {path: {(benchmark,
+    combo)} taken from it}."""
+    merged, taken = None, {}
+    for path, claimed in zip(paths, claims or [None] * len(paths)):
         data = json.loads(Path(path).read_text())
         if merged is None:
             merged = data
@@ -113,60 +117,77 @@ def merge_result_files(paths, out, measured=None):
         if data["result_columns"] != merged["result_columns"]:
             raise UsageError(f"{path}: another asv result format than {paths[0]}")
         columns = merged["result_columns"]
+        kept = {name: None for name in data["results"]}
+        if claimed is not None:
+            now = {name: {combo: value for combo, value in values(entry, columns).items()
+                          if (name, combo) in claimed and value is not None and value == value}
+                   for name, entry in data["results"].items()}
+            recorded = {workload_of(name) for name, found in now.items()
+                        if any(value != values(merged["results"].get(name), columns).get(combo)
+                               for combo, value in found.items())}
+            kept = {name: set(found) if workload_of(name) in recorded else set() for name, found in now.items()}
+            taken[path] = {(name, combo) for name, combos in kept.items() for combo in combos}
         for name, entry in data["results"].items():
-            kept = None if rows is None else rows.get(name, set())
-            merged["results"][name] = merge_entries(merged["results"].get(name), entry, columns, kept)
+            merged["results"][name] = merge_entries(merged["results"].get(name), entry, columns, kept[name])
         merged["durations"] = {**data.get("durations", {}), **merged.get("durations", {})}
     Path(out).write_text(json.dumps(merged, indent=None))
+    return taken
 
 
-@dataclass
-class Measured:
-    """What one release set's records in a part say it measured: {benchmark: {combination as asv lists it}}
-    and the check combinations (check_key) of those rows."""
-    rows: dict = field(default_factory=dict)
-    checks: set = field(default_factory=set)
+def workload_of(benchmark):
+    """A benchmark's workload, its module's: bench_llm.Generation.track_decode -> llm."""
+    return benchmark.split(".")[0].removeprefix("bench_")
 
 
-def measured_here(folder, dest):
-    """{release set: Measured} of the rows `folder` measured itself: its records lines that `dest` does not
-    hold yet (each measured row writes one, naming its benchmark, parameters and check combination), or None
-    (all of its rows) where no runs line of the folder names its parts (a folder of an older harness, or made
-    by hand). A part folder may begin as a copy of the machine's results (`gpu_point.sh start` copies them
-    in, for the plan and for `--resume`): the rows it did not measure are the copy's, and must not replace
-    what another part measured since (an H100's matmul re-measured in one part was put back to its old values
-    by the copy in the next part, which measured only TinyLlama). A part merged again, or packed before its
-    run ended (no runs line yet), brings only what its records say it measured."""
+def values(entry, columns):
+    """{combination: its result} of an asv entry ({} for none)."""
+    if entry is None:
+        return {}
+    entry = dict(zip(columns, entry))
+    return dict(zip(itertools.product(*entry["params"]), entry["result"] or []))
+
+
+def claims_of(folder, dest):
+    """{release set: {(benchmark, combo): (its records lines, its check combination)}} of the rows `folder`'s
+    records lines that `dest` does not hold yet name (each measured row writes one), or None (all of its
+    rows count) where no runs line of the folder names its parts (a folder of an older harness, or made by
+    hand). A part folder may begin as a copy of the machine's results (`gpu_point.sh start` copies them in,
+    for the plan and for `--resume`): the rows it did not measure are the copy's, and must not replace what
+    another part measured since (an H100's matmul re-measured in one part was put back to its old values by
+    the copy in the next part, which measured only TinyLlama)."""
     if not any("parts" in run for path in folder.glob("runs-*.jsonl") for _, run in jsonlines.lines(path)):
         return None
     found = {}
     for path in folder.glob("records-*.jsonl"):
         have = set((dest / path.name).read_text().splitlines()) if (dest / path.name).is_file() else set()
-        here = found.setdefault(path.name.removeprefix("records-").removesuffix(".jsonl"), Measured())
+        rows = found.setdefault(release_set(path.name), {})
         for line, record in jsonlines.lines(path):
             if line not in have and isinstance(record, dict) and "benchmark" in record:
-                here.rows.setdefault(record["benchmark"], set()).add(tuple(record.get("params", {}).values()))
                 key = [*(record.get("check_key") or []), "", "", "", "", ""]
-                here.checks.add((*key[:4], key[4] or ""))  # as check.combination_key names a line's
+                row = rows.setdefault((record["benchmark"], tuple(record.get("params", {}).values())),
+                                      ([], (*key[:4], key[4] or "")))  # as check.combination_key names a line's
+                row[0].append(line)
     return found
 
 
 def release_set(name):
     """The release set a file of a machine folder belongs to: "check-mlx-0.32.4+torch-2.11.0.jsonl" ->
-    "mlx-0.32.4+torch-2.11.0"; an asv result file's from its commit; None for a file of every release set."""
+    "mlx-0.32.4+torch-2.11.0"; None for a file of every release set (an asv result file's is its commit's)."""
     for prefix in ("check-", "records-", "runs-", "environment-"):
         if name.startswith(prefix):
             return name.removeprefix(prefix).rsplit(".", 1)[0]
     return None
 
 
-def taken(measured, point):
-    """The part's Measured at `point`, nothing where it measured nothing there, or None (take all)."""
-    return None if measured is None else measured.get(point, Measured())
+def is_result_file(name):
+    return name.endswith(".json") and name != "machine.json"
 
 
 def merge(dest, parts):
-    """Merge the machine folders `parts` into `dest` (created; files already there count as a first part)."""
+    """Merge the machine folders `parts` into `dest` (created; files already there count as a first part).
+    Result files first: the rows taken from a part of the present harness decide which of its records lines
+    (those of rows not taken wait for a later merge of the part, whose result file may hold them by then),
+    check lines and environment files go with them."""
     dest = Path(dest)
     folders = [Path(p) for p in parts]
     for folder in folders:
@@ -175,51 +196,62 @@ def merge(dest, parts):
         if description(folder / "machine.json") is None:
             raise UsageError(f"{folder}: not a machine's results folder (no readable machine.json)")
     names = sorted({p.name for folder in folders for p in folder.iterdir()
-                    if p.is_file() and p.suffix != ".bak"})  # .bak: asvrun.restore_damaged's copies
+                    if p.is_file() and p.suffix != ".bak"}, key=lambda n: (not is_result_file(n), n))
     for path in (folder / n for folder in [dest, *folders] for n in names if n.endswith(".json")):
         if path.is_file() and not isinstance(read_json(path), dict):  # before anything is written
             raise UsageError(f"{path}: not a readable asv result file (a copy cut short?)")
-    measured = {folder: measured_here(folder, dest) for folder in folders}
+    claims = {folder: claims_of(folder, dest) for folder in folders}
+    points = {commit: name for name, commit in ledger.build()}  # a result file's release set, by its commit
+    for folder in (f for f in folders if claims[f] is not None):
+        for path in filter(Path.is_file, (folder / n for n in names if is_result_file(n))):
+            if read_json(path).get("commit_hash") not in points:
+                raise UsageError(f"{path}: its commit is no release set of this checkout's ledger (releases.json): "
+                                 "merge it in the checkout that measured it")
+    taken = {folder: {} for folder in folders}  # {release set: {(benchmark, combo): (lines, check key)}}
     dest.mkdir(parents=True, exist_ok=True)
     for name in names:
         sources = [folder / name for folder in folders if (folder / name).is_file()]
         target = dest / name
-        if name.startswith("check-") and name.endswith(".jsonl"):  # a part's lines replace its combinations'
+        mine = [target] if target.is_file() else []
+        if is_result_file(name):
+            point = points.get(read_json(sources[0]).get("commit_hash"))
+            claimed = [None if claims[s.parent] is None else claims[s.parent].get(point, {}) for s in sources]
+            took = merge_result_files(mine + sources, target, [None] * len(mine) + claimed)
+            for source, rows in zip(sources, claimed):
+                if rows is not None:
+                    taken[source.parent].setdefault(point, {}).update({r: rows[r] for r in took.get(source, ())})
+        elif name.startswith("check-") and name.endswith(".jsonl"):  # a part's lines replace its combinations'
             for source in sources:
-                here = taken(measured[source.parent], release_set(name))
+                checked = None if claims[source.parent] is None else {
+                    key for _, key in taken[source.parent].get(release_set(name), {}).values()}
                 check.replace_stored(target, [line for line in check.load(source)
-                                              if here is None or check.combination_key(line) in here.checks])
+                                              if checked is None or check.combination_key(line) in checked])
         elif name.endswith(".jsonl") and name.startswith(JSONL):
             have = set(target.read_text().splitlines()) if target.is_file() else set()
             with open(target, "a", encoding="utf-8") as f:
                 # complete lines only: a copy taken mid-write ends in a cut one
-                for line in (text for source in sources for text, _ in jsonlines.lines(source)):
-                    if line not in have:
-                        have.add(line)
-                        f.write(line + "\n")
+                for source in sources:
+                    kept = None if claims[source.parent] is None or name.startswith("runs-") else {
+                        line for lines, _ in taken[source.parent].get(release_set(name), {}).values()
+                        for line in lines}
+                    for line, _ in jsonlines.lines(source):
+                        if line not in have and (kept is None or line in kept):
+                            have.add(line)
+                            f.write(line + "\n")
         elif name == "machine.json":
             described = {}
             for source in [target] + sources:  # each key as last described
                 described.update(description(source) or {})
             target.write_text(json.dumps(described, indent=4))
-        elif name.endswith(".json"):
-            mine = [target] if target.is_file() else []
-            point = point_of(sources[0])
-            merge_result_files(mine + sources, target, [None] * len(mine) + [
-                None if (here := taken(measured[s.parent], point)) is None else here.rows for s in sources])
-        else:  # environment files: the latest run's (a part's that measured there)
+        else:  # environment files: the latest run's (of a part of the present harness, one that measured there)
             point = release_set(name)
-            fresh = [s for s in sources if measured[s.parent] is None or any(
-                m.rows for p, m in measured[s.parent].items() if point in (None, p))]
+            fresh = [s for s in sources if claims[s.parent] is None or any(
+                rows for p, rows in taken[s.parent].items() if point in (None, p))]
             if fresh:
                 shutil.copyfile(fresh[-1], target)
     one_machine(dest)
 
 
-def point_of(path):
-    """The release set (ledger entry name) of an asv result file, from its commit."""
-    commit = (read_json(path) or {}).get("commit_hash")
-    return next((name for name, c in ledger.build() if c == commit), None)
 
 
 def read_json(path):
