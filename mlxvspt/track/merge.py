@@ -28,6 +28,7 @@ from ..measure import check
 from ..errors import UsageError
 
 JSONL = ("records-", "runs-")
+CHECK_KEY = ("workload", "device", "path", "precision", "case")  # a record's check_key, as a check line names it
 
 
 def _standing(entry, columns):
@@ -122,9 +123,9 @@ def merge_result_files(paths, out, claims=None):
             now = {name: {combo: value for combo, value in values(entry, columns).items()
                           if (name, combo) in claimed and value is not None and value == value}
                    for name, entry in data["results"].items()}
+            before = {name: values(merged["results"].get(name), columns) for name in now}
             recorded = {workload_of(name) for name, found in now.items()
-                        if any(value != values(merged["results"].get(name), columns).get(combo)
-                               for combo, value in found.items())}
+                        if any(value != before[name].get(combo) for combo, value in found.items())}
             kept = {name: set(found) if workload_of(name) in recorded else set() for name, found in now.items()}
             taken[path] = {(name, combo) for name, combos in kept.items() for combo in combos}
         for name, entry in data["results"].items():
@@ -163,10 +164,9 @@ def claims_of(folder, dest):
         rows = found.setdefault(release_set(path.name), {})
         for line, record in jsonlines.lines(path):
             if line not in have and isinstance(record, dict) and "benchmark" in record:
-                key = [*(record.get("check_key") or []), "", "", "", "", ""]
-                row = rows.setdefault((record["benchmark"], tuple(record.get("params", {}).values())),
-                                      ([], (*key[:4], key[4] or "")))  # as check.combination_key names a line's
-                row[0].append(line)
+                checked = check.combination_key(dict(zip(CHECK_KEY, record.get("check_key") or [""] * 5)))
+                rows.setdefault((record["benchmark"], tuple(record.get("params", {}).values())),
+                                ([], checked))[0].append(line)
     return found
 
 
@@ -212,8 +212,8 @@ def merge(dest, parts):
     for name in names:
         sources = [folder / name for folder in folders if (folder / name).is_file()]
         target = dest / name
-        mine = [target] if target.is_file() else []
         if is_result_file(name):
+            mine = [target] if target.is_file() else []
             point = points.get(read_json(sources[0]).get("commit_hash"))
             claimed = [None if claims[s.parent] is None else claims[s.parent].get(point, {}) for s in sources]
             took = merge_result_files(mine + sources, target, [None] * len(mine) + claimed)
