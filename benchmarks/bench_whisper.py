@@ -40,9 +40,10 @@ class WhisperDecoder(MeasuredOnce, WhisperBase):
 
 
 class WhisperClips(MeasuredOnce, WhisperBase):
-    # not on a 2-core CPU: alternating with MLX's 16-s samples left PyTorch's bimodal (0.08 or 0.13 compute s a
-    # second of audio, against 0.089 +-1.9% alone); its records say `interleaved: false` there
-    alternate_on = ("gpu",)
+    # on a CPU too: each PyTorch sample after MLX's 14-s one follows an untimed pass (asvbench.cheap_next_to); on
+    # 2 cores its samples spread 1.6-2.7%, alternating or not (docs/methodology.md)
+    alternate_on = ("cpu", "gpu")
+
     def track_real_time_factor(self, *params):
         return self.figure("real_time_factor")
 
