@@ -27,10 +27,11 @@ def write_benchmarks(results_dir, benches):
     (Path(results_dir) / "benchmarks.json").write_text(json.dumps({**data, "version": 2}))
 
 
-def write_results(results_dir, machine, point, benches, samples, versions=None, env="existing-py"):
+def write_results(results_dir, machine, point, benches, samples, versions=None, env="existing-py", started=None):
     """One asv result file of `machine` at ledger entry `point`. `samples`: {(benchmark, bare parameter
     values in order): [seconds...] | FAILED | NA}; missing cells are NA. `versions`: {benchmark: version
-    recorded} where it differs from the current one (a stale result); `env`: asv's environment name."""
+    recorded} where it differs from the current one (a stale result); `env`: asv's environment name;
+    `started`: when its benchmarks started (a datetime; now by default)."""
     names = dict(POINTS)
     date = 1_700_000_000_000 + [n for n, _ in POINTS].index(point) * 86_400_000
     res = asv_results.Results({"machine": machine}, {}, names[point], date, "3.11", env, {})
@@ -44,7 +45,7 @@ def write_results(results_dir, machine, point, benches, samples, versions=None, 
             number.append(1 if measured else None)
         version = (versions or {}).get(b["name"], b["version"])
         res.add_result({**b, "version": version}, BenchmarkResult(values, sampled, number, 0, "", None),
-                       record_samples=True)
+                       started_at=started, record_samples=True)
     res.save(str(results_dir))
     (Path(results_dir) / machine / "machine.json").write_text(json.dumps({"machine": machine, "version": 1}))
 

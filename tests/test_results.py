@@ -2,6 +2,7 @@
 verdicts only where the ratio's interval and the cross-checks allow one; renderers never import a
 workload."""
 import ast
+import datetime
 import json
 from pathlib import Path
 
@@ -186,6 +187,22 @@ def test_a_second_environment_without_a_value_keeps_the_measured_cell(folder):
     fab.write_results(folder, MACHINE, NEW, BENCHES, {}, env="other-py")  # every cell n/a there
     row = results.latest(folder)[MACHINE].row(STEP, precision="fp32")
     assert row.mlx.value == pytest.approx(1.0) and row.torch.value == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("newer_env", ["a-py", "z-py"])
+def test_of_two_environments_with_values_the_cell_measured_last_is_published(folder, newer_env):
+    """A run from a clone at another path writes another environment's file for the same commit: its
+    cells, not the older file's, are the row's, whichever file the folder lists first."""
+    older_env = "z-py" if newer_env == "a-py" else "a-py"
+    now = datetime.datetime.now(datetime.timezone.utc)  # after the fixture's file: both later runs
+    fab.write_results(folder, MACHINE, NEW, BENCHES, {cell("mlx"): fab.steady(4.0)}, env=older_env,
+                      started=now + datetime.timedelta(hours=1))
+    fab.write_results(folder, MACHINE, NEW, BENCHES, {cell("mlx"): fab.steady(3.0)}, env=newer_env,
+                      started=now + datetime.timedelta(hours=2))
+    row = results.latest(folder)[MACHINE].row(STEP, precision="fp32")
+    assert row.mlx.value == pytest.approx(3.0) and row.torch.value == pytest.approx(2.0)
+    compared = release_diff.values(folder, MACHINE, dict(fab.POINTS)[NEW])  # what compare and confirm read
+    assert compared[STEP, ("'mlx'", "'cpu'", "False", "'fp32'")][0] == pytest.approx(3.0)
 
 
 def test_compare_values_leave_out_results_of_another_benchmark_version_and_zero_has_no_mark(folder):

@@ -73,9 +73,10 @@ def measured_both(results_dir, hash_a, hash_b):
 
 def values(results_dir, machine, commit):
     """{(benchmark, asv's params as repr strings): (value, (stats, samples))} at one machine and commit,
-    over every environment saved there: the names asv itself runs rows by (`confirm` re-runs them).
-    Results of another benchmark version than benchmarks.json's are left out, as `results` leaves them."""
-    out, meta = {}, results.benchmarks(results_dir)
+    over every environment saved there (of two with a value, the one measured last, as `results` takes it):
+    the names asv itself runs rows by (`confirm` re-runs them). Results of another benchmark version than
+    benchmarks.json's are left out, as `results` leaves them."""
+    out, started, meta = {}, {}, results.benchmarks(results_dir)
     for res in asv_results.iter_results_for_machine_and_hash(str(results_dir), machine, commit):
         for key in res.get_all_result_keys():
             if key not in meta or res.benchmark_version.get(key) != meta[key].get("version"):
@@ -83,10 +84,11 @@ def values(results_dir, machine, commit):
             params = res.get_result_params(key)
             stats = res.get_result_stats(key, params)
             samples = res.get_result_samples(key, params) or [None] * len(stats)
+            when = res.started_at.get(key, 0)
             for combo, value, st, sa in zip(itertools.product(*params), res.get_result_value(key, params), stats,
                                             samples):
-                if value is not None and not math.isnan(value):
-                    out[key, combo] = value, (st, sa)
+                if value is not None and not math.isnan(value) and when >= started.get((key, combo), when):
+                    out[key, combo], started[key, combo] = (value, (st, sa)), when
     return out
 
 

@@ -422,7 +422,7 @@ def snapshot(results_dir, machine, commit, meta=None):
     meta = benchmarks(results_dir) if meta is None else meta
     point = point_name(commit)
     found = records(results_dir, machine, point)
-    cells, stale, date, run_at, env_names = {}, {}, 0, 0, []
+    cells, started, stale, date, run_at, env_names = {}, {}, {}, 0, 0, []
     for res in asv_results.iter_results_for_machine_and_hash(str(results_dir), machine, commit):
         date, env_names = max(date, res.date or 0), env_names + [res.env_name]
         run_at = max([run_at, *res.started_at.values()])
@@ -435,9 +435,12 @@ def snapshot(results_dir, machine, commit, meta=None):
                 continue
             for params, cell in _cells(res, name, info, found):
                 framework = params.pop("framework")
-                mine = cells.setdefault((name, tuple(params.items())), {})
-                if cell.ok or not mine.get(framework, Cell()).ok:  # another environment's n/a keeps a value
-                    mine[framework] = cell
+                key = name, tuple(params.items()), framework
+                # of several environments' files (runs from clones at other paths), the cell measured last, as
+                # the records the cells are read with are; another environment's n/a keeps a value
+                when = cell.ok, res.started_at.get(name, 0)
+                if key not in started or when >= started[key]:
+                    cells.setdefault(key[:2], {})[framework], started[key] = cell, when
     rows = [Row(name, dict(params), meta[name].get("unit", ""), by_fw.get("torch", Cell()), by_fw.get("mlx", Cell()))
             for (name, params), by_fw in sorted(cells.items(), key=lambda item: item[0][0])]  # asv's param order
     env = environment(results_dir, machine, point)
