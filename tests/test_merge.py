@@ -1,5 +1,6 @@
 """`mlxvspt merge`: a machine's results measured in parts (one framework or workload per GPU) read as one
 run; each combination comes from the part that measured it, records and checks are kept whole."""
+import datetime
 import json
 import shutil
 
@@ -170,6 +171,26 @@ def test_a_part_begun_as_a_copy_of_the_results_gives_only_the_rows_it_measured(t
     (older / f"runs-{NEW}.jsonl").write_text(json.dumps({"started": "older", "benchmarks": 1}) + "\n")
     assert cli.main(["merge", str(dest), str(older)]) == 0
     assert value(n64) == pytest.approx(4e-3, rel=0.05)
+
+
+def test_a_part_in_another_environments_result_file_brings_its_records_and_checks_with_its_values(tmp_path):
+    """A run from a clone at another path (or in another venv) writes its values to a result file of another
+    asv environment, one the destination lacks: the rows it measured bring their records and check lines
+    as from a file the destination holds, and are the rows published."""
+    n64 = MATMUL, ("mlx", "gpu", "64")
+    dest = part(tmp_path, "results", {n64: fab.steady(1e-3)}, [])
+    check.replace_combinations(dest / f"check-{NEW}.jsonl", [check_line(*n64, False)])
+    later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+    b = copied(tmp_path, "b", dest, NEW, {}, {n64: fab.steady(2e-3)}, "matmul")
+    for result in b.glob("*-*.json"):
+        result.unlink()  # the copy's own file stays as the destination's: the run wrote another environment's
+    shutil.copy(dest / next(p.name for p in dest.glob("*-*.json")), b)
+    fab.write_results(b.parent, MACHINE, NEW, BENCHES, {n64: fab.steady(2e-3)}, env="other-py", started=later)
+    assert cli.main(["merge", str(dest), str(b)]) == 0
+    assert len(list(dest.glob("*-*.json"))) == 2
+    assert (dest / f"records-{NEW}.jsonl").read_text().count("check_key") == 1
+    row = results.latest(dest.parent)[MACHINE].row(MATMUL, n="64")
+    assert row.mlx.value == pytest.approx(2e-3, rel=0.05) and row.mlx.check == "passed"
 
 
 def test_an_entry_measured_again_whole_takes_the_parts_duration_and_one_measured_in_part_adds_it(tmp_path):

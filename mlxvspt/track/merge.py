@@ -112,9 +112,11 @@ def merge_result_files(paths, out, claims=None):
     merged, taken = None, {}
     for path, claimed in zip(paths, claims or [None] * len(paths)):
         data = json.loads(Path(path).read_text())
-        if merged is None:
+        if merged is None and claimed is None:
             merged = data
             continue
+        if merged is None:  # a file the destination lacks (another environment's): its header, then its claims
+            merged = {**data, "results": {}, "durations": {}}
         if data["result_columns"] != merged["result_columns"]:
             raise UsageError(f"{path}: another asv result format than {paths[0]}")
         columns = merged["result_columns"]
