@@ -41,7 +41,7 @@ class WhisperDecoder(MeasuredOnce, WhisperBase):
 
 class WhisperClips(MeasuredOnce, WhisperBase):
     # on a CPU too: each PyTorch sample after MLX's 14-s one follows an untimed pass (asvbench.cheap_next_to); on
-    # 2 cores its samples spread 1.6-2.7%, alternating or not (docs/methodology.md)
+    # 2 cores its samples spread 2.2-5.6% alternating, 1.6-2.7% alone (docs/methodology.md)
     alternate_on = ("cpu", "gpu")
 
     def track_real_time_factor(self, *params):
