@@ -191,6 +191,9 @@ def test_a_part_in_another_environments_result_file_brings_its_records_and_check
     assert (dest / f"records-{NEW}.jsonl").read_text().count("check_key") == 1
     row = results.latest(dest.parent)[MACHINE].row(MATMUL, n="64")
     assert row.mlx.value == pytest.approx(2e-3, rel=0.05) and row.mlx.check == "passed"
+    for result in dest.glob("*other-py.json"):
+        result.unlink()  # superseded, say: merging the part again claims nothing and writes no file back
+    assert cli.main(["merge", str(dest), str(b)]) == 0 and len(list(dest.glob("*-*.json"))) == 1
 
 
 def test_an_entry_measured_again_whole_takes_the_parts_duration_and_one_measured_in_part_adds_it(tmp_path):

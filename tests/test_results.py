@@ -195,10 +195,10 @@ def test_of_two_environments_with_values_the_cell_measured_last_is_published(fol
     cells, not the older file's, are the row's, whichever file the folder lists first."""
     older_env = "z-py" if newer_env == "a-py" else "a-py"
     now = datetime.datetime.now(datetime.timezone.utc)  # after the fixture's file: both later runs
-    fab.write_results(folder, MACHINE, NEW, BENCHES, {cell("mlx"): fab.steady(4.0)}, env=older_env,
-                      started=now + datetime.timedelta(hours=1))
-    fab.write_results(folder, MACHINE, NEW, BENCHES, {cell("mlx"): fab.steady(3.0)}, env=newer_env,
-                      started=now + datetime.timedelta(hours=2))
+    written = [(older_env, 4.0, 1), (newer_env, 3.0, 2)]  # the folder's listing order is the file system's:
+    for env, value, hours in written if newer_env == "a-py" else written[::-1]:  # each case writes another first
+        fab.write_results(folder, MACHINE, NEW, BENCHES, {cell("mlx"): fab.steady(value)}, env=env,
+                          started=now + datetime.timedelta(hours=hours))
     row = results.latest(folder)[MACHINE].row(STEP, precision="fp32")
     assert row.mlx.value == pytest.approx(3.0) and row.torch.value == pytest.approx(2.0)
     compared = release_diff.values(folder, MACHINE, dict(fab.POINTS)[NEW])  # what compare and confirm read

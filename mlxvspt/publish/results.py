@@ -436,8 +436,8 @@ def snapshot(results_dir, machine, commit, meta=None):
             for params, cell in _cells(res, name, info, found):
                 framework = params.pop("framework")
                 key = name, tuple(params.items()), framework
-                # of several environments' files (runs from clones at other paths), the cell measured last, as
-                # the records the cells are read with are; another environment's n/a keeps a value
+                # of several environments' files (runs from clones at other paths), the cell of the benchmark run
+                # last (asv stamps a benchmark, not a cell); another environment's n/a keeps a value
                 when = cell.ok, res.started_at.get(name, 0)
                 if key not in started or when >= started[key]:
                     cells.setdefault(key[:2], {})[framework], started[key] = cell, when

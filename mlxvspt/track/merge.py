@@ -66,6 +66,8 @@ def merge_entries(into, other, columns, kept=None):
     replaces the whole entry (asv would hide the older one anyway); one of other params is laid on `other`'s
     params first."""
     version = columns.index("version")
+    if kept is not None and into is None and not kept:
+        return None  # a file the destination lacks: nothing of this entry measured here
     if kept is not None and into is not None:
         combos = itertools.product(*dict(zip(columns, other))["params"])
         standing = [0 if s == 2 and combo not in kept else s for s, combo in zip(_standing(other, columns), combos)]
@@ -131,9 +133,12 @@ def merge_result_files(paths, out, claims=None):
             kept = {name: set(found) if workload_of(name) in recorded else set() for name, found in now.items()}
             taken[path] = {(name, combo) for name, combos in kept.items() for combo in combos}
         for name, entry in data["results"].items():
-            merged["results"][name] = merge_entries(merged["results"].get(name), entry, columns, kept[name])
+            entry = merge_entries(merged["results"].get(name), entry, columns, kept[name])
+            if entry is not None:
+                merged["results"][name] = entry
         merged["durations"] = {**data.get("durations", {}), **merged.get("durations", {})}
-    Path(out).write_text(json.dumps(merged, indent=None))
+    if merged["results"]:  # not a file of nothing (a part's copy of a file the destination has dropped)
+        Path(out).write_text(json.dumps(merged, indent=None))
     return taken
 
 
