@@ -1,3 +1,4 @@
+import json
 import re
 import subprocess
 import sys
@@ -5,7 +6,7 @@ import sys
 import pytest
 
 from mlxvspt import cli
-from mlxvspt.measure import devices
+from mlxvspt.measure import devices, settings
 
 
 def no_gpu_anywhere():
@@ -130,6 +131,27 @@ def test_precision_selects_the_check_lines_and_rows_of_that_precision(monkeypatc
     monkeypatch.setenv(settings.PRECISIONS, "bf16")
     with pytest.raises(NotImplementedError, match="fp32 not selected"):
         LMTrain().refuse("mlx", "cpu", "seed", False, "fp32")
+
+
+def test_a_run_into_a_machine_measured_on_another_kind_of_host_is_refused_first(tmp_path, monkeypatch, capsys):
+    """One machine name over two CPUs would chart the host as a release's move: the run names both hosts and
+    how to name this one, exit 2, nothing written; the same host's record (or an unreadable one) lets it by."""
+    monkeypatch.setenv(settings.MACHINE, "box")
+    folder = tmp_path / "results" / "box-tiny"
+    folder.mkdir(parents=True)
+    cpu, cores = devices.host_kind()
+    (folder / "environment.txt").write_text(json.dumps({"cpu": "AMD EPYC", "cpu_count": cores}))
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    argv = ["run", "--preset", "tiny", "--workload", "switch", "--results-dir", str(tmp_path / "results"),
+            "--html-dir", str(tmp_path / "html")]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"mlxvspt: error: box-tiny: its results were measured on AMD EPYC ({cores} cores) and this host "
+                   f"is {cpu} ({cores} cores); name this host's machine otherwise (MLXVSPT_MACHINE=...)"], err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    for record in ({"cpu": cpu, "cpu_count": cores}, "[1, 2"):
+        (folder / "environment.txt").write_text(record if isinstance(record, str) else json.dumps(record))
+        assert cli.asvrun.same_host(tmp_path / "results", "box-tiny") is None
 
 
 def test_a_bench_pattern_matching_no_benchmark_of_the_suite_is_refused_first(tmp_path, capsys):

@@ -350,6 +350,26 @@ def test_a_history_point_without_its_own_environment_record_names_no_releases(tm
     assert report.device_name(results.environment(tmp_path, "box-history", "torch-2.14.1")) == "Xeon, 2 cores"
 
 
+def test_compare_says_when_the_two_points_ran_on_different_cpus(tmp_path):
+    """The same 2-core machine name over an AMD EPYC and an Intel Xeon with AMX: PyTorch's fp16 512^3 matmul
+    took 105 ms on one and 0.88 ms on the other. Every row's change may be the host's, host-bound or not, and
+    the line says so though the single-core loops agreed."""
+    bench = fab.benchmark("bench_matmul.MatmulMemory.track_peak_memory", {"framework": ["torch"], "device": ["cpu"]},
+                          unit="bytes")
+    for point, cpu in zip((OLD, NEW), ("AMD EPYC", "Intel(R) Xeon(R) Processor")):
+        fab.write_results(tmp_path, MACHINE, point, [bench], {(bench["name"], ("torch", "cpu")): fab.steady(1.0)})
+        host = {"cpu": cpu, "cpu_count": 2, "host_load": {"single_core_seconds": 0.053}}
+        (tmp_path / MACHINE / f"environment-{point}.txt").write_text(json.dumps(host))
+    fab.write_benchmarks(tmp_path, [bench])
+    lines, _ = release_diff.compare(tmp_path, OLD, NEW, machine=MACHINE)
+    assert ("hosts differ: AMD EPYC (2 cores) at A, Intel(R) Xeon(R) Processor (2 cores) at B, so any row's change "
+            "may be the host's") in "\n".join(lines), lines
+    assert report.HOST_NOTE not in lines  # no host-bound row to mark
+    (tmp_path / MACHINE / f"environment-{NEW}.txt").write_text(json.dumps({**host, "cpu": "AMD EPYC"}))
+    lines, _ = release_diff.compare(tmp_path, OLD, NEW, machine=MACHINE)
+    assert not any(line.startswith("hosts") for line in lines), lines
+
+
 @pytest.mark.parametrize("speeds, said", [
     ((0.053, 0.054), "hosts alike as their runs began: the single-core loop took 0.053 s at A, 0.054 s at B"),
     ((0.053, 0.09), "loop took 0.053 s at A, 0.09 s at B, so a host-bound"),

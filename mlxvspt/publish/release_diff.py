@@ -12,6 +12,7 @@ from asv import results as asv_results
 from asv.commands.compare import _is_result_better  # asv compare's decision rule, samples included
 
 from .. import ledger
+from ..measure import devices
 from . import regressions, results
 from ..errors import UsageError
 from .report import HOST_MARK, HOST_NOTE, fmt
@@ -163,7 +164,13 @@ def reproduced(found, within=REPRODUCED):
 
 def hosts(results_dir, a, b):
     """Whether the hosts of points a and b ((name, machine) each) were alike: host-bound rows compare hosts
-    as well as releases where they were not, and `confirm` re-measures such a row at both points on one host."""
+    as well as releases where they were not, every row where the CPUs differ (`devices.host_kind`), and
+    `confirm` re-measures such a row at both points on one host."""
+    kinds = [devices.host_kind(results.environment(results_dir, machine, name)) for name, machine in (a, b)]
+    if kinds[0] != kinds[1] and all(cpu for cpu, _ in kinds):
+        return (f"hosts differ: {kinds[0][0]} ({kinds[0][1]} cores) at A, {kinds[1][0]} ({kinds[1][1]} cores) at B, "
+                "so any row's change may be the host's; `mlxvspt confirm` measures a row at both points "
+                "interleaved on one host")
     speeds = [(results.environment(results_dir, machine, name).get("host_load") or {}).get("single_core_seconds")
               for name, machine in (a, b)]
     if None in speeds:
@@ -274,8 +281,10 @@ def compare(results_dir, a, b, factor=1.1, machine=None, machine_b=None):
     if same:
         lines.append(control_line(found, same))
     lines.append(reproduced(found))
-    if any(row.host_bound for row in found):
-        lines += [HOST_NOTE, hosts(results_dir, (name_a, machine_a), (name_b, machine_b))]
+    bound = any(row.host_bound for row in found)
+    host_line = hosts(results_dir, (name_a, machine_a), (name_b, machine_b))
+    if bound or host_line.startswith("hosts differ"):
+        lines += [HOST_NOTE] * bound + [host_line]
     slower = bool(regressed(found, same, factor))
     lines.append(f"REGRESSED: some rows got worse by more than {factor}x" if slower else
                  f"no regression beyond {factor}x")

@@ -71,6 +71,20 @@ def machine_name(preset):
     return f"{os.environ.get(settings.MACHINE) or platform.node() or 'machine'}-{preset}"
 
 
+def same_host(results_dir, machine):
+    """Refuse (UsageError, before anything is written) a run into the results of a machine whose latest run
+    was on another kind of host (`devices.host_kind`): one machine's history charts releases, not hosts. An
+    environment record that cannot be read names no host; the run replaces it."""
+    try:
+        before = devices.host_kind(json.loads((Path(results_dir) / machine / "environment.txt").read_text()))
+    except (OSError, ValueError, AttributeError):
+        return
+    here = devices.host_kind()
+    if before != here:
+        raise UsageError(f"{machine}: its results were measured on {before[0]} ({before[1]} cores) and this host is "
+                         f"{here[0]} ({here[1]} cores); name this host's machine otherwise ({settings.MACHINE}=...)")
+
+
 def publish(config, env, html_dir, progress=None):
     """asv publish into a fresh folder, then swap it in: an interrupted publish leaves the old site."""
     html_dir = Path(html_dir).resolve()
@@ -222,6 +236,7 @@ def run(preset, results_dir, html_dir, workloads=None, resume=False, points=None
     else a virtualenv built for it), not by asv's process per row. Two runs into one results folder at
     once: the second is refused.
     """
+    same_host(results_dir, machine_name(preset))
     with stopped_like_ctrl_c(), locks.held(Path(results_dir) / ".run.lock", "mlxvspt run"):
         if points is None:
             return _run_here(preset, results_dir, html_dir, workloads, resume, benchmark_dir, only, verbose, log,
