@@ -165,7 +165,7 @@ def nvidia_driver():
 def host_kind(env=None):
     """What makes two runs' hosts one machine: the CPU model and the cores a run may use, as an environment
     record (`environment`) names them, or this host's where none is given. On two 2-core hosts, PyTorch's
-    float16 512^3 matmul took 105 ms (AMD EPYC) and 0.88 ms (an Intel Xeon with AMX): the CPU is the result."""
+    float16 512^3 matmul took 105 ms (AMD EPYC) and 0.88 ms (an Intel Xeon with AVX-512 FP16): the CPU is the result."""
     if env is None:
         return cpu_model(), len(os.sched_getaffinity(0))
     return env.get("cpu"), env.get("cpu_count")
