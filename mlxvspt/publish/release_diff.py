@@ -77,20 +77,10 @@ def values(results_dir, machine, commit):
     over every environment saved there (of two with a value, the one measured last, as `results` takes it):
     the names asv itself runs rows by (`confirm` re-runs them). Results of another benchmark version than
     benchmarks.json's are left out, as `results` leaves them."""
-    out, started, meta = {}, {}, results.benchmarks(results_dir)
-    for res in asv_results.iter_results_for_machine_and_hash(str(results_dir), machine, commit):
-        for key in res.get_all_result_keys():
-            if key not in meta or res.benchmark_version.get(key) != meta[key].get("version"):
-                continue
-            params = res.get_result_params(key)
-            stats = res.get_result_stats(key, params)
-            samples = res.get_result_samples(key, params) or [None] * len(stats)
-            when = res.started_at.get(key, 0)
-            for combo, value, st, sa in zip(itertools.product(*params), res.get_result_value(key, params), stats,
-                                            samples):
-                if value is not None and not math.isnan(value) and when >= started.get((key, combo), when):
-                    out[key, combo], started[key, combo] = (value, (st, sa)), when
-    return out
+    sets = asv_results.iter_results_for_machine_and_hash(str(results_dir), machine, commit)
+    cells = results.current(sets, results.benchmarks(results_dir))
+    return {key: (value, (st, sa)) for key, (value, st, sa) in cells.items()
+            if value is not None and not math.isnan(value)}
 
 
 def row_name(benchmark, combo):

@@ -382,15 +382,33 @@ def records(results_dir, machine, point):
     return out
 
 
-def _cells(res, name, meta, found):
-    """Yield (params dict with framework, Cell) of one benchmark of one asv result set."""
-    params = res.get_result_params(name)
-    values = res.get_result_value(name, params)
-    stats = res.get_result_stats(name, params) or [None] * len(values)
-    samples = res.get_result_samples(name, params) or [None] * len(values)
-    for combo, value, st, sa in zip(itertools.product(*params), values, stats, samples):
-        bare = dict(zip(meta["param_names"], map(unquote, combo)))
-        yield bare, Cell(value, sa, st, found.get((name, frozenset(bare.items()))))
+def stale_entry(res, name, meta):
+    """Whether result set `res` holds benchmark `name` at another version than benchmarks.json's (`meta`), or one
+    the suite no longer has."""
+    version = meta.get(name, {}).get("version")
+    return name not in meta or res.benchmark_version.get(name, version) != version
+
+
+def current(result_sets, meta):
+    """{(benchmark, combination as asv's param strings): (value, stats, samples)} over one machine's result files
+    at one commit, one per asv environment (runs from clones at other paths each write their own): of several,
+    the combination's entry from the benchmark run last (asv stamps a benchmark's start, not a cell's), a value
+    beating another file's n/a. Entries of another benchmark version than benchmarks.json's (`meta`) are left
+    out: the site hides them too."""
+    chosen, rank = {}, {}
+    for res in result_sets:
+        for name in res.get_all_result_keys():
+            if stale_entry(res, name, meta):
+                continue
+            params = res.get_result_params(name)
+            values = res.get_result_value(name, params)
+            stats = res.get_result_stats(name, params) or [None] * len(values)
+            samples = res.get_result_samples(name, params) or [None] * len(values)
+            for combo, value, st, sa in zip(itertools.product(*params), values, stats, samples):
+                when = value is not None and not math.isnan(value), res.started_at.get(name, 0)
+                if when >= rank.get((name, combo), when):
+                    chosen[name, combo], rank[name, combo] = (value, st, sa), when
+    return chosen
 
 
 def _figures(rows, sizes_of):
@@ -422,31 +440,25 @@ def snapshot(results_dir, machine, commit, meta=None):
     meta = benchmarks(results_dir) if meta is None else meta
     point = point_name(commit)
     found = records(results_dir, machine, point)
-    cells, started, stale, date, run_at, env_names = {}, {}, {}, 0, 0, []
-    for res in asv_results.iter_results_for_machine_and_hash(str(results_dir), machine, commit):
-        date, env_names = max(date, res.date or 0), env_names + [res.env_name]
-        run_at = max([run_at, *res.started_at.values()])
-        for name in res.get_all_result_keys():
-            info = meta.get(name)
-            if info is None or res.benchmark_version.get(name, info.get("version")) != info.get("version"):
-                stale[name] = res.benchmark_version.get(name)
-                continue
-            if "framework" not in info["param_names"]:
-                continue
-            for params, cell in _cells(res, name, info, found):
-                framework = params.pop("framework")
-                key = name, tuple(params.items()), framework
-                # of several environments' files (runs from clones at other paths), the cell of the benchmark run
-                # last (asv stamps a benchmark, not a cell); another environment's n/a keeps a value
-                when = cell.ok, res.started_at.get(name, 0)
-                if key not in started or when >= started[key]:
-                    cells.setdefault(key[:2], {})[framework], started[key] = cell, when
+    sets = list(asv_results.iter_results_for_machine_and_hash(str(results_dir), machine, commit))
+    date = max([0, *(res.date or 0 for res in sets)])
+    run_at = max([0, *(when for res in sets for when in res.started_at.values())])
+    stale = {name: res.benchmark_version.get(name) for res in sets for name in res.get_all_result_keys()
+             if stale_entry(res, name, meta)}
+    cells = {}
+    for (name, combo), (value, st, sa) in current(sets, meta).items():
+        if "framework" not in meta[name]["param_names"]:
+            continue
+        bare = dict(zip(meta[name]["param_names"], map(unquote, combo)))
+        framework = bare.pop("framework")
+        record = found.get((name, frozenset({**bare, "framework": framework}.items())))
+        cells.setdefault((name, tuple(bare.items())), {})[framework] = Cell(value, sa, st, record)
     rows = [Row(name, dict(params), meta[name].get("unit", ""), by_fw.get("torch", Cell()), by_fw.get("mlx", Cell()))
             for (name, params), by_fw in sorted(cells.items(), key=lambda item: item[0][0])]  # asv's param order
     env = environment(results_dir, machine, point)
     preset = preset_of(machine, env)
     _figures(rows, lambda workload: presets.sizes(workload, preset) if preset else None)
-    return Snapshot(machine, commit, point, date, run_at, env_names, env, rows, stale)
+    return Snapshot(machine, commit, point, date, run_at, [res.env_name for res in sets], env, rows, stale)
 
 
 def latest(results_dir, machines_=None):
