@@ -231,6 +231,9 @@ def test_a_page_lists_each_run_with_its_parts_wall_times_and_the_host(tmp_path):
     host["host_load"]["single_core_seconds"] = 0.0812
     assert report.host_line(host).endswith("no other GPU process, single-core probe 0.081 s (devices.single_core_seconds: "
                                            "lower is a faster host)")
+    host["host_load"]["others_cpu_share"] = 0.021
+    assert report.host_line(host).startswith("16 cores, load 0.48 at the start, other work 2% of the CPU time then, no "
+                                             "other GPU process")
 
 
 def test_a_machine_whose_results_git_does_not_track_is_shown_but_gets_no_page(tmp_path, capsys):

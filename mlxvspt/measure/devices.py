@@ -162,13 +162,11 @@ def nvidia_driver():
     return out.stdout.strip() or None
 
 
-def host_kind(env=None):
-    """What makes two runs' hosts one machine: the CPU model and the cores a run may use, as an environment
-    record (`environment`) names them, or this host's where none is given. On two 2-core hosts, PyTorch's
-    float16 512^3 matmul took 105 ms (AMD EPYC) and 0.88 ms (an Intel Xeon with AVX-512 FP16): the CPU is the result."""
-    if env is None:
-        return cpu_model(), len(os.sched_getaffinity(0))
-    return env.get("cpu"), env.get("cpu_count")
+def host_kind():
+    """What makes two runs' hosts one machine: the CPU model and the cores a run may use (`environment` records
+    them; results.host_of reads them back). On two 2-core hosts, PyTorch's float16 512^3 matmul took 105 ms (AMD
+    EPYC) and 0.88 ms (an Intel Xeon with AVX-512 FP16): the CPU is the result."""
+    return cpu_model(), len(os.sched_getaffinity(0))
 
 
 def environment():
@@ -188,19 +186,41 @@ def environment():
     return {**env, **library_versions()}
 
 
+OTHERS_SHARE = 0.1  # of the host's CPU time taken by other work at a run's start: a host shared with it
+
+
+def others_cpu_share(seconds=0.5):
+    """The share of the host's CPU time spent over `seconds` while this process sleeps (/proc/stat; None where
+    there is none): other work's, since this process's own is waited for. The 1-minute load average counts the
+    run's own install and imports as well: 1.1-1.2 at the start of every `make bench` on 2 cores."""
+    def busy_and_total():
+        with open("/proc/stat", encoding="ascii") as f:
+            ticks = [int(t) for t in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+        return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
+
+    try:
+        busy, total = busy_and_total()
+        time.sleep(seconds)
+        busy_end, total_end = busy_and_total()
+    except (OSError, ValueError):
+        return None
+    return round((busy_end - busy) / max(total_end - total, 1), 3)
+
+
 def host_load():
-    """Whether other work shared the host when the run began: the 1-minute load average against the
-    cores, and the processes other than this one holding a GPU (nvidia-smi; none where there is no GPU).
+    """Whether other work shared the host when the run began: the CPU time others took while this process
+    slept (`others_cpu_share`; where there is no such figure, the 1-minute load average against the cores),
+    and the processes other than this one holding a GPU (nvidia-smi; none where there is no GPU).
     Host-bound rows measured beside other work ran 1.2-2.5x slower than alone."""
-    load = os.getloadavg()[0]
+    load, others = os.getloadavg()[0], others_cpu_share()
     try:
         out = subprocess.run(["nvidia-smi", "--query-compute-apps=pid", "--format=csv,noheader"], capture_output=True,
                              text=True, timeout=20).stdout
         gpu = len([p for p in out.split() if p.strip().isdigit() and int(p) != os.getpid()])
     except (OSError, subprocess.SubprocessError):
         gpu = 0
-    busy = load > 0.5 * (os.cpu_count() or 1) or gpu > 0
-    return {"load_1min": round(load, 2), "other_gpu_processes": gpu, "shared": busy,
+    busy = (load > 0.5 * (os.cpu_count() or 1) if others is None else others > OTHERS_SHARE) or gpu > 0
+    return {"load_1min": round(load, 2), "others_cpu_share": others, "other_gpu_processes": gpu, "shared": busy,
             "single_core_seconds": single_core_seconds()}
 
 

@@ -12,7 +12,6 @@ from asv import results as asv_results
 from asv.commands.compare import _is_result_better  # asv compare's decision rule, samples included
 
 from .. import ledger
-from ..measure import devices
 from . import regressions, results
 from ..errors import UsageError
 from .report import HOST_MARK, HOST_NOTE, fmt
@@ -154,9 +153,9 @@ def reproduced(found, within=REPRODUCED):
 
 def hosts(results_dir, a, b):
     """Whether the hosts of points a and b ((name, machine) each) were alike: host-bound rows compare hosts
-    as well as releases where they were not, every row where the CPUs differ (`devices.host_kind`), and
+    as well as releases where they were not, every row where the CPUs differ (`results.host_of`), and
     `confirm` re-measures such a row at both points on one host."""
-    kinds = [devices.host_kind(results.environment(results_dir, machine, name)) for name, machine in (a, b)]
+    kinds = [results.host_of(results.environment(results_dir, machine, name)) for name, machine in (a, b)]
     if kinds[0] != kinds[1] and all(cpu for cpu, _ in kinds):
         return (f"hosts differ: {kinds[0][0]} ({kinds[0][1]} cores) at A, {kinds[1][0]} ({kinds[1][1]} cores) at B, "
                 "so any row's change may be the host's; `mlxvspt confirm` measures a row at both points "

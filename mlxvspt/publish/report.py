@@ -415,16 +415,18 @@ def probe(load):
 
 
 def host_line(environment):
-    """"16 cores, load 0.48 at the start, no other GPU process, single-core probe 0.081 s (...)": whether other
-    work shared the machine when the latest run began and how fast its host runs host-bound work
-    (devices.host_load); None for results from before it was recorded."""
+    """"16 cores, load 0.48 at the start, other work 2% of the CPU time then, no other GPU process, single-core
+    probe 0.081 s (...)": whether other work shared the machine when the latest run began and how fast its host
+    runs host-bound work (devices.host_load); None for results from before it was recorded."""
     load = environment.get("host_load")
     if not load:
         return None
     others = load.get("other_gpu_processes")
     shared = {0: "no other GPU process", None: None}.get(others, f"{others} other GPU process(es)")
     speed = probe(load)
-    parts = [f"{environment.get('host_cores', '?')} cores", f"load {load.get('load_1min', '?')} at the start", shared,
+    others_cpu = load.get("others_cpu_share")
+    parts = [f"{environment.get('host_cores', '?')} cores", f"load {load.get('load_1min', '?')} at the start",
+             None if others_cpu is None else f"other work {others_cpu:.0%} of the CPU time then", shared,
              f"{speed} (devices.single_core_seconds: lower is a faster host)" if speed else None]
     return ", ".join(part for part in parts if part)
 

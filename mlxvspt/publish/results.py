@@ -356,6 +356,11 @@ def environment(results_dir, machine, point=None):
     return {k: v for k, v in record.items() if k not in RELEASES} if point else record
 
 
+def host_of(environment):
+    """(CPU model, cores) of a run's environment record: the host's kind (devices.host_kind)."""
+    return environment.get("cpu"), environment.get("cpu_count")
+
+
 def records(results_dir, machine, point):
     """{(benchmark, frozenset of (param, bare value))} -> the latest records-file line for it. A line
     naming its check combination (`check_key`) takes its status from every line of the point's check file

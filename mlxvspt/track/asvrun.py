@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..measure import devices, settings
 from ..measure.process import cache_files
-from ..publish import comparison_page, regressions
+from ..publish import comparison_page, regressions, results
 from .. import jsonlines, ledger
 from . import locks, plan, recorder, scratch, venvs
 from ..errors import UsageError
@@ -76,7 +76,7 @@ def same_host(results_dir, machine):
     was on another kind of host (`devices.host_kind`): one machine's history charts releases, not hosts. An
     environment record that cannot be read names no host; the run replaces it."""
     try:
-        before = devices.host_kind(json.loads((Path(results_dir) / machine / "environment.txt").read_text()))
+        before = results.host_of(json.loads((Path(results_dir) / machine / "environment.txt").read_text()))
     except (OSError, ValueError, AttributeError):
         return
     here = devices.host_kind()
