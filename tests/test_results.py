@@ -352,7 +352,7 @@ def test_a_history_point_without_its_own_environment_record_names_no_releases(tm
 
 def test_compare_says_when_the_two_points_ran_on_different_cpus(tmp_path):
     """The same 2-core machine name over an AMD EPYC and an Intel Xeon with AVX-512 FP16: PyTorch's fp16 512^3 matmul
-    took 105 ms on one and 0.88 ms on the other. Every row's change may be the host's, host-bound or not, and
+    took 105 ms on one and 0.92 ms on the other. Every row's change may be the host's, host-bound or not, and
     the line says so though the single-core loops agreed."""
     bench = fab.benchmark("bench_matmul.MatmulMemory.track_peak_memory", {"framework": ["torch"], "device": ["cpu"]},
                           unit="bytes")

@@ -165,7 +165,7 @@ def nvidia_driver():
 def host_kind():
     """What makes two runs' hosts one machine: the CPU model and the cores a run may use (`environment` records
     them; results.host_of reads them back). On two 2-core hosts, PyTorch's float16 512^3 matmul took 105 ms (AMD
-    EPYC) and 0.88 ms (an Intel Xeon with AVX-512 FP16): the CPU is the result."""
+    EPYC) and 0.92 ms (an Intel Xeon with AVX-512 FP16): the CPU is the result."""
     return cpu_model(), len(os.sched_getaffinity(0))
 
 
