@@ -415,6 +415,7 @@ def measurer(args):
     if args.device:
         os.environ[SELECT_ENV["device"]] = ",".join(args.device)
     os.environ[settings.PRESET] = preset
+    asvrun.same_host(args.results_dir, asvrun.machine_name(preset))
     return update.AsvMeasurer(preset, args.results_dir, args.html_dir, factor=args.factor, pythons=pythons,
                               headline=getattr(args, "headline", False))
 

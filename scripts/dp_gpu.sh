@@ -4,7 +4,8 @@
 # are 4 GPUs) in MLX and PyTorch at the full preset, saved under results/, the site and table printed.
 # Needs mlx + mlx-cuda-13 and a CUDA PyTorch in $PYTHON's environment (mlx.launch beside it).
 # Extra arguments go to `mlxvspt run` (e.g. --resume, --bench DPAllReduce). CUDA_VISIBLE_DEVICES=2,3 runs
-# it as a machine of 2 GPUs on a larger host.
+# it on 2 GPUs of a larger host: another kind of host than a 2-GPU machine's (its cores), so `run` asks for
+# a machine name of its own (MLXVSPT_MACHINE).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from mlxvspt import cli
+from mlxvspt.publish import results
 from mlxvspt.measure import devices, settings
 
 
@@ -134,24 +135,33 @@ def test_precision_selects_the_check_lines_and_rows_of_that_precision(monkeypatc
 
 
 def test_a_run_into_a_machine_measured_on_another_kind_of_host_is_refused_first(tmp_path, monkeypatch, capsys):
-    """One machine name over two CPUs would chart the host as a release's move: the run names both hosts and
-    how to name this one, exit 2, nothing written; the same host's record (or an unreadable one) lets it by."""
+    """One machine name over two kinds of host would chart the host as a release's move (two 2-core hosts named
+    "Intel(R) Xeon(R) Processor" ran PyTorch's fp16 512^3 matmul in 131 ms and 0.92 ms, one with AVX-512 FP16):
+    `run`, `update`, `confirm` and `bisect` name both hosts and how to name this one, exit 2, nothing written.
+    The same host's record lets a run by, and so do one from before the CPU's features were recorded, one that
+    names no host and one that cannot be read."""
     monkeypatch.setenv(settings.MACHINE, "box")
+    here = devices.host_kind()
     folder = tmp_path / "results" / "box-tiny"
     folder.mkdir(parents=True)
-    cpu, cores = devices.host_kind()
-    (folder / "environment.txt").write_text(json.dumps({"cpu": "AMD EPYC", "cpu_count": cores}))
-    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
-    argv = ["run", "--preset", "tiny", "--workload", "switch", "--results-dir", str(tmp_path / "results"),
-            "--html-dir", str(tmp_path / "html")]
-    assert cli.main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"mlxvspt: error: box-tiny: its results were measured on AMD EPYC ({cores} cores) and this host "
-                   f"is {cpu} ({cores} cores); name this host's machine otherwise (MLXVSPT_MACHINE=...)"], err
-    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
-    for record in ({"cpu": cpu, "cpu_count": cores}, "[1, 2"):
+    others = {"another CPU": {**here, "cpu": f"not {here['cpu']}"}, "more cores": {**here, "cpu_count": 999},
+              "other extensions": {**here, "cpu_features": "avx avx2 amx_tile"}}
+    runs = {"run": ["run", "--preset", "tiny", "--workload", "switch", "--html-dir", str(tmp_path / "html")],
+            "confirm": ["confirm", "mlx-0.31.2", "mlx-0.32.4", "bench_matmul.Matmul.time_matmul('mlx', 'cpu', "
+                        "'fp32', 512)", "--preset", "tiny"]}
+    for words, other in others.items():
+        (folder / "environment.txt").write_text(json.dumps(other))
+        before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+        for argv in runs.values():
+            assert cli.main(argv + ["--results-dir", str(tmp_path / "results")]) == 2, (words, argv)
+            err = capsys.readouterr().err.strip().splitlines()
+            assert err == [f"mlxvspt: error: box-tiny: its results were measured on {results.host_words(other)} and "
+                           f"this host is {results.host_words(here)}; name this host's machine otherwise "
+                           "(MLXVSPT_MACHINE=...)"], (words, err)
+            assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    for record in ({**here}, {**here, "cpu_features": None}, {"mlx": "0.32.4"}, "[1, 2", "[1, 2]"):
         (folder / "environment.txt").write_text(record if isinstance(record, str) else json.dumps(record))
-        assert cli.asvrun.same_host(tmp_path / "results", "box-tiny") is None
+        assert cli.asvrun.same_host(tmp_path / "results", "box-tiny") is None, record
 
 
 def test_a_bench_pattern_matching_no_benchmark_of_the_suite_is_refused_first(tmp_path, capsys):

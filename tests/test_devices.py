@@ -275,21 +275,39 @@ def test_the_host_record_says_how_fast_a_core_runs_a_fixed_loop(monkeypatch):
 
 
 @pytest.mark.skipif(not Path("/proc/stat").is_file(), reason="the CPU time figure reads Linux's /proc/stat")
-def test_the_host_record_counts_other_work_on_the_cpus():
+def test_the_host_record_counts_other_work_on_the_cores_of_the_run():
     """The load average at a run's start counts the run's own install (1.1-1.2 on 2 cores at every `make
-    bench`): the record also says what share of the CPU time others took while the run's process slept, so
-    processes spinning on the cores read as a shared host."""
-    cores = os.cpu_count() or 1
+    bench`): the record says what share of the CPU time of the run's cores others took while its process
+    slept, so processes spinning on those cores read as a shared host, on a host of any size."""
+    mine = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, sorted(mine)[:2])  # the spinners inherit the same cores
     spin = "import time\nend = time.time() + 3\nwhile time.time() < end: pass"
-    spinners = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(min(cores, 8))]
+    spinners = [subprocess.Popen([sys.executable, "-c", spin]) for _ in os.sched_getaffinity(0)]
     try:
         time.sleep(0.3)  # the interpreters started and spinning
         busy = devices.others_cpu_share()
         load = devices.host_load()
     finally:
+        os.sched_setaffinity(0, mine)
         for spinner in spinners:
             spinner.kill()
             spinner.wait()
-    least = 0.6 * min(cores, 8) / cores
-    assert busy >= least and load["others_cpu_share"] >= least, (busy, load)
-    assert load["shared"] or least <= devices.OTHERS_SHARE, load
+    assert busy >= 0.6 and load["others_cpu_share"] >= 0.6 and load["shared"], (busy, load)
+
+
+def test_the_host_kind_names_the_cpus_math_extensions(tmp_path, monkeypatch):
+    """Two 2-core hosts named "Intel(R) Xeon(R) Processor" ran PyTorch's fp16 512^3 matmul in 131 ms and 0.92 ms
+    (the second with AVX-512 FP16): the host's kind lists the extensions of MATH_FEATURES it has, in that order,
+    from /proc/cpuinfo's x86 flags or Arm's features; None where the file does not say."""
+    cpuinfo = tmp_path / "cpuinfo"
+    monkeypatch.setattr(devices, "CPUINFO", str(cpuinfo))
+    cpuinfo.write_text("model name\t: Intel(R) Xeon(R) Processor\nflags\t\t: fpu amx_tile sse avx2 avx avx512_fp16 "
+                       "avx512f\n\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t\t: fpu\n")
+    assert devices.host_kind() == {"cpu": "Intel(R) Xeon(R) Processor", "cpu_count": devices.cores_usable(),
+                                   "cpu_features": "avx avx2 avx512f avx512_fp16 amx_tile"}
+    cpuinfo.write_text("processor\t: 0\nFeatures\t: fp asimd asimdhp sve\nCPU implementer\t: 0x41\n")
+    assert devices.cpu_features() == "asimd asimdhp sve"
+    cpuinfo.write_text("processor\t: 0\n")
+    assert devices.cpu_features() is None
+    cpuinfo.unlink()
+    assert devices.cpu_features() is None

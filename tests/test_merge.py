@@ -337,6 +337,28 @@ def test_the_environment_files_are_the_latest_parts_so_the_page_names_the_host_t
     assert results.environment(dest.parent, MACHINE, NEW)["host_load"]["single_core_seconds"] == 0.1131
 
 
+def test_a_part_measured_on_another_kind_of_host_is_refused_before_any_write(tmp_path, capsys):
+    """One machine's history is one kind of host's (CPU model, cores, math extensions): a part whose run names
+    another is refused, naming both; a part of the same kind, or from before the extensions were recorded,
+    merges."""
+    dest = tmp_path / "results" / MACHINE
+    xeon = {"cpu": "Intel(R) Xeon(R) Processor", "cpu_count": 16, "cpu_features": "avx avx2 avx512f"}
+    first = part(tmp_path, "first", {(STEP, ("mlx", "gpu", "fp32")): fab.steady(1.0)}, [])
+    (first / "environment.txt").write_text(json.dumps(xeon))
+    assert cli.main(["merge", str(dest), str(first)]) == 0
+    before = {p.name: p.read_text() for p in dest.iterdir()}
+    for other in ({**xeon, "cpu_features": "avx avx2 avx512f amx_tile"}, {**xeon, "cpu": "AMD EPYC"}):
+        later = part(tmp_path, "later", {(STEP, ("mlx", "gpu", "fp32")): fab.steady(1.5)}, [])
+        (later / "environment.txt").write_text(json.dumps(other))
+        assert cli.main(["merge", str(dest), str(later)]) == 2
+        assert capsys.readouterr().err.strip() == (
+            f"mlxvspt: error: {later}: measured on {results.host_words(other)}, {dest} on "
+            f"{results.host_words(xeon)}: one machine's results come from one kind of host")
+        assert {p.name: p.read_text() for p in dest.iterdir()} == before
+    (later / "environment.txt").write_text(json.dumps({**xeon, "cpu_features": None}))
+    assert cli.main(["merge", str(dest), str(later)]) == 0
+
+
 def test_a_folder_without_machine_json_is_refused(tmp_path, capsys):
     assert cli.main(["merge", str(tmp_path / "dest"), str(tmp_path)]) == 2
     assert "not a machine's results folder" in capsys.readouterr().err

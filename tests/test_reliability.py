@@ -172,6 +172,30 @@ def test_a_row_na_in_a_later_run_keeps_what_an_earlier_run_measured_at_the_point
     assert code == 1 and (row.cells["mlx"].value, row.cells["torch"].value) == (first, second)
 
 
+def test_a_run_from_a_clone_at_another_path_adds_its_rows_to_the_points_file(tmp_path, monkeypatch):
+    """asv names an existing environment after its Python's path, so a clone at another path is another
+    environment: its run of a point another clone measured adds its rows to that point's file, keeping the
+    rows it leaves out. Before, it wrote a second file, and of two files a cell measured earlier could be
+    published for a later one (asv stamps a benchmark's start, not a cell's) beside another run's record."""
+    bench = suite(tmp_path, {"tiered": TIERED_SUITE})
+    results, html = tmp_path / "results", tmp_path / "html"
+    monkeypatch.setenv("FAKE_NA", "torch")
+    machine, _ = asvrun.run("tiny", results, html, benchmark_dir=bench)
+    [mine] = [p for p in (results / machine).glob("*.json") if p.name != "machine.json"]
+    elsewhere = "/elsewhere/.venv/bin/python"  # the point as a clone at another path wrote it
+    data = {**json.loads(mine.read_text()), "env_name": "existing-py_elsewhere_.venv_bin_python"}
+    data["python"] = data["params"]["python"] = elsewhere
+    other = mine.with_name(f"{mine.name[:8]}-{data['env_name']}.json")
+    other.write_text(json.dumps(data))
+    mine.unlink()
+    first = results_layer.latest(results)[machine].row("bench_tiered.Tiered.time_ok").cells["mlx"].value
+    monkeypatch.setenv("FAKE_NA", "mlx")
+    asvrun.run("tiny", results, html, benchmark_dir=bench)
+    assert [p.name for p in (results / machine).glob("*.json") if p.name != "machine.json"] == [other.name]
+    row = results_layer.latest(results)[machine].row("bench_tiered.Tiered.time_ok")
+    assert row.cells["mlx"].value == first and row.cells["torch"].value > 0
+
+
 HANG_SUITE = """
 import time
 

@@ -140,9 +140,12 @@ def gpu_anywhere():
     return False
 
 
+CPUINFO = "/proc/cpuinfo"
+
+
 def cpu_model():
     try:
-        with open("/proc/cpuinfo") as f:
+        with open(CPUINFO) as f:
             for line in f:
                 if line.startswith("model name"):
                     return line.split(":", 1)[1].strip()
@@ -162,11 +165,36 @@ def nvidia_driver():
     return out.stdout.strip() or None
 
 
+# The CPU's matrix and vector extensions (/proc/cpuinfo's x86 flags, Arm's features): two hosts with one model
+# name, "Intel(R) Xeon(R) Processor", ran PyTorch's float16 512^3 matmul in 131 ms and in 0.92 ms, the second
+# with AVX-512 FP16 and AMX; an AMD EPYC took 105 ms.
+MATH_FEATURES = ("avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "avx512_vnni", "amx_tile", "amx_bf16",
+                 "amx_fp16", "amx_int8", "asimd", "asimdhp", "bf16", "i8mm", "sve", "sve2", "sme")
+
+
+def cpu_features():
+    """MATH_FEATURES this CPU has, space-separated ("" for none), or None where /proc/cpuinfo does not say."""
+    try:
+        with open(CPUINFO, encoding="utf-8", errors="replace") as f:
+            line = next((line for line in f if line.startswith(("flags", "Features"))), None)
+    except OSError:
+        return None
+    if line is None:
+        return None
+    have = set(line.split(":", 1)[1].split())
+    return " ".join(name for name in MATH_FEATURES if name in have)
+
+
+def cores_usable():
+    """The cores this process may run on (a run pinned to some of a host's counts those); all of them where the
+    platform does not say (macOS)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def host_kind():
-    """What makes two runs' hosts one machine: the CPU model and the cores a run may use (`environment` records
-    them; results.host_of reads them back). On two 2-core hosts, PyTorch's float16 512^3 matmul took 105 ms (AMD
-    EPYC) and 0.92 ms (an Intel Xeon with AVX-512 FP16): the CPU is the result."""
-    return cpu_model(), len(os.sched_getaffinity(0))
+    """What makes two runs' hosts one machine, as `environment` records it: the CPU model, the cores a run may
+    use and the CPU's math extensions (results.host_of reads them back)."""
+    return {"cpu": cpu_model(), "cpu_count": cores_usable(), "cpu_features": cpu_features()}
 
 
 def environment():
@@ -174,9 +202,8 @@ def environment():
     a run pinned to some of a host's cores counts those), GPU, driver."""
     import numpy
 
-    cpu, cores = host_kind()
-    env = {"python": platform.python_version(), "platform": platform.platform(), "cpu": cpu,
-           "cpu_count": cores, "host_cores": os.cpu_count(), "host_load": host_load(),
+    env = {"python": platform.python_version(), "platform": platform.platform(), **host_kind(),
+           "host_cores": os.cpu_count(), "host_load": host_load(),
            "numpy": numpy.__version__, "nvidia": nvidia_driver()}
     for name in FRAMEWORKS:
         try:
@@ -186,25 +213,33 @@ def environment():
     return {**env, **library_versions()}
 
 
-OTHERS_SHARE = 0.1  # of the host's CPU time taken by other work at a run's start: a host shared with it
+OTHERS_SHARE = 0.1  # of the CPU time of a run's cores taken by other work at its start: a host shared with it
 
 
 def others_cpu_share(seconds=0.5):
-    """The share of the host's CPU time spent over `seconds` while this process sleeps (/proc/stat; None where
-    there is none): other work's, since this process's own is waited for. The 1-minute load average counts the
-    run's own install and imports as well: 1.1-1.2 at the start of every `make bench` on 2 cores."""
+    """The share of the CPU time of the cores this process may use that went to work over `seconds` while it
+    slept (/proc/stat's line per core; None where there is none): other work's, and the hypervisor's steal, since
+    this process's own is waited for. The 1-minute load average counts the run's own install and imports as
+    well: 1.1-1.2 at the start of every `make bench` on 2 cores."""
+    cores = {f"cpu{i}" for i in (os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else ())}
+
     def busy_and_total():
+        busy = total = 0
         with open("/proc/stat", encoding="ascii") as f:
-            ticks = [int(t) for t in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
-        return sum(ticks) - ticks[3] - ticks[4], sum(ticks)
+            for line in f:
+                name, *fields = line.split()
+                if name in cores:
+                    ticks = [int(t) for t in fields[:8]]  # user nice system idle iowait irq softirq steal
+                    busy, total = busy + sum(ticks) - ticks[3] - ticks[4], total + sum(ticks)
+        return busy, total
 
     try:
         busy, total = busy_and_total()
         time.sleep(seconds)
         busy_end, total_end = busy_and_total()
-    except (OSError, ValueError):
+    except (OSError, ValueError, IndexError):
         return None
-    return round((busy_end - busy) / max(total_end - total, 1), 3)
+    return round((busy_end - busy) / (total_end - total), 3) if total_end > total else None
 
 
 def host_load():

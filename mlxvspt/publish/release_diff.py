@@ -153,13 +153,13 @@ def reproduced(found, within=REPRODUCED):
 
 def hosts(results_dir, a, b):
     """Whether the hosts of points a and b ((name, machine) each) were alike: host-bound rows compare hosts
-    as well as releases where they were not, every row where the CPUs differ (`results.host_of`), and
+    as well as releases where they were not, every row where the hosts' CPUs differ (`results.hosts_differ`), and
     `confirm` re-measures such a row at both points on one host."""
     kinds = [results.host_of(results.environment(results_dir, machine, name)) for name, machine in (a, b)]
-    if kinds[0] != kinds[1] and all(cpu for cpu, _ in kinds):
-        return (f"hosts differ: {kinds[0][0]} ({kinds[0][1]} cores) at A, {kinds[1][0]} ({kinds[1][1]} cores) at B, "
-                "so any row's change may be the host's; `mlxvspt confirm` measures a row at both points "
-                "interleaved on one host")
+    if results.hosts_differ(*kinds):
+        return (f"hosts differ: {results.host_words(kinds[0])} at A, {results.host_words(kinds[1])} at B, so any "
+                "row's change may be the host's; `mlxvspt confirm` measures a row at both points interleaved on one "
+                "host")
     speeds = [(results.environment(results_dir, machine, name).get("host_load") or {}).get("single_core_seconds")
               for name, machine in (a, b)]
     if None in speeds:

@@ -356,9 +356,25 @@ def environment(results_dir, machine, point=None):
     return {k: v for k, v in record.items() if k not in RELEASES} if point else record
 
 
+HOST_KEYS = ("cpu", "cpu_count", "cpu_features")  # what devices.host_kind records of a host
+
+
 def host_of(environment):
-    """(CPU model, cores) of a run's environment record: the host's kind (devices.host_kind)."""
-    return environment.get("cpu"), environment.get("cpu_count")
+    """A run's host kind ({cpu, cpu_count, cpu_features}, devices.host_kind) from its environment record; a key the
+    record lacks (a run from before it was recorded) is None."""
+    return {key: environment.get(key) for key in HOST_KEYS} if isinstance(environment, dict) else {}
+
+
+def hosts_differ(a, b):
+    """Whether two host kinds (`host_of`) are not one machine's: a key both name differs."""
+    return any(a.get(key) is not None and b.get(key) is not None and a[key] != b[key] for key in HOST_KEYS)
+
+
+def host_words(kind):
+    """"Intel(R) Xeon(R) Processor, 2 cores, avx avx2 ... amx_tile": a host kind as a line names it."""
+    cores = kind.get("cpu_count")
+    return ", ".join(str(part) for part in (kind.get("cpu"), cores and f"{cores} cores", kind.get("cpu_features"))
+                     if part)
 
 
 def records(results_dir, machine, point):

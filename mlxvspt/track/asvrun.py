@@ -73,16 +73,16 @@ def machine_name(preset):
 
 def same_host(results_dir, machine):
     """Refuse (UsageError, before anything is written) a run into the results of a machine whose latest run
-    was on another kind of host (`devices.host_kind`): one machine's history charts releases, not hosts. An
-    environment record that cannot be read names no host; the run replaces it."""
+    was on another kind of host (`devices.host_kind`: CPU model, cores, math extensions): one machine's history
+    charts releases, not hosts. A record that cannot be read, or names no host, says nothing; the run replaces it."""
     try:
         before = results.host_of(json.loads((Path(results_dir) / machine / "environment.txt").read_text()))
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError):
         return
     here = devices.host_kind()
-    if before != here:
-        raise UsageError(f"{machine}: its results were measured on {before[0]} ({before[1]} cores) and this host is "
-                         f"{here[0]} ({here[1]} cores); name this host's machine otherwise ({settings.MACHINE}=...)")
+    if results.hosts_differ(before, here):
+        raise UsageError(f"{machine}: its results were measured on {results.host_words(before)} and this host is "
+                         f"{results.host_words(here)}; name this host's machine otherwise ({settings.MACHINE}=...)")
 
 
 def publish(config, env, html_dir, progress=None):

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .asvrun import MACHINE_KEYS
 from .. import jsonlines, ledger
+from ..publish import results
 from ..measure import check
 from ..errors import UsageError
 
@@ -207,6 +208,7 @@ def merge(dest, parts):
     for path in (folder / n for folder in [dest, *folders] for n in names if n.endswith(".json")):
         if path.is_file() and not isinstance(read_json(path), dict):  # before anything is written
             raise UsageError(f"{path}: not a readable asv result file (a copy cut short?)")
+    one_kind_of_host(dest, folders)
     claims = {folder: claims_of(folder, dest) for folder in folders}
     points = {commit: name for name, commit in ledger.build()}  # a result file's release set, by its commit
     for folder in (f for f in folders if claims[f] is not None):
@@ -259,6 +261,17 @@ def merge(dest, parts):
     one_machine(dest)
 
 
+
+
+def one_kind_of_host(dest, folders):
+    """Refuse (UsageError, before anything is written) parts whose latest run was on another kind of host than
+    the destination's (or, where it has no record, the first part's): one machine's history is one host's."""
+    kinds = [(folder, results.host_of(read_json(folder / "environment.txt"))) for folder in [dest, *folders]]
+    kinds = [(folder, kind) for folder, kind in kinds if kind.get("cpu")]
+    for folder, kind in kinds[1:]:
+        if results.hosts_differ(kinds[0][1], kind):
+            raise UsageError(f"{folder}: measured on {results.host_words(kind)}, {kinds[0][0]} on "
+                             f"{results.host_words(kinds[0][1])}: one machine's results come from one kind of host")
 
 
 def read_json(path):

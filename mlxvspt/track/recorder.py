@@ -10,13 +10,14 @@ import datetime
 import itertools
 import math
 import sys
+from pathlib import Path
 
-from asv import environment
+from asv import environment, util
 from asv.benchmarks import Benchmarks
 from asv.config import Config
 from asv.machine import Machine
 from asv.repo import get_repo
-from asv.results import Results
+from asv.results import Results, get_filename
 from asv.runner import BenchmarkResult
 
 
@@ -72,14 +73,32 @@ def has_value(line):
 
 
 def results_file(config_path, machine, commit):
-    """This environment's asv Results of `machine` at `commit` (earlier rows loaded, if any)."""
+    """The asv Results of `machine` at `commit` that a run adds its rows to (earlier rows loaded, if any): this
+    environment's file, else, where another environment's file of the commit exists (asv names an existing
+    environment after its Python's path, so a run from a clone at another path is another one), the one of them
+    measured last. One point is then one file, in which a row measured again replaces its value: of two files, a
+    cell measured earlier could be taken for the later one (asv stamps a benchmark's start, not a cell's) and its
+    value paired with another run's record."""
     conf = Config.load(str(config_path))
     env = next(environment.get_environments(conf, [f"existing:{sys.executable}"], verbose=False))
     params = {**Machine.load(machine_name=machine).__dict__, "python": env.python, **env.requirements}
     results = Results(params, env.requirements, commit, get_repo(conf).get_date(commit), env.python, env.name,
                       env.env_vars)
-    results.load_data(conf.results_dir)
-    return conf, results
+    own = Path(conf.results_dir) / get_filename(machine, commit, env.name)
+    others = [other for other in map(readable, sorted(own.parent.glob(f"{commit[:8]}-*.json")))
+              if other is not None and other.commit_hash == commit and other.env_name != env.name]
+    if own.is_file() or not others:
+        results.load_data(conf.results_dir)
+        return conf, results
+    return conf, max(others, key=lambda other: max(other.started_at.values(), default=0))
+
+
+def readable(path):
+    """asv's Results of a result file, or None where it does not read as one (a copy cut short)."""
+    try:
+        return Results.load(str(path))
+    except (OSError, ValueError, KeyError, TypeError, util.UserError):
+        return None
 
 
 def measured(config_path, machine, commit):
