@@ -136,7 +136,7 @@ def test_precision_selects_the_check_lines_and_rows_of_that_precision(monkeypatc
 
 def test_a_run_into_a_machine_measured_on_another_kind_of_host_is_refused_first(tmp_path, monkeypatch, capsys):
     """One machine name over two kinds of host would chart the host as a release's move (two 2-core hosts named
-    "Intel(R) Xeon(R) Processor" ran PyTorch's fp16 512^3 matmul in 131 ms and 0.92 ms, one with AVX-512 FP16):
+    "Intel(R) Xeon(R) Processor" ran PyTorch's fp16 512^3 matmul in 131 ms and about 1 ms, one with AVX-512 FP16):
     `run`, `update`, `confirm` and `bisect` name both hosts and how to name this one, exit 2, nothing written.
     The same host's record lets a run by, and so do one from before the CPU's features were recorded, one that
     names no host and one that cannot be read."""

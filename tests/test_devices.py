@@ -296,7 +296,7 @@ def test_the_host_record_counts_other_work_on_the_cores_of_the_run():
 
 
 def test_the_host_kind_names_the_cpus_math_extensions(tmp_path, monkeypatch):
-    """Two 2-core hosts named "Intel(R) Xeon(R) Processor" ran PyTorch's fp16 512^3 matmul in 131 ms and 0.92 ms
+    """Two 2-core hosts named "Intel(R) Xeon(R) Processor" ran PyTorch's fp16 512^3 matmul in 131 ms and about 1 ms
     (the second with AVX-512 FP16): the host's kind lists the extensions of MATH_FEATURES it has, in that order,
     from /proc/cpuinfo's x86 flags or Arm's features; None where the file does not say."""
     cpuinfo = tmp_path / "cpuinfo"

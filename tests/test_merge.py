@@ -196,26 +196,32 @@ def test_a_part_in_another_environments_result_file_brings_its_records_and_check
     assert cli.main(["merge", str(dest), str(b)]) == 0 and len(list(dest.glob("*-*.json"))) == 1
 
 
-def test_an_entry_measured_again_whole_takes_the_parts_duration_and_one_measured_in_part_adds_it(tmp_path):
-    def with_duration(folder, seconds):
+def test_an_entry_measured_again_whole_takes_the_parts_duration_and_start_and_one_measured_in_part_adds_it(tmp_path):
+    """A part that measured every combination again stands for the entry: its duration and its start (a point
+    re-measured whole read as begun when the run it replaced began); one that measured some adds its duration,
+    and the entry began with the earlier part."""
+    def with_timing(folder, seconds, started):
         path = next(folder.glob("*-*.json"))
         data = json.loads(path.read_text())
-        data["results"][STEP][data["result_columns"].index("duration")] = seconds
+        entry, columns = data["results"][STEP], data["result_columns"]
+        entry[columns.index("duration")], entry[columns.index("started_at")] = seconds, started
         path.write_text(json.dumps(data))
         return folder
 
-    def merged_duration(*parts):
+    def merged_timing(*parts):
         dest = tmp_path / "results" / f"{MACHINE}-{len(list(tmp_path.glob('results/*')))}"
         assert cli.main(["merge", str(dest), *map(str, parts)]) == 0
         data = json.loads(next(dest.glob("*-*.json")).read_text())
-        return data["results"][STEP][data["result_columns"].index("duration")]
+        entry, columns = data["results"][STEP], data["result_columns"]
+        return entry[columns.index("duration")], entry[columns.index("started_at")]
 
     both = {(STEP, ("mlx", "gpu", p)): fab.steady(1.0) for p in ("fp32", "bf16")}
-    first = with_duration(part(tmp_path, "first", both, []), 30.0)
-    again = with_duration(part(tmp_path, "again", both, []), 20.0)
-    bf16 = with_duration(part(tmp_path, "bf16", {(STEP, ("mlx", "gpu", "bf16")): fab.steady(1.0)}, []), 5.0)
-    assert merged_duration(first, again) == 20.0
-    assert merged_duration(first, bf16) == 35.0
+    first = with_timing(part(tmp_path, "first", both, []), 30.0, 1_700_000_000_000)
+    again = with_timing(part(tmp_path, "again", both, []), 20.0, 1_700_000_900_000)
+    bf16 = with_timing(part(tmp_path, "bf16", {(STEP, ("mlx", "gpu", "bf16")): fab.steady(1.0)}, []), 5.0,
+                       1_700_000_600_000)
+    assert merged_timing(first, again) == (20.0, 1_700_000_900_000)
+    assert merged_timing(first, bf16) == (35.0, 1_700_000_000_000)
 
 
 def test_a_part_measuring_a_combination_again_replaces_its_check_lines_and_keeps_the_others(tmp_path):

@@ -358,7 +358,7 @@ def test_a_history_point_without_its_own_environment_record_names_no_releases(tm
     ({"cpu": "AMD EPYC", "cpu_count": 4}, "AMD EPYC, 2 cores at A, AMD EPYC, 4 cores at B")])
 def test_compare_says_when_the_two_points_ran_on_different_kinds_of_host(tmp_path, b, said):
     """Two 2-core hosts named "Intel(R) Xeon(R) Processor" ran PyTorch's fp16 512^3 matmul in 131 ms and in
-    0.92 ms (the second with AVX-512 FP16), an AMD EPYC in 105 ms: every row's change may be the host's,
+    about 1 ms (the second with AVX-512 FP16), an AMD EPYC in 105 ms: every row's change may be the host's,
     host-bound or not, and a line says so though the single-core loops agreed."""
     bench = fab.benchmark("bench_matmul.MatmulMemory.track_peak_memory", {"framework": ["torch"], "device": ["cpu"]},
                           unit="bytes")

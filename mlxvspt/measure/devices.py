@@ -166,7 +166,7 @@ def nvidia_driver():
 
 
 # The CPU's matrix and vector extensions (/proc/cpuinfo's x86 flags, Arm's features): two hosts with one model
-# name, "Intel(R) Xeon(R) Processor", ran PyTorch's float16 512^3 matmul in 131 ms and in 0.92 ms, the second
+# name, "Intel(R) Xeon(R) Processor", ran PyTorch's float16 512^3 matmul in 131 ms and in about 1 ms, the second
 # with AVX-512 FP16 and AMX; an AMD EPYC took 105 ms.
 MATH_FEATURES = ("avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "avx512_vnni", "amx_tile", "amx_bf16",
                  "amx_fp16", "amx_int8", "asimd", "asimdhp", "bf16", "i8mm", "sve", "sve2", "sme")

@@ -59,12 +59,12 @@ def on_grid(entry, columns, params):
 
 
 def merge_entries(into, other, columns, kept=None):
-    """One benchmark's asv entry with `other`'s measured combinations filled in (of them, where `kept` is a
-    set, only the combinations it holds: the values of others are a copy's, see `claims_of`; a failure
-    never replaces a value, so `other`'s failures stand). Durations add up, except where `other` measured
-    again every combination the destination knew (its duration is then the entry's) or the destination holds
-    the entry already, as a point that began as a copy of it does. An entry of another benchmark version
-    replaces the whole entry (asv would hide the older one anyway); one of other params is laid on `other`'s
+    """One benchmark's asv entry with `other`'s measured combinations filled in (of them, where `kept` is a set, only
+    the combinations it holds: the values of others are a copy's, see `claims_of`; a failure never replaces a value,
+    so `other`'s failures stand). Durations add up and the entry began with the earlier, except where `other`
+    measured again every combination the destination knew (its duration and start are then the entry's) or the
+    destination holds the entry already, as a point that began as a copy of it does. An entry of another benchmark
+    version replaces the whole entry (asv would hide the older one anyway); one of other params is laid on `other`'s
     params first."""
     version = columns.index("version")
     if kept is not None and into is None and not kept:
@@ -96,7 +96,7 @@ def merge_entries(into, other, columns, kept=None):
         if column == "duration":
             merged.append(b if measured_again_whole else (a or 0) + (b or 0))
         elif column == "started_at":
-            merged.append(min((x for x in (a, b) if x is not None), default=None))
+            merged.append(b if measured_again_whole else min((x for x in (a, b) if x is not None), default=None))
         elif column != "params" and any(isinstance(x, list) and len(x) == len(mine) for x in (a, b)):
             a, b = (x if isinstance(x, list) else [None] * len(mine) for x in (a, b))
             merged.append([y if t else x for x, y, t in zip(a, b, took)])
