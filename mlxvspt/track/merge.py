@@ -2,7 +2,8 @@
 host, each pinned to its own GPU and cores) into one, as if one run had measured them all.
 
 asv keeps one file per machine, commit and environment with, per benchmark, one entry per parameter
-combination: a part's combinations that another part left n/a (not selected there) are filled from the part
+combination; a part's file of another environment (a clone at another path) goes into the destination's file
+of its commit where there is one, as a run's rows do (`point_file`). A part's combinations that another part left n/a (not selected there) are filled from the part
 that measured them, and a combination measured in several parts from the last of them (a re-measure replaces
 the first measurement). A part folder may begin as a copy of the machine's results: of a part written by the
 present harness (a runs line naming its parts), only the rows its own records lines name (those the
@@ -217,10 +218,12 @@ def merge(dest, parts):
                 raise UsageError(f"{path}: its commit is no release set of this checkout's ledger (releases.json): "
                                  "merge it in the checkout that measured it")
     taken = {folder: {} for folder in folders}  # {release set: {(benchmark, combo): (lines, check key)}}
+    into = {name: point_file(dest, [folder / name for folder in folders]) or name for name in names
+            if is_result_file(name) and not (dest / name).is_file()}
     dest.mkdir(parents=True, exist_ok=True)
     for name in names:
         sources = [folder / name for folder in folders if (folder / name).is_file()]
-        target = dest / name
+        target = dest / into.get(name, name)
         if is_result_file(name):
             mine = [target] if target.is_file() else []
             point = points.get(read_json(sources[0]).get("commit_hash"))
@@ -261,6 +264,30 @@ def merge(dest, parts):
     one_machine(dest)
 
 
+
+
+def point_file(dest, sources):
+    """The name of `dest`'s result file of the point whose file `sources` hold under another name (another asv
+    environment's: a run from a clone at another path), the one measured last where it has several; None where
+    it has none. A part's rows go into it, as the recorder adds a run's (recorder.results_file): one point, one
+    file, in which a row measured again replaces its value."""
+    commit = next((data.get("commit_hash") for data in map(read_json, sources) if isinstance(data, dict)), None)
+    held = []
+    for path in sorted(dest.glob("*-*.json")):
+        data = read_json(path)
+        if commit and is_result_file(path.name) and isinstance(data, dict) and data.get("commit_hash") == commit:
+            held.append((last_start(data), path.name))
+    return max(held)[1] if held else None
+
+
+def last_start(data):
+    """When the last benchmark of an asv result file's contents started (0 for none)."""
+    columns = data.get("result_columns") or []
+    if "started_at" not in columns:
+        return 0
+    at = columns.index("started_at")
+    return max([0, *(entry[at] for entry in data.get("results", {}).values()
+                     if len(entry) > at and isinstance(entry[at], (int, float)))])
 
 
 def one_kind_of_host(dest, folders):
