@@ -173,8 +173,9 @@ def test_a_part_begun_as_a_copy_of_the_results_gives_only_the_rows_it_measured(t
     assert value(n64) == pytest.approx(4e-3, rel=0.05)
 
 
+@pytest.mark.parametrize("env", ["other-py", "aaa-py"])  # its file named after the copy's, and before it
 def test_a_part_in_another_environments_result_file_brings_its_records_checks_and_values_into_the_points_file(
-        tmp_path):
+        tmp_path, env):
     """A run from a clone at another path (or in another venv) writes its values to a result file of another
     asv environment, one the destination lacks: the rows it measured go into the destination's file of the
     point with their records and check lines, as from a file the destination holds (one point, one file), and
@@ -187,7 +188,7 @@ def test_a_part_in_another_environments_result_file_brings_its_records_checks_an
     for result in b.glob("*-*.json"):
         result.unlink()  # the copy's own file stays as the destination's: the run wrote another environment's
     shutil.copy(dest / next(p.name for p in dest.glob("*-*.json")), b)
-    fab.write_results(b.parent, MACHINE, NEW, BENCHES, {n64: fab.steady(2e-3)}, env="other-py", started=later)
+    fab.write_results(b.parent, MACHINE, NEW, BENCHES, {n64: fab.steady(2e-3)}, env=env, started=later)
     files = [p.name for p in dest.glob("*-*.json")]
     assert cli.main(["merge", str(dest), str(b)]) == 0
     assert [p.name for p in dest.glob("*-*.json")] == files

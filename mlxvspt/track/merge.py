@@ -204,8 +204,12 @@ def merge(dest, parts):
             raise UsageError(f"{folder}: is the destination itself (its files already count as a first part)")
         if description(folder / "machine.json") is None:
             raise UsageError(f"{folder}: not a machine's results folder (no readable machine.json)")
-    names = sorted({p.name for folder in folders for p in folder.iterdir()
-                    if p.is_file() and p.suffix != ".bak"}, key=lambda n: (not is_result_file(n), n))
+    names = {p.name for folder in folders for p in folder.iterdir() if p.is_file() and p.suffix != ".bak"}
+    into = {name: point_file(dest, [folder / name for folder in folders]) or name for name in names
+            if is_result_file(name) and not (dest / name).is_file()}
+    # result files first, a part's copy of the destination's file before a file folded into it (`into`): the
+    # copy's values of the rows the part measured are the old ones, and must not follow the new
+    names = sorted(names, key=lambda n: (not is_result_file(n), into.get(n, n) != n, n))
     for path in (folder / n for folder in [dest, *folders] for n in names if n.endswith(".json")):
         if path.is_file() and not isinstance(read_json(path), dict):  # before anything is written
             raise UsageError(f"{path}: not a readable asv result file (a copy cut short?)")
@@ -218,8 +222,6 @@ def merge(dest, parts):
                 raise UsageError(f"{path}: its commit is no release set of this checkout's ledger (releases.json): "
                                  "merge it in the checkout that measured it")
     taken = {folder: {} for folder in folders}  # {release set: {(benchmark, combo): (lines, check key)}}
-    into = {name: point_file(dest, [folder / name for folder in folders]) or name for name in names
-            if is_result_file(name) and not (dest / name).is_file()}
     dest.mkdir(parents=True, exist_ok=True)
     for name in names:
         sources = [folder / name for folder in folders if (folder / name).is_file()]
