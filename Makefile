@@ -22,8 +22,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q --no-compile -c constraints.txt -e ".[$(MLX_EXTRA),test]"
 	# the bytecode pip would write one file at a time, on every core (a 2-core install: 67 s against 97 s),
 	# but not the packages' tests nor transformers' models other than auto and llama (a third of the sources:
-	# 18 s against 29 s; two other model folders the imports touch are read from source); a file for another Python (torch's py312_intrinsics.py) fails to
-	# compile, as pip lets it
+	# 18 s against 29 s; two other model folders the imports touch are read from source); a file for another
+	# Python (torch's py312_intrinsics.py) fails to compile, as pip lets it
 	$(BIN)/python -m compileall -q -j0 -x '/tests?/|/transformers/models/(?!(auto|llama)/)[^/]+/' \
 		$(VENV)/lib > /dev/null || true
 	touch $@

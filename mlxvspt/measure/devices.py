@@ -185,10 +185,15 @@ def cpu_features():
     return " ".join(name for name in MATH_FEATURES if name in have)
 
 
+def usable_core_ids():
+    """The ids of the cores this process may run on (a run pinned to some of a host's has those); all of them
+    where the platform does not say (macOS)."""
+    return os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+
+
 def cores_usable():
-    """The cores this process may run on (a run pinned to some of a host's counts those); all of them where the
-    platform does not say (macOS)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    """How many cores this process may run on (`usable_core_ids`)."""
+    return len(usable_core_ids())
 
 
 def host_kind():
@@ -221,7 +226,7 @@ def others_cpu_share(seconds=0.5):
     slept (/proc/stat's line per core; None where there is none): other work's, and the hypervisor's steal, since
     this process's own is waited for. The 1-minute load average counts the run's own install and imports as
     well: 1.1-1.2 at the start of every `make bench` on 2 cores."""
-    cores = {f"cpu{i}" for i in (os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else ())}
+    cores = {f"cpu{i}" for i in usable_core_ids()}
 
     def busy_and_total():
         busy = total = 0

@@ -152,16 +152,17 @@ def reproduced(found, within=REPRODUCED):
 
 
 def hosts(results_dir, a, b):
-    """Whether the hosts of points a and b ((name, machine) each) were alike: host-bound rows compare hosts
-    as well as releases where they were not, every row where the hosts' CPUs differ (`results.hosts_differ`), and
-    `confirm` re-measures such a row at both points on one host."""
-    kinds = [results.host_of(results.environment(results_dir, machine, name)) for name, machine in (a, b)]
+    """(a line saying whether the hosts of points a and b ((name, machine) each) were alike, whether they were
+    of different kinds): host-bound rows compare hosts as well as releases where they were not, every row where
+    the hosts' kinds differ (`results.hosts_differ`), and `confirm` re-measures such a row at both points on one
+    host."""
+    envs = [results.environment(results_dir, machine, name) for name, machine in (a, b)]
+    kinds = [results.host_of(env) for env in envs]
     if results.hosts_differ(*kinds):
         return (f"hosts differ: {results.host_words(kinds[0])} at A, {results.host_words(kinds[1])} at B, so any "
                 "row's change may be the host's; `mlxvspt confirm` measures a row at both points interleaved on one "
-                "host")
-    speeds = [(results.environment(results_dir, machine, name).get("host_load") or {}).get("single_core_seconds")
-              for name, machine in (a, b)]
+                "host"), True
+    speeds = [(env.get("host_load") or {}).get("single_core_seconds") for env in envs]
     if None in speeds:
         said_ = "the host's single-core loop was not timed at both points"
     elif max(speeds) > (1 + HOST_SPEED_DIFF) * min(speeds):
@@ -169,9 +170,9 @@ def hosts(results_dir, a, b):
     else:
         return (f"hosts alike as their runs began: the single-core loop took {speeds[0]:.3g} s at A, {speeds[1]:.3g} s "
                 "at B (one moment each: a host's loop flipped 2x within seconds; a control line above measures the "
-                "host's move over the rows)")
+                "host's move over the rows)"), False
     return (f"hosts: {said_}, so a host-bound row's change may be the host's; `mlxvspt confirm` measures a row "
-            "at both points interleaved on one host")
+            "at both points interleaved on one host"), False
 
 
 FRAMEWORK_NAMES = {"mlx": "MLX", "torch": "PyTorch"}
@@ -271,8 +272,8 @@ def compare(results_dir, a, b, factor=1.1, machine=None, machine_b=None):
         lines.append(control_line(found, same))
     lines.append(reproduced(found))
     bound = any(row.host_bound for row in found)
-    host_line = hosts(results_dir, (name_a, machine_a), (name_b, machine_b))
-    if bound or host_line.startswith("hosts differ"):
+    host_line, differ = hosts(results_dir, (name_a, machine_a), (name_b, machine_b))
+    if bound or differ:
         lines += [HOST_NOTE] * bound + [host_line]
     slower = bool(regressed(found, same, factor))
     lines.append(f"REGRESSED: some rows got worse by more than {factor}x" if slower else

@@ -471,8 +471,8 @@ def snapshot(results_dir, machine, commit, meta=None):
         if "framework" not in meta[name]["param_names"]:
             continue
         bare = dict(zip(meta[name]["param_names"], map(unquote, combo)))
+        record = found.get((name, frozenset(bare.items())))
         framework = bare.pop("framework")
-        record = found.get((name, frozenset({**bare, "framework": framework}.items())))
         cells.setdefault((name, tuple(bare.items())), {})[framework] = Cell(value, sa, st, record)
     rows = [Row(name, dict(params), meta[name].get("unit", ""), by_fw.get("torch", Cell()), by_fw.get("mlx", Cell()))
             for (name, params), by_fw in sorted(cells.items(), key=lambda item: item[0][0])]  # asv's param order

@@ -3,26 +3,27 @@ host, each pinned to its own GPU and cores) into one, as if one run had measured
 
 asv keeps one file per machine, commit and environment with, per benchmark, one entry per parameter
 combination; a part's file of another environment (a clone at another path) goes into the destination's file
-of its commit where there is one, as a run's rows do (`point_file`). A part's combinations that another part left n/a (not selected there) are filled from the part
-that measured them, and a combination measured in several parts from the last of them (a re-measure replaces
-the first measurement). A part folder may begin as a copy of the machine's results: of a part written by the
-present harness (a runs line naming its parts), only the rows its own records lines name (those the
-destination does not hold yet) count as measured there, once its result file holds them
-(`merge_result_files`), with their check lines and, at each release set, its environment file (`claims_of`).
-Where the parts' params grids differ (the suite gained a size), the later part's grid stands, as asv would
-show only entries of the suite's current grid. Records and run lines (JSON lines) are concatenated, a line the
-destination has already left out (merging a part twice adds nothing); a part's check lines replace the
-destination's of the combinations they compare, as a run's own check does (a re-measure's check stands alone);
-environment files (the host and releases of the latest run) are taken from the last part that has them, as its
-rows are, so a page's "host of the latest run" is that part's (one H100 re-measured on a host whose
-single-core loop ran 2x slower was described as the first host); machine.json keeps each key as the last part
-to describe it did, and every result file is described by it.
+of its commit where there is one, as a run's rows do (`point_file`). A part's combinations that another part
+left n/a (not selected there) are filled from the part that measured them, and a combination measured in
+several parts from the last of them (a re-measure replaces the first measurement). A part folder may begin as
+a copy of the machine's results: of a part written by the present harness (a runs line naming its parts), only
+the rows its own records lines name (those the destination does not hold yet) count as measured there, once
+its result file holds them (`merge_result_files`), with their check lines and, at each release set, its
+environment file (`claims_of`). Where the parts' params grids differ (the suite gained a size), the later
+part's grid stands, as asv would show only entries of the suite's current grid. Records and run lines (JSON
+lines) are concatenated, a line the destination has already left out (merging a part twice adds nothing); a
+part's check lines replace the destination's of the combinations they compare, as a run's own check does (a
+re-measure's check stands alone); environment files (the host and releases of the latest run) are taken from
+the last part that has them, as its rows are, so a page's "host of the latest run" is that part's (one H100
+re-measured on a host whose single-core loop ran 2x slower was described as the first host); machine.json
+keeps each key as the last part to describe it did, and every result file is described by it.
 """
 import itertools
 import json
 import shutil
 from pathlib import Path
 
+from . import recorder
 from .asvrun import MACHINE_KEYS
 from .. import jsonlines, ledger
 from ..publish import results
@@ -270,26 +271,11 @@ def merge(dest, parts):
 
 def point_file(dest, sources):
     """The name of `dest`'s result file of the point whose file `sources` hold under another name (another asv
-    environment's: a run from a clone at another path), the one measured last where it has several; None where
-    it has none. A part's rows go into it, as the recorder adds a run's (recorder.results_file): one point, one
-    file, in which a row measured again replaces its value."""
+    environment's: a run from a clone at another path), or None where it has none: a part's rows go into it, as
+    a run's do (recorder.point_file): one point, one file, in which a row measured again replaces its value."""
     commit = next((data.get("commit_hash") for data in map(read_json, sources) if isinstance(data, dict)), None)
-    held = []
-    for path in sorted(dest.glob("*-*.json")):
-        data = read_json(path)
-        if commit and is_result_file(path.name) and isinstance(data, dict) and data.get("commit_hash") == commit:
-            held.append((last_start(data), path.name))
-    return max(held)[1] if held else None
-
-
-def last_start(data):
-    """When the last benchmark of an asv result file's contents started (0 for none)."""
-    columns = data.get("result_columns") or []
-    if "started_at" not in columns:
-        return 0
-    at = columns.index("started_at")
-    return max([0, *(entry[at] for entry in data.get("results", {}).values()
-                     if len(entry) > at and isinstance(entry[at], (int, float)))])
+    held = commit and recorder.point_file(dest, commit)
+    return held.name if held else None
 
 
 def one_kind_of_host(dest, folders):

@@ -85,12 +85,22 @@ def results_file(config_path, machine, commit):
     results = Results(params, env.requirements, commit, get_repo(conf).get_date(commit), env.python, env.name,
                       env.env_vars)
     own = Path(conf.results_dir) / get_filename(machine, commit, env.name)
-    others = [other for other in map(readable, sorted(own.parent.glob(f"{commit[:8]}-*.json")))
-              if other is not None and other.commit_hash == commit and other.env_name != env.name]
-    if own.is_file() or not others:
+    other = None if own.is_file() else point_file(own.parent, commit)
+    if other is None:
         results.load_data(conf.results_dir)
         return conf, results
-    return conf, max(others, key=lambda other: max(other.started_at.values(), default=0))
+    return conf, readable(other)
+
+
+def point_file(folder, commit):
+    """The result file of `commit` in the machine folder `folder` whose benchmarks ran last, of those of every
+    asv environment there (None where there is none): the one a run or a merged part adds its rows to."""
+    held = []
+    for path in sorted(Path(folder).glob(f"{commit[:8]}-*.json")):
+        res = readable(path)
+        if res is not None and res.commit_hash == commit:
+            held.append((max(res.started_at.values(), default=0), path))
+    return max(held)[1] if held else None
 
 
 def readable(path):
